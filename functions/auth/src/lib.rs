@@ -1,0 +1,88 @@
+//! The auth function: password login through Cognito. Lockout, MFA, refresh and the other
+//! flows of DESIGN.md "Identity" build on this route.
+
+use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
+use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+use http::Method;
+use lambda_http::Request;
+use quire::json::{ok, parse_body};
+use quire::route::HandlerResult;
+use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub fn routes() -> Router {
+    Router::new(vec![Route::new(Method::POST, "/auth/login", Access::Public, Module::Platform, login).accepts_body(4 * 1024)]).expect("auth route table")
+}
+
+/// An email address as Cognito accepts it for sign-in: one `@`, no spaces, at most 254 characters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Email(String);
+
+impl TryFrom<String> for Email {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        let valid = value.len() <= 254 && value.split('@').count() == 2 && value.split('@').all(|part| !part.is_empty()) && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+        if valid {
+            Ok(Email(value.to_lowercase()))
+        } else {
+            Err("email: must be an email address".into())
+        }
+    }
+}
+
+/// A password as typed; never logged, never echoed. Bounded so a client cannot send megabytes.
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+pub struct Password(String);
+
+impl TryFrom<String> for Password {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.is_empty() || value.len() > 256 {
+            return Err("password: must be 1 to 256 characters".into());
+        }
+        Ok(Password(value))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    email: Email,
+    password: Password,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Tokens {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: i32,
+}
+
+async fn login(app: Arc<App>, _ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: Login = parse_body(&req)?;
+    let result = app
+        .cognito
+        .initiate_auth()
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .client_id(&app.config.user_pool_client_id)
+        .auth_parameters("USERNAME", &input.email.0)
+        .auth_parameters("PASSWORD", &input.password.0)
+        .send()
+        .await;
+    match result {
+        Ok(out) => match out.authentication_result {
+            Some(tokens) => ok(&Tokens { access_token: tokens.access_token.unwrap_or_default(), refresh_token: tokens.refresh_token, expires_in: tokens.expires_in }),
+            // MFA and new-password challenges arrive with the identity flows.
+            None => Err(Problem::unauthorized("this account needs a sign-in step this API does not offer yet")),
+        },
+        Err(error) => match error.into_service_error() {
+            // The same answer for an unknown account and a wrong password (AUTHN-9).
+            InitiateAuthError::NotAuthorizedException(_) | InitiateAuthError::UserNotFoundException(_) | InitiateAuthError::UserNotConfirmedException(_) | InitiateAuthError::PasswordResetRequiredException(_) => Err(Problem::invalid_credentials()),
+            other => Err(Problem::unavailable(other)),
+        },
+    }
+}

@@ -1,0 +1,132 @@
+//! The documents function: controlled documents (create, list, read, edit drafts).
+
+pub mod domain;
+
+use domain::{Document, DocumentBody, DocumentId, DocumentStatus, DocumentTitle, DocumentType, Reason};
+use http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::Request;
+use quire::audit::{Action, Actor, AuditEvent, Target};
+use quire::json::{ok, parse_body, respond};
+use quire::rbac::Permission::{DocumentCreate, DocumentEdit, DocumentRead};
+use quire::route::HandlerResult;
+use quire::store::PageRequest;
+use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Largest accepted request body: a maximal document, with room for its before and after
+/// images to fit one audit outbox item (DynamoDB items hold at most 400 KB).
+pub const BODY_LIMIT: usize = 160 * 1024;
+
+pub fn routes() -> Router {
+    Router::new(vec![
+        Route::new(Method::POST, "/documents", Access::Requires(DocumentCreate), Module::Documents, create).accepts_body(BODY_LIMIT),
+        Route::new(Method::GET, "/documents", Access::Requires(DocumentRead), Module::Documents, list),
+        Route::new(Method::GET, "/documents/{id}", Access::Requires(DocumentRead), Module::Documents, get),
+        Route::new(Method::PATCH, "/documents/{id}", Access::Requires(DocumentEdit), Module::Documents, update).accepts_body(BODY_LIMIT),
+    ])
+    .expect("documents route table")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDocument {
+    title: DocumentTitle,
+    #[serde(rename = "type")]
+    kind: DocumentType,
+    body: DocumentBody,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentPatch {
+    title: Option<DocumentTitle>,
+    #[serde(rename = "type")]
+    kind: Option<DocumentType>,
+    body: Option<DocumentBody>,
+    reason: Reason,
+}
+
+/// Same clock and format as audit entries: UTC, RFC 3339, milliseconds.
+fn now() -> String {
+    quire::audit::timestamp_now()
+}
+
+fn snapshot(document: &Document) -> Result<serde_json::Value, Problem> {
+    serde_json::to_value(document).map_err(Problem::internal)
+}
+
+async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let input: NewDocument = parse_body(&req)?;
+    let at = now();
+    let document = Document {
+        id: DocumentId::generate().to_string(),
+        title: input.title,
+        kind: input.kind,
+        body: input.body,
+        status: DocumentStatus::Draft,
+        version: 1,
+        created_at: at.clone(),
+        created_by: caller.user_id.to_string(),
+        updated_at: at,
+        updated_by: caller.user_id.to_string(),
+    };
+    let event = AuditEvent::new(caller.scope(), Action::DocumentCreated, Actor::of(caller), Target::new("document", &document.id), ctx.origin()).after(snapshot(&document)?);
+    app.store.create(caller.scope(), &document, event).await?;
+    let mut response = respond(StatusCode::CREATED, &document)?;
+    if let Ok(location) = HeaderValue::from_str(&format!("/documents/{}", document.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let page = app.store.list::<Document>(caller.scope(), &PageRequest::from_query(&req)?).await?;
+    ok(&page)
+}
+
+/// Reads a document of the caller's organisation. Another tenant's id, or no id at all, is
+/// the same 404 (TEN-3): the scope makes the other tenant's item unreachable.
+async fn load(app: &App, ctx: &RequestCtx) -> Result<Document, Problem> {
+    let caller = ctx.caller()?;
+    let id = DocumentId::parse(ctx.param("id")?).ok_or_else(Problem::not_found)?;
+    app.store.get::<Document>(caller.scope(), &id.to_string()).await?.ok_or_else(Problem::not_found)
+}
+
+async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    ok(&load(&app, &ctx).await?)
+}
+
+async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let before = load(&app, &ctx).await?;
+    let patch: DocumentPatch = parse_body(&req)?;
+    if before.status != DocumentStatus::Draft {
+        return Err(Problem::conflict("only drafts can be edited; a change after approval needs a new version"));
+    }
+    let mut after = before.clone();
+    if let Some(title) = patch.title {
+        after.title = title;
+    }
+    if let Some(kind) = patch.kind {
+        after.kind = kind;
+    }
+    if let Some(body) = patch.body {
+        after.body = body;
+    }
+    if after == before {
+        // Nothing changes, so there is nothing to record.
+        return ok(&before);
+    }
+    after.version = before.version + 1;
+    after.updated_at = now();
+    after.updated_by = caller.user_id.to_string();
+    let event = AuditEvent::new(caller.scope(), Action::DocumentUpdated, Actor::of(caller), Target::new("document", &after.id), ctx.origin())
+        .before(snapshot(&before)?)
+        .after(snapshot(&after)?)
+        .reason(patch.reason.as_str());
+    app.store.replace(caller.scope(), &after, before.version, event).await?;
+    ok(&after)
+}

@@ -1,0 +1,81 @@
+"""Quire's local AWS emulator: moto's WSGI app served single-threaded on loopback.
+
+`moto_server` serves requests on threads without locking, so concurrent
+conditional writes occasionally lose an update. One thread serialises every
+request, which makes conditional-write races behave as on AWS at the same
+speed (see DESIGN.md, "Facts about the local emulator").
+
+Usage: moto_server.py --port N [--parent-pid P]    (started by infra/local/src/emulator.rs)
+"""
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+
+# Must be set before moto is imported: without it any TOTP code is accepted.
+os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
+
+HOST = "127.0.0.1"  # loopback only: the emulator has no authentication
+
+
+def exit_with_parent(parent: int) -> None:
+    """Exit as soon as the process that started us is gone (a crashed test
+    must not leave an orphan emulator behind): we are then re-parented."""
+    while True:
+        if os.getppid() != parent:
+            os._exit(0)
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="pid of the launcher; exit when it is gone (default: our parent at start-up, "
+        "which misses a parent that dies before we get this far)",
+    )
+    args = parser.parse_args()
+
+    # moto builds some URLs (e.g. for Lambda, CloudFormation) from MOTO_PORT.
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
+    parent = args.parent_pid if args.parent_pid is not None else os.getppid()
+    threading.Thread(
+        target=exit_with_parent, args=(parent,), name="parent-watchdog", daemon=True
+    ).start()
+
+    from moto.server import (  # noqa: E402  (after the environment is set)
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    # One line per request is noise in test output; keep warnings and errors.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(
+        HOST,
+        args.port,
+        app,
+        threaded=False,
+        processes=1,
+        use_reloader=False,
+        use_debugger=False,
+        # moto's handler keeps S3 metadata headers that contain underscores.
+        request_handler=MotoRequestHandler,
+    )
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -1,0 +1,259 @@
+//! The local AWS emulator: moto, served single-threaded by `infra/local/moto_server.py`
+//! from the project's own virtualenv, on a loopback port.
+
+use std::fmt;
+use std::fs::File;
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_kms::config::{Credentials, SharedCredentialsProvider};
+use tokio::process::{Child, Command};
+
+/// Region of every local resource (Cognito tokens and the emulator's JWKS assume it).
+pub const REGION: &str = "us-east-1";
+
+/// How long the emulator may take to answer its first request.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const READY_POLL: Duration = Duration::from_millis(50);
+/// A free port found by binding port 0 may be taken again before Python binds it.
+const START_ATTEMPTS: usize = 3;
+/// How much of the emulator's log an error message quotes.
+const LOG_TAIL: usize = 4000;
+
+/// Everything that can go wrong while running the local stack.
+#[derive(Debug)]
+pub enum LocalError {
+    /// The machine is not set up (no virtualenv with the emulator).
+    Setup(String),
+    /// The emulator did not start, died, or refused a control request.
+    Emulator(String),
+    /// `template.yaml` is unreadable or uses something the provisioner cannot map.
+    Template(String),
+    /// An AWS SDK call against the emulator failed.
+    Aws { operation: String, message: String },
+    /// A file or process operation failed.
+    Io(std::io::Error),
+    /// Anything else, with its explanation.
+    Other(String),
+}
+
+impl LocalError {
+    /// Wraps an SDK error, keeping its full source chain in the message.
+    pub fn aws(operation: impl Into<String>, error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        LocalError::Aws {
+            operation: operation.into(),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for LocalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalError::Setup(m) => write!(f, "local stack not set up: {m}"),
+            LocalError::Emulator(m) => write!(f, "AWS emulator: {m}"),
+            LocalError::Template(m) => write!(f, "template.yaml: {m}"),
+            LocalError::Aws { operation, message } => write!(f, "{operation} failed: {message}"),
+            LocalError::Io(e) => write!(f, "I/O error: {e}"),
+            LocalError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for LocalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LocalError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for LocalError {
+    fn from(e: std::io::Error) -> Self {
+        LocalError::Io(e)
+    }
+}
+
+/// The repository root (this crate lives in `<repo>/infra/local`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A running emulator; dropping it stops the process.
+#[derive(Debug)]
+pub struct Emulator {
+    pub port: u16,
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL` and SDK configs.
+    pub endpoint: String,
+    child: Child,
+    /// The emulator's stdout and stderr go to this file rather than a pipe, so
+    /// nobody has to drain it for the emulator to keep running.
+    log_path: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    /// Starts `infra/local/moto_server.py` with `<repo>/.venv/bin/python` on the
+    /// given port (`None`: a free loopback port) and waits until it answers.
+    pub async fn start(port: Option<u16>) -> Result<Emulator, LocalError> {
+        let root = repo_root();
+        let python = root.join(".venv/bin/python");
+        if !python.exists() {
+            return Err(LocalError::Setup(format!(
+                "{} is missing: run `make setup` first (installs the emulator into .venv)",
+                python.display()
+            )));
+        }
+        let script = root.join("infra/local/moto_server.py");
+        let attempts = if port.is_some() { 1 } else { START_ATTEMPTS };
+        let mut last_error = None;
+        for _ in 0..attempts {
+            let port = match port {
+                Some(p) => p,
+                None => free_port()?,
+            };
+            match Self::start_on(&python, &script, port).await {
+                Ok(emulator) => return Ok(emulator),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
+    }
+
+    async fn start_on(python: &Path, script: &Path, port: u16) -> Result<Emulator, LocalError> {
+        let started = Instant::now();
+        let log_path = std::env::temp_dir().join(format!(
+            "quire-moto-{port}-{}.log",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let log = File::create(&log_path)?;
+        let child = Command::new(python)
+            .arg(script)
+            .arg("--port")
+            .arg(port.to_string())
+            // The watchdog in the script exits when this process is gone.
+            .arg("--parent-pid")
+            .arg(std::process::id().to_string())
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| LocalError::Emulator(format!("cannot run {}: {e}", python.display())))?;
+        let mut emulator = Emulator {
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+            log_path,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| LocalError::Other(format!("HTTP client: {e}")))?,
+        };
+        emulator.wait_ready().await?;
+        tracing::debug!(port, elapsed_ms = started.elapsed().as_millis() as u64, "emulator ready");
+        Ok(emulator)
+    }
+
+    /// Polls the emulator's control API until it answers, it exits, or time runs out.
+    async fn wait_ready(&mut self) -> Result<(), LocalError> {
+        let url = format!("{}/moto-api/", self.endpoint);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(LocalError::Emulator(format!(
+                    "exited during start-up ({status}) on port {}:\n{}",
+                    self.port,
+                    self.log_tail()
+                )));
+            }
+            let probe = self
+                .http
+                .get(&url)
+                .timeout(Duration::from_millis(500))
+                .send()
+                .await;
+            if matches!(probe, Ok(ref r) if r.status().is_success()) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(LocalError::Emulator(format!(
+                    "no answer on port {} after {:?}:\n{}",
+                    self.port,
+                    READY_TIMEOUT,
+                    self.log_tail()
+                )));
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+    }
+
+    /// Resets all emulator state (every table, bucket, key and user pool).
+    pub async fn reset(&self) -> Result<(), LocalError> {
+        let response = self
+            .http
+            .post(format!("{}/moto-api/reset", self.endpoint))
+            .send()
+            .await
+            .map_err(|e| LocalError::Emulator(format!("reset: {e}")))?;
+        if !response.status().is_success() {
+            return Err(LocalError::Emulator(format!(
+                "reset answered {}",
+                response.status()
+            )));
+        }
+        Ok(())
+    }
+
+    /// An SDK config for this emulator: region us-east-1, static dummy
+    /// credentials, every service's endpoint set to the emulator.
+    /// S3 clients built from it still need `force_path_style(true)`.
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "quire-local-emulator",
+            )))
+            .endpoint_url(&self.endpoint)
+            .build()
+    }
+
+    /// The last few kilobytes of the emulator's output, for error messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read(&self.log_path).unwrap_or_default();
+        let tail = &log[log.len().saturating_sub(LOG_TAIL)..];
+        String::from_utf8_lossy(tail).into_owned()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // kill_on_drop covers the child too; killing here also works outside a runtime
+        // and frees the port before the next test starts one.
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_file(&self.log_path);
+    }
+}
+
+/// A port that is free on loopback right now.
+fn free_port() -> Result<u16, LocalError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}

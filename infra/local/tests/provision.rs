@@ -1,0 +1,170 @@
+//! Provisions the real `template.yaml` on a fresh emulator and checks the result through
+//! the AWS SDK, as the functions will see it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType};
+use aws_sdk_dynamodb::types::{KeyType, StreamViewType};
+use aws_sdk_s3::types::BucketVersioningStatus;
+use quire_local::emulator::Emulator;
+use quire_local::provision::{provision, template_path, Provisioned};
+
+/// The real template; `QUIRE_TEMPLATE` points elsewhere (e.g. a draft) when needed.
+fn template() -> PathBuf {
+    std::env::var_os("QUIRE_TEMPLATE").map_or_else(template_path, PathBuf::from)
+}
+
+async fn table_keys(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<(String, KeyType)> {
+    let described = client.describe_table().table_name(table).send().await.expect("DescribeTable");
+    described
+        .table()
+        .expect("table")
+        .key_schema()
+        .iter()
+        .map(|k| (k.attribute_name().to_owned(), k.key_type().clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisions_the_template_on_the_emulator() {
+    let started = Instant::now();
+    let emulator = Emulator::start(None).await.expect("emulator starts");
+    let start_time = started.elapsed();
+
+    let sdk = emulator.sdk_config();
+    let started = Instant::now();
+    let stack: Provisioned = provision(&sdk, &template(), "quire-test").await.expect("provisioning");
+    let provision_time = started.elapsed();
+    eprintln!(
+        "emulator start: {start_time:?}; provisioning: {provision_time:?}\n\
+         physical ids: {:#?}\nskipped: {:?}\ndegraded: {:?}",
+        stack.physical_ids, stack.skipped, stack.degraded
+    );
+
+    // Tables: pk/sk keys; the data table streams new and old images.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let pk_sk = vec![("pk".to_owned(), KeyType::Hash), ("sk".to_owned(), KeyType::Range)];
+    assert_eq!(table_keys(&dynamodb, &stack.data_table).await, pk_sk);
+    assert_eq!(table_keys(&dynamodb, &stack.audit_table).await, pk_sk);
+    let data = dynamodb.describe_table().table_name(&stack.data_table).send().await.unwrap();
+    let data = data.table().unwrap();
+    assert_eq!(data.latest_stream_arn(), Some(stack.data_stream_arn.as_str()));
+    assert_eq!(
+        data.stream_specification().and_then(|s| s.stream_view_type()),
+        Some(&StreamViewType::NewAndOldImages)
+    );
+    let ttl = dynamodb.describe_time_to_live().table_name(&stack.data_table).send().await.unwrap();
+    assert_eq!(
+        ttl.time_to_live_description().and_then(|t| t.attribute_name()),
+        Some("expiresAt")
+    );
+
+    // Bucket: versioned, public access blocked.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
+    );
+    let versioning = s3.get_bucket_versioning().bucket(&stack.bucket).send().await.unwrap();
+    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+    let block = s3.get_public_access_block().bucket(&stack.bucket).send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(block.block_public_acls(), Some(true));
+    assert_eq!(block.block_public_policy(), Some(true));
+    assert_eq!(block.ignore_public_acls(), Some(true));
+    assert_eq!(block.restrict_public_buckets(), Some(true));
+
+    // KMS: a data key sealed under one context does not open under another.
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let context = |attachment: &str| {
+        HashMap::from([
+            ("orgId".to_owned(), "org-1".to_owned()),
+            ("attachmentId".to_owned(), attachment.to_owned()),
+        ])
+    };
+    let key = kms
+        .generate_data_key()
+        .key_id(&stack.kms_key_id)
+        .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+        .set_encryption_context(Some(context("a-1")))
+        .send()
+        .await
+        .expect("GenerateDataKey");
+    assert_eq!(key.plaintext().unwrap().as_ref().len(), 32);
+    let sealed = key.ciphertext_blob().unwrap().clone();
+    let opened = kms
+        .decrypt()
+        .ciphertext_blob(sealed.clone())
+        .set_encryption_context(Some(context("a-1")))
+        .send()
+        .await
+        .expect("Decrypt with the same context");
+    assert_eq!(opened.plaintext(), key.plaintext());
+    let wrong = kms
+        .decrypt()
+        .ciphertext_blob(sealed)
+        .set_encryption_context(Some(context("a-2")))
+        .send()
+        .await;
+    assert!(wrong.is_err(), "a different encryption context must not decrypt");
+
+    // Cognito: the template's password policy is enforced, and a good password logs in.
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+    let pool = cognito
+        .describe_user_pool()
+        .user_pool_id(&stack.user_pool_id)
+        .send()
+        .await
+        .unwrap();
+    let policy = pool
+        .user_pool()
+        .and_then(|p| p.policies())
+        .and_then(|p| p.password_policy())
+        .expect("password policy");
+    assert_eq!(policy.minimum_length(), Some(12));
+
+    let email = "person@example.test";
+    cognito
+        .admin_create_user()
+        .user_pool_id(&stack.user_pool_id)
+        .username(email)
+        .user_attributes(AttributeType::builder().name("email").value(email).build().unwrap())
+        .user_attributes(
+            AttributeType::builder().name("email_verified").value("true").build().unwrap(),
+        )
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .expect("AdminCreateUser");
+    let set_password = |password: &'static str| {
+        cognito
+            .admin_set_user_password()
+            .user_pool_id(&stack.user_pool_id)
+            .username(email)
+            .password(password)
+            .permanent(true)
+            .send()
+    };
+    assert!(set_password("short").await.is_err(), "a weak password must be refused");
+    let strong = "Correct-Horse-9-Battery";
+    set_password(strong).await.expect("a strong password is accepted");
+
+    let auth = cognito
+        .initiate_auth()
+        .client_id(&stack.user_pool_client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", email)
+        .auth_parameters("PASSWORD", strong)
+        .send()
+        .await
+        .expect("InitiateAuth");
+    let tokens = auth.authentication_result().expect("tokens, no challenge");
+    assert!(tokens.access_token().is_some_and(|t| t.split('.').count() == 3));
+
+    // Reset wipes the stack; provisioning again on the same emulator works.
+    emulator.reset().await.expect("reset");
+    assert!(dynamodb.describe_table().table_name(&stack.data_table).send().await.is_err());
+    let started = Instant::now();
+    provision(&sdk, &template(), "quire-test").await.expect("provisioning after reset");
+    eprintln!("provisioning after reset: {:?}", started.elapsed());
+}

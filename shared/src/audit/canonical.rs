@@ -1,0 +1,124 @@
+//! Canonical JSON for hashing: RFC 8785 (JCS) for the values audit entries hold. Object keys
+//! sorted by UTF-16 code units, no insignificant whitespace, strings escaped as JCS says,
+//! integers only (a float has no single canonical text we want an auditor to reproduce, so
+//! it is refused). Independent of serde_json's map ordering features.
+
+use serde_json::Value;
+use std::fmt;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct NotCanonical(pub String);
+
+impl fmt::Display for NotCanonical {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "value cannot be canonicalised: {}", self.0)
+    }
+}
+
+impl std::error::Error for NotCanonical {}
+
+pub fn to_vec(value: &Value) -> Result<Vec<u8>, NotCanonical> {
+    let mut out = Vec::with_capacity(512);
+    write(value, &mut out)?;
+    Ok(out)
+}
+
+fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            // JCS prints numbers as ECMAScript does; for integers within ±2^53 that is the plain decimal.
+            const MAX_SAFE: u64 = (1 << 53) - 1;
+            match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) if u <= MAX_SAFE => out.extend_from_slice(u.to_string().as_bytes()),
+                (None, Some(i)) if i.unsigned_abs() <= MAX_SAFE => out.extend_from_slice(i.to_string().as_bytes()),
+                _ => return Err(NotCanonical(format!("number {n} is not an integer within ±2^53"))),
+            }
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            out.push(b'{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write(item, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+/// JCS string escaping: `"` and `\` escaped, the short escapes for \b \f \n \r \t, other
+/// characters below U+0020 as \u00xx (lower-case hex), everything else as UTF-8.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\u{8}' => out.extend_from_slice(b"\\b"),
+            '\u{c}' => out.extend_from_slice(b"\\f"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn canon(v: Value) -> String {
+        String::from_utf8(to_vec(&v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sorts_keys_and_drops_whitespace() {
+        assert_eq!(canon(json!({"b": 1, "a": [true, null, "x"], "A": {"z": 0, "y": -5}})), r#"{"A":{"y":-5,"z":0},"a":[true,null,"x"],"b":1}"#);
+    }
+
+    #[test]
+    fn escapes_like_jcs() {
+        assert_eq!(canon(json!("a\"b\\c\n\u{1}é€😀/")), "\"a\\\"b\\\\c\\n\\u0001é€😀/\"");
+    }
+
+    #[test]
+    fn sorts_by_utf16_code_units() {
+        // U+1F600 (surrogates D83D..) sorts before U+FF21 in UTF-16, after it in UTF-8/code points.
+        assert_eq!(canon(json!({"\u{ff21}": 1, "\u{1f600}": 2})), "{\"\u{1f600}\":2,\"\u{ff21}\":1}");
+    }
+
+    #[test]
+    fn refuses_floats_and_unsafe_integers() {
+        assert!(to_vec(&json!(1.5)).is_err());
+        assert!(to_vec(&json!(9007199254740992u64)).is_err());
+        assert!(to_vec(&json!(9007199254740991u64)).is_ok());
+        assert!(to_vec(&json!(-9007199254740991i64)).is_ok());
+    }
+}

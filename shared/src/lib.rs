@@ -1,0 +1,39 @@
+//! # quire — the shared library of every Quire function
+//!
+//! Where things live:
+//!
+//! | you are looking for | module |
+//! |---|---|
+//! | a route, its permission and body limit | [`route`] (each function's `routes()` declares its table) |
+//! | the request pipeline (tower layers, in order) | [`pipeline`] |
+//! | roles, permissions, the default matrix | [`rbac`] |
+//! | token verification, JWKS | [`auth`] |
+//! | who the caller is, the tenant scope | [`tenant`] |
+//! | every DynamoDB key and call, sealed cursors | [`store`] |
+//! | audit events, canonical JSON, the hash chain | [`audit`] |
+//! | errors (RFC 9457) | [`problem`] |
+//! | configuration and per-cold-start state | [`config`], [`app`] |
+//! | logs | [`telemetry`] |
+//!
+//! Crypto choices: RS256 tokens verified with aws-lc-rs (through jsonwebtoken); SHA-256 (sha2)
+//! for the audit chain; AES-256-GCM (aws-lc-rs) under a KMS data key for cursors.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod json;
+pub mod pipeline;
+pub mod problem;
+pub mod rbac;
+pub mod route;
+pub mod store;
+pub mod telemetry;
+pub mod tenant;
+pub mod text;
+
+pub use app::App;
+pub use context::RequestCtx;
+pub use problem::Problem;
+pub use route::{Access, Module, Route, Router};

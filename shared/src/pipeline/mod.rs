@@ -1,0 +1,51 @@
+//! The request pipeline: tower layers every function shares, outermost first (DESIGN.md,
+//! "One request, end to end"). Each layer either passes the request on or answers with a
+//! problem; the response then travels back out through the correlation and header layers,
+//! so errors carry the same headers as successes.
+//!
+//! | # | layer | here |
+//! |---|-------|------|
+//! | 1 | correlation id, request span, access log line | [`correlation`] |
+//! | 3 | security headers on every response (HTTP-1) | [`headers`] |
+//! | – | route match: 404 / 405, path parameters | [`routing`] |
+//! | 4 | request filter: scanners, body limit, content type, strict JSON, control characters (HTTP-2) | [`filter`] |
+//! | 5 | JWT authentication (AUTHN-1) | [`authn`] |
+//! | 6 | tenant context from the membership record (TEN-1, TEN-6) | [`tenant`] |
+//! | 7–14 | lifecycle, IP allowlist, SSO-only, password expiry, admin MFA, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
+//! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4) | [`authz`] |
+//!
+//! Traffic metrics (layer 2, EMF) arrive with the operations work.
+
+pub mod authn;
+pub mod authz;
+pub mod correlation;
+pub mod dispatch;
+pub mod filter;
+pub mod headers;
+pub mod routing;
+pub mod stage;
+pub mod tenant;
+
+use crate::app::App;
+use crate::route::Router;
+use lambda_http::{Body, Request, Response};
+use std::sync::Arc;
+use tower::util::BoxCloneService;
+use tower::ServiceBuilder;
+
+/// A whole function: the pipeline around its route table. Hand it to `lambda_http::run`.
+pub type FunctionService = BoxCloneService<Request, Response<Body>, lambda_http::Error>;
+
+pub fn service(app: Arc<App>, router: Router) -> FunctionService {
+    let router = Arc::new(router);
+    let service = ServiceBuilder::new()
+        .layer(correlation::CorrelationLayer)
+        .layer(headers::SecurityHeadersLayer)
+        .layer(stage::StageLayer::new(routing::MatchRoute::new(router)))
+        .layer(stage::StageLayer::new(filter::RequestFilter))
+        .layer(stage::StageLayer::new(authn::Authenticate::new(app.clone())))
+        .layer(stage::StageLayer::new(tenant::ResolveTenant::new(app.clone())))
+        .layer(stage::StageLayer::new(authz::Authorize))
+        .service(dispatch::Dispatch::new(app));
+    BoxCloneService::new(service)
+}

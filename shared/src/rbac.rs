@@ -1,0 +1,78 @@
+//! Roles, permissions and the default permission matrix (RBAC-1..4).
+//!
+//! A route declares one [`Permission`]; the authorisation layer grants it when the caller's
+//! current role (read from the membership record on every request, RBAC-4) holds it.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    Owner,
+    Admin,
+    User,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::User, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Admin",
+            Role::User => "User",
+            Role::Viewer => "Viewer",
+        }
+    }
+
+    /// The default matrix. Viewer holds only read permissions (RBAC-3); reading and verifying
+    /// the audit trail is for Owners and Admins.
+    pub fn grants(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Owner | Role::Admin => true,
+            Role::User => matches!(permission, DocumentRead | DocumentCreate | DocumentEdit),
+            Role::Viewer => matches!(permission, DocumentRead),
+        }
+    }
+}
+
+/// Everything a route can require. Write permissions are exactly those with `writes() == true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    DocumentRead,
+    DocumentCreate,
+    DocumentEdit,
+    AuditRead,
+    AuditVerify,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 5] = [Permission::DocumentRead, Permission::DocumentCreate, Permission::DocumentEdit, Permission::AuditRead, Permission::AuditVerify];
+
+    pub fn writes(self) -> bool {
+        matches!(self, Permission::DocumentCreate | Permission::DocumentEdit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves: RBAC-3
+    #[test]
+    fn viewer_holds_no_write_permission() {
+        for permission in Permission::ALL.into_iter().filter(|p| p.writes()) {
+            assert!(!Role::Viewer.grants(permission), "{permission:?}");
+        }
+        assert!(Role::Viewer.grants(Permission::DocumentRead));
+    }
+
+    #[test]
+    fn default_matrix() {
+        assert!(Permission::ALL.iter().all(|p| Role::Owner.grants(*p) && Role::Admin.grants(*p)));
+        assert!(Role::User.grants(Permission::DocumentEdit));
+        assert!(!Role::User.grants(Permission::AuditRead));
+        assert!(!Role::Viewer.grants(Permission::AuditVerify));
+    }
+}

@@ -1,0 +1,117 @@
+//! The only place DynamoDB keys are built (TEN-2). Tenant keys start with `ORG#<orgId>`; ids
+//! cannot contain `#` (see [`crate::tenant`]), so no id can reach into another partition.
+
+use crate::tenant::{OrgId, TenantScope, UserId};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+/// Kinds of tenant records stored by the generic record operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    Documents,
+}
+
+impl Collection {
+    fn tag(self) -> &'static str {
+        match self {
+            Collection::Documents => "DOC",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: String, sk: impl Into<String>) -> Self {
+        Key { pk, sk: sk.into() }
+    }
+
+    pub fn to_map(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([("pk".to_owned(), AttributeValue::S(self.pk.clone())), ("sk".to_owned(), AttributeValue::S(self.sk.clone()))])
+    }
+
+    pub fn from_map(item: &HashMap<String, AttributeValue>) -> Option<Self> {
+        Some(Key { pk: item.get("pk")?.as_s().ok()?.clone(), sk: item.get("sk")?.as_s().ok()?.clone() })
+    }
+}
+
+fn tenant(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+pub(crate) fn organisation(org: &OrgId) -> Key {
+    Key::new(tenant(org), "ORG")
+}
+
+pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
+    Key::new(format!("{}#MEMBER", tenant(org)), user.as_str())
+}
+
+/// The user directory: which organisation a Cognito `sub` belongs to. Keyed by the user because
+/// that is all a token tells us; it holds no tenant data beyond the organisation id.
+pub(crate) fn user(user: &UserId) -> Key {
+    Key::new(format!("USER#{user}"), "USER")
+}
+
+pub(crate) fn collection(scope: &TenantScope, collection: Collection) -> String {
+    format!("{}#{}", tenant(scope.org_id()), collection.tag())
+}
+
+pub(crate) fn record(scope: &TenantScope, coll: Collection, id: &str) -> Key {
+    Key::new(collection(scope, coll), id)
+}
+
+pub(crate) fn outbox_partition(org: &OrgId) -> String {
+    format!("{}#OUTBOX", tenant(org))
+}
+
+pub(crate) fn outbox(org: &OrgId, event_id: &str) -> Key {
+    Key::new(outbox_partition(org), event_id)
+}
+
+/// The organisation an outbox partition key belongs to (for stream records).
+pub(crate) fn org_of_outbox(pk: &str) -> Option<OrgId> {
+    OrgId::parse(pk.strip_prefix("ORG#")?.strip_suffix("#OUTBOX")?).ok()
+}
+
+pub(crate) fn chain_partition(org: &OrgId) -> String {
+    format!("{}#AUDIT", tenant(org))
+}
+
+pub(crate) const CHAIN_ENTRY_PREFIX: &str = "ENTRY#";
+
+/// Zero-padded so that the sort key orders entries by sequence number.
+pub(crate) fn chain_entry(org: &OrgId, seq: u64) -> Key {
+    Key::new(chain_partition(org), format!("{CHAIN_ENTRY_PREFIX}{seq:020}"))
+}
+
+pub(crate) fn chain_head(org: &OrgId) -> Key {
+    Key::new(chain_partition(org), "HEAD")
+}
+
+/// Platform item: the KMS-wrapped key that seals pagination cursors.
+pub(crate) fn cursor_key() -> Key {
+    Key::new("SYSTEM".to_owned(), "CURSOR_KEY")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves: TEN-2
+    #[test]
+    fn tenant_keys_start_with_the_tenant() {
+        let org = OrgId::parse("o1").unwrap();
+        let scope = TenantScope::for_provisioning(org.clone());
+        for key in [organisation(&org), member(&org, &UserId::parse("u1").unwrap()), record(&scope, Collection::Documents, "d1"), outbox(&org, "e1"), chain_entry(&org, 7), chain_head(&org)] {
+            assert!(key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1", "{key:?}");
+        }
+        assert_eq!(chain_entry(&org, 7).sk, "ENTRY#00000000000000000007");
+        assert_eq!(org_of_outbox(&outbox(&org, "e").pk), Some(org));
+        assert_eq!(org_of_outbox("ORG#o1#DOC"), None);
+    }
+}
