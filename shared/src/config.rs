@@ -23,7 +23,10 @@ pub struct MissingVariable(pub &'static str);
 impl Config {
     pub fn from_env() -> Result<Self, MissingVariable> {
         fn var(name: &'static str) -> Result<String, MissingVariable> {
-            std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(MissingVariable(name))
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or(MissingVariable(name))
         }
         Ok(Config {
             data_table: var("QUIRE_DATA_TABLE")?,
@@ -37,6 +40,10 @@ impl Config {
     }
 
     pub fn jwt(&self) -> JwtConfig {
-        JwtConfig { issuer: self.jwt_issuer.clone(), client_id: self.user_pool_client_id.clone(), jwks_url: self.jwks_url.clone() }
+        JwtConfig {
+            issuer: self.jwt_issuer.clone(),
+            client_id: self.user_pool_client_id.clone(),
+            jwks_url: self.jwks_url.clone(),
+        }
     }
 }

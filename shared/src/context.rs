@@ -21,15 +21,24 @@ pub struct RequestCtx {
 impl RequestCtx {
     /// The authenticated caller. Present on every non-public route (the pipeline guarantees it).
     pub fn caller(&self) -> Result<&Caller, Problem> {
-        self.caller.as_ref().ok_or_else(|| Problem::internal("handler of a public route asked for a caller"))
+        self.caller
+            .as_ref()
+            .ok_or_else(|| Problem::internal("handler of a public route asked for a caller"))
     }
 
     pub fn param(&self, name: &str) -> Result<&str, Problem> {
-        self.params.get(name).map(String::as_str).ok_or_else(|| Problem::internal(format!("route has no parameter {name}")))
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| Problem::internal(format!("route has no parameter {name}")))
     }
 
     /// Where the request came from, as the audit trail records it.
     pub fn origin(&self) -> Origin {
-        Origin::new(self.source_ip.as_deref(), self.user_agent.as_deref(), &self.correlation_id)
+        Origin::new(
+            self.source_ip.as_deref(),
+            self.user_agent.as_deref(),
+            &self.correlation_id,
+        )
     }
 }

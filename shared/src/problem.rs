@@ -22,8 +22,20 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Problem { status, slug, title, detail: detail.into(), extensions: Map::new(), retry_after_seconds: None }
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Problem {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            extensions: Map::new(),
+            retry_after_seconds: None,
+        }
     }
 
     /// Adds an extension member (RFC 9457 §3.2), e.g. the offending `field`.
@@ -48,12 +60,22 @@ impl Problem {
     // --- 4xx -------------------------------------------------------------------------
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
     }
 
     /// The body is not acceptable JSON for this route; `field` names the culprit when known.
     pub fn invalid_body(detail: impl Into<String>, field: Option<&str>) -> Self {
-        let problem = Self::new(StatusCode::BAD_REQUEST, "invalid-body", "Invalid request body", detail);
+        let problem = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "Invalid request body",
+            detail,
+        );
         match field {
             Some(name) => problem.with("field", name),
             None => problem,
@@ -61,23 +83,49 @@ impl Problem {
     }
 
     pub fn invalid_parameter(name: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid parameter", detail).with("parameter", name)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+            detail,
+        )
+        .with("parameter", name)
     }
 
     pub fn invalid_cursor() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-cursor", "Invalid cursor", "the pagination cursor is not valid here")
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-cursor",
+            "Invalid cursor",
+            "the pagination cursor is not valid here",
+        )
     }
 
     pub fn control_characters(location: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "control-characters", "Control characters refused", format!("the {location} contains control or bidirectional-override characters"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "control-characters",
+            "Control characters refused",
+            format!("the {location} contains control or bidirectional-override characters"),
+        )
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
     }
 
     pub fn invalid_credentials() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "Invalid credentials", "the email or password is not correct")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "Invalid credentials",
+            "the email or password is not correct",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -85,19 +133,39 @@ impl Problem {
     }
 
     pub fn not_member() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "no-membership", "No active membership", "this account has no active membership in an active organisation")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "no-membership",
+            "No active membership",
+            "this account has no active membership in an active organisation",
+        )
     }
 
     pub fn request_refused() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "request-refused", "Request refused", "this request was refused by the request filter")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "request-refused",
+            "Request refused",
+            "this request was refused by the request filter",
+        )
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such resource")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such resource",
+        )
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this resource does not support that method")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this resource does not support that method",
+        )
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
@@ -105,11 +173,22 @@ impl Problem {
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", format!("this route accepts bodies of at most {limit} bytes")).with("limit", limit)
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("this route accepts bodies of at most {limit} bytes"),
+        )
+        .with("limit", limit)
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        )
     }
 
     // --- 5xx -------------------------------------------------------------------------
@@ -117,12 +196,23 @@ impl Problem {
     /// A failure of ours. The cause is logged with the correlation id; the client gets none of it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the request failed on our side; quote the correlation id when reporting it")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the request failed on our side; quote the correlation id when reporting it",
+        )
     }
 
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "dependency unavailable");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "a dependency is unavailable; retry later").with_retry_after(5)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "a dependency is unavailable; retry later",
+        )
+        .with_retry_after(5)
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
@@ -171,7 +261,9 @@ mod tests {
 
     #[test]
     fn internal_problem_hides_its_cause() {
-        let problem = Problem::internal("ResourceNotFoundException: table quire-DataTable arn:aws:dynamodb:...");
+        let problem = Problem::internal(
+            "ResourceNotFoundException: table quire-DataTable arn:aws:dynamodb:...",
+        );
         let text = problem.body().to_string();
         assert!(!text.contains("ResourceNotFound"));
         assert!(!text.contains("arn:"));
@@ -183,7 +275,9 @@ mod tests {
         let response = Problem::not_found().into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
-        let Body::Text(text) = response.body() else { panic!("text body") };
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
         let body: Value = serde_json::from_str(text).unwrap();
         assert_eq!(body["type"], "urn:quire:problem:not-found");
         assert_eq!(body["status"], 404);

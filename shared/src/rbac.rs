@@ -48,7 +48,13 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [Permission::DocumentRead, Permission::DocumentCreate, Permission::DocumentEdit, Permission::AuditRead, Permission::AuditVerify];
+    pub const ALL: [Permission; 5] = [
+        Permission::DocumentRead,
+        Permission::DocumentCreate,
+        Permission::DocumentEdit,
+        Permission::AuditRead,
+        Permission::AuditVerify,
+    ];
 
     pub fn writes(self) -> bool {
         matches!(self, Permission::DocumentCreate | Permission::DocumentEdit)
@@ -70,7 +76,9 @@ mod tests {
 
     #[test]
     fn default_matrix() {
-        assert!(Permission::ALL.iter().all(|p| Role::Owner.grants(*p) && Role::Admin.grants(*p)));
+        assert!(Permission::ALL
+            .iter()
+            .all(|p| Role::Owner.grants(*p) && Role::Admin.grants(*p)));
         assert!(Role::User.grants(Permission::DocumentEdit));
         assert!(!Role::User.grants(Permission::AuditRead));
         assert!(!Role::Viewer.grants(Permission::AuditVerify));

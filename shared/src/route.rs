@@ -31,7 +31,8 @@ pub enum Module {
 }
 
 pub type HandlerResult = Result<Response<Body>, Problem>;
-type Handler = Arc<dyn Fn(Arc<App>, RequestCtx, Request) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(Arc<App>, RequestCtx, Request) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
 /// Bodies are refused unless a route opts in with [`Route::accepts_body`].
 pub const NO_BODY: usize = 0;
@@ -49,19 +50,37 @@ pub struct Route {
 
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} {:?} {:?} writes={}", self.method, self.path, self.access, self.module, self.writes)
+        write!(
+            f,
+            "{} {} {:?} {:?} writes={}",
+            self.method, self.path, self.access, self.module, self.writes
+        )
     }
 }
 
 impl Route {
     /// Declares a route. `access` is mandatory; `writes` follows from the permission.
-    pub fn new<F, Fut>(method: Method, path: &'static str, access: Access, module: Module, handler: F) -> Self
+    pub fn new<F, Fut>(
+        method: Method,
+        path: &'static str,
+        access: Access,
+        module: Module,
+        handler: F,
+    ) -> Self
     where
         F: Fn(Arc<App>, RequestCtx, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         let writes = matches!(access, Access::Requires(p) if p.writes());
-        Route { method, path, access, module, writes, body_limit: NO_BODY, handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))) }
+        Route {
+            method,
+            path,
+            access,
+            module,
+            writes,
+            body_limit: NO_BODY,
+            handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
+        }
     }
 
     /// Lets the route take a JSON body of at most `limit` bytes (HTTP-2).
@@ -70,7 +89,12 @@ impl Route {
         self
     }
 
-    pub(crate) fn call(&self, app: Arc<App>, ctx: RequestCtx, req: Request) -> BoxFuture<'static, HandlerResult> {
+    pub(crate) fn call(
+        &self,
+        app: Arc<App>,
+        ctx: RequestCtx,
+        req: Request,
+    ) -> BoxFuture<'static, HandlerResult> {
         (self.handler)(app, ctx, req)
     }
 
@@ -125,12 +149,19 @@ impl Router {
         for route in &self.routes {
             if let Some(params) = match_path(route.path, path) {
                 if route.method == *method {
-                    return Ok(Matched { route: route.clone(), params });
+                    return Ok(Matched {
+                        route: route.clone(),
+                        params,
+                    });
                 }
                 path_matched = true;
             }
         }
-        Err(if path_matched { RouteError::MethodNotAllowed } else { RouteError::NotFound })
+        Err(if path_matched {
+            RouteError::MethodNotAllowed
+        } else {
+            RouteError::NotFound
+        })
     }
 }
 
@@ -167,9 +198,27 @@ mod tests {
 
     fn table() -> Router {
         Router::new(vec![
-            Route::new(Method::GET, "/documents", Access::Requires(Permission::DocumentRead), Module::Documents, noop),
-            Route::new(Method::GET, "/documents/{id}", Access::Requires(Permission::DocumentRead), Module::Documents, noop),
-            Route::new(Method::PATCH, "/documents/{id}", Access::Requires(Permission::DocumentEdit), Module::Documents, noop),
+            Route::new(
+                Method::GET,
+                "/documents",
+                Access::Requires(Permission::DocumentRead),
+                Module::Documents,
+                noop,
+            ),
+            Route::new(
+                Method::GET,
+                "/documents/{id}",
+                Access::Requires(Permission::DocumentRead),
+                Module::Documents,
+                noop,
+            ),
+            Route::new(
+                Method::PATCH,
+                "/documents/{id}",
+                Access::Requires(Permission::DocumentEdit),
+                Module::Documents,
+                noop,
+            ),
         ])
         .unwrap()
     }
@@ -180,18 +229,48 @@ mod tests {
         let m = router.find(&Method::GET, "/documents/abc").unwrap();
         assert_eq!(m.params["id"], "abc");
         assert!(m.route.access == Access::Requires(Permission::DocumentRead));
-        assert!(router.find(&Method::PATCH, "/documents/abc").unwrap().route.writes);
-        assert_eq!(router.find(&Method::DELETE, "/documents/abc").unwrap_err(), RouteError::MethodNotAllowed);
-        assert_eq!(router.find(&Method::GET, "/documents/abc/x").unwrap_err(), RouteError::NotFound);
-        assert_eq!(router.find(&Method::GET, "/documents/").unwrap_err(), RouteError::NotFound);
-        assert_eq!(router.find(&Method::GET, "/.env").unwrap_err(), RouteError::NotFound);
+        assert!(
+            router
+                .find(&Method::PATCH, "/documents/abc")
+                .unwrap()
+                .route
+                .writes
+        );
+        assert_eq!(
+            router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
+            RouteError::MethodNotAllowed
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/documents/abc/x").unwrap_err(),
+            RouteError::NotFound
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/documents/").unwrap_err(),
+            RouteError::NotFound
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/.env").unwrap_err(),
+            RouteError::NotFound
+        );
     }
 
     #[test]
     fn refuses_duplicate_declarations() {
         let twice = vec![
-            Route::new(Method::GET, "/health", Access::Public, Module::Platform, noop),
-            Route::new(Method::GET, "/health", Access::Public, Module::Platform, noop),
+            Route::new(
+                Method::GET,
+                "/health",
+                Access::Public,
+                Module::Platform,
+                noop,
+            ),
+            Route::new(
+                Method::GET,
+                "/health",
+                Access::Public,
+                Module::Platform,
+                noop,
+            ),
         ];
         assert!(Router::new(twice).is_err());
     }

@@ -15,7 +15,10 @@ pub struct OrgId(String);
 pub struct UserId(String);
 
 fn is_id_text(value: &str) -> bool {
-    (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 macro_rules! id_type {
@@ -25,7 +28,10 @@ macro_rules! id_type {
                 if is_id_text(value) {
                     Ok(Self(value.to_owned()))
                 } else {
-                    Err(format!("{} must be 1 to 128 characters of A-Z, a-z, 0-9, '-' or '_'", $what))
+                    Err(format!(
+                        "{} must be 1 to 128 characters of A-Z, a-z, 0-9, '-' or '_'",
+                        $what
+                    ))
                 }
             }
             pub fn as_str(&self) -> &str {
@@ -71,8 +77,20 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub(crate) fn new(user_id: UserId, email: String, display_name: String, role: Role, org: OrgId) -> Self {
-        Caller { user_id, email, display_name, role, scope: TenantScope { org } }
+    pub(crate) fn new(
+        user_id: UserId,
+        email: String,
+        display_name: String,
+        role: Role,
+        org: OrgId,
+    ) -> Self {
+        Caller {
+            user_id,
+            email,
+            display_name,
+            role,
+            scope: TenantScope { org },
+        }
     }
 
     pub fn org_id(&self) -> &OrgId {

@@ -12,13 +12,23 @@ pub fn is_forbidden_char(c: char, allow_line_breaks: bool) -> bool {
 }
 
 pub fn has_forbidden_chars(text: &str, allow_line_breaks: bool) -> bool {
-    text.chars().any(|c| is_forbidden_char(c, allow_line_breaks))
+    text.chars()
+        .any(|c| is_forbidden_char(c, allow_line_breaks))
 }
 
 /// Makes untrusted single-line text safe to store in the audit trail or a log line (AUD-8):
 /// forbidden characters become U+FFFD and the result is cut to `max_chars`.
 pub fn sanitize_line(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).map(|c| if is_forbidden_char(c, false) { '\u{fffd}' } else { c }).collect()
+    text.chars()
+        .take(max_chars)
+        .map(|c| {
+            if is_forbidden_char(c, false) {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -27,16 +37,29 @@ mod tests {
 
     #[test]
     fn refuses_controls_and_bidi_overrides() {
-        for bad in ["a\u{0}b", "a\u{1b}[31m", "\u{7f}", "\u{85}", "x\u{202e}y", "\u{2066}"] {
+        for bad in [
+            "a\u{0}b",
+            "a\u{1b}[31m",
+            "\u{7f}",
+            "\u{85}",
+            "x\u{202e}y",
+            "\u{2066}",
+        ] {
             assert!(has_forbidden_chars(bad, true), "{bad:?}");
         }
-        assert!(!has_forbidden_chars("Line one\nline two\ttab — é 日本", true));
+        assert!(!has_forbidden_chars(
+            "Line one\nline two\ttab — é 日本",
+            true
+        ));
         assert!(has_forbidden_chars("Line one\nline two", false));
     }
 
     #[test]
     fn sanitize_line_neutralises_log_injection() {
-        assert_eq!(sanitize_line("curl\r\nFAKE LOG LINE", 100), "curl\u{fffd}\u{fffd}FAKE LOG LINE");
+        assert_eq!(
+            sanitize_line("curl\r\nFAKE LOG LINE", 100),
+            "curl\u{fffd}\u{fffd}FAKE LOG LINE"
+        );
         assert_eq!(sanitize_line("abcdef", 3), "abc");
     }
 }

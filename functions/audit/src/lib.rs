@@ -13,8 +13,20 @@ use std::sync::Arc;
 
 pub fn routes() -> Router {
     Router::new(vec![
-        Route::new(Method::GET, "/audit", Access::Requires(AuditRead), Module::Audit, list),
-        Route::new(Method::GET, "/audit/verify", Access::Requires(AuditVerify), Module::Audit, verify),
+        Route::new(
+            Method::GET,
+            "/audit",
+            Access::Requires(AuditRead),
+            Module::Audit,
+            list,
+        ),
+        Route::new(
+            Method::GET,
+            "/audit/verify",
+            Access::Requires(AuditVerify),
+            Module::Audit,
+            verify,
+        ),
     ])
     .expect("audit route table")
 }
@@ -22,7 +34,10 @@ pub fn routes() -> Router {
 /// Entries newest first: `{"items": [...], "next": cursor | null}`.
 async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    ok(&app.store.audit_page(caller.scope(), &PageRequest::from_query(&req)?).await?)
+    ok(&app
+        .store
+        .audit_page(caller.scope(), &PageRequest::from_query(&req)?)
+        .await?)
 }
 
 /// Re-walks the whole chain. The verification itself is recorded (`audit.verified`).
@@ -30,7 +45,14 @@ async fn verify(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult 
     let caller = ctx.caller()?;
     let verification = app.store.verify_chain(caller.scope()).await?;
     let outcome = serde_json::to_value(&verification).map_err(Problem::internal)?;
-    let event = AuditEvent::new(caller.scope(), Action::AuditVerified, Actor::of(caller), Target::new("audit-chain", caller.org_id().as_str()), ctx.origin()).after(outcome);
+    let event = AuditEvent::new(
+        caller.scope(),
+        Action::AuditVerified,
+        Actor::of(caller),
+        Target::new("audit-chain", caller.org_id().as_str()),
+        ctx.origin(),
+    )
+    .after(outcome);
     app.store.record_event(caller.scope(), event).await?;
     ok(&verification)
 }

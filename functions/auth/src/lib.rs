@@ -12,7 +12,15 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
-    Router::new(vec![Route::new(Method::POST, "/auth/login", Access::Public, Module::Platform, login).accepts_body(4 * 1024)]).expect("auth route table")
+    Router::new(vec![Route::new(
+        Method::POST,
+        "/auth/login",
+        Access::Public,
+        Module::Platform,
+        login,
+    )
+    .accepts_body(4 * 1024)])
+    .expect("auth route table")
 }
 
 /// An email address as Cognito accepts it for sign-in: one `@`, no spaces, at most 254 characters.
@@ -23,7 +31,10 @@ pub struct Email(String);
 impl TryFrom<String> for Email {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        let valid = value.len() <= 254 && value.split('@').count() == 2 && value.split('@').all(|part| !part.is_empty()) && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+        let valid = value.len() <= 254
+            && value.split('@').count() == 2
+            && value.split('@').all(|part| !part.is_empty())
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control());
         if valid {
             Ok(Email(value.to_lowercase()))
         } else {
@@ -75,13 +86,24 @@ async fn login(app: Arc<App>, _ctx: RequestCtx, req: Request) -> HandlerResult {
         .await;
     match result {
         Ok(out) => match out.authentication_result {
-            Some(tokens) => ok(&Tokens { access_token: tokens.access_token.unwrap_or_default(), refresh_token: tokens.refresh_token, expires_in: tokens.expires_in }),
+            Some(tokens) => ok(&Tokens {
+                access_token: tokens.access_token.unwrap_or_default(),
+                refresh_token: tokens.refresh_token,
+                expires_in: tokens.expires_in,
+            }),
             // MFA and new-password challenges arrive with the identity flows.
-            None => Err(Problem::unauthorized("this account needs a sign-in step this API does not offer yet")),
+            None => Err(Problem::unauthorized(
+                "this account needs a sign-in step this API does not offer yet",
+            )),
         },
         Err(error) => match error.into_service_error() {
             // The same answer for an unknown account and a wrong password (AUTHN-9).
-            InitiateAuthError::NotAuthorizedException(_) | InitiateAuthError::UserNotFoundException(_) | InitiateAuthError::UserNotConfirmedException(_) | InitiateAuthError::PasswordResetRequiredException(_) => Err(Problem::invalid_credentials()),
+            InitiateAuthError::NotAuthorizedException(_)
+            | InitiateAuthError::UserNotFoundException(_)
+            | InitiateAuthError::UserNotConfirmedException(_)
+            | InitiateAuthError::PasswordResetRequiredException(_) => {
+                Err(Problem::invalid_credentials())
+            }
             other => Err(Problem::unavailable(other)),
         },
     }

@@ -2,7 +2,9 @@
 
 pub mod domain;
 
-use domain::{Document, DocumentBody, DocumentId, DocumentStatus, DocumentTitle, DocumentType, Reason};
+use domain::{
+    Document, DocumentBody, DocumentId, DocumentStatus, DocumentTitle, DocumentType, Reason,
+};
 use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
 use quire::audit::{Action, Actor, AuditEvent, Target};
@@ -20,10 +22,36 @@ pub const BODY_LIMIT: usize = 160 * 1024;
 
 pub fn routes() -> Router {
     Router::new(vec![
-        Route::new(Method::POST, "/documents", Access::Requires(DocumentCreate), Module::Documents, create).accepts_body(BODY_LIMIT),
-        Route::new(Method::GET, "/documents", Access::Requires(DocumentRead), Module::Documents, list),
-        Route::new(Method::GET, "/documents/{id}", Access::Requires(DocumentRead), Module::Documents, get),
-        Route::new(Method::PATCH, "/documents/{id}", Access::Requires(DocumentEdit), Module::Documents, update).accepts_body(BODY_LIMIT),
+        Route::new(
+            Method::POST,
+            "/documents",
+            Access::Requires(DocumentCreate),
+            Module::Documents,
+            create,
+        )
+        .accepts_body(BODY_LIMIT),
+        Route::new(
+            Method::GET,
+            "/documents",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            list,
+        ),
+        Route::new(
+            Method::GET,
+            "/documents/{id}",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            get,
+        ),
+        Route::new(
+            Method::PATCH,
+            "/documents/{id}",
+            Access::Requires(DocumentEdit),
+            Module::Documents,
+            update,
+        )
+        .accepts_body(BODY_LIMIT),
     ])
     .expect("documents route table")
 }
@@ -72,7 +100,14 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         updated_at: at,
         updated_by: caller.user_id.to_string(),
     };
-    let event = AuditEvent::new(caller.scope(), Action::DocumentCreated, Actor::of(caller), Target::new("document", &document.id), ctx.origin()).after(snapshot(&document)?);
+    let event = AuditEvent::new(
+        caller.scope(),
+        Action::DocumentCreated,
+        Actor::of(caller),
+        Target::new("document", &document.id),
+        ctx.origin(),
+    )
+    .after(snapshot(&document)?);
     app.store.create(caller.scope(), &document, event).await?;
     let mut response = respond(StatusCode::CREATED, &document)?;
     if let Ok(location) = HeaderValue::from_str(&format!("/documents/{}", document.id)) {
@@ -83,7 +118,10 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 
 async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let page = app.store.list::<Document>(caller.scope(), &PageRequest::from_query(&req)?).await?;
+    let page = app
+        .store
+        .list::<Document>(caller.scope(), &PageRequest::from_query(&req)?)
+        .await?;
     ok(&page)
 }
 
@@ -92,7 +130,10 @@ async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 async fn load(app: &App, ctx: &RequestCtx) -> Result<Document, Problem> {
     let caller = ctx.caller()?;
     let id = DocumentId::parse(ctx.param("id")?).ok_or_else(Problem::not_found)?;
-    app.store.get::<Document>(caller.scope(), &id.to_string()).await?.ok_or_else(Problem::not_found)
+    app.store
+        .get::<Document>(caller.scope(), &id.to_string())
+        .await?
+        .ok_or_else(Problem::not_found)
 }
 
 async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
@@ -104,7 +145,9 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let before = load(&app, &ctx).await?;
     let patch: DocumentPatch = parse_body(&req)?;
     if before.status != DocumentStatus::Draft {
-        return Err(Problem::conflict("only drafts can be edited; a change after approval needs a new version"));
+        return Err(Problem::conflict(
+            "only drafts can be edited; a change after approval needs a new version",
+        ));
     }
     let mut after = before.clone();
     if let Some(title) = patch.title {
@@ -123,10 +166,18 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     after.version = before.version + 1;
     after.updated_at = now();
     after.updated_by = caller.user_id.to_string();
-    let event = AuditEvent::new(caller.scope(), Action::DocumentUpdated, Actor::of(caller), Target::new("document", &after.id), ctx.origin())
-        .before(snapshot(&before)?)
-        .after(snapshot(&after)?)
-        .reason(patch.reason.as_str());
-    app.store.replace(caller.scope(), &after, before.version, event).await?;
+    let event = AuditEvent::new(
+        caller.scope(),
+        Action::DocumentUpdated,
+        Actor::of(caller),
+        Target::new("document", &after.id),
+        ctx.origin(),
+    )
+    .before(snapshot(&before)?)
+    .after(snapshot(&after)?)
+    .reason(patch.reason.as_str());
+    app.store
+        .replace(caller.scope(), &after, before.version, event)
+        .await?;
     ok(&after)
 }

@@ -8,7 +8,14 @@ use quire::{Access, App, Module, RequestCtx, Route, Router};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
-    Router::new(vec![Route::new(Method::GET, "/health", Access::Public, Module::Platform, health)]).expect("health route table")
+    Router::new(vec![Route::new(
+        Method::GET,
+        "/health",
+        Access::Public,
+        Module::Platform,
+        health,
+    )])
+    .expect("health route table")
 }
 
 async fn health(_app: Arc<App>, _ctx: RequestCtx, _req: Request) -> HandlerResult {

@@ -163,7 +163,11 @@ impl Emulator {
                 .map_err(|e| LocalError::Other(format!("HTTP client: {e}")))?,
         };
         emulator.wait_ready().await?;
-        tracing::debug!(port, elapsed_ms = started.elapsed().as_millis() as u64, "emulator ready");
+        tracing::debug!(
+            port,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "emulator ready"
+        );
         Ok(emulator)
     }
 

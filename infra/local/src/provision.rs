@@ -60,7 +60,10 @@ pub async fn provision(
         LocalError::Template(format!("cannot read {}: {e}", template_path.display()))
     })?;
     let template: Value = serde_norway::from_str(&text).map_err(|e| {
-        LocalError::Template(format!("{} is not valid YAML: {e}", template_path.display()))
+        LocalError::Template(format!(
+            "{} is not valid YAML: {e}",
+            template_path.display()
+        ))
     })?;
     let template = long_form(template);
     let section = |name: &str| template.get(name).and_then(Value::as_mapping);
@@ -133,14 +136,22 @@ pub async fn provision(
     let data_table = physical("DataTable", "AWS::DynamoDB::Table")?;
     let provisioned = Provisioned {
         region: stack.region.clone(),
-        data_stream_arn: data_table.attributes.get("StreamArn").cloned().ok_or_else(|| {
-            LocalError::Template("DataTable needs a StreamSpecification".into())
-        })?,
+        data_stream_arn: data_table
+            .attributes
+            .get("StreamArn")
+            .cloned()
+            .ok_or_else(|| LocalError::Template("DataTable needs a StreamSpecification".into()))?,
         data_table: data_table.physical_id.clone(),
-        audit_table: physical("AuditTable", "AWS::DynamoDB::Table")?.physical_id.clone(),
-        bucket: physical("AttachmentsBucket", "AWS::S3::Bucket")?.physical_id.clone(),
+        audit_table: physical("AuditTable", "AWS::DynamoDB::Table")?
+            .physical_id
+            .clone(),
+        bucket: physical("AttachmentsBucket", "AWS::S3::Bucket")?
+            .physical_id
+            .clone(),
         kms_key_id: physical("DataKey", "AWS::KMS::Key")?.physical_id.clone(),
-        user_pool_id: physical("UserPool", "AWS::Cognito::UserPool")?.physical_id.clone(),
+        user_pool_id: physical("UserPool", "AWS::Cognito::UserPool")?
+            .physical_id
+            .clone(),
         user_pool_client_id: physical("UserPoolClient", "AWS::Cognito::UserPoolClient")?
             .physical_id
             .clone(),
@@ -309,7 +320,10 @@ fn creation_order(
         match SUPPORTED.iter().find(|s| s.type_name == ty) {
             Some(support) => {
                 let mut deps = BTreeSet::new();
-                references(resource.get("Properties").unwrap_or(&Value::Null), &mut deps);
+                references(
+                    resource.get("Properties").unwrap_or(&Value::Null),
+                    &mut deps,
+                );
                 match resource.get("DependsOn") {
                     Some(Value::String(s)) => {
                         deps.insert(s.clone());
@@ -373,7 +387,9 @@ fn long_form(value: Value) -> Value {
             mapping.insert(key.into(), inner);
             Value::Mapping(mapping)
         }
-        Value::Mapping(m) => Value::Mapping(m.into_iter().map(|(k, v)| (k, long_form(v))).collect()),
+        Value::Mapping(m) => {
+            Value::Mapping(m.into_iter().map(|(k, v)| (k, long_form(v))).collect())
+        }
         Value::Sequence(s) => Value::Sequence(s.into_iter().map(long_form).collect()),
         other => other,
     }
@@ -387,7 +403,8 @@ fn intrinsic(m: &Mapping) -> Option<(&str, &Value)> {
     let (key, arg) = m.iter().next()?;
     let key = key.as_str()?;
     // `Condition: Name` is a call; an IAM statement's `Condition: {…}` is data.
-    let is_call = key == "Ref" || key.starts_with("Fn::") || (key == "Condition" && arg.is_string());
+    let is_call =
+        key == "Ref" || key.starts_with("Fn::") || (key == "Condition" && arg.is_string());
     is_call.then_some((key, arg))
 }
 
@@ -407,7 +424,11 @@ fn references(value: &Value, out: &mut BTreeSet<String>) {
                         Value::Sequence(s) => s.first(),
                         other => Some(other),
                     };
-                    for var in text.and_then(Value::as_str).map(sub_variables).unwrap_or_default() {
+                    for var in text
+                        .and_then(Value::as_str)
+                        .map(sub_variables)
+                        .unwrap_or_default()
+                    {
                         let id = var.split_once('.').map_or(var, |(id, _)| id);
                         out.insert(id.to_owned());
                     }
@@ -526,7 +547,13 @@ impl Resolver<'_> {
     }
 
     /// The resolved elements of an intrinsic's list argument.
-    fn args(&self, function: &str, arg: &Value, n: usize, depth: usize) -> Result<Vec<Value>, LocalError> {
+    fn args(
+        &self,
+        function: &str,
+        arg: &Value,
+        n: usize,
+        depth: usize,
+    ) -> Result<Vec<Value>, LocalError> {
         match arg {
             Value::Sequence(s) if s.len() == n => {
                 s.iter().map(|v| self.resolve_some(v, depth)).collect()
@@ -542,7 +569,10 @@ impl Resolver<'_> {
         let value = match function {
             "Ref" => return self.reference(&self.resolve_text(arg, depth)?),
             "Fn::GetAtt" => {
-                let [id, attribute] = self.args(function, arg, 2, depth)?.try_into().expect("2 args");
+                let [id, attribute] = self
+                    .args(function, arg, 2, depth)?
+                    .try_into()
+                    .expect("2 args");
                 let (id, attribute) = (text_of(&id)?, text_of(&attribute)?);
                 self.attribute(&id, &attribute)?
             }
@@ -551,18 +581,30 @@ impl Resolver<'_> {
                     Value::Sequence(s) if s.len() == 2 => (&s[0], s[1].as_mapping()),
                     other => (other, None),
                 };
-                let text = text.as_str().ok_or_else(|| bad("expects a string".into()))?;
+                let text = text
+                    .as_str()
+                    .ok_or_else(|| bad("expects a string".into()))?;
                 Value::String(self.substitute(text, vars, depth)?)
             }
             "Fn::Join" => {
-                let [delimiter, items] = self.args(function, arg, 2, depth)?.try_into().expect("2 args");
-                let items = items.as_sequence().ok_or_else(|| bad("expects a list".into()))?;
+                let [delimiter, items] = self
+                    .args(function, arg, 2, depth)?
+                    .try_into()
+                    .expect("2 args");
+                let items = items
+                    .as_sequence()
+                    .ok_or_else(|| bad("expects a list".into()))?;
                 let parts: Result<Vec<String>, _> = items.iter().map(text_of).collect();
                 Value::String(parts?.join(&text_of(&delimiter)?))
             }
             "Fn::Select" => {
-                let [index, items] = self.args(function, arg, 2, depth)?.try_into().expect("2 args");
-                let index: usize = text_of(&index)?.parse().map_err(|_| bad("bad index".into()))?;
+                let [index, items] = self
+                    .args(function, arg, 2, depth)?
+                    .try_into()
+                    .expect("2 args");
+                let index: usize = text_of(&index)?
+                    .parse()
+                    .map_err(|_| bad("bad index".into()))?;
                 items
                     .as_sequence()
                     .and_then(|s| s.get(index))
@@ -570,47 +612,86 @@ impl Resolver<'_> {
                     .ok_or_else(|| bad(format!("no element {index}")))?
             }
             "Fn::Split" => {
-                let [delimiter, text] = self.args(function, arg, 2, depth)?.try_into().expect("2 args");
+                let [delimiter, text] = self
+                    .args(function, arg, 2, depth)?
+                    .try_into()
+                    .expect("2 args");
                 let delimiter = text_of(&delimiter)?;
-                Value::Sequence(text_of(&text)?.split(delimiter.as_str()).map(Value::from).collect())
+                Value::Sequence(
+                    text_of(&text)?
+                        .split(delimiter.as_str())
+                        .map(Value::from)
+                        .collect(),
+                )
             }
             "Fn::If" => {
                 let s = arg.as_sequence().filter(|s| s.len() == 3);
                 let s = s.ok_or_else(|| bad("takes [condition, then, else]".into()))?;
                 let name = s[0].as_str().ok_or_else(|| bad("condition name".into()))?;
-                let branch = if self.condition(name, depth)? { &s[1] } else { &s[2] };
+                let branch = if self.condition(name, depth)? {
+                    &s[1]
+                } else {
+                    &s[2]
+                };
                 return self.resolve(branch, depth);
             }
             "Fn::Equals" => {
-                let [a, b] = self.args(function, arg, 2, depth)?.try_into().expect("2 args");
+                let [a, b] = self
+                    .args(function, arg, 2, depth)?
+                    .try_into()
+                    .expect("2 args");
                 Value::Bool(scalar_text(&a) == scalar_text(&b))
             }
             "Fn::Not" => {
-                let [a] = self.args(function, arg, 1, depth)?.try_into().expect("1 arg");
-                Value::Bool(!a.as_bool().ok_or_else(|| bad("expects a condition".into()))?)
+                let [a] = self
+                    .args(function, arg, 1, depth)?
+                    .try_into()
+                    .expect("1 arg");
+                Value::Bool(
+                    !a.as_bool()
+                        .ok_or_else(|| bad("expects a condition".into()))?,
+                )
             }
             "Fn::And" | "Fn::Or" => {
-                let items = arg.as_sequence().ok_or_else(|| bad("expects a list".into()))?;
+                let items = arg
+                    .as_sequence()
+                    .ok_or_else(|| bad("expects a list".into()))?;
                 let mut values = Vec::with_capacity(items.len());
                 for item in items {
                     let v = self.resolve_some(item, depth)?;
-                    values.push(v.as_bool().ok_or_else(|| bad("expects conditions".into()))?);
+                    values.push(
+                        v.as_bool()
+                            .ok_or_else(|| bad("expects conditions".into()))?,
+                    );
                 }
                 let all = function == "Fn::And";
-                Value::Bool(if all { values.iter().all(|b| *b) } else { values.iter().any(|b| *b) })
+                Value::Bool(if all {
+                    values.iter().all(|b| *b)
+                } else {
+                    values.iter().any(|b| *b)
+                })
             }
             "Condition" => Value::Bool(self.condition(&self.resolve_text(arg, depth)?, depth)?),
             "Fn::FindInMap" => {
-                let [map, top, second] = self.args(function, arg, 3, depth)?.try_into().expect("3 args");
+                let [map, top, second] = self
+                    .args(function, arg, 3, depth)?
+                    .try_into()
+                    .expect("3 args");
                 let (map, top, second) = (text_of(&map)?, text_of(&top)?, text_of(&second)?);
-                let found = self.mappings.get(map.as_str()).and_then(|m| m.get(top.as_str()));
+                let found = self
+                    .mappings
+                    .get(map.as_str())
+                    .and_then(|m| m.get(top.as_str()));
                 found
                     .and_then(|m| m.get(second.as_str()))
                     .cloned()
                     .ok_or_else(|| bad(format!("no {map}.{top}.{second}")))?
             }
             "Fn::GetAZs" => Value::Sequence(
-                ["a", "b", "c"].iter().map(|z| Value::from(format!("{}{z}", self.region))).collect(),
+                ["a", "b", "c"]
+                    .iter()
+                    .map(|z| Value::from(format!("{}{z}", self.region)))
+                    .collect(),
             ),
             other => {
                 return Err(LocalError::Template(format!(
@@ -656,12 +737,19 @@ impl Resolver<'_> {
     /// A parameter's `Default` (the local stack takes no parameter overrides).
     fn parameter(&self, name: &str, parameter: &Value) -> Result<Value, LocalError> {
         let default = parameter.get("Default").ok_or_else(|| {
-            LocalError::Template(format!("parameter {name} needs a Default for the local stack"))
+            LocalError::Template(format!(
+                "parameter {name} needs a Default for the local stack"
+            ))
         })?;
-        let ty = parameter.get("Type").and_then(Value::as_str).unwrap_or("String");
+        let ty = parameter
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or("String");
         if ty == "CommaDelimitedList" || ty.starts_with("List<") {
             if let Some(text) = default.as_str() {
-                return Ok(Value::Sequence(text.split(',').map(|s| Value::from(s.trim())).collect()));
+                return Ok(Value::Sequence(
+                    text.split(',').map(|s| Value::from(s.trim())).collect(),
+                ));
             }
         }
         Ok(default.clone())
@@ -670,9 +758,15 @@ impl Resolver<'_> {
     /// `!GetAtt id.attribute`.
     fn attribute(&self, id: &str, attribute: &str) -> Result<Value, LocalError> {
         if let Some(created) = self.created.get(id) {
-            return created.attributes.get(attribute).map(|v| Value::from(v.as_str())).ok_or_else(|| {
-                LocalError::Template(format!("!GetAtt {id}.{attribute}: attribute not available locally"))
-            });
+            return created
+                .attributes
+                .get(attribute)
+                .map(|v| Value::from(v.as_str()))
+                .ok_or_else(|| {
+                    LocalError::Template(format!(
+                        "!GetAtt {id}.{attribute}: attribute not available locally"
+                    ))
+                });
         }
         if self.resources.contains_key(id) {
             return Ok(Value::String(format!(
@@ -684,7 +778,12 @@ impl Resolver<'_> {
     }
 
     /// `!Sub`: `${Name}`, `${Name.Attribute}`, `${AWS::Pseudo}`, `${!Literal}`.
-    fn substitute(&self, text: &str, vars: Option<&Mapping>, depth: usize) -> Result<String, LocalError> {
+    fn substitute(
+        &self,
+        text: &str,
+        vars: Option<&Mapping>,
+        depth: usize,
+    ) -> Result<String, LocalError> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -702,10 +801,12 @@ impl Resolver<'_> {
             let value = match vars.and_then(|v| v.get(name)) {
                 Some(v) => self.resolve_some(v, depth)?,
                 None => match name.split_once('.') {
-                    Some((id, attribute)) if !name.contains("::") => self.attribute(id, attribute)?,
-                    _ => self
-                        .reference(name)?
-                        .ok_or_else(|| LocalError::Template(format!("${{{name}}} is AWS::NoValue")))?,
+                    Some((id, attribute)) if !name.contains("::") => {
+                        self.attribute(id, attribute)?
+                    }
+                    _ => self.reference(name)?.ok_or_else(|| {
+                        LocalError::Template(format!("${{{name}}} is AWS::NoValue"))
+                    })?,
                 },
             };
             out.push_str(&text_of(&value)?);
@@ -762,7 +863,11 @@ impl<'r> Props<'r> {
     fn keys(&self) -> Vec<String> {
         self.value
             .as_mapping()
-            .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -828,7 +933,12 @@ impl<'r> Props<'r> {
 
     /// Like `strs`, but `None` when absent (so the SDK field stays unset).
     fn some_strs(&self, key: &str) -> Result<Option<Vec<String>>, LocalError> {
-        Ok(self.value.get(key).is_some().then(|| self.strs(key)).transpose()?)
+        Ok(self
+            .value
+            .get(key)
+            .is_some()
+            .then(|| self.strs(key))
+            .transpose()?)
     }
 
     fn obj(&self, key: &str) -> Result<Option<Props<'r>>, LocalError> {
@@ -916,7 +1026,9 @@ impl Clients {
         let no_retry = RetryConfig::disabled;
         Clients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(sdk).retry_config(no_retry()).build(),
+                aws_sdk_dynamodb::config::Builder::from(sdk)
+                    .retry_config(no_retry())
+                    .build(),
             ),
             // The emulator serves buckets by path, not by virtual host.
             s3: aws_sdk_s3::Client::from_conf(
@@ -926,7 +1038,9 @@ impl Clients {
                     .build(),
             ),
             kms: aws_sdk_kms::Client::from_conf(
-                aws_sdk_kms::config::Builder::from(sdk).retry_config(no_retry()).build(),
+                aws_sdk_kms::config::Builder::from(sdk)
+                    .retry_config(no_retry())
+                    .build(),
             ),
             cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(
                 aws_sdk_cognitoidentityprovider::config::Builder::from(sdk)
@@ -942,7 +1056,13 @@ async fn create_kms_key(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created,
     let tags = p
         .tags("Tags")?
         .into_iter()
-        .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().or_invalid(&p.path))
+        .map(|(k, v)| {
+            Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .or_invalid(&p.path)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let key = c
         .kms
@@ -956,7 +1076,9 @@ async fn create_kms_key(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created,
         .send()
         .await
         .or_aws(format_args!("kms:CreateKey {id}"))?;
-    let metadata = key.key_metadata().ok_or_else(|| LocalError::Other("CreateKey: no metadata".into()))?;
+    let metadata = key
+        .key_metadata()
+        .ok_or_else(|| LocalError::Other("CreateKey: no metadata".into()))?;
     let key_id = metadata.key_id().to_owned();
     if p.bool("EnableKeyRotation")? == Some(true) {
         c.kms
@@ -976,7 +1098,9 @@ async fn create_kms_key(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created,
             .or_aws(format_args!("kms:DisableKey {id}"))?;
     }
     let arn = metadata.arn().unwrap_or_default().to_owned();
-    Ok(Created::new(&key_id).with("KeyId", &key_id).with("Arn", arn))
+    Ok(Created::new(&key_id)
+        .with("KeyId", &key_id)
+        .with("Arn", arn))
 }
 
 async fn create_kms_alias(c: &Clients, p: &Props<'_>) -> Result<Created, LocalError> {
@@ -995,10 +1119,12 @@ async fn create_table(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, L
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
         LocalSecondaryIndex, PointInTimeRecoverySpecification, Projection, ProjectionType,
-        ProvisionedThroughput, ScalarAttributeType, SseSpecification, SseType,
-        StreamSpecification, StreamViewType, TableClass, Tag, TimeToLiveSpecification,
+        ProvisionedThroughput, ScalarAttributeType, SseSpecification, SseType, StreamSpecification,
+        StreamViewType, TableClass, Tag, TimeToLiveSpecification,
     };
-    let name = p.str("TableName")?.unwrap_or_else(|| p.resolver.physical_name(id));
+    let name = p
+        .str("TableName")?
+        .unwrap_or_else(|| p.resolver.physical_name(id));
     let key_schema = |p: &Props<'_>| -> Result<Vec<KeySchemaElement>, LocalError> {
         p.list("KeySchema")?
             .iter()
@@ -1026,7 +1152,11 @@ async fn create_table(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, L
         Ok(p.obj("Projection")?
             .map(|pr| -> Result<Projection, LocalError> {
                 Ok(Projection::builder()
-                    .set_projection_type(pr.str("ProjectionType")?.as_deref().map(ProjectionType::from))
+                    .set_projection_type(
+                        pr.str("ProjectionType")?
+                            .as_deref()
+                            .map(ProjectionType::from),
+                    )
                     .set_non_key_attributes(pr.some_strs("NonKeyAttributes")?)
                     .build())
             })
@@ -1039,7 +1169,9 @@ async fn create_table(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, L
         .map(|a| {
             AttributeDefinition::builder()
                 .attribute_name(a.required("AttributeName")?)
-                .attribute_type(ScalarAttributeType::from(a.required("AttributeType")?.as_str()))
+                .attribute_type(ScalarAttributeType::from(
+                    a.required("AttributeType")?.as_str(),
+                ))
                 .build()
                 .or_invalid(&a.path)
         })
@@ -1093,7 +1225,9 @@ async fn create_table(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, L
         .map(|(k, v)| Tag::builder().key(k).value(v).build().or_invalid(&p.path))
         .collect::<Result<Vec<_>, _>>()?;
     // CloudFormation's default billing mode is PROVISIONED.
-    let billing = p.str("BillingMode")?.unwrap_or_else(|| "PROVISIONED".into());
+    let billing = p
+        .str("BillingMode")?
+        .unwrap_or_else(|| "PROVISIONED".into());
 
     let request = c
         .dynamodb
@@ -1109,12 +1243,20 @@ async fn create_table(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, L
         .set_deletion_protection_enabled(p.bool("DeletionProtectionEnabled")?)
         .set_table_class(p.str("TableClass")?.as_deref().map(TableClass::from))
         .set_tags((!tags.is_empty()).then_some(tags));
-    let created = match request.clone().set_sse_specification(sse.clone()).send().await {
+    let created = match request
+        .clone()
+        .set_sse_specification(sse.clone())
+        .send()
+        .await
+    {
         Ok(created) => created,
         // Encryption at rest is AWS's business; locally a table without it behaves the same.
         Err(e) if sse.is_some() => {
             p.resolver.degrade(format!("{id}.SSESpecification"), &e);
-            request.send().await.or_aws(format_args!("dynamodb:CreateTable {id}"))?
+            request
+                .send()
+                .await
+                .or_aws(format_args!("dynamodb:CreateTable {id}"))?
         }
         Err(e) => return Err(e).or_aws(format_args!("dynamodb:CreateTable {id}")),
     };
@@ -1155,7 +1297,8 @@ async fn create_table(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, L
                 .await;
             // Backups never matter locally: a refusal is noted, not fatal.
             if let Err(e) = result {
-                p.resolver.degrade(format!("{id}.PointInTimeRecoverySpecification"), &e);
+                p.resolver
+                    .degrade(format!("{id}.PointInTimeRecoverySpecification"), &e);
             }
         }
     }
@@ -1172,7 +1315,13 @@ fn bucket_name(stack_name: &str, id: &str) -> String {
     let name: String = format!("{stack_name}-{id}")
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(63)
         .collect();
     name.trim_end_matches(['-', '.']).to_owned()
@@ -1184,10 +1333,9 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
         BucketVersioningStatus, CorsConfiguration, CorsRule, CreateBucketConfiguration,
         DefaultRetention, ExpirationStatus, LifecycleExpiration, LifecycleRule,
         LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectLockConfiguration,
-        ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
-        PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-        ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
-        VersioningConfiguration,
+        ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule, PublicAccessBlockConfiguration,
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
     };
     let resolver = p.resolver;
     let name = match p.str("BucketName")? {
@@ -1237,7 +1385,9 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
             let default = match r.obj("ServerSideEncryptionByDefault")? {
                 Some(d) => Some(
                     ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::from(d.required("SSEAlgorithm")?.as_str()))
+                        .sse_algorithm(ServerSideEncryption::from(
+                            d.required("SSEAlgorithm")?.as_str(),
+                        ))
                         .set_kms_master_key_id(d.str("KMSMasterKeyID")?)
                         .build()
                         .or_invalid(&d.path)?,
@@ -1263,7 +1413,12 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
             .or_aws(format_args!("s3:PutBucketEncryption {id}"))?;
     }
     if let Some(lock) = p.obj("ObjectLockConfiguration")? {
-        let retention = match lock.obj("Rule")?.map(|r| r.obj("DefaultRetention")).transpose()?.flatten() {
+        let retention = match lock
+            .obj("Rule")?
+            .map(|r| r.obj("DefaultRetention"))
+            .transpose()?
+            .flatten()
+        {
             Some(d) => Some(
                 ObjectLockRule::builder()
                     .default_retention(
@@ -1292,7 +1447,10 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
         // Expiry and clean-up rules; storage-class transitions mean nothing locally.
         let mut rules = Vec::new();
         for r in l.list("Rules")? {
-            let expiration = match (r.i32("ExpirationInDays")?, r.bool("ExpiredObjectDeleteMarker")?) {
+            let expiration = match (
+                r.i32("ExpirationInDays")?,
+                r.bool("ExpiredObjectDeleteMarker")?,
+            ) {
                 (None, None) => None,
                 (days, marker) => Some(
                     LifecycleExpiration::builder()
@@ -1308,9 +1466,11 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
                         .set_newer_noncurrent_versions(n.i32("NewerNoncurrentVersions")?)
                         .build(),
                 ),
-                None => r
-                    .i32("NoncurrentVersionExpirationInDays")?
-                    .map(|days| NoncurrentVersionExpiration::builder().noncurrent_days(days).build()),
+                None => r.i32("NoncurrentVersionExpirationInDays")?.map(|days| {
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(days)
+                        .build()
+                }),
             };
             let abort = match r.obj("AbortIncompleteMultipartUpload")? {
                 Some(a) => Some(
@@ -1340,13 +1500,12 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
             .set_rules(Some(rules))
             .build()
             .or_invalid(&l.path)?;
-        let result = c
-            .s3
-            .put_bucket_lifecycle_configuration()
-            .bucket(&name)
-            .lifecycle_configuration(configuration)
-            .send()
-            .await;
+        let result =
+            c.s3.put_bucket_lifecycle_configuration()
+                .bucket(&name)
+                .lifecycle_configuration(configuration)
+                .send()
+                .await;
         // The emulator never expires objects anyway: a refusal is noted, not fatal.
         if let Err(e) = result {
             resolver.degrade(format!("{id}.LifecycleConfiguration"), &e);
@@ -1386,7 +1545,12 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
     if !tags.is_empty() {
         c.s3.put_bucket_tagging()
             .bucket(&name)
-            .tagging(Tagging::builder().set_tag_set(Some(tags)).build().or_invalid(&p.path)?)
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(tags))
+                    .build()
+                    .or_invalid(&p.path)?,
+            )
             .send()
             .await
             .or_aws(format_args!("s3:PutBucketTagging {id}"))?;
@@ -1411,9 +1575,16 @@ async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Create
         UsernameAttributeType, UsernameConfigurationType, VerifiedAttributeType,
     };
     let resolver = p.resolver;
-    let name = p.str("UserPoolName")?.unwrap_or_else(|| resolver.physical_name(id));
+    let name = p
+        .str("UserPoolName")?
+        .unwrap_or_else(|| resolver.physical_name(id));
 
-    let policies = match p.obj("Policies")?.map(|x| x.obj("PasswordPolicy")).transpose()?.flatten() {
+    let policies = match p
+        .obj("Policies")?
+        .map(|x| x.obj("PasswordPolicy"))
+        .transpose()?
+        .flatten()
+    {
         Some(pw) => Some(
             UserPoolPolicyType::builder()
                 .password_policy(
@@ -1423,7 +1594,9 @@ async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Create
                         .set_require_lowercase(pw.bool("RequireLowercase")?)
                         .set_require_numbers(pw.bool("RequireNumbers")?)
                         .set_require_symbols(pw.bool("RequireSymbols")?)
-                        .set_temporary_password_validity_days(pw.i32("TemporaryPasswordValidityDays")?)
+                        .set_temporary_password_validity_days(
+                            pw.i32("TemporaryPasswordValidityDays")?,
+                        )
                         .set_password_history_size(pw.i32("PasswordHistorySize")?)
                         .build(),
                 )
@@ -1457,7 +1630,11 @@ async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Create
         schema.push(
             SchemaAttributeType::builder()
                 .name(name)
-                .set_attribute_data_type(a.str("AttributeDataType")?.as_deref().map(AttributeDataType::from))
+                .set_attribute_data_type(
+                    a.str("AttributeDataType")?
+                        .as_deref()
+                        .map(AttributeDataType::from),
+                )
                 .set_mutable(a.bool("Mutable")?)
                 .set_required(a.bool("Required")?)
                 .set_developer_only_attribute(a.bool("DeveloperOnlyAttribute")?)
@@ -1496,7 +1673,11 @@ async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Create
                         .or_invalid(&m.path)?,
                 );
             }
-            Some(AccountRecoverySettingType::builder().set_recovery_mechanisms(Some(mechanisms)).build())
+            Some(
+                AccountRecoverySettingType::builder()
+                    .set_recovery_mechanisms(Some(mechanisms))
+                    .build(),
+            )
         }
         None => None,
     };
@@ -1530,13 +1711,19 @@ async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Create
         .pool_name(&name)
         .set_policies(policies)
         .set_username_attributes(p.some_strs("UsernameAttributes")?.map(|v| {
-            v.iter().map(|a| UsernameAttributeType::from(a.as_str())).collect()
+            v.iter()
+                .map(|a| UsernameAttributeType::from(a.as_str()))
+                .collect()
         }))
         .set_alias_attributes(p.some_strs("AliasAttributes")?.map(|v| {
-            v.iter().map(|a| AliasAttributeType::from(a.as_str())).collect()
+            v.iter()
+                .map(|a| AliasAttributeType::from(a.as_str()))
+                .collect()
         }))
         .set_auto_verified_attributes(p.some_strs("AutoVerifiedAttributes")?.map(|v| {
-            v.iter().map(|a| VerifiedAttributeType::from(a.as_str())).collect()
+            v.iter()
+                .map(|a| VerifiedAttributeType::from(a.as_str()))
+                .collect()
         }))
         .set_mfa_configuration(mfa.as_deref().map(UserPoolMfaType::from))
         .set_schema((!schema.is_empty()).then_some(schema))
@@ -1544,7 +1731,11 @@ async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Create
         .set_username_configuration(username_config)
         .set_account_recovery_setting(recovery)
         .set_user_attribute_update_settings(update_settings)
-        .set_deletion_protection(p.str("DeletionProtection")?.as_deref().map(DeletionProtectionType::from))
+        .set_deletion_protection(
+            p.str("DeletionProtection")?
+                .as_deref()
+                .map(DeletionProtectionType::from),
+        )
         .set_user_pool_tags(tags)
         .send()
         .await
@@ -1564,7 +1755,9 @@ async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Create
             .set_user_pool_mfa_config()
             .user_pool_id(&pool_id)
             .mfa_configuration(UserPoolMfaType::from(mfa.as_deref().unwrap_or_default()))
-            .software_token_mfa_configuration(SoftwareTokenMfaConfigType::builder().enabled(true).build())
+            .software_token_mfa_configuration(
+                SoftwareTokenMfaConfigType::builder().enabled(true).build(),
+            )
             .send()
             .await
             .or_aws(format_args!("cognito-idp:SetUserPoolMfaConfig {id}"))?;
@@ -1578,7 +1771,11 @@ async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Create
         .with("ProviderName", provider))
 }
 
-async fn create_user_pool_client(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, LocalError> {
+async fn create_user_pool_client(
+    c: &Clients,
+    id: &str,
+    p: &Props<'_>,
+) -> Result<Created, LocalError> {
     use aws_sdk_cognitoidentityprovider::types::{
         ExplicitAuthFlowsType, OAuthFlowType, PreventUserExistenceErrorTypes, TimeUnitsType,
         TokenValidityUnitsType,
@@ -1602,9 +1799,14 @@ async fn create_user_pool_client(c: &Clients, id: &str, p: &Props<'_>) -> Result
         .cognito
         .create_user_pool_client()
         .user_pool_id(p.required("UserPoolId")?)
-        .client_name(p.str("ClientName")?.unwrap_or_else(|| p.resolver.physical_name(id)))
+        .client_name(
+            p.str("ClientName")?
+                .unwrap_or_else(|| p.resolver.physical_name(id)),
+        )
         .set_explicit_auth_flows(p.some_strs("ExplicitAuthFlows")?.map(|v| {
-            v.iter().map(|f| ExplicitAuthFlowsType::from(f.as_str())).collect()
+            v.iter()
+                .map(|f| ExplicitAuthFlowsType::from(f.as_str()))
+                .collect()
         }))
         .set_generate_secret(p.bool("GenerateSecret")?)
         .set_prevent_user_existence_errors(
@@ -1624,9 +1826,10 @@ async fn create_user_pool_client(c: &Clients, id: &str, p: &Props<'_>) -> Result
         .set_callback_urls(p.some_strs("CallbackURLs")?)
         .set_logout_urls(p.some_strs("LogoutURLs")?)
         .set_default_redirect_uri(p.str("DefaultRedirectURI")?)
-        .set_allowed_o_auth_flows(p.some_strs("AllowedOAuthFlows")?.map(|v| {
-            v.iter().map(|f| OAuthFlowType::from(f.as_str())).collect()
-        }))
+        .set_allowed_o_auth_flows(
+            p.some_strs("AllowedOAuthFlows")?
+                .map(|v| v.iter().map(|f| OAuthFlowType::from(f.as_str())).collect()),
+        )
         .set_allowed_o_auth_scopes(p.some_strs("AllowedOAuthScopes")?)
         .set_allowed_o_auth_flows_user_pool_client(p.bool("AllowedOAuthFlowsUserPoolClient")?)
         .set_enable_propagate_additional_user_context_data(
@@ -1648,8 +1851,14 @@ async fn create_user_pool_client(c: &Clients, id: &str, p: &Props<'_>) -> Result
     Ok(created)
 }
 
-async fn create_user_pool_group(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, LocalError> {
-    let name = p.str("GroupName")?.unwrap_or_else(|| p.resolver.physical_name(id));
+async fn create_user_pool_group(
+    c: &Clients,
+    id: &str,
+    p: &Props<'_>,
+) -> Result<Created, LocalError> {
+    let name = p
+        .str("GroupName")?
+        .unwrap_or_else(|| p.resolver.physical_name(id));
     c.cognito
         .create_group()
         .group_name(&name)
@@ -1672,7 +1881,9 @@ mod tests {
 
     #[test]
     fn short_forms_become_long_forms() {
-        let v = parse("a: !Ref X\nb: !GetAtt T.StreamArn\nc: !Sub '${X}-${AWS::Region}'\nd: !If [C, 1, 2]");
+        let v = parse(
+            "a: !Ref X\nb: !GetAtt T.StreamArn\nc: !Sub '${X}-${AWS::Region}'\nd: !If [C, 1, 2]",
+        );
         assert_eq!(v["a"]["Ref"], Value::from("X"));
         assert_eq!(v["b"]["Fn::GetAtt"][1], Value::from("StreamArn"));
         assert!(v["c"]["Fn::Sub"].is_string());
@@ -1711,7 +1922,8 @@ mod tests {
             created: BTreeMap::new(),
             degraded: Mutex::new(Vec::new()),
         };
-        r.created.insert("Key".into(), Created::new("k-1").with("Arn", "arn:k-1"));
+        r.created
+            .insert("Key".into(), Created::new("k-1").with("Arn", "arn:k-1"));
         let value = parse(
             "a: !Sub '${AWS::StackName}-${Key}-${Key.Arn}-${!Lit}-${Stage}'\n\
              b: !If [IsProd, x, !Ref AWS::NoValue]\n\
@@ -1731,6 +1943,9 @@ mod tests {
 
     #[test]
     fn bucket_names_are_valid() {
-        assert_eq!(bucket_name("Quire_Local", "AttachmentsBucket"), "quire-local-attachmentsbucket");
+        assert_eq!(
+            bucket_name("Quire_Local", "AttachmentsBucket"),
+            "quire-local-attachmentsbucket"
+        );
     }
 }

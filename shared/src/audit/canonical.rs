@@ -33,8 +33,14 @@ fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
             const MAX_SAFE: u64 = (1 << 53) - 1;
             match (n.as_u64(), n.as_i64()) {
                 (Some(u), _) if u <= MAX_SAFE => out.extend_from_slice(u.to_string().as_bytes()),
-                (None, Some(i)) if i.unsigned_abs() <= MAX_SAFE => out.extend_from_slice(i.to_string().as_bytes()),
-                _ => return Err(NotCanonical(format!("number {n} is not an integer within ±2^53"))),
+                (None, Some(i)) if i.unsigned_abs() <= MAX_SAFE => {
+                    out.extend_from_slice(i.to_string().as_bytes())
+                }
+                _ => {
+                    return Err(NotCanonical(format!(
+                        "number {n} is not an integer within ±2^53"
+                    )))
+                }
             }
         }
         Value::String(s) => write_string(s, out),
@@ -79,7 +85,9 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
             '\n' => out.extend_from_slice(b"\\n"),
             '\r' => out.extend_from_slice(b"\\r"),
             '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
             c => {
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -100,18 +108,27 @@ mod tests {
 
     #[test]
     fn sorts_keys_and_drops_whitespace() {
-        assert_eq!(canon(json!({"b": 1, "a": [true, null, "x"], "A": {"z": 0, "y": -5}})), r#"{"A":{"y":-5,"z":0},"a":[true,null,"x"],"b":1}"#);
+        assert_eq!(
+            canon(json!({"b": 1, "a": [true, null, "x"], "A": {"z": 0, "y": -5}})),
+            r#"{"A":{"y":-5,"z":0},"a":[true,null,"x"],"b":1}"#
+        );
     }
 
     #[test]
     fn escapes_like_jcs() {
-        assert_eq!(canon(json!("a\"b\\c\n\u{1}é€😀/")), "\"a\\\"b\\\\c\\n\\u0001é€😀/\"");
+        assert_eq!(
+            canon(json!("a\"b\\c\n\u{1}é€😀/")),
+            "\"a\\\"b\\\\c\\n\\u0001é€😀/\""
+        );
     }
 
     #[test]
     fn sorts_by_utf16_code_units() {
         // U+1F600 (surrogates D83D..) sorts before U+FF21 in UTF-16, after it in UTF-8/code points.
-        assert_eq!(canon(json!({"\u{ff21}": 1, "\u{1f600}": 2})), "{\"\u{1f600}\":2,\"\u{ff21}\":1}");
+        assert_eq!(
+            canon(json!({"\u{ff21}": 1, "\u{1f600}": 2})),
+            "{\"\u{1f600}\":2,\"\u{ff21}\":1}"
+        );
     }
 
     #[test]

@@ -31,12 +31,19 @@ pub struct Head {
 
 impl Head {
     pub fn genesis() -> Self {
-        Head { seq: 0, hash: GENESIS_HASH.to_owned() }
+        Head {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }
     }
 }
 
 /// The bytes that are hashed after the previous hash: the entry without its own hash.
-pub fn canonical_content(seq: u64, prev_hash: &str, event: &AuditEvent) -> Result<Vec<u8>, NotCanonical> {
+pub fn canonical_content(
+    seq: u64,
+    prev_hash: &str,
+    event: &AuditEvent,
+) -> Result<Vec<u8>, NotCanonical> {
     let event = serde_json::to_value(event).map_err(|e| NotCanonical(e.to_string()))?;
     canonical::to_vec(&json!({ "seq": seq, "prevHash": prev_hash, "event": event }))
 }
@@ -44,7 +51,8 @@ pub fn canonical_content(seq: u64, prev_hash: &str, event: &AuditEvent) -> Resul
 /// SHA-256 over the raw 32 bytes of the previous hash followed by the canonical content.
 pub fn link_hash(prev_hash: &str, content: &[u8]) -> Result<String, NotCanonical> {
     let mut prev = [0u8; 32];
-    hex::decode_to_slice(prev_hash, &mut prev).map_err(|_| NotCanonical("previous hash is not 64 hex digits".into()))?;
+    hex::decode_to_slice(prev_hash, &mut prev)
+        .map_err(|_| NotCanonical("previous hash is not 64 hex digits".into()))?;
     let mut hasher = Sha256::new();
     hasher.update(prev);
     hasher.update(content);
@@ -59,7 +67,12 @@ pub fn extend(head: &Head, events: Vec<AuditEvent>) -> Result<(Vec<Entry>, Head)
     for event in events {
         seq += 1;
         let hash = link_hash(&prev, &canonical_content(seq, &prev, &event)?)?;
-        entries.push(Entry { seq, prev_hash: prev, hash: hash.clone(), event });
+        entries.push(Entry {
+            seq,
+            prev_hash: prev,
+            hash: hash.clone(),
+            event,
+        });
         prev = hash;
     }
     Ok((entries, Head { seq, hash: prev }))
@@ -91,7 +104,12 @@ pub struct Verifier {
 
 impl Default for Verifier {
     fn default() -> Self {
-        Verifier { expected_seq: 1, prev_hash: GENESIS_HASH.to_owned(), checked: 0, broken: None }
+        Verifier {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+            checked: 0,
+            broken: None,
+        }
     }
 }
 
@@ -105,16 +123,25 @@ impl Verifier {
         let fail = |reason: String| Some((at, reason));
         self.broken = match entry {
             Err(why) => fail(format!("entry {at} is unreadable: {why}")),
-            Ok(e) if e.seq != at => fail(format!("expected entry {at}, found entry {} (missing, inserted or reordered entries)", e.seq)),
-            Ok(e) if e.prev_hash != self.prev_hash => fail(format!("entry {at} does not link to the entry before it")),
-            Ok(e) => match canonical_content(e.seq, &e.prev_hash, &e.event).and_then(|c| link_hash(&e.prev_hash, &c)) {
+            Ok(e) if e.seq != at => fail(format!(
+                "expected entry {at}, found entry {} (missing, inserted or reordered entries)",
+                e.seq
+            )),
+            Ok(e) if e.prev_hash != self.prev_hash => {
+                fail(format!("entry {at} does not link to the entry before it"))
+            }
+            Ok(e) => match canonical_content(e.seq, &e.prev_hash, &e.event)
+                .and_then(|c| link_hash(&e.prev_hash, &c))
+            {
                 Ok(hash) if hash == e.hash => {
                     self.checked += 1;
                     self.expected_seq += 1;
                     self.prev_hash = hash;
                     None
                 }
-                Ok(_) => fail(format!("entry {at} was altered (its hash does not match its content)")),
+                Ok(_) => fail(format!(
+                    "entry {at} was altered (its hash does not match its content)"
+                )),
                 Err(why) => fail(format!("entry {at} cannot be hashed: {why}")),
             },
         };
@@ -125,11 +152,25 @@ impl Verifier {
         let last = self.expected_seq - 1;
         let broken = self.broken.or_else(|| {
             if head.seq > last {
-                Some((last + 1, format!("entries {} to {} are missing (the head is at {})", last + 1, head.seq, head.seq)))
+                Some((
+                    last + 1,
+                    format!(
+                        "entries {} to {} are missing (the head is at {})",
+                        last + 1,
+                        head.seq,
+                        head.seq
+                    ),
+                ))
             } else if head.seq < last {
-                Some((head.seq + 1, format!("entries after the head ({}) were inserted", head.seq)))
+                Some((
+                    head.seq + 1,
+                    format!("entries after the head ({}) were inserted", head.seq),
+                ))
             } else if head.hash != self.prev_hash {
-                Some((last.max(1), "the chain head does not match the last entry".to_owned()))
+                Some((
+                    last.max(1),
+                    "the chain head does not match the last entry".to_owned(),
+                ))
             } else {
                 None
             }
@@ -164,7 +205,14 @@ mod tests {
 
     fn event(n: u32) -> AuditEvent {
         let scope = TenantScope::for_provisioning(OrgId::parse("org-1").unwrap());
-        AuditEvent::new(&scope, Action::DocumentCreated, Actor::system("test"), Target::new("document", &format!("doc-{n}")), Origin::new(Some("127.0.0.1"), None, "corr-0001")).after(json!({"n": n}))
+        AuditEvent::new(
+            &scope,
+            Action::DocumentCreated,
+            Actor::system("test"),
+            Target::new("document", &format!("doc-{n}")),
+            Origin::new(Some("127.0.0.1"), None, "corr-0001"),
+        )
+        .after(json!({"n": n}))
     }
 
     fn chain(n: u32) -> (Vec<Entry>, Head) {
@@ -206,7 +254,11 @@ mod tests {
         // altered and re-hashed in place: the next link breaks
         let mut rehashed = entries.clone();
         rehashed[2].event.reason = Some("edited later".into());
-        rehashed[2].hash = link_hash(&rehashed[2].prev_hash, &canonical_content(3, &rehashed[2].prev_hash, &rehashed[2].event).unwrap()).unwrap();
+        rehashed[2].hash = link_hash(
+            &rehashed[2].prev_hash,
+            &canonical_content(3, &rehashed[2].prev_hash, &rehashed[2].event).unwrap(),
+        )
+        .unwrap();
         assert_eq!(verify(ok(&rehashed), &head).broken_at, Some(4));
         // deleted in the middle and at the end
         let mut deleted = entries.clone();
@@ -227,7 +279,10 @@ mod tests {
         stored[4] = Err("unknown attribute".into());
         assert_eq!(verify(stored, &head).broken_at, Some(5));
         // head swapped
-        let forged_head = Head { seq: 6, hash: entries[4].hash.clone() };
+        let forged_head = Head {
+            seq: 6,
+            hash: entries[4].hash.clone(),
+        };
         assert!(!verify(ok(&entries), &forged_head).valid);
     }
 }

@@ -40,12 +40,24 @@ pub struct Actor {
 
 impl Actor {
     pub fn of(caller: &Caller) -> Self {
-        Actor { user_id: caller.user_id.to_string(), display_name: caller.display_name.clone(), email: caller.email.clone(), role: caller.role.as_str().to_owned(), impersonator: None }
+        Actor {
+            user_id: caller.user_id.to_string(),
+            display_name: caller.display_name.clone(),
+            email: caller.email.clone(),
+            role: caller.role.as_str().to_owned(),
+            impersonator: None,
+        }
     }
 
     /// Quire itself, for provisioning steps no person performed through the API.
     pub fn system(what: &str) -> Self {
-        Actor { user_id: "system".into(), display_name: sanitize_line(what, 120), email: String::new(), role: "System".into(), impersonator: None }
+        Actor {
+            user_id: "system".into(),
+            display_name: sanitize_line(what, 120),
+            email: String::new(),
+            role: "System".into(),
+            impersonator: None,
+        }
     }
 }
 
@@ -59,7 +71,10 @@ pub struct Target {
 
 impl Target {
     pub fn new(kind: &str, id: &str) -> Self {
-        Target { kind: kind.to_owned(), id: id.to_owned() }
+        Target {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+        }
     }
 }
 
@@ -74,7 +89,11 @@ pub struct Origin {
 
 impl Origin {
     pub fn new(ip: Option<&str>, user_agent: Option<&str>, correlation_id: &str) -> Self {
-        Origin { ip: ip.map(|ip| sanitize_line(ip, 64)), user_agent: user_agent.map(|ua| sanitize_line(ua, 512)), correlation_id: sanitize_line(correlation_id, 128) }
+        Origin {
+            ip: ip.map(|ip| sanitize_line(ip, 64)),
+            user_agent: user_agent.map(|ua| sanitize_line(ua, 512)),
+            correlation_id: sanitize_line(correlation_id, 128),
+        }
     }
 }
 
@@ -102,9 +121,18 @@ pub fn timestamp_now() -> String {
 }
 
 impl AuditEvent {
-    pub fn new(scope: &TenantScope, action: Action, actor: Actor, target: Target, origin: Origin) -> Self {
+    pub fn new(
+        scope: &TenantScope,
+        action: Action,
+        actor: Actor,
+        target: Target,
+        origin: Origin,
+    ) -> Self {
         let now = SystemTime::now();
-        let millis = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+        let millis = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
         AuditEvent {
             event_id: format!("{millis:013}-{}", uuid::Uuid::new_v4()),
             org_id: scope.org_id().to_string(),

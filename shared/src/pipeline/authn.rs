@@ -24,17 +24,28 @@ impl Authenticate {
 
 impl Stage for Authenticate {
     async fn check(&self, mut req: Request) -> Result<Request, Problem> {
-        if matches!(req.extensions().get::<Matched>().map(|m| m.route.access), Some(Access::Public)) {
+        if matches!(
+            req.extensions().get::<Matched>().map(|m| m.route.access),
+            Some(Access::Public)
+        ) {
             return Ok(req);
         }
-        let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
-        let token = self.app.verifier.verify(header).await.map_err(|error| match error {
-            AuthError::JwksUnavailable => Problem::unavailable(error),
-            other => {
-                tracing::info!(reason = %other, "token refused");
-                Problem::unauthorized(other.to_string())
-            }
-        })?;
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{0}"));
+        let token = self
+            .app
+            .verifier
+            .verify(header)
+            .await
+            .map_err(|error| match error {
+                AuthError::JwksUnavailable => Problem::unavailable(error),
+                other => {
+                    tracing::info!(reason = %other, "token refused");
+                    Problem::unauthorized(other.to_string())
+                }
+            })?;
         req.extensions_mut().insert(token);
         Ok(req)
     }

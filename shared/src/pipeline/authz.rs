@@ -11,15 +11,25 @@ pub struct Authorize;
 
 impl Stage for Authorize {
     async fn check(&self, req: Request) -> Result<Request, Problem> {
-        let access = req.extensions().get::<Matched>().map(|m| m.route.access).ok_or_else(|| Problem::internal("authorisation before route match"))?;
+        let access = req
+            .extensions()
+            .get::<Matched>()
+            .map(|m| m.route.access)
+            .ok_or_else(|| Problem::internal("authorisation before route match"))?;
         match access {
             Access::Public => Ok(req),
             Access::Requires(permission) => {
-                let caller = req.extensions().get::<Caller>().ok_or_else(|| Problem::internal("authorisation before tenant context"))?;
+                let caller = req
+                    .extensions()
+                    .get::<Caller>()
+                    .ok_or_else(|| Problem::internal("authorisation before tenant context"))?;
                 if caller.role.grants(permission) {
                     Ok(req)
                 } else {
-                    Err(Problem::forbidden(format!("the {} role does not grant {permission:?}", caller.role.as_str())))
+                    Err(Problem::forbidden(format!(
+                        "the {} role does not grant {permission:?}",
+                        caller.role.as_str()
+                    )))
                 }
             }
         }

@@ -29,11 +29,19 @@ pub struct Correlation<S> {
 
 /// A client's id is kept only if it is short and plain, so it cannot inject into logs.
 fn acceptable(id: &str) -> bool {
-    (8..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    (8..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 fn correlation_id(req: &Request) -> String {
-    if let Some(id) = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).filter(|id| acceptable(id)) {
+    if let Some(id) = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| acceptable(id))
+    {
         return id.to_owned();
     }
     if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
@@ -46,7 +54,10 @@ fn correlation_id(req: &Request) -> String {
 
 impl<S> Service<Request> for Correlation<S>
 where
-    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error> + Clone + Send + 'static,
+    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send,
 {
     type Response = Response<Body>;
@@ -69,7 +80,11 @@ where
                 if let Ok(value) = HeaderValue::from_str(&id) {
                     response.headers_mut().insert(HEADER, value);
                 }
-                tracing::info!(status = response.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request served");
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    latency_us = started.elapsed().as_micros() as u64,
+                    "request served"
+                );
                 Ok(response)
             }
             .instrument(span),

@@ -47,13 +47,25 @@ impl Service<Request> for Dispatch {
                 return Ok(Problem::internal("dispatch without a matched route").into_response());
             };
             let ctx = RequestCtx {
-                correlation_id: req.extensions().get::<CorrelationId>().map(|c| c.0.clone()).unwrap_or_default(),
+                correlation_id: req
+                    .extensions()
+                    .get::<CorrelationId>()
+                    .map(|c| c.0.clone())
+                    .unwrap_or_default(),
                 source_ip: source_ip(&req),
-                user_agent: req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+                user_agent: req
+                    .headers()
+                    .get(USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
                 params: matched.params.clone(),
                 caller: req.extensions().get::<Caller>().cloned(),
             };
-            Ok(matched.route.call(app, ctx, req).await.unwrap_or_else(Problem::into_response))
+            Ok(matched
+                .route
+                .call(app, ctx, req)
+                .await
+                .unwrap_or_else(Problem::into_response))
         })
     }
 }

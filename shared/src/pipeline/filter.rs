@@ -12,7 +12,18 @@ use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 
 /// User agents of automated scanners; such traffic is refused outright.
-const SCANNER_AGENTS: [&str; 10] = ["sqlmap", "nikto", "nuclei", "masscan", "zgrab", "acunetix", "nessus", "openvas", "wpscan", "dirbuster"];
+const SCANNER_AGENTS: [&str; 10] = [
+    "sqlmap",
+    "nikto",
+    "nuclei",
+    "masscan",
+    "zgrab",
+    "acunetix",
+    "nessus",
+    "openvas",
+    "wpscan",
+    "dirbuster",
+];
 
 #[derive(Clone)]
 pub struct RequestFilter;
@@ -27,10 +38,17 @@ fn body_bytes(body: &Body) -> &[u8] {
 }
 
 fn is_json(req: &Request) -> bool {
-    let Some(value) = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(value) = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
     let mut parts = value.split(';').map(str::trim);
     let media = parts.next().unwrap_or_default();
-    media.eq_ignore_ascii_case("application/json") && parts.all(|p| p.is_empty() || p.eq_ignore_ascii_case("charset=utf-8"))
+    media.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| p.is_empty() || p.eq_ignore_ascii_case("charset=utf-8"))
 }
 
 /// True when any string or key in the document holds a forbidden character. Line breaks are
@@ -39,7 +57,9 @@ fn json_has_forbidden_chars(value: &Value) -> bool {
     match value {
         Value::String(s) => has_forbidden_chars(s, true),
         Value::Array(items) => items.iter().any(json_has_forbidden_chars),
-        Value::Object(map) => map.iter().any(|(k, v)| has_forbidden_chars(k, false) || json_has_forbidden_chars(v)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| has_forbidden_chars(k, false) || json_has_forbidden_chars(v)),
         _ => false,
     }
 }
@@ -67,17 +87,34 @@ fn percent_decoded_has_forbidden_chars(raw: &str) -> bool {
 
 impl Stage for RequestFilter {
     async fn check(&self, req: Request) -> Result<Request, Problem> {
-        let agent = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+        let agent = req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if SCANNER_AGENTS.iter().any(|s| agent.contains(s)) {
             return Err(Problem::request_refused());
         }
-        if percent_decoded_has_forbidden_chars(req.uri().path()) || req.uri().query().is_some_and(percent_decoded_has_forbidden_chars) {
+        if percent_decoded_has_forbidden_chars(req.uri().path())
+            || req
+                .uri()
+                .query()
+                .is_some_and(percent_decoded_has_forbidden_chars)
+        {
             return Err(Problem::control_characters("URL"));
         }
-        if req.query_string_parameters_ref().is_some_and(|q| q.iter().any(|(k, v)| has_forbidden_chars(k, false) || has_forbidden_chars(v, false))) {
+        if req.query_string_parameters_ref().is_some_and(|q| {
+            q.iter()
+                .any(|(k, v)| has_forbidden_chars(k, false) || has_forbidden_chars(v, false))
+        }) {
             return Err(Problem::control_characters("query"));
         }
-        let limit = req.extensions().get::<Matched>().map(|m| m.route.body_limit).unwrap_or(0);
+        let limit = req
+            .extensions()
+            .get::<Matched>()
+            .map(|m| m.route.body_limit)
+            .unwrap_or(0);
         let body = body_bytes(req.body());
         if body.len() > limit {
             return Err(Problem::payload_too_large(limit));
@@ -86,7 +123,8 @@ impl Stage for RequestFilter {
             if !is_json(&req) {
                 return Err(Problem::unsupported_media_type());
             }
-            let value: Value = serde_json::from_slice(body).map_err(|e| Problem::invalid_body(format!("malformed JSON: {e}"), None))?;
+            let value: Value = serde_json::from_slice(body)
+                .map_err(|e| Problem::invalid_body(format!("malformed JSON: {e}"), None))?;
             if json_has_forbidden_chars(&value) {
                 return Err(Problem::control_characters("body"));
             }
@@ -102,7 +140,9 @@ mod tests {
     #[test]
     fn finds_encoded_controls() {
         assert!(percent_decoded_has_forbidden_chars("/documents/%00"));
-        assert!(percent_decoded_has_forbidden_chars("/documents/a%0d%0aSet-Cookie"));
+        assert!(percent_decoded_has_forbidden_chars(
+            "/documents/a%0d%0aSet-Cookie"
+        ));
         assert!(!percent_decoded_has_forbidden_chars("/documents/abc%20def"));
         assert!(!percent_decoded_has_forbidden_chars("/x%"));
         assert!(!percent_decoded_has_forbidden_chars("/x%2"));

@@ -30,11 +30,11 @@ use crate::app::App;
 use crate::route::Router;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
-use tower::util::BoxCloneService;
+use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
 /// A whole function: the pipeline around its route table. Hand it to `lambda_http::run`.
-pub type FunctionService = BoxCloneService<Request, Response<Body>, lambda_http::Error>;
+pub type FunctionService = BoxCloneSyncService<Request, Response<Body>, lambda_http::Error>;
 
 pub fn service(app: Arc<App>, router: Router) -> FunctionService {
     let router = Arc::new(router);
@@ -43,9 +43,13 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
         .layer(headers::SecurityHeadersLayer)
         .layer(stage::StageLayer::new(routing::MatchRoute::new(router)))
         .layer(stage::StageLayer::new(filter::RequestFilter))
-        .layer(stage::StageLayer::new(authn::Authenticate::new(app.clone())))
-        .layer(stage::StageLayer::new(tenant::ResolveTenant::new(app.clone())))
+        .layer(stage::StageLayer::new(authn::Authenticate::new(
+            app.clone(),
+        )))
+        .layer(stage::StageLayer::new(tenant::ResolveTenant::new(
+            app.clone(),
+        )))
         .layer(stage::StageLayer::new(authz::Authorize))
         .service(dispatch::Dispatch::new(app));
-    BoxCloneService::new(service)
+    BoxCloneSyncService::new(service)
 }

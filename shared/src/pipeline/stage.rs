@@ -26,7 +26,10 @@ impl<St> StageLayer<St> {
 impl<St: Clone, S> Layer<S> for StageLayer<St> {
     type Service = StageService<St, S>;
     fn layer(&self, inner: S) -> Self::Service {
-        StageService { stage: self.stage.clone(), inner }
+        StageService {
+            stage: self.stage.clone(),
+            inner,
+        }
     }
 }
 
@@ -39,7 +42,10 @@ pub struct StageService<St, S> {
 impl<St, S> Service<Request> for StageService<St, S>
 where
     St: Stage,
-    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error> + Clone + Send + 'static,
+    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send,
 {
     type Response = Response<Body>;

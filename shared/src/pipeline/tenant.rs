@@ -24,12 +24,25 @@ impl ResolveTenant {
 
 impl Stage for ResolveTenant {
     async fn check(&self, mut req: Request) -> Result<Request, Problem> {
-        if matches!(req.extensions().get::<Matched>().map(|m| m.route.access), Some(Access::Public)) {
+        if matches!(
+            req.extensions().get::<Matched>().map(|m| m.route.access),
+            Some(Access::Public)
+        ) {
             return Ok(req);
         }
-        let token = req.extensions().get::<VerifiedToken>().ok_or_else(|| Problem::internal("tenant layer before authentication"))?;
-        let user = UserId::parse(&token.sub).map_err(|_| Problem::unauthorized("token subject is not valid"))?;
-        let caller = self.app.store.load_caller(&user).await.map_err(Problem::unavailable)?.ok_or_else(Problem::not_member)?;
+        let token = req
+            .extensions()
+            .get::<VerifiedToken>()
+            .ok_or_else(|| Problem::internal("tenant layer before authentication"))?;
+        let user = UserId::parse(&token.sub)
+            .map_err(|_| Problem::unauthorized("token subject is not valid"))?;
+        let caller = self
+            .app
+            .store
+            .load_caller(&user)
+            .await
+            .map_err(Problem::unavailable)?
+            .ok_or_else(Problem::not_member)?;
         req.extensions_mut().insert(caller);
         Ok(req)
     }

@@ -26,7 +26,15 @@ fn entry_from_item(item: Item) -> chain::StoredEntry {
 
 impl Store {
     pub async fn chain_head(&self, org: &OrgId) -> Result<Head, StoreError> {
-        let out = self.ddb.get_item().table_name(&self.audit_table).set_key(Some(keys::chain_head(org).to_map())).consistent_read(true).send().await.map_err(StoreError::aws)?;
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.audit_table)
+            .set_key(Some(keys::chain_head(org).to_map()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
         match out.item {
             None => Ok(Head::genesis()),
             Some(item) => from_item(item),
@@ -34,10 +42,25 @@ impl Store {
     }
 
     /// A page of the caller's chain, newest entry first.
-    pub async fn audit_page(&self, scope: &TenantScope, page: &PageRequest) -> Result<Page<Entry>, Problem> {
+    pub async fn audit_page(
+        &self,
+        scope: &TenantScope,
+        page: &PageRequest,
+    ) -> Result<Page<Entry>, Problem> {
         let partition = keys::chain_partition(scope.org_id());
-        let (items, next) = self.query_page(&self.audit_table.clone(), &partition, Some(keys::CHAIN_ENTRY_PREFIX), false, page).await?;
-        let items = items.into_iter().map(|item| from_item(item).map_err(Problem::from)).collect::<Result<_, _>>()?;
+        let (items, next) = self
+            .query_page(
+                &self.audit_table.clone(),
+                &partition,
+                Some(keys::CHAIN_ENTRY_PREFIX),
+                false,
+                page,
+            )
+            .await?;
+        let items = items
+            .into_iter()
+            .map(|item| from_item(item).map_err(Problem::from))
+            .collect::<Result<_, _>>()?;
         Ok(Page { items, next })
     }
 
@@ -58,7 +81,10 @@ impl Store {
                     .table_name(&self.audit_table)
                     .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                     .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                    .expression_attribute_values(":prefix", AttributeValue::S(keys::CHAIN_ENTRY_PREFIX.into()))
+                    .expression_attribute_values(
+                        ":prefix",
+                        AttributeValue::S(keys::CHAIN_ENTRY_PREFIX.into()),
+                    )
                     .consistent_read(true)
                     .set_exclusive_start_key(start.take())
                     .send()
@@ -85,21 +111,43 @@ impl Store {
     }
 
     /// The events of these outbox items that are still pending (not yet appended), in id order.
-    async fn pending_events(&self, org: &OrgId, event_ids: &[String]) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn pending_events(
+        &self,
+        org: &OrgId,
+        event_ids: &[String],
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let mut events = Vec::new();
         for chunk in event_ids.chunks(100) {
             let mut wanted = KeysAndAttributes::builder().consistent_read(true);
             for id in chunk {
                 wanted = wanted.keys(keys::outbox(org, id).to_map());
             }
-            let mut request = BTreeMap::from([(self.data_table.clone(), wanted.build().map_err(StoreError::aws)?)]);
+            let mut request = BTreeMap::from([(
+                self.data_table.clone(),
+                wanted.build().map_err(StoreError::aws)?,
+            )]);
             for _ in 0..10 {
-                let out = self.ddb.batch_get_item().set_request_items(Some(request.clone().into_iter().collect())).send().await.map_err(StoreError::aws)?;
-                for mut item in out.responses.and_then(|mut r| r.remove(&self.data_table)).unwrap_or_default() {
-                    let Some(AttributeValue::M(event)) = item.remove("event") else { return Err(StoreError::Corrupt("outbox item without event".into())) };
-                    let event: AuditEvent = serde_dynamo::from_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let out = self
+                    .ddb
+                    .batch_get_item()
+                    .set_request_items(Some(request.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(StoreError::aws)?;
+                for mut item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.data_table))
+                    .unwrap_or_default()
+                {
+                    let Some(AttributeValue::M(event)) = item.remove("event") else {
+                        return Err(StoreError::Corrupt("outbox item without event".into()));
+                    };
+                    let event: AuditEvent = serde_dynamo::from_item(event)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     if event.org_id != org.as_str() {
-                        return Err(StoreError::Corrupt("outbox event of another organisation".into()));
+                        return Err(StoreError::Corrupt(
+                            "outbox event of another organisation".into(),
+                        ));
                     }
                     events.push(event);
                 }
@@ -117,7 +165,11 @@ impl Store {
     /// Appends the given outbox events of one organisation to its chain. Safe to run twice and
     /// concurrently: events already appended are skipped (their outbox items are gone), and the
     /// head only moves if it is still where this writer read it, so the chain cannot fork.
-    pub async fn append_outbox(&self, org: &OrgId, event_ids: &[String]) -> Result<usize, StoreError> {
+    pub async fn append_outbox(
+        &self,
+        org: &OrgId,
+        event_ids: &[String],
+    ) -> Result<usize, StoreError> {
         let mut appended = 0;
         let mut attempts = 0;
         loop {
@@ -126,7 +178,8 @@ impl Store {
             if pending.is_empty() {
                 return Ok(appended);
             }
-            let batch: Vec<AuditEvent> = pending.into_iter().take(ENTRIES_PER_TRANSACTION).collect();
+            let batch: Vec<AuditEvent> =
+                pending.into_iter().take(ENTRIES_PER_TRANSACTION).collect();
             let count = batch.len();
             match self.append_batch(org, &head, batch).await {
                 Ok(()) => {
@@ -144,25 +197,49 @@ impl Store {
         }
     }
 
-    async fn append_batch(&self, org: &OrgId, head: &Head, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+    async fn append_batch(
+        &self,
+        org: &OrgId,
+        head: &Head,
+        events: Vec<AuditEvent>,
+    ) -> Result<(), StoreError> {
         let outbox_ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-        let (entries, new_head) = chain::extend(head, events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (entries, new_head) =
+            chain::extend(head, events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut writes = Vec::with_capacity(entries.len() * 2 + 1);
         for entry in &entries {
-            let put = Put::builder().table_name(&self.audit_table).set_item(Some(to_item(entry, &keys::chain_entry(org, entry.seq))?)).condition_expression("attribute_not_exists(pk)").build().map_err(StoreError::aws)?;
+            let put = Put::builder()
+                .table_name(&self.audit_table)
+                .set_item(Some(to_item(entry, &keys::chain_entry(org, entry.seq))?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(StoreError::aws)?;
             writes.push(TransactWriteItem::builder().put(put).build());
         }
         for id in &outbox_ids {
-            let delete = Delete::builder().table_name(&self.data_table).set_key(Some(keys::outbox(org, id).to_map())).condition_expression("attribute_exists(pk)").build().map_err(StoreError::aws)?;
+            let delete = Delete::builder()
+                .table_name(&self.data_table)
+                .set_key(Some(keys::outbox(org, id).to_map()))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .map_err(StoreError::aws)?;
             writes.push(TransactWriteItem::builder().delete(delete).build());
         }
-        let head_put = Put::builder().table_name(&self.audit_table).set_item(Some(to_item(&new_head, &keys::chain_head(org))?));
+        let head_put = Put::builder()
+            .table_name(&self.audit_table)
+            .set_item(Some(to_item(&new_head, &keys::chain_head(org))?));
         let head_put = if head.seq == 0 {
             head_put.condition_expression("attribute_not_exists(pk)")
         } else {
-            head_put.condition_expression("seq = :prev").expression_attribute_values(":prev", AttributeValue::N(head.seq.to_string()))
+            head_put
+                .condition_expression("seq = :prev")
+                .expression_attribute_values(":prev", AttributeValue::N(head.seq.to_string()))
         };
-        writes.push(TransactWriteItem::builder().put(head_put.build().map_err(StoreError::aws)?).build());
+        writes.push(
+            TransactWriteItem::builder()
+                .put(head_put.build().map_err(StoreError::aws)?)
+                .build(),
+        );
         self.commit(writes, &[], StoreError::Conflict).await
     }
 
@@ -183,7 +260,13 @@ impl Store {
                 .send()
                 .await
                 .map_err(StoreError::aws)?;
-            ids.extend(out.items.unwrap_or_default().iter().filter_map(Key::from_map).map(|k| k.sk));
+            ids.extend(
+                out.items
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Key::from_map)
+                    .map(|k| k.sk),
+            );
             match out.last_evaluated_key {
                 Some(last) => start = Some(last),
                 None => break,
@@ -197,12 +280,24 @@ impl Store {
     pub async fn append_stream_records(&self, records: &[EventRecord]) -> Vec<String> {
         let mut by_org: BTreeMap<String, (OrgId, Vec<String>, Vec<String>)> = BTreeMap::new();
         for record in records {
-            if record.event_name != "INSERT" || !matches!(record.change.new_image.get("kind"), Some(serde_dynamo::AttributeValue::S(kind)) if kind == "outbox") {
+            if record.event_name != "INSERT"
+                || !matches!(record.change.new_image.get("kind"), Some(serde_dynamo::AttributeValue::S(kind)) if kind == "outbox")
+            {
                 continue;
             }
-            let (Some(serde_dynamo::AttributeValue::S(pk)), Some(serde_dynamo::AttributeValue::S(sk))) = (record.change.keys.get("pk"), record.change.keys.get("sk")) else { continue };
-            let Some(org) = keys::org_of_outbox(pk) else { continue };
-            let group = by_org.entry(org.to_string()).or_insert_with(|| (org, Vec::new(), Vec::new()));
+            let (
+                Some(serde_dynamo::AttributeValue::S(pk)),
+                Some(serde_dynamo::AttributeValue::S(sk)),
+            ) = (record.change.keys.get("pk"), record.change.keys.get("sk"))
+            else {
+                continue;
+            };
+            let Some(org) = keys::org_of_outbox(pk) else {
+                continue;
+            };
+            let group = by_org
+                .entry(org.to_string())
+                .or_insert_with(|| (org, Vec::new(), Vec::new()));
             group.1.push(sk.clone());
             group.2.extend(record.change.sequence_number.clone());
         }

@@ -27,17 +27,30 @@ struct Payload {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 impl CursorSealer {
     pub fn new(key_bytes: &[u8]) -> Result<Self, String> {
-        RandomizedNonceKey::new(&AES_256_GCM, key_bytes).map(|key| CursorSealer { key }).map_err(|_| "cursor key must be 32 bytes".to_owned())
+        RandomizedNonceKey::new(&AES_256_GCM, key_bytes)
+            .map(|key| CursorSealer { key })
+            .map_err(|_| "cursor key must be 32 bytes".to_owned())
     }
 
     pub fn seal(&self, partition: &str, last: &Key) -> Result<String, String> {
-        let mut data = serde_json::to_vec(&Payload { pk: last.pk.clone(), sk: last.sk.clone(), iat: now() }).map_err(|e| e.to_string())?;
-        let nonce = self.key.seal_in_place_append_tag(Aad::from(partition.as_bytes()), &mut data).map_err(|_| "seal failed".to_owned())?;
+        let mut data = serde_json::to_vec(&Payload {
+            pk: last.pk.clone(),
+            sk: last.sk.clone(),
+            iat: now(),
+        })
+        .map_err(|e| e.to_string())?;
+        let nonce = self
+            .key
+            .seal_in_place_append_tag(Aad::from(partition.as_bytes()), &mut data)
+            .map_err(|_| "seal failed".to_owned())?;
         let mut out = nonce.as_ref().to_vec();
         out.extend_from_slice(&data);
         Ok(URL_SAFE_NO_PAD.encode(out))
@@ -55,10 +68,16 @@ impl CursorSealer {
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut sealed = sealed.to_vec();
-        let plain = self.key.open_in_place(nonce, Aad::from(partition.as_bytes()), &mut sealed).ok()?;
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(partition.as_bytes()), &mut sealed)
+            .ok()?;
         let payload: Payload = serde_json::from_slice(plain).ok()?;
         let fresh = now().saturating_sub(payload.iat) <= MAX_AGE_SECONDS;
-        (payload.pk == partition && fresh).then_some(Key { pk: payload.pk, sk: payload.sk })
+        (payload.pk == partition && fresh).then_some(Key {
+            pk: payload.pk,
+            sk: payload.sk,
+        })
     }
 }
 
@@ -70,14 +89,20 @@ mod tests {
     #[test]
     fn cursors_open_only_for_their_partition() {
         let sealer = CursorSealer::new(&[7u8; 32]).unwrap();
-        let last = Key { pk: "ORG#a#DOC".into(), sk: "d9".into() };
+        let last = Key {
+            pk: "ORG#a#DOC".into(),
+            sk: "d9".into(),
+        };
         let cursor = sealer.seal("ORG#a#DOC", &last).unwrap();
         assert_eq!(sealer.open("ORG#a#DOC", &cursor), Some(last));
         assert_eq!(sealer.open("ORG#b#DOC", &cursor), None);
         let mut bytes = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
         let n = bytes.len();
         bytes[n - 20] ^= 1;
-        assert_eq!(sealer.open("ORG#a#DOC", &URL_SAFE_NO_PAD.encode(bytes)), None);
+        assert_eq!(
+            sealer.open("ORG#a#DOC", &URL_SAFE_NO_PAD.encode(bytes)),
+            None
+        );
         assert_eq!(sealer.open("ORG#a#DOC", "not a cursor"), None);
         let other = CursorSealer::new(&[8u8; 32]).unwrap();
         assert_eq!(other.open("ORG#a#DOC", &cursor), None);

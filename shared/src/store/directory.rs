@@ -52,51 +52,147 @@ struct DirectoryEntry {
 impl Store {
     /// The caller behind a verified `sub`, if they are an active member of an active organisation.
     pub(crate) async fn load_caller(&self, user: &UserId) -> Result<Option<Caller>, StoreError> {
-        let out = self.ddb.get_item().table_name(&self.data_table).set_key(Some(keys::user(user).to_map())).consistent_read(true).send().await.map_err(StoreError::aws)?;
-        let Some(item) = out.item else { return Ok(None) };
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.data_table)
+            .set_key(Some(keys::user(user).to_map()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
         let entry: DirectoryEntry = super::from_item(item)?;
-        let (org_key, member_key) = (keys::organisation(&entry.org_id), keys::member(&entry.org_id, user));
-        let wanted = KeysAndAttributes::builder().keys(org_key.to_map()).keys(member_key.to_map()).consistent_read(true).build().map_err(StoreError::aws)?;
-        let out = self.ddb.batch_get_item().request_items(&self.data_table, wanted).send().await.map_err(StoreError::aws)?;
+        let (org_key, member_key) = (
+            keys::organisation(&entry.org_id),
+            keys::member(&entry.org_id, user),
+        );
+        let wanted = KeysAndAttributes::builder()
+            .keys(org_key.to_map())
+            .keys(member_key.to_map())
+            .consistent_read(true)
+            .build()
+            .map_err(StoreError::aws)?;
+        let out = self
+            .ddb
+            .batch_get_item()
+            .request_items(&self.data_table, wanted)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
         if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
             return Err(StoreError::Aws("membership read throttled".into()));
         }
         let (mut org, mut member) = (None, None);
-        for item in out.responses.and_then(|mut r| r.remove(&self.data_table)).unwrap_or_default() {
+        for item in out
+            .responses
+            .and_then(|mut r| r.remove(&self.data_table))
+            .unwrap_or_default()
+        {
             match keys::Key::from_map(&item) {
                 Some(k) if k == org_key => org = Some(super::from_item::<Organisation>(item)?),
                 Some(k) if k == member_key => member = Some(super::from_item::<Membership>(item)?),
                 _ => {}
             }
         }
-        let (Some(org), Some(member)) = (org, member) else { return Ok(None) };
-        if org.status != OrgStatus::Active || member.status != MemberStatus::Active || member.user_id != *user || member.org_id != org.org_id {
+        let (Some(org), Some(member)) = (org, member) else {
+            return Ok(None);
+        };
+        if org.status != OrgStatus::Active
+            || member.status != MemberStatus::Active
+            || member.user_id != *user
+            || member.org_id != org.org_id
+        {
             return Ok(None);
         }
-        Ok(Some(Caller::new(member.user_id, member.email, member.display_name, member.role, org.org_id)))
+        Ok(Some(Caller::new(
+            member.user_id,
+            member.email,
+            member.display_name,
+            member.role,
+            org.org_id,
+        )))
     }
 
     /// Creates an organisation (audited as `organisation.created`).
-    pub async fn create_organisation(&self, name: &str, actor: Actor, origin: Origin) -> Result<TenantScope, StoreError> {
+    pub async fn create_organisation(
+        &self,
+        name: &str,
+        actor: Actor,
+        origin: Origin,
+    ) -> Result<TenantScope, StoreError> {
         let org_id = OrgId::generate();
         let scope = TenantScope::for_provisioning(org_id.clone());
-        let record = Organisation { org_id: org_id.clone(), name: name.to_owned(), status: OrgStatus::Active };
-        let event = AuditEvent::new(&scope, Action::OrganisationCreated, actor, Target::new("organisation", org_id.as_str()), origin).after(serde_json::to_value(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let record = Organisation {
+            org_id: org_id.clone(),
+            name: name.to_owned(),
+            status: OrgStatus::Active,
+        };
+        let event = AuditEvent::new(
+            &scope,
+            Action::OrganisationCreated,
+            actor,
+            Target::new("organisation", org_id.as_str()),
+            origin,
+        )
+        .after(serde_json::to_value(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         let item = to_item(&record, &keys::organisation(&org_id))?;
-        self.commit(vec![put(&self.data_table, item, "attribute_not_exists(pk)")?], &[event], StoreError::AlreadyExists).await?;
+        self.commit(
+            vec![put(&self.data_table, item, "attribute_not_exists(pk)")?],
+            &[event],
+            StoreError::AlreadyExists,
+        )
+        .await?;
         Ok(scope)
     }
 
     /// Adds a user to an organisation (audited as `member.added`). A user belongs to one organisation.
-    pub async fn add_member(&self, scope: &TenantScope, user: &UserId, email: &str, display_name: &str, role: Role, actor: Actor, origin: Origin) -> Result<(), StoreError> {
+    pub async fn add_member(
+        &self,
+        scope: &TenantScope,
+        user: &UserId,
+        email: &str,
+        display_name: &str,
+        role: Role,
+        actor: Actor,
+        origin: Origin,
+    ) -> Result<(), StoreError> {
         let org_id = scope.org_id().clone();
-        let member = Membership { org_id: org_id.clone(), user_id: user.clone(), email: email.to_owned(), display_name: display_name.to_owned(), role, status: MemberStatus::Active };
-        let entry = DirectoryEntry { user_id: user.clone(), org_id: org_id.clone() };
-        let event = AuditEvent::new(scope, Action::MemberAdded, actor, Target::new("user", user.as_str()), origin).after(serde_json::to_value(&member).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let member = Membership {
+            org_id: org_id.clone(),
+            user_id: user.clone(),
+            email: email.to_owned(),
+            display_name: display_name.to_owned(),
+            role,
+            status: MemberStatus::Active,
+        };
+        let entry = DirectoryEntry {
+            user_id: user.clone(),
+            org_id: org_id.clone(),
+        };
+        let event = AuditEvent::new(
+            scope,
+            Action::MemberAdded,
+            actor,
+            Target::new("user", user.as_str()),
+            origin,
+        )
+        .after(serde_json::to_value(&member).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         let writes = vec![
-            put(&self.data_table, to_item(&entry, &keys::user(user))?, "attribute_not_exists(pk)")?,
-            put(&self.data_table, to_item(&member, &keys::member(&org_id, user))?, "attribute_not_exists(pk)")?,
+            put(
+                &self.data_table,
+                to_item(&entry, &keys::user(user))?,
+                "attribute_not_exists(pk)",
+            )?,
+            put(
+                &self.data_table,
+                to_item(&member, &keys::member(&org_id, user))?,
+                "attribute_not_exists(pk)",
+            )?,
         ];
-        self.commit(writes, &[event], StoreError::AlreadyExists).await
+        self.commit(writes, &[event], StoreError::AlreadyExists)
+            .await
     }
 }

@@ -31,11 +31,17 @@ impl Key {
     }
 
     pub fn to_map(&self) -> HashMap<String, AttributeValue> {
-        HashMap::from([("pk".to_owned(), AttributeValue::S(self.pk.clone())), ("sk".to_owned(), AttributeValue::S(self.sk.clone()))])
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(self.pk.clone())),
+            ("sk".to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
     }
 
     pub fn from_map(item: &HashMap<String, AttributeValue>) -> Option<Self> {
-        Some(Key { pk: item.get("pk")?.as_s().ok()?.clone(), sk: item.get("sk")?.as_s().ok()?.clone() })
+        Some(Key {
+            pk: item.get("pk")?.as_s().ok()?.clone(),
+            sk: item.get("sk")?.as_s().ok()?.clone(),
+        })
     }
 }
 
@@ -86,7 +92,10 @@ pub(crate) const CHAIN_ENTRY_PREFIX: &str = "ENTRY#";
 
 /// Zero-padded so that the sort key orders entries by sequence number.
 pub(crate) fn chain_entry(org: &OrgId, seq: u64) -> Key {
-    Key::new(chain_partition(org), format!("{CHAIN_ENTRY_PREFIX}{seq:020}"))
+    Key::new(
+        chain_partition(org),
+        format!("{CHAIN_ENTRY_PREFIX}{seq:020}"),
+    )
 }
 
 pub(crate) fn chain_head(org: &OrgId) -> Key {
@@ -107,8 +116,18 @@ mod tests {
     fn tenant_keys_start_with_the_tenant() {
         let org = OrgId::parse("o1").unwrap();
         let scope = TenantScope::for_provisioning(org.clone());
-        for key in [organisation(&org), member(&org, &UserId::parse("u1").unwrap()), record(&scope, Collection::Documents, "d1"), outbox(&org, "e1"), chain_entry(&org, 7), chain_head(&org)] {
-            assert!(key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1", "{key:?}");
+        for key in [
+            organisation(&org),
+            member(&org, &UserId::parse("u1").unwrap()),
+            record(&scope, Collection::Documents, "d1"),
+            outbox(&org, "e1"),
+            chain_entry(&org, 7),
+            chain_head(&org),
+        ] {
+            assert!(
+                key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1",
+                "{key:?}"
+            );
         }
         assert_eq!(chain_entry(&org, 7).sk, "ENTRY#00000000000000000007");
         assert_eq!(org_of_outbox(&outbox(&org, "e").pk), Some(org));

@@ -54,7 +54,9 @@ impl StoreError {
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict => Problem::conflict("the record was changed by someone else; read it again"),
+            StoreError::Conflict => {
+                Problem::conflict("the record was changed by someone else; read it again")
+            }
             StoreError::AlreadyExists => Problem::conflict("the record already exists"),
             other => Problem::internal(other),
         }
@@ -85,17 +87,28 @@ impl PageRequest {
         let query = req.query_string_parameters();
         for (name, _) in query.iter() {
             if name != "limit" && name != "cursor" {
-                return Err(Problem::invalid_parameter(name, format!("unknown query parameter `{name}`")));
+                return Err(Problem::invalid_parameter(
+                    name,
+                    format!("unknown query parameter `{name}`"),
+                ));
             }
         }
         let limit = match query.first("limit") {
             None => None,
             Some(text) => match text.parse::<i32>() {
                 Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => Some(n),
-                _ => return Err(Problem::invalid_parameter("limit", format!("limit must be an integer from 1 to {}", Self::MAX_LIMIT))),
+                _ => {
+                    return Err(Problem::invalid_parameter(
+                        "limit",
+                        format!("limit must be an integer from 1 to {}", Self::MAX_LIMIT),
+                    ))
+                }
             },
         };
-        Ok(PageRequest { limit, cursor: query.first("cursor").map(str::to_owned) })
+        Ok(PageRequest {
+            limit,
+            cursor: query.first("cursor").map(str::to_owned),
+        })
     }
 
     fn limit(&self) -> i32 {
@@ -119,7 +132,8 @@ pub struct Store {
 }
 
 pub(crate) fn to_item<T: Serialize>(value: &T, key: &Key) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut item: Item =
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     item.extend(key.to_map());
     Ok(item)
 }
@@ -131,7 +145,12 @@ pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreE
 }
 
 fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition).build().map_err(StoreError::aws)?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .map_err(StoreError::aws)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
@@ -153,16 +172,32 @@ impl Store {
         let key = keys::outbox(&org, &event.event_id);
         let mut item = key.to_map();
         item.insert("kind".into(), AttributeValue::S("outbox".into()));
-        item.insert("event".into(), AttributeValue::M(serde_dynamo::to_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+        item.insert(
+            "event".into(),
+            AttributeValue::M(
+                serde_dynamo::to_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
+        );
         put(&self.data_table, item, "attribute_not_exists(pk)")
     }
 
     /// Commits writes and their audit events together; the first failed condition decides the error.
-    async fn commit(&self, mut writes: Vec<TransactWriteItem>, events: &[AuditEvent], on_condition: StoreError) -> Result<(), StoreError> {
+    async fn commit(
+        &self,
+        mut writes: Vec<TransactWriteItem>,
+        events: &[AuditEvent],
+        on_condition: StoreError,
+    ) -> Result<(), StoreError> {
         for event in events {
             writes.push(self.outbox_put(event)?);
         }
-        match self.ddb.transact_write_items().set_transact_items(Some(writes)).send().await {
+        match self
+            .ddb
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(error) => {
                 let service = error.into_service_error();
@@ -180,64 +215,133 @@ impl Store {
     }
 
     /// Records an event that changes no record (a security event such as an audit verification).
-    pub async fn record_event(&self, scope: &TenantScope, event: AuditEvent) -> Result<(), StoreError> {
+    pub async fn record_event(
+        &self,
+        scope: &TenantScope,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
         debug_assert_eq!(event.org_id, scope.org_id().as_str());
         self.commit(vec![], &[event], StoreError::Conflict).await
     }
 
-    pub async fn create<R: Record>(&self, scope: &TenantScope, record: &R, event: AuditEvent) -> Result<(), StoreError> {
+    pub async fn create<R: Record>(
+        &self,
+        scope: &TenantScope,
+        record: &R,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
         let item = to_item(record, &keys::record(scope, R::COLLECTION, record.id()))?;
-        self.commit(vec![put(&self.data_table, item, "attribute_not_exists(pk)")?], &[event], StoreError::AlreadyExists).await
+        self.commit(
+            vec![put(&self.data_table, item, "attribute_not_exists(pk)")?],
+            &[event],
+            StoreError::AlreadyExists,
+        )
+        .await
     }
 
     /// Replaces a record whose stored version is still `expected_version`.
-    pub async fn replace<R: Record>(&self, scope: &TenantScope, record: &R, expected_version: u64, event: AuditEvent) -> Result<(), StoreError> {
+    pub async fn replace<R: Record>(
+        &self,
+        scope: &TenantScope,
+        record: &R,
+        expected_version: u64,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
         let item = to_item(record, &keys::record(scope, R::COLLECTION, record.id()))?;
         let put = Put::builder()
             .table_name(&self.data_table)
             .set_item(Some(item))
             .condition_expression("attribute_exists(pk) AND #version = :expected")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
             .build()
             .map_err(StoreError::aws)?;
-        self.commit(vec![TransactWriteItem::builder().put(put).build()], &[event], StoreError::Conflict).await
+        self.commit(
+            vec![TransactWriteItem::builder().put(put).build()],
+            &[event],
+            StoreError::Conflict,
+        )
+        .await
     }
 
-    pub async fn get<R: Record>(&self, scope: &TenantScope, id: &str) -> Result<Option<R>, StoreError> {
+    pub async fn get<R: Record>(
+        &self,
+        scope: &TenantScope,
+        id: &str,
+    ) -> Result<Option<R>, StoreError> {
         let key = keys::record(scope, R::COLLECTION, id);
-        let out = self.ddb.get_item().table_name(&self.data_table).set_key(Some(key.to_map())).consistent_read(true).send().await.map_err(StoreError::aws)?;
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.data_table)
+            .set_key(Some(key.to_map()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
         out.item.map(from_item).transpose()
     }
 
     /// A page of records, newest id first (ids are time-ordered UUIDv7).
-    pub async fn list<R: Record>(&self, scope: &TenantScope, page: &PageRequest) -> Result<Page<R>, Problem> {
+    pub async fn list<R: Record>(
+        &self,
+        scope: &TenantScope,
+        page: &PageRequest,
+    ) -> Result<Page<R>, Problem> {
         let partition = keys::collection(scope, R::COLLECTION);
-        let (items, next) = self.query_page(&self.data_table.clone(), &partition, None, false, page).await?;
-        Ok(Page { items: items.into_iter().map(from_item).collect::<Result<_, _>>()?, next })
+        let (items, next) = self
+            .query_page(&self.data_table.clone(), &partition, None, false, page)
+            .await?;
+        Ok(Page {
+            items: items.into_iter().map(from_item).collect::<Result<_, _>>()?,
+            next,
+        })
     }
 
     /// One page of a partition, with sealed cursors in and out.
-    async fn query_page(&self, table: &str, partition: &str, sk_prefix: Option<&str>, ascending: bool, page: &PageRequest) -> Result<(Vec<Item>, Option<String>), Problem> {
+    async fn query_page(
+        &self,
+        table: &str,
+        partition: &str,
+        sk_prefix: Option<&str>,
+        ascending: bool,
+        page: &PageRequest,
+    ) -> Result<(Vec<Item>, Option<String>), Problem> {
         let sealer = self.cursor_sealer().await?;
         let start = match &page.cursor {
             None => None,
-            Some(cursor) => Some(sealer.open(partition, cursor).ok_or_else(Problem::invalid_cursor)?.to_map()),
+            Some(cursor) => Some(
+                sealer
+                    .open(partition, cursor)
+                    .ok_or_else(Problem::invalid_cursor)?
+                    .to_map(),
+            ),
         };
         let mut query = self
             .ddb
             .query()
             .table_name(table)
-            .key_condition_expression(if sk_prefix.is_some() { "pk = :pk AND begins_with(sk, :prefix)" } else { "pk = :pk" })
+            .key_condition_expression(if sk_prefix.is_some() {
+                "pk = :pk AND begins_with(sk, :prefix)"
+            } else {
+                "pk = :pk"
+            })
             .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
             .scan_index_forward(ascending)
             .consistent_read(true)
             .limit(page.limit())
             .set_exclusive_start_key(start);
         if let Some(prefix) = sk_prefix {
-            query = query.expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()));
+            query =
+                query.expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()));
         }
-        let out = query.send().await.map_err(|e| Problem::from(StoreError::aws(e)))?;
+        let out = query
+            .send()
+            .await
+            .map_err(|e| Problem::from(StoreError::aws(e)))?;
         let next = match out.last_evaluated_key.as_ref().and_then(Key::from_map) {
             Some(last) => Some(sealer.seal(partition, &last).map_err(Problem::internal)?),
             None => None,
@@ -252,20 +356,61 @@ impl Store {
             .get_or_try_init(|| async {
                 let key = keys::cursor_key();
                 for _ in 0..3 {
-                    let out = self.ddb.get_item().table_name(&self.data_table).set_key(Some(key.to_map())).consistent_read(true).send().await.map_err(StoreError::aws)?;
-                    if let Some(wrapped) = out.item.as_ref().and_then(|i| i.get("wrapped")).and_then(|v| v.as_b().ok()) {
-                        let plain = self.kms.decrypt().ciphertext_blob(wrapped.clone()).encryption_context("purpose", "quire-cursor-key").send().await.map_err(StoreError::aws)?;
-                        let bytes = plain.plaintext.ok_or_else(|| StoreError::Corrupt("KMS returned no plaintext".into()))?;
+                    let out = self
+                        .ddb
+                        .get_item()
+                        .table_name(&self.data_table)
+                        .set_key(Some(key.to_map()))
+                        .consistent_read(true)
+                        .send()
+                        .await
+                        .map_err(StoreError::aws)?;
+                    if let Some(wrapped) = out
+                        .item
+                        .as_ref()
+                        .and_then(|i| i.get("wrapped"))
+                        .and_then(|v| v.as_b().ok())
+                    {
+                        let plain = self
+                            .kms
+                            .decrypt()
+                            .ciphertext_blob(wrapped.clone())
+                            .encryption_context("purpose", "quire-cursor-key")
+                            .send()
+                            .await
+                            .map_err(StoreError::aws)?;
+                        let bytes = plain.plaintext.ok_or_else(|| {
+                            StoreError::Corrupt("KMS returned no plaintext".into())
+                        })?;
                         return CursorSealer::new(bytes.as_ref()).map_err(StoreError::Corrupt);
                     }
-                    let fresh = self.kms.generate_data_key().key_id(&self.kms_key_id).key_spec(aws_sdk_kms::types::DataKeySpec::Aes256).encryption_context("purpose", "quire-cursor-key").send().await.map_err(StoreError::aws)?;
-                    let wrapped = fresh.ciphertext_blob.ok_or_else(|| StoreError::Corrupt("KMS returned no ciphertext".into()))?;
+                    let fresh = self
+                        .kms
+                        .generate_data_key()
+                        .key_id(&self.kms_key_id)
+                        .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+                        .encryption_context("purpose", "quire-cursor-key")
+                        .send()
+                        .await
+                        .map_err(StoreError::aws)?;
+                    let wrapped = fresh
+                        .ciphertext_blob
+                        .ok_or_else(|| StoreError::Corrupt("KMS returned no ciphertext".into()))?;
                     let mut item = key.to_map();
                     item.insert("wrapped".into(), AttributeValue::B(wrapped));
                     // Lost the race to another instance? Loop and use its key.
-                    let _ = self.ddb.put_item().table_name(&self.data_table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").send().await;
+                    let _ = self
+                        .ddb
+                        .put_item()
+                        .table_name(&self.data_table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .send()
+                        .await;
                 }
-                Err(StoreError::Aws("cursor key could not be established".into()))
+                Err(StoreError::Aws(
+                    "cursor key could not be established".into(),
+                ))
             })
             .await
             .map_err(Problem::from)

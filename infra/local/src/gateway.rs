@@ -1,0 +1,250 @@
+//! The in-process API gateway: serves every function's route table on one loopback port,
+//! handing each function an API Gateway HTTP API (payload 2.0) event, as AWS would: raw path,
+//! query, headers, path parameters, `requestContext.http.sourceIp`, and a request id.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::Body;
+use quire::pipeline::FunctionService;
+use quire::Router;
+use serde_json::{json, Map, Value};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// API Gateway refuses payloads over 10 MB; we stop earlier, every route's own limit is lower.
+const MAX_GATEWAY_BODY: usize = 1024 * 1024;
+
+/// One deployed function: its name (as in template.yaml), its routes, and the service that handles them.
+#[derive(Clone)]
+pub struct Function {
+    pub name: &'static str,
+    pub router: Router,
+    pub service: FunctionService,
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    functions: Arc<Vec<Function>>,
+}
+
+impl Gateway {
+    pub fn new(functions: Vec<Function>) -> Self {
+        Gateway {
+            functions: Arc::new(functions),
+        }
+    }
+
+    /// Serves until the task is dropped.
+    pub async fn serve(self, listener: TcpListener) {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(gateway.handle(req, peer).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> hyper::Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let Ok(body) = Limited::new(body, MAX_GATEWAY_BODY)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+        else {
+            return plain(413, r#"{"message":"Request Entity Too Large"}"#);
+        };
+        // Route to the function whose table holds the path; API Gateway answers 404 itself otherwise.
+        let path = parts.uri.path().to_owned();
+        let mut target = None;
+        for function in self.functions.iter() {
+            match function.router.find(&parts.method, &path) {
+                Ok(matched) => {
+                    target = Some((function, Some(matched)));
+                    break;
+                }
+                Err(quire::route::RouteError::MethodNotAllowed) if target.is_none() => {
+                    target = Some((function, None))
+                }
+                Err(_) => {}
+            }
+        }
+        let Some((function, matched)) = target else {
+            return plain(404, r#"{"message":"Not Found"}"#);
+        };
+        let event = api_gateway_event(&parts, &body, peer, matched.as_ref());
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(request) => request,
+            Err(_) => return plain(400, r#"{"message":"Bad Request"}"#),
+        };
+        let response = match function.service.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(function = function.name, %error, "function failed");
+                return plain(502, r#"{"message":"Internal Server Error"}"#);
+            }
+        };
+        let (parts, body) = response.into_parts();
+        let bytes = match body {
+            Body::Empty => Bytes::new(),
+            Body::Text(text) => Bytes::from(text),
+            Body::Binary(bytes) => Bytes::from(bytes),
+            _ => Bytes::new(),
+        };
+        hyper::Response::from_parts(parts, Full::new(bytes))
+    }
+}
+
+fn plain(status: u16, body: &'static str) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The API Gateway v2 (HTTP API, payload format 2.0) event for a request.
+fn api_gateway_event(
+    parts: &http::request::Parts,
+    body: &[u8],
+    peer: SocketAddr,
+    matched: Option<&quire::route::Matched>,
+) -> Value {
+    let mut headers = Map::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        // API Gateway joins repeated headers with commas.
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    let raw_query = parts.uri.query().unwrap_or_default();
+    let mut query = Map::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k), decode(v));
+        match query.get_mut(&k) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
+            }
+            _ => {
+                query.insert(k, Value::String(v));
+            }
+        }
+    }
+    let route_key = matched
+        .map(|m| m.route.key())
+        .unwrap_or_else(|| "$default".to_owned());
+    let path_parameters: Map<String, Value> = matched
+        .map(|m| {
+            m.params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let user_agent = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (body_text, base64) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => {
+            use base64::Engine;
+            (base64::engine::general_purpose::STANDARD.encode(body), true)
+        }
+    };
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": user_agent,
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            "timeEpoch": now.as_millis() as u64,
+        },
+        "isBase64Encoded": base64,
+    });
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !path_parameters.is_empty() {
+        event["pathParameters"] = Value::Object(path_parameters);
+    }
+    if !body.is_empty() {
+        event["body"] = Value::String(body_text);
+    }
+    event
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            ) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

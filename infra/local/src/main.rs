@@ -1,0 +1,45 @@
+//! `make dev`: runs Quire locally until Ctrl-C.
+
+use quire_local::seed::DEFAULT_DEMO_PASSWORD;
+use quire_local::{Stack, StackOptions};
+
+fn port(name: &str, default: u16) -> Result<u16, String> {
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .map_err(|_| format!("{name} must be a port number")),
+        Err(_) => Ok(default),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    quire::telemetry::init();
+    let password =
+        std::env::var("QUIRE_DEMO_PASSWORD").unwrap_or_else(|_| DEFAULT_DEMO_PASSWORD.to_owned());
+    let options = StackOptions {
+        api_port: Some(port("QUIRE_PORT", 3000)?),
+        emulator_port: Some(port("QUIRE_EMULATOR_PORT", 4566)?),
+        seed: vec!["acme".into(), "globex".into()],
+        demo_password: password,
+    };
+    let stack = Stack::start(options).await?;
+    let api = &stack.api_url;
+    println!(
+        "\nQuire is running at {api}  (emulator: {emulator})\n\n\
+         Users: owner@acme.test, admin@acme.test, user@acme.test, viewer@acme.test (and @globex.test)\n\
+         Password: $QUIRE_DEMO_PASSWORD, or the local default documented in README.md\n\n\
+         Try:\n  \
+         TOKEN=$(curl -s {api}/auth/login -H 'content-type: application/json' \\\n    \
+         -d '{{\"email\":\"owner@acme.test\",\"password\":\"'\"${{QUIRE_DEMO_PASSWORD:-{default}}}\"'\"}}' | sed 's/.*\"accessToken\":\"\\([^\"]*\\)\".*/\\1/')\n  \
+         curl -s {api}/documents -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    \
+         -d '{{\"title\":\"SOP-001 Cleaning\",\"type\":\"sop\",\"body\":\"Step 1\"}}'\n  \
+         curl -s {api}/audit -H \"authorization: Bearer $TOKEN\"\n  \
+         curl -s {api}/audit/verify -H \"authorization: Bearer $TOKEN\"\n\n\
+         Ctrl-C stops it.",
+        emulator = stack.emulator.endpoint,
+        default = DEFAULT_DEMO_PASSWORD,
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

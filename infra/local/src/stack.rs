@@ -1,0 +1,138 @@
+//! A whole Quire on this machine: emulator, resources from template.yaml, demo data, every
+//! function behind one in-process gateway, and the audit writer fed from the stream.
+
+use crate::emulator::{Emulator, LocalError};
+use crate::gateway::{Function, Gateway};
+use crate::provision::{self, Provisioned};
+use crate::seed::{self, SeededOrg};
+use quire::config::Config;
+use quire::App;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// Gateway port; `None` picks a free one.
+    pub api_port: Option<u16>,
+    /// Emulator port; `None` picks a free one.
+    pub emulator_port: Option<u16>,
+    /// Organisations to seed (`acme` → owner@acme.test, …).
+    pub seed: Vec<String>,
+    /// Password of the seeded users.
+    pub demo_password: String,
+}
+
+pub struct Stack {
+    pub api_url: String,
+    pub emulator: Emulator,
+    pub provisioned: Provisioned,
+    pub sdk: aws_config::SdkConfig,
+    pub app: Arc<App>,
+    pub orgs: Vec<SeededOrg>,
+    pub demo_password: String,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Every function of template.yaml that serves HTTP, with its route table.
+pub fn functions(app: &Arc<App>) -> Vec<Function> {
+    let function = |name, router: quire::Router| Function {
+        name,
+        service: quire::pipeline::service(app.clone(), router.clone()),
+        router,
+    };
+    vec![
+        function("HealthFunction", quire_fn_health::routes()),
+        function("AuthFunction", quire_fn_auth::routes()),
+        function("DocumentsFunction", quire_fn_documents::routes()),
+        function("AuditFunction", quire_fn_audit::routes()),
+    ]
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Result<Stack, LocalError> {
+        let emulator = Emulator::start(options.emulator_port).await?;
+        let sdk = emulator.sdk_config();
+        let provisioned = provision::provision(&sdk, &provision::template_path(), "quire").await?;
+        let config = Config {
+            data_table: provisioned.data_table.clone(),
+            audit_table: provisioned.audit_table.clone(),
+            kms_key_id: provisioned.kms_key_id.clone(),
+            user_pool_id: provisioned.user_pool_id.clone(),
+            user_pool_client_id: provisioned.user_pool_client_id.clone(),
+            // What the emulator writes into `iss`: the AWS host, while its keys are served locally.
+            jwt_issuer: format!(
+                "https://cognito-idp.{}.amazonaws.com/{}",
+                provisioned.region, provisioned.user_pool_id
+            ),
+            jwks_url: format!(
+                "{}/{}/.well-known/jwks.json",
+                emulator.endpoint, provisioned.user_pool_id
+            ),
+        };
+        let app = App::new(config, &sdk);
+        let mut orgs = Vec::new();
+        for slug in &options.seed {
+            orgs.push(
+                seed::organisation(
+                    &app,
+                    &provisioned.user_pool_id,
+                    slug,
+                    &options.demo_password,
+                )
+                .await?,
+            );
+        }
+        let listener = TcpListener::bind(("127.0.0.1", options.api_port.unwrap_or(0)))
+            .await
+            .map_err(LocalError::Io)?;
+        let api_url = format!("http://{}", listener.local_addr().map_err(LocalError::Io)?);
+        let gateway = Gateway::new(functions(&app));
+        let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+        let tasks = vec![
+            tokio::spawn(gateway.serve(listener)),
+            tokio::spawn(crate::stream::run(
+                streams,
+                provisioned.data_stream_arn.clone(),
+                provisioned.region.clone(),
+                app.clone(),
+            )),
+        ];
+        Ok(Stack {
+            api_url,
+            emulator,
+            provisioned,
+            sdk,
+            app,
+            orgs,
+            demo_password: options.demo_password,
+            tasks,
+        })
+    }
+
+    pub fn org(&self, slug: &str) -> &SeededOrg {
+        self.orgs
+            .iter()
+            .find(|o| o.slug == slug)
+            .expect("seeded organisation")
+    }
+
+    /// Seeds one more organisation (tests that must not disturb the others).
+    pub async fn seed_org(&self, slug: &str) -> Result<SeededOrg, LocalError> {
+        seed::organisation(
+            &self.app,
+            &self.provisioned.user_pool_id,
+            slug,
+            &self.demo_password,
+        )
+        .await
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
