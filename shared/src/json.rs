@@ -21,11 +21,7 @@ pub fn parse_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
         let message = error.to_string();
         let field = field_of(&message);
         // Drop serde's " at line 1 column 42" position suffix: it helps nobody reading a 400.
-        let detail = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
+        let detail = message.split(" at line ").next().unwrap_or(&message).to_owned();
         Problem::invalid_body(detail, field.as_deref())
     })
 }
@@ -48,10 +44,9 @@ pub fn respond<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<B
     let text = serde_json::to_string(value).map_err(Problem::internal)?;
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
 }
 
@@ -70,10 +65,7 @@ mod tests {
             Some("orgId".into())
         );
         assert_eq!(field_of("missing field `reason`"), Some("reason".into()));
-        assert_eq!(
-            field_of("title: must be 1 to 200 characters"),
-            Some("title".into())
-        );
+        assert_eq!(field_of("title: must be 1 to 200 characters"), Some("title".into()));
         assert_eq!(field_of("expected value"), None);
     }
 }

@@ -22,12 +22,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(
-        status: StatusCode,
-        slug: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
         Problem {
             status,
             slug,
@@ -60,22 +55,12 @@ impl Problem {
     // --- 4xx -------------------------------------------------------------------------
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            "Bad request",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
     }
 
     /// The body is not acceptable JSON for this route; `field` names the culprit when known.
     pub fn invalid_body(detail: impl Into<String>, field: Option<&str>) -> Self {
-        let problem = Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-body",
-            "Invalid request body",
-            detail,
-        );
+        let problem = Self::new(StatusCode::BAD_REQUEST, "invalid-body", "Invalid request body", detail);
         match field {
             Some(name) => problem.with("field", name),
             None => problem,
@@ -111,12 +96,7 @@ impl Problem {
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            detail,
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
     }
 
     pub fn invalid_credentials() -> Self {
@@ -151,12 +131,7 @@ impl Problem {
     }
 
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "no such resource",
-        )
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such resource")
     }
 
     pub fn method_not_allowed() -> Self {
@@ -261,9 +236,7 @@ mod tests {
 
     #[test]
     fn internal_problem_hides_its_cause() {
-        let problem = Problem::internal(
-            "ResourceNotFoundException: table quire-DataTable arn:aws:dynamodb:...",
-        );
+        let problem = Problem::internal("ResourceNotFoundException: table quire-DataTable arn:aws:dynamodb:...");
         let text = problem.body().to_string();
         assert!(!text.contains("ResourceNotFound"));
         assert!(!text.contains("arn:"));

@@ -31,8 +31,7 @@ pub enum Module {
 }
 
 pub type HandlerResult = Result<Response<Body>, Problem>;
-type Handler =
-    Arc<dyn Fn(Arc<App>, RequestCtx, Request) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+type Handler = Arc<dyn Fn(Arc<App>, RequestCtx, Request) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
 /// Bodies are refused unless a route opts in with [`Route::accepts_body`].
 pub const NO_BODY: usize = 0;
@@ -60,13 +59,7 @@ impl std::fmt::Debug for Route {
 
 impl Route {
     /// Declares a route. `access` is mandatory; `writes` follows from the permission.
-    pub fn new<F, Fut>(
-        method: Method,
-        path: &'static str,
-        access: Access,
-        module: Module,
-        handler: F,
-    ) -> Self
+    pub fn new<F, Fut>(method: Method, path: &'static str, access: Access, module: Module, handler: F) -> Self
     where
         F: Fn(Arc<App>, RequestCtx, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
@@ -89,13 +82,13 @@ impl Route {
         self
     }
 
-    pub(crate) fn call(
-        &self,
-        app: Arc<App>,
-        ctx: RequestCtx,
-        req: Request,
-    ) -> BoxFuture<'static, HandlerResult> {
+    pub(crate) fn call(&self, app: Arc<App>, ctx: RequestCtx, req: Request) -> BoxFuture<'static, HandlerResult> {
         (self.handler)(app, ctx, req)
+    }
+
+    /// True for a greedy `/{proxy+}` route, which answers only what no other route matches.
+    pub fn is_catch_all(&self) -> bool {
+        self.path.ends_with("+}")
     }
 
     /// `GET /documents/{id}` — the API Gateway route key.
@@ -144,9 +137,11 @@ impl Router {
         &self.routes
     }
 
+    /// Finds the route for a request. Declared routes win; a method mismatch on a declared path
+    /// is 405; a catch-all (`ANY /{proxy+}`) answers only what no declared route matches.
     pub fn find(&self, method: &Method, path: &str) -> Result<Matched, RouteError> {
         let mut path_matched = false;
-        for route in &self.routes {
+        for route in self.routes.iter().filter(|r| !r.is_catch_all()) {
             if let Some(params) = match_path(route.path, path) {
                 if route.method == *method {
                     return Ok(Matched {
@@ -157,13 +152,25 @@ impl Router {
                 path_matched = true;
             }
         }
-        Err(if path_matched {
-            RouteError::MethodNotAllowed
-        } else {
-            RouteError::NotFound
-        })
+        if path_matched {
+            return Err(RouteError::MethodNotAllowed);
+        }
+        for route in self.routes.iter().filter(|r| r.is_catch_all()) {
+            if let Some(params) = match_path(route.path, path) {
+                if route.method == *method || route.method.as_str() == ANY {
+                    return Ok(Matched {
+                        route: route.clone(),
+                        params,
+                    });
+                }
+            }
+        }
+        Err(RouteError::NotFound)
     }
 }
+
+/// The method of a catch-all route, as API Gateway spells it.
+pub const ANY: &str = "ANY";
 
 /// Matches `/documents/{id}` against `/documents/abc`. A trailing slash is a different path.
 fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
@@ -174,6 +181,15 @@ fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
         match (pattern_parts.next(), path_parts.next()) {
             (None, None) => return Some(params),
             (Some(p), Some(s)) => {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix("+}")) {
+                    // Greedy: the rest of the path, at least one segment.
+                    let rest: Vec<&str> = std::iter::once(s).chain(path_parts.by_ref()).collect();
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.insert(name.to_owned(), rest.join("/"));
+                    return Some(params);
+                }
                 if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                     if s.is_empty() {
                         return None;
@@ -229,13 +245,7 @@ mod tests {
         let m = router.find(&Method::GET, "/documents/abc").unwrap();
         assert_eq!(m.params["id"], "abc");
         assert!(m.route.access == Access::Requires(Permission::DocumentRead));
-        assert!(
-            router
-                .find(&Method::PATCH, "/documents/abc")
-                .unwrap()
-                .route
-                .writes
-        );
+        assert!(router.find(&Method::PATCH, "/documents/abc").unwrap().route.writes);
         assert_eq!(
             router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
             RouteError::MethodNotAllowed
@@ -248,29 +258,40 @@ mod tests {
             router.find(&Method::GET, "/documents/").unwrap_err(),
             RouteError::NotFound
         );
+        assert_eq!(router.find(&Method::GET, "/.env").unwrap_err(), RouteError::NotFound);
+    }
+
+    #[test]
+    fn catch_all_answers_only_the_undeclared() {
+        let mut routes = table().routes().to_vec();
+        routes.push(Route::new(
+            Method::from_bytes(ANY.as_bytes()).unwrap(),
+            "/{proxy+}",
+            Access::Public,
+            Module::Platform,
+            noop,
+        ));
+        let router = Router::new(routes).unwrap();
+        assert!(!router
+            .find(&Method::GET, "/documents/abc")
+            .unwrap()
+            .route
+            .is_catch_all());
         assert_eq!(
-            router.find(&Method::GET, "/.env").unwrap_err(),
-            RouteError::NotFound
+            router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
+            RouteError::MethodNotAllowed
         );
+        let caught = router.find(&Method::POST, "/wp-admin/setup.php").unwrap();
+        assert!(caught.route.is_catch_all());
+        assert_eq!(caught.params["proxy"], "wp-admin/setup.php");
+        assert_eq!(router.find(&Method::GET, "/").unwrap_err(), RouteError::NotFound);
     }
 
     #[test]
     fn refuses_duplicate_declarations() {
         let twice = vec![
-            Route::new(
-                Method::GET,
-                "/health",
-                Access::Public,
-                Module::Platform,
-                noop,
-            ),
-            Route::new(
-                Method::GET,
-                "/health",
-                Access::Public,
-                Module::Platform,
-                noop,
-            ),
+            Route::new(Method::GET, "/health", Access::Public, Module::Platform, noop),
+            Route::new(Method::GET, "/health", Access::Public, Module::Platform, noop),
         ];
         assert!(Router::new(twice).is_err());
     }

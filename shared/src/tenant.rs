@@ -77,13 +77,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub(crate) fn new(
-        user_id: UserId,
-        email: String,
-        display_name: String,
-        role: Role,
-        org: OrgId,
-    ) -> Self {
+    pub(crate) fn new(user_id: UserId, email: String, display_name: String, role: Role, org: OrgId) -> Self {
         Caller {
             user_id,
             email,

@@ -12,8 +12,7 @@ pub fn is_forbidden_char(c: char, allow_line_breaks: bool) -> bool {
 }
 
 pub fn has_forbidden_chars(text: &str, allow_line_breaks: bool) -> bool {
-    text.chars()
-        .any(|c| is_forbidden_char(c, allow_line_breaks))
+    text.chars().any(|c| is_forbidden_char(c, allow_line_breaks))
 }
 
 /// Makes untrusted single-line text safe to store in the audit trail or a log line (AUD-8):
@@ -21,13 +20,7 @@ pub fn has_forbidden_chars(text: &str, allow_line_breaks: bool) -> bool {
 pub fn sanitize_line(text: &str, max_chars: usize) -> String {
     text.chars()
         .take(max_chars)
-        .map(|c| {
-            if is_forbidden_char(c, false) {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
+        .map(|c| if is_forbidden_char(c, false) { '\u{fffd}' } else { c })
         .collect()
 }
 
@@ -37,20 +30,10 @@ mod tests {
 
     #[test]
     fn refuses_controls_and_bidi_overrides() {
-        for bad in [
-            "a\u{0}b",
-            "a\u{1b}[31m",
-            "\u{7f}",
-            "\u{85}",
-            "x\u{202e}y",
-            "\u{2066}",
-        ] {
+        for bad in ["a\u{0}b", "a\u{1b}[31m", "\u{7f}", "\u{85}", "x\u{202e}y", "\u{2066}"] {
             assert!(has_forbidden_chars(bad, true), "{bad:?}");
         }
-        assert!(!has_forbidden_chars(
-            "Line one\nline two\ttab — é 日本",
-            true
-        ));
+        assert!(!has_forbidden_chars("Line one\nline two\ttab — é 日本", true));
         assert!(has_forbidden_chars("Line one\nline two", false));
     }
 

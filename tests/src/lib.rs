@@ -1,1 +1,266 @@
+//! Harness of the black-box tests: one local stack per test binary (emulator on a free port,
+//! resources from template.yaml, seeded `acme` and `globex`), reached only over HTTP like any
+//! client, plus raw table access for the tests that play an attacker with database access.
+//!
+//! Naming convention: every test states what it proves in a `/// Proves: ID, ID` doc line
+//! (requirement IDs of docs/requirements.md); `scripts/traceability` builds the matrix from them.
 
+use quire::rbac::Role;
+use quire_local::seed::{SeededOrg, DEFAULT_DEMO_PASSWORD};
+use quire_local::{Stack, StackOptions};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub struct Harness {
+    pub api: String,
+    pub emulator: String,
+    pub data_table: String,
+    pub audit_table: String,
+    pub user_pool_client_id: String,
+    pub jwt_issuer: String,
+    pub orgs: Vec<SeededOrg>,
+    pub password: String,
+    runtime: tokio::runtime::Handle,
+    stack: &'static Stack,
+}
+
+static HARNESS: OnceLock<Harness> = OnceLock::new();
+
+/// The stack of this test binary, started on first use on a runtime of its own that outlives
+/// every test's runtime.
+pub fn harness() -> &'static Harness {
+    HARNESS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let handle = runtime.handle().clone();
+            runtime.block_on(async move {
+                let options = StackOptions {
+                    seed: vec!["acme".into(), "globex".into()],
+                    demo_password: DEFAULT_DEMO_PASSWORD.into(),
+                    ..Default::default()
+                };
+                let stack: &'static Stack =
+                    Box::leak(Box::new(Stack::start(options).await.expect("local stack starts")));
+                tx.send((stack, handle)).expect("harness receiver");
+                std::future::pending::<()>().await;
+            });
+        });
+        let (stack, runtime) = rx.recv().expect("stack started");
+        Harness {
+            api: stack.api_url.clone(),
+            emulator: stack.emulator.endpoint.clone(),
+            data_table: stack.provisioned.data_table.clone(),
+            audit_table: stack.provisioned.audit_table.clone(),
+            user_pool_client_id: stack.provisioned.user_pool_client_id.clone(),
+            jwt_issuer: stack.app.config.jwt_issuer.clone(),
+            orgs: stack.orgs.clone(),
+            password: stack.demo_password.clone(),
+            runtime,
+            stack,
+        }
+    })
+}
+
+/// A response as a test looks at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The problem `type` of an error response.
+    pub fn problem_type(&self) -> &str {
+        self.body["type"].as_str().unwrap_or_default()
+    }
+}
+
+impl Harness {
+    pub fn org(&self, slug: &str) -> &SeededOrg {
+        self.orgs.iter().find(|o| o.slug == slug).expect("seeded organisation")
+    }
+
+    /// Runs `future` on the stack's own runtime (for calls that use the stack's SDK clients).
+    pub async fn on_stack<F, T>(&self, f: impl FnOnce(&'static Stack) -> F) -> T
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.runtime.spawn(f(self.stack)).await.expect("stack task")
+    }
+
+    /// A fresh organisation with its four users, for tests that must not disturb the others.
+    pub async fn new_org(&self, prefix: &str) -> SeededOrg {
+        let slug = format!("{prefix}{}", &uuid_hex()[..8]);
+        self.on_stack(move |stack| async move { stack.seed_org(&slug).await.expect("seed organisation") })
+            .await
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = client().request(method, format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("request reaches the stack")).await
+    }
+
+    pub async fn raw(&self, request: reqwest::RequestBuilder) -> Reply {
+        reply(request.send().await.expect("request reaches the stack")).await
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        client().request(method, format!("{}{path}", self.api))
+    }
+
+    /// Logs in through the API (Cognito underneath) and returns the access token.
+    pub async fn login(&self, email: &str) -> String {
+        let reply = self
+            .call(
+                Method::POST,
+                "/auth/login",
+                None,
+                Some(json!({"email": email, "password": self.password})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "login of {email}: {}", reply.text);
+        reply.body["accessToken"].as_str().expect("access token").to_owned()
+    }
+
+    pub async fn token(&self, org: &SeededOrg, role: Role) -> String {
+        self.login(&org.user(role).email).await
+    }
+
+    /// Creates a document as `token` and returns its JSON.
+    pub async fn create_document(&self, token: &str, title: &str) -> Value {
+        let reply = self
+            .call(
+                Method::POST,
+                "/documents",
+                Some(token),
+                Some(json!({"title": title, "type": "sop", "body": "Step 1.\nStep 2."})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body
+    }
+
+    /// A DynamoDB client for this test's runtime, pointed at the emulator.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .endpoint_url(&self.emulator)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "quire-tests",
+            ))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// Waits until the audit writer has appended every pending event of `org` (its outbox is empty).
+    pub async fn audit_settled(&self, org: &SeededOrg) {
+        let ddb = self.dynamodb();
+        for _ in 0..1200 {
+            let out = ddb
+                .query()
+                .table_name(&self.data_table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}#OUTBOX", org.org_id)),
+                )
+                .consistent_read(true)
+                .limit(1)
+                .send()
+                .await
+                .expect("outbox query");
+            if out.count == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("audit writer did not drain the outbox of {} in 60 s", org.slug);
+    }
+
+    /// The whole audit trail of the caller's organisation, oldest first, read through the API.
+    pub async fn audit_entries(&self, token: &str) -> Vec<Value> {
+        let mut entries = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let path = match &next {
+                Some(cursor) => format!("/audit?limit=100&cursor={cursor}"),
+                None => "/audit?limit=100".to_owned(),
+            };
+            let reply = self.call(Method::GET, &path, Some(token), None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            entries.extend(reply.body["items"].as_array().expect("items").iter().cloned());
+            match reply.body["next"].as_str() {
+                Some(cursor) => next = Some(cursor.to_owned()),
+                None => break,
+            }
+        }
+        entries.reverse();
+        entries
+    }
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("http client")
+    })
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+pub fn uuid_hex() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The emulator's signing key, read from the installed moto package at run time.
+pub fn emulator_key_pem(part: &str) -> String {
+    let root = quire_local::emulator::repo_root();
+    let out = std::process::Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("infra/local/emulator_signing_key.py"))
+        .arg(part)
+        .output()
+        .expect("python of the project virtualenv");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("PEM text")
+}

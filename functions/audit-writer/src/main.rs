@@ -6,9 +6,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = quire::App::from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
         let app = app.clone();
-        async move {
-            Ok::<_, lambda_runtime::Error>(quire_fn_audit_writer::handle(&app, event.payload).await)
-        }
+        async move { Ok::<_, lambda_runtime::Error>(quire_fn_audit_writer::handle(&app, event.payload).await) }
     }))
     .await
 }

@@ -13,13 +13,7 @@ use std::sync::Arc;
 
 pub fn routes() -> Router {
     Router::new(vec![
-        Route::new(
-            Method::GET,
-            "/audit",
-            Access::Requires(AuditRead),
-            Module::Audit,
-            list,
-        ),
+        Route::new(Method::GET, "/audit", Access::Requires(AuditRead), Module::Audit, list),
         Route::new(
             Method::GET,
             "/audit/verify",

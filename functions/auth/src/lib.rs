@@ -101,9 +101,7 @@ async fn login(app: Arc<App>, _ctx: RequestCtx, req: Request) -> HandlerResult {
             InitiateAuthError::NotAuthorizedException(_)
             | InitiateAuthError::UserNotFoundException(_)
             | InitiateAuthError::UserNotConfirmedException(_)
-            | InitiateAuthError::PasswordResetRequiredException(_) => {
-                Err(Problem::invalid_credentials())
-            }
+            | InitiateAuthError::PasswordResetRequiredException(_) => Err(Problem::invalid_credentials()),
             other => Err(Problem::unavailable(other)),
         },
     }

@@ -44,9 +44,7 @@ impl TryFrom<String> for DocumentBody {
             return Err(format!("body: must be at most {MAX_BODY_CHARS} characters"));
         }
         if quire::text::has_forbidden_chars(&value, true) {
-            return Err(
-                "body: must not contain control characters other than line breaks and tabs".into(),
-            );
+            return Err("body: must not contain control characters other than line breaks and tabs".into());
         }
         Ok(DocumentBody(value))
     }
@@ -78,10 +76,7 @@ pub struct Reason(String);
 impl TryFrom<String> for Reason {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        if value.trim().is_empty()
-            || value.chars().count() > 1000
-            || quire::text::has_forbidden_chars(&value, false)
-        {
+        if value.trim().is_empty() || value.chars().count() > 1000 || quire::text::has_forbidden_chars(&value, false) {
             return Err("reason: must be 1 to 1000 characters on one line".into());
         }
         Ok(Reason(value))

@@ -2,9 +2,7 @@
 
 pub mod domain;
 
-use domain::{
-    Document, DocumentBody, DocumentId, DocumentStatus, DocumentTitle, DocumentType, Reason,
-};
+use domain::{Document, DocumentBody, DocumentId, DocumentStatus, DocumentTitle, DocumentType, Reason};
 use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
 use quire::audit::{Action, Actor, AuditEvent, Target};
@@ -176,8 +174,6 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     .before(snapshot(&before)?)
     .after(snapshot(&after)?)
     .reason(patch.reason.as_str());
-    app.store
-        .replace(caller.scope(), &after, before.version, event)
-        .await?;
+    app.store.replace(caller.scope(), &after, before.version, event).await?;
     ok(&after)
 }

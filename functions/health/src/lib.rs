@@ -1,23 +1,27 @@
-//! Liveness: a public route that touches nothing.
+//! Liveness, and the answer for every path no function serves. Public routes that touch nothing.
 
 use http::Method;
 use lambda_http::Request;
 use quire::json::ok;
 use quire::route::HandlerResult;
-use quire::{Access, App, Module, RequestCtx, Route, Router};
+use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
-    Router::new(vec![Route::new(
-        Method::GET,
-        "/health",
-        Access::Public,
-        Module::Platform,
-        health,
-    )])
+    let any = Method::from_bytes(quire::route::ANY.as_bytes()).expect("ANY is a valid method token");
+    Router::new(vec![
+        Route::new(Method::GET, "/health", Access::Public, Module::Platform, health),
+        // Every path no other route serves: a problem+json 404 with the security headers, instead
+        // of API Gateway's bare one, so HTTP-1 holds for every response.
+        Route::new(any, "/{proxy+}", Access::Public, Module::Platform, not_found),
+    ])
     .expect("health route table")
 }
 
 async fn health(_app: Arc<App>, _ctx: RequestCtx, _req: Request) -> HandlerResult {
     ok(&serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found(_app: Arc<App>, _ctx: RequestCtx, _req: Request) -> HandlerResult {
+    Err(Problem::not_found())
 }

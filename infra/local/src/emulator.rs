@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -97,9 +98,9 @@ pub struct Emulator {
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL` and SDK configs.
     pub endpoint: String,
     child: Child,
-    /// The emulator's stdout and stderr go to this file rather than a pipe, so
-    /// nobody has to drain it for the emulator to keep running.
-    log_path: PathBuf,
+    /// The emulator's stdout and stderr go to an unlinked temporary file rather than a
+    /// pipe (nobody has to drain it, nothing is left behind); this is our read handle.
+    log: File,
     http: reqwest::Client,
 }
 
@@ -125,7 +126,9 @@ impl Emulator {
             };
             match Self::start_on(&python, &script, port).await {
                 Ok(emulator) => return Ok(emulator),
-                Err(e) => last_error = Some(e),
+                // Only a lost race for the port is worth another try.
+                Err(e) if e.to_string().contains("Address already in use") => last_error = Some(e),
+                Err(e) => return Err(e),
             }
         }
         Err(last_error.expect("at least one attempt"))
@@ -133,11 +136,13 @@ impl Emulator {
 
     async fn start_on(python: &Path, script: &Path, port: u16) -> Result<Emulator, LocalError> {
         let started = Instant::now();
-        let log_path = std::env::temp_dir().join(format!(
-            "quire-moto-{port}-{}.log",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let log_path = std::env::temp_dir().join(format!("quire-moto-{port}-{}.log", uuid::Uuid::new_v4().simple()));
         let log = File::create(&log_path)?;
+        // A separate open file description: reading it never moves the child's offset.
+        let reader = File::open(&log_path);
+        // Unlinked now, the file lives as long as someone holds it open.
+        let _ = std::fs::remove_file(&log_path);
+        let reader = reader?;
         let child = Command::new(python)
             .arg(script)
             .arg("--port")
@@ -156,8 +161,9 @@ impl Emulator {
             port,
             endpoint: format!("http://127.0.0.1:{port}"),
             child,
-            log_path,
+            log: reader,
             http: reqwest::Client::builder()
+                .no_proxy() // loopback: an HTTP(S)_PROXY in the environment must not apply
                 .timeout(Duration::from_secs(30))
                 .build()
                 .map_err(|e| LocalError::Other(format!("HTTP client: {e}")))?,
@@ -183,12 +189,7 @@ impl Emulator {
                     self.log_tail()
                 )));
             }
-            let probe = self
-                .http
-                .get(&url)
-                .timeout(Duration::from_millis(500))
-                .send()
-                .await;
+            let probe = self.http.get(&url).timeout(Duration::from_millis(500)).send().await;
             if matches!(probe, Ok(ref r) if r.status().is_success()) {
                 return Ok(());
             }
@@ -213,10 +214,7 @@ impl Emulator {
             .await
             .map_err(|e| LocalError::Emulator(format!("reset: {e}")))?;
         if !response.status().is_success() {
-            return Err(LocalError::Emulator(format!(
-                "reset answered {}",
-                response.status()
-            )));
+            return Err(LocalError::Emulator(format!("reset answered {}", response.status())));
         }
         Ok(())
     }
@@ -241,18 +239,24 @@ impl Emulator {
 
     /// The last few kilobytes of the emulator's output, for error messages.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read(&self.log_path).unwrap_or_default();
-        let tail = &log[log.len().saturating_sub(LOG_TAIL)..];
-        String::from_utf8_lossy(tail).into_owned()
+        let mut log = &self.log;
+        let mut tail = Vec::new();
+        let read = log
+            .seek(SeekFrom::End(-(LOG_TAIL as i64)))
+            .or_else(|_| log.seek(SeekFrom::Start(0)))
+            .and_then(|_| log.read_to_end(&mut tail));
+        match read {
+            Ok(_) => String::from_utf8_lossy(&tail).into_owned(),
+            Err(e) => format!("(emulator log unreadable: {e})"),
+        }
     }
 }
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        // kill_on_drop covers the child too; killing here also works outside a runtime
-        // and frees the port before the next test starts one.
+        // Same as kill_on_drop, said explicitly. An emulator that is never dropped (held
+        // in a static, or the process aborts) is ended by moto_server.py's parent watchdog.
         let _ = self.child.start_kill();
-        let _ = std::fs::remove_file(&self.log_path);
     }
 }
 

@@ -60,11 +60,7 @@ impl Gateway {
         }
     }
 
-    async fn handle(
-        &self,
-        req: hyper::Request<Incoming>,
-        peer: SocketAddr,
-    ) -> hyper::Response<Full<Bytes>> {
+    async fn handle(&self, req: hyper::Request<Incoming>, peer: SocketAddr) -> hyper::Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let Ok(body) = Limited::new(body, MAX_GATEWAY_BODY)
             .collect()
@@ -73,21 +69,26 @@ impl Gateway {
         else {
             return plain(413, r#"{"message":"Request Entity Too Large"}"#);
         };
-        // Route to the function whose table holds the path; API Gateway answers 404 itself otherwise.
         let path = parts.uri.path().to_owned();
-        let mut target = None;
-        for function in self.functions.iter() {
-            match function.router.find(&parts.method, &path) {
-                Ok(matched) => {
-                    target = Some((function, Some(matched)));
-                    break;
-                }
-                Err(quire::route::RouteError::MethodNotAllowed) if target.is_none() => {
-                    target = Some((function, None))
-                }
-                Err(_) => {}
-            }
-        }
+        // Like API Gateway: the most specific route wins, the catch-all takes the rest. A known
+        // path with another method goes to its function, whose pipeline answers 405.
+        let declared = self
+            .functions
+            .iter()
+            .find_map(|function| match function.router.find(&parts.method, &path) {
+                Ok(matched) if !matched.route.is_catch_all() => Some((function, Some(matched))),
+                Err(quire::route::RouteError::MethodNotAllowed) => Some((function, None)),
+                _ => None,
+            });
+        let target = declared.or_else(|| {
+            self.functions.iter().find_map(|function| {
+                function
+                    .router
+                    .find(&parts.method, &path)
+                    .ok()
+                    .map(|m| (function, Some(m)))
+            })
+        });
         let Some((function, matched)) = target else {
             return plain(404, r#"{"message":"Not Found"}"#);
         };
@@ -116,8 +117,7 @@ impl Gateway {
 
 fn plain(status: u16, body: &'static str) -> hyper::Response<Full<Bytes>> {
     let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() =
-        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
@@ -161,9 +161,7 @@ fn api_gateway_event(
             }
         }
     }
-    let route_key = matched
-        .map(|m| m.route.key())
-        .unwrap_or_else(|| "$default".to_owned());
+    let route_key = matched.map(|m| m.route.key()).unwrap_or_else(|| "$default".to_owned());
     let path_parameters: Map<String, Value> = matched
         .map(|m| {
             m.params
@@ -232,16 +230,15 @@ fn decode(text: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(
-                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                16,
-            ) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 2;
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
                 }
-                Err(_) => out.push(b'%'),
-            },
+            }
             b => out.push(b),
         }
         i += 1;

@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod gateway;
+pub mod guardrail;
 pub mod provision;
 pub mod seed;
 pub mod stack;

@@ -5,9 +5,7 @@ use quire_local::{Stack, StackOptions};
 
 fn port(name: &str, default: u16) -> Result<u16, String> {
     match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .map_err(|_| format!("{name} must be a port number")),
+        Ok(text) => text.parse().map_err(|_| format!("{name} must be a port number")),
         Err(_) => Ok(default),
     }
 }
@@ -15,8 +13,7 @@ fn port(name: &str, default: u16) -> Result<u16, String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     quire::telemetry::init();
-    let password =
-        std::env::var("QUIRE_DEMO_PASSWORD").unwrap_or_else(|_| DEFAULT_DEMO_PASSWORD.to_owned());
+    let password = std::env::var("QUIRE_DEMO_PASSWORD").unwrap_or_else(|_| DEFAULT_DEMO_PASSWORD.to_owned());
     let options = StackOptions {
         api_port: Some(port("QUIRE_PORT", 3000)?),
         emulator_port: Some(port("QUIRE_EMULATOR_PORT", 4566)?),

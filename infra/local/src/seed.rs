@@ -36,12 +36,7 @@ impl SeededOrg {
 }
 
 /// Creates organisation `<slug>` with `owner@<slug>.test`, `admin@…`, `user@…` and `viewer@…`.
-pub async fn organisation(
-    app: &App,
-    user_pool_id: &str,
-    slug: &str,
-    password: &str,
-) -> Result<SeededOrg, LocalError> {
+pub async fn organisation(app: &App, user_pool_id: &str, slug: &str, password: &str) -> Result<SeededOrg, LocalError> {
     let seeder = Actor::system("local seed");
     let origin = Origin::new(None, Some("quire-local"), "local-seed");
     let name = format!("{}{}", slug[..1].to_uppercase(), &slug[1..]);
@@ -115,11 +110,7 @@ pub async fn organisation(
             )
             .await
             .map_err(|e| LocalError::Other(e.to_string()))?;
-        users.push(SeededUser {
-            email,
-            role,
-            user_id,
-        });
+        users.push(SeededUser { email, role, user_id });
     }
     Ok(SeededOrg {
         slug: slug.to_owned(),

@@ -34,19 +34,26 @@ pub struct Stack {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Every function of template.yaml that serves HTTP, with its route table.
-pub fn functions(app: &Arc<App>) -> Vec<Function> {
-    let function = |name, router: quire::Router| Function {
-        name,
-        service: quire::pipeline::service(app.clone(), router.clone()),
-        router,
-    };
+/// Every function of template.yaml that serves HTTP (by logical id), with its route table.
+pub fn function_routes() -> Vec<(&'static str, quire::Router)> {
     vec![
-        function("HealthFunction", quire_fn_health::routes()),
-        function("AuthFunction", quire_fn_auth::routes()),
-        function("DocumentsFunction", quire_fn_documents::routes()),
-        function("AuditFunction", quire_fn_audit::routes()),
+        ("HealthFunction", quire_fn_health::routes()),
+        ("AuthFunction", quire_fn_auth::routes()),
+        ("DocumentsFunction", quire_fn_documents::routes()),
+        ("AuditFunction", quire_fn_audit::routes()),
     ]
+}
+
+fn functions(app: &Arc<App>) -> Vec<Function> {
+    let service = |router: &quire::Router| quire::pipeline::service(app.clone(), router.clone());
+    function_routes()
+        .into_iter()
+        .map(|(name, router)| Function {
+            name,
+            service: service(&router),
+            router,
+        })
+        .collect()
 }
 
 impl Stack {
@@ -73,15 +80,7 @@ impl Stack {
         let app = App::new(config, &sdk);
         let mut orgs = Vec::new();
         for slug in &options.seed {
-            orgs.push(
-                seed::organisation(
-                    &app,
-                    &provisioned.user_pool_id,
-                    slug,
-                    &options.demo_password,
-                )
-                .await?,
-            );
+            orgs.push(seed::organisation(&app, &provisioned.user_pool_id, slug, &options.demo_password).await?);
         }
         let listener = TcpListener::bind(("127.0.0.1", options.api_port.unwrap_or(0)))
             .await
@@ -111,21 +110,12 @@ impl Stack {
     }
 
     pub fn org(&self, slug: &str) -> &SeededOrg {
-        self.orgs
-            .iter()
-            .find(|o| o.slug == slug)
-            .expect("seeded organisation")
+        self.orgs.iter().find(|o| o.slug == slug).expect("seeded organisation")
     }
 
     /// Seeds one more organisation (tests that must not disturb the others).
     pub async fn seed_org(&self, slug: &str) -> Result<SeededOrg, LocalError> {
-        seed::organisation(
-            &self.app,
-            &self.provisioned.user_pool_id,
-            slug,
-            &self.demo_password,
-        )
-        .await
+        seed::organisation(&self.app, &self.provisioned.user_pool_id, slug, &self.demo_password).await
     }
 }
 

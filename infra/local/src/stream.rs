@@ -21,12 +21,7 @@ pub async fn run(client: Client, stream_arn: String, region: String, app: Arc<Ap
     let mut iterators: HashMap<String, Option<String>> = HashMap::new();
     loop {
         let mut busy = false;
-        if let Ok(described) = client
-            .describe_stream()
-            .stream_arn(&stream_arn)
-            .send()
-            .await
-        {
+        if let Ok(described) = client.describe_stream().stream_arn(&stream_arn).send().await {
             for shard in described
                 .stream_description
                 .map(|d| d.shards.unwrap_or_default())
@@ -53,13 +48,7 @@ pub async fn run(client: Client, stream_arn: String, region: String, app: Arc<Ap
             let Some(current) = iterator.clone() else {
                 continue;
             };
-            let Ok(out) = client
-                .get_records()
-                .shard_iterator(&current)
-                .limit(100)
-                .send()
-                .await
-            else {
+            let Ok(out) = client.get_records().shard_iterator(&current).limit(100).send().await else {
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             };

@@ -39,9 +39,7 @@ async fn provisions_the_template_on_the_emulator() {
 
     let sdk = emulator.sdk_config();
     let started = Instant::now();
-    let stack: Provisioned = provision(&sdk, &template(), "quire-test")
-        .await
-        .expect("provisioning");
+    let stack: Provisioned = provision(&sdk, &template(), "quire-test").await.expect("provisioning");
     let provision_time = started.elapsed();
     eprintln!(
         "emulator start: {start_time:?}; provisioning: {provision_time:?}\n\
@@ -51,10 +49,7 @@ async fn provisions_the_template_on_the_emulator() {
 
     // Tables: pk/sk keys; the data table streams new and old images.
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let pk_sk = vec![
-        ("pk".to_owned(), KeyType::Hash),
-        ("sk".to_owned(), KeyType::Range),
-    ];
+    let pk_sk = vec![("pk".to_owned(), KeyType::Hash), ("sk".to_owned(), KeyType::Range)];
     assert_eq!(table_keys(&dynamodb, &stack.data_table).await, pk_sk);
     assert_eq!(table_keys(&dynamodb, &stack.audit_table).await, pk_sk);
     let data = dynamodb
@@ -64,15 +59,22 @@ async fn provisions_the_template_on_the_emulator() {
         .await
         .unwrap();
     let data = data.table().unwrap();
+    assert_eq!(data.latest_stream_arn(), Some(stack.data_stream_arn.as_str()));
     assert_eq!(
-        data.latest_stream_arn(),
-        Some(stack.data_stream_arn.as_str())
-    );
-    assert_eq!(
-        data.stream_specification()
-            .and_then(|s| s.stream_view_type()),
+        data.stream_specification().and_then(|s| s.stream_view_type()),
         Some(&StreamViewType::NewAndOldImages)
     );
+    let backups = dynamodb
+        .describe_continuous_backups()
+        .table_name(&stack.data_table)
+        .send()
+        .await
+        .unwrap();
+    let pitr = backups
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status());
+    assert_eq!(pitr.map(|s| s.as_str()), Some("ENABLED"));
     let ttl = dynamodb
         .describe_time_to_live()
         .table_name(&stack.data_table)
@@ -80,17 +82,12 @@ async fn provisions_the_template_on_the_emulator() {
         .await
         .unwrap();
     assert_eq!(
-        ttl.time_to_live_description()
-            .and_then(|t| t.attribute_name()),
+        ttl.time_to_live_description().and_then(|t| t.attribute_name()),
         Some("expiresAt")
     );
 
     // Bucket: versioned, public access blocked.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
     // moto 5.2.5 answers GetBucketVersioning with a root element the Rust SDK rejects
     // (`GetBucketVersioningResponse`), so check versioning by its effect instead.
     for body in ["v1", "v2"] {
@@ -102,24 +99,11 @@ async fn provisions_the_template_on_the_emulator() {
             .send()
             .await
             .expect("PutObject");
-        assert!(
-            put.version_id().is_some_and(|v| v != "null"),
-            "versioned put"
-        );
+        assert!(put.version_id().is_some_and(|v| v != "null"), "versioned put");
     }
-    let versions = s3
-        .list_object_versions()
-        .bucket(&stack.bucket)
-        .send()
-        .await
-        .unwrap();
+    let versions = s3.list_object_versions().bucket(&stack.bucket).send().await.unwrap();
     assert_eq!(versions.versions().len(), 2, "both versions kept");
-    let block = s3
-        .get_public_access_block()
-        .bucket(&stack.bucket)
-        .send()
-        .await
-        .unwrap();
+    let block = s3.get_public_access_block().bucket(&stack.bucket).send().await.unwrap();
     let block = block.public_access_block_configuration().unwrap();
     assert_eq!(block.block_public_acls(), Some(true));
     assert_eq!(block.block_public_policy(), Some(true));
@@ -158,10 +142,14 @@ async fn provisions_the_template_on_the_emulator() {
         .set_encryption_context(Some(context("a-2")))
         .send()
         .await;
-    assert!(
-        wrong.is_err(),
-        "a different encryption context must not decrypt"
-    );
+    assert!(wrong.is_err(), "a different encryption context must not decrypt");
+    let rotation = kms
+        .get_key_rotation_status()
+        .key_id(&stack.kms_key_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(rotation.key_rotation_enabled());
 
     // Cognito: the template's password policy is enforced, and a good password logs in.
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
@@ -177,19 +165,22 @@ async fn provisions_the_template_on_the_emulator() {
         .and_then(|p| p.password_policy())
         .expect("password policy");
     assert_eq!(policy.minimum_length(), Some(12));
+    let schema = pool.user_pool().unwrap().schema_attributes();
+    assert!(schema.iter().any(|a| a.name() == Some("custom:org_id")));
+    let mfa = cognito
+        .get_user_pool_mfa_config()
+        .user_pool_id(&stack.user_pool_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mfa.software_token_mfa_configuration().map(|c| c.enabled()), Some(true));
 
     let email = "person@example.test";
     cognito
         .admin_create_user()
         .user_pool_id(&stack.user_pool_id)
         .username(email)
-        .user_attributes(
-            AttributeType::builder()
-                .name("email")
-                .value(email)
-                .build()
-                .unwrap(),
-        )
+        .user_attributes(AttributeType::builder().name("email").value(email).build().unwrap())
         .user_attributes(
             AttributeType::builder()
                 .name("email_verified")
@@ -215,9 +206,7 @@ async fn provisions_the_template_on_the_emulator() {
         .expect_err("a weak password must be refused");
     assert!(weak.into_service_error().is_invalid_password_exception());
     let strong = "Correct-Horse-9-Battery";
-    set_password(strong)
-        .await
-        .expect("a strong password is accepted");
+    set_password(strong).await.expect("a strong password is accepted");
 
     let auth = cognito
         .initiate_auth()
@@ -229,9 +218,7 @@ async fn provisions_the_template_on_the_emulator() {
         .await
         .expect("InitiateAuth");
     let tokens = auth.authentication_result().expect("tokens, no challenge");
-    assert!(tokens
-        .access_token()
-        .is_some_and(|t| t.split('.').count() == 3));
+    assert!(tokens.access_token().is_some_and(|t| t.split('.').count() == 3));
 
     // Reset wipes the stack; provisioning again on the same emulator works.
     emulator.reset().await.expect("reset");
@@ -246,4 +233,17 @@ async fn provisions_the_template_on_the_emulator() {
         .await
         .expect("provisioning after reset");
     eprintln!("provisioning after reset: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_failed_start_reports_the_emulator_output() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let error = Emulator::start(Some(port)).await.expect_err("the port is taken");
+    let message = error.to_string();
+    assert!(message.contains("exited during start-up"), "{message}");
+    assert!(
+        message.contains("in use"),
+        "the emulator's own error is quoted: {message}"
+    );
 }

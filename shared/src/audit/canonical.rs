@@ -33,14 +33,8 @@ fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
             const MAX_SAFE: u64 = (1 << 53) - 1;
             match (n.as_u64(), n.as_i64()) {
                 (Some(u), _) if u <= MAX_SAFE => out.extend_from_slice(u.to_string().as_bytes()),
-                (None, Some(i)) if i.unsigned_abs() <= MAX_SAFE => {
-                    out.extend_from_slice(i.to_string().as_bytes())
-                }
-                _ => {
-                    return Err(NotCanonical(format!(
-                        "number {n} is not an integer within ±2^53"
-                    )))
-                }
+                (None, Some(i)) if i.unsigned_abs() <= MAX_SAFE => out.extend_from_slice(i.to_string().as_bytes()),
+                _ => return Err(NotCanonical(format!("number {n} is not an integer within ±2^53"))),
             }
         }
         Value::String(s) => write_string(s, out),
@@ -85,9 +79,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
             '\n' => out.extend_from_slice(b"\\n"),
             '\r' => out.extend_from_slice(b"\\r"),
             '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
+            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
             c => {
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -116,10 +108,7 @@ mod tests {
 
     #[test]
     fn escapes_like_jcs() {
-        assert_eq!(
-            canon(json!("a\"b\\c\n\u{1}é€😀/")),
-            "\"a\\\"b\\\\c\\n\\u0001é€😀/\""
-        );
+        assert_eq!(canon(json!("a\"b\\c\n\u{1}é€😀/")), "\"a\\\"b\\\\c\\n\\u0001é€😀/\"");
     }
 
     #[test]

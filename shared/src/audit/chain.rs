@@ -39,11 +39,7 @@ impl Head {
 }
 
 /// The bytes that are hashed after the previous hash: the entry without its own hash.
-pub fn canonical_content(
-    seq: u64,
-    prev_hash: &str,
-    event: &AuditEvent,
-) -> Result<Vec<u8>, NotCanonical> {
+pub fn canonical_content(seq: u64, prev_hash: &str, event: &AuditEvent) -> Result<Vec<u8>, NotCanonical> {
     let event = serde_json::to_value(event).map_err(|e| NotCanonical(e.to_string()))?;
     canonical::to_vec(&json!({ "seq": seq, "prevHash": prev_hash, "event": event }))
 }
@@ -127,21 +123,15 @@ impl Verifier {
                 "expected entry {at}, found entry {} (missing, inserted or reordered entries)",
                 e.seq
             )),
-            Ok(e) if e.prev_hash != self.prev_hash => {
-                fail(format!("entry {at} does not link to the entry before it"))
-            }
-            Ok(e) => match canonical_content(e.seq, &e.prev_hash, &e.event)
-                .and_then(|c| link_hash(&e.prev_hash, &c))
-            {
+            Ok(e) if e.prev_hash != self.prev_hash => fail(format!("entry {at} does not link to the entry before it")),
+            Ok(e) => match canonical_content(e.seq, &e.prev_hash, &e.event).and_then(|c| link_hash(&e.prev_hash, &c)) {
                 Ok(hash) if hash == e.hash => {
                     self.checked += 1;
                     self.expected_seq += 1;
                     self.prev_hash = hash;
                     None
                 }
-                Ok(_) => fail(format!(
-                    "entry {at} was altered (its hash does not match its content)"
-                )),
+                Ok(_) => fail(format!("entry {at} was altered (its hash does not match its content)")),
                 Err(why) => fail(format!("entry {at} cannot be hashed: {why}")),
             },
         };
@@ -167,10 +157,7 @@ impl Verifier {
                     format!("entries after the head ({}) were inserted", head.seq),
                 ))
             } else if head.hash != self.prev_hash {
-                Some((
-                    last.max(1),
-                    "the chain head does not match the last entry".to_owned(),
-                ))
+                Some((last.max(1), "the chain head does not match the last entry".to_owned()))
             } else {
                 None
             }

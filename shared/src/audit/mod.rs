@@ -121,13 +121,7 @@ pub fn timestamp_now() -> String {
 }
 
 impl AuditEvent {
-    pub fn new(
-        scope: &TenantScope,
-        action: Action,
-        actor: Actor,
-        target: Target,
-        origin: Origin,
-    ) -> Self {
+    pub fn new(scope: &TenantScope, action: Action, actor: Actor, target: Target, origin: Origin) -> Self {
         let now = SystemTime::now();
         let millis = now
             .duration_since(UNIX_EPOCH)

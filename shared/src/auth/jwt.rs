@@ -134,10 +134,7 @@ impl JwtVerifier {
     }
 
     /// Verifies `Authorization: Bearer <jwt>` at the current system time.
-    pub async fn verify(
-        &self,
-        authorization_header: Option<&str>,
-    ) -> Result<VerifiedToken, AuthError> {
+    pub async fn verify(&self, authorization_header: Option<&str>) -> Result<VerifiedToken, AuthError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -161,10 +158,7 @@ impl JwtVerifier {
             // RFC 7515 §4.1.11: extensions we don't understand must be refused.
             return Err(AuthError::Malformed);
         }
-        let kid = header
-            .kid
-            .filter(|k| !k.is_empty())
-            .ok_or(AuthError::MissingKeyId)?;
+        let kid = header.kid.filter(|k| !k.is_empty()).ok_or(AuthError::MissingKeyId)?;
         let key = self.jwks.key(&kid).await?;
 
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
@@ -195,17 +189,13 @@ impl JwtVerifier {
         if c.exp.saturating_add(CLOCK_SKEW_SECONDS) <= now {
             return Err(AuthError::Expired);
         }
-        if c.nbf
-            .is_some_and(|nbf| nbf.saturating_sub(CLOCK_SKEW_SECONDS) > now)
+        if c.nbf.is_some_and(|nbf| nbf.saturating_sub(CLOCK_SKEW_SECONDS) > now)
             || c.iat.saturating_sub(CLOCK_SKEW_SECONDS) > now
         {
             return Err(AuthError::NotYetValid);
         }
         let sub = c.sub.unwrap_or_default();
-        if sub.is_empty()
-            || sub.chars().count() > MAX_SUB_CHARS
-            || sub.chars().any(char::is_control)
-        {
+        if sub.is_empty() || sub.chars().count() > MAX_SUB_CHARS || sub.chars().any(char::is_control) {
             return Err(AuthError::InvalidSubject);
         }
         Ok(VerifiedToken {
@@ -242,13 +232,9 @@ fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
 /// Decodes the JOSE header of a compact JWS with exactly three segments.
 fn parse_header(token: &str) -> Result<Header, AuthError> {
     let mut parts = token.split('.');
-    let (Some(header), Some(_), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(AuthError::Malformed);
     };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| AuthError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| AuthError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed)
 }

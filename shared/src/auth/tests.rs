@@ -63,10 +63,7 @@ fn pem(label: &str, der: &[u8]) -> String {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
 }
 
 /// RSA key generation is slow; one pool key and one attacker key per test run.
@@ -132,12 +129,7 @@ fn sign_rs256(header: &Value, claims: &Value, key: &TestKey) -> String {
     );
     let mut sig = vec![0; key.pair.public_modulus_len()];
     key.pair
-        .sign(
-            &RSA_PKCS1_SHA256,
-            &SystemRandom::new(),
-            input.as_bytes(),
-            &mut sig,
-        )
+        .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig)
         .unwrap();
     format!("{input}.{}", b64(&sig))
 }
@@ -285,14 +277,8 @@ async fn valid_token_accepted() {
 #[tokio::test]
 async fn minimal_claims_and_lowercase_scheme_accepted() {
     let (v, _server) = setup().await;
-    let c = without(
-        without(without(claims(), "cognito:groups"), "username"),
-        "jti",
-    );
-    let verified = v
-        .verify_at(Some(&format!("bearer {}", token(&c))), NOW)
-        .await
-        .unwrap();
+    let c = without(without(without(claims(), "cognito:groups"), "username"), "jti");
+    let verified = v.verify_at(Some(&format!("bearer {}", token(&c))), NOW).await.unwrap();
     assert!(verified.groups.is_empty());
     assert_eq!((verified.username, verified.jti), (None, None));
 }
@@ -306,15 +292,8 @@ async fn verify_uses_system_time() {
         .as_secs() as i64;
     let fresh = with(with(claims(), "iat", json!(now)), "exp", json!(now + 3600));
     v.verify(Some(&bearer(&token(&fresh)))).await.unwrap();
-    let stale = with(
-        with(claims(), "iat", json!(now - 7200)),
-        "exp",
-        json!(now - 3600),
-    );
-    assert_eq!(
-        v.verify(Some(&bearer(&token(&stale)))).await,
-        Err(AuthError::Expired)
-    );
+    let stale = with(with(claims(), "iat", json!(now - 7200)), "exp", json!(now - 3600));
+    assert_eq!(v.verify(Some(&bearer(&token(&stale)))).await, Err(AuthError::Expired));
 }
 
 // ---------- time ----------
@@ -331,11 +310,7 @@ async fn expired_61s_ago_rejected() {
     let (v, _server) = setup().await;
     for exp in [NOW - 61, NOW - 60, i64::MIN] {
         let c = with(claims(), "exp", json!(exp));
-        assert_eq!(
-            check(&v, &token(&c)).await,
-            Err(AuthError::Expired),
-            "{exp}"
-        );
+        assert_eq!(check(&v, &token(&c)).await, Err(AuthError::Expired), "{exp}");
     }
 }
 
@@ -362,11 +337,7 @@ async fn string_exp_rejected() {
     let (v, _server) = setup().await;
     for exp in [json!("9999999999"), json!(9.9e9), json!(null)] {
         let c = with(claims(), "exp", exp.clone());
-        assert_eq!(
-            check(&v, &token(&c)).await,
-            Err(AuthError::Malformed),
-            "{exp}"
-        );
+        assert_eq!(check(&v, &token(&c)).await, Err(AuthError::Malformed), "{exp}");
     }
     let c = without(claims(), "exp");
     assert_eq!(check(&v, &token(&c)).await, Err(AuthError::Malformed));
@@ -384,11 +355,7 @@ async fn string_iat_and_auth_time_rejected() {
     let (v, _server) = setup().await;
     for claim in ["iat", "auth_time"] {
         let c = with(claims(), claim, json!((NOW - 100).to_string()));
-        assert_eq!(
-            check(&v, &token(&c)).await,
-            Err(AuthError::Malformed),
-            "{claim}"
-        );
+        assert_eq!(check(&v, &token(&c)).await, Err(AuthError::Malformed), "{claim}");
     }
     let c = without(claims(), "iat");
     assert_eq!(check(&v, &token(&c)).await, Err(AuthError::Malformed));
@@ -406,16 +373,10 @@ async fn alg_none_rejected() {
             b64(h.to_string().as_bytes()),
             b64(claims().to_string().as_bytes())
         );
-        assert_eq!(
-            check(&v, &unsigned).await,
-            Err(AuthError::UnsupportedAlgorithm)
-        );
+        assert_eq!(check(&v, &unsigned).await, Err(AuthError::UnsupportedAlgorithm));
         // Even with a valid RS256 signature attached, `none` is refused.
         let signed = sign_rs256(&h, &claims(), pool_key());
-        assert_eq!(
-            check(&v, &signed).await,
-            Err(AuthError::UnsupportedAlgorithm)
-        );
+        assert_eq!(check(&v, &signed).await, Err(AuthError::UnsupportedAlgorithm));
     }
     assert_eq!(server.hits(), 0, "rejected before touching keys");
 }
@@ -446,11 +407,7 @@ async fn other_algorithms_rejected() {
     ] {
         let h = json!({"alg": alg, "kid": KID});
         let t = sign_rs256(&h, &claims(), pool_key());
-        assert_eq!(
-            check(&v, &t).await,
-            Err(AuthError::UnsupportedAlgorithm),
-            "{alg}"
-        );
+        assert_eq!(check(&v, &t).await, Err(AuthError::UnsupportedAlgorithm), "{alg}");
     }
     let t = sign_rs256(&json!({"kid": KID}), &claims(), pool_key());
     assert_eq!(check(&v, &t).await, Err(AuthError::Malformed), "no alg");
@@ -481,12 +438,7 @@ async fn tampered_payload_rejected() {
     let t = token(&claims());
     let parts: Vec<&str> = t.split('.').collect();
     let forged = with(claims(), "sub", json!("someone-else"));
-    let tampered = format!(
-        "{}.{}.{}",
-        parts[0],
-        b64(forged.to_string().as_bytes()),
-        parts[2]
-    );
+    let tampered = format!("{}.{}.{}", parts[0], b64(forged.to_string().as_bytes()), parts[2]);
     assert_eq!(check(&v, &tampered).await, Err(AuthError::BadSignature));
     // A flipped signature byte as well.
     let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
@@ -511,11 +463,7 @@ async fn embedded_jwk_and_jku_ignored() {
     let forged = sign_rs256(&h, &claims(), evil);
     assert_eq!(check(&v, &forged).await, Err(AuthError::BadSignature));
     // An attacker kid that only the embedded jwk knows: unknown.
-    let h2 = with(
-        with(h.clone(), "kid", json!("evil")),
-        "jwk",
-        evil.jwk("evil"),
-    );
+    let h2 = with(with(h.clone(), "kid", json!("evil")), "jwk", evil.jwk("evil"));
     let forged = sign_rs256(&h2, &claims(), evil);
     assert_eq!(check(&v, &forged).await, Err(AuthError::UnknownKey));
     // Signed by the pool key, the extra header members change nothing.
@@ -561,10 +509,7 @@ async fn wrong_issuer_rejected() {
     ] {
         let c = with(claims(), "iss", iss.clone());
         let r = check(&v, &token(&c)).await;
-        assert!(
-            matches!(r, Err(AuthError::WrongIssuer | AuthError::Malformed)),
-            "{iss}"
-        );
+        assert!(matches!(r, Err(AuthError::WrongIssuer | AuthError::Malformed)), "{iss}");
     }
     let c = without(claims(), "iss");
     assert_eq!(check(&v, &token(&c)).await, Err(AuthError::WrongIssuer));
@@ -601,11 +546,7 @@ async fn invalid_sub_rejected() {
     let (v, _server) = setup().await;
     for sub in [json!(""), json!("a".repeat(129)), json!("abc\ndef")] {
         let c = with(claims(), "sub", sub.clone());
-        assert_eq!(
-            check(&v, &token(&c)).await,
-            Err(AuthError::InvalidSubject),
-            "{sub}"
-        );
+        assert_eq!(check(&v, &token(&c)).await, Err(AuthError::InvalidSubject), "{sub}");
     }
     let c = without(claims(), "sub");
     assert_eq!(check(&v, &token(&c)).await, Err(AuthError::InvalidSubject));
@@ -712,24 +653,15 @@ async fn jwks_unavailable() {
         l.local_addr().unwrap().port()
     };
     let v = JwtVerifier::new(config(&format!("http://127.0.0.1:{port}/jwks.json")));
-    assert_eq!(
-        check(&v, &token(&claims())).await,
-        Err(AuthError::JwksUnavailable)
-    );
+    assert_eq!(check(&v, &token(&claims())).await, Err(AuthError::JwksUnavailable));
 
     // A failing server, then a healthy one: recovery without a cold start.
     let server = JwksServer::start(None).await;
     let v = JwtVerifier::new_with_refetch_interval(config(&server.url), Duration::from_millis(200));
-    assert_eq!(
-        check(&v, &token(&claims())).await,
-        Err(AuthError::JwksUnavailable)
-    );
+    assert_eq!(check(&v, &token(&claims())).await, Err(AuthError::JwksUnavailable));
     server.publish("not a jwks".into());
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(
-        check(&v, &token(&claims())).await,
-        Err(AuthError::JwksUnavailable)
-    );
+    assert_eq!(check(&v, &token(&claims())).await, Err(AuthError::JwksUnavailable));
     server.publish(jwks(&[(KID, pool_key())]));
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert!(check(&v, &token(&claims())).await.is_ok());

@@ -30,22 +30,14 @@ impl Stage for Authenticate {
         ) {
             return Ok(req);
         }
-        let header = req
-            .headers()
-            .get(AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("\u{0}"));
-        let token = self
-            .app
-            .verifier
-            .verify(header)
-            .await
-            .map_err(|error| match error {
-                AuthError::JwksUnavailable => Problem::unavailable(error),
-                other => {
-                    tracing::info!(reason = %other, "token refused");
-                    Problem::unauthorized(other.to_string())
-                }
-            })?;
+        let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+        let token = self.app.verifier.verify(header).await.map_err(|error| match error {
+            AuthError::JwksUnavailable => Problem::unavailable(error),
+            other => {
+                tracing::info!(reason = %other, "token refused");
+                Problem::unauthorized(other.to_string())
+            }
+        })?;
         req.extensions_mut().insert(token);
         Ok(req)
     }

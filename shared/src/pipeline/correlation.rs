@@ -29,10 +29,7 @@ pub struct Correlation<S> {
 
 /// A client's id is kept only if it is short and plain, so it cannot inject into logs.
 fn acceptable(id: &str) -> bool {
-    (8..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    (8..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 fn correlation_id(req: &Request) -> String {
@@ -54,10 +51,7 @@ fn correlation_id(req: &Request) -> String {
 
 impl<S> Service<Request> for Correlation<S>
 where
-    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error> + Clone + Send + 'static,
     S::Future: Send,
 {
     type Response = Response<Body>;
@@ -71,7 +65,8 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let id = correlation_id(&req);
         req.extensions_mut().insert(CorrelationId(id.clone()));
-        let span = tracing::info_span!("request", correlation_id = %id, method = %req.method(), path = %req.uri().path());
+        let span =
+            tracing::info_span!("request", correlation_id = %id, method = %req.method(), path = %req.uri().path());
         let inner = self.inner.clone();
         let started = Instant::now();
         Box::pin(

@@ -38,11 +38,7 @@ fn body_bytes(body: &Body) -> &[u8] {
 }
 
 fn is_json(req: &Request) -> bool {
-    let Some(value) = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let mut parts = value.split(';').map(str::trim);
@@ -97,10 +93,7 @@ impl Stage for RequestFilter {
             return Err(Problem::request_refused());
         }
         if percent_decoded_has_forbidden_chars(req.uri().path())
-            || req
-                .uri()
-                .query()
-                .is_some_and(percent_decoded_has_forbidden_chars)
+            || req.uri().query().is_some_and(percent_decoded_has_forbidden_chars)
         {
             return Err(Problem::control_characters("URL"));
         }
@@ -140,9 +133,7 @@ mod tests {
     #[test]
     fn finds_encoded_controls() {
         assert!(percent_decoded_has_forbidden_chars("/documents/%00"));
-        assert!(percent_decoded_has_forbidden_chars(
-            "/documents/a%0d%0aSet-Cookie"
-        ));
+        assert!(percent_decoded_has_forbidden_chars("/documents/a%0d%0aSet-Cookie"));
         assert!(!percent_decoded_has_forbidden_chars("/documents/abc%20def"));
         assert!(!percent_decoded_has_forbidden_chars("/x%"));
         assert!(!percent_decoded_has_forbidden_chars("/x%2"));

@@ -35,10 +35,7 @@ pub struct SecurityHeaders<S> {
 
 impl<S> Service<Request> for SecurityHeaders<S>
 where
-    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error> + Clone + Send + 'static,
     S::Future: Send,
 {
     type Response = Response<Body>;
@@ -59,10 +56,7 @@ where
             };
             let headers = response.headers_mut();
             for (name, value) in SECURITY_HEADERS {
-                headers.insert(
-                    HeaderName::from_static(name),
-                    HeaderValue::from_static(value),
-                );
+                headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
             }
             Ok(response)
         })

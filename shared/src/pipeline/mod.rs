@@ -43,12 +43,8 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
         .layer(headers::SecurityHeadersLayer)
         .layer(stage::StageLayer::new(routing::MatchRoute::new(router)))
         .layer(stage::StageLayer::new(filter::RequestFilter))
-        .layer(stage::StageLayer::new(authn::Authenticate::new(
-            app.clone(),
-        )))
-        .layer(stage::StageLayer::new(tenant::ResolveTenant::new(
-            app.clone(),
-        )))
+        .layer(stage::StageLayer::new(authn::Authenticate::new(app.clone())))
+        .layer(stage::StageLayer::new(tenant::ResolveTenant::new(app.clone())))
         .layer(stage::StageLayer::new(authz::Authorize))
         .service(dispatch::Dispatch::new(app));
     BoxCloneSyncService::new(service)

@@ -20,13 +20,10 @@ impl MatchRoute {
 
 impl Stage for MatchRoute {
     async fn check(&self, mut req: Request) -> Result<Request, Problem> {
-        let matched = self
-            .router
-            .find(req.method(), req.uri().path())
-            .map_err(|e| match e {
-                RouteError::NotFound => Problem::not_found(),
-                RouteError::MethodNotAllowed => Problem::method_not_allowed(),
-            })?;
+        let matched = self.router.find(req.method(), req.uri().path()).map_err(|e| match e {
+            RouteError::NotFound => Problem::not_found(),
+            RouteError::MethodNotAllowed => Problem::method_not_allowed(),
+        })?;
         req.extensions_mut().insert(matched);
         Ok(req)
     }

@@ -42,10 +42,7 @@ pub struct StageService<St, S> {
 impl<St, S> Service<Request> for StageService<St, S>
 where
     St: Stage,
-    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error> + Clone + Send + 'static,
     S::Future: Send,
 {
     type Response = Response<Body>;

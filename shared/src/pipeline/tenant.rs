@@ -34,8 +34,7 @@ impl Stage for ResolveTenant {
             .extensions()
             .get::<VerifiedToken>()
             .ok_or_else(|| Problem::internal("tenant layer before authentication"))?;
-        let user = UserId::parse(&token.sub)
-            .map_err(|_| Problem::unauthorized("token subject is not valid"))?;
+        let user = UserId::parse(&token.sub).map_err(|_| Problem::unauthorized("token subject is not valid"))?;
         let caller = self
             .app
             .store

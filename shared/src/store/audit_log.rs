@@ -42,11 +42,7 @@ impl Store {
     }
 
     /// A page of the caller's chain, newest entry first.
-    pub async fn audit_page(
-        &self,
-        scope: &TenantScope,
-        page: &PageRequest,
-    ) -> Result<Page<Entry>, Problem> {
+    pub async fn audit_page(&self, scope: &TenantScope, page: &PageRequest) -> Result<Page<Entry>, Problem> {
         let partition = keys::chain_partition(scope.org_id());
         let (items, next) = self
             .query_page(
@@ -81,10 +77,7 @@ impl Store {
                     .table_name(&self.audit_table)
                     .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                     .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                    .expression_attribute_values(
-                        ":prefix",
-                        AttributeValue::S(keys::CHAIN_ENTRY_PREFIX.into()),
-                    )
+                    .expression_attribute_values(":prefix", AttributeValue::S(keys::CHAIN_ENTRY_PREFIX.into()))
                     .consistent_read(true)
                     .set_exclusive_start_key(start.take())
                     .send()
@@ -111,21 +104,14 @@ impl Store {
     }
 
     /// The events of these outbox items that are still pending (not yet appended), in id order.
-    async fn pending_events(
-        &self,
-        org: &OrgId,
-        event_ids: &[String],
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn pending_events(&self, org: &OrgId, event_ids: &[String]) -> Result<Vec<AuditEvent>, StoreError> {
         let mut events = Vec::new();
         for chunk in event_ids.chunks(100) {
             let mut wanted = KeysAndAttributes::builder().consistent_read(true);
             for id in chunk {
                 wanted = wanted.keys(keys::outbox(org, id).to_map());
             }
-            let mut request = BTreeMap::from([(
-                self.data_table.clone(),
-                wanted.build().map_err(StoreError::aws)?,
-            )]);
+            let mut request = BTreeMap::from([(self.data_table.clone(), wanted.build().map_err(StoreError::aws)?)]);
             for _ in 0..10 {
                 let out = self
                     .ddb
@@ -142,12 +128,10 @@ impl Store {
                     let Some(AttributeValue::M(event)) = item.remove("event") else {
                         return Err(StoreError::Corrupt("outbox item without event".into()));
                     };
-                    let event: AuditEvent = serde_dynamo::from_item(event)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let event: AuditEvent =
+                        serde_dynamo::from_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     if event.org_id != org.as_str() {
-                        return Err(StoreError::Corrupt(
-                            "outbox event of another organisation".into(),
-                        ));
+                        return Err(StoreError::Corrupt("outbox event of another organisation".into()));
                     }
                     events.push(event);
                 }
@@ -165,11 +149,7 @@ impl Store {
     /// Appends the given outbox events of one organisation to its chain. Safe to run twice and
     /// concurrently: events already appended are skipped (their outbox items are gone), and the
     /// head only moves if it is still where this writer read it, so the chain cannot fork.
-    pub async fn append_outbox(
-        &self,
-        org: &OrgId,
-        event_ids: &[String],
-    ) -> Result<usize, StoreError> {
+    pub async fn append_outbox(&self, org: &OrgId, event_ids: &[String]) -> Result<usize, StoreError> {
         let mut appended = 0;
         let mut attempts = 0;
         loop {
@@ -178,8 +158,7 @@ impl Store {
             if pending.is_empty() {
                 return Ok(appended);
             }
-            let batch: Vec<AuditEvent> =
-                pending.into_iter().take(ENTRIES_PER_TRANSACTION).collect();
+            let batch: Vec<AuditEvent> = pending.into_iter().take(ENTRIES_PER_TRANSACTION).collect();
             let count = batch.len();
             match self.append_batch(org, &head, batch).await {
                 Ok(()) => {
@@ -197,15 +176,9 @@ impl Store {
         }
     }
 
-    async fn append_batch(
-        &self,
-        org: &OrgId,
-        head: &Head,
-        events: Vec<AuditEvent>,
-    ) -> Result<(), StoreError> {
+    async fn append_batch(&self, org: &OrgId, head: &Head, events: Vec<AuditEvent>) -> Result<(), StoreError> {
         let outbox_ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-        let (entries, new_head) =
-            chain::extend(head, events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (entries, new_head) = chain::extend(head, events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut writes = Vec::with_capacity(entries.len() * 2 + 1);
         for entry in &entries {
             let put = Put::builder()
@@ -285,10 +258,8 @@ impl Store {
             {
                 continue;
             }
-            let (
-                Some(serde_dynamo::AttributeValue::S(pk)),
-                Some(serde_dynamo::AttributeValue::S(sk)),
-            ) = (record.change.keys.get("pk"), record.change.keys.get("sk"))
+            let (Some(serde_dynamo::AttributeValue::S(pk)), Some(serde_dynamo::AttributeValue::S(sk))) =
+                (record.change.keys.get("pk"), record.change.keys.get("sk"))
             else {
                 continue;
             };

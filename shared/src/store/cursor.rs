@@ -99,10 +99,7 @@ mod tests {
         let mut bytes = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
         let n = bytes.len();
         bytes[n - 20] ^= 1;
-        assert_eq!(
-            sealer.open("ORG#a#DOC", &URL_SAFE_NO_PAD.encode(bytes)),
-            None
-        );
+        assert_eq!(sealer.open("ORG#a#DOC", &URL_SAFE_NO_PAD.encode(bytes)), None);
         assert_eq!(sealer.open("ORG#a#DOC", "not a cursor"), None);
         let other = CursorSealer::new(&[8u8; 32]).unwrap();
         assert_eq!(other.open("ORG#a#DOC", &cursor), None);

@@ -65,10 +65,7 @@ impl Store {
             return Ok(None);
         };
         let entry: DirectoryEntry = super::from_item(item)?;
-        let (org_key, member_key) = (
-            keys::organisation(&entry.org_id),
-            keys::member(&entry.org_id, user),
-        );
+        let (org_key, member_key) = (keys::organisation(&entry.org_id), keys::member(&entry.org_id, user));
         let wanted = KeysAndAttributes::builder()
             .keys(org_key.to_map())
             .keys(member_key.to_map())
@@ -192,7 +189,6 @@ impl Store {
                 "attribute_not_exists(pk)",
             )?,
         ];
-        self.commit(writes, &[event], StoreError::AlreadyExists)
-            .await
+        self.commit(writes, &[event], StoreError::AlreadyExists).await
     }
 }

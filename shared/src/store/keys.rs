@@ -92,10 +92,7 @@ pub(crate) const CHAIN_ENTRY_PREFIX: &str = "ENTRY#";
 
 /// Zero-padded so that the sort key orders entries by sequence number.
 pub(crate) fn chain_entry(org: &OrgId, seq: u64) -> Key {
-    Key::new(
-        chain_partition(org),
-        format!("{CHAIN_ENTRY_PREFIX}{seq:020}"),
-    )
+    Key::new(chain_partition(org), format!("{CHAIN_ENTRY_PREFIX}{seq:020}"))
 }
 
 pub(crate) fn chain_head(org: &OrgId) -> Key {
@@ -124,10 +121,7 @@ mod tests {
             chain_entry(&org, 7),
             chain_head(&org),
         ] {
-            assert!(
-                key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1",
-                "{key:?}"
-            );
+            assert!(key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1", "{key:?}");
         }
         assert_eq!(chain_entry(&org, 7).sk, "ENTRY#00000000000000000007");
         assert_eq!(org_of_outbox(&outbox(&org, "e").pk), Some(org));

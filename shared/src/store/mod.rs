@@ -54,9 +54,7 @@ impl StoreError {
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict => {
-                Problem::conflict("the record was changed by someone else; read it again")
-            }
+            StoreError::Conflict => Problem::conflict("the record was changed by someone else; read it again"),
             StoreError::AlreadyExists => Problem::conflict("the record already exists"),
             other => Problem::internal(other),
         }
@@ -132,8 +130,7 @@ pub struct Store {
 }
 
 pub(crate) fn to_item<T: Serialize>(value: &T, key: &Key) -> Result<Item, StoreError> {
-    let mut item: Item =
-        serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     item.extend(key.to_map());
     Ok(item)
 }
@@ -174,9 +171,7 @@ impl Store {
         item.insert("kind".into(), AttributeValue::S("outbox".into()));
         item.insert(
             "event".into(),
-            AttributeValue::M(
-                serde_dynamo::to_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            ),
+            AttributeValue::M(serde_dynamo::to_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?),
         );
         put(&self.data_table, item, "attribute_not_exists(pk)")
     }
@@ -215,11 +210,7 @@ impl Store {
     }
 
     /// Records an event that changes no record (a security event such as an audit verification).
-    pub async fn record_event(
-        &self,
-        scope: &TenantScope,
-        event: AuditEvent,
-    ) -> Result<(), StoreError> {
+    pub async fn record_event(&self, scope: &TenantScope, event: AuditEvent) -> Result<(), StoreError> {
         debug_assert_eq!(event.org_id, scope.org_id().as_str());
         self.commit(vec![], &[event], StoreError::Conflict).await
     }
@@ -253,10 +244,7 @@ impl Store {
             .set_item(Some(item))
             .condition_expression("attribute_exists(pk) AND #version = :expected")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(expected_version.to_string()),
-            )
+            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
             .build()
             .map_err(StoreError::aws)?;
         self.commit(
@@ -267,11 +255,7 @@ impl Store {
         .await
     }
 
-    pub async fn get<R: Record>(
-        &self,
-        scope: &TenantScope,
-        id: &str,
-    ) -> Result<Option<R>, StoreError> {
+    pub async fn get<R: Record>(&self, scope: &TenantScope, id: &str) -> Result<Option<R>, StoreError> {
         let key = keys::record(scope, R::COLLECTION, id);
         let out = self
             .ddb
@@ -286,11 +270,7 @@ impl Store {
     }
 
     /// A page of records, newest id first (ids are time-ordered UUIDv7).
-    pub async fn list<R: Record>(
-        &self,
-        scope: &TenantScope,
-        page: &PageRequest,
-    ) -> Result<Page<R>, Problem> {
+    pub async fn list<R: Record>(&self, scope: &TenantScope, page: &PageRequest) -> Result<Page<R>, Problem> {
         let partition = keys::collection(scope, R::COLLECTION);
         let (items, next) = self
             .query_page(&self.data_table.clone(), &partition, None, false, page)
@@ -335,13 +315,9 @@ impl Store {
             .limit(page.limit())
             .set_exclusive_start_key(start);
         if let Some(prefix) = sk_prefix {
-            query =
-                query.expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()));
+            query = query.expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()));
         }
-        let out = query
-            .send()
-            .await
-            .map_err(|e| Problem::from(StoreError::aws(e)))?;
+        let out = query.send().await.map_err(|e| Problem::from(StoreError::aws(e)))?;
         let next = match out.last_evaluated_key.as_ref().and_then(Key::from_map) {
             Some(last) => Some(sealer.seal(partition, &last).map_err(Problem::internal)?),
             None => None,
@@ -379,9 +355,9 @@ impl Store {
                             .send()
                             .await
                             .map_err(StoreError::aws)?;
-                        let bytes = plain.plaintext.ok_or_else(|| {
-                            StoreError::Corrupt("KMS returned no plaintext".into())
-                        })?;
+                        let bytes = plain
+                            .plaintext
+                            .ok_or_else(|| StoreError::Corrupt("KMS returned no plaintext".into()))?;
                         return CursorSealer::new(bytes.as_ref()).map_err(StoreError::Corrupt);
                     }
                     let fresh = self
@@ -408,9 +384,7 @@ impl Store {
                         .send()
                         .await;
                 }
-                Err(StoreError::Aws(
-                    "cursor key could not be established".into(),
-                ))
+                Err(StoreError::Aws("cursor key could not be established".into()))
             })
             .await
             .map_err(Problem::from)

@@ -1,0 +1,555 @@
+//! The documents API and the pipeline around it, over HTTP, as clients and attackers see it.
+
+use quire::rbac::Role;
+use quire_blackbox_tests::{harness, Reply};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const SECURITY_HEADERS: [(&str, &str); 7] = [
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("permissions-policy", "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()"),
+    ("cache-control", "no-store"),
+];
+
+fn assert_security_headers(reply: &Reply) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(reply.header(name), Some(value), "{name} on a {} response", reply.status);
+    }
+    let correlation = reply
+        .header("x-correlation-id")
+        .expect("x-correlation-id on every response");
+    assert!(correlation.len() >= 8);
+}
+
+fn assert_problem(reply: &Reply, status: StatusCode, slug: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(
+        reply.problem_type(),
+        format!("urn:quire:problem:{slug}"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.body["status"], status.as_u16());
+}
+
+/// Proves: DOC-1, TEN-1
+#[tokio::test]
+async fn documents_round_trip() {
+    let h = harness();
+    let token = h.token(h.org("acme"), Role::User).await;
+    let created = h.create_document(&token, "SOP-100 Line clearance").await;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["status"], "draft");
+    assert_eq!(created["version"], 1);
+
+    let read = h
+        .call(Method::GET, &format!("/documents/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body, created);
+
+    let patched = h
+        .call(
+            Method::PATCH,
+            &format!("/documents/{id}"),
+            Some(&token),
+            Some(json!({"title": "SOP-100 Line clearance v2", "reason": "Typo in scope"})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.body["version"], 2);
+    assert_eq!(patched.body["title"], "SOP-100 Line clearance v2");
+    assert_eq!(patched.body["body"], created["body"]);
+
+    let listed = h.call(Method::GET, "/documents?limit=100", Some(&token), None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(listed.body["items"].as_array().unwrap().iter().any(|d| d["id"] == id));
+}
+
+/// Proves: TEN-5
+#[tokio::test]
+async fn listing_pages_with_sealed_cursors() {
+    let h = harness();
+    let org = h.new_org("pages").await;
+    let token = h.token(&org, Role::Owner).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            h.create_document(&token, &format!("Doc {n}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut path = "/documents?limit=2".to_owned();
+    loop {
+        let page = h.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.body["items"].as_array().unwrap().len() <= 2);
+        seen.extend(
+            page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].as_str().unwrap().to_owned()),
+        );
+        match page.body["next"].as_str() {
+            Some(cursor) => path = format!("/documents?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, every document once");
+}
+
+/// Proves: TEN-3, TEN-1
+#[tokio::test]
+async fn another_tenants_document_is_not_found_on_every_route() {
+    let h = harness();
+    let acme = h.token(h.org("acme"), Role::Owner).await;
+    let globex = h.token(h.org("globex"), Role::Owner).await;
+    let doc = h.create_document(&acme, "Acme secret recipe").await;
+    let id = doc["id"].as_str().unwrap();
+    let get = h
+        .call(Method::GET, &format!("/documents/{id}"), Some(&globex), None)
+        .await;
+    assert_problem(&get, StatusCode::NOT_FOUND, "not-found");
+    let patch = h
+        .call(
+            Method::PATCH,
+            &format!("/documents/{id}"),
+            Some(&globex),
+            Some(json!({"title": "pwned", "reason": "x"})),
+        )
+        .await;
+    assert_problem(&patch, StatusCode::NOT_FOUND, "not-found");
+    // Same answer as for an id that exists nowhere: no existence oracle.
+    let unknown = h
+        .call(
+            Method::GET,
+            "/documents/01900000-0000-7000-8000-000000000000",
+            Some(&globex),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.body, get.body);
+    let list = h.call(Method::GET, "/documents?limit=100", Some(&globex), None).await;
+    assert!(!list.text.contains(id));
+    // Unchanged for its owner.
+    let mine = h
+        .call(Method::GET, &format!("/documents/{id}"), Some(&acme), None)
+        .await;
+    assert_eq!(mine.body, doc);
+}
+
+/// Proves: TEN-1
+#[tokio::test]
+async fn an_org_id_sent_by_the_client_is_never_used() {
+    let h = harness();
+    let globex_org = h.org("globex").org_id.to_string();
+    let acme = h.token(h.org("acme"), Role::Owner).await;
+    let body = json!({"title": "x", "type": "sop", "body": "y", "orgId": globex_org});
+    let reply = h.call(Method::POST, "/documents", Some(&acme), Some(body)).await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-body");
+    assert_eq!(reply.body["field"], "orgId");
+    let spoofed = h
+        .raw(
+            h.request(Method::GET, "/documents")
+                .bearer_auth(&acme)
+                .header("x-org-id", &globex_org)
+                .query(&[("limit", "100")]),
+        )
+        .await;
+    assert_eq!(spoofed.status, StatusCode::OK);
+    let own = h.call(Method::GET, "/documents?limit=100", Some(&acme), None).await;
+    assert_eq!(spoofed.body["items"], own.body["items"]);
+}
+
+/// Proves: TEN-5
+#[tokio::test]
+async fn forged_or_cross_tenant_cursors_are_400() {
+    let h = harness();
+    let org = h.new_org("cursor").await;
+    let token = h.token(&org, Role::Owner).await;
+    for n in 0..3 {
+        h.create_document(&token, &format!("Doc {n}")).await;
+    }
+    let page = h.call(Method::GET, "/documents?limit=1", Some(&token), None).await;
+    let cursor = page.body["next"].as_str().expect("a next cursor").to_owned();
+    // Another tenant replays it.
+    let globex = h.token(h.org("globex"), Role::Owner).await;
+    let replayed = h
+        .call(
+            Method::GET,
+            &format!("/documents?limit=1&cursor={cursor}"),
+            Some(&globex),
+            None,
+        )
+        .await;
+    assert_problem(&replayed, StatusCode::BAD_REQUEST, "invalid-cursor");
+    // A documents cursor on the audit listing.
+    let elsewhere = h
+        .call(
+            Method::GET,
+            &format!("/audit?limit=1&cursor={cursor}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_problem(&elsewhere, StatusCode::BAD_REQUEST, "invalid-cursor");
+    // Forged: a plain LastEvaluatedKey, and a flipped byte.
+    let forged = base64_url(&format!(r#"{{"pk":"ORG#{}#DOC","sk":"x"}}"#, h.org("acme").org_id));
+    for bad in [forged, flip(&cursor), "AAAA".to_owned()] {
+        let reply = h
+            .call(Method::GET, &format!("/documents?cursor={bad}"), Some(&token), None)
+            .await;
+        assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-cursor");
+    }
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn flip(cursor: &str) -> String {
+    let mut chars: Vec<char> = cursor.chars().collect();
+    let i = chars.len() / 2;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+/// Proves: RBAC-3
+#[tokio::test]
+async fn viewer_cannot_write() {
+    let h = harness();
+    let acme = h.org("acme");
+    let viewer = h.token(acme, Role::Viewer).await;
+    let user = h.token(acme, Role::User).await;
+    let doc = h.create_document(&user, "Viewer target").await;
+    let create = h
+        .call(
+            Method::POST,
+            "/documents",
+            Some(&viewer),
+            Some(json!({"title": "x", "type": "sop", "body": "y"})),
+        )
+        .await;
+    assert_problem(&create, StatusCode::FORBIDDEN, "forbidden");
+    let patch = h
+        .call(
+            Method::PATCH,
+            &format!("/documents/{}", doc["id"].as_str().unwrap()),
+            Some(&viewer),
+            Some(json!({"title": "x", "reason": "y"})),
+        )
+        .await;
+    assert_problem(&patch, StatusCode::FORBIDDEN, "forbidden");
+    let read = h
+        .call(
+            Method::GET,
+            &format!("/documents/{}", doc["id"].as_str().unwrap()),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(read.body, doc, "the refused write changed nothing");
+    // Audit trail is for Owners and Admins.
+    let audit = h.call(Method::GET, "/audit", Some(&user), None).await;
+    assert_problem(&audit, StatusCode::FORBIDDEN, "forbidden");
+}
+
+/// Proves: RBAC-4, TEN-6
+#[tokio::test]
+async fn role_and_membership_changes_apply_on_the_next_request() {
+    let h = harness();
+    let org = h.new_org("roles").await;
+    let token = h.token(&org, Role::User).await;
+    h.create_document(&token, "Before demotion").await;
+    let ddb = h.dynamodb();
+    let user_id = org.user(Role::User).user_id.to_string();
+    let key = |pk: String, sk: String| {
+        [
+            ("pk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(pk)),
+            ("sk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(sk)),
+        ]
+    };
+    let set = |attr: &'static str, value: &'static str| {
+        let ddb = ddb.clone();
+        let table = h.data_table.clone();
+        let [pk, sk] = key(format!("ORG#{}#MEMBER", org.org_id), user_id.clone());
+        async move {
+            ddb.update_item()
+                .table_name(table)
+                .key(pk.0, pk.1)
+                .key(sk.0, sk.1)
+                .update_expression("SET #a = :v")
+                .expression_attribute_names("#a", attr)
+                .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::S(value.into()))
+                .send()
+                .await
+                .expect("update membership");
+        }
+    };
+    set("role", "Viewer").await;
+    let demoted = h
+        .call(
+            Method::POST,
+            "/documents",
+            Some(&token),
+            Some(json!({"title": "x", "type": "sop", "body": "y"})),
+        )
+        .await;
+    assert_problem(&demoted, StatusCode::FORBIDDEN, "forbidden");
+    set("status", "Suspended").await;
+    let suspended = h.call(Method::GET, "/documents", Some(&token), None).await;
+    assert_problem(&suspended, StatusCode::FORBIDDEN, "no-membership");
+}
+
+/// Proves: HTTP-1, HTTP-3, HTTP-4
+#[tokio::test]
+async fn security_headers_on_success_client_error_and_server_error() {
+    let h = harness();
+    let ok = h.call(Method::GET, "/health", None, None).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_security_headers(&ok);
+    for reply in [
+        h.call(Method::GET, "/documents", None, None).await,
+        h.call(Method::GET, "/nowhere", None, None).await,
+        h.call(Method::DELETE, "/health", None, None).await,
+    ] {
+        assert!(reply.status.is_client_error());
+        assert_security_headers(&reply);
+    }
+    // A stored record that no longer parses makes the handler fail: 500, headers, nothing leaked.
+    let org = h.new_org("broken").await;
+    let token = h.token(&org, Role::Owner).await;
+    let doc = h.create_document(&token, "To be corrupted").await;
+    let id = doc["id"].as_str().unwrap();
+    h.dynamodb()
+        .update_item()
+        .table_name(&h.data_table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}#DOC", org.org_id)),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()))
+        .update_expression("SET version = :v")
+        .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::S("not a number".into()))
+        .send()
+        .await
+        .unwrap();
+    let failed = h
+        .call(Method::GET, &format!("/documents/{id}"), Some(&token), None)
+        .await;
+    assert_problem(&failed, StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    assert_security_headers(&failed);
+    for leak in [
+        "ORG#",
+        "version",
+        "invalid type",
+        "dynamo",
+        "serde",
+        &h.data_table,
+        org.org_id.as_str(),
+    ] {
+        assert!(!failed.text.contains(leak), "500 leaks {leak:?}: {}", failed.text);
+    }
+}
+
+/// Proves: HTTP-3
+#[tokio::test]
+async fn a_plain_correlation_id_is_echoed_and_a_hostile_one_replaced() {
+    let h = harness();
+    let kept = h
+        .raw(
+            h.request(Method::GET, "/health")
+                .header("x-correlation-id", "client-trace-0001"),
+        )
+        .await;
+    assert_eq!(kept.header("x-correlation-id"), Some("client-trace-0001"));
+    let replaced = h
+        .raw(
+            h.request(Method::GET, "/health")
+                .header("x-correlation-id", "evil\"}{injected"),
+        )
+        .await;
+    assert_ne!(replaced.header("x-correlation-id"), Some("evil\"}{injected"));
+}
+
+/// Proves: HTTP-2
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let h = harness();
+    let org = h.new_org("input").await;
+    let token = h.token(&org, Role::Owner).await;
+    let post = |body: String, content_type: &'static str| {
+        h.raw(
+            h.request(Method::POST, "/documents")
+                .bearer_auth(&token)
+                .header(CONTENT_TYPE, content_type)
+                .body(body),
+        )
+    };
+
+    let too_big = post(
+        format!(r#"{{"title":"x","type":"sop","body":"{}"}}"#, "a".repeat(170 * 1024)),
+        "application/json",
+    )
+    .await;
+    assert_problem(&too_big, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large");
+    let wrong_type = post(r#"{"title":"x","type":"sop","body":"y"}"#.into(), "text/plain").await;
+    assert_problem(
+        &wrong_type,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    );
+    let malformed = post(r#"{"title":"x","#.into(), "application/json").await;
+    assert_problem(&malformed, StatusCode::BAD_REQUEST, "invalid-body");
+    let unknown = post(
+        r#"{"title":"x","type":"sop","body":"y","status":"approved"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_problem(&unknown, StatusCode::BAD_REQUEST, "invalid-body");
+    assert_eq!(unknown.body["field"], "status");
+    let missing = post(r#"{"title":"x","type":"sop"}"#.into(), "application/json").await;
+    assert_eq!(missing.body["field"], "body");
+    let bad_title = post(r#"{"title":"","type":"sop","body":"y"}"#.into(), "application/json").await;
+    assert_problem(&bad_title, StatusCode::BAD_REQUEST, "invalid-body");
+    assert_eq!(bad_title.body["field"], "title");
+    let bad_kind = post(r#"{"title":"x","type":"memo","body":"y"}"#.into(), "application/json").await;
+    assert_problem(&bad_kind, StatusCode::BAD_REQUEST, "invalid-body");
+    let control = post(
+        r#"{"title":"x\u0000","type":"sop","body":"y"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_problem(&control, StatusCode::BAD_REQUEST, "control-characters");
+    let bidi = post(
+        r#"{"title":"x","type":"sop","body":"\u202e gnp.exe"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_problem(&bidi, StatusCode::BAD_REQUEST, "control-characters");
+    let body_on_get = h
+        .raw(
+            h.request(Method::GET, "/documents")
+                .bearer_auth(&token)
+                .header(CONTENT_TYPE, "application/json")
+                .body("{}"),
+        )
+        .await;
+    assert_problem(&body_on_get, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large");
+    let bad_limit = h.call(Method::GET, "/documents?limit=1000", Some(&token), None).await;
+    assert_problem(&bad_limit, StatusCode::BAD_REQUEST, "invalid-parameter");
+    let unknown_param = h.call(Method::GET, "/documents?orgId=x", Some(&token), None).await;
+    assert_problem(&unknown_param, StatusCode::BAD_REQUEST, "invalid-parameter");
+    let scanner = h
+        .raw(h.request(Method::GET, "/health").header("user-agent", "sqlmap/1.7"))
+        .await;
+    assert_problem(&scanner, StatusCode::FORBIDDEN, "request-refused");
+    let encoded_control = h.call(Method::GET, "/documents/abc%0d%0aX", Some(&token), None).await;
+    assert_problem(&encoded_control, StatusCode::BAD_REQUEST, "control-characters");
+
+    // Edits: reason required, drafts only.
+    let doc = h.create_document(&token, "Edit me").await;
+    let id = doc["id"].as_str().unwrap();
+    let no_reason = h
+        .call(
+            Method::PATCH,
+            &format!("/documents/{id}"),
+            Some(&token),
+            Some(json!({"title": "New"})),
+        )
+        .await;
+    assert_problem(&no_reason, StatusCode::BAD_REQUEST, "invalid-body");
+    assert_eq!(no_reason.body["field"], "reason");
+
+    // Nothing above changed anything: one document, and the trail holds only seeding and that create.
+    let list = h.call(Method::GET, "/documents", Some(&token), None).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list.body["items"][0], doc);
+    h.audit_settled(&org).await;
+    let trail = h.audit_entries(&token).await;
+    let actions: Vec<&str> = trail.iter().map(|e| e["event"]["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions.iter().filter(|a| a.starts_with("document.")).count(),
+        1,
+        "{actions:?}"
+    );
+}
+
+/// Proves: DOC-2
+#[tokio::test]
+async fn only_drafts_can_be_edited() {
+    let h = harness();
+    let org = h.new_org("drafts").await;
+    let token = h.token(&org, Role::Owner).await;
+    let doc = h.create_document(&token, "Approved one").await;
+    let id = doc["id"].as_str().unwrap();
+    h.dynamodb()
+        .update_item()
+        .table_name(&h.data_table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}#DOC", org.org_id)),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":s", aws_sdk_dynamodb::types::AttributeValue::S("approved".into()))
+        .send()
+        .await
+        .unwrap();
+    let patch = h
+        .call(
+            Method::PATCH,
+            &format!("/documents/{id}"),
+            Some(&token),
+            Some(json!({"body": "changed", "reason": "late change"})),
+        )
+        .await;
+    assert_problem(&patch, StatusCode::CONFLICT, "conflict");
+    let read = h
+        .call(Method::GET, &format!("/documents/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(read.body["body"], doc["body"]);
+}
+
+/// Proves: AUTHN-9
+#[tokio::test]
+async fn login_does_not_tell_unknown_accounts_from_wrong_passwords() {
+    let h = harness();
+    let wrong = h
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"email": "owner@acme.test", "password": "Wrong-Passw0rd!"})),
+        )
+        .await;
+    let unknown = h
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"email": "nobody@acme.test", "password": "Wrong-Passw0rd!"})),
+        )
+        .await;
+    assert_problem(&wrong, StatusCode::UNAUTHORIZED, "invalid-credentials");
+    assert_eq!(wrong.body, unknown.body);
+    assert_eq!(wrong.status, unknown.status);
+}
