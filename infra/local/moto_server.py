@@ -57,6 +57,11 @@ def main() -> None:
     )
     from werkzeug.serving import run_simple
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import moto_patches  # noqa: E402
+
+    moto_patches.install()
+
     # One line per request is noise in test output; keep warnings and errors.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

@@ -28,7 +28,7 @@ async fn each_write_yields_exactly_one_entry_with_before_and_after() {
         .raw(
             h.request(Method::PATCH, &format!("/documents/{id}"))
                 .bearer_auth(&user)
-                .header("user-agent", "audit-test/1.0\r\nX-Injected: 1")
+                .header("user-agent", "audit-test/1.0")
                 .json(&json!({"body": "Step 1: gloves", "reason": "Clarified step 1"})),
         )
         .await;
@@ -91,24 +91,24 @@ async fn free_text_in_entries_cannot_inject_lines() {
     let h = harness();
     let org = h.new_org("inject").await;
     let owner = h.token(&org, Role::Owner).await;
+    // Tab, NEL (a C1 line break) and a right-to-left override: all valid in an HTTP header.
+    let agent = reqwest::header::HeaderValue::from_bytes("agent\tX\u{85}Y\u{202e}Z".as_bytes()).unwrap();
     let reply = h
         .raw(
             h.request(Method::POST, "/documents")
                 .bearer_auth(&owner)
-                .header("user-agent", "agent\u{1b}[2J")
+                .header("user-agent", agent)
                 .json(&json!({"title": "x", "type": "sop", "body": "y"})),
         )
         .await;
-    // A raw escape in a header is not even valid HTTP for some clients; whichever way, no control character is stored.
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     h.audit_settled(&org).await;
     let entries = h.audit_entries(&owner).await;
-    if reply.status == StatusCode::CREATED {
-        let ua = entries.last().unwrap()["event"]["origin"]["userAgent"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        assert!(!ua.chars().any(|c| c.is_control()), "{ua:?}");
-    }
+    let ua = entries.last().unwrap()["event"]["origin"]["userAgent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ua, "agent\u{fffd}X\u{fffd}Y\u{fffd}Z");
 }
 
 /// Proves: AUD-2

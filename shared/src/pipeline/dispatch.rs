@@ -56,8 +56,7 @@ impl Service<Request> for Dispatch {
                 user_agent: req
                     .headers()
                     .get(USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
                 params: matched.params.clone(),
                 caller: req.extensions().get::<Caller>().cloned(),
             };

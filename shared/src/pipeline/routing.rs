@@ -24,6 +24,10 @@ impl Stage for MatchRoute {
             RouteError::NotFound => Problem::not_found(),
             RouteError::MethodNotAllowed => Problem::method_not_allowed(),
         })?;
+        // The catch-all exists so that unknown paths get our headers too; nothing else runs for them.
+        if matched.route.is_catch_all() {
+            return Err(Problem::not_found());
+        }
         req.extensions_mut().insert(matched);
         Ok(req)
     }

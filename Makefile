@@ -1,0 +1,51 @@
+# Quire: two commands on a fresh machine.
+#   make dev    run Quire locally (set-up included): emulator, provisioning, seeding, API on :3000
+#   make test   every test (set-up included): format, lints, unit, black-box, template lint
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+
+.PHONY: setup dev test check-format clippy unit template-lint traceability bench size clean-venv
+
+## Project virtualenv with the pinned emulator (moto) and template linters.
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: infra/local/requirements.txt infra/lint/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt -r infra/lint/requirements.txt
+	touch $@
+
+## Runs Quire locally until Ctrl-C. QUIRE_PORT (3000), QUIRE_EMULATOR_PORT (4566), QUIRE_DEMO_PASSWORD.
+dev: setup
+	cargo run -p quire-local --bin quire-local
+
+## Every test. CI runs exactly this.
+test: setup check-format clippy template-lint unit
+
+check-format:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+template-lint:
+	bash infra/lint-template.sh
+
+# One test thread per binary keeps the emulator-bound suites from starving each other on 2 cores;
+# the results log feeds the traceability matrix.
+unit:
+	mkdir -p target; set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-results.log
+	$(PYTHON) scripts/traceability.py --results target/test-results.log --check
+
+## Regenerates docs/traceability.md from the test suite's tags and the last test run.
+traceability:
+	$(PYTHON) scripts/traceability.py --results target/test-results.log
+
+bench:
+	cargo bench -p quire
+
+size:
+	bash scripts/bootstrap-size.sh
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,365 @@
+//! The sample events under `events/` (for `sam local invoke -e`) replayed through the handlers
+//! they are samples for: each API event through its function's whole pipeline, the stream event
+//! through the audit writer. The directory names the function (`audit-writer/` →
+//! `AuditWriterFunction`); a new file is replayed without touching this test, and a file whose
+//! directory names no function, or a route without a sample, fails it.
+
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::{Body, Response};
+use quire::pipeline::headers::SECURITY_HEADERS;
+use quire::rbac::Role;
+use quire_blackbox_tests::harness;
+use quire_local::stack::function_routes;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tower::ServiceExt;
+
+/// The one function fed by the data table's stream rather than by the HTTP API.
+const STREAM_FUNCTION: &str = "AuditWriterFunction";
+/// Placeholders of the sample files, filled in at run time (see events/README.md).
+const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
+const PASSWORD: &str = "REPLACE_WITH_PASSWORD";
+const DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000000";
+const ORG_ID: &str = "REPLACE_WITH_ORG_ID";
+const EVENT_ID: &str = "REPLACE_WITH_EVENT_ID";
+/// The sample login (a seeded user of the local stack).
+const LOGIN_EMAIL: &str = "owner@acme.test";
+
+struct EventFile {
+    path: PathBuf,
+    /// Logical id in template.yaml, from the directory name.
+    function: String,
+    json: Value,
+}
+
+impl EventFile {
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn is_stream(&self) -> bool {
+        self.function == STREAM_FUNCTION
+    }
+}
+
+/// `audit-writer` → `AuditWriterFunction`.
+fn function_of(dir: &str) -> String {
+    let mut name: String = dir
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str("Function");
+    name
+}
+
+/// Every sample event, sorted by path. Panics on a file that is not a sample of a known function.
+fn event_files() -> Vec<EventFile> {
+    let root = quire_local::emulator::repo_root().join("events");
+    let http_functions: Vec<&str> = function_routes().iter().map(|(name, _)| *name).collect();
+    let mut files = Vec::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("directory entry").path();
+            let relative = path.strip_prefix(&root).expect("under events/").to_path_buf();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            if relative == Path::new("README.md") {
+                continue;
+            }
+            assert!(
+                relative.components().count() >= 2 && path.extension().is_some_and(|e| e == "json"),
+                "events/{}: samples are JSON files in a directory named after their function",
+                relative.display()
+            );
+            let dir = relative
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy()
+                .into_owned();
+            let function = function_of(&dir);
+            assert!(
+                http_functions.contains(&function.as_str()) || function == STREAM_FUNCTION,
+                "events/{}: directory `{dir}` names no function ({function} is neither in \
+                 quire_local::stack::function_routes() nor {STREAM_FUNCTION})",
+                relative.display()
+            );
+            let text = std::fs::read_to_string(&path).expect("readable event file");
+            let json =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{}: not JSON: {e}", relative.display()));
+            files.push(EventFile {
+                path: Path::new("events").join(relative),
+                function,
+                json,
+            });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    assert!(!files.is_empty(), "no sample events found under {}", root.display());
+    files
+}
+
+fn router_of(function: &str) -> quire::Router {
+    function_routes()
+        .into_iter()
+        .find(|(name, _)| *name == function)
+        .map(|(_, router)| router)
+        .unwrap_or_else(|| panic!("{function} serves no HTTP routes"))
+}
+
+fn text<'a>(json: &'a Value, pointer: &str) -> &'a str {
+    json.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Replaces placeholders in every string. A string holding a JSON document (a request body)
+/// is filled as JSON, so a replacement with quotes or backslashes stays well-formed.
+fn fill(value: &mut Value, substitutions: &[(&str, String)]) {
+    match value {
+        Value::String(s) => {
+            if let Ok(mut inner @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
+                fill(&mut inner, substitutions);
+                *s = inner.to_string();
+            } else {
+                for (placeholder, actual) in substitutions {
+                    *s = s.replace(placeholder, actual);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, substitutions)),
+        Value::Object(map) => map.values_mut().for_each(|v| fill(v, substitutions)),
+        _ => {}
+    }
+}
+
+fn assert_filled(file: &EventFile, event: &Value) {
+    let text = event.to_string();
+    assert!(
+        !text.contains("REPLACE_WITH_"),
+        "{}: a placeholder this test does not fill: {text}",
+        file.name()
+    );
+}
+
+/// The samples are consistent with the template and the code: API events are well-formed
+/// payload 2.0 events for a route their function declares (and no other function serves), every
+/// declared route has a sample, and stream events have Lambda's DynamoDB Streams shape.
+#[test]
+fn every_sample_matches_a_declared_route_and_every_route_has_a_sample() {
+    let files = event_files();
+    let mut sampled: Vec<(String, String)> = Vec::new();
+    for file in &files {
+        let name = file.name();
+        let json = &file.json;
+        if file.is_stream() {
+            let event: StreamEvent =
+                serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{name}: not a stream event: {e}"));
+            assert!(!event.records.is_empty(), "{name}: no records");
+            for (i, record) in event.records.iter().enumerate() {
+                assert_eq!(record.event_name, "INSERT", "{name}");
+                assert_eq!(record.event_source.as_deref(), Some("aws:dynamodb"), "{name}");
+                for (key, value) in record.change.keys.iter() {
+                    assert_eq!(
+                        record.change.new_image.get(key),
+                        Some(value),
+                        "{name}: key {key} not in NewImage"
+                    );
+                }
+                // What the event source mapping's FilterCriteria let through.
+                assert_eq!(
+                    json["Records"][i]["dynamodb"]["NewImage"]["kind"]["S"], "outbox",
+                    "{name}: the writer only receives outbox items"
+                );
+            }
+            continue;
+        }
+        assert_eq!(json["version"], "2.0", "{name}: payload format 2.0");
+        assert_eq!(text(json, "/requestContext/stage"), "$default", "{name}");
+        let route_key = text(json, "/routeKey");
+        assert_eq!(text(json, "/requestContext/routeKey"), route_key, "{name}");
+        let method = text(json, "/requestContext/http/method");
+        let path = text(json, "/rawPath");
+        assert_eq!(text(json, "/requestContext/http/path"), path, "{name}");
+        assert!(json["requestContext"]["timeEpoch"].is_u64(), "{name}: timeEpoch");
+        for field in ["sourceIp", "userAgent"] {
+            assert!(
+                !text(json, &format!("/requestContext/http/{field}")).is_empty(),
+                "{name}: {field}"
+            );
+        }
+        assert!(!text(json, "/requestContext/requestId").is_empty(), "{name}: requestId");
+        let method: http::Method = method.parse().unwrap_or_else(|_| panic!("{name}: method {method:?}"));
+        let matched = router_of(&file.function)
+            .find(&method, path)
+            .unwrap_or_else(|e| panic!("{name}: {} does not serve {method} {path}: {e:?}", file.function));
+        assert_eq!(matched.route.key(), route_key, "{name}: routeKey");
+        let parameters: HashMap<String, String> = json
+            .get("pathParameters")
+            .map(|p| serde_json::from_value(p.clone()).expect("string path parameters"))
+            .unwrap_or_default();
+        assert_eq!(parameters, matched.params, "{name}: pathParameters");
+        if let Some(body) = json.get("body") {
+            let body = body.as_str().unwrap_or_else(|| panic!("{name}: body is a string"));
+            serde_json::from_str::<Value>(body).unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+            assert_eq!(text(json, "/headers/content-type"), "application/json", "{name}");
+        }
+        // The gateway would hand it to this function: no other one declares the path.
+        for (other, router) in function_routes().into_iter().filter(|(n, _)| *n != file.function) {
+            if let Ok(m) = router.find(&method, path) {
+                assert!(m.route.is_catch_all(), "{name}: {other} serves {} too", m.route.key());
+            }
+        }
+        lambda_http::request::from_str(&json.to_string())
+            .unwrap_or_else(|e| panic!("{name}: lambda_http cannot read it: {e}"));
+        sampled.push((file.function.clone(), route_key.to_owned()));
+    }
+    for (function, router) in function_routes() {
+        for route in router.routes() {
+            assert!(
+                sampled.contains(&(function.to_owned(), route.key())),
+                "{function} {}: no sample event under events/",
+                route.key()
+            );
+        }
+    }
+    assert!(
+        files.iter().any(EventFile::is_stream),
+        "{STREAM_FUNCTION}: no sample event under events/"
+    );
+}
+
+fn body_text(response: &Response<Body>) -> String {
+    match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Every API sample, placeholders filled with a real token, password and document id, through
+/// its function's own service (the pipeline `lambda_http::run` would drive on AWS).
+#[tokio::test]
+async fn api_samples_replay_through_their_function() {
+    let h = harness();
+    assert_eq!(h.org("acme").user(Role::Owner).email, LOGIN_EMAIL);
+    let token = h.login(LOGIN_EMAIL).await;
+    let document = h.create_document(&token, "SOP-001 Line clearance").await;
+    let substitutions = [
+        (ACCESS_TOKEN, token),
+        (PASSWORD, h.password.clone()),
+        (DOCUMENT_ID, document["id"].as_str().expect("document id").to_owned()),
+    ];
+    for file in event_files().into_iter().filter(|f| !f.is_stream()) {
+        let name = file.name();
+        let mut event = file.json.clone();
+        fill(&mut event, &substitutions);
+        assert_filled(&file, &event);
+        let catch_all = text(&event, "/routeKey").ends_with("+}");
+        let function = file.function.clone();
+        let request_json = event.to_string();
+        let response = h
+            .on_stack(move |stack| async move {
+                let service = quire::pipeline::service(stack.app.clone(), router_of(&function));
+                let request = lambda_http::request::from_str(&request_json).expect("API Gateway event");
+                service.oneshot(request).await
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the function failed: {e}"));
+        let body = body_text(&response);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if catch_all {
+            assert_eq!(response.status(), 404, "{name}: {body}");
+            assert_eq!(content_type, "application/problem+json", "{name}");
+            let problem: Value = serde_json::from_str(&body).expect("problem+json body");
+            assert_eq!(problem["type"], "urn:quire:problem:not-found", "{name}: {body}");
+        } else {
+            assert!(response.status().is_success(), "{name}: {} {body}", response.status());
+            assert_eq!(content_type, "application/json", "{name}");
+            serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+        }
+        for (header, value) in SECURITY_HEADERS {
+            assert_eq!(
+                response.headers().get(header).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "{name}: {header}"
+            );
+        }
+        assert!(
+            response.headers().contains_key("x-correlation-id"),
+            "{name}: correlation id"
+        );
+    }
+}
+
+/// Every stream sample, with a fresh organisation and event id, through the audit writer's
+/// handler. Its outbox item is first written to the data table, as a real write's transaction
+/// would; the local stream driver may append it before the replay does (appending is
+/// idempotent), so either way the event is in the chain exactly once and the chain verifies.
+#[tokio::test]
+async fn stream_samples_replay_through_the_audit_writer() {
+    let h = harness();
+    let org = h.new_org("replay").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let ddb = h.dynamodb();
+    let mut appended = Vec::new();
+    for file in event_files().into_iter().filter(EventFile::is_stream) {
+        let name = file.name();
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis();
+        let event_id = format!("{millis:013}-{}", uuid::Uuid::new_v4());
+        let mut json = file.json.clone();
+        fill(
+            &mut json,
+            &[(ORG_ID, org.org_id.as_str().to_owned()), (EVENT_ID, event_id.clone())],
+        );
+        assert_filled(&file, &json);
+        let event: StreamEvent =
+            serde_json::from_value(json).unwrap_or_else(|e| panic!("{name}: not a DynamoDB stream event: {e}"));
+        for record in &event.records {
+            let item: HashMap<String, AttributeValue> = record.change.new_image.clone().into();
+            ddb.put_item()
+                .table_name(&h.data_table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{name}: outbox item: {e:?}"));
+        }
+        let records = event.records.len();
+        let response = h
+            .on_stack(move |stack| async move { quire_fn_audit_writer::handle(&stack.app, event).await })
+            .await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{name}: {} of {records} records failed",
+            response.batch_item_failures.len()
+        );
+        appended.push((name, event_id));
+    }
+    h.audit_settled(&org).await;
+    let entries = h.audit_entries(&owner).await;
+    for (name, event_id) in &appended {
+        let copies = entries.iter().filter(|e| e["event"]["eventId"] == *event_id).count();
+        assert_eq!(copies, 1, "{name}: entries for event {event_id}");
+    }
+    let verify = h.call(reqwest::Method::GET, "/audit/verify", Some(&owner), None).await;
+    assert_eq!(verify.status, 200, "{}", verify.text);
+    assert_eq!(verify.body["valid"], true, "{}", verify.text);
+}
