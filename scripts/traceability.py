@@ -84,7 +84,7 @@ def test_target(path):
         return "/".join(parts[:3]), Path(parts[2]).stem, []
     if parts == ("src", "main.rs"):
         return "src/main.rs", name, []
-    modules = [p for p in parts[1:-1]] + [Path(parts[-1]).stem]
+    modules = [*parts[1:-1], Path(parts[-1]).stem]
     return "src/lib.rs", name, [m for m in modules if m not in ("lib", "mod")]
 
 

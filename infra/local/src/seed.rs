@@ -5,6 +5,7 @@ use crate::emulator::LocalError;
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
 use quire::audit::{Actor, Origin};
 use quire::rbac::Role;
+use quire::store::NewMember;
 use quire::tenant::{OrgId, UserId};
 use quire::App;
 
@@ -101,10 +102,12 @@ pub async fn organisation(app: &App, user_pool_id: &str, slug: &str, password: &
         app.store
             .add_member(
                 &scope,
-                &user_id,
-                &email,
-                &display_name,
-                role,
+                NewMember {
+                    user: &user_id,
+                    email: &email,
+                    display_name: &display_name,
+                    role,
+                },
                 seeder.clone(),
                 origin.clone(),
             )

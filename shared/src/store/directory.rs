@@ -42,6 +42,15 @@ struct Membership {
     status: MemberStatus,
 }
 
+/// A person joining an organisation: their Cognito `sub`, contact and role.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMember<'a> {
+    pub user: &'a UserId,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DirectoryEntry {
@@ -149,20 +158,18 @@ impl Store {
     pub async fn add_member(
         &self,
         scope: &TenantScope,
-        user: &UserId,
-        email: &str,
-        display_name: &str,
-        role: Role,
+        new: NewMember<'_>,
         actor: Actor,
         origin: Origin,
     ) -> Result<(), StoreError> {
         let org_id = scope.org_id().clone();
+        let user = new.user;
         let member = Membership {
             org_id: org_id.clone(),
             user_id: user.clone(),
-            email: email.to_owned(),
-            display_name: display_name.to_owned(),
-            role,
+            email: new.email.to_owned(),
+            display_name: new.display_name.to_owned(),
+            role: new.role,
             status: MemberStatus::Active,
         };
         let entry = DirectoryEntry {

@@ -7,7 +7,7 @@ mod cursor;
 mod directory;
 pub mod keys;
 
-pub use directory::{MemberStatus, OrgStatus};
+pub use directory::{MemberStatus, NewMember, OrgStatus};
 pub use keys::Collection;
 
 use crate::audit::AuditEvent;
