@@ -35,6 +35,7 @@ template-lint:
 # the results log feeds the traceability matrix.
 unit:
 	mkdir -p target; set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-results.log
+	$(PYTHON) scripts/verify_chain.py --vectors shared/tests/vectors/audit-chain.json
 	$(PYTHON) scripts/traceability.py --results target/test-results.log --check
 
 ## Regenerates docs/traceability.md from the test suite's tags and the last test run.
