@@ -46,7 +46,7 @@ impl Store {
         let partition = keys::chain_partition(scope.org_id());
         let (items, next) = self
             .query_page(
-                &self.audit_table.clone(),
+                &self.audit_table,
                 &partition,
                 Some(keys::CHAIN_ENTRY_PREFIX),
                 false,
