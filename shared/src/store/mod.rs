@@ -272,9 +272,7 @@ impl Store {
     /// A page of records, newest id first (ids are time-ordered UUIDv7).
     pub async fn list<R: Record>(&self, scope: &TenantScope, page: &PageRequest) -> Result<Page<R>, Problem> {
         let partition = keys::collection(scope, R::COLLECTION);
-        let (items, next) = self
-            .query_page(&self.data_table, &partition, None, false, page)
-            .await?;
+        let (items, next) = self.query_page(&self.data_table, &partition, None, false, page).await?;
         Ok(Page {
             items: items.into_iter().map(from_item).collect::<Result<_, _>>()?,
             next,
