@@ -27,9 +27,10 @@ pub struct Correlation<S> {
     inner: S,
 }
 
-/// A client's id is kept only if it is short and plain, so it cannot inject into logs.
+/// An id is kept only if it is short and plain, so it cannot inject into logs. API Gateway's
+/// own request ids are base64 (`JKJaXmPLvHcESHA=`), hence `+`, `/` and `=`.
 fn acceptable(id: &str) -> bool {
-    (8..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    (8..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b))
 }
 
 fn correlation_id(req: &Request) -> String {
@@ -84,5 +85,21 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable;
+
+    /// Proves: HTTP-3
+    #[test]
+    fn keeps_plain_ids_and_api_gateway_ids_only() {
+        assert!(acceptable("JKJaXmPLvHcESHA="));
+        assert!(acceptable("c3ef4b44-0b0a-49b7-aedc-e1d43955919d"));
+        assert!(!acceptable("short"));
+        assert!(!acceptable("evil\"}{injected"));
+        assert!(!acceptable("line\nbreak-0001"));
+        assert!(!acceptable(&"x".repeat(129)));
     }
 }
