@@ -40,7 +40,7 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
     let router = Arc::new(router);
     let service = ServiceBuilder::new()
         .layer(correlation::CorrelationLayer)
-        .layer(headers::SecurityHeadersLayer)
+        .layer(headers::layer())
         .layer(stage::StageLayer::new(routing::MatchRoute::new(router)))
         .layer(stage::StageLayer::new(filter::RequestFilter))
         .layer(stage::StageLayer::new(authn::Authenticate::new(app.clone())))
