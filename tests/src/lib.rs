@@ -178,6 +178,23 @@ impl Harness {
         aws_sdk_dynamodb::Client::from_conf(config)
     }
 
+    /// Overwrites one string attribute of a data-table item directly, as an attacker or operator
+    /// with database access would (the API offers no way to).
+    pub async fn tamper(&self, (pk, sk): (String, String), name: &str, value: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        self.dynamodb()
+            .update_item()
+            .table_name(&self.data_table)
+            .key("pk", S(pk))
+            .key("sk", S(sk))
+            .update_expression("SET #name = :value")
+            .expression_attribute_names("#name", name)
+            .expression_attribute_values(":value", S(value.to_owned()))
+            .send()
+            .await
+            .expect("direct table update");
+    }
+
     /// Waits until the audit writer has appended every pending event of `org` (its outbox is empty).
     pub async fn audit_settled(&self, org: &SeededOrg) {
         let ddb = self.dynamodb();

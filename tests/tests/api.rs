@@ -278,31 +278,11 @@ async fn role_and_membership_changes_apply_on_the_next_request() {
     let org = h.new_org("roles").await;
     let token = h.token(&org, Role::User).await;
     h.create_document(&token, "Before demotion").await;
-    let ddb = h.dynamodb();
-    let user_id = org.user(Role::User).user_id.to_string();
-    let key = |pk: String, sk: String| {
-        [
-            ("pk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(pk)),
-            ("sk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(sk)),
-        ]
-    };
-    let set = |attr: &'static str, value: &'static str| {
-        let ddb = ddb.clone();
-        let table = h.data_table.clone();
-        let [pk, sk] = key(format!("ORG#{}#MEMBER", org.org_id), user_id.clone());
-        async move {
-            ddb.update_item()
-                .table_name(table)
-                .key(pk.0, pk.1)
-                .key(sk.0, sk.1)
-                .update_expression("SET #a = :v")
-                .expression_attribute_names("#a", attr)
-                .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::S(value.into()))
-                .send()
-                .await
-                .expect("update membership");
-        }
-    };
+    let member = (
+        format!("ORG#{}#MEMBER", org.org_id),
+        org.user(Role::User).user_id.to_string(),
+    );
+    let set = |name: &'static str, value: &'static str| h.tamper(member.clone(), name, value);
     set("role", "Viewer").await;
     let demoted = h
         .call(
@@ -338,19 +318,12 @@ async fn security_headers_on_success_client_error_and_server_error() {
     let token = h.token(&org, Role::Owner).await;
     let doc = h.create_document(&token, "To be corrupted").await;
     let id = doc["id"].as_str().unwrap();
-    h.dynamodb()
-        .update_item()
-        .table_name(&h.data_table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}#DOC", org.org_id)),
-        )
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()))
-        .update_expression("SET version = :v")
-        .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::S("not a number".into()))
-        .send()
-        .await
-        .unwrap();
+    h.tamper(
+        (format!("ORG#{}#DOC", org.org_id), id.to_owned()),
+        "version",
+        "not a number",
+    )
+    .await;
     let failed = h
         .call(Method::GET, &format!("/documents/{id}"), Some(&token), None)
         .await;
@@ -500,20 +473,8 @@ async fn only_drafts_can_be_edited() {
     let token = h.token(&org, Role::Owner).await;
     let doc = h.create_document(&token, "Approved one").await;
     let id = doc["id"].as_str().unwrap();
-    h.dynamodb()
-        .update_item()
-        .table_name(&h.data_table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}#DOC", org.org_id)),
-        )
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()))
-        .update_expression("SET #s = :s")
-        .expression_attribute_names("#s", "status")
-        .expression_attribute_values(":s", aws_sdk_dynamodb::types::AttributeValue::S("approved".into()))
-        .send()
-        .await
-        .unwrap();
+    h.tamper((format!("ORG#{}#DOC", org.org_id), id.to_owned()), "status", "approved")
+        .await;
     let patch = h
         .call(
             Method::PATCH,
