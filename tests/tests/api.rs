@@ -296,6 +296,16 @@ async fn role_and_membership_changes_apply_on_the_next_request() {
     set("status", "Suspended").await;
     let suspended = h.call(Method::GET, "/documents", Some(&token), None).await;
     assert_problem(&suspended, StatusCode::FORBIDDEN, "no-membership");
+    // The rest of the organisation works until the organisation itself is closed.
+    let owner = h.token(&org, Role::Owner).await;
+    assert_eq!(
+        h.call(Method::GET, "/documents", Some(&owner), None).await.status,
+        StatusCode::OK
+    );
+    h.tamper((format!("ORG#{}", org.org_id), "ORG".to_owned()), "status", "Closed")
+        .await;
+    let closed = h.call(Method::GET, "/documents", Some(&owner), None).await;
+    assert_problem(&closed, StatusCode::FORBIDDEN, "no-membership");
 }
 
 /// Proves: HTTP-1, HTTP-3, HTTP-4
