@@ -7,12 +7,14 @@ PYTHON ?= python3
 
 .PHONY: setup dev test check-format clippy unit template-lint traceability bench size clean-venv
 
-## Project virtualenv with the pinned emulator (moto) and template linters.
+## Project virtualenv: the pinned emulator (moto), template linters, and the AWS Encryption SDK
+## (the official peer of the envelope interop tests).
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: infra/local/requirements.txt infra/lint/requirements.txt
+$(VENV)/.installed: infra/local/requirements.txt infra/lint/requirements.txt infra/local/requirements-interop.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt -r infra/lint/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt \
+		-r infra/lint/requirements.txt -r infra/local/requirements-interop.txt
 	touch $@
 
 ## Runs Quire locally until Ctrl-C. QUIRE_PORT (3000), QUIRE_EMULATOR_PORT (4566), QUIRE_DEMO_PASSWORD.
