@@ -22,11 +22,16 @@
 mod engine;
 mod format;
 mod keys;
+mod raw;
+pub mod s3;
 #[cfg(test)]
 mod tests;
 
 pub use engine::{EncryptSummary, Opened};
 pub use format::FrameLayout;
+/// Benchmarks and interop checks only (a raw AES wrapping key instead of KMS); see `raw.rs`.
+#[doc(hidden)]
+pub use raw::RawAesEnvelope;
 
 use crate::tenant::OrgId;
 use aws_sdk_kms::primitives::Blob;
