@@ -161,21 +161,32 @@ impl Harness {
         reply.body
     }
 
-    /// A DynamoDB client for this test's runtime, pointed at the emulator.
+    /// AWS clients for this test's runtime, pointed at the emulator (the raw access an
+    /// attacker or operator with credentials would have).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .endpoint_url(&self.emulator)
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "quire-tests",
-            ))
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        aws_sdk_dynamodb::Client::new(&quire_local::emulator::sdk_config_for(&self.emulator))
+    }
+
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&quire_local::emulator::sdk_config_for(&self.emulator))
+    }
+
+    /// S3 needs path-style addressing on the emulator.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let sdk = quire_local::emulator::sdk_config_for(&self.emulator);
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
+    }
+
+    /// The ARN of the stack's KMS key (`DataKey`).
+    pub async fn kms_key_arn(&self) -> String {
+        let id = self
+            .on_stack(|stack| async move { stack.provisioned.kms_key_id.clone() })
+            .await;
+        format!(
+            "arn:aws:kms:{}:{}:key/{id}",
+            quire_local::emulator::REGION,
+            quire_local::provision::ACCOUNT_ID
+        )
     }
 
     /// Overwrites one string attribute of a data-table item directly, as an attacker or operator

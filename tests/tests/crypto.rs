@@ -10,35 +10,8 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-async fn key_arn(h: &Harness) -> String {
-    let id = h
-        .on_stack(|stack| async move { stack.provisioned.kms_key_id.clone() })
-        .await;
-    if id.starts_with("arn:") {
-        id
-    } else {
-        format!("arn:aws:kms:us-east-1:123456789012:key/{id}")
-    }
-}
-
-fn kms(h: &Harness) -> aws_sdk_kms::Client {
-    let config = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .endpoint_url(&h.emulator)
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "quire-tests",
-        ))
-        .build();
-    aws_sdk_kms::Client::from_conf(config)
-}
-
 async fn envelope(h: &Harness, frame_length: u32) -> Envelope {
-    Envelope::new(kms(h), key_arn(h).await)
+    Envelope::new(h.kms(), h.kms_key_arn().await)
         .unwrap()
         .with_frame_length(frame_length)
         .unwrap()
@@ -135,7 +108,7 @@ async fn kms_refuses_a_data_key_under_a_rewritten_context() {
     assert!(matches!(error, CryptoError::Kms(_)), "{error}");
     // A corrupted wrapped data key is refused by KMS too.
     let context = EncryptionContext::attachment(&acme, "att-0001").unwrap();
-    let arn = key_arn(h).await;
+    let arn = h.kms_key_arn().await;
     let edk_at = message
         .windows(arn.len())
         .position(|w| w == arn.as_bytes())
@@ -147,7 +120,7 @@ async fn kms_refuses_a_data_key_under_a_rewritten_context() {
     assert!(decrypt(&env, &context, &corrupted).await.is_err());
     // Another KMS key cannot open it.
     let stranger = Envelope::new(
-        kms(h),
+        h.kms(),
         "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
     )
     .unwrap();
@@ -224,7 +197,7 @@ fn interop_cases() -> Vec<(u32, usize)> {
 #[tokio::test]
 async fn aws_encryption_sdk_decrypts_what_quire_encrypts() {
     let h = harness();
-    let arn = key_arn(h).await;
+    let arn = h.kms_key_arn().await;
     let acme = org(h, "acme");
     let scratch = Scratch::new();
     for (i, (frame, size)) in interop_cases().into_iter().enumerate() {
@@ -256,7 +229,7 @@ async fn aws_encryption_sdk_decrypts_what_quire_encrypts() {
 #[tokio::test]
 async fn quire_decrypts_what_aws_encryption_sdk_encrypts() {
     let h = harness();
-    let arn = key_arn(h).await;
+    let arn = h.kms_key_arn().await;
     let acme = org(h, "acme");
     let globex = org(h, "globex");
     let scratch = Scratch::new();

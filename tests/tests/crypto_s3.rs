@@ -15,53 +15,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
 
-async fn key_arn(h: &Harness) -> String {
-    let id = h
-        .on_stack(|stack| async move { stack.provisioned.kms_key_id.clone() })
-        .await;
-    if id.starts_with("arn:") {
-        id
-    } else {
-        format!("arn:aws:kms:us-east-1:123456789012:key/{id}")
-    }
-}
-
 async fn bucket(h: &Harness) -> String {
     h.on_stack(|stack| async move { stack.provisioned.bucket.clone() })
         .await
-}
-
-fn kms(h: &Harness) -> aws_sdk_kms::Client {
-    let config = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .endpoint_url(&h.emulator)
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "quire-tests",
-        ))
-        .build();
-    aws_sdk_kms::Client::from_conf(config)
-}
-
-fn s3(h: &Harness) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(&h.emulator)
-        .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "quire-tests",
-        ))
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }
 
 struct Env {
@@ -72,8 +28,8 @@ struct Env {
 
 async fn env(h: &Harness) -> Env {
     Env {
-        envelope: Envelope::new(kms(h), key_arn(h).await).unwrap(),
-        s3: s3(h),
+        envelope: Envelope::new(h.kms(), h.kms_key_arn().await).unwrap(),
+        s3: h.s3(),
         bucket: bucket(h).await,
     }
 }

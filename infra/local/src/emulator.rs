@@ -87,6 +87,22 @@ impl From<std::io::Error> for LocalError {
 }
 
 /// The repository root (this crate lives in `<repo>/infra/local`).
+/// An SdkConfig for an emulator at `endpoint`: region us-east-1, static dummy credentials.
+pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "quire-local-emulator",
+        )))
+        .endpoint_url(endpoint)
+        .build()
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -223,18 +239,7 @@ impl Emulator {
     /// credentials, every service's endpoint set to the emulator.
     /// S3 clients built from it still need `force_path_style(true)`.
     pub fn sdk_config(&self) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "quire-local-emulator",
-            )))
-            .endpoint_url(&self.endpoint)
-            .build()
+        sdk_config_for(&self.endpoint)
     }
 
     /// The last few kilobytes of the emulator's output, for error messages.
