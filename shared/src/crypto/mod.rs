@@ -47,6 +47,14 @@ use tokio::io::{AsyncRead, AsyncSeek, AsyncSeekExt, AsyncWrite};
 pub const DEFAULT_FRAME_LENGTH: u32 = 64 * 1024;
 /// Largest frame length written or accepted (bounds the memory of a decryption).
 pub const MAX_FRAME_LENGTH: u32 = 4 * 1024 * 1024;
+/// A frame length new objects may use: 1 byte to [`MAX_FRAME_LENGTH`].
+fn checked_frame_length(frame_length: u32) -> Result<u32, CryptoError> {
+    if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
+        return Err(CryptoError::InvalidInput("frame length must be 1 byte to 4 MiB"));
+    }
+    Ok(frame_length)
+}
+
 /// The ESDK provider id of AWS KMS data keys.
 pub const KMS_PROVIDER_ID: &str = "aws-kms";
 
@@ -227,10 +235,7 @@ impl Envelope {
 
     /// Plaintext bytes per frame of new objects (1 byte to [`MAX_FRAME_LENGTH`]).
     pub fn with_frame_length(mut self, frame_length: u32) -> Result<Self, CryptoError> {
-        if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
-            return Err(CryptoError::InvalidInput("frame length must be 1 byte to 4 MiB"));
-        }
-        self.frame_length = frame_length;
+        self.frame_length = checked_frame_length(frame_length)?;
         Ok(self)
     }
 

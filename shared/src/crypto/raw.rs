@@ -13,7 +13,7 @@
 use super::engine::{self, EncryptSummary, Keyring};
 use super::format::{self, EncryptedDataKey, IV_LEN, TAG_LEN};
 use super::keys::{DataKey, DATA_KEY_LEN};
-use super::{CryptoError, EncryptionContext, DEFAULT_FRAME_LENGTH, MAX_FRAME_LENGTH};
+use super::{CryptoError, EncryptionContext, DEFAULT_FRAME_LENGTH};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -51,12 +51,9 @@ impl RawAesEnvelope {
         })
     }
 
-    /// Plaintext bytes per frame of new objects (1 byte to [`MAX_FRAME_LENGTH`]).
+    /// Plaintext bytes per frame of new objects (1 byte to [`super::MAX_FRAME_LENGTH`]).
     pub fn with_frame_length(mut self, frame_length: u32) -> Result<Self, CryptoError> {
-        if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
-            return Err(CryptoError::InvalidInput("frame length must be 1 byte to 4 MiB"));
-        }
-        self.frame_length = frame_length;
+        self.frame_length = super::checked_frame_length(frame_length)?;
         Ok(self)
     }
 

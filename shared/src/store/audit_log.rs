@@ -26,16 +26,7 @@ fn entry_from_item(item: Item) -> chain::StoredEntry {
 
 impl Store {
     pub async fn chain_head(&self, org: &OrgId) -> Result<Head, StoreError> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.audit_table)
-            .set_key(Some(keys::chain_head(org).to_map()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        match out.item {
+        match self.read(&self.audit_table, &keys::chain_head(org)).await? {
             None => Ok(Head::genesis()),
             Some(item) => from_item(item),
         }

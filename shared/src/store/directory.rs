@@ -61,16 +61,7 @@ struct DirectoryEntry {
 impl Store {
     /// The caller behind a verified `sub`, if they are an active member of an active organisation.
     pub(crate) async fn load_caller(&self, user: &UserId) -> Result<Option<Caller>, StoreError> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.data_table)
-            .set_key(Some(keys::user(user).to_map()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        let Some(item) = out.item else {
+        let Some(item) = self.read(&self.data_table, &keys::user(user)).await? else {
             return Ok(None);
         };
         let entry: DirectoryEntry = super::from_item(item)?;

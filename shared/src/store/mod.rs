@@ -255,18 +255,23 @@ impl Store {
         .await
     }
 
-    pub async fn get<R: Record>(&self, scope: &TenantScope, id: &str) -> Result<Option<R>, StoreError> {
-        let key = keys::record(scope, R::COLLECTION, id);
+    /// One strongly consistent read of an item by key: every single-item read goes through here.
+    async fn read(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
         let out = self
             .ddb
             .get_item()
-            .table_name(&self.data_table)
+            .table_name(table)
             .set_key(Some(key.to_map()))
             .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::aws)?;
-        out.item.map(from_item).transpose()
+        Ok(out.item)
+    }
+
+    pub async fn get<R: Record>(&self, scope: &TenantScope, id: &str) -> Result<Option<R>, StoreError> {
+        let key = keys::record(scope, R::COLLECTION, id);
+        self.read(&self.data_table, &key).await?.map(from_item).transpose()
     }
 
     /// A page of records, newest id first (ids are time-ordered UUIDv7).
@@ -330,21 +335,8 @@ impl Store {
             .get_or_try_init(|| async {
                 let key = keys::cursor_key();
                 for _ in 0..3 {
-                    let out = self
-                        .ddb
-                        .get_item()
-                        .table_name(&self.data_table)
-                        .set_key(Some(key.to_map()))
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .map_err(StoreError::aws)?;
-                    if let Some(wrapped) = out
-                        .item
-                        .as_ref()
-                        .and_then(|i| i.get("wrapped"))
-                        .and_then(|v| v.as_b().ok())
-                    {
+                    let item = self.read(&self.data_table, &key).await?;
+                    if let Some(wrapped) = item.as_ref().and_then(|i| i.get("wrapped")).and_then(|v| v.as_b().ok()) {
                         let plain = self
                             .kms
                             .decrypt()
