@@ -1,5 +1,14 @@
-"""A performance adapter for moto's DynamoDB TransactWriteItems, loaded by moto_server.py.
+"""Adapters for moto's DynamoDB TransactWriteItems, loaded by moto_server.py: AWS's limits, and
+bounded memory.
 
+Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
+that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
+relies on staying under it, so the emulator refuses larger transactions as AWS does
+(`ValidationException`), and tests see what production would. The aggregate counts every item
+a transaction touches at its stored or written size, whichever is larger (for a Delete or a
+ConditionCheck, the stored item): at least what AWS counts, never less.
+
+Memory.
 moto 5.2 snapshots a transaction's tables with `copy.deepcopy` of the WHOLE table, once per
 item of the transaction, stream history included, to roll back on failure. With Quire's
 audit writer (up to 99 items per transaction) over a table of thousands of items, that is
@@ -16,9 +25,41 @@ failed transaction appended. Nothing changes on AWS, where none of this code run
 import copy
 from typing import Any
 
+from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+
+# AWS: "The aggregate size of the items in the transaction cannot exceed 4 MB."
+TRANSACTION_MAX_BYTES = 4 * 1024 * 1024
+TRANSACTION_MAX_ACTIONS = 100
+
+
+class TransactionTooLarge(MockValidationException):
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"Transaction request cannot be larger than 4 MB (the items of this one are {size} bytes)"
+        )
+
+
+def _aggregate_size(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> int:
+    total = 0
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName"))
+        if table is None:
+            continue
+        try:
+            hash_key, range_key = _key_of(table, op)
+        except KeyError:
+            continue
+        current = table.get_item(hash_key, range_key) if (range_key is not None or not table.range_key_attr) else None
+        stored = current.size() if current is not None else 0
+        written = 0
+        if "Item" in op:
+            written = Item(hash_key, range_key, op["Item"]).size()
+        total += max(stored, written)
+    return total
 
 _original_transact_write_items = DynamoDBBackend.transact_write_items
 _real_deepcopy = copy.deepcopy
@@ -78,6 +119,10 @@ def _no_table_copies(value: Any, memo: Any = None) -> Any:
 
 
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    if len(transact_items) <= TRANSACTION_MAX_ACTIONS:  # moto reports the count itself
+        size = _aggregate_size(self, transact_items)
+        if size > TRANSACTION_MAX_BYTES:
+            raise TransactionTooLarge(size)
     snapshot = _snapshot(self, transact_items)
     copy.deepcopy = _no_table_copies  # the server is single-threaded: no other request sees this
     try:

@@ -41,6 +41,56 @@ pub struct Provisioned {
     pub skipped: Vec<String>,
     /// Settings the emulator refused and that were left out (logged as warnings too).
     pub degraded: Vec<String>,
+    /// The audit writer's event source mapping, as the local stream driver must imitate it.
+    pub audit_stream: StreamMapping,
+}
+
+/// The settings of `AuditWriterStreamMapping` (an `AWS::Lambda::EventSourceMapping`) that decide
+/// which records reach the writer and when a batch is given up.
+#[derive(Debug, Clone)]
+pub struct StreamMapping {
+    /// `FilterCriteria.Filters[].Pattern`, parsed: a record passes if it matches any.
+    pub filters: Vec<serde_json::Value>,
+    /// `MaximumRetryAttempts`: failed invocations of a batch before it goes to the on-failure path.
+    pub maximum_retry_attempts: u32,
+    /// `BatchSize`: most records per invocation.
+    pub batch_size: i32,
+}
+
+impl StreamMapping {
+    fn from_template(resources: &Mapping) -> Result<Self, LocalError> {
+        let invalid = |what: &str| LocalError::Template(format!("AuditWriterStreamMapping: {what}"));
+        let properties = resources
+            .get("AuditWriterStreamMapping")
+            .and_then(|r| r.get("Properties"))
+            .ok_or_else(|| invalid("the local stack needs this resource"))?;
+        let filters = properties
+            .get("FilterCriteria")
+            .and_then(|f| f.get("Filters"))
+            .and_then(Value::as_sequence)
+            .map(|filters| {
+                filters
+                    .iter()
+                    .map(|f| {
+                        let text = f
+                            .get("Pattern")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| invalid("a filter without Pattern"))?;
+                        serde_json::from_str(text).map_err(|e| invalid(&format!("a Pattern is not JSON: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let number = |name: &str| properties.get(name).and_then(Value::as_i64);
+        Ok(StreamMapping {
+            filters,
+            maximum_retry_attempts: number("MaximumRetryAttempts")
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| invalid("MaximumRetryAttempts must be set (unset means forever)"))?,
+            batch_size: number("BatchSize").and_then(|n| i32::try_from(n).ok()).unwrap_or(100),
+        })
+    }
 }
 
 /// `<repo>/template.yaml`.
@@ -144,6 +194,7 @@ pub async fn provision(sdk: &SdkConfig, template_path: &Path, stack_name: &str) 
             .collect(),
         skipped,
         degraded: stack.degraded.into_inner().unwrap_or_default(),
+        audit_stream: StreamMapping::from_template(resources)?,
     };
     tracing::info!(
         stack = stack_name,

@@ -5,6 +5,7 @@ use crate::emulator::{Emulator, LocalError};
 use crate::gateway::{Function, Gateway};
 use crate::provision::{self, Provisioned};
 use crate::seed::{self, SeededOrg};
+use crate::stream::StreamControl;
 use quire::config::Config;
 use quire::App;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct Stack {
     pub app: Arc<App>,
     pub orgs: Vec<SeededOrg>,
     pub demo_password: String,
+    /// Holds or disturbs the local stream driver (fault-injection tests).
+    pub stream: Arc<StreamControl>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -88,13 +91,16 @@ impl Stack {
         let api_url = format!("http://{}", listener.local_addr().map_err(LocalError::Io)?);
         let gateway = Gateway::new(functions(&app));
         let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+        let stream = Arc::new(StreamControl::default());
         let tasks = vec![
             tokio::spawn(gateway.serve(listener)),
             tokio::spawn(crate::stream::run(
                 streams,
                 provisioned.data_stream_arn.clone(),
                 provisioned.region.clone(),
+                provisioned.audit_stream.clone(),
                 app.clone(),
+                stream.clone(),
             )),
         ];
         Ok(Stack {
@@ -105,6 +111,7 @@ impl Stack {
             app,
             orgs,
             demo_password: options.demo_password,
+            stream,
             tasks,
         })
     }

@@ -1,7 +1,11 @@
-//! Drives the audit writer locally: reads the data table's DynamoDB stream, applies the same
-//! filter as the event source mapping in template.yaml, and hands each batch, as the Lambda
-//! event it would be on AWS, to the audit-writer function's own handler.
+//! Drives the audit writer locally as `AuditWriterStreamMapping` does on AWS: reads the data
+//! table's DynamoDB stream, applies the mapping's filter (read from template.yaml), hands each
+//! batch, as the Lambda event it would be, to the audit-writer function's own handler, retries a
+//! failed batch at most `MaximumRetryAttempts` times, and then takes the on-failure path: the
+//! batch is recorded as dead-lettered and the shard moves on. The outbox items of such a batch
+//! stay in the data table until the reconciler appends them (see `functions/audit-writer`).
 
+use crate::provision::StreamMapping;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use aws_sdk_dynamodbstreams::Client;
@@ -10,16 +14,73 @@ use base64::Engine;
 use quire::App;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const IDLE_POLL: Duration = Duration::from_millis(50);
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
+/// A batch given up after its retries: what Lambda's on-failure destination would receive
+/// (the shard and the range of stream sequence numbers), not the records themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub shard_id: String,
+    pub first_sequence_number: String,
+    pub last_sequence_number: String,
+    pub records: usize,
+}
+
+/// Lets an operator (or a fault-injection test) hold the stream driver, and make it lose the
+/// records it has not read yet, as an expired stream or a disabled mapping would.
+#[derive(Debug, Default)]
+pub struct StreamControl {
+    paused: AtomicBool,
+    discard: AtomicBool,
+    dead_letters: Mutex<Vec<DeadLetter>>,
+}
+
+impl StreamControl {
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+    }
+
+    /// Drops every record written so far and not yet delivered (takes effect on the next poll).
+    pub fn discard_unread(&self) {
+        self.discard.store(true, Ordering::SeqCst);
+    }
+
+    /// The batches that went to the on-failure path so far.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.dead_letters.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+struct ShardState {
+    iterator: Option<String>,
+    failed_attempts: u32,
+}
+
 /// Polls every shard of the stream forever (until the task is dropped).
-pub async fn run(client: Client, stream_arn: String, region: String, app: Arc<App>) {
-    let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+pub async fn run(
+    client: Client,
+    stream_arn: String,
+    region: String,
+    mapping: StreamMapping,
+    app: Arc<App>,
+    control: Arc<StreamControl>,
+) {
+    let mut shards: HashMap<String, ShardState> = HashMap::new();
     loop {
+        if control.paused.load(Ordering::SeqCst) {
+            tokio::time::sleep(IDLE_POLL).await;
+            continue;
+        }
+        let discard = control.discard.swap(false, Ordering::SeqCst);
         let mut busy = false;
         if let Ok(described) = client.describe_stream().stream_arn(&stream_arn).send().await {
             for shard in described
@@ -30,25 +91,42 @@ pub async fn run(client: Client, stream_arn: String, region: String, app: Arc<Ap
                 let Some(shard_id) = shard.shard_id else {
                     continue;
                 };
-                if !iterators.contains_key(&shard_id) {
+                if discard || !shards.contains_key(&shard_id) {
+                    let position = if discard {
+                        ShardIteratorType::Latest
+                    } else {
+                        ShardIteratorType::TrimHorizon
+                    };
                     let iterator = client
                         .get_shard_iterator()
                         .stream_arn(&stream_arn)
                         .shard_id(&shard_id)
-                        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                        .shard_iterator_type(position)
                         .send()
                         .await
                         .ok()
                         .and_then(|o| o.shard_iterator);
-                    iterators.insert(shard_id.clone(), iterator);
+                    shards.insert(
+                        shard_id.clone(),
+                        ShardState {
+                            iterator,
+                            failed_attempts: 0,
+                        },
+                    );
                 }
             }
         }
-        for iterator in iterators.values_mut() {
-            let Some(current) = iterator.clone() else {
+        for (shard_id, state) in shards.iter_mut() {
+            let Some(current) = state.iterator.clone() else {
                 continue;
             };
-            let Ok(out) = client.get_records().shard_iterator(&current).limit(100).send().await else {
+            let Ok(out) = client
+                .get_records()
+                .shard_iterator(&current)
+                .limit(mapping.batch_size)
+                .send()
+                .await
+            else {
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             };
@@ -56,26 +134,47 @@ pub async fn run(client: Client, stream_arn: String, region: String, app: Arc<Ap
                 .records
                 .unwrap_or_default()
                 .iter()
-                .filter(|r| passes_filter(r))
                 .map(|r| lambda_record(r, &stream_arn, &region))
+                .filter(|r| passes_filter(&mapping.filters, r))
                 .collect();
             if !records.is_empty() {
                 busy = true;
-                match serde_json::from_value::<Event>(json!({ "Records": records })) {
-                    Ok(event) => {
-                        let response = quire_fn_audit_writer::handle(&app, event).await;
-                        if !response.batch_item_failures.is_empty() {
-                            // Like Lambda: retry the batch from the same position.
-                            tokio::time::sleep(RETRY_PAUSE).await;
-                            continue;
-                        }
-                    }
+                let sequence = |r: &Value| r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned();
+                let (first, last) = (sequence(&records[0]), sequence(&records[records.len() - 1]));
+                let count = records.len();
+                let failed = match serde_json::from_value::<Event>(json!({ "Records": records })) {
+                    Ok(event) => !quire_fn_audit_writer::handle(&app, event)
+                        .await
+                        .batch_item_failures
+                        .is_empty(),
                     Err(error) => {
-                        tracing::error!(%error, "stream batch is not a valid Lambda event")
+                        tracing::error!(%error, "stream batch is not a valid Lambda event");
+                        true
+                    }
+                };
+                if failed && state.failed_attempts < mapping.maximum_retry_attempts {
+                    // Like Lambda: retry the batch from the same position.
+                    state.failed_attempts += 1;
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    continue;
+                }
+                if failed {
+                    tracing::error!(
+                        shard = %shard_id, first = %first, last = %last, count,
+                        "audit batch failed after its retries: sent to the on-failure path; the reconciler appends its outbox items"
+                    );
+                    if let Ok(mut dead) = control.dead_letters.lock() {
+                        dead.push(DeadLetter {
+                            shard_id: shard_id.clone(),
+                            first_sequence_number: first,
+                            last_sequence_number: last,
+                            records: count,
+                        });
                     }
                 }
+                state.failed_attempts = 0;
             }
-            *iterator = out.next_shard_iterator;
+            state.iterator = out.next_shard_iterator;
         }
         if !busy {
             tokio::time::sleep(IDLE_POLL).await;
@@ -83,17 +182,20 @@ pub async fn run(client: Client, stream_arn: String, region: String, app: Arc<Ap
     }
 }
 
-/// The FilterCriteria of `AuditWriterStreamMapping`: outbox inserts only.
-fn passes_filter(record: &Record) -> bool {
-    let insert = record.event_name.as_ref().map(|n| n.as_str()) == Some("INSERT");
-    let outbox = record
-        .dynamodb
-        .as_ref()
-        .and_then(|d| d.new_image.as_ref())
-        .and_then(|i| i.get("kind"))
-        .and_then(|k| k.as_s().ok())
-        .is_some_and(|k| k == "outbox");
-    insert && outbox
+/// Lambda event filtering as the mapping's patterns use it: objects match field by field, and a
+/// list of values matches a field equal to one of them. A record passes if any pattern matches.
+fn passes_filter(patterns: &[Value], record: &Value) -> bool {
+    patterns.is_empty() || patterns.iter().any(|p| matches(p, record))
+}
+
+fn matches(pattern: &Value, value: &Value) -> bool {
+    match pattern {
+        Value::Object(fields) => fields
+            .iter()
+            .all(|(name, wanted)| value.get(name).is_some_and(|v| matches(wanted, v))),
+        Value::Array(options) => options.iter().any(|option| option == value),
+        exact => exact == value,
+    }
 }
 
 fn lambda_record(record: &Record, stream_arn: &str, region: &str) -> Value {
@@ -141,5 +243,35 @@ fn attribute(value: &AttributeValue) -> Value {
             json!({ "BS": b.iter().map(|x| STANDARD.encode(x.as_ref())).collect::<Vec<_>>() })
         }
         _ => json!({ "NULL": true }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_patterns_match_like_lambda() {
+        let pattern: Value =
+            serde_json::from_str(r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["outbox"]}}}}"#)
+                .unwrap();
+        let record =
+            |name: &str, kind: &str| json!({"eventName": name, "dynamodb": {"NewImage": {"kind": {"S": kind}}}});
+        assert!(passes_filter(
+            std::slice::from_ref(&pattern),
+            &record("INSERT", "outbox")
+        ));
+        assert!(!passes_filter(
+            std::slice::from_ref(&pattern),
+            &record("REMOVE", "outbox")
+        ));
+        assert!(!passes_filter(
+            std::slice::from_ref(&pattern),
+            &record("INSERT", "document")
+        ));
+        assert!(!passes_filter(
+            std::slice::from_ref(&pattern),
+            &json!({"eventName": "INSERT", "dynamodb": {}})
+        ));
     }
 }

@@ -3,7 +3,7 @@
 //! table; the append below is what it runs.
 
 use super::keys::{self, Key};
-use super::{from_item, to_item, Item, Page, PageRequest, Store, StoreError};
+use super::{from_item, size, to_item, Item, Page, PageRequest, Store, StoreError};
 use crate::audit::chain::{self, Entry, Head, Verification, Verifier};
 use crate::audit::AuditEvent;
 use crate::problem::Problem;
@@ -15,10 +15,27 @@ use std::time::Duration;
 
 /// Entries per transaction: each needs a put and an outbox delete, plus one head update, and a
 /// transaction holds at most 100 items.
-const ENTRIES_PER_TRANSACTION: usize = 49;
+const ENTRIES_PER_TRANSACTION: usize = (size::MAX_TRANSACTION_ACTIONS - 1) / 2;
+/// Bytes per transaction: AWS's 4 MB for the items a transaction touches (entries written,
+/// outbox items deleted, the head), less room for the head and for rounding in our count.
+const TRANSACTION_BYTES: usize = size::MAX_TRANSACTION_BYTES - 64 * 1024;
 /// Attempts of one append under contention (another writer moved the head) before giving up;
 /// the stream redelivers the batch after that.
 const MAX_ATTEMPTS: u32 = 200;
+
+/// An outbox event not yet appended, and the size of its outbox item.
+struct Pending {
+    event: AuditEvent,
+    outbox_bytes: usize,
+}
+
+/// One transaction's worth of appends: entry items in order, the outbox items they consume,
+/// and the head after them.
+struct Batch {
+    entries: Vec<Item>,
+    outbox_ids: Vec<String>,
+    head: Head,
+}
 
 fn entry_from_item(item: Item) -> chain::StoredEntry {
     from_item::<Entry>(item).map_err(|e| e.to_string())
@@ -94,8 +111,9 @@ impl Store {
         Ok(verifier.finish(&self.chain_head(org).await?))
     }
 
-    /// The events of these outbox items that are still pending (not yet appended), in id order.
-    async fn pending_events(&self, org: &OrgId, event_ids: &[String]) -> Result<Vec<AuditEvent>, StoreError> {
+    /// The events of these outbox items that are still pending (not yet appended), in id order,
+    /// each with the size of its outbox item (a delete counts towards a transaction's bytes).
+    async fn pending_events(&self, org: &OrgId, event_ids: &[String]) -> Result<Vec<Pending>, StoreError> {
         let mut events = Vec::new();
         for chunk in event_ids.chunks(100) {
             let mut wanted = KeysAndAttributes::builder().consistent_read(true);
@@ -116,6 +134,7 @@ impl Store {
                     .and_then(|mut r| r.remove(&self.data_table))
                     .unwrap_or_default()
                 {
+                    let outbox_bytes = size::item_size(&item);
                     let Some(AttributeValue::M(event)) = item.remove("event") else {
                         return Err(StoreError::Corrupt("outbox item without event".into()));
                     };
@@ -124,7 +143,7 @@ impl Store {
                     if event.org_id != org.as_str() {
                         return Err(StoreError::Corrupt("outbox event of another organisation".into()));
                     }
-                    events.push(event);
+                    events.push(Pending { event, outbox_bytes });
                 }
                 match out.unprocessed_keys.filter(|u| !u.is_empty()) {
                     Some(rest) => request = rest.into_iter().collect(),
@@ -132,8 +151,8 @@ impl Store {
                 }
             }
         }
-        events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-        events.dedup_by(|a, b| a.event_id == b.event_id);
+        events.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
+        events.dedup_by(|a, b| a.event.event_id == b.event.event_id);
         Ok(events)
     }
 
@@ -149,8 +168,8 @@ impl Store {
             if pending.is_empty() {
                 return Ok(appended);
             }
-            let batch: Vec<AuditEvent> = pending.into_iter().take(ENTRIES_PER_TRANSACTION).collect();
-            let count = batch.len();
+            let batch = self.next_batch(org, &head, pending)?;
+            let count = batch.entries.len();
             match self.append_batch(org, &head, batch).await {
                 Ok(()) => {
                     appended += count;
@@ -167,14 +186,45 @@ impl Store {
         }
     }
 
-    async fn append_batch(&self, org: &OrgId, head: &Head, events: Vec<AuditEvent>) -> Result<(), StoreError> {
-        let outbox_ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-        let (entries, new_head) = chain::extend(head, events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    /// The longest run of pending events, in order, that fits one transaction by count and by
+    /// bytes (AUD-7: a batch AWS would refuse would be refused again on every retry).
+    fn next_batch(&self, org: &OrgId, head: &Head, pending: Vec<Pending>) -> Result<Batch, StoreError> {
+        let mut outbox_ids = Vec::new();
+        let mut budget = TRANSACTION_BYTES;
+        let mut entries = Vec::new();
+        let mut new_head = head.clone();
+        for Pending { event, outbox_bytes } in pending.into_iter().take(ENTRIES_PER_TRANSACTION) {
+            let (mut next, after) =
+                chain::extend(&new_head, vec![event]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let entry = next.pop().ok_or_else(|| StoreError::Corrupt("no entry".into()))?;
+            let item = to_item(&entry, &keys::chain_entry(org, entry.seq))?;
+            let bytes = size::item_size(&item) + outbox_bytes;
+            if bytes > budget && !entries.is_empty() {
+                break;
+            }
+            budget = budget.saturating_sub(bytes);
+            outbox_ids.push(entry.event.event_id);
+            entries.push(item);
+            new_head = after;
+        }
+        Ok(Batch {
+            entries,
+            outbox_ids,
+            head: new_head,
+        })
+    }
+
+    async fn append_batch(&self, org: &OrgId, head: &Head, batch: Batch) -> Result<(), StoreError> {
+        let Batch {
+            entries,
+            outbox_ids,
+            head: new_head,
+        } = batch;
         let mut writes = Vec::with_capacity(entries.len() * 2 + 1);
-        for entry in &entries {
+        for item in entries {
             let put = Put::builder()
                 .table_name(&self.audit_table)
-                .set_item(Some(to_item(entry, &keys::chain_entry(org, entry.seq))?))
+                .set_item(Some(item))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(StoreError::aws)?;

@@ -6,6 +6,7 @@ mod audit_log;
 mod cursor;
 mod directory;
 pub mod keys;
+pub mod size;
 
 pub use directory::{MemberStatus, NewMember, OrgStatus};
 pub use keys::Collection;
