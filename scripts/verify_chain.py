@@ -14,7 +14,8 @@ import sys
 
 GENESIS = "0" * 64
 ENTRY_FIELDS = {"seq", "prevHash", "hash", "event"}
-EVENT_FIELDS = {"eventId", "orgId", "at", "actor", "action", "target", "before", "after", "reason", "origin"}
+FORMAT_VERSIONS = {1}  # the event format versions this verifier knows (docs/audit-format.md)
+EVENT_FIELDS = {"v", "eventId", "orgId", "at", "actor", "action", "target", "before", "after", "reason", "origin"}
 ACTOR_FIELDS = {"userId", "displayName", "email", "role", "impersonator"}
 TARGET_FIELDS = {"type", "id"}
 ORIGIN_FIELDS = {"ip", "userAgent", "correlationId"}
@@ -46,6 +47,7 @@ def readable(entry):
     event = entry["event"]
     return (
         isinstance(event, dict) and set(event) == EVENT_FIELDS
+        and type(event["v"]) is int and event["v"] in FORMAT_VERSIONS
         and isinstance(event["actor"], dict) and set(event["actor"]) == ACTOR_FIELDS
         and isinstance(event["target"], dict) and set(event["target"]) == TARGET_FIELDS
         and isinstance(event["origin"], dict) and set(event["origin"]) == ORIGIN_FIELDS

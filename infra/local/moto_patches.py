@@ -42,25 +42,6 @@ class TransactionTooLarge(MockValidationException):
         )
 
 
-def _aggregate_size(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> int:
-    total = 0
-    for entry in transact_items:
-        _, op = next(iter(entry.items()))
-        table = backend.tables.get(op.get("TableName"))
-        if table is None:
-            continue
-        try:
-            hash_key, range_key = _key_of(table, op)
-        except KeyError:
-            continue
-        current = table.get_item(hash_key, range_key) if (range_key is not None or not table.range_key_attr) else None
-        stored = current.size() if current is not None else 0
-        written = 0
-        if "Item" in op:
-            written = Item(hash_key, range_key, op["Item"]).size()
-        total += max(stored, written)
-    return total
-
 _original_transact_write_items = DynamoDBBackend.transact_write_items
 _real_deepcopy = copy.deepcopy
 
@@ -72,9 +53,9 @@ def _key_of(table: Table, op: dict[str, Any]) -> tuple[DynamoType, DynamoType | 
     return hash_key, range_key
 
 
-def _snapshot(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[Any]:
-    saved_items = []
-    saved_streams = {}
+def _targets(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]):
+    """Each action's table, operation, key and currently stored item (None if absent); actions
+    with an unknown table or a malformed key are left to moto's own validation."""
     for entry in transact_items:
         _, op = next(iter(entry.items()))
         table = backend.tables.get(op.get("TableName"))
@@ -83,8 +64,24 @@ def _snapshot(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) ->
         try:
             hash_key, range_key = _key_of(table, op)
         except KeyError:
-            continue  # moto's own validation reports the malformed key
+            continue
         current = table.get_item(hash_key, range_key) if (range_key is not None or not table.range_key_attr) else None
+        yield table, op, hash_key, range_key, current
+
+
+def _aggregate_size(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> int:
+    total = 0
+    for _, op, hash_key, range_key, current in _targets(backend, transact_items):
+        stored = current.size() if current is not None else 0
+        written = Item(hash_key, range_key, op["Item"]).size() if "Item" in op else 0
+        total += max(stored, written)
+    return total
+
+
+def _snapshot(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[Any]:
+    saved_items = []
+    saved_streams = {}
+    for table, _, hash_key, range_key, current in _targets(backend, transact_items):
         saved_items.append((table, hash_key, range_key, _real_deepcopy(current)))
         if table.stream_shard is not None:
             saved_streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))

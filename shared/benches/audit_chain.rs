@@ -22,6 +22,7 @@ fn event(n: usize) -> AuditEvent {
     let paragraph = "Quarterly figures were reviewed by the finance team; the totals in section 3 now \
                      match the ledger export, and the appendix lists every adjustment made since the draft.";
     AuditEvent {
+        v: quire::audit::FORMAT_VERSION,
         event_id: format!(
             "{:013}-6f1e2d3c-4b5a-4987-9a8b-{n:012}",
             1_760_000_000_000u64 + n as u64

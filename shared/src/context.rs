@@ -1,7 +1,8 @@
 //! What the pipeline learned about a request, handed to the route handler.
 
-use crate::audit::Origin;
+use crate::audit::{Actor, Origin};
 use crate::problem::Problem;
+use crate::store::AuditContext;
 use crate::tenant::Caller;
 use std::collections::HashMap;
 
@@ -31,6 +32,14 @@ impl RequestCtx {
             .get(name)
             .map(String::as_str)
             .ok_or_else(|| Problem::internal(format!("route has no parameter {name}")))
+    }
+
+    /// Who changes something with this request, and from where: what its audit events record.
+    pub fn audit_context(&self) -> Result<AuditContext, Problem> {
+        Ok(AuditContext {
+            actor: Actor::of(self.caller()?),
+            origin: self.origin(),
+        })
     }
 
     /// Where the request came from, as the audit trail records it.

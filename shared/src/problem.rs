@@ -147,6 +147,16 @@ impl Problem {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// The change cannot be recorded in the audit trail as it stands (so it is not made).
+    pub fn not_recordable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-recordable",
+            "Change cannot be recorded",
+            detail,
+        )
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -25,14 +25,21 @@ impl Role {
         }
     }
 
-    /// The default matrix. Viewer holds only read permissions (RBAC-3); reading and verifying
-    /// the audit trail is for Owners and Admins.
+    /// Whether the role holds `permission` in the default matrix.
     pub fn grants(self, permission: Permission) -> bool {
+        self.permissions().contains(&permission)
+    }
+
+    /// The default matrix, every grant listed: a new permission belongs to no role until it is
+    /// added here (RBAC-1). Viewer holds only read permissions (RBAC-3); reading and verifying
+    /// the audit trail is for Owners and Admins.
+    pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Owner | Role::Admin => true,
-            Role::User => matches!(permission, DocumentRead | DocumentCreate | DocumentEdit),
-            Role::Viewer => matches!(permission, DocumentRead),
+            Role::Owner => &[DocumentRead, DocumentCreate, DocumentEdit, AuditRead, AuditVerify],
+            Role::Admin => &[DocumentRead, DocumentCreate, DocumentEdit, AuditRead, AuditVerify],
+            Role::User => &[DocumentRead, DocumentCreate, DocumentEdit],
+            Role::Viewer => &[DocumentRead],
         }
     }
 }
@@ -72,6 +79,33 @@ mod tests {
             assert!(!Role::Viewer.grants(permission), "{permission:?}");
         }
         assert!(Role::Viewer.grants(Permission::DocumentRead));
+    }
+
+    /// The whole default matrix, cell by cell: a grant added or lost anywhere fails here.
+    #[test]
+    fn the_default_matrix_is_exactly_this() {
+        use Permission::*;
+        let expected = [
+            (
+                Role::Owner,
+                vec![DocumentRead, DocumentCreate, DocumentEdit, AuditRead, AuditVerify],
+            ),
+            (
+                Role::Admin,
+                vec![DocumentRead, DocumentCreate, DocumentEdit, AuditRead, AuditVerify],
+            ),
+            (Role::User, vec![DocumentRead, DocumentCreate, DocumentEdit]),
+            (Role::Viewer, vec![DocumentRead]),
+        ];
+        for (role, granted) in expected {
+            for permission in Permission::ALL {
+                assert_eq!(
+                    role.grants(permission),
+                    granted.contains(&permission),
+                    "{role:?} {permission:?}"
+                );
+            }
+        }
     }
 
     #[test]

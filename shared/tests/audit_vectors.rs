@@ -16,6 +16,7 @@ fn path() -> PathBuf {
 
 fn event(n: u64, action: Action, before: Option<Value>, after: Option<Value>, reason: Option<&str>) -> AuditEvent {
     AuditEvent {
+        v: quire::audit::FORMAT_VERSION,
         event_id: format!("{:013}-00000000-0000-4000-8000-{n:012}", 1_795_000_000_000u64 + n),
         org_id: "0b6f3a52-1c7e-4d0a-9a55-3f1e2d4c5b6a".into(),
         at: format!("2026-11-23T10:00:0{n}.123Z"),

@@ -332,3 +332,56 @@ async fn concurrent_writers_leave_one_contiguous_chain() {
     assert_eq!(v["valid"], true, "{v}");
     assert_eq!(v["checked"], entries.len());
 }
+
+/// A long body is not copied into the entry: the entry holds its digest, `GET /audit` returns the
+/// blob beside the page, and verification checks the blob against the digest.
+///
+/// Proves: AUD-2, AUD-5
+#[tokio::test]
+async fn long_values_are_blobs_the_chain_commits_to() {
+    let h = harness();
+    let org = h.new_org("blob").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let body = format!("Scope.\n{}", "Clean the line before each batch. ".repeat(400));
+    let created = h
+        .call(
+            Method::POST,
+            "/documents",
+            Some(&owner),
+            Some(json!({"title": "SOP-9 Line clearance", "type": "sop", "body": body})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    h.audit_settled(&org).await;
+    let page = h.call(Method::GET, "/audit?limit=1", Some(&owner), None).await;
+    let after = &page.body["items"][0]["event"]["after"];
+    assert_eq!(after["title"], "SOP-9 Line clearance", "short values stay inline");
+    let digest = after["body"]["$sha256"]
+        .as_str()
+        .expect("the body is a reference")
+        .to_owned();
+    assert_eq!(after["body"]["$bytes"], body.len());
+    assert_eq!(page.body["blobs"][&digest], body);
+    assert!(
+        page.text.len() < body.len() * 2 + 4096,
+        "the body is returned once, not per entry"
+    );
+    let v = verify(h, &owner).await;
+    assert_eq!(v["valid"], true, "{v}");
+
+    // Altering the stored blob breaks the entry that references it.
+    h.tamper(
+        (format!("ORG#{}#BLOB", org.org_id), digest),
+        "content",
+        "Skip cleaning.",
+    )
+    .await;
+    h.audit_settled(&org).await;
+    let entries = h.audit_entries(&owner).await;
+    let seq = entries
+        .iter()
+        .find(|e| e["event"]["target"]["id"] == created.body["id"])
+        .unwrap()["seq"]
+        .clone();
+    assert_eq!(broken_at(h, &owner).await, seq);
+}

@@ -3,12 +3,12 @@
 
 use http::Method;
 use lambda_http::Request;
-use quire::audit::{Action, Actor, AuditEvent, Target};
+use quire::audit::{Action, Target};
 use quire::json::ok;
 use quire::rbac::Permission::{AuditRead, AuditVerify};
 use quire::route::HandlerResult;
 use quire::store::PageRequest;
-use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
+use quire::{Access, App, Module, RequestCtx, Route, Router};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
@@ -38,15 +38,14 @@ async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 async fn verify(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let verification = app.store.verify_chain(caller.scope()).await?;
-    let outcome = serde_json::to_value(&verification).map_err(Problem::internal)?;
-    let event = AuditEvent::new(
-        caller.scope(),
-        Action::AuditVerified,
-        Actor::of(caller),
-        Target::new("audit-chain", caller.org_id().as_str()),
-        ctx.origin(),
-    )
-    .after(outcome);
-    app.store.record_event(caller.scope(), event).await?;
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .event(
+            Action::AuditVerified,
+            Target::new("audit-chain", caller.org_id().as_str()),
+            &verification,
+        )
+        .commit()
+        .await?;
     ok(&verification)
 }

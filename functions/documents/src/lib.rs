@@ -5,11 +5,11 @@ pub mod domain;
 use domain::{Document, DocumentBody, DocumentId, DocumentStatus, DocumentTitle, DocumentType, Reason};
 use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
-use quire::audit::{Action, Actor, AuditEvent, Target};
+use quire::audit::Action;
 use quire::json::{ok, parse_body, respond};
 use quire::rbac::Permission::{DocumentCreate, DocumentEdit, DocumentRead};
 use quire::route::HandlerResult;
-use quire::store::PageRequest;
+use quire::store::{PageRequest, Stored};
 use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -78,10 +78,6 @@ fn now() -> String {
     quire::audit::timestamp_now()
 }
 
-fn snapshot(document: &Document) -> Result<serde_json::Value, Problem> {
-    serde_json::to_value(document).map_err(Problem::internal)
-}
-
 async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let input: NewDocument = parse_body(&req)?;
@@ -98,15 +94,11 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         updated_at: at,
         updated_by: caller.user_id.to_string(),
     };
-    let event = AuditEvent::new(
-        caller.scope(),
-        Action::DocumentCreated,
-        Actor::of(caller),
-        Target::new("document", &document.id),
-        ctx.origin(),
-    )
-    .after(snapshot(&document)?);
-    app.store.create(caller.scope(), &document, event).await?;
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .create(&document, Action::DocumentCreated)
+        .commit()
+        .await?;
     let mut response = respond(StatusCode::CREATED, &document)?;
     if let Ok(location) = HeaderValue::from_str(&format!("/documents/{}", document.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -125,7 +117,7 @@ async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 
 /// Reads a document of the caller's organisation. Another tenant's id, or no id at all, is
 /// the same 404 (TEN-3): the scope makes the other tenant's item unreachable.
-async fn load(app: &App, ctx: &RequestCtx) -> Result<Document, Problem> {
+async fn load(app: &App, ctx: &RequestCtx) -> Result<Stored<Document>, Problem> {
     let caller = ctx.caller()?;
     let id = DocumentId::parse(ctx.param("id")?).ok_or_else(Problem::not_found)?;
     app.store
@@ -135,7 +127,7 @@ async fn load(app: &App, ctx: &RequestCtx) -> Result<Document, Problem> {
 }
 
 async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
-    ok(&load(&app, &ctx).await?)
+    ok(load(&app, &ctx).await?.record())
 }
 
 async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
@@ -147,7 +139,7 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             "only drafts can be edited; a change after approval needs a new version",
         ));
     }
-    let mut after = before.clone();
+    let mut after = before.record().clone();
     if let Some(title) = patch.title {
         after.title = title;
     }
@@ -157,23 +149,18 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     if let Some(body) = patch.body {
         after.body = body;
     }
-    if after == before {
+    if after == *before.record() {
         // Nothing changes, so there is nothing to record.
-        return ok(&before);
+        return ok(before.record());
     }
     after.version = before.version + 1;
     after.updated_at = now();
     after.updated_by = caller.user_id.to_string();
-    let event = AuditEvent::new(
-        caller.scope(),
-        Action::DocumentUpdated,
-        Actor::of(caller),
-        Target::new("document", &after.id),
-        ctx.origin(),
-    )
-    .before(snapshot(&before)?)
-    .after(snapshot(&after)?)
-    .reason(patch.reason.as_str());
-    app.store.replace(caller.scope(), &after, before.version, event).await?;
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .replace(&before, &after, Action::DocumentUpdated)
+        .because(patch.reason.as_str())
+        .commit()
+        .await?;
     ok(&after)
 }

@@ -43,6 +43,24 @@ pub struct Provisioned {
     pub degraded: Vec<String>,
     /// The audit writer's event source mapping, as the local stream driver must imitate it.
     pub audit_stream: StreamMapping,
+    /// The input of the audit writer's reconciler schedule (`ReconcileSchedule`), which the local
+    /// stack sends it on a timer of its own.
+    pub reconcile_input: serde_json::Value,
+}
+
+fn reconcile_input(resources: &Mapping) -> Result<serde_json::Value, LocalError> {
+    let text = resources
+        .get("AuditWriterFunction")
+        .and_then(|r| r.get("Properties"))
+        .and_then(|p| p.get("Events"))
+        .and_then(|e| e.get("ReconcileSchedule"))
+        .and_then(|e| e.get("Properties"))
+        .and_then(|p| p.get("Input"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            LocalError::Template("AuditWriterFunction needs a ReconcileSchedule event with an Input".into())
+        })?;
+    serde_json::from_str(text).map_err(|e| LocalError::Template(format!("ReconcileSchedule Input is not JSON: {e}")))
 }
 
 /// The settings of `AuditWriterStreamMapping` (an `AWS::Lambda::EventSourceMapping`) that decide
@@ -195,6 +213,7 @@ pub async fn provision(sdk: &SdkConfig, template_path: &Path, stack_name: &str) 
         skipped,
         degraded: stack.degraded.into_inner().unwrap_or_default(),
         audit_stream: StreamMapping::from_template(resources)?,
+        reconcile_input: reconcile_input(resources)?,
     };
     tracing::info!(
         stack = stack_name,

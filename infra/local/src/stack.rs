@@ -102,6 +102,7 @@ impl Stack {
                 app.clone(),
                 stream.clone(),
             )),
+            tokio::spawn(reconciler(app.clone(), provisioned.reconcile_input.clone())),
         ];
         Ok(Stack {
             api_url,
@@ -123,6 +124,29 @@ impl Stack {
     /// Seeds one more organisation (tests that must not disturb the others).
     pub async fn seed_org(&self, slug: &str) -> Result<SeededOrg, LocalError> {
         seed::organisation(&self.app, &self.provisioned.user_pool_id, slug, &self.demo_password).await
+    }
+}
+
+/// How often the local stack runs the reconciler (AWS: the schedule's rate, 5 minutes).
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The schedule of template.yaml's `ReconcileSchedule`, locally: the same input to the same handler.
+async fn reconciler(app: Arc<App>, input: serde_json::Value) {
+    let mut timer = tokio::time::interval(RECONCILE_EVERY);
+    timer.tick().await;
+    loop {
+        timer.tick().await;
+        match serde_json::from_value(input.clone()) {
+            Ok(invocation) => {
+                if let Err(error) = Box::pin(quire_fn_audit_writer::invoke(&app, invocation)).await {
+                    tracing::error!(%error, "reconciler run failed");
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "the reconcile schedule's input is not an invocation of the writer");
+                return;
+            }
+        }
     }
 }
 

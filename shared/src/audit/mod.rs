@@ -2,6 +2,7 @@
 //! the per-tenant SHA-256 hash chain. Storage of events (outbox) and entries (chain) is in
 //! [`crate::store`]; the format is specified for auditors in `docs/audit-format.md`.
 
+pub mod blob;
 pub mod canonical;
 pub mod chain;
 
@@ -97,10 +98,16 @@ impl Origin {
     }
 }
 
+/// The event format this code writes, and the only one its writer appends (`docs/audit-format.md`).
+/// A new format gets a new number; the writer learns it before any producer emits it.
+pub const FORMAT_VERSION: u64 = 1;
+
 /// One audited event, as written to the outbox in the same transaction as the change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditEvent {
+    /// Format version ([`FORMAT_VERSION`]).
+    pub v: u64,
     /// Time-ordered unique id: 13-digit UTC milliseconds, '-', random UUID.
     pub event_id: String,
     pub org_id: String,
@@ -128,6 +135,7 @@ impl AuditEvent {
             .map(|d| d.as_millis())
             .unwrap_or_default();
         AuditEvent {
+            v: FORMAT_VERSION,
             event_id: format!("{millis:013}-{}", uuid::Uuid::new_v4()),
             org_id: scope.org_id().to_string(),
             at: humantime::format_rfc3339_millis(now).to_string(),
@@ -154,5 +162,77 @@ impl AuditEvent {
     pub fn reason(mut self, reason: &str) -> Self {
         self.reason = Some(sanitize_line(reason, 1000));
         self
+    }
+
+    /// Makes the event what the chain will hash, before anything commits: long strings of
+    /// `before`/`after` become blob references (returned, to be stored with the change), and the
+    /// entry it will become must canonicalise (integers within ±2^53, no reserved names) and fit
+    /// [`blob::ENTRY_MAX_BYTES`].
+    pub fn seal(&mut self) -> Result<Vec<blob::Blob>, NotRecordable> {
+        let mut blobs = Vec::new();
+        for value in [&mut self.before, &mut self.after].into_iter().flatten() {
+            blob::externalise(value, &mut blobs).map_err(|e| NotRecordable::Value(e.0))?;
+        }
+        // The largest sequence number and any hash give the longest content an entry can have.
+        let content = chain::canonical_content(u64::MAX >> 11, chain::GENESIS_HASH, self)
+            .map_err(|e| NotRecordable::Value(e.0))?;
+        if content.len() > blob::ENTRY_MAX_BYTES {
+            return Err(NotRecordable::TooLarge(content.len()));
+        }
+        Ok(blobs)
+    }
+}
+
+/// Why an event cannot be recorded; found at commit, so the change does not happen either.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotRecordable {
+    #[error("the change holds a value the audit trail cannot record: {0}")]
+    Value(String),
+    #[error("the audit entry of this change would be {0} bytes, more than an entry may hold")]
+    TooLarge(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenant::OrgId;
+    use serde_json::json;
+
+    fn event(after: Value) -> AuditEvent {
+        let scope = TenantScope::for_provisioning(OrgId::parse("org-1").unwrap());
+        let mut event = AuditEvent::new(
+            &scope,
+            Action::DocumentCreated,
+            Actor::system("test"),
+            Target::new("document", "d1"),
+            Origin::new(None, None, "corr-0001"),
+        );
+        event.after = Some(after);
+        event
+    }
+
+    /// What the chain cannot hash is refused when the change is sealed for commit, not found
+    /// later by the writer.
+    ///
+    /// Proves: AUD-1
+    #[test]
+    fn sealing_refuses_what_the_chain_cannot_record() {
+        assert!(matches!(event(json!({"n": 1.5})).seal(), Err(NotRecordable::Value(_))));
+        assert!(matches!(
+            event(json!({"n": 1u64 << 53})).seal(),
+            Err(NotRecordable::Value(_))
+        ));
+        assert!(matches!(
+            event(json!({"$sha256": "x"})).seal(),
+            Err(NotRecordable::Value(_))
+        ));
+        // Many short strings stay inline and can exceed the entry bound.
+        let many: Vec<String> = (0..40).map(|i| format!("{i:0>1000}")).collect();
+        assert!(matches!(event(json!(many)).seal(), Err(NotRecordable::TooLarge(_))));
+        // One long string becomes a blob and the entry stays small.
+        let mut long = event(json!({"body": "x".repeat(300_000)}));
+        let blobs = long.seal().unwrap();
+        assert_eq!(blobs.len(), 1);
+        assert!(long.after.unwrap()["body"].is_object());
     }
 }

@@ -3,9 +3,10 @@
 //! table; the append below is what it runs.
 
 use super::keys::{self, Key};
-use super::{from_item, size, to_item, Item, Page, PageRequest, Store, StoreError};
+use super::transaction::OnCondition;
+use super::{from_item, size, to_item, Item, PageRequest, Store, StoreError};
 use crate::audit::chain::{self, Entry, Head, Verification, Verifier};
-use crate::audit::AuditEvent;
+use crate::audit::{blob, AuditEvent};
 use crate::problem::Problem;
 use crate::tenant::{OrgId, TenantScope};
 use aws_lambda_events::event::dynamodb::EventRecord;
@@ -29,6 +30,83 @@ struct Pending {
     outbox_bytes: usize,
 }
 
+/// A page of a tenant's chain and the blobs its entries reference.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditPage {
+    pub items: Vec<Entry>,
+    pub next: Option<String>,
+    /// Blob digest → content, for every reference in `items` whose blob is stored.
+    pub blobs: BTreeMap<String, String>,
+}
+
+/// Checks every blob an entry references against its digest.
+fn blobs_hold(entry: &Entry, blobs: &BTreeMap<String, String>) -> Result<(), String> {
+    let mut references = Vec::new();
+    for value in [&entry.event.before, &entry.event.after].into_iter().flatten() {
+        blob::references(value, &mut references);
+    }
+    for reference in references {
+        blob::check(&reference, blobs.get(&reference.sha256).map(String::as_str))?;
+    }
+    Ok(())
+}
+
+/// What one run of the reconciler did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reconciled {
+    /// Organisations with outbox items older than the threshold.
+    pub organisations: usize,
+    /// Entries appended.
+    pub appended: usize,
+    /// Organisations whose append failed (retried on the next run).
+    pub failed_organisations: usize,
+}
+
+/// An outbox item that cannot become an entry, and why.
+struct Poison {
+    event_id: String,
+    item: Item,
+    reason: String,
+}
+
+/// The metric counting quarantined outbox items.
+pub const QUARANTINE_METRIC: &str = "AuditOutboxQuarantined";
+
+/// Reads an outbox item as the event it must hold: this format version, this organisation, the
+/// id its key names, hashable and within the entry bound. Anything else is poison.
+fn appendable(org: &OrgId, item: Item) -> Result<Pending, Poison> {
+    let event_id = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let outbox_bytes = size::item_size(&item);
+    let verdict = (|| {
+        let Some(AttributeValue::M(event)) = item.get("event") else {
+            return Err("the outbox item holds no event".to_owned());
+        };
+        match event.get("v").and_then(|v| v.as_n().ok()) {
+            Some(v) if v == &crate::audit::FORMAT_VERSION.to_string() => {}
+            Some(v) => return Err(format!("unknown event format version {v}")),
+            None => return Err("the event has no format version".to_owned()),
+        }
+        let event: AuditEvent =
+            serde_dynamo::from_item(event.clone()).map_err(|e| format!("the event is unreadable: {e}"))?;
+        if event.org_id != org.as_str() {
+            return Err("the event belongs to another organisation".to_owned());
+        }
+        if event.event_id != event_id {
+            return Err("the event id does not match the outbox key".to_owned());
+        }
+        let content = chain::canonical_content(1, chain::GENESIS_HASH, &event).map_err(|e| e.to_string())?;
+        if content.len() > crate::audit::blob::ENTRY_MAX_BYTES {
+            return Err(format!("the entry would be {} bytes, over the bound", content.len()));
+        }
+        Ok(event)
+    })();
+    match verdict {
+        Ok(event) => Ok(Pending { event, outbox_bytes }),
+        Err(reason) => Err(Poison { event_id, item, reason }),
+    }
+}
+
 /// One transaction's worth of appends: entry items in order, the outbox items they consume,
 /// and the head after them.
 struct Batch {
@@ -49,8 +127,9 @@ impl Store {
         }
     }
 
-    /// A page of the caller's chain, newest entry first.
-    pub async fn audit_page(&self, scope: &TenantScope, page: &PageRequest) -> Result<Page<Entry>, Problem> {
+    /// A page of the caller's chain, newest entry first, with the blobs its entries reference
+    /// (`blobs`: digest → content; a client checks each against its digest).
+    pub async fn audit_page(&self, scope: &TenantScope, page: &PageRequest) -> Result<AuditPage, Problem> {
         let partition = keys::chain_partition(scope.org_id());
         let (items, next) = self
             .query_page(
@@ -61,11 +140,59 @@ impl Store {
                 page,
             )
             .await?;
-        let items = items
+        let items: Vec<Entry> = items
             .into_iter()
             .map(|item| from_item(item).map_err(Problem::from))
             .collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        let blobs = self.blobs_of(scope.org_id(), &items).await?;
+        Ok(AuditPage { items, next, blobs })
+    }
+
+    /// The stored blobs that `entries` reference (missing ones are absent from the map).
+    async fn blobs_of(&self, org: &OrgId, entries: &[Entry]) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut wanted = Vec::new();
+        for entry in entries {
+            for value in [&entry.event.before, &entry.event.after].into_iter().flatten() {
+                blob::references(value, &mut wanted);
+            }
+        }
+        let mut digests: Vec<String> = wanted.into_iter().map(|r| r.sha256).collect();
+        digests.sort();
+        digests.dedup();
+        let mut found = BTreeMap::new();
+        for chunk in digests.chunks(100) {
+            let mut keys_wanted = KeysAndAttributes::builder().consistent_read(true);
+            for digest in chunk {
+                keys_wanted = keys_wanted.keys(keys::blob(org, digest).to_map());
+            }
+            let mut request =
+                BTreeMap::from([(self.data_table.clone(), keys_wanted.build().map_err(StoreError::aws)?)]);
+            loop {
+                let out = self
+                    .ddb
+                    .batch_get_item()
+                    .set_request_items(Some(request.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(StoreError::aws)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.data_table))
+                    .unwrap_or_default()
+                {
+                    if let (Some(key), Some(content)) =
+                        (Key::from_map(&item), item.get("content").and_then(|c| c.as_s().ok()))
+                    {
+                        found.insert(key.sk, content.clone());
+                    }
+                }
+                match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                    Some(rest) => request = rest.into_iter().collect(),
+                    None => break,
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Re-walks the caller's whole chain in order, in constant memory, and checks it against the head.
@@ -91,9 +218,18 @@ impl Store {
                     .send()
                     .await
                     .map_err(StoreError::aws)?;
-                for item in out.items.unwrap_or_default() {
+                let stored: Vec<chain::StoredEntry> =
+                    out.items.unwrap_or_default().into_iter().map(entry_from_item).collect();
+                let readable: Vec<Entry> = stored.iter().filter_map(|e| e.as_ref().ok().cloned()).collect();
+                let blobs = self.blobs_of(org, &readable).await?;
+                for entry in stored {
                     walked += 1;
-                    if !verifier.push(entry_from_item(item)) {
+                    // A blob that is missing or does not match its digest breaks its entry.
+                    let entry = entry.and_then(|e| match blobs_hold(&e, &blobs) {
+                        Ok(()) => Ok(e),
+                        Err(why) => Err(why),
+                    });
+                    if !verifier.push(entry) {
                         return Ok(verifier.finish(&self.chain_head(org).await?));
                     }
                 }
@@ -111,10 +247,15 @@ impl Store {
         Ok(verifier.finish(&self.chain_head(org).await?))
     }
 
-    /// The events of these outbox items that are still pending (not yet appended), in id order,
-    /// each with the size of its outbox item (a delete counts towards a transaction's bytes).
-    async fn pending_events(&self, org: &OrgId, event_ids: &[String]) -> Result<Vec<Pending>, StoreError> {
+    /// The outbox items of these ids that are still pending (not yet appended), in id order:
+    /// the appendable events, and the poison the writer must set aside.
+    async fn pending_events(
+        &self,
+        org: &OrgId,
+        event_ids: &[String],
+    ) -> Result<(Vec<Pending>, Vec<Poison>), StoreError> {
         let mut events = Vec::new();
+        let mut poison = Vec::new();
         for chunk in event_ids.chunks(100) {
             let mut wanted = KeysAndAttributes::builder().consistent_read(true);
             for id in chunk {
@@ -129,21 +270,15 @@ impl Store {
                     .send()
                     .await
                     .map_err(StoreError::aws)?;
-                for mut item in out
+                for item in out
                     .responses
                     .and_then(|mut r| r.remove(&self.data_table))
                     .unwrap_or_default()
                 {
-                    let outbox_bytes = size::item_size(&item);
-                    let Some(AttributeValue::M(event)) = item.remove("event") else {
-                        return Err(StoreError::Corrupt("outbox item without event".into()));
-                    };
-                    let event: AuditEvent =
-                        serde_dynamo::from_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    if event.org_id != org.as_str() {
-                        return Err(StoreError::Corrupt("outbox event of another organisation".into()));
+                    match appendable(org, item) {
+                        Ok(pending) => events.push(pending),
+                        Err(bad) => poison.push(bad),
                     }
-                    events.push(Pending { event, outbox_bytes });
                 }
                 match out.unprocessed_keys.filter(|u| !u.is_empty()) {
                     Some(rest) => request = rest.into_iter().collect(),
@@ -153,7 +288,79 @@ impl Store {
         }
         events.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
         events.dedup_by(|a, b| a.event.event_id == b.event.event_id);
-        Ok(events)
+        Ok((events, poison))
+    }
+
+    /// Moves an outbox item the writer cannot append to the tenant's quarantine partition, with
+    /// the reason, in one transaction (AUD-7: poison never blocks the events after it). Counted
+    /// in the `AuditOutboxQuarantined` metric, which has an alarm in template.yaml.
+    async fn quarantine(&self, org: &OrgId, poison: Poison) -> Result<(), StoreError> {
+        let Poison { event_id, item, reason } = poison;
+        tracing::error!(org = %org, event_id = %event_id, %reason, "outbox item quarantined");
+        let key = keys::quarantine(org, &event_id);
+        let mut moved = key.to_map();
+        moved.insert("reason".into(), AttributeValue::S(reason));
+        moved.insert("quarantinedAt".into(), AttributeValue::S(crate::audit::timestamp_now()));
+        let mut original = item;
+        original.remove("pk");
+        original.remove("sk");
+        let original = AttributeValue::M(original);
+        let mut kept = moved.clone();
+        kept.insert("original".into(), original);
+        if size::item_size(&kept) <= size::MAX_ITEM_BYTES {
+            moved = kept;
+        } else {
+            moved.insert("originalTooLarge".into(), AttributeValue::Bool(true));
+        }
+        let put = Put::builder()
+            .table_name(&self.data_table)
+            .set_item(Some(moved))
+            .build()
+            .map_err(StoreError::aws)?;
+        let delete = Delete::builder()
+            .table_name(&self.data_table)
+            .set_key(Some(keys::outbox(org, &event_id).to_map()))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(StoreError::aws)?;
+        let writes = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().delete(delete).build(),
+        ];
+        match self
+            .send_transaction(writes, &[OnCondition::Changed, OnCondition::Changed])
+            .await
+        {
+            // Another writer moved it first: the outcome is the same.
+            Ok(()) | Err(StoreError::Conflict) => {
+                crate::telemetry::count(QUARANTINE_METRIC, 1);
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The items of the tenant's quarantine partition: `(event id, reason)`, oldest first.
+    pub async fn quarantined(&self, org: &OrgId) -> Result<Vec<(String, String)>, StoreError> {
+        let out = self
+            .ddb
+            .query()
+            .table_name(&self.data_table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::quarantine(org, "").pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                (text("sk"), text("reason"))
+            })
+            .collect())
     }
 
     /// Appends the given outbox events of one organisation to its chain. Safe to run twice and
@@ -164,7 +371,10 @@ impl Store {
         let mut attempts = 0;
         loop {
             let head = self.chain_head(org).await?;
-            let pending = self.pending_events(org, event_ids).await?;
+            let (pending, poison) = self.pending_events(org, event_ids).await?;
+            for bad in poison {
+                self.quarantine(org, bad).await?;
+            }
             if pending.is_empty() {
                 return Ok(appended);
             }
@@ -254,7 +464,64 @@ impl Store {
                 .put(head_put.build().map_err(StoreError::aws)?)
                 .build(),
         );
-        self.commit(writes, &[], StoreError::Conflict).await
+        let on_condition = vec![OnCondition::Changed; writes.len()];
+        self.send_transaction(writes, &on_condition).await
+    }
+
+    /// The reconciler (AUD-1, AUD-7): appends every outbox item older than `older_than`, of every
+    /// organisation, with the same code as the stream-fed writer. Items get there when their
+    /// stream record was lost (a batch sent to the dead-letter queue, stream retention of 24 h
+    /// exceeded, a disabled mapping); younger ones are left to the stream. Found through the
+    /// sparse `OutboxByAge` index, shard by shard, so no table scan is needed.
+    pub async fn reconcile(&self, older_than: Duration) -> Result<Reconciled, StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let cutoff = format!("{:013}", now.saturating_sub(older_than).as_millis());
+        let mut by_org: BTreeMap<String, (OrgId, Vec<String>)> = BTreeMap::new();
+        for shard in keys::OUTBOX_SHARDS {
+            let mut start = None;
+            loop {
+                let out = self
+                    .ddb
+                    .query()
+                    .table_name(&self.data_table)
+                    .index_name(keys::OUTBOX_INDEX)
+                    .key_condition_expression("#shard = :shard AND sk < :cutoff")
+                    .expression_attribute_names("#shard", keys::OUTBOX_SHARD_ATTRIBUTE)
+                    .expression_attribute_values(":shard", AttributeValue::S(shard.to_string()))
+                    .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.clone()))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(StoreError::aws)?;
+                for key in out.items.unwrap_or_default().iter().filter_map(Key::from_map) {
+                    if let Some(org) = keys::org_of_outbox(&key.pk) {
+                        by_org
+                            .entry(org.to_string())
+                            .or_insert_with(|| (org, Vec::new()))
+                            .1
+                            .push(key.sk);
+                    }
+                }
+                match out.last_evaluated_key {
+                    Some(last) => start = Some(last),
+                    None => break,
+                }
+            }
+        }
+        let mut report = Reconciled::default();
+        for (_, (org, ids)) in by_org {
+            report.organisations += 1;
+            match self.append_outbox(&org, &ids).await {
+                Ok(appended) => report.appended += appended,
+                Err(error) => {
+                    tracing::error!(org = %org, %error, "reconciler could not append; the next run retries");
+                    report.failed_organisations += 1;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Appends every pending outbox event of an organisation (recovery, and the local stack).

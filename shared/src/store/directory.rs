@@ -2,8 +2,8 @@
 //! request by the tenant layer (two reads: the user's directory entry, then organisation and
 //! membership together), written by onboarding and provisioning with their audit events.
 
-use super::{keys, put, to_item, Store, StoreError};
-use crate::audit::{Action, Actor, AuditEvent, Origin, Target};
+use super::{keys, AuditContext, Store, StoreError};
+use crate::audit::{Action, Actor, Origin, Target};
 use crate::rbac::Role;
 use crate::tenant::{Caller, OrgId, TenantScope, UserId};
 use aws_sdk_dynamodb::types::KeysAndAttributes;
@@ -127,21 +127,15 @@ impl Store {
             name: name.to_owned(),
             status: OrgStatus::Active,
         };
-        let event = AuditEvent::new(
-            &scope,
-            Action::OrganisationCreated,
-            actor,
-            Target::new("organisation", org_id.as_str()),
-            origin,
-        )
-        .after(serde_json::to_value(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-        let item = to_item(&record, &keys::organisation(&org_id))?;
-        self.commit(
-            vec![put(&self.data_table, item, "attribute_not_exists(pk)")?],
-            &[event],
-            StoreError::AlreadyExists,
-        )
-        .await?;
+        self.transaction(&scope, AuditContext { actor, origin })
+            .insert(keys::organisation(&org_id), &record)
+            .record(
+                Action::OrganisationCreated,
+                Target::new("organisation", org_id.as_str()),
+                &record,
+            )
+            .commit()
+            .await?;
         Ok(scope)
     }
 
@@ -167,26 +161,11 @@ impl Store {
             user_id: user.clone(),
             org_id: org_id.clone(),
         };
-        let event = AuditEvent::new(
-            scope,
-            Action::MemberAdded,
-            actor,
-            Target::new("user", user.as_str()),
-            origin,
-        )
-        .after(serde_json::to_value(&member).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-        let writes = vec![
-            put(
-                &self.data_table,
-                to_item(&entry, &keys::user(user))?,
-                "attribute_not_exists(pk)",
-            )?,
-            put(
-                &self.data_table,
-                to_item(&member, &keys::member(&org_id, user))?,
-                "attribute_not_exists(pk)",
-            )?,
-        ];
-        self.commit(writes, &[event], StoreError::AlreadyExists).await
+        self.transaction(scope, AuditContext { actor, origin })
+            .insert(keys::user(user), &entry)
+            .insert(keys::member(&org_id, user), &member)
+            .record(Action::MemberAdded, Target::new("user", user.as_str()), &member)
+            .commit()
+            .await
     }
 }

@@ -17,6 +17,13 @@ impl Collection {
             Collection::Documents => "DOC",
         }
     }
+
+    /// The audit `target.type` of its records.
+    pub fn target_type(self) -> &'static str {
+        match self {
+            Collection::Documents => "document",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +42,11 @@ impl Key {
             ("pk".to_owned(), AttributeValue::S(self.pk.clone())),
             ("sk".to_owned(), AttributeValue::S(self.sk.clone())),
         ])
+    }
+
+    /// Platform items outside every tenant: the user directory (a `sub` → its organisation).
+    pub fn is_platform(&self) -> bool {
+        self.pk.starts_with("USER#")
     }
 
     pub fn from_map(item: &HashMap<String, AttributeValue>) -> Option<Self> {
@@ -79,9 +91,49 @@ pub(crate) fn outbox(org: &OrgId, event_id: &str) -> Key {
     Key::new(outbox_partition(org), event_id)
 }
 
+/// The sparse index over outbox items by age (template.yaml: `DataTable`'s `OutboxByAge`),
+/// partitioned by a shard attribute and sorted by the event id, which starts with its time.
+pub const OUTBOX_INDEX: &str = "OutboxByAge";
+pub const OUTBOX_SHARD_ATTRIBUTE: &str = "outboxShard";
+/// Shards of the index: the first hex digit of the event id's random part, so writes spread.
+pub const OUTBOX_SHARDS: [char; 16] = [
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f',
+];
+
+/// The index shard of an event id (`<13 digits>-<uuid>`).
+pub(crate) fn outbox_shard(event_id: &str) -> String {
+    event_id
+        .chars()
+        .nth(14)
+        .filter(|c| OUTBOX_SHARDS.contains(c))
+        .unwrap_or('0')
+        .to_string()
+}
+
 /// The organisation an outbox partition key belongs to (for stream records).
 pub(crate) fn org_of_outbox(pk: &str) -> Option<OrgId> {
     OrgId::parse(pk.strip_prefix("ORG#")?.strip_suffix("#OUTBOX")?).ok()
+}
+
+/// Audit blobs (long values of entries), by the SHA-256 of their content.
+pub(crate) fn blob(org: &OrgId, sha256: &str) -> Key {
+    Key::new(format!("{}#BLOB", tenant(org)), sha256)
+}
+
+/// Outbox items the writer could not append, with the reason (never in the outbox partition,
+/// so they block nothing).
+pub(crate) fn quarantine(org: &OrgId, event_id: &str) -> Key {
+    Key::new(format!("{}#QUARANTINE", tenant(org)), event_id)
+}
+
+/// True for keys of the organisation's own partitions (`ORG#<orgId>` and `ORG#<orgId>#…`).
+pub(crate) fn belongs_to(key: &Key, org: &OrgId) -> bool {
+    let own = tenant(org);
+    key.pk == own
+        || key
+            .pk
+            .strip_prefix(own.as_str())
+            .is_some_and(|rest| rest.starts_with('#'))
 }
 
 pub(crate) fn chain_partition(org: &OrgId) -> String {
@@ -120,9 +172,14 @@ mod tests {
             outbox(&org, "e1"),
             chain_entry(&org, 7),
             chain_head(&org),
+            blob(&org, "ab"),
+            quarantine(&org, "e1"),
         ] {
             assert!(key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1", "{key:?}");
+            assert!(belongs_to(&key, &org), "{key:?}");
+            assert!(!belongs_to(&key, &OrgId::parse("o").unwrap()), "{key:?}");
         }
+        assert!(!belongs_to(&user(&UserId::parse("u1").unwrap()), &org));
         assert_eq!(chain_entry(&org, 7).sk, "ENTRY#00000000000000000007");
         assert_eq!(org_of_outbox(&outbox(&org, "e").pk), Some(org));
         assert_eq!(org_of_outbox("ORG#o1#DOC"), None);

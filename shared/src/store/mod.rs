@@ -7,15 +7,18 @@ mod cursor;
 mod directory;
 pub mod keys;
 pub mod size;
+mod transaction;
 
+pub use audit_log::{AuditPage, Reconciled, QUARANTINE_METRIC};
 pub use directory::{MemberStatus, NewMember, OrgStatus};
 pub use keys::Collection;
+pub use transaction::{AuditContext, Stored, Transaction};
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, NotRecordable};
 use crate::config::Config;
 use crate::problem::Problem;
 use crate::tenant::TenantScope;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use cursor::CursorSealer;
 use keys::Key;
@@ -34,6 +37,12 @@ pub enum StoreError {
     Conflict,
     #[error("stored item is not readable: {0}")]
     Corrupt(String),
+    /// The change cannot be recorded in the audit trail (refused before anything committed).
+    #[error(transparent)]
+    NotRecordable(#[from] NotRecordable),
+    /// The change exceeds DynamoDB's item or transaction limits (refused before it was sent).
+    #[error("the change is too large to store: {0}")]
+    TooLarge(String),
     #[error("storage call failed: {0}")]
     Aws(String),
 }
@@ -57,6 +66,8 @@ impl From<StoreError> for Problem {
         match error {
             StoreError::Conflict => Problem::conflict("the record was changed by someone else; read it again"),
             StoreError::AlreadyExists => Problem::conflict("the record already exists"),
+            StoreError::NotRecordable(why) => Problem::not_recordable(why.to_string()),
+            StoreError::TooLarge(_) => Problem::not_recordable("the change is too large to store and record"),
             other => Problem::internal(other),
         }
     }
@@ -142,16 +153,6 @@ pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreE
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression(condition)
-        .build()
-        .map_err(StoreError::aws)?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 impl Store {
     pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
         Store {
@@ -165,95 +166,18 @@ impl Store {
     }
 
     /// The outbox item of an event: written with the change, consumed by the audit writer.
-    fn outbox_put(&self, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
-        let org = crate::tenant::OrgId::parse(&event.org_id).map_err(StoreError::Corrupt)?;
-        let key = keys::outbox(&org, &event.event_id);
+    fn outbox_item(&self, key: &Key, event: &AuditEvent) -> Result<Item, StoreError> {
         let mut item = key.to_map();
         item.insert("kind".into(), AttributeValue::S("outbox".into()));
+        item.insert(
+            keys::OUTBOX_SHARD_ATTRIBUTE.into(),
+            AttributeValue::S(keys::outbox_shard(&event.event_id)),
+        );
         item.insert(
             "event".into(),
             AttributeValue::M(serde_dynamo::to_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?),
         );
-        put(&self.data_table, item, "attribute_not_exists(pk)")
-    }
-
-    /// Commits writes and their audit events together; the first failed condition decides the error.
-    async fn commit(
-        &self,
-        mut writes: Vec<TransactWriteItem>,
-        events: &[AuditEvent],
-        on_condition: StoreError,
-    ) -> Result<(), StoreError> {
-        for event in events {
-            writes.push(self.outbox_put(event)?);
-        }
-        match self
-            .ddb
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let service = error.into_service_error();
-                if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled) = &service {
-                    if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
-                        return Err(on_condition);
-                    }
-                    if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict")) {
-                        return Err(StoreError::Conflict);
-                    }
-                }
-                Err(StoreError::aws(service))
-            }
-        }
-    }
-
-    /// Records an event that changes no record (a security event such as an audit verification).
-    pub async fn record_event(&self, scope: &TenantScope, event: AuditEvent) -> Result<(), StoreError> {
-        debug_assert_eq!(event.org_id, scope.org_id().as_str());
-        self.commit(vec![], &[event], StoreError::Conflict).await
-    }
-
-    pub async fn create<R: Record>(
-        &self,
-        scope: &TenantScope,
-        record: &R,
-        event: AuditEvent,
-    ) -> Result<(), StoreError> {
-        let item = to_item(record, &keys::record(scope, R::COLLECTION, record.id()))?;
-        self.commit(
-            vec![put(&self.data_table, item, "attribute_not_exists(pk)")?],
-            &[event],
-            StoreError::AlreadyExists,
-        )
-        .await
-    }
-
-    /// Replaces a record whose stored version is still `expected_version`.
-    pub async fn replace<R: Record>(
-        &self,
-        scope: &TenantScope,
-        record: &R,
-        expected_version: u64,
-        event: AuditEvent,
-    ) -> Result<(), StoreError> {
-        let item = to_item(record, &keys::record(scope, R::COLLECTION, record.id()))?;
-        let put = Put::builder()
-            .table_name(&self.data_table)
-            .set_item(Some(item))
-            .condition_expression("attribute_exists(pk) AND #version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
-            .build()
-            .map_err(StoreError::aws)?;
-        self.commit(
-            vec![TransactWriteItem::builder().put(put).build()],
-            &[event],
-            StoreError::Conflict,
-        )
-        .await
+        Ok(item)
     }
 
     /// One strongly consistent read of an item by key: every single-item read goes through here.
@@ -270,9 +194,15 @@ impl Store {
         Ok(out.item)
     }
 
-    pub async fn get<R: Record>(&self, scope: &TenantScope, id: &str) -> Result<Option<R>, StoreError> {
+    /// A record as stored: what a replacement names as its `before`.
+    pub async fn get<R: Record>(&self, scope: &TenantScope, id: &str) -> Result<Option<Stored<R>>, StoreError> {
         let key = keys::record(scope, R::COLLECTION, id);
-        self.read(&self.data_table, &key).await?.map(from_item).transpose()
+        Ok(self
+            .read(&self.data_table, &key)
+            .await?
+            .map(from_item)
+            .transpose()?
+            .map(Stored::new))
     }
 
     /// A page of records, newest id first (ids are time-ordered UUIDv7).

@@ -1,0 +1,369 @@
+//! The transaction builder: the one way a change is written (AUD-1, AUD-3, TEN-2).
+//!
+//! ```text
+//! app.store.transaction(scope, audit)      // audit = who and from where
+//!     .replace(&stored, &next, Action::DocumentUpdated)
+//!     .because(reason)
+//!     .commit().await?
+//! ```
+//!
+//! Each record written carries its own audit event, whose `before` and `after` are the record as
+//! read ([`Stored`], which only the store can make) and as written: a handler cannot record
+//! something other than what it wrote. At commit, before anything is sent, every event is sealed
+//! with the chain's own canonicalisation (long values become blobs, the entry must hash and fit),
+//! every key is checked to lie in the scope's partitions, and the item and transaction byte
+//! budgets of DynamoDB are checked; the records, their outbox items and their blobs then commit
+//! in one `TransactWriteItems`, or nothing does.
+
+use super::{keys, size, to_item, Item, Record, Store, StoreError};
+use crate::audit::{Action, Actor, AuditEvent, Origin, Target};
+use crate::tenant::TenantScope;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde::Serialize;
+
+/// Who makes a change and from where: the actor and origin every event of a transaction records.
+#[derive(Debug, Clone)]
+pub struct AuditContext {
+    pub actor: Actor,
+    pub origin: Origin,
+}
+
+/// A record as it was read from the store. Only the store makes these, so the `before` of an
+/// audited replacement is always what was stored (at the version the write is conditioned on).
+#[derive(Debug, Clone)]
+pub struct Stored<R> {
+    record: R,
+}
+
+impl<R> Stored<R> {
+    pub(crate) fn new(record: R) -> Self {
+        Stored { record }
+    }
+
+    pub fn record(&self) -> &R {
+        &self.record
+    }
+
+    pub fn into_record(self) -> R {
+        self.record
+    }
+}
+
+impl<R> std::ops::Deref for Stored<R> {
+    type Target = R;
+    fn deref(&self) -> &R {
+        &self.record
+    }
+}
+
+/// What a failed condition of one write means.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OnCondition {
+    AlreadyExists,
+    Changed,
+}
+
+impl OnCondition {
+    fn error(self) -> StoreError {
+        match self {
+            OnCondition::AlreadyExists => StoreError::AlreadyExists,
+            OnCondition::Changed => StoreError::Conflict,
+        }
+    }
+}
+
+struct Write {
+    key: keys::Key,
+    item: Item,
+    condition: &'static str,
+    names: Vec<(&'static str, &'static str)>,
+    values: Vec<(&'static str, AttributeValue)>,
+    on_condition: OnCondition,
+}
+
+/// A change under construction. Errors found while building are kept and returned by
+/// [`Transaction::commit`], so a chain of calls reads as the change it describes.
+#[must_use = "a transaction does nothing until it is committed"]
+pub struct Transaction<'s> {
+    store: &'s Store,
+    scope: TenantScope,
+    audit: AuditContext,
+    writes: Vec<Write>,
+    events: Vec<AuditEvent>,
+    error: Option<StoreError>,
+}
+
+impl Store {
+    /// Starts a change of the scope's tenant data, recorded as made by `audit`.
+    pub fn transaction(&self, scope: &TenantScope, audit: AuditContext) -> Transaction<'_> {
+        Transaction {
+            store: self,
+            scope: scope.clone(),
+            audit,
+            writes: Vec::new(),
+            events: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+fn snapshot<T: Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Transaction<'_> {
+    fn attempt(mut self, step: impl FnOnce(&mut Self) -> Result<(), StoreError>) -> Self {
+        if self.error.is_none() {
+            if let Err(error) = step(&mut self) {
+                self.error = Some(error);
+            }
+        }
+        self
+    }
+
+    /// Writes a new record (refused with [`StoreError::AlreadyExists`] if its id is taken) and
+    /// records `action` with the record as `after`.
+    pub fn create<R: Record>(self, record: &R, action: Action) -> Self {
+        self.attempt(|tx| {
+            let key = keys::record(&tx.scope, R::COLLECTION, record.id());
+            let item = to_item(record, &key)?;
+            tx.writes.push(Write {
+                key,
+                item,
+                condition: "attribute_not_exists(pk)",
+                names: Vec::new(),
+                values: Vec::new(),
+                on_condition: OnCondition::AlreadyExists,
+            });
+            tx.emit(
+                action,
+                Target::new(R::COLLECTION.target_type(), record.id()),
+                None,
+                Some(snapshot(record)?),
+            );
+            Ok(())
+        })
+    }
+
+    /// Replaces `current` by `next` if the stored record is still at `current`'s version
+    /// (otherwise [`StoreError::Conflict`]), and records `action` with both.
+    pub fn replace<R: Record>(self, current: &Stored<R>, next: &R, action: Action) -> Self {
+        self.attempt(|tx| {
+            if current.id() != next.id() {
+                return Err(StoreError::Corrupt("a replacement must keep the record's id".into()));
+            }
+            let key = keys::record(&tx.scope, R::COLLECTION, next.id());
+            let item = to_item(next, &key)?;
+            tx.writes.push(Write {
+                key,
+                item,
+                condition: "attribute_exists(pk) AND #version = :expected",
+                names: vec![("#version", "version")],
+                values: vec![(":expected", AttributeValue::N(current.version().to_string()))],
+                on_condition: OnCondition::Changed,
+            });
+            tx.emit(
+                action,
+                Target::new(R::COLLECTION.target_type(), next.id()),
+                Some(snapshot(current.record())?),
+                Some(snapshot(next)?),
+            );
+            Ok(())
+        })
+    }
+
+    /// Records an event that changes no record (a security event), with what it found.
+    pub fn event(self, action: Action, target: Target, outcome: &impl Serialize) -> Self {
+        self.attempt(|tx| {
+            let outcome = snapshot(outcome)?;
+            tx.emit(action, target, None, Some(outcome));
+            Ok(())
+        })
+    }
+
+    /// The reason for change of the last event (Part 11 §11.10(e)).
+    pub fn because(self, reason: &str) -> Self {
+        self.attempt(|tx| match tx.events.pop() {
+            Some(event) => {
+                tx.events.push(event.reason(reason));
+                Ok(())
+            }
+            None => Err(StoreError::Corrupt("a reason needs an event".into())),
+        })
+    }
+
+    /// A new item of the store's own kinds (organisations, memberships): written only if absent.
+    pub(crate) fn insert<T: Serialize>(self, key: keys::Key, value: &T) -> Self {
+        self.attempt(|tx| {
+            let item = to_item(value, &key)?;
+            tx.writes.push(Write {
+                key,
+                item,
+                condition: "attribute_not_exists(pk)",
+                names: Vec::new(),
+                values: Vec::new(),
+                on_condition: OnCondition::AlreadyExists,
+            });
+            Ok(())
+        })
+    }
+
+    /// Records an event about a write made with [`Transaction::insert`].
+    pub(crate) fn record(self, action: Action, target: Target, after: &impl Serialize) -> Self {
+        self.attempt(|tx| {
+            let after = snapshot(after)?;
+            tx.emit(action, target, None, Some(after));
+            Ok(())
+        })
+    }
+
+    fn emit(
+        &mut self,
+        action: Action,
+        target: Target,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) {
+        let mut event = AuditEvent::new(
+            &self.scope,
+            action,
+            self.audit.actor.clone(),
+            target,
+            self.audit.origin.clone(),
+        );
+        event.before = before;
+        event.after = after;
+        self.events.push(event);
+    }
+
+    /// Seals the events, checks scope and budgets, and commits everything in one transaction.
+    /// A transient transaction conflict is retried once; then it is [`StoreError::Conflict`].
+    pub async fn commit(self) -> Result<(), StoreError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let Transaction {
+            store,
+            scope,
+            writes,
+            events,
+            ..
+        } = self;
+        if events.is_empty() {
+            return Err(StoreError::Corrupt("a change without an audit event".into()));
+        }
+        let org = scope.org_id();
+        let mut all = writes;
+        let mut blobs: Vec<crate::audit::blob::Blob> = Vec::new();
+        for mut event in events {
+            for blob in event.seal()? {
+                if !blobs.iter().any(|b| b.sha256 == blob.sha256) {
+                    blobs.push(blob);
+                }
+            }
+            let key = keys::outbox(org, &event.event_id);
+            all.push(Write {
+                item: store.outbox_item(&key, &event)?,
+                key,
+                condition: "attribute_not_exists(pk)",
+                names: Vec::new(),
+                values: Vec::new(),
+                on_condition: OnCondition::AlreadyExists,
+            });
+        }
+        for blob in blobs {
+            // Content-addressed: a blob already stored has these very bytes, so writing it again
+            // changes nothing; it carries no condition.
+            let key = keys::blob(org, &blob.sha256);
+            let mut item = key.to_map();
+            item.insert("content".into(), AttributeValue::S(blob.content));
+            all.push(Write {
+                key,
+                item,
+                condition: "",
+                names: Vec::new(),
+                values: Vec::new(),
+                on_condition: OnCondition::Changed,
+            });
+        }
+        // TEN-2, in release builds too: nothing of this transaction lies outside the scope.
+        if let Some(stray) = all
+            .iter()
+            .find(|w| !keys::belongs_to(&w.key, org) && !w.key.is_platform())
+        {
+            return Err(StoreError::Corrupt(format!(
+                "a write outside the tenant's partitions: {}",
+                stray.key.pk
+            )));
+        }
+        let mut total = 0;
+        for write in &all {
+            let bytes = size::item_size(&write.item);
+            if bytes > size::MAX_ITEM_BYTES {
+                return Err(StoreError::TooLarge(format!("an item of {bytes} bytes")));
+            }
+            total += bytes;
+        }
+        if all.len() > size::MAX_TRANSACTION_ACTIONS || total > size::MAX_TRANSACTION_BYTES {
+            return Err(StoreError::TooLarge(format!("{} writes, {total} bytes", all.len())));
+        }
+        let on_condition: Vec<OnCondition> = all.iter().map(|w| w.on_condition).collect();
+        let mut items = Vec::with_capacity(all.len());
+        for write in all {
+            let mut put = Put::builder().table_name(&store.data_table).set_item(Some(write.item));
+            if !write.condition.is_empty() {
+                put = put.condition_expression(write.condition);
+            }
+            for (placeholder, name) in write.names {
+                put = put.expression_attribute_names(placeholder, name);
+            }
+            for (name, value) in write.values {
+                put = put.expression_attribute_values(name, value);
+            }
+            items.push(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(StoreError::aws)?)
+                    .build(),
+            );
+        }
+        store.send_transaction(items, &on_condition).await
+    }
+}
+
+impl Store {
+    /// Sends a transaction; a failed condition becomes the error its write declared, a transient
+    /// conflict with another transaction is retried once and then reported as a conflict.
+    pub(crate) async fn send_transaction(
+        &self,
+        items: Vec<TransactWriteItem>,
+        on_condition: &[OnCondition],
+    ) -> Result<(), StoreError> {
+        for attempt in 0..2 {
+            let error = match self
+                .ddb
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) => error.into_service_error(),
+            };
+            if let TransactWriteItemsError::TransactionCanceledException(cancelled) = &error {
+                let reasons = cancelled.cancellation_reasons();
+                if let Some(index) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+                    return Err(on_condition.get(index).copied().unwrap_or(OnCondition::Changed).error());
+                }
+                if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                    if attempt == 0 {
+                        continue;
+                    }
+                    return Err(StoreError::Conflict);
+                }
+            }
+            return Err(StoreError::aws(error));
+        }
+        Err(StoreError::Conflict)
+    }
+}
