@@ -159,37 +159,12 @@ impl Store {
         let mut digests: Vec<String> = wanted.into_iter().map(|r| r.sha256).collect();
         digests.sort();
         digests.dedup();
+        let wanted = digests.iter().map(|d| keys::blob(org, d)).collect();
         let mut found = BTreeMap::new();
-        for chunk in digests.chunks(100) {
-            let mut keys_wanted = KeysAndAttributes::builder().consistent_read(true);
-            for digest in chunk {
-                keys_wanted = keys_wanted.keys(keys::blob(org, digest).to_map());
-            }
-            let mut request =
-                BTreeMap::from([(self.data_table.clone(), keys_wanted.build().map_err(StoreError::aws)?)]);
-            loop {
-                let out = self
-                    .ddb
-                    .batch_get_item()
-                    .set_request_items(Some(request.clone().into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(StoreError::aws)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.data_table))
-                    .unwrap_or_default()
-                {
-                    if let (Some(key), Some(content)) =
-                        (Key::from_map(&item), item.get("content").and_then(|c| c.as_s().ok()))
-                    {
-                        found.insert(key.sk, content.clone());
-                    }
-                }
-                match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                    Some(rest) => request = rest.into_iter().collect(),
-                    None => break,
-                }
+        for item in self.batch_get_data(wanted).await? {
+            if let (Some(key), Some(content)) = (Key::from_map(&item), item.get("content").and_then(|c| c.as_s().ok()))
+            {
+                found.insert(key.sk, content.clone());
             }
         }
         Ok(found)
@@ -247,6 +222,44 @@ impl Store {
         Ok(verifier.finish(&self.chain_head(org).await?))
     }
 
+    /// Strongly consistent reads of data-table items by key, 100 keys per `BatchGetItem`, with
+    /// unprocessed keys asked again a bounded number of times (then an error: the caller retries).
+    async fn batch_get_data(&self, wanted: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        for chunk in wanted.chunks(100) {
+            let mut keys_wanted = KeysAndAttributes::builder().consistent_read(true);
+            for key in chunk {
+                keys_wanted = keys_wanted.keys(key.to_map());
+            }
+            let mut request =
+                BTreeMap::from([(self.data_table.clone(), keys_wanted.build().map_err(StoreError::aws)?)]);
+            let mut rounds = 0;
+            loop {
+                let out = self
+                    .ddb
+                    .batch_get_item()
+                    .set_request_items(Some(request.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(StoreError::aws)?;
+                items.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.data_table))
+                        .unwrap_or_default(),
+                );
+                match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                    Some(_) if rounds == 10 => {
+                        return Err(StoreError::Aws("reads still throttled after 10 rounds".into()))
+                    }
+                    Some(rest) => request = rest.into_iter().collect(),
+                    None => break,
+                }
+                rounds += 1;
+            }
+        }
+        Ok(items)
+    }
+
     /// The outbox items of these ids that are still pending (not yet appended), in id order:
     /// the appendable events, and the poison the writer must set aside.
     async fn pending_events(
@@ -256,34 +269,11 @@ impl Store {
     ) -> Result<(Vec<Pending>, Vec<Poison>), StoreError> {
         let mut events = Vec::new();
         let mut poison = Vec::new();
-        for chunk in event_ids.chunks(100) {
-            let mut wanted = KeysAndAttributes::builder().consistent_read(true);
-            for id in chunk {
-                wanted = wanted.keys(keys::outbox(org, id).to_map());
-            }
-            let mut request = BTreeMap::from([(self.data_table.clone(), wanted.build().map_err(StoreError::aws)?)]);
-            for _ in 0..10 {
-                let out = self
-                    .ddb
-                    .batch_get_item()
-                    .set_request_items(Some(request.clone().into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(StoreError::aws)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.data_table))
-                    .unwrap_or_default()
-                {
-                    match appendable(org, item) {
-                        Ok(pending) => events.push(pending),
-                        Err(bad) => poison.push(bad),
-                    }
-                }
-                match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                    Some(rest) => request = rest.into_iter().collect(),
-                    None => break,
-                }
+        let wanted = event_ids.iter().map(|id| keys::outbox(org, id)).collect();
+        for item in self.batch_get_data(wanted).await? {
+            match appendable(org, item) {
+                Ok(pending) => events.push(pending),
+                Err(bad) => poison.push(bad),
             }
         }
         events.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
