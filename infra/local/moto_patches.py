@@ -6,7 +6,8 @@ that AWS allows for the aggregate size of the items in one transaction; Quire's 
 relies on staying under it, so the emulator refuses larger transactions as AWS does
 (`ValidationException`), and tests see what production would. The aggregate counts every item
 a transaction touches at its stored or written size, whichever is larger (for a Delete or a
-ConditionCheck, the stored item): at least what AWS counts, never less.
+ConditionCheck, the stored item): the strict reading of the limit, so the emulator never
+allows what AWS could refuse.
 
 Memory.
 moto 5.2 snapshots a transaction's tables with `copy.deepcopy` of the WHOLE table, once per

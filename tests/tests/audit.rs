@@ -368,6 +368,11 @@ async fn long_values_are_blobs_the_chain_commits_to() {
     );
     let v = verify(h, &owner).await;
     assert_eq!(v["valid"], true, "{v}");
+    let one = h
+        .call(Method::GET, &format!("/audit/blobs/{digest}"), Some(&owner), None)
+        .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    assert_eq!(one.body["content"], body);
 
     // Altering the stored blob breaks the entry that references it.
     h.tamper(
@@ -384,4 +389,83 @@ async fn long_values_are_blobs_the_chain_commits_to() {
         .unwrap()["seq"]
         .clone();
     assert_eq!(broken_at(h, &owner).await, seq);
+}
+
+/// A blob is reachable only from its own organisation's trail: another tenant's digest, or text
+/// that is no digest, is the same 404.
+///
+/// Proves: TEN-3
+#[tokio::test]
+async fn another_organisations_blob_is_not_found() {
+    let h = harness();
+    let org = h.new_org("blobown").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let body = format!("Confidential formulation.\n{}", "Ratio 3:1. ".repeat(200));
+    let created = h
+        .call(
+            Method::POST,
+            "/documents",
+            Some(&owner),
+            Some(json!({"title": "Formula", "type": "specification", "body": body})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let digest = quire::audit::blob::digest(&body);
+    let own = h
+        .call(Method::GET, &format!("/audit/blobs/{digest}"), Some(&owner), None)
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    let other = h.token(h.org("globex"), Role::Owner).await;
+    for path in [
+        format!("/audit/blobs/{digest}"),
+        format!("/audit/blobs/{}", digest.to_uppercase()),
+        "/audit/blobs/..%2F..%2Fsecret".to_owned(),
+    ] {
+        let reply = h.call(Method::GET, &path, Some(&other), None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.text);
+        assert!(!reply.text.contains("Ratio"), "{path}");
+    }
+}
+
+/// A page carries at most 1 MiB of blob content; the digests that did not fit are listed and
+/// each can be read on its own, so a page stays far below Lambda's 6 MB response limit.
+#[tokio::test]
+async fn a_page_of_large_entries_lists_the_blobs_it_does_not_carry() {
+    let h = harness();
+    let org = h.new_org("blobpage").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let mut bodies = Vec::new();
+    for n in 0..8 {
+        let body = format!("{n} {}", "é".repeat(75_000));
+        let created = h
+            .call(
+                Method::POST,
+                "/documents",
+                Some(&owner),
+                Some(json!({"title": format!("Large {n}"), "type": "sop", "body": body})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        bodies.push(body);
+    }
+    h.audit_settled(&org).await;
+    let page = h.call(Method::GET, "/audit?limit=20", Some(&owner), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let carried = page.body["blobs"].as_object().unwrap();
+    let omitted: Vec<&str> = page.body["blobsOmitted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(carried.len() + omitted.len(), 8);
+    assert!(!omitted.is_empty(), "1.2 MB of bodies exceed the page's budget");
+    assert!(carried.values().map(|c| c.as_str().unwrap().len()).sum::<usize>() <= 1024 * 1024);
+    for digest in omitted {
+        let one = h
+            .call(Method::GET, &format!("/audit/blobs/{digest}"), Some(&owner), None)
+            .await;
+        assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+        assert!(bodies.iter().any(|b| one.body["content"] == *b));
+    }
 }

@@ -186,6 +186,18 @@ async fn quarantined(h: &Harness, org: &SeededOrg) -> Vec<(String, String)> {
         .await
 }
 
+/// The reconciler schedule's invocation of the writer, as template.yaml's `ReconcileSchedule`
+/// sends it, with a threshold of 0 (every outbox item, however young).
+async fn reconcile_now(h: &Harness) -> Value {
+    h.on_stack(|stack| async move {
+        let invocation = serde_json::from_value(json!({"reconcile": {"olderThanSeconds": 0}})).unwrap();
+        Box::pin(quire_fn_audit_writer::invoke(&stack.app, invocation))
+            .await
+            .unwrap()
+    })
+    .await
+}
+
 /// Proves: AUD-7
 #[tokio::test]
 async fn poison_in_the_outbox_is_quarantined_and_later_events_are_appended() {
@@ -245,15 +257,7 @@ async fn an_outbox_item_whose_stream_record_was_lost_is_appended_by_the_reconcil
     resume_writer(h).await;
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert_eq!(outbox_len(h, &org).await, 1, "the stream never delivers it");
-    // The schedule's invocation, as template.yaml's ReconcileSchedule sends it (threshold 0 here).
-    let report = h
-        .on_stack(|stack| async move {
-            let invocation = serde_json::from_value(json!({"reconcile": {"olderThanSeconds": 0}})).unwrap();
-            Box::pin(quire_fn_audit_writer::invoke(&stack.app, invocation))
-                .await
-                .unwrap()
-        })
-        .await;
+    let report = reconcile_now(h).await;
     assert!(report["appended"].as_u64().unwrap() >= 1, "{report}");
     assert_eq!(outbox_len(h, &org).await, 0);
     assert!(documents_in_chain(h, &owner, "document.created").await.contains(&lost));
@@ -319,13 +323,7 @@ async fn a_failing_batch_is_dead_lettered_after_its_retries_and_reconciled() {
         .send()
         .await
         .unwrap();
-    h.on_stack(|stack| async move {
-        let invocation = serde_json::from_value(json!({"reconcile": {"olderThanSeconds": 0}})).unwrap();
-        Box::pin(quire_fn_audit_writer::invoke(&stack.app, invocation))
-            .await
-            .unwrap()
-    })
-    .await;
+    reconcile_now(h).await;
     assert_eq!(outbox_len(h, &org).await, 0);
     assert!(documents_in_chain(h, &owner, "document.created").await.contains(&id));
     verified(h, &owner).await;

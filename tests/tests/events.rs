@@ -24,6 +24,7 @@ const PASSWORD: &str = "REPLACE_WITH_PASSWORD";
 const DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000000";
 const ORG_ID: &str = "REPLACE_WITH_ORG_ID";
 const EVENT_ID: &str = "REPLACE_WITH_EVENT_ID";
+const BLOB_SHA256: &str = "REPLACE_WITH_BLOB_SHA256";
 /// The sample login (a seeded user of the local stack).
 const LOGIN_EMAIL: &str = "owner@acme.test";
 
@@ -255,10 +256,22 @@ async fn api_samples_replay_through_their_function() {
     assert_eq!(h.org("acme").user(Role::Owner).email, LOGIN_EMAIL);
     let token = h.login(LOGIN_EMAIL).await;
     let document = h.create_document(&token, "SOP-001 Line clearance").await;
+    // A body long enough to be stored as an audit blob, for the blob route's sample.
+    let long_body = "Clear the line of every item of the previous batch.\n".repeat(40);
+    let with_blob = h
+        .call(
+            reqwest::Method::POST,
+            "/documents",
+            Some(&token),
+            Some(serde_json::json!({"title": "SOP-002 Long", "type": "sop", "body": long_body})),
+        )
+        .await;
+    assert_eq!(with_blob.status, 201, "{}", with_blob.text);
     let substitutions = [
         (ACCESS_TOKEN, token),
         (PASSWORD, h.password.clone()),
         (DOCUMENT_ID, document["id"].as_str().expect("document id").to_owned()),
+        (BLOB_SHA256, quire::audit::blob::digest(&long_body)),
     ];
     for file in event_files().into_iter().filter(|f| !f.is_stream()) {
         let name = file.name();

@@ -8,7 +8,7 @@ use quire::json::ok;
 use quire::rbac::Permission::{AuditRead, AuditVerify};
 use quire::route::HandlerResult;
 use quire::store::PageRequest;
-use quire::{Access, App, Module, RequestCtx, Route, Router};
+use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
@@ -21,11 +21,19 @@ pub fn routes() -> Router {
             Module::Audit,
             verify,
         ),
+        Route::new(
+            Method::GET,
+            "/audit/blobs/{sha256}",
+            Access::Requires(AuditRead),
+            Module::Audit,
+            blob,
+        ),
     ])
     .expect("audit route table")
 }
 
-/// Entries newest first: `{"items": [...], "next": cursor | null}`.
+/// Entries newest first: `{"items": [...], "next": cursor | null, "blobs": {digest: content},
+/// "blobsOmitted": [digest]}` (docs/audit-format.md, "Blobs").
 async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     ok(&app
@@ -48,4 +56,21 @@ async fn verify(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult 
         .commit()
         .await?;
     ok(&verification)
+}
+
+/// One blob of the caller's trail: `{"sha256", "bytes", "content"}`. A digest the caller's
+/// organisation has no blob for, another tenant's included, or any text that is not 64 lower-case
+/// hex digits, is the same 404 (TEN-3).
+async fn blob(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let sha256 = ctx.param("sha256")?;
+    if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(Problem::not_found());
+    }
+    let content = app
+        .store
+        .audit_blob(caller.scope(), sha256)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    ok(&serde_json::json!({"sha256": sha256, "bytes": content.len(), "content": content}))
 }

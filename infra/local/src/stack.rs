@@ -92,6 +92,13 @@ impl Stack {
         let gateway = Gateway::new(functions(&app));
         let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
         let stream = Arc::new(StreamControl::default());
+        // The schedule's input must be an invocation the writer understands: refuse to start otherwise.
+        let reconcile_input = provisioned.reconcile_input.clone();
+        serde_json::from_value::<quire_fn_audit_writer::Invocation>(reconcile_input.clone()).map_err(|e| {
+            LocalError::Template(format!(
+                "ReconcileSchedule's Input is not an invocation of the audit writer: {e}"
+            ))
+        })?;
         let tasks = vec![
             tokio::spawn(gateway.serve(listener)),
             tokio::spawn(crate::stream::run(
@@ -102,7 +109,7 @@ impl Stack {
                 app.clone(),
                 stream.clone(),
             )),
-            tokio::spawn(reconciler(app.clone(), provisioned.reconcile_input.clone())),
+            tokio::spawn(reconciler(app.clone(), reconcile_input.clone())),
         ];
         Ok(Stack {
             api_url,
@@ -136,16 +143,12 @@ async fn reconciler(app: Arc<App>, input: serde_json::Value) {
     timer.tick().await;
     loop {
         timer.tick().await;
-        match serde_json::from_value(input.clone()) {
-            Ok(invocation) => {
-                if let Err(error) = Box::pin(quire_fn_audit_writer::invoke(&app, invocation)).await {
-                    tracing::error!(%error, "reconciler run failed");
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "the reconcile schedule's input is not an invocation of the writer");
-                return;
-            }
+        // Checked when the stack started.
+        let Ok(invocation) = serde_json::from_value(input.clone()) else {
+            return;
+        };
+        if let Err(error) = Box::pin(quire_fn_audit_writer::invoke(&app, invocation)).await {
+            tracing::error!(%error, "reconciler run failed");
         }
     }
 }

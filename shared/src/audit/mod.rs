@@ -173,13 +173,30 @@ impl AuditEvent {
         for value in [&mut self.before, &mut self.after].into_iter().flatten() {
             blob::externalise(value, &mut blobs).map_err(|e| NotRecordable::Value(e.0))?;
         }
-        // The largest sequence number and any hash give the longest content an entry can have.
+        self.check_bound()?;
+        Ok(blobs)
+    }
+
+    /// The entry this event becomes must canonicalise and fit [`blob::ENTRY_MAX_BYTES`]; checked
+    /// at commit ([`AuditEvent::seal`]) and again by the writer.
+    pub fn check_bound(&self) -> Result<(), NotRecordable> {
+        // The largest sequence number the canonical form allows (2^53 - 1) and any hash give
+        // the longest content the entry can have.
         let content = chain::canonical_content(u64::MAX >> 11, chain::GENESIS_HASH, self)
             .map_err(|e| NotRecordable::Value(e.0))?;
         if content.len() > blob::ENTRY_MAX_BYTES {
             return Err(NotRecordable::TooLarge(content.len()));
         }
-        Ok(blobs)
+        Ok(())
+    }
+
+    /// The blob references in `before` and `after`, in order.
+    pub fn blob_references(&self) -> Vec<blob::Reference> {
+        let mut found = Vec::new();
+        for value in [&self.before, &self.after].into_iter().flatten() {
+            blob::references(value, &mut found);
+        }
+        found
     }
 }
 

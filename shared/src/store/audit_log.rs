@@ -10,8 +10,9 @@ use crate::audit::{blob, AuditEvent};
 use crate::problem::Problem;
 use crate::tenant::{OrgId, TenantScope};
 use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// Entries per transaction: each needs a put and an outbox delete, plus one head update, and a
@@ -35,17 +36,20 @@ struct Pending {
 pub struct AuditPage {
     pub items: Vec<Entry>,
     pub next: Option<String>,
-    /// Blob digest → content, for every reference in `items` whose blob is stored.
+    /// Blob digest → content, for the references in `items` whose blob is stored, up to
+    /// [`PAGE_BLOB_BYTES`] in all.
     pub blobs: BTreeMap<String, String>,
+    /// Digests referenced in `items` whose content did not fit the page's budget.
+    #[serde(rename = "blobsOmitted")]
+    pub blobs_omitted: Vec<String>,
 }
+
+/// Most blob content sent with one page of the trail, in bytes.
+pub const PAGE_BLOB_BYTES: u64 = 1024 * 1024;
 
 /// Checks every blob an entry references against its digest.
 fn blobs_hold(entry: &Entry, blobs: &BTreeMap<String, String>) -> Result<(), String> {
-    let mut references = Vec::new();
-    for value in [&entry.event.before, &entry.event.after].into_iter().flatten() {
-        blob::references(value, &mut references);
-    }
-    for reference in references {
+    for reference in entry.event.blob_references() {
         blob::check(&reference, blobs.get(&reference.sha256).map(String::as_str))?;
     }
     Ok(())
@@ -95,10 +99,7 @@ fn appendable(org: &OrgId, item: Item) -> Result<Pending, Poison> {
         if event.event_id != event_id {
             return Err("the event id does not match the outbox key".to_owned());
         }
-        let content = chain::canonical_content(1, chain::GENESIS_HASH, &event).map_err(|e| e.to_string())?;
-        if content.len() > crate::audit::blob::ENTRY_MAX_BYTES {
-            return Err(format!("the entry would be {} bytes, over the bound", content.len()));
-        }
+        event.check_bound().map_err(|e| e.to_string())?;
         Ok(event)
     })();
     match verdict {
@@ -144,19 +145,38 @@ impl Store {
             .into_iter()
             .map(|item| from_item(item).map_err(Problem::from))
             .collect::<Result<_, _>>()?;
-        let blobs = self.blobs_of(scope.org_id(), &items).await?;
-        Ok(AuditPage { items, next, blobs })
-    }
-
-    /// The stored blobs that `entries` reference (missing ones are absent from the map).
-    async fn blobs_of(&self, org: &OrgId, entries: &[Entry]) -> Result<BTreeMap<String, String>, StoreError> {
-        let mut wanted = Vec::new();
-        for entry in entries {
-            for value in [&entry.event.before, &entry.event.after].into_iter().flatten() {
-                blob::references(value, &mut wanted);
+        // Blobs travel with the page up to a budget (a Lambda response holds 6 MB); the rest are
+        // listed and read one by one (`GET /audit/blobs/{sha256}`).
+        let mut budget = PAGE_BLOB_BYTES;
+        let (mut included, mut omitted) = (Vec::new(), Vec::new());
+        for reference in items.iter().flat_map(|e| e.event.blob_references()) {
+            if included.contains(&reference.sha256) || omitted.contains(&reference.sha256) {
+                continue;
+            }
+            match budget.checked_sub(reference.bytes) {
+                Some(rest) => {
+                    budget = rest;
+                    included.push(reference.sha256);
+                }
+                None => omitted.push(reference.sha256),
             }
         }
-        let mut digests: Vec<String> = wanted.into_iter().map(|r| r.sha256).collect();
+        let blobs = self.blobs(scope.org_id(), included).await?;
+        Ok(AuditPage {
+            items,
+            next,
+            blobs,
+            blobs_omitted: omitted,
+        })
+    }
+
+    /// The stored blobs of these digests (missing ones are absent from the map).
+    async fn blobs(
+        &self,
+        org: &OrgId,
+        digests: impl IntoIterator<Item = String>,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut digests: Vec<String> = digests.into_iter().collect();
         digests.sort();
         digests.dedup();
         let wanted = digests.iter().map(|d| keys::blob(org, d)).collect();
@@ -168,6 +188,11 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// One blob of the caller's audit trail, by its digest: `None` if the tenant has none.
+    pub async fn audit_blob(&self, scope: &TenantScope, sha256: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.blobs(scope.org_id(), [sha256.to_owned()]).await?.remove(sha256))
     }
 
     /// Re-walks the caller's whole chain in order, in constant memory, and checks it against the head.
@@ -195,15 +220,16 @@ impl Store {
                     .map_err(StoreError::aws)?;
                 let stored: Vec<chain::StoredEntry> =
                     out.items.unwrap_or_default().into_iter().map(entry_from_item).collect();
-                let readable: Vec<Entry> = stored.iter().filter_map(|e| e.as_ref().ok().cloned()).collect();
-                let blobs = self.blobs_of(org, &readable).await?;
+                let digests = stored
+                    .iter()
+                    .flatten()
+                    .flat_map(|e| e.event.blob_references())
+                    .map(|r| r.sha256);
+                let blobs = self.blobs(org, digests).await?;
                 for entry in stored {
                     walked += 1;
                     // A blob that is missing or does not match its digest breaks its entry.
-                    let entry = entry.and_then(|e| match blobs_hold(&e, &blobs) {
-                        Ok(()) => Ok(e),
-                        Err(why) => Err(why),
-                    });
+                    let entry = entry.and_then(|e| blobs_hold(&e, &blobs).map(|()| e));
                     if !verifier.push(entry) {
                         return Ok(verifier.finish(&self.chain_head(org).await?));
                     }
@@ -321,11 +347,12 @@ impl Store {
             .send_transaction(writes, &[OnCondition::Changed, OnCondition::Changed])
             .await
         {
-            // Another writer moved it first: the outcome is the same.
-            Ok(()) | Err(StoreError::Conflict) => {
+            Ok(()) => {
                 crate::telemetry::count(QUARANTINE_METRIC, 1);
                 Ok(())
             }
+            // Another writer moved it first (and counted it): the outcome is the same.
+            Err(StoreError::Conflict) => Ok(()),
             Err(other) => Err(other),
         }
     }
@@ -368,7 +395,7 @@ impl Store {
             if pending.is_empty() {
                 return Ok(appended);
             }
-            let batch = self.next_batch(org, &head, pending)?;
+            let batch = Self::next_batch(org, &head, pending)?;
             let count = batch.entries.len();
             match self.append_batch(org, &head, batch).await {
                 Ok(()) => {
@@ -388,7 +415,7 @@ impl Store {
 
     /// The longest run of pending events, in order, that fits one transaction by count and by
     /// bytes (AUD-7: a batch AWS would refuse would be refused again on every retry).
-    fn next_batch(&self, org: &OrgId, head: &Head, pending: Vec<Pending>) -> Result<Batch, StoreError> {
+    fn next_batch(org: &OrgId, head: &Head, pending: Vec<Pending>) -> Result<Batch, StoreError> {
         let mut outbox_ids = Vec::new();
         let mut budget = TRANSACTION_BYTES;
         let mut entries = Vec::new();
@@ -468,40 +495,25 @@ impl Store {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         let cutoff = format!("{:013}", now.saturating_sub(older_than).as_millis());
-        let mut by_org: BTreeMap<String, (OrgId, Vec<String>)> = BTreeMap::new();
+        let mut by_org: HashMap<OrgId, Vec<String>> = HashMap::new();
         for shard in keys::OUTBOX_SHARDS {
-            let mut start = None;
-            loop {
-                let out = self
-                    .ddb
-                    .query()
-                    .table_name(&self.data_table)
-                    .index_name(keys::OUTBOX_INDEX)
-                    .key_condition_expression("#shard = :shard AND sk < :cutoff")
-                    .expression_attribute_names("#shard", keys::OUTBOX_SHARD_ATTRIBUTE)
-                    .expression_attribute_values(":shard", AttributeValue::S(shard.to_string()))
-                    .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.clone()))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(StoreError::aws)?;
-                for key in out.items.unwrap_or_default().iter().filter_map(Key::from_map) {
-                    if let Some(org) = keys::org_of_outbox(&key.pk) {
-                        by_org
-                            .entry(org.to_string())
-                            .or_insert_with(|| (org, Vec::new()))
-                            .1
-                            .push(key.sk);
-                    }
-                }
-                match out.last_evaluated_key {
-                    Some(last) => start = Some(last),
-                    None => break,
+            let query = self
+                .ddb
+                .query()
+                .table_name(&self.data_table)
+                .index_name(keys::OUTBOX_INDEX)
+                .key_condition_expression("#shard = :shard AND sk < :cutoff")
+                .expression_attribute_names("#shard", keys::OUTBOX_SHARD_ATTRIBUTE)
+                .expression_attribute_values(":shard", AttributeValue::S(shard.to_string()))
+                .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.clone()));
+            for key in self.query_keys(query).await? {
+                if let Some(org) = keys::org_of_outbox(&key.pk) {
+                    by_org.entry(org).or_default().push(key.sk);
                 }
             }
         }
         let mut report = Reconciled::default();
-        for (_, (org, ids)) in by_org {
+        for (org, ids) in by_org {
             report.organisations += 1;
             match self.append_outbox(&org, &ids).await {
                 Ok(appended) => report.appended += appended,
@@ -516,34 +528,35 @@ impl Store {
 
     /// Appends every pending outbox event of an organisation (recovery, and the local stack).
     pub async fn drain_outbox(&self, org: &OrgId) -> Result<usize, StoreError> {
-        let mut ids = Vec::new();
+        let query = self
+            .ddb
+            .query()
+            .table_name(&self.data_table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::outbox_partition(org)))
+            .projection_expression("pk, sk")
+            .consistent_read(true);
+        let ids: Vec<String> = self.query_keys(query).await?.into_iter().map(|k| k.sk).collect();
+        self.append_outbox(org, &ids).await
+    }
+
+    /// The keys of every item a query matches, page after page.
+    async fn query_keys(&self, query: QueryFluentBuilder) -> Result<Vec<Key>, StoreError> {
+        let mut found = Vec::new();
         let mut start = None;
         loop {
-            let out = self
-                .ddb
-                .query()
-                .table_name(&self.data_table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(keys::outbox_partition(org)))
-                .projection_expression("pk, sk")
-                .consistent_read(true)
+            let out = query
+                .clone()
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(StoreError::aws)?;
-            ids.extend(
-                out.items
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(Key::from_map)
-                    .map(|k| k.sk),
-            );
+            found.extend(out.items.unwrap_or_default().iter().filter_map(Key::from_map));
             match out.last_evaluated_key {
                 Some(last) => start = Some(last),
-                None => break,
+                None => return Ok(found),
             }
         }
-        self.append_outbox(org, &ids).await
     }
 
     /// The audit writer's Lambda entry: appends the outbox inserts of a stream batch, per

@@ -128,11 +128,13 @@ impl Store {
             status: OrgStatus::Active,
         };
         self.transaction(&scope, AuditContext { actor, origin })
-            .insert(keys::organisation(&org_id), &record)
-            .record(
-                Action::OrganisationCreated,
-                Target::new("organisation", org_id.as_str()),
+            .insert(
+                keys::organisation(&org_id),
                 &record,
+                Some((
+                    Action::OrganisationCreated,
+                    Target::new("organisation", org_id.as_str()),
+                )),
             )
             .commit()
             .await?;
@@ -162,9 +164,12 @@ impl Store {
             org_id: org_id.clone(),
         };
         self.transaction(scope, AuditContext { actor, origin })
-            .insert(keys::user(user), &entry)
-            .insert(keys::member(&org_id, user), &member)
-            .record(Action::MemberAdded, Target::new("user", user.as_str()), &member)
+            .insert(keys::user(user), &entry, None)
+            .insert(
+                keys::member(&org_id, user),
+                &member,
+                Some((Action::MemberAdded, Target::new("user", user.as_str()))),
+            )
             .commit()
             .await
     }

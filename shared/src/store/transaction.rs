@@ -76,7 +76,7 @@ impl OnCondition {
 struct Write {
     key: keys::Key,
     item: Item,
-    condition: &'static str,
+    condition: Option<&'static str>,
     names: Vec<(&'static str, &'static str)>,
     values: Vec<(&'static str, AttributeValue)>,
     on_condition: OnCondition,
@@ -125,25 +125,9 @@ impl Transaction<'_> {
     /// Writes a new record (refused with [`StoreError::AlreadyExists`] if its id is taken) and
     /// records `action` with the record as `after`.
     pub fn create<R: Record>(self, record: &R, action: Action) -> Self {
-        self.attempt(|tx| {
-            let key = keys::record(&tx.scope, R::COLLECTION, record.id());
-            let item = to_item(record, &key)?;
-            tx.writes.push(Write {
-                key,
-                item,
-                condition: "attribute_not_exists(pk)",
-                names: Vec::new(),
-                values: Vec::new(),
-                on_condition: OnCondition::AlreadyExists,
-            });
-            tx.emit(
-                action,
-                Target::new(R::COLLECTION.target_type(), record.id()),
-                None,
-                Some(snapshot(record)?),
-            );
-            Ok(())
-        })
+        let key = keys::record(&self.scope, R::COLLECTION, record.id());
+        let target = Target::new(R::COLLECTION.target_type(), record.id());
+        self.insert(key, record, Some((action, target)))
     }
 
     /// Replaces `current` by `next` if the stored record is still at `current`'s version
@@ -158,7 +142,7 @@ impl Transaction<'_> {
             tx.writes.push(Write {
                 key,
                 item,
-                condition: "attribute_exists(pk) AND #version = :expected",
+                condition: Some("attribute_exists(pk) AND #version = :expected"),
                 names: vec![("#version", "version")],
                 values: vec![(":expected", AttributeValue::N(current.version().to_string()))],
                 on_condition: OnCondition::Changed,
@@ -193,27 +177,23 @@ impl Transaction<'_> {
         })
     }
 
-    /// A new item of the store's own kinds (organisations, memberships): written only if absent.
-    pub(crate) fn insert<T: Serialize>(self, key: keys::Key, value: &T) -> Self {
+    /// A new item, written only if absent; with `audit`, the event that records it (`after` is
+    /// the item as written). Without, for items the store keeps beside an audited one (the user
+    /// directory entry of a membership).
+    pub(crate) fn insert<T: Serialize>(self, key: keys::Key, value: &T, audit: Option<(Action, Target)>) -> Self {
         self.attempt(|tx| {
             let item = to_item(value, &key)?;
             tx.writes.push(Write {
                 key,
                 item,
-                condition: "attribute_not_exists(pk)",
+                condition: Some("attribute_not_exists(pk)"),
                 names: Vec::new(),
                 values: Vec::new(),
                 on_condition: OnCondition::AlreadyExists,
             });
-            Ok(())
-        })
-    }
-
-    /// Records an event about a write made with [`Transaction::insert`].
-    pub(crate) fn record(self, action: Action, target: Target, after: &impl Serialize) -> Self {
-        self.attempt(|tx| {
-            let after = snapshot(after)?;
-            tx.emit(action, target, None, Some(after));
+            if let Some((action, target)) = audit {
+                tx.emit(action, target, None, Some(snapshot(value)?));
+            }
             Ok(())
         })
     }
@@ -266,7 +246,7 @@ impl Transaction<'_> {
             all.push(Write {
                 item: store.outbox_item(&key, &event)?,
                 key,
-                condition: "attribute_not_exists(pk)",
+                condition: Some("attribute_not_exists(pk)"),
                 names: Vec::new(),
                 values: Vec::new(),
                 on_condition: OnCondition::AlreadyExists,
@@ -281,7 +261,7 @@ impl Transaction<'_> {
             all.push(Write {
                 key,
                 item,
-                condition: "",
+                condition: None,
                 names: Vec::new(),
                 values: Vec::new(),
                 on_condition: OnCondition::Changed,
@@ -312,8 +292,8 @@ impl Transaction<'_> {
         let mut items = Vec::with_capacity(all.len());
         for write in all {
             let mut put = Put::builder().table_name(&store.data_table).set_item(Some(write.item));
-            if !write.condition.is_empty() {
-                put = put.condition_expression(write.condition);
+            if let Some(condition) = write.condition {
+                put = put.condition_expression(condition);
             }
             for (placeholder, name) in write.names {
                 put = put.expression_attribute_names(placeholder, name);
@@ -365,5 +345,81 @@ impl Store {
             return Err(StoreError::aws(error));
         }
         Err(StoreError::Conflict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::tenant::{OrgId, UserId};
+
+    /// A store whose endpoint refuses every connection: these checks must decide before any call.
+    fn offline_store() -> Store {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let config = Config {
+            data_table: "data".into(),
+            audit_table: "audit".into(),
+            kms_key_id: "key".into(),
+            user_pool_id: "pool".into(),
+            user_pool_client_id: "client".into(),
+            jwt_issuer: "issuer".into(),
+            jwks_url: "http://127.0.0.1:9/jwks".into(),
+        };
+        Store::new(&sdk, &config)
+    }
+
+    fn audit() -> AuditContext {
+        AuditContext {
+            actor: Actor::system("test"),
+            origin: Origin::new(None, None, "corr-0001"),
+        }
+    }
+
+    /// In release builds too, a transaction of one tenant cannot write another tenant's key.
+    ///
+    /// Proves: TEN-2
+    #[tokio::test]
+    async fn a_write_outside_the_scope_is_refused_before_anything_is_sent() {
+        let store = offline_store();
+        let scope = TenantScope::for_provisioning(OrgId::parse("acme").unwrap());
+        let other = OrgId::parse("globex").unwrap();
+        let user = UserId::parse("u1").unwrap();
+        let outcome = store
+            .transaction(&scope, audit())
+            .insert(
+                keys::member(&other, &user),
+                &serde_json::json!({"role": "Owner"}),
+                Some((Action::MemberAdded, Target::new("user", "u1"))),
+            )
+            .commit()
+            .await;
+        assert!(
+            matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("outside the tenant")),
+            "{outcome:?}"
+        );
+    }
+
+    /// More writes than one transaction holds are refused before anything is sent.
+    #[tokio::test]
+    async fn a_transaction_over_the_action_limit_is_refused_before_anything_is_sent() {
+        let store = offline_store();
+        let org = OrgId::parse("acme").unwrap();
+        let scope = TenantScope::for_provisioning(org.clone());
+        let mut tx = store.transaction(&scope, audit());
+        for n in 0..size::MAX_TRANSACTION_ACTIONS {
+            let user = UserId::parse(&format!("u{n}")).unwrap();
+            tx = tx.insert(
+                keys::member(&org, &user),
+                &serde_json::json!({"n": n}),
+                Some((Action::MemberAdded, Target::new("user", user.as_str()))),
+            );
+        }
+        let outcome = tx.commit().await;
+        assert!(matches!(outcome, Err(StoreError::TooLarge(_))), "{outcome:?}");
     }
 }
