@@ -23,6 +23,7 @@ FUNCTIONS=(
     "documents quire-fn-documents"
     "audit quire-fn-audit"
     "audit-writer quire-fn-audit-writer"
+    "audit-verifier quire-fn-audit-verifier"
 )
 LIMIT_BYTES=$((6 * 1000 * 1000)) # 6 MB, decimal: the stricter reading of the target
 VENV="${LAMBDA_VENV:-/tmp/lambda-venv}"

@@ -40,7 +40,7 @@ use quire::config::Config;
 use quire::pipeline::FunctionService;
 use quire::rbac::Permission;
 use quire::route::HandlerResult;
-use quire::{Access, App, Module, RequestCtx, Route, Router};
+use quire::{Access, App, Effect, Module, RequestCtx, Route, Router};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -160,13 +160,29 @@ async fn bench_get(_: Arc<App>, _: RequestCtx, _: Request) -> HandlerResult {
 
 fn router() -> Router {
     Router::new(vec![
-        Route::new(Method::GET, "/bench", Access::Public, Module::Platform, bench_get),
-        Route::new(Method::POST, "/bench", Access::Public, Module::Platform, bench_get).accepts_body(64 * 1024),
+        Route::new(
+            Method::GET,
+            "/bench",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            bench_get,
+        ),
+        Route::new(
+            Method::POST,
+            "/bench",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            bench_get,
+        )
+        .accepts_body(64 * 1024),
         Route::new(
             Method::GET,
             "/bench/private",
             Access::Requires(Permission::DocumentRead),
             Module::Documents,
+            Effect::Reads,
             bench_get,
         ),
     ])

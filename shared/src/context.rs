@@ -2,6 +2,7 @@
 
 use crate::audit::{Actor, Origin};
 use crate::problem::Problem;
+use crate::route::Effect;
 use crate::store::AuditContext;
 use crate::tenant::Caller;
 use std::collections::HashMap;
@@ -17,6 +18,8 @@ pub struct RequestCtx {
     pub user_agent: Option<String>,
     pub params: HashMap<String, String>,
     pub(crate) caller: Option<Caller>,
+    /// The matched route's declared effect: what [`RequestCtx::audit_context`] allows.
+    pub(crate) effect: Effect,
 }
 
 impl RequestCtx {
@@ -34,12 +37,16 @@ impl RequestCtx {
             .ok_or_else(|| Problem::internal(format!("route has no parameter {name}")))
     }
 
-    /// Who changes something with this request, and from where: what its audit events record.
+    /// Who changes something with this request, and from where: what its audit events record,
+    /// limited to the actions the route declares. A route declared as reading gets none, so it
+    /// cannot commit a change.
     pub fn audit_context(&self) -> Result<AuditContext, Problem> {
-        Ok(AuditContext {
-            actor: Actor::of(self.caller()?),
-            origin: self.origin(),
-        })
+        match self.effect {
+            Effect::Reads => Err(Problem::internal("a route declared as reading asked to write")),
+            Effect::Writes(actions) => {
+                Ok(AuditContext::new(Actor::of(self.caller()?), self.origin()).limited_to(actions))
+            }
+        }
     }
 
     /// Where the request came from, as the audit trail records it.
@@ -49,5 +56,39 @@ impl RequestCtx {
             self.user_agent.as_deref(),
             &self.correlation_id,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(effect: Effect) -> RequestCtx {
+        let caller = Caller::new(
+            crate::tenant::UserId::parse("u1").unwrap(),
+            "owner@acme.test".into(),
+            "Owner".into(),
+            crate::rbac::Role::Owner,
+            crate::tenant::OrgId::parse("acme").unwrap(),
+        );
+        RequestCtx {
+            correlation_id: "corr-0001".into(),
+            source_ip: None,
+            user_agent: None,
+            params: HashMap::new(),
+            caller: Some(caller),
+            effect,
+        }
+    }
+
+    /// A route declared as reading cannot obtain what a transaction needs, so it cannot write.
+    ///
+    /// Proves: RBAC-2
+    #[test]
+    fn a_reading_route_gets_no_audit_context() {
+        let refused = format!("{:?}", ctx(Effect::Reads).audit_context().unwrap_err());
+        assert!(refused.contains("status: 500"), "{refused}");
+        let writing = ctx(Effect::Writes(&[crate::audit::Action::DocumentCreated])).audit_context();
+        assert!(writing.is_ok());
     }
 }

@@ -40,4 +40,4 @@ pub mod text;
 pub use app::App;
 pub use context::RequestCtx;
 pub use problem::Problem;
-pub use route::{Access, Module, Route, Router};
+pub use route::{Access, Effect, Module, Route, Router};

@@ -1,8 +1,10 @@
-//! Route tables: every route is declared once with its method, path, access, module, whether
-//! it writes, and its body limit (RBAC-2). The pipeline reads these declarations; nothing else
-//! decides who may call a route.
+//! Route tables: every route is declared once with its method, path, access, module, what it
+//! does to stored data ([`Effect`]: reads, or writes and records these audit actions), and its
+//! body limit (RBAC-2). The pipeline reads these declarations; nothing else decides who may call
+//! a route or what it may record.
 
 use crate::app::App;
+use crate::audit::Action;
 use crate::context::RequestCtx;
 use crate::problem::Problem;
 use crate::rbac::Permission;
@@ -30,6 +32,30 @@ pub enum Module {
     Audit,
 }
 
+/// What a route does to stored data: declared with the route, never inferred from its
+/// permission. A reading route's handler gets no audit context, so it cannot commit a change;
+/// a writing route's transactions may record only the actions it declares (AUD-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Reads,
+    /// Writes, recording these actions (at least one; the router refuses an empty list).
+    Writes(&'static [Action]),
+}
+
+impl Effect {
+    pub fn writes(self) -> bool {
+        matches!(self, Effect::Writes(_))
+    }
+
+    /// The audit actions the route may record (none for a reading route).
+    pub fn actions(self) -> &'static [Action] {
+        match self {
+            Effect::Reads => &[],
+            Effect::Writes(actions) => actions,
+        }
+    }
+}
+
 pub type HandlerResult = Result<Response<Body>, Problem>;
 type Handler = Arc<dyn Fn(Arc<App>, RequestCtx, Request) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
@@ -42,7 +68,7 @@ pub struct Route {
     pub path: &'static str,
     pub access: Access,
     pub module: Module,
-    pub writes: bool,
+    pub effect: Effect,
     pub body_limit: usize,
     handler: Handler,
 }
@@ -51,26 +77,32 @@ impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} {} {:?} {:?} writes={}",
-            self.method, self.path, self.access, self.module, self.writes
+            "{} {} {:?} {:?} {:?}",
+            self.method, self.path, self.access, self.module, self.effect
         )
     }
 }
 
 impl Route {
-    /// Declares a route. `access` is mandatory; `writes` follows from the permission.
-    pub fn new<F, Fut>(method: Method, path: &'static str, access: Access, module: Module, handler: F) -> Self
+    /// Declares a route. `access` and `effect` are mandatory: each is a decision.
+    pub fn new<F, Fut>(
+        method: Method,
+        path: &'static str,
+        access: Access,
+        module: Module,
+        effect: Effect,
+        handler: F,
+    ) -> Self
     where
         F: Fn(Arc<App>, RequestCtx, Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
-        let writes = matches!(access, Access::Requires(p) if p.writes());
         Route {
             method,
             path,
             access,
             module,
-            writes,
+            effect,
             body_limit: NO_BODY,
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
         }
@@ -89,6 +121,26 @@ impl Route {
     /// True for a greedy `/{proxy+}` route, which answers only what no other route matches.
     pub fn is_catch_all(&self) -> bool {
         self.path.ends_with("+}")
+    }
+
+    /// What is wrong with the route's declaration, if anything: a writing route without an
+    /// audit action, a write on GET or HEAD, a route that needs a write permission but says it
+    /// only reads, or a writing route a Viewer may call (RBAC-3).
+    pub fn contradiction(&self) -> Option<String> {
+        let key = self.key();
+        match (self.effect, self.access) {
+            (Effect::Writes([]), _) => Some(format!("route {key} writes but records no audit action")),
+            (Effect::Writes(_), _) if self.method == Method::GET || self.method == Method::HEAD => {
+                Some(format!("route {key} writes on {}", self.method))
+            }
+            (Effect::Reads, Access::Requires(p)) if p.writes() => Some(format!(
+                "route {key} requires {p:?}, a write permission, but declares that it reads"
+            )),
+            (Effect::Writes(_), Access::Requires(p)) if crate::rbac::Role::Viewer.grants(p) => {
+                Some(format!("route {key} writes, and a Viewer holds {p:?} (RBAC-3)"))
+            }
+            _ => None,
+        }
     }
 
     /// `GET /documents/{id}` — the API Gateway route key.
@@ -116,18 +168,20 @@ pub struct Router {
 }
 
 impl Router {
-    /// Builds a router, refusing duplicate or malformed declarations.
+    /// Builds a router, refusing duplicate, malformed or contradictory
+    /// ([`Route::contradiction`]) declarations.
     pub fn new(routes: Vec<Route>) -> Result<Self, String> {
         let mut seen = std::collections::HashSet::new();
         for route in &routes {
+            let key = route.key();
             if !route.path.starts_with('/') || route.path.contains("//") {
-                return Err(format!("malformed path in route {}", route.key()));
+                return Err(format!("malformed path in route {key}"));
             }
-            if !seen.insert(route.key()) {
-                return Err(format!("route {} declared twice", route.key()));
+            if !seen.insert(key.clone()) {
+                return Err(format!("route {key} declared twice"));
             }
-            if route.writes && route.method == Method::GET {
-                return Err(format!("route {} writes on GET", route.key()));
+            if let Some(why) = route.contradiction() {
+                return Err(why);
             }
         }
         Ok(Router { routes })
@@ -219,6 +273,7 @@ mod tests {
                 "/documents",
                 Access::Requires(Permission::DocumentRead),
                 Module::Documents,
+                Effect::Reads,
                 noop,
             ),
             Route::new(
@@ -226,6 +281,7 @@ mod tests {
                 "/documents/{id}",
                 Access::Requires(Permission::DocumentRead),
                 Module::Documents,
+                Effect::Reads,
                 noop,
             ),
             Route::new(
@@ -233,6 +289,7 @@ mod tests {
                 "/documents/{id}",
                 Access::Requires(Permission::DocumentEdit),
                 Module::Documents,
+                Effect::Writes(&[Action::DocumentUpdated]),
                 noop,
             ),
         ])
@@ -245,7 +302,12 @@ mod tests {
         let m = router.find(&Method::GET, "/documents/abc").unwrap();
         assert_eq!(m.params["id"], "abc");
         assert!(m.route.access == Access::Requires(Permission::DocumentRead));
-        assert!(router.find(&Method::PATCH, "/documents/abc").unwrap().route.writes);
+        assert!(router
+            .find(&Method::PATCH, "/documents/abc")
+            .unwrap()
+            .route
+            .effect
+            .writes());
         assert_eq!(
             router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
             RouteError::MethodNotAllowed
@@ -269,6 +331,7 @@ mod tests {
             "/{proxy+}",
             Access::Public,
             Module::Platform,
+            Effect::Reads,
             noop,
         ));
         let router = Router::new(routes).unwrap();
@@ -290,9 +353,51 @@ mod tests {
     #[test]
     fn refuses_duplicate_declarations() {
         let twice = vec![
-            Route::new(Method::GET, "/health", Access::Public, Module::Platform, noop),
-            Route::new(Method::GET, "/health", Access::Public, Module::Platform, noop),
+            Route::new(
+                Method::GET,
+                "/health",
+                Access::Public,
+                Module::Platform,
+                Effect::Reads,
+                noop,
+            ),
+            Route::new(
+                Method::GET,
+                "/health",
+                Access::Public,
+                Module::Platform,
+                Effect::Reads,
+                noop,
+            ),
         ];
         assert!(Router::new(twice).is_err());
+    }
+
+    /// Proves: RBAC-2, RBAC-3
+    #[test]
+    fn refuses_routes_whose_declarations_contradict() {
+        let route = |method: Method, permission: Permission, effect: Effect| {
+            Route::new(
+                method,
+                "/x",
+                Access::Requires(permission),
+                Module::Documents,
+                effect,
+                noop,
+            )
+        };
+        let refused = |r: Route| Router::new(vec![r]).unwrap_err();
+        let edit = Effect::Writes(&[Action::DocumentUpdated]);
+        assert!(
+            refused(route(Method::POST, Permission::DocumentEdit, Effect::Writes(&[]))).contains("no audit action")
+        );
+        assert!(refused(route(Method::GET, Permission::DocumentEdit, edit)).contains("writes on GET"));
+        assert!(refused(route(Method::HEAD, Permission::DocumentEdit, edit)).contains("writes on HEAD"));
+        assert!(
+            refused(route(Method::POST, Permission::DocumentEdit, Effect::Reads)).contains("declares that it reads")
+        );
+        assert!(refused(route(Method::POST, Permission::DocumentRead, edit)).contains("Viewer"));
+        assert!(Router::new(vec![route(Method::POST, Permission::DocumentEdit, edit)]).is_ok());
+        assert!(Router::new(vec![route(Method::POST, Permission::AuditVerify, edit)]).is_ok());
     }
 }

@@ -69,6 +69,15 @@ pub fn harness() -> &'static Harness {
     })
 }
 
+/// See [`Harness::pause_verifier`].
+pub struct VerifierPaused(&'static Stack);
+
+impl Drop for VerifierPaused {
+    fn drop(&mut self) {
+        self.0.verifier_stream.resume();
+    }
+}
+
 /// A response as a test looks at it.
 #[derive(Debug)]
 pub struct Reply {
@@ -229,6 +238,30 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("audit writer did not drain the outbox of {} in 60 s", org.slug);
+    }
+
+    /// Holds the audit verifier's stream driver until the guard is dropped (a failing test
+    /// included, so that the other tests of the binary are not held too).
+    pub fn pause_verifier(&self) -> VerifierPaused {
+        self.stack.verifier_stream.pause();
+        VerifierPaused(self.stack)
+    }
+
+    /// Waits until the verification job `id` has its verdict (the audit verifier runs it from
+    /// the stream), and returns the job. Generous: other tests of the binary may load the
+    /// emulator or hold the verifier's stream meanwhile.
+    pub async fn verification_done(&self, token: &str, id: &str) -> Value {
+        for _ in 0..3000 {
+            let reply = self
+                .call(Method::GET, &format!("/audit/verifications/{id}"), Some(token), None)
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            if matches!(reply.body["status"].as_str(), Some("valid" | "broken")) {
+                return reply.body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("verification {id} has no verdict after 300 s");
     }
 
     /// The whole audit trail of the caller's organisation, oldest first, read through the API.

@@ -229,7 +229,7 @@ async fn a_deleted_entry_is_named() {
 async fn an_inserted_entry_is_named() {
     let h = harness();
     let (org, owner) = chain_of_nine(h, "insert").await;
-    // A copy of entry 9 placed after the head (the verification event itself is entry 10 by now).
+    // A copy of entry 9 placed after the head: `GET /audit` would list it as the newest entry.
     h.audit_settled(&org).await;
     let head_seq = verify(h, &owner).await["headSeq"].as_u64().unwrap();
     h.audit_settled(&org).await;
@@ -468,4 +468,246 @@ async fn a_page_of_large_entries_lists_the_blobs_it_does_not_carry() {
         assert_eq!(one.status, StatusCode::OK, "{}", one.text);
         assert!(bodies.iter().any(|b| one.body["content"] == *b));
     }
+}
+
+/// Requests a full verification: 202, its `Location`, the job queued against the current head.
+async fn start_verification(h: &Harness, token: &str) -> Value {
+    let reply = h.call(Method::POST, "/audit/verifications", Some(token), None).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    let id = reply.body["id"].as_str().expect("job id");
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/audit/verifications/{id}").as_str())
+    );
+    assert_eq!(reply.body["status"], "queued", "{}", reply.text);
+    reply.body
+}
+
+/// `GET /audit/verify` reads; it records nothing, however often it is called.
+///
+/// Proves: AUD-5
+#[tokio::test]
+async fn the_quick_check_writes_nothing() {
+    let h = harness();
+    let org = h.new_org("readonly").await;
+    let owner = h.token(&org, Role::Owner).await;
+    h.create_document(&owner, "SOP-1").await;
+    h.audit_settled(&org).await;
+    let before = h.audit_entries(&owner).await.len() as u64;
+    for _ in 0..3 {
+        let v = verify(h, &owner).await;
+        assert_eq!(
+            (v["valid"].clone(), v["complete"].clone()),
+            (json!(true), json!(true)),
+            "{v}"
+        );
+        assert_eq!(v["headSeq"], before, "{v}");
+    }
+    h.audit_settled(&org).await;
+    assert_eq!(
+        h.audit_entries(&owner).await.len() as u64,
+        before,
+        "a GET wrote an entry"
+    );
+}
+
+/// The quick check and a full verification, both run while one writer keeps appending, agree
+/// that the chain is valid: each checks the entries up to a head read before its walk.
+///
+/// Proves: AUD-5
+#[tokio::test]
+async fn a_verification_during_sustained_writes_is_valid() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let h = harness();
+    let org = h.new_org("sustained").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, token) = (stop.clone(), owner.clone());
+        tokio::spawn(async move {
+            let mut written = 0;
+            while !stop.load(Ordering::SeqCst) {
+                harness()
+                    .create_document(&token, &format!("Batch record {written}"))
+                    .await;
+                written += 1;
+            }
+            written
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let job = start_verification(h, &owner).await;
+    let mut heads = Vec::new();
+    for _ in 0..8 {
+        let v = verify(h, &owner).await;
+        assert_eq!(v["valid"], true, "{v}");
+        assert_eq!(v["complete"], true, "{v}");
+        heads.push(v["headSeq"].as_u64().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    let done = h.verification_done(&owner, job["id"].as_str().unwrap()).await;
+    stop.store(true, Ordering::SeqCst);
+    let written = writer.await.unwrap();
+    assert_eq!(done["status"], "valid", "{done}");
+    assert_eq!(done["verdict"]["checked"], done["head"]["seq"], "{done}");
+    // The checks really raced the writer: the head moved between them.
+    assert!(
+        heads.first() < heads.last(),
+        "heads {heads:?} while {written} documents were written"
+    );
+    h.audit_settled(&org).await;
+    assert_eq!(verify(h, &owner).await["valid"], true);
+}
+
+/// A full verification is a job: requested with 202, run by the audit verifier, its start and
+/// its verdict both in the trail; only the requesting organisation sees it.
+///
+/// Proves: AUD-5, AUD-3, TEN-3
+#[tokio::test]
+async fn a_full_verification_is_a_job_whose_start_and_verdict_are_audited() {
+    let h = harness();
+    let org = h.new_org("fullwalk").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let viewer = h.token(&org, Role::Viewer).await;
+    for n in 0..3 {
+        h.create_document(&owner, &format!("Record {n}")).await;
+    }
+    h.audit_settled(&org).await;
+    let entries_before = h.audit_entries(&owner).await.len() as u64;
+    let refused = h.call(Method::POST, "/audit/verifications", Some(&viewer), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+
+    let job = start_verification(h, &owner).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(job["head"]["seq"], entries_before, "{job}");
+    let done = h.verification_done(&owner, &id).await;
+    assert_eq!(done["status"], "valid", "{done}");
+    assert_eq!(done["verdict"]["valid"], true, "{done}");
+    assert_eq!(done["verdict"]["checked"], entries_before, "{done}");
+    assert_eq!(done["through"], done["head"], "{done}");
+
+    let listed = h.call(Method::GET, "/audit/verifications", Some(&owner), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.body["items"][0]["id"], id.as_str(), "{}", listed.text);
+    let other = h.token(h.org("globex"), Role::Owner).await;
+    for path in [
+        format!("/audit/verifications/{id}"),
+        "/audit/verifications/not-a-job".into(),
+    ] {
+        let reply = h.call(Method::GET, &path, Some(&other), None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.text);
+    }
+
+    h.audit_settled(&org).await;
+    let entries = h.audit_entries(&owner).await;
+    let about_job: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["event"]["target"] == json!({"type": "audit-verification", "id": id}))
+        .collect();
+    assert_eq!(about_job.len(), 2, "{about_job:?}");
+    let (started, verified) = (&about_job[0]["event"], &about_job[1]["event"]);
+    assert_eq!(started["action"], "audit.verification.started");
+    assert_eq!(started["actor"]["userId"], org.user(Role::Owner).user_id.as_str());
+    assert_eq!(started["after"]["status"], "queued");
+    assert_eq!(verified["action"], "audit.verified");
+    assert_eq!(verified["actor"]["role"], "System");
+    assert_eq!(verified["before"]["status"], "queued");
+    assert_eq!(verified["after"]["verdict"]["valid"], true);
+    assert_eq!(
+        verified["origin"]["correlationId"], started["origin"]["correlationId"],
+        "the verdict carries the request's correlation id"
+    );
+}
+
+/// The quick check walks only what the last full verification did not cover, from the link it
+/// found valid; that link is checked again each time, and a broken full verdict makes every
+/// quick check start from the genesis again.
+///
+/// Proves: AUD-5
+#[tokio::test]
+async fn the_quick_check_goes_on_from_the_last_full_verification() {
+    let h = harness();
+    let (org, owner) = chain_of_nine(h, "increment").await;
+    let first = start_verification(h, &owner).await;
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    assert_eq!(h.verification_done(&owner, &first_id).await["status"], "valid");
+    let anchor = first["head"]["seq"].as_u64().unwrap();
+    h.create_document(&owner, "After the verification").await;
+    h.audit_settled(&org).await;
+
+    let v = verify(h, &owner).await;
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["basis"]["verificationId"], first_id.as_str(), "{v}");
+    assert_eq!(v["fromSeq"], anchor, "{v}");
+    let head = v["headSeq"].as_u64().unwrap();
+    assert_eq!(v["checked"], head - anchor, "{v}");
+
+    // The link the check starts from is re-checked: altering it is found.
+    let original = read_entry(h, &org, anchor).await;
+    let mut altered = original.clone();
+    let AttributeValue::M(mut event) = altered.remove("event").unwrap() else {
+        panic!("event map")
+    };
+    event.insert("reason".into(), AttributeValue::S("rewritten".into()));
+    altered.insert("event".into(), AttributeValue::M(event));
+    put_entry(h, altered).await;
+    assert_eq!(broken_at(h, &owner).await, anchor);
+    put_entry(h, original).await;
+    assert_eq!(verify(h, &owner).await["valid"], true);
+
+    // An entry before that link is the full verification's to find; its broken verdict resets
+    // the link, so every quick check reports the break from then on.
+    let mut early = read_entry(h, &org, 2).await;
+    early.insert("note".into(), AttributeValue::S("added later".into()));
+    put_entry(h, early).await;
+    let second = start_verification(h, &owner).await;
+    let done = h.verification_done(&owner, second["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "broken", "{done}");
+    assert_eq!(done["verdict"]["brokenAt"], 2, "{done}");
+    let v = verify(h, &owner).await;
+    assert_eq!(v["brokenAt"], 2, "{v}");
+    assert_eq!(v["basis"]["through"]["seq"], 0, "{v}");
+}
+
+/// A verification longer than one invocation saves its progress and the save triggers the next
+/// slice through the stream, until the verdict; a stale trigger does nothing.
+///
+/// Proves: AUD-5
+#[tokio::test]
+async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
+    use quire::store::{Slice, SliceBudget};
+    let h = harness();
+    let (org, owner) = chain_of_nine(h, "slices").await;
+    let paused = h.pause_verifier();
+    // Let a poll already under way finish before the job exists.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let job = start_verification(h, &owner).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let slice = |version: u64| {
+        let (org_id, id) = (org.org_id.clone(), id.clone());
+        h.on_stack(move |stack| async move {
+            let scope = quire::tenant::TenantScope::for_provisioning(org_id);
+            let budget = SliceBudget {
+                until: std::time::Instant::now() + std::time::Duration::from_secs(60),
+                max_entries: 4,
+            };
+            stack.app.store.run_verification(&scope, &id, version, budget).await
+        })
+    };
+    // One slice of 4 entries, as an invocation running out of time leaves it.
+    assert_eq!(slice(1).await.unwrap(), Slice::Continued { through: 4 });
+    let reply = h
+        .call(Method::GET, &format!("/audit/verifications/{id}"), Some(&owner), None)
+        .await;
+    assert_eq!(reply.body["status"], "running", "{}", reply.text);
+    assert_eq!(reply.body["through"]["seq"], 4, "{}", reply.text);
+    // The job's insert, redelivered, is stale now.
+    assert_eq!(slice(1).await.unwrap(), Slice::Skipped);
+
+    drop(paused);
+    let done = h.verification_done(&owner, &id).await;
+    assert_eq!(done["status"], "valid", "{done}");
+    assert_eq!(done["verdict"]["checked"], 9, "{done}");
+    assert!(done["slices"].as_u64().unwrap() >= 2, "{done}");
 }

@@ -1,6 +1,6 @@
 //! The sample events under `events/` (for `sam local invoke -e`) replayed through the handlers
-//! they are samples for: each API event through its function's whole pipeline, the stream event
-//! through the audit writer. The directory names the function (`audit-writer/` →
+//! they are samples for: each API event through its function's whole pipeline, each stream event
+//! through the audit writer or verifier. The directory names the function (`audit-writer/` →
 //! `AuditWriterFunction`); a new file is replayed without touching this test, and a file whose
 //! directory names no function, or a route without a sample, fails it.
 
@@ -16,8 +16,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tower::ServiceExt;
 
-/// The one function fed by the data table's stream rather than by the HTTP API.
-const STREAM_FUNCTION: &str = "AuditWriterFunction";
+/// The functions fed by the data table's stream rather than by the HTTP API, with the record
+/// kind and event names their mapping's filter lets through.
+const STREAM_FUNCTIONS: [(&str, &str, &[&str]); 2] = [
+    ("AuditWriterFunction", "outbox", &["INSERT"]),
+    ("AuditVerifierFunction", "audit-verification", &["INSERT", "MODIFY"]),
+];
 /// Placeholders of the sample files, filled in at run time (see events/README.md).
 const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
 const PASSWORD: &str = "REPLACE_WITH_PASSWORD";
@@ -25,6 +29,7 @@ const DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000000";
 const ORG_ID: &str = "REPLACE_WITH_ORG_ID";
 const EVENT_ID: &str = "REPLACE_WITH_EVENT_ID";
 const BLOB_SHA256: &str = "REPLACE_WITH_BLOB_SHA256";
+const VERIFICATION_ID: &str = "REPLACE_WITH_VERIFICATION_ID";
 /// The sample login (a seeded user of the local stack).
 const LOGIN_EMAIL: &str = "owner@acme.test";
 
@@ -41,7 +46,7 @@ impl EventFile {
     }
 
     fn is_stream(&self) -> bool {
-        self.function == STREAM_FUNCTION
+        STREAM_FUNCTIONS.iter().any(|(f, _, _)| *f == self.function)
     }
 }
 
@@ -92,9 +97,9 @@ fn event_files() -> Vec<EventFile> {
                 .into_owned();
             let function = function_of(&dir);
             assert!(
-                http_functions.contains(&function.as_str()) || function == STREAM_FUNCTION,
+                http_functions.contains(&function.as_str()) || STREAM_FUNCTIONS.iter().any(|(f, _, _)| *f == function),
                 "events/{}: directory `{dir}` names no function ({function} is neither in \
-                 quire_local::stack::function_routes() nor {STREAM_FUNCTION})",
+                 quire_local::stack::function_routes() nor a stream function)",
                 relative.display()
             );
             let text = std::fs::read_to_string(&path).expect("readable event file");
@@ -167,8 +172,12 @@ fn every_sample_matches_a_declared_route_and_every_route_has_a_sample() {
             let event: StreamEvent =
                 serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{name}: not a stream event: {e}"));
             assert!(!event.records.is_empty(), "{name}: no records");
+            let (_, kind, event_names) = STREAM_FUNCTIONS
+                .iter()
+                .find(|(f, _, _)| *f == file.function)
+                .expect("a stream function");
             for (i, record) in event.records.iter().enumerate() {
-                assert_eq!(record.event_name, "INSERT", "{name}");
+                assert!(event_names.contains(&record.event_name.as_str()), "{name}");
                 assert_eq!(record.event_source.as_deref(), Some("aws:dynamodb"), "{name}");
                 for (key, value) in record.change.keys.iter() {
                     assert_eq!(
@@ -179,8 +188,9 @@ fn every_sample_matches_a_declared_route_and_every_route_has_a_sample() {
                 }
                 // What the event source mapping's FilterCriteria let through.
                 assert_eq!(
-                    json["Records"][i]["dynamodb"]["NewImage"]["kind"]["S"], "outbox",
-                    "{name}: the writer only receives outbox items"
+                    json["Records"][i]["dynamodb"]["NewImage"]["kind"]["S"], *kind,
+                    "{name}: {} only receives {kind} items",
+                    file.function
                 );
             }
             continue;
@@ -234,10 +244,12 @@ fn every_sample_matches_a_declared_route_and_every_route_has_a_sample() {
             );
         }
     }
-    assert!(
-        files.iter().any(EventFile::is_stream),
-        "{STREAM_FUNCTION}: no sample event under events/"
-    );
+    for (function, _, _) in STREAM_FUNCTIONS {
+        assert!(
+            files.iter().any(|f| f.function == function),
+            "{function}: no sample event under events/"
+        );
+    }
 }
 
 fn body_text(response: &Response<Body>) -> String {
@@ -267,11 +279,16 @@ async fn api_samples_replay_through_their_function() {
         )
         .await;
     assert_eq!(with_blob.status, 201, "{}", with_blob.text);
+    let job = h
+        .call(reqwest::Method::POST, "/audit/verifications", Some(&token), None)
+        .await;
+    assert_eq!(job.status, 202, "{}", job.text);
     let substitutions = [
         (ACCESS_TOKEN, token),
         (PASSWORD, h.password.clone()),
         (DOCUMENT_ID, document["id"].as_str().expect("document id").to_owned()),
         (BLOB_SHA256, quire::audit::blob::digest(&long_body)),
+        (VERIFICATION_ID, job.body["id"].as_str().expect("job id").to_owned()),
     ];
     for file in event_files().into_iter().filter(|f| !f.is_stream()) {
         let name = file.name();
@@ -330,7 +347,10 @@ async fn stream_samples_replay_through_the_audit_writer() {
     let owner = h.token(&org, Role::Owner).await;
     let ddb = h.dynamodb();
     let mut appended = Vec::new();
-    for file in event_files().into_iter().filter(EventFile::is_stream) {
+    for file in event_files()
+        .into_iter()
+        .filter(|f| f.function == "AuditWriterFunction")
+    {
         let name = file.name();
         let millis = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -375,4 +395,42 @@ async fn stream_samples_replay_through_the_audit_writer() {
     let verify = h.call(reqwest::Method::GET, "/audit/verify", Some(&owner), None).await;
     assert_eq!(verify.status, 200, "{}", verify.text);
     assert_eq!(verify.body["valid"], true, "{}", verify.text);
+}
+
+/// Every verifier stream sample, naming a job requested through the API, through the audit
+/// verifier's handler: the job is finished, valid, whether the replay or the local stream
+/// driver ran it (a slice is skipped once its job has moved on).
+#[tokio::test]
+async fn stream_samples_replay_through_the_audit_verifier() {
+    let h = harness();
+    let org = h.new_org("replay-verifier").await;
+    let owner = h.token(&org, Role::Owner).await;
+    for file in event_files()
+        .into_iter()
+        .filter(|f| f.function == "AuditVerifierFunction")
+    {
+        let name = file.name();
+        let job = h
+            .call(reqwest::Method::POST, "/audit/verifications", Some(&owner), None)
+            .await;
+        assert_eq!(job.status, 202, "{name}: {}", job.text);
+        let id = job.body["id"].as_str().expect("job id").to_owned();
+        let mut json = file.json.clone();
+        fill(
+            &mut json,
+            &[(ORG_ID, org.org_id.as_str().to_owned()), (VERIFICATION_ID, id.clone())],
+        );
+        assert_filled(&file, &json);
+        let event: StreamEvent =
+            serde_json::from_value(json).unwrap_or_else(|e| panic!("{name}: not a DynamoDB stream event: {e}"));
+        let response = h
+            .on_stack(move |stack| async move {
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                quire_fn_audit_verifier::handle(&stack.app, event, until).await
+            })
+            .await;
+        assert!(response.batch_item_failures.is_empty(), "{name}: a record failed");
+        let done = h.verification_done(&owner, &id).await;
+        assert_eq!(done["status"], "valid", "{name}: {done}");
+    }
 }

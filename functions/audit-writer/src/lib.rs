@@ -9,7 +9,7 @@
 //!   '{"reconcile":{"olderThanSeconds":0}}' out.json` (docs/operations.md).
 
 use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use quire::App;
 use serde::Deserialize;
 use std::time::Duration;
@@ -49,12 +49,5 @@ pub async fn invoke(app: &App, invocation: Invocation) -> Result<serde_json::Val
 /// Appends the batch's outbox events; records that could not be appended are reported so that
 /// Lambda retries from them (appending is idempotent, so retries cannot duplicate entries).
 pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
-    let failed = app.store.append_stream_records(&event.records).await;
-    let mut response = DynamoDbEventResponse::default();
-    for sequence_number in failed {
-        let mut failure = DynamoDbBatchItemFailure::default();
-        failure.item_identifier = Some(sequence_number);
-        response.batch_item_failures.push(failure);
-    }
-    response
+    quire::store::batch_item_failures(app.store.append_stream_records(&event.records).await)
 }

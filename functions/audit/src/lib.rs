@@ -1,31 +1,68 @@
 //! The audit function: read the caller's audit trail and verify its hash chain (AUD-5).
 //! It has no route that changes or deletes an entry, and no IAM right to (AUD-2).
+//!
+//! Verification has two forms (docs/audit-format.md, "Verifying"): `GET /audit/verify` is a
+//! quick check that writes nothing; `POST /audit/verifications` requests a full re-walk, run by
+//! the audit-verifier function, whose start and verdict are audit entries.
 
-use http::Method;
+use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
-use quire::audit::{Action, Target};
-use quire::json::ok;
+use quire::audit::Action;
+use quire::json::{ok, respond};
 use quire::rbac::Permission::{AuditRead, AuditVerify};
 use quire::route::HandlerResult;
-use quire::store::PageRequest;
-use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
+use quire::store::{PageRequest, VerificationJob};
+use quire::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
     Router::new(vec![
-        Route::new(Method::GET, "/audit", Access::Requires(AuditRead), Module::Audit, list),
+        Route::new(
+            Method::GET,
+            "/audit",
+            Access::Requires(AuditRead),
+            Module::Audit,
+            Effect::Reads,
+            list,
+        ),
         Route::new(
             Method::GET,
             "/audit/verify",
             Access::Requires(AuditVerify),
             Module::Audit,
-            verify,
+            Effect::Reads,
+            check,
+        ),
+        Route::new(
+            Method::POST,
+            "/audit/verifications",
+            Access::Requires(AuditVerify),
+            Module::Audit,
+            Effect::Writes(&[Action::AuditVerificationStarted]),
+            start_verification,
+        ),
+        Route::new(
+            Method::GET,
+            "/audit/verifications",
+            Access::Requires(AuditVerify),
+            Module::Audit,
+            Effect::Reads,
+            list_verifications,
+        ),
+        Route::new(
+            Method::GET,
+            "/audit/verifications/{id}",
+            Access::Requires(AuditVerify),
+            Module::Audit,
+            Effect::Reads,
+            verification,
         ),
         Route::new(
             Method::GET,
             "/audit/blobs/{sha256}",
             Access::Requires(AuditRead),
             Module::Audit,
+            Effect::Reads,
             blob,
         ),
     ])
@@ -42,20 +79,47 @@ async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         .await?)
 }
 
-/// Re-walks the whole chain. The verification itself is recorded (`audit.verified`).
-async fn verify(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+/// The quick check: the entries after the last full verification, against the head as read
+/// before the walk (`quire::store::ChainCheck`). Writes nothing.
+async fn check(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let verification = app.store.verify_chain(caller.scope()).await?;
-    app.store
-        .transaction(caller.scope(), ctx.audit_context()?)
-        .event(
-            Action::AuditVerified,
-            Target::new("audit-chain", caller.org_id().as_str()),
-            &verification,
-        )
-        .commit()
+    ok(&app.store.check_chain(caller.scope()).await?)
+}
+
+/// Requests a full re-walk: 202 with the job (`status: "queued"`) and its `Location`.
+async fn start_verification(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let job = app
+        .store
+        .start_verification(caller.scope(), ctx.audit_context()?)
         .await?;
-    ok(&verification)
+    let mut response = respond(StatusCode::ACCEPTED, &job)?;
+    let location = HeaderValue::from_str(&format!("/audit/verifications/{}", job.id)).map_err(Problem::internal)?;
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+/// The caller's verification jobs, newest first: `{"items": [...], "next": cursor | null}`.
+async fn list_verifications(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    ok(&app
+        .store
+        .list::<VerificationJob>(caller.scope(), &PageRequest::from_query(&req)?)
+        .await?)
+}
+
+/// One job of the caller's organisation; any other id, another tenant's included, is 404.
+async fn verification(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let id = ctx.param("id")?;
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(Problem::not_found());
+    }
+    ok(&app
+        .store
+        .verification(caller.scope(), id)
+        .await?
+        .ok_or_else(Problem::not_found)?)
 }
 
 /// One blob of the caller's trail: `{"sha256", "bytes", "content"}`. A digest the caller's

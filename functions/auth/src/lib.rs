@@ -7,7 +7,7 @@ use http::Method;
 use lambda_http::Request;
 use quire::json::{ok, parse_body};
 use quire::route::HandlerResult;
-use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
+use quire::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -17,6 +17,8 @@ pub fn routes() -> Router {
         "/auth/login",
         Access::Public,
         Module::Platform,
+        // Sign-in events reach the trail with the identity work (AUD-4); today it records nothing.
+        Effect::Reads,
         login,
     )
     .accepts_body(4 * 1024)])

@@ -10,7 +10,7 @@ use quire::json::{ok, parse_body, respond};
 use quire::rbac::Permission::{DocumentCreate, DocumentEdit, DocumentRead};
 use quire::route::HandlerResult;
 use quire::store::{PageRequest, Stored};
-use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
+use quire::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ pub fn routes() -> Router {
             "/documents",
             Access::Requires(DocumentCreate),
             Module::Documents,
+            Effect::Writes(&[Action::DocumentCreated]),
             create,
         )
         .accepts_body(BODY_LIMIT),
@@ -33,6 +34,7 @@ pub fn routes() -> Router {
             "/documents",
             Access::Requires(DocumentRead),
             Module::Documents,
+            Effect::Reads,
             list,
         ),
         Route::new(
@@ -40,6 +42,7 @@ pub fn routes() -> Router {
             "/documents/{id}",
             Access::Requires(DocumentRead),
             Module::Documents,
+            Effect::Reads,
             get,
         ),
         Route::new(
@@ -47,6 +50,7 @@ pub fn routes() -> Router {
             "/documents/{id}",
             Access::Requires(DocumentEdit),
             Module::Documents,
+            Effect::Writes(&[Action::DocumentUpdated]),
             update,
         )
         .accepts_body(BODY_LIMIT),

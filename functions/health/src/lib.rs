@@ -4,16 +4,30 @@ use http::Method;
 use lambda_http::Request;
 use quire::json::ok;
 use quire::route::HandlerResult;
-use quire::{Access, App, Module, Problem, RequestCtx, Route, Router};
+use quire::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
     let any = Method::from_bytes(quire::route::ANY.as_bytes()).expect("ANY is a valid method token");
     Router::new(vec![
-        Route::new(Method::GET, "/health", Access::Public, Module::Platform, health),
+        Route::new(
+            Method::GET,
+            "/health",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            health,
+        ),
         // Every path no other route serves: a problem+json 404 with the security headers, instead
         // of API Gateway's bare one, so HTTP-1 holds for every response.
-        Route::new(any, "/{proxy+}", Access::Public, Module::Platform, not_found),
+        Route::new(
+            any,
+            "/{proxy+}",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            not_found,
+        ),
     ])
     .expect("health route table")
 }

@@ -129,4 +129,26 @@ mod tests {
         let found = violations(&routes, &declared_routes(&crate::stack::function_routes()));
         assert_eq!(found.len(), 1, "{found:#?}");
     }
+
+    /// Every route of every function says whether it writes and what it records, and no
+    /// declaration contradicts itself (a writing route without an audit action, a write on GET,
+    /// a write permission on a reading route, a writing route open to Viewers).
+    ///
+    /// Proves: RBAC-2
+    #[test]
+    fn every_route_declares_whether_it_writes_and_what_it_records() {
+        let mut writing = 0;
+        for (function, router) in crate::stack::function_routes() {
+            for route in router.routes() {
+                assert_eq!(route.contradiction(), None, "{function}");
+                if route.effect.writes() {
+                    writing += 1;
+                    assert!(!route.effect.actions().is_empty(), "{function} {}", route.key());
+                } else {
+                    assert!(route.effect.actions().is_empty(), "{function} {}", route.key());
+                }
+            }
+        }
+        assert!(writing >= 3, "the documents and audit functions write");
+    }
 }

@@ -43,6 +43,8 @@ pub struct Provisioned {
     pub degraded: Vec<String>,
     /// The audit writer's event source mapping, as the local stream driver must imitate it.
     pub audit_stream: StreamMapping,
+    /// The audit verifier's event source mapping on the same stream.
+    pub verifier_stream: StreamMapping,
     /// The input of the audit writer's reconciler schedule (`ReconcileSchedule`), which the local
     /// stack sends it on a timer of its own.
     pub reconcile_input: serde_json::Value,
@@ -63,10 +65,15 @@ fn reconcile_input(resources: &Mapping) -> Result<serde_json::Value, LocalError>
     serde_json::from_str(text).map_err(|e| LocalError::Template(format!("ReconcileSchedule Input is not JSON: {e}")))
 }
 
-/// The settings of `AuditWriterStreamMapping` (an `AWS::Lambda::EventSourceMapping`) that decide
-/// which records reach the writer and when a batch is given up.
+/// The settings of a stream's `AWS::Lambda::EventSourceMapping` (`AuditWriterStreamMapping`,
+/// `AuditVerifierStreamMapping`) that decide which records reach the function, when a batch is
+/// given up, and how long one invocation may run.
 #[derive(Debug, Clone)]
 pub struct StreamMapping {
+    /// The mapping's logical id.
+    pub name: String,
+    /// The `Timeout` of the function it invokes (or of `Globals.Function`), in seconds.
+    pub timeout: std::time::Duration,
     /// `FilterCriteria.Filters[].Pattern`, parsed: a record passes if it matches any.
     pub filters: Vec<serde_json::Value>,
     /// `MaximumRetryAttempts`: failed invocations of a batch before it goes to the on-failure path.
@@ -76,12 +83,24 @@ pub struct StreamMapping {
 }
 
 impl StreamMapping {
-    fn from_template(resources: &Mapping) -> Result<Self, LocalError> {
-        let invalid = |what: &str| LocalError::Template(format!("AuditWriterStreamMapping: {what}"));
+    fn from_template(resources: &Mapping, template: &Value, name: &str) -> Result<Self, LocalError> {
+        let invalid = |what: &str| LocalError::Template(format!("{name}: {what}"));
         let properties = resources
-            .get("AuditWriterStreamMapping")
+            .get(name)
             .and_then(|r| r.get("Properties"))
             .ok_or_else(|| invalid("the local stack needs this resource"))?;
+        let function = properties
+            .get("FunctionName")
+            .and_then(|f| f.get("Ref"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("FunctionName must be a !Ref to a function of this template"))?;
+        let timeout = resources
+            .get(function)
+            .and_then(|f| f.get("Properties"))
+            .and_then(|p| p.get("Timeout"))
+            .or_else(|| template.get("Globals")?.get("Function")?.get("Timeout"))
+            .and_then(Value::as_u64)
+            .unwrap_or(3);
         let filters = properties
             .get("FilterCriteria")
             .and_then(|f| f.get("Filters"))
@@ -102,6 +121,8 @@ impl StreamMapping {
             .unwrap_or_default();
         let number = |name: &str| properties.get(name).and_then(Value::as_i64);
         Ok(StreamMapping {
+            name: name.to_owned(),
+            timeout: std::time::Duration::from_secs(timeout),
             filters,
             maximum_retry_attempts: number("MaximumRetryAttempts")
                 .and_then(|n| u32::try_from(n).ok())
@@ -212,7 +233,8 @@ pub async fn provision(sdk: &SdkConfig, template_path: &Path, stack_name: &str) 
             .collect(),
         skipped,
         degraded: stack.degraded.into_inner().unwrap_or_default(),
-        audit_stream: StreamMapping::from_template(resources)?,
+        audit_stream: StreamMapping::from_template(resources, &template, "AuditWriterStreamMapping")?,
+        verifier_stream: StreamMapping::from_template(resources, &template, "AuditVerifierStreamMapping")?,
         reconcile_input: reconcile_input(resources)?,
     };
     tracing::info!(

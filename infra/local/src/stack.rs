@@ -5,7 +5,7 @@ use crate::emulator::{Emulator, LocalError};
 use crate::gateway::{Function, Gateway};
 use crate::provision::{self, Provisioned};
 use crate::seed::{self, SeededOrg};
-use crate::stream::StreamControl;
+use crate::stream::{BatchHandler, StreamControl};
 use quire::config::Config;
 use quire::App;
 use std::sync::Arc;
@@ -32,8 +32,10 @@ pub struct Stack {
     pub app: Arc<App>,
     pub orgs: Vec<SeededOrg>,
     pub demo_password: String,
-    /// Holds or disturbs the local stream driver (fault-injection tests).
+    /// Holds or disturbs the local stream driver of the audit writer (fault-injection tests).
     pub stream: Arc<StreamControl>,
+    /// The same for the audit verifier's.
+    pub verifier_stream: Arc<StreamControl>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -92,6 +94,7 @@ impl Stack {
         let gateway = Gateway::new(functions(&app));
         let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
         let stream = Arc::new(StreamControl::default());
+        let verifier_stream = Arc::new(StreamControl::default());
         // The schedule's input must be an invocation the writer understands: refuse to start otherwise.
         let reconcile_input = provisioned.reconcile_input.clone();
         serde_json::from_value::<quire_fn_audit_writer::Invocation>(reconcile_input.clone()).map_err(|e| {
@@ -102,12 +105,20 @@ impl Stack {
         let tasks = vec![
             tokio::spawn(gateway.serve(listener)),
             tokio::spawn(crate::stream::run(
-                streams,
+                streams.clone(),
                 provisioned.data_stream_arn.clone(),
                 provisioned.region.clone(),
                 provisioned.audit_stream.clone(),
-                app.clone(),
+                writer(app.clone()),
                 stream.clone(),
+            )),
+            tokio::spawn(crate::stream::run(
+                streams,
+                provisioned.data_stream_arn.clone(),
+                provisioned.region.clone(),
+                provisioned.verifier_stream.clone(),
+                verifier(app.clone(), provisioned.verifier_stream.timeout),
+                verifier_stream.clone(),
             )),
             tokio::spawn(reconciler(app.clone(), reconcile_input.clone())),
         ];
@@ -120,6 +131,7 @@ impl Stack {
             orgs,
             demo_password: options.demo_password,
             stream,
+            verifier_stream,
             tasks,
         })
     }
@@ -132,6 +144,33 @@ impl Stack {
     pub async fn seed_org(&self, slug: &str) -> Result<SeededOrg, LocalError> {
         seed::organisation(&self.app, &self.provisioned.user_pool_id, slug, &self.demo_password).await
     }
+}
+
+/// The audit writer's handler, as its event source mapping invokes it.
+fn writer(app: Arc<App>) -> BatchHandler {
+    Arc::new(move |event| {
+        let app = app.clone();
+        Box::pin(async move {
+            !quire_fn_audit_writer::handle(&app, event)
+                .await
+                .batch_item_failures
+                .is_empty()
+        })
+    })
+}
+
+/// The audit verifier's handler, given the function's timeout as its invocation deadline.
+fn verifier(app: Arc<App>, timeout: std::time::Duration) -> BatchHandler {
+    Arc::new(move |event| {
+        let app = app.clone();
+        Box::pin(async move {
+            let until = std::time::Instant::now() + timeout.saturating_sub(quire_fn_audit_verifier::SAFETY_MARGIN);
+            !quire_fn_audit_verifier::handle(&app, event, until)
+                .await
+                .batch_item_failures
+                .is_empty()
+        })
+    })
 }
 
 /// How often the local stack runs the reconciler (AWS: the schedule's rate, 5 minutes).

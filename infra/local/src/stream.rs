@@ -1,9 +1,10 @@
-//! Drives the audit writer locally as `AuditWriterStreamMapping` does on AWS: reads the data
-//! table's DynamoDB stream, applies the mapping's filter (read from template.yaml), hands each
-//! batch, as the Lambda event it would be, to the audit-writer function's own handler, retries a
-//! failed batch at most `MaximumRetryAttempts` times, and then takes the on-failure path: the
-//! batch is recorded as dead-lettered and the shard moves on. The outbox items of such a batch
-//! stay in the data table until the reconciler appends them (see `functions/audit-writer`).
+//! Drives a stream-triggered function locally as its event source mapping does on AWS
+//! (`AuditWriterStreamMapping`, `AuditVerifierStreamMapping`): reads the data table's DynamoDB
+//! stream, applies the mapping's filter (read from template.yaml), hands each batch, as the
+//! Lambda event it would be, to the function's own handler, retries a failed batch at most
+//! `MaximumRetryAttempts` times, and then takes the on-failure path: the batch is recorded as
+//! dead-lettered and the shard moves on. For the writer, the outbox items of such a batch stay
+//! in the data table until the reconciler appends them (see `functions/audit-writer`).
 
 use crate::provision::StreamMapping;
 use aws_lambda_events::event::dynamodb::Event;
@@ -11,15 +12,18 @@ use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use aws_sdk_dynamodbstreams::Client;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use quire::App;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const IDLE_POLL: Duration = Duration::from_millis(50);
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// Records read from a shard per `GetRecords` (its maximum), before filtering.
+const READ_PAGE: i32 = 1000;
 
 /// A batch given up after its retries: what Lambda's on-failure destination would receive
 /// (the shard and the range of stream sequence numbers), not the records themselves.
@@ -60,8 +64,13 @@ impl StreamControl {
     }
 }
 
+/// A function's handler as the driver calls it: the batch in, whether it failed out.
+pub type BatchHandler = Arc<dyn Fn(Event) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
 struct ShardState {
     iterator: Option<String>,
+    /// Records read and passed by the filter, not yet handed to the function.
+    pending: VecDeque<Value>,
     failed_attempts: u32,
 }
 
@@ -71,7 +80,7 @@ pub async fn run(
     stream_arn: String,
     region: String,
     mapping: StreamMapping,
-    app: Arc<App>,
+    handler: BatchHandler,
     control: Arc<StreamControl>,
 ) {
     let mut shards: HashMap<String, ShardState> = HashMap::new();
@@ -110,6 +119,7 @@ pub async fn run(
                         shard_id.clone(),
                         ShardState {
                             iterator,
+                            pending: VecDeque::new(),
                             failed_attempts: 0,
                         },
                     );
@@ -117,64 +127,72 @@ pub async fn run(
             }
         }
         for (shard_id, state) in shards.iter_mut() {
-            let Some(current) = state.iterator.clone() else {
-                continue;
-            };
-            let Ok(out) = client
-                .get_records()
-                .shard_iterator(&current)
-                .limit(mapping.batch_size)
-                .send()
-                .await
-            else {
-                tokio::time::sleep(RETRY_PAUSE).await;
-                continue;
-            };
-            let records: Vec<Value> = out
-                .records
-                .unwrap_or_default()
-                .iter()
-                .map(|r| lambda_record(r, &stream_arn, &region))
-                .filter(|r| passes_filter(&mapping.filters, r))
-                .collect();
-            if !records.is_empty() {
-                busy = true;
-                let sequence = |r: &Value| r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned();
-                let (first, last) = (sequence(&records[0]), sequence(&records[records.len() - 1]));
-                let count = records.len();
-                let failed = match serde_json::from_value::<Event>(json!({ "Records": records })) {
-                    Ok(event) => !quire_fn_audit_writer::handle(&app, event)
-                        .await
-                        .batch_item_failures
-                        .is_empty(),
-                    Err(error) => {
-                        tracing::error!(%error, "stream batch is not a valid Lambda event");
-                        true
-                    }
+            // Like Lambda: records are read from the shard, filtered, and the ones that pass are
+            // batched up to `BatchSize` (the size applies after filtering).
+            if state.pending.is_empty() {
+                let Some(current) = state.iterator.clone() else {
+                    continue;
                 };
-                if failed && state.failed_attempts < mapping.maximum_retry_attempts {
-                    // Like Lambda: retry the batch from the same position.
-                    state.failed_attempts += 1;
+                let Ok(out) = client
+                    .get_records()
+                    .shard_iterator(&current)
+                    .limit(READ_PAGE)
+                    .send()
+                    .await
+                else {
                     tokio::time::sleep(RETRY_PAUSE).await;
                     continue;
-                }
-                if failed {
-                    tracing::error!(
-                        shard = %shard_id, first = %first, last = %last, count,
-                        "audit batch failed after its retries: sent to the on-failure path; the reconciler appends its outbox items"
-                    );
-                    if let Ok(mut dead) = control.dead_letters.lock() {
-                        dead.push(DeadLetter {
-                            shard_id: shard_id.clone(),
-                            first_sequence_number: first,
-                            last_sequence_number: last,
-                            records: count,
-                        });
-                    }
-                }
-                state.failed_attempts = 0;
+                };
+                let read = out.records.unwrap_or_default();
+                busy |= !read.is_empty();
+                state.pending.extend(
+                    read.iter()
+                        .map(|r| lambda_record(r, &stream_arn, &region))
+                        .filter(|r| passes_filter(&mapping.filters, r)),
+                );
+                state.iterator = out.next_shard_iterator;
             }
-            state.iterator = out.next_shard_iterator;
+            if state.pending.is_empty() {
+                continue;
+            }
+            busy = true;
+            let count = state
+                .pending
+                .len()
+                .min(usize::try_from(mapping.batch_size).unwrap_or(1).max(1));
+            let records: Vec<Value> = state.pending.iter().take(count).cloned().collect();
+            let sequence = |r: &Value| r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned();
+            let (first, last) = (sequence(&records[0]), sequence(&records[count - 1]));
+            let failed = match serde_json::from_value::<Event>(json!({ "Records": records })) {
+                Ok(event) => handler(event).await,
+                Err(error) => {
+                    tracing::error!(%error, "stream batch is not a valid Lambda event");
+                    true
+                }
+            };
+            if failed && state.failed_attempts < mapping.maximum_retry_attempts {
+                // Like Lambda: retry the same batch.
+                state.failed_attempts += 1;
+                tokio::time::sleep(RETRY_PAUSE).await;
+                continue;
+            }
+            if failed {
+                tracing::error!(
+                    shard = %shard_id, first = %first, last = %last, count,
+                    mapping = %mapping.name,
+                    "batch failed after its retries: sent to the on-failure path"
+                );
+                if let Ok(mut dead) = control.dead_letters.lock() {
+                    dead.push(DeadLetter {
+                        shard_id: shard_id.clone(),
+                        first_sequence_number: first,
+                        last_sequence_number: last,
+                        records: count,
+                    });
+                }
+            }
+            state.failed_attempts = 0;
+            state.pending.drain(..count);
         }
         if !busy {
             tokio::time::sleep(IDLE_POLL).await;

@@ -74,12 +74,14 @@ pub fn extend(head: &Head, events: Vec<AuditEvent>) -> Result<(Vec<Entry>, Head)
     Ok((entries, Head { seq, hash: prev }))
 }
 
-/// The outcome of re-walking a chain. `broken_at` is the sequence number of the first link
-/// that does not hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The outcome of re-walking a chain, or a stretch of it, against a head read before the walk.
+/// `broken_at` is the sequence number of the first link that does not hold. `from_seq` is the
+/// link the walk started after (0: from the genesis); `checked` counts the entries walked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     pub valid: bool,
+    pub from_seq: u64,
     pub checked: u64,
     pub broken_at: Option<u64>,
     pub reason: Option<String>,
@@ -91,7 +93,11 @@ pub struct Verification {
 pub type StoredEntry = Result<Entry, String>;
 
 /// Streaming verifier: feed entries in ascending storage order, then finish with the head.
+/// It starts at the genesis ([`Verifier::default`]) or after a link already verified
+/// ([`Verifier::resume`]), so a long chain can be walked in stretches.
+#[derive(Debug, Clone)]
 pub struct Verifier {
+    from_seq: u64,
     expected_seq: u64,
     prev_hash: String,
     checked: u64,
@@ -100,16 +106,50 @@ pub struct Verifier {
 
 impl Default for Verifier {
     fn default() -> Self {
-        Verifier {
-            expected_seq: 1,
-            prev_hash: GENESIS_HASH.to_owned(),
-            checked: 0,
-            broken: None,
-        }
+        Verifier::resume(0, &Head::genesis())
     }
 }
 
 impl Verifier {
+    /// A walk that started after link `from_seq` and has verified every link up to `through`
+    /// (its seq and hash) goes on from there. `Verifier::resume(p, &link_p)` starts a walk
+    /// after a link verified earlier.
+    pub fn resume(from_seq: u64, through: &Head) -> Self {
+        Verifier {
+            from_seq,
+            expected_seq: through.seq + 1,
+            prev_hash: through.hash.clone(),
+            checked: through.seq.saturating_sub(from_seq),
+            broken: None,
+        }
+    }
+
+    /// The last link verified so far (the genesis before any).
+    pub fn through(&self) -> Head {
+        Head {
+            seq: self.expected_seq - 1,
+            hash: self.prev_hash.clone(),
+        }
+    }
+
+    /// Entries verified so far.
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
+
+    /// Whether a link failed (the walk can stop).
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// Marks the chain broken at `seq` for a reason found outside the walk (an anchor that no
+    /// longer holds, a head that moved backwards). The first break found is kept.
+    pub fn break_at(&mut self, seq: u64, reason: String) {
+        if self.broken.is_none() {
+            self.broken = Some((seq, reason));
+        }
+    }
+
     /// Checks the next entry. Returns false once the chain is broken (later entries need no reading).
     pub fn push(&mut self, entry: StoredEntry) -> bool {
         if self.broken.is_some() {
@@ -164,6 +204,7 @@ impl Verifier {
         });
         Verification {
             valid: broken.is_none(),
+            from_seq: self.from_seq,
             checked: self.checked,
             broken_at: broken.as_ref().map(|b| b.0),
             reason: broken.map(|b| b.1),
@@ -271,5 +312,49 @@ mod tests {
             hash: entries[4].hash.clone(),
         };
         assert!(!verify(ok(&entries), &forged_head).valid);
+    }
+
+    /// Proves: AUD-5
+    #[test]
+    fn a_walk_in_stretches_agrees_with_one_walk() {
+        let (entries, head) = chain(9);
+        let mut first = Verifier::default();
+        for e in &entries[..4] {
+            assert!(first.push(Ok(e.clone())));
+        }
+        let mut rest = Verifier::resume(0, &first.through());
+        for e in &entries[4..] {
+            assert!(rest.push(Ok(e.clone())));
+        }
+        assert_eq!(rest.finish(&head), verify(ok(&entries), &head));
+
+        // From a link verified earlier: only the later entries are walked.
+        let anchor = Head {
+            seq: 4,
+            hash: entries[3].hash.clone(),
+        };
+        let mut tail = Verifier::resume(4, &anchor);
+        for e in &entries[4..] {
+            assert!(tail.push(Ok(e.clone())));
+        }
+        let v = tail.finish(&head);
+        assert!(v.valid);
+        assert_eq!((v.from_seq, v.checked), (4, 5));
+
+        // A wrong anchor hash breaks the first link after it.
+        let wrong = Head {
+            seq: 4,
+            hash: entries[2].hash.clone(),
+        };
+        let mut tail = Verifier::resume(4, &wrong);
+        assert!(!tail.push(Ok(entries[4].clone())));
+        assert_eq!(tail.finish(&head).broken_at, Some(5));
+
+        // A break found outside the walk is reported, and the first one is kept.
+        let mut v = Verifier::default();
+        v.break_at(3, "the head moved backwards".into());
+        v.break_at(5, "later".into());
+        assert!(v.is_broken());
+        assert_eq!(v.finish(&head).broken_at, Some(3));
     }
 }

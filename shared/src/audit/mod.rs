@@ -23,6 +23,10 @@ pub enum Action {
     DocumentCreated,
     #[serde(rename = "document.updated")]
     DocumentUpdated,
+    /// A full verification of the chain was requested (`POST /audit/verifications`).
+    #[serde(rename = "audit.verification.started")]
+    AuditVerificationStarted,
+    /// A full verification's verdict (`after`: the job with its verdict).
     #[serde(rename = "audit.verified")]
     AuditVerified,
 }

@@ -59,6 +59,7 @@ impl Service<Request> for Dispatch {
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
                 params: matched.params.clone(),
                 caller: req.extensions().get::<Caller>().cloned(),
+                effect: matched.route.effect,
             };
             Ok(matched
                 .route

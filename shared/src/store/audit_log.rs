@@ -5,7 +5,7 @@
 use super::keys::{self, Key};
 use super::transaction::OnCondition;
 use super::{from_item, size, to_item, Item, PageRequest, Store, StoreError};
-use crate::audit::chain::{self, Entry, Head, Verification, Verifier};
+use crate::audit::chain::{self, Entry, Head};
 use crate::audit::{blob, AuditEvent};
 use crate::problem::Problem;
 use crate::tenant::{OrgId, TenantScope};
@@ -48,7 +48,7 @@ pub struct AuditPage {
 pub const PAGE_BLOB_BYTES: u64 = 1024 * 1024;
 
 /// Checks every blob an entry references against its digest.
-fn blobs_hold(entry: &Entry, blobs: &BTreeMap<String, String>) -> Result<(), String> {
+pub(super) fn blobs_hold(entry: &Entry, blobs: &BTreeMap<String, String>) -> Result<(), String> {
     for reference in entry.event.blob_references() {
         blob::check(&reference, blobs.get(&reference.sha256).map(String::as_str))?;
     }
@@ -116,7 +116,7 @@ struct Batch {
     head: Head,
 }
 
-fn entry_from_item(item: Item) -> chain::StoredEntry {
+pub(super) fn entry_from_item(item: Item) -> chain::StoredEntry {
     from_item::<Entry>(item).map_err(|e| e.to_string())
 }
 
@@ -195,57 +195,18 @@ impl Store {
         Ok(self.blobs(scope.org_id(), [sha256.to_owned()]).await?.remove(sha256))
     }
 
-    /// Re-walks the caller's whole chain in order, in constant memory, and checks it against the head.
-    pub async fn verify_chain(&self, scope: &TenantScope) -> Result<Verification, StoreError> {
-        let org = scope.org_id();
-        let partition = keys::chain_partition(org);
-        let mut verifier = Verifier::default();
-        let mut start: Option<Item> = None;
-        let mut walked: u64 = 0;
-        // The head and its entries move together (one transaction), so entries never run past the
-        // head; if the writer appended while we walked, the head is ahead: walk on to it.
-        for _ in 0..5 {
-            loop {
-                let out = self
-                    .ddb
-                    .query()
-                    .table_name(&self.audit_table)
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                    .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                    .expression_attribute_values(":prefix", AttributeValue::S(keys::CHAIN_ENTRY_PREFIX.into()))
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(StoreError::aws)?;
-                let stored: Vec<chain::StoredEntry> =
-                    out.items.unwrap_or_default().into_iter().map(entry_from_item).collect();
-                let digests = stored
-                    .iter()
-                    .flatten()
-                    .flat_map(|e| e.event.blob_references())
-                    .map(|r| r.sha256);
-                let blobs = self.blobs(org, digests).await?;
-                for entry in stored {
-                    walked += 1;
-                    // A blob that is missing or does not match its digest breaks its entry.
-                    let entry = entry.and_then(|e| blobs_hold(&e, &blobs).map(|()| e));
-                    if !verifier.push(entry) {
-                        return Ok(verifier.finish(&self.chain_head(org).await?));
-                    }
-                }
-                match out.last_evaluated_key {
-                    Some(last) => start = Some(last),
-                    None => break,
-                }
-            }
-            let head = self.chain_head(org).await?;
-            if head.seq <= walked {
-                return Ok(verifier.finish(&head));
-            }
-            start = Some(keys::chain_entry(org, walked).to_map());
-        }
-        Ok(verifier.finish(&self.chain_head(org).await?))
+    /// The stored blobs the entries of one page reference.
+    pub(super) async fn entry_blobs(
+        &self,
+        org: &OrgId,
+        stored: &[chain::StoredEntry],
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let digests = stored
+            .iter()
+            .flatten()
+            .flat_map(|e| e.event.blob_references())
+            .map(|r| r.sha256);
+        self.blobs(org, digests).await
     }
 
     /// Strongly consistent reads of data-table items by key, 100 keys per `BatchGetItem`, with

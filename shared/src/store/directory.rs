@@ -127,7 +127,7 @@ impl Store {
             name: name.to_owned(),
             status: OrgStatus::Active,
         };
-        self.transaction(&scope, AuditContext { actor, origin })
+        self.transaction(&scope, AuditContext::new(actor, origin))
             .insert(
                 keys::organisation(&org_id),
                 &record,
@@ -163,7 +163,7 @@ impl Store {
             user_id: user.clone(),
             org_id: org_id.clone(),
         };
-        self.transaction(scope, AuditContext { actor, origin })
+        self.transaction(scope, AuditContext::new(actor, origin))
             .insert(keys::user(user), &entry, None)
             .insert(
                 keys::member(&org_id, user),

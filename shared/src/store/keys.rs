@@ -9,12 +9,15 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collection {
     Documents,
+    /// Full re-walks of the audit chain (`store::VerificationJob`).
+    Verifications,
 }
 
 impl Collection {
     fn tag(self) -> &'static str {
         match self {
             Collection::Documents => "DOC",
+            Collection::Verifications => "VERIFICATION",
         }
     }
 
@@ -22,6 +25,7 @@ impl Collection {
     pub fn target_type(self) -> &'static str {
         match self {
             Collection::Documents => "document",
+            Collection::Verifications => "audit-verification",
         }
     }
 }
@@ -33,7 +37,7 @@ pub(crate) struct Key {
 }
 
 impl Key {
-    fn new(pk: String, sk: impl Into<String>) -> Self {
+    pub(crate) fn new(pk: String, sk: impl Into<String>) -> Self {
         Key { pk, sk: sk.into() }
     }
 
@@ -81,6 +85,17 @@ pub(crate) fn collection(scope: &TenantScope, collection: Collection) -> String 
 
 pub(crate) fn record(scope: &TenantScope, coll: Collection, id: &str) -> Key {
     Key::new(collection(scope, coll), id)
+}
+
+/// The organisation and record id a stream record of a collection's item names.
+pub(crate) fn record_of(coll: Collection, key: &Key) -> Option<(OrgId, String)> {
+    let org = key.pk.strip_prefix("ORG#")?.strip_suffix(&format!("#{}", coll.tag()))?;
+    Some((OrgId::parse(org).ok()?, key.sk.clone()))
+}
+
+/// The last link of the chain a full verification found valid (where the quick check starts).
+pub(crate) fn verified(org: &OrgId) -> Key {
+    Key::new(format!("{}#VERIFIED", tenant(org)), "THROUGH")
 }
 
 pub(crate) fn outbox_partition(org: &OrgId) -> String {
@@ -145,6 +160,11 @@ pub(crate) const CHAIN_ENTRY_PREFIX: &str = "ENTRY#";
 /// Zero-padded so that the sort key orders entries by sequence number.
 pub(crate) fn chain_entry(org: &OrgId, seq: u64) -> Key {
     Key::new(chain_partition(org), format!("{CHAIN_ENTRY_PREFIX}{seq:020}"))
+}
+
+/// The sequence number a chain entry's sort key names.
+pub(crate) fn entry_seq(sk: &str) -> Option<u64> {
+    sk.strip_prefix(CHAIN_ENTRY_PREFIX)?.parse().ok()
 }
 
 pub(crate) fn chain_head(org: &OrgId) -> Key {

@@ -8,11 +8,13 @@ mod directory;
 pub mod keys;
 pub mod size;
 mod transaction;
+mod verification;
 
 pub use audit_log::{AuditPage, Reconciled, QUARANTINE_METRIC};
 pub use directory::{MemberStatus, NewMember, OrgStatus};
 pub use keys::Collection;
 pub use transaction::{AuditContext, Stored, Transaction};
+pub use verification::{ChainCheck, JobStatus, Slice, SliceBudget, VerificationJob, Verified, QUICK_CHECK_ENTRIES};
 
 use crate::audit::{AuditEvent, NotRecordable};
 use crate::config::Config;
@@ -71,6 +73,18 @@ impl From<StoreError> for Problem {
             other => Problem::internal(other),
         }
     }
+}
+
+/// The answer to a stream batch whose records with these sequence numbers failed: Lambda
+/// retries from the first of them (`ReportBatchItemFailures`).
+pub fn batch_item_failures(failed: Vec<String>) -> aws_lambda_events::event::streams::DynamoDbEventResponse {
+    let mut response = aws_lambda_events::event::streams::DynamoDbEventResponse::default();
+    for sequence_number in failed {
+        let mut failure = aws_lambda_events::event::streams::DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(sequence_number);
+        response.batch_item_failures.push(failure);
+    }
+    response
 }
 
 /// A tenant record kept by the generic operations below.
@@ -141,6 +155,10 @@ pub struct Store {
     cursor: OnceCell<CursorSealer>,
 }
 
+/// The attribute naming what a record item is (its collection's `target_type`, `outbox` for
+/// outbox items): what stream filters in template.yaml select on.
+pub(crate) const RECORD_KIND: &str = "kind";
+
 pub(crate) fn to_item<T: Serialize>(value: &T, key: &Key) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     item.extend(key.to_map());
@@ -150,6 +168,7 @@ pub(crate) fn to_item<T: Serialize>(value: &T, key: &Key) -> Result<Item, StoreE
 pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
     item.remove("pk");
     item.remove("sk");
+    item.remove(RECORD_KIND);
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -168,7 +187,7 @@ impl Store {
     /// The outbox item of an event: written with the change, consumed by the audit writer.
     fn outbox_item(&self, key: &Key, event: &AuditEvent) -> Result<Item, StoreError> {
         let mut item = key.to_map();
-        item.insert("kind".into(), AttributeValue::S("outbox".into()));
+        item.insert(RECORD_KIND.into(), AttributeValue::S("outbox".into()));
         item.insert(
             keys::OUTBOX_SHARD_ATTRIBUTE.into(),
             AttributeValue::S(keys::outbox_shard(&event.event_id)),

@@ -15,18 +15,38 @@
 //! budgets of DynamoDB are checked; the records, their outbox items and their blobs then commit
 //! in one `TransactWriteItems`, or nothing does.
 
-use super::{keys, size, to_item, Item, Record, Store, StoreError};
+use super::{keys, size, to_item, Item, Record, Store, StoreError, RECORD_KIND};
 use crate::audit::{Action, Actor, AuditEvent, Origin, Target};
 use crate::tenant::TenantScope;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::Serialize;
 
-/// Who makes a change and from where: the actor and origin every event of a transaction records.
+/// Who makes a change and from where: the actor and origin every event of a transaction records,
+/// and, for a change made through a route, the actions that route declares (nothing else can
+/// be recorded with it).
 #[derive(Debug, Clone)]
 pub struct AuditContext {
     pub actor: Actor,
     pub origin: Origin,
+    declared: Option<&'static [Action]>,
+}
+
+impl AuditContext {
+    /// Any action may be recorded: for changes Quire makes itself (provisioning, verdicts).
+    pub fn new(actor: Actor, origin: Origin) -> Self {
+        AuditContext {
+            actor,
+            origin,
+            declared: None,
+        }
+    }
+
+    /// Only these actions may be recorded: a route's declared effect.
+    pub fn limited_to(mut self, actions: &'static [Action]) -> Self {
+        self.declared = Some(actions);
+        self
+    }
 }
 
 /// A record as it was read from the store. Only the store makes these, so the `before` of an
@@ -82,6 +102,20 @@ struct Write {
     on_condition: OnCondition,
 }
 
+impl Write {
+    /// A put whatever the item holds now.
+    fn unconditional(key: keys::Key, item: Item) -> Self {
+        Write {
+            key,
+            item,
+            condition: None,
+            names: Vec::new(),
+            values: Vec::new(),
+            on_condition: OnCondition::Changed,
+        }
+    }
+}
+
 /// A change under construction. Errors found while building are kept and returned by
 /// [`Transaction::commit`], so a chain of calls reads as the change it describes.
 #[must_use = "a transaction does nothing until it is committed"]
@@ -127,7 +161,18 @@ impl Transaction<'_> {
     pub fn create<R: Record>(self, record: &R, action: Action) -> Self {
         let key = keys::record(&self.scope, R::COLLECTION, record.id());
         let target = Target::new(R::COLLECTION.target_type(), record.id());
-        self.insert(key, record, Some((action, target)))
+        let kind = R::COLLECTION.target_type();
+        self.insert(key, record, Some((action, target))).with_kind(kind)
+    }
+
+    /// Tags the last write with its record kind.
+    fn with_kind(self, kind: &'static str) -> Self {
+        self.attempt(|tx| {
+            if let Some(write) = tx.writes.last_mut() {
+                write.item.insert(RECORD_KIND.into(), AttributeValue::S(kind.into()));
+            }
+            Ok(())
+        })
     }
 
     /// Replaces `current` by `next` if the stored record is still at `current`'s version
@@ -138,7 +183,11 @@ impl Transaction<'_> {
                 return Err(StoreError::Corrupt("a replacement must keep the record's id".into()));
             }
             let key = keys::record(&tx.scope, R::COLLECTION, next.id());
-            let item = to_item(next, &key)?;
+            let mut item = to_item(next, &key)?;
+            item.insert(
+                RECORD_KIND.into(),
+                AttributeValue::S(R::COLLECTION.target_type().into()),
+            );
             tx.writes.push(Write {
                 key,
                 item,
@@ -152,8 +201,7 @@ impl Transaction<'_> {
                 Target::new(R::COLLECTION.target_type(), next.id()),
                 Some(snapshot(current.record())?),
                 Some(snapshot(next)?),
-            );
-            Ok(())
+            )
         })
     }
 
@@ -161,8 +209,7 @@ impl Transaction<'_> {
     pub fn event(self, action: Action, target: Target, outcome: &impl Serialize) -> Self {
         self.attempt(|tx| {
             let outcome = snapshot(outcome)?;
-            tx.emit(action, target, None, Some(outcome));
-            Ok(())
+            tx.emit(action, target, None, Some(outcome))
         })
     }
 
@@ -191,9 +238,19 @@ impl Transaction<'_> {
                 values: Vec::new(),
                 on_condition: OnCondition::AlreadyExists,
             });
-            if let Some((action, target)) = audit {
-                tx.emit(action, target, None, Some(snapshot(value)?));
+            match audit {
+                Some((action, target)) => tx.emit(action, target, None, Some(snapshot(value)?)),
+                None => Ok(()),
             }
+        })
+    }
+
+    /// Writes an item the store keeps beside an audited change, whatever was there (no
+    /// condition, no event of its own): derived state such as the last verified link.
+    pub(crate) fn put_beside<T: Serialize>(self, key: keys::Key, value: &T) -> Self {
+        self.attempt(|tx| {
+            let item = to_item(value, &key)?;
+            tx.writes.push(Write::unconditional(key, item));
             Ok(())
         })
     }
@@ -204,7 +261,12 @@ impl Transaction<'_> {
         target: Target,
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
-    ) {
+    ) -> Result<(), StoreError> {
+        if self.audit.declared.is_some_and(|declared| !declared.contains(&action)) {
+            return Err(StoreError::Corrupt(format!(
+                "{action:?} is not among the audit actions the route declares"
+            )));
+        }
         let mut event = AuditEvent::new(
             &self.scope,
             action,
@@ -215,6 +277,7 @@ impl Transaction<'_> {
         event.before = before;
         event.after = after;
         self.events.push(event);
+        Ok(())
     }
 
     /// Seals the events, checks scope and budgets, and commits everything in one transaction.
@@ -258,14 +321,7 @@ impl Transaction<'_> {
             let key = keys::blob(org, &blob.sha256);
             let mut item = key.to_map();
             item.insert("content".into(), AttributeValue::S(blob.content));
-            all.push(Write {
-                key,
-                item,
-                condition: None,
-                names: Vec::new(),
-                values: Vec::new(),
-                on_condition: OnCondition::Changed,
-            });
+            all.push(Write::unconditional(key, item));
         }
         // TEN-2, in release builds too: nothing of this transaction lies outside the scope.
         if let Some(stray) = all
@@ -374,10 +430,7 @@ mod tests {
     }
 
     fn audit() -> AuditContext {
-        AuditContext {
-            actor: Actor::system("test"),
-            origin: Origin::new(None, None, "corr-0001"),
-        }
+        AuditContext::new(Actor::system("test"), Origin::new(None, None, "corr-0001"))
     }
 
     /// In release builds too, a transaction of one tenant cannot write another tenant's key.
@@ -421,5 +474,24 @@ mod tests {
         }
         let outcome = tx.commit().await;
         assert!(matches!(outcome, Err(StoreError::TooLarge(_))), "{outcome:?}");
+    }
+
+    /// A change made through a route records only the actions the route declares.
+    ///
+    /// Proves: AUD-3
+    #[tokio::test]
+    async fn an_action_the_route_does_not_declare_is_refused_before_anything_is_sent() {
+        let store = offline_store();
+        let scope = TenantScope::for_provisioning(OrgId::parse("acme").unwrap());
+        let limited = audit().limited_to(&[Action::DocumentCreated]);
+        let outcome = store
+            .transaction(&scope, limited)
+            .event(Action::AuditVerified, Target::new("audit-chain", "acme"), &"outcome")
+            .commit()
+            .await;
+        assert!(
+            matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("not among the audit actions")),
+            "{outcome:?}"
+        );
     }
 }
