@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
 
-.PHONY: setup dev test check-format clippy unit template-lint traceability bench size clean-venv
+.PHONY: setup dev test check-format clippy features unit template-lint traceability bench size clean-venv
 
 ## Project virtualenv: the pinned emulator (moto), template linters, and the AWS Encryption SDK
 ## (the official peer of the envelope interop tests).
@@ -22,13 +22,20 @@ dev: setup
 	cargo run -p quire-local --bin quire-local
 
 ## Every test. CI runs exactly this.
-test: setup check-format clippy unit
+test: setup check-format clippy features unit
 
 check-format:
 	cargo fmt --all -- --check
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# The store crate builds on its own features, and a root build (what `sam build` runs: the
+# default members) never enables the test helpers on it.
+features:
+	cargo check --quiet -p quire-store --all-targets
+	@if cargo tree --quiet -e features -i quire-store | grep -q '"testing"'; then \
+		echo "quire-store's testing feature reaches a deployed function"; exit 1; fi
 
 # Also run by `cargo test` (infra/local/tests/template_lint.rs), so it is traced to OPS-1.
 template-lint:
@@ -38,7 +45,7 @@ template-lint:
 # the results log feeds the traceability matrix.
 unit:
 	mkdir -p target; set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-results.log
-	$(PYTHON) scripts/verify_chain.py --vectors shared/tests/vectors/audit-chain.json
+	$(PYTHON) scripts/verify_chain.py --vectors shared/core/tests/vectors/audit-chain.json
 	$(PYTHON) scripts/traceability.py --results target/test-results.log --check
 
 ## Regenerates docs/traceability.md from the test suite's tags and the last test run.
@@ -46,7 +53,7 @@ traceability:
 	$(PYTHON) scripts/traceability.py --results target/test-results.log
 
 bench:
-	cargo bench -p quire
+	cargo bench -p quire-core -p quire-crypto -p quire-http
 
 size:
 	bash scripts/bootstrap-size.sh

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Envelope encryption, Quire (quire::crypto) against the official Python AWS Encryption SDK, in
+# Envelope encryption, Quire (quire_crypto) against the official Python AWS Encryption SDK, in
 # the same run on the same input files: suite 0x0478, 64 KiB frames, file to file, streaming.
 #
 #   scripts/bench-envelope.sh [SIZE_MiB ...]        (default: 1 64 1024)
 #   REPS=3 FRAME=65536 CORE=1 WORK=/tmp/quire-bench-envelope CARGO_TARGET_DIR=... scripts/bench-envelope.sh
 #   (NO_BUILD=1: use the example binary already built in $CARGO_TARGET_DIR/release/examples)
 #
-# * Quire: shared/examples/envelope_bench.rs (release build, single-threaded tokio runtime).
+# * Quire: shared/crypto/examples/envelope_bench.rs (release build, single-threaded tokio runtime).
 #   Python: scripts/bench_envelope_peer.py (the project's .venv, aws-encryption-sdk).
 # * raw = KMS excluded: the data key is wrapped by a raw AES-256-GCM key (ESDK raw AES format on
 #   both sides). kms = KMS included: GenerateDataKey/Decrypt against the local emulator
@@ -45,8 +45,8 @@ fi
 
 BIN=$TARGET_DIR/release/examples/envelope_bench
 if [ "${NO_BUILD:-0}" != 1 ]; then
-    echo "== building shared/examples/envelope_bench.rs (release)" >&2
-    (cd "$ROOT" && cargo build --release -p quire --example envelope_bench) >&2
+    echo "== building shared/crypto/examples/envelope_bench.rs (release)" >&2
+    (cd "$ROOT" && cargo build --release -p quire-crypto --example envelope_bench) >&2
 fi
 
 mkdir -p "$WORK"

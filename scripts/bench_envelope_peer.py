@@ -6,11 +6,11 @@ official `aws-encryption-sdk` (the project's .venv), streaming API, timed.
 
 Suite 0x0478 (AES_256_GCM_HKDF_SHA512_COMMIT_KEY), commitment policy
 REQUIRE_ENCRYPT_REQUIRE_DECRYPT, encryption context {orgId: bench-org, attachmentId: bench-object}
-(checked on decryption), the same as shared/examples/envelope_bench.rs.
+(checked on decryption), the same as shared/crypto/examples/envelope_bench.rs.
 
 * raw: KMS excluded. `RawMasterKey` (provider id `quire-bench`, key id `bench-key`), AES-256-GCM
   wrapping key read as 64 hex digits from QUIRE_BENCH_RAW_KEY (the ESDK raw AES format that
-  quire::crypto::RawAesEnvelope also writes, so either side decrypts the other's output).
+  quire_crypto::RawAesEnvelope also writes, so either side decrypts the other's output).
 * kms: KMS included. `StrictAwsKmsMasterKeyProvider` for QUIRE_BENCH_KEY_ARN; KMS is reached
   through boto's standard configuration (AWS_ENDPOINT_URL for the local emulator).
 

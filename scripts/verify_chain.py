@@ -5,7 +5,7 @@
         CHAIN.json: {"head": {"seq": N, "hash": "..."}, "entries": [entry, ...]} with entries
         oldest first (GET /audit pages reversed; head from GET /audit/verify), or a bare list of
         entries (the last entry is then taken as the head).
-    python3 scripts/verify_chain.py --vectors shared/tests/vectors/audit-chain.json
+    python3 scripts/verify_chain.py --vectors shared/core/tests/vectors/audit-chain.json
         checks every test vector's recorded verdict (make test runs this).
 """
 import hashlib

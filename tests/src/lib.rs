@@ -5,7 +5,7 @@
 //! Naming convention: every test states what it proves in a `/// Proves: ID, ID` doc line
 //! (requirement IDs of docs/requirements.md); `scripts/traceability` builds the matrix from them.
 
-use quire::rbac::Role;
+use quire_core::rbac::Role;
 use quire_local::seed::{SeededOrg, DEFAULT_DEMO_PASSWORD};
 use quire_local::{Stack, StackOptions};
 use reqwest::{Method, StatusCode};
@@ -225,7 +225,7 @@ impl Harness {
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(
                     ":pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}#OUTBOX", org.org_id)),
+                    aws_sdk_dynamodb::types::AttributeValue::S(quire_store::testing::outbox_partition(&org.org_id)),
                 )
                 .consistent_read(true)
                 .limit(1)

@@ -1,7 +1,7 @@
 //! The documents API and the pipeline around it, over HTTP, as clients and attackers see it.
 
-use quire::rbac::Role;
 use quire_blackbox_tests::{harness, Reply};
+use quire_core::rbac::Role;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -210,7 +210,8 @@ async fn forged_or_cross_tenant_cursors_are_400() {
         .await;
     assert_problem(&elsewhere, StatusCode::BAD_REQUEST, "invalid-cursor");
     // Forged: a plain LastEvaluatedKey, and a flipped byte.
-    let forged = base64_url(&format!(r#"{{"pk":"ORG#{}#DOC","sk":"x"}}"#, h.org("acme").org_id));
+    let (pk, sk) = quire_store::testing::document(&h.org("acme").org_id, "x");
+    let forged = base64_url(&json!({"pk": pk, "sk": sk}).to_string());
     for bad in [forged, flip(&cursor), "AAAA".to_owned()] {
         let reply = h
             .call(Method::GET, &format!("/documents?cursor={bad}"), Some(&token), None)
@@ -278,10 +279,7 @@ async fn role_and_membership_changes_apply_on_the_next_request() {
     let org = h.new_org("roles").await;
     let token = h.token(&org, Role::User).await;
     h.create_document(&token, "Before demotion").await;
-    let member = (
-        format!("ORG#{}#MEMBER", org.org_id),
-        org.user(Role::User).user_id.to_string(),
-    );
+    let member = quire_store::testing::member(&org.org_id, &org.user(Role::User).user_id);
     let set = |name: &'static str, value: &'static str| h.tamper(member.clone(), name, value);
     set("role", "Viewer").await;
     let demoted = h
@@ -302,7 +300,7 @@ async fn role_and_membership_changes_apply_on_the_next_request() {
         h.call(Method::GET, "/documents", Some(&owner), None).await.status,
         StatusCode::OK
     );
-    h.tamper((format!("ORG#{}", org.org_id), "ORG".to_owned()), "status", "Closed")
+    h.tamper(quire_store::testing::organisation(&org.org_id), "status", "Closed")
         .await;
     let closed = h.call(Method::GET, "/documents", Some(&owner), None).await;
     assert_problem(&closed, StatusCode::FORBIDDEN, "no-membership");
@@ -329,7 +327,7 @@ async fn security_headers_on_success_client_error_and_server_error() {
     let doc = h.create_document(&token, "To be corrupted").await;
     let id = doc["id"].as_str().unwrap();
     h.tamper(
-        (format!("ORG#{}#DOC", org.org_id), id.to_owned()),
+        quire_store::testing::document(&org.org_id, id),
         "version",
         "not a number",
     )
@@ -340,7 +338,7 @@ async fn security_headers_on_success_client_error_and_server_error() {
     assert_problem(&failed, StatusCode::INTERNAL_SERVER_ERROR, "internal");
     assert_security_headers(&failed);
     for leak in [
-        "ORG#",
+        quire_store::testing::TENANT_KEY_PREFIX,
         "version",
         "invalid type",
         "dynamo",
@@ -483,7 +481,7 @@ async fn only_drafts_can_be_edited() {
     let token = h.token(&org, Role::Owner).await;
     let doc = h.create_document(&token, "Approved one").await;
     let id = doc["id"].as_str().unwrap();
-    h.tamper((format!("ORG#{}#DOC", org.org_id), id.to_owned()), "status", "approved")
+    h.tamper(quire_store::testing::document(&org.org_id, id), "status", "approved")
         .await;
     let patch = h
         .call(

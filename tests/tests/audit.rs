@@ -2,8 +2,8 @@
 //! found and named, and no lost, duplicated or forked entries under concurrent writers.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use quire::rbac::Role;
 use quire_blackbox_tests::{harness, Harness};
+use quire_core::rbac::Role;
 use quire_local::seed::SeededOrg;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -144,9 +144,10 @@ async fn chain_of_nine(h: &Harness, prefix: &str) -> (SeededOrg, String) {
 }
 
 fn entry_key(org: &SeededOrg, seq: u64) -> [(String, AttributeValue); 2] {
+    let (pk, sk) = quire_store::testing::chain_entry(&org.org_id, seq);
     [
-        ("pk".into(), AttributeValue::S(format!("ORG#{}#AUDIT", org.org_id))),
-        ("sk".into(), AttributeValue::S(format!("ENTRY#{seq:020}"))),
+        ("pk".into(), AttributeValue::S(pk)),
+        ("sk".into(), AttributeValue::S(sk)),
     ]
 }
 
@@ -328,9 +329,11 @@ async fn concurrent_writers_leave_one_contiguous_chain() {
         .map(|e| e["event"]["target"]["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(documented, created, "every creation exactly once, none lost");
-    let v = verify(h, &owner).await;
-    assert_eq!(v["valid"], true, "{v}");
-    assert_eq!(v["checked"], entries.len());
+    // A full verification: the quick check may stop short of 3 200 entries on a loaded machine.
+    let job = start_verification(h, &owner).await;
+    let done = h.verification_done(&owner, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "valid", "{done}");
+    assert_eq!(done["verdict"]["checked"], entries.len(), "{done}");
 }
 
 /// A long body is not copied into the entry: the entry holds its digest, `GET /audit` returns the
@@ -376,7 +379,7 @@ async fn long_values_are_blobs_the_chain_commits_to() {
 
     // Altering the stored blob breaks the entry that references it.
     h.tamper(
-        (format!("ORG#{}#BLOB", org.org_id), digest),
+        quire_store::testing::blob(&org.org_id, &digest),
         "content",
         "Skip cleaning.",
     )
@@ -410,7 +413,7 @@ async fn another_organisations_blob_is_not_found() {
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let digest = quire::audit::blob::digest(&body);
+    let digest = quire_core::audit::blob::digest(&body);
     let own = h
         .call(Method::GET, &format!("/audit/blobs/{digest}"), Some(&owner), None)
         .await;
@@ -676,7 +679,7 @@ async fn the_quick_check_goes_on_from_the_last_full_verification() {
 /// Proves: AUD-5
 #[tokio::test]
 async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
-    use quire::store::{Slice, SliceBudget};
+    use quire_store::{Slice, SliceBudget};
     let h = harness();
     let (org, owner) = chain_of_nine(h, "slices").await;
     let paused = h.pause_verifier();
@@ -687,7 +690,7 @@ async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
     let slice = |version: u64| {
         let (org_id, id) = (org.org_id.clone(), id.clone());
         h.on_stack(move |stack| async move {
-            let scope = quire::tenant::TenantScope::for_provisioning(org_id);
+            let scope = quire_store::testing::scope(&org_id);
             let budget = SliceBudget {
                 until: std::time::Instant::now() + std::time::Duration::from_secs(60),
                 max_entries: 4,
@@ -710,4 +713,85 @@ async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
     assert_eq!(done["status"], "valid", "{done}");
     assert_eq!(done["verdict"]["checked"], 9, "{done}");
     assert!(done["slices"].as_u64().unwrap() >= 2, "{done}");
+}
+
+/// Items a forger adds beside the entries, under keys that sort after the head (one that is no
+/// number at all hides a correctly numbered forgery behind it) or before entry 1, are listed by
+/// `GET /audit`: both the quick check and a full verification name them.
+///
+/// Proves: AUD-5
+#[tokio::test]
+async fn items_stored_outside_the_entries_break_the_chain() {
+    let h = harness();
+    let (org, owner) = chain_of_nine(h, "decoy").await;
+    let copy = read_entry(h, &org, 9).await;
+    // Above every entry: beyond u64, not a number, a short number; just after the head entry;
+    // before entry 1: a prefix of the zero key, and just after it.
+    for template in [
+        "99999999999999999999",
+        "~",
+        "1",
+        "<head>x",
+        "0",
+        "00000000000000000000x",
+    ] {
+        h.audit_settled(&org).await;
+        let head = verify(h, &owner).await["headSeq"].as_u64().unwrap();
+        let rest = template.replace("<head>", &format!("{head:020}"));
+        let (pk, sk) = quire_store::testing::chain_item(&org.org_id, &rest);
+        let mut forged = copy.clone();
+        forged.insert("pk".into(), AttributeValue::S(pk.clone()));
+        forged.insert("sk".into(), AttributeValue::S(sk.clone()));
+        put_entry(h, forged).await;
+        let v = verify(h, &owner).await;
+        assert_eq!(v["valid"], false, "{rest}: {v}");
+        let at = v["brokenAt"].as_u64().unwrap();
+        if template.starts_with('0') {
+            assert_eq!(at, 1, "{rest}: {v}");
+        } else {
+            assert!(at > head, "{rest}: {v}");
+        }
+        let job = start_verification(h, &owner).await;
+        let done = h.verification_done(&owner, job["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "broken", "{rest}: {done}");
+        h.dynamodb()
+            .delete_item()
+            .table_name(&h.audit_table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// One verification per organisation at a time: a second request while one is queued gets 409
+/// naming the running job, and starts nothing.
+///
+/// Proves: AUD-5
+#[tokio::test]
+async fn a_second_verification_waits_for_the_first() {
+    let h = harness();
+    let (org, owner) = chain_of_nine(h, "onejob").await;
+    let held = h.pause_verifier();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let first = start_verification(h, &owner).await;
+    let id = first["id"].as_str().unwrap().to_owned();
+    let second = h.call(Method::POST, "/audit/verifications", Some(&owner), None).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.text);
+    assert_eq!(second.body["verificationId"], id.as_str(), "{}", second.text);
+    assert_eq!(
+        second.header("location"),
+        Some(format!("/audit/verifications/{id}").as_str())
+    );
+    drop(held);
+    assert_eq!(h.verification_done(&owner, &id).await["status"], "valid");
+    h.audit_settled(&org).await;
+    let started = h
+        .audit_entries(&owner)
+        .await
+        .iter()
+        .filter(|e| e["event"]["action"] == "audit.verification.started")
+        .count();
+    assert_eq!(started, 1, "the refused request started nothing");
 }

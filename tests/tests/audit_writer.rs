@@ -3,8 +3,8 @@
 //! driver of this binary's stack, so they take turns (`exclusive`).
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use quire::rbac::Role;
 use quire_blackbox_tests::{harness, Harness};
+use quire_core::rbac::Role;
 use quire_local::seed::SeededOrg;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -157,7 +157,10 @@ async fn outbox_len(h: &Harness, org: &SeededOrg) -> i32 {
         .query()
         .table_name(&h.data_table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}#OUTBOX", org.org_id)))
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(quire_store::testing::outbox_partition(&org.org_id)),
+        )
         .consistent_read(true)
         .send()
         .await
@@ -171,8 +174,14 @@ async fn put_outbox(h: &Harness, org: &SeededOrg, event_id: &str, event: Attribu
     h.dynamodb()
         .put_item()
         .table_name(&h.data_table)
-        .item("pk", AttributeValue::S(format!("ORG#{}#OUTBOX", org.org_id)))
-        .item("sk", AttributeValue::S(event_id.to_owned()))
+        .item(
+            "pk",
+            AttributeValue::S(quire_store::testing::outbox(&org.org_id, event_id).0),
+        )
+        .item(
+            "sk",
+            AttributeValue::S(quire_store::testing::outbox(&org.org_id, event_id).1),
+        )
         .item("kind", AttributeValue::S("outbox".into()))
         .item("event", event)
         .send()
@@ -191,7 +200,7 @@ async fn quarantined(h: &Harness, org: &SeededOrg) -> Vec<(String, String)> {
 async fn reconcile_now(h: &Harness) -> Value {
     h.on_stack(|stack| async move {
         let invocation = serde_json::from_value(json!({"reconcile": {"olderThanSeconds": 0}})).unwrap();
-        Box::pin(quire_fn_audit_writer::invoke(&stack.app, invocation))
+        Box::pin(quire_fn_audit_writer::invoke(&stack.app.store, invocation))
             .await
             .unwrap()
     })
@@ -274,9 +283,10 @@ async fn a_failing_batch_is_dead_lettered_after_its_retries_and_reconciled() {
     let h = harness();
     let (org, owner, _) = org_with_documents(h, "deadletter", 0).await;
     let head_key = |org: &SeededOrg| {
+        let (pk, sk) = quire_store::testing::chain_head(&org.org_id);
         [
-            ("pk".to_owned(), AttributeValue::S(format!("ORG#{}#AUDIT", org.org_id))),
-            ("sk".to_owned(), AttributeValue::S("HEAD".into())),
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk)),
         ]
     };
     let ddb = h.dynamodb();

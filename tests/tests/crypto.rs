@@ -1,11 +1,11 @@
-//! CRY-1 and TEN-4 against the local stack's KMS: `quire::crypto` with real KMS data keys bound to
+//! CRY-1 and TEN-4 against the local stack's KMS: `quire_crypto` with real KMS data keys bound to
 //! `{orgId, attachmentId}`, and interoperability both ways with AWS's official Python
 //! `aws-encryption-sdk` (scripts/esdk_interop.py, from the project's .venv) — files Quire
 //! encrypts are decrypted by it, files it encrypts are decrypted by Quire.
 
-use quire::crypto::{CryptoError, EncryptionContext, Envelope, DEFAULT_FRAME_LENGTH};
-use quire::tenant::OrgId;
 use quire_blackbox_tests::{harness, uuid_hex, Harness};
+use quire_core::ids::OrgId;
+use quire_crypto::{CryptoError, EncryptionContext, Envelope, DEFAULT_FRAME_LENGTH};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,15 +1,16 @@
-//! CRY-1 and TEN-4 in S3: `quire::crypto::s3` against the local stack's S3 and KMS. Objects are
+//! CRY-1 and TEN-4 in S3: `quire_crypto::s3` against the local stack's S3 and KMS. Objects are
 //! encrypted straight into a multipart upload and decrypted whole or by a range of frames
 //! fetched with ranged GETs; tampered, truncated and foreign objects fail, and a failed upload
 //! leaves nothing behind.
 
-use quire::crypto::s3::{
+use quire_blackbox_tests::{harness, uuid_hex, Harness};
+use quire_core::ids::{AttachmentId, OrgId};
+use quire_crypto::s3::{
     decrypt_frames_from_s3, decrypt_from_s3, encrypt_to_s3, S3Source, FORMAT_METADATA_KEY, FORMAT_METADATA_VALUE,
     PART_SIZE,
 };
-use quire::crypto::{CryptoError, EncryptionContext, Envelope, FrameLayout};
-use quire::tenant::OrgId;
-use quire_blackbox_tests::{harness, uuid_hex, Harness};
+use quire_crypto::{CryptoError, Envelope, FrameLayout};
+use quire_store::ObjectKey;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -38,11 +39,12 @@ fn org(h: &Harness, slug: &str) -> OrgId {
     h.org(slug).org_id.clone()
 }
 
-/// A fresh attachment of `org`: its context and its object key.
-fn attachment(org: &OrgId) -> (EncryptionContext, String) {
-    let id = uuid_hex();
-    let context = EncryptionContext::attachment(org, &id).unwrap();
-    (context, format!("tenants/{}/attachments/{id}", org.as_str()))
+/// A fresh attachment of `org`: its object (key and encryption context from the same ids).
+fn attachment(org: &OrgId) -> ObjectKey {
+    ObjectKey::attachment(
+        &quire_store::testing::scope(org),
+        &AttachmentId::parse(&uuid_hex()).unwrap(),
+    )
 }
 
 /// Deterministic test bytes (xorshift), so a failure reproduces.
@@ -58,41 +60,37 @@ fn bytes(seed: u64, n: usize) -> Vec<u8> {
         .collect()
 }
 
-async fn get_raw(e: &Env, key: &str) -> Vec<u8> {
+async fn get_raw(e: &Env, object: &ObjectKey) -> Vec<u8> {
     let out =
         e.s3.get_object()
             .bucket(&e.bucket)
-            .key(key)
+            .key(object.as_str())
             .send()
             .await
             .expect("raw get");
     out.body.collect().await.expect("raw body").into_bytes().to_vec()
 }
 
-async fn put_raw(e: &Env, key: &str, body: Vec<u8>) {
+/// Stores bytes under an object's key directly, as someone with bucket access could.
+async fn put_raw(e: &Env, object: &ObjectKey, body: Vec<u8>) {
     e.s3.put_object()
         .bucket(&e.bucket)
-        .key(key)
+        .key(object.as_str())
         .body(body.into())
         .send()
         .await
         .expect("raw put");
 }
 
-async fn decrypt_whole(e: &Env, context: &EncryptionContext, key: &str) -> Result<Vec<u8>, CryptoError> {
+async fn decrypt_whole(e: &Env, object: &ObjectKey) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::new();
-    decrypt_from_s3(&e.envelope, context, &e.s3, &e.bucket, key, &mut out).await?;
+    decrypt_from_s3(&e.envelope, &e.s3, &e.bucket, object, &mut out).await?;
     Ok(out)
 }
 
-async fn decrypt_range(
-    e: &Env,
-    context: &EncryptionContext,
-    key: &str,
-    frames: std::ops::Range<u32>,
-) -> Result<Vec<u8>, CryptoError> {
+async fn decrypt_range(e: &Env, object: &ObjectKey, frames: std::ops::Range<u32>) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::new();
-    decrypt_frames_from_s3(&e.envelope, context, &e.s3, &e.bucket, key, frames, &mut out).await?;
+    decrypt_frames_from_s3(&e.envelope, &e.s3, &e.bucket, object, frames, &mut out).await?;
     Ok(out)
 }
 
@@ -104,8 +102,8 @@ async fn objects_round_trip_through_multipart_upload_and_ranged_reads() {
     let acme = org(h, "acme");
     for (seed, size) in [(1u64, 0usize), (2, 1), (3, 20 * 1024 * 1024 + 12_345)] {
         let plain = bytes(seed, size);
-        let (context, key) = attachment(&acme);
-        let stored = encrypt_to_s3(&e.envelope, &context, &mut &plain[..], &e.s3, &e.bucket, &key)
+        let key = attachment(&acme);
+        let stored = encrypt_to_s3(&e.envelope, &mut &plain[..], &e.s3, &e.bucket, &key)
             .await
             .expect("encrypt to S3");
         assert_eq!(stored.encrypt.plaintext_len, size as u64);
@@ -115,7 +113,7 @@ async fn objects_round_trip_through_multipart_upload_and_ranged_reads() {
         let head =
             e.s3.head_object()
                 .bucket(&e.bucket)
-                .key(&key)
+                .key(key.as_str())
                 .send()
                 .await
                 .expect("head");
@@ -127,13 +125,9 @@ async fn objects_round_trip_through_multipart_upload_and_ranged_reads() {
             .map(String::as_str);
         assert_eq!(format, Some(FORMAT_METADATA_VALUE));
 
-        assert_eq!(
-            decrypt_whole(&e, &context, &key).await.expect("decrypt"),
-            plain,
-            "size {size}"
-        );
+        assert_eq!(decrypt_whole(&e, &key).await.expect("decrypt"), plain, "size {size}");
         let all = 1..stored.encrypt.frame_count + 1;
-        assert_eq!(decrypt_range(&e, &context, &key, all).await.expect("all frames"), plain);
+        assert_eq!(decrypt_range(&e, &key, all).await.expect("all frames"), plain);
     }
 }
 
@@ -142,9 +136,9 @@ async fn objects_round_trip_through_multipart_upload_and_ranged_reads() {
 async fn a_range_of_frames_is_fetched_without_downloading_the_object() {
     let h = harness();
     let e = env(h).await;
-    let (context, key) = attachment(&org(h, "acme"));
+    let key = attachment(&org(h, "acme"));
     let plain = bytes(7, 20 * 1024 * 1024);
-    let stored = encrypt_to_s3(&e.envelope, &context, &mut &plain[..], &e.s3, &e.bucket, &key)
+    let stored = encrypt_to_s3(&e.envelope, &mut &plain[..], &e.s3, &e.bucket, &key)
         .await
         .expect("encrypt to S3");
     assert_eq!(stored.parts, 3);
@@ -155,7 +149,7 @@ async fn a_range_of_frames_is_fetched_without_downloading_the_object() {
     let wanted = 10_000_000u64..10_200_000;
     let frames = layout.frames_for(wanted.clone());
     let mut out = Vec::new();
-    let read = decrypt_frames_from_s3(&e.envelope, &context, &e.s3, &e.bucket, &key, frames.clone(), &mut out)
+    let read = decrypt_frames_from_s3(&e.envelope, &e.s3, &e.bucket, &key, frames.clone(), &mut out)
         .await
         .expect("ranged decryption");
     let first = (frames.start as u64 - 1) * s.frame_length as u64;
@@ -191,9 +185,9 @@ async fn tampered_truncated_and_foreign_objects_fail() {
     let h = harness();
     let e = env(h).await;
     let acme = org(h, "acme");
-    let (context, key) = attachment(&acme);
+    let key = attachment(&acme);
     let plain = bytes(11, 1024 * 1024 + 17);
-    let stored = encrypt_to_s3(&e.envelope, &context, &mut &plain[..], &e.s3, &e.bucket, &key)
+    let stored = encrypt_to_s3(&e.envelope, &mut &plain[..], &e.s3, &e.bucket, &key)
         .await
         .expect("encrypt to S3");
     let s = stored.encrypt;
@@ -201,62 +195,54 @@ async fn tampered_truncated_and_foreign_objects_fail() {
     let original = get_raw(&e, &key).await;
     assert_eq!(original.len() as u64, s.ciphertext_len);
 
-    // One flipped byte in frame 5's ciphertext.
-    let (_, tampered_key) = attachment(&acme);
+    // One flipped byte in frame 5's ciphertext, written over the object in place.
     let mut tampered = original.clone();
     tampered[layout.frame_offset(5) as usize + 100] ^= 0x01;
-    put_raw(&e, &tampered_key, tampered).await;
+    put_raw(&e, &key, tampered).await;
     assert!(matches!(
-        decrypt_whole(&e, &context, &tampered_key).await,
+        decrypt_whole(&e, &key).await,
         Err(CryptoError::Authentication)
     ));
     assert!(matches!(
-        decrypt_range(&e, &context, &tampered_key, 4..6).await,
+        decrypt_range(&e, &key, 4..6).await,
         Err(CryptoError::Authentication)
     ));
     assert_eq!(
-        decrypt_range(&e, &context, &tampered_key, 1..5)
-            .await
-            .expect("untouched frames")
-            .len(),
+        decrypt_range(&e, &key, 1..5).await.expect("untouched frames").len(),
         4 * 65536
     );
 
     // Truncated: the final frame is missing, at a frame boundary and inside a frame.
     for cut in [layout.frame_offset(layout.frame_count), s.ciphertext_len - 1] {
-        let (_, truncated_key) = attachment(&acme);
-        put_raw(&e, &truncated_key, original[..cut as usize].to_vec()).await;
-        assert!(
-            decrypt_whole(&e, &context, &truncated_key).await.is_err(),
-            "cut at {cut}"
-        );
-        let result = decrypt_range(&e, &context, &truncated_key, 1..2).await;
+        put_raw(&e, &key, original[..cut as usize].to_vec()).await;
+        assert!(decrypt_whole(&e, &key).await.is_err(), "cut at {cut}");
+        let result = decrypt_range(&e, &key, 1..2).await;
         assert!(
             result.is_err(),
             "range at the start of an object cut at {cut}: {result:?}"
         );
     }
 
-    // Another tenant's context (same attachment id), and another attachment of the same tenant.
-    let id = key.rsplit('/').next().unwrap();
-    let globex = EncryptionContext::attachment(&org(h, "globex"), id).unwrap();
-    assert!(matches!(
-        decrypt_whole(&e, &globex, &key).await,
-        Err(CryptoError::ContextMismatch)
-    ));
-    assert!(matches!(
-        decrypt_range(&e, &globex, &key, 1..2).await,
-        Err(CryptoError::ContextMismatch)
-    ));
-    let (other, _) = attachment(&acme);
-    assert!(matches!(
-        decrypt_whole(&e, &other, &key).await,
-        Err(CryptoError::ContextMismatch)
-    ));
+    // The object copied under another tenant's key (same attachment id), and under another
+    // attachment of the same tenant: the context derived from that key does not open it.
+    let id = AttachmentId::parse(key.id()).unwrap();
+    let globex = ObjectKey::attachment(&quire_store::testing::scope(&org(h, "globex")), &id);
+    let other = attachment(&acme);
+    for foreign in [&globex, &other] {
+        put_raw(&e, foreign, original.clone()).await;
+        assert!(matches!(
+            decrypt_whole(&e, foreign).await,
+            Err(CryptoError::ContextMismatch)
+        ));
+        assert!(matches!(
+            decrypt_range(&e, foreign, 1..2).await,
+            Err(CryptoError::ContextMismatch)
+        ));
+    }
 
     // A missing object is NotFound, and the error names neither bucket nor key.
-    let (_, missing) = attachment(&acme);
-    match decrypt_range(&e, &context, &missing, 1..2).await {
+    let missing = attachment(&acme);
+    match decrypt_range(&e, &missing, 1..2).await {
         Err(CryptoError::Io(error)) => {
             assert_eq!(error.kind(), io::ErrorKind::NotFound);
             let text = error.to_string();
@@ -264,10 +250,9 @@ async fn tampered_truncated_and_foreign_objects_fail() {
         }
         other => panic!("expected NotFound, got {other:?}"),
     }
+    put_raw(&e, &key, original).await;
     assert_eq!(
-        decrypt_whole(&e, &context, &key)
-            .await
-            .expect("original still decrypts"),
+        decrypt_whole(&e, &key).await.expect("the original decrypts again"),
         plain
     );
 }
@@ -296,13 +281,13 @@ impl AsyncRead for FailingReader {
 async fn a_failed_upload_leaves_no_object_and_no_pending_upload() {
     let h = harness();
     let e = env(h).await;
-    let (context, key) = attachment(&org(h, "acme"));
+    let key = attachment(&org(h, "acme"));
     // Fails after more than one part was uploaded.
     let mut reader = FailingReader {
         data: bytes(13, PART_SIZE + 3 * 1024 * 1024),
         pos: 0,
     };
-    let upload = encrypt_to_s3(&e.envelope, &context, &mut reader, &e.s3, &e.bucket, &key);
+    let upload = encrypt_to_s3(&e.envelope, &mut reader, &e.s3, &e.bucket, &key);
     fn assert_send<T: Send>(t: T) -> T {
         t
     }
@@ -311,13 +296,13 @@ async fn a_failed_upload_leaves_no_object_and_no_pending_upload() {
         Err(CryptoError::Io(error)) => assert!(error.to_string().contains("source broke"), "{error}"),
         other => panic!("expected the reader's error, got {other:?}"),
     }
-    let head = e.s3.head_object().bucket(&e.bucket).key(&key).send().await;
+    let head = e.s3.head_object().bucket(&e.bucket).key(key.as_str()).send().await;
     let status = head.expect_err("no object").raw_response().map(|r| r.status().as_u16());
     assert_eq!(status, Some(404));
     let pending =
         e.s3.list_multipart_uploads()
             .bucket(&e.bucket)
-            .prefix(&key)
+            .prefix(key.as_str())
             .send()
             .await
             .expect("list uploads");

@@ -5,8 +5,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use quire::rbac::Role;
 use quire_blackbox_tests::{harness, Harness};
+use quire_core::rbac::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::OnceLock;

@@ -1,5 +1,5 @@
 //! The audit writer: the single writer of the audit chains (AUD-1, AUD-2, AUD-7). Two triggers,
-//! one code path ([`quire::store::Store::append_outbox`]):
+//! one code path ([`quire_store::Store::append_outbox`]):
 //!
 //! - the data table's stream, filtered to outbox inserts, one ordered invocation per shard;
 //! - a schedule (template.yaml: `ReconcileSchedule`, every 5 minutes) that appends outbox items
@@ -10,7 +10,7 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use quire::App;
+use quire_store::Store;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -32,12 +32,11 @@ pub struct ReconcileRequest {
 }
 
 /// Runs one invocation; the answer is the stream batch response or the reconciler's report.
-pub async fn invoke(app: &App, invocation: Invocation) -> Result<serde_json::Value, quire::store::StoreError> {
+pub async fn invoke(store: &Store, invocation: Invocation) -> Result<serde_json::Value, quire_store::StoreError> {
     match invocation {
-        Invocation::Stream(event) => Ok(serde_json::to_value(handle(app, event).await).unwrap_or_default()),
+        Invocation::Stream(event) => Ok(serde_json::to_value(handle(store, event).await).unwrap_or_default()),
         Invocation::Reconcile { reconcile } => {
-            let report = app
-                .store
+            let report = store
                 .reconcile(Duration::from_secs(reconcile.older_than_seconds))
                 .await?;
             tracing::info!(?report, "reconciler run");
@@ -48,6 +47,6 @@ pub async fn invoke(app: &App, invocation: Invocation) -> Result<serde_json::Val
 
 /// Appends the batch's outbox events; records that could not be appended are reported so that
 /// Lambda retries from them (appending is idempotent, so retries cannot duplicate entries).
-pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
-    quire::store::batch_item_failures(app.store.append_stream_records(&event.records).await)
+pub async fn handle(store: &Store, event: Event) -> DynamoDbEventResponse {
+    quire_store::batch_item_failures(store.append_stream_records(&event.records).await)
 }

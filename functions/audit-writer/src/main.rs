@@ -3,11 +3,11 @@ use quire_fn_audit_writer::Invocation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    quire::telemetry::init();
-    let app = quire::App::from_env().await?;
+    quire_core::telemetry::init();
+    let store = std::sync::Arc::new(quire_store::Store::from_env().await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Invocation>| {
-        let app = app.clone();
-        async move { Ok::<_, lambda_runtime::Error>(Box::pin(quire_fn_audit_writer::invoke(&app, event.payload)).await?) }
+        let store = store.clone();
+        async move { Ok::<_, lambda_runtime::Error>(Box::pin(quire_fn_audit_writer::invoke(&store, event.payload)).await?) }
     }))
     .await
 }

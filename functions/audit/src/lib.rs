@@ -7,12 +7,12 @@
 
 use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
-use quire::audit::Action;
-use quire::json::{ok, respond};
-use quire::rbac::Permission::{AuditRead, AuditVerify};
-use quire::route::HandlerResult;
-use quire::store::{PageRequest, VerificationJob};
-use quire::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_core::audit::Action;
+use quire_core::rbac::Permission::{AuditRead, AuditVerify};
+use quire_http::json::{ok, page_request, respond};
+use quire_http::route::HandlerResult;
+use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::{Requested, VerificationJob};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
@@ -73,26 +73,36 @@ pub fn routes() -> Router {
 /// "blobsOmitted": [digest]}` (docs/audit-format.md, "Blobs").
 async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    ok(&app
-        .store
-        .audit_page(caller.scope(), &PageRequest::from_query(&req)?)
-        .await?)
+    ok(&app.store.audit_page(caller.scope(), &page_request(&req)?).await?)
 }
 
 /// The quick check: the entries after the last full verification, against the head as read
-/// before the walk (`quire::store::ChainCheck`). Writes nothing.
+/// before the walk (`quire_store::ChainCheck`). Writes nothing.
 async fn check(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     ok(&app.store.check_chain(caller.scope()).await?)
 }
 
-/// Requests a full re-walk: 202 with the job (`status: "queued"`) and its `Location`.
+/// Requests a full re-walk: 202 with the job (`status: "queued"`) and its `Location`. While
+/// one is queued or running: 409, naming it (`verificationId`), with its `Location`.
 async fn start_verification(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let job = app
+    let job = match app
         .store
         .start_verification(caller.scope(), ctx.audit_context()?)
-        .await?;
+        .await?
+    {
+        Requested::Started(job) => job,
+        Requested::AlreadyRunning(job) => {
+            let mut response = Problem::conflict("a verification of the audit trail is already queued or running")
+                .with("verificationId", job.id.as_str())
+                .into_response();
+            let location =
+                HeaderValue::from_str(&format!("/audit/verifications/{}", job.id)).map_err(Problem::internal)?;
+            response.headers_mut().insert(header::LOCATION, location);
+            return Ok(response);
+        }
+    };
     let mut response = respond(StatusCode::ACCEPTED, &job)?;
     let location = HeaderValue::from_str(&format!("/audit/verifications/{}", job.id)).map_err(Problem::internal)?;
     response.headers_mut().insert(header::LOCATION, location);
@@ -104,7 +114,7 @@ async fn list_verifications(app: Arc<App>, ctx: RequestCtx, req: Request) -> Han
     let caller = ctx.caller()?;
     ok(&app
         .store
-        .list::<VerificationJob>(caller.scope(), &PageRequest::from_query(&req)?)
+        .list::<VerificationJob>(caller.scope(), &page_request(&req)?)
         .await?)
 }
 
@@ -112,7 +122,13 @@ async fn list_verifications(app: Arc<App>, ctx: RequestCtx, req: Request) -> Han
 async fn verification(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let id = ctx.param("id")?;
-    if uuid::Uuid::parse_str(id).is_err() {
+    // Only the canonical form Quire issues (lower-case, hyphenated); anything else is no job.
+    if uuid::Uuid::parse_str(id)
+        .map(|u| u.hyphenated().to_string())
+        .ok()
+        .as_deref()
+        != Some(id)
+    {
         return Err(Problem::not_found());
     }
     ok(&app

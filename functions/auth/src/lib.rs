@@ -5,9 +5,9 @@ use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use http::Method;
 use lambda_http::Request;
-use quire::json::{ok, parse_body};
-use quire::route::HandlerResult;
-use quire::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_http::json::{ok, parse_body};
+use quire_http::route::HandlerResult;
+use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Controlled documents: the values a document is made of, each a type that cannot hold an
 //! invalid value (parse, don't validate), and the record as stored.
 
-use quire::store::{Collection, Record};
+use quire_store::{Collection, Record};
 use serde::{Deserialize, Serialize};
 
 /// 1 to 200 characters on one line, no control characters, not blank.
@@ -16,7 +16,7 @@ impl TryFrom<String> for DocumentTitle {
         if value.trim().is_empty() || count > 200 {
             return Err("title: must be 1 to 200 characters and not blank".into());
         }
-        if quire::text::has_forbidden_chars(&value, false) {
+        if quire_core::text::has_forbidden_chars(&value, false) {
             return Err("title: must be a single line without control characters".into());
         }
         Ok(DocumentTitle(value))
@@ -43,7 +43,7 @@ impl TryFrom<String> for DocumentBody {
         if value.chars().count() > MAX_BODY_CHARS {
             return Err(format!("body: must be at most {MAX_BODY_CHARS} characters"));
         }
-        if quire::text::has_forbidden_chars(&value, true) {
+        if quire_core::text::has_forbidden_chars(&value, true) {
             return Err("body: must not contain control characters other than line breaks and tabs".into());
         }
         Ok(DocumentBody(value))
@@ -76,7 +76,10 @@ pub struct Reason(String);
 impl TryFrom<String> for Reason {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        if value.trim().is_empty() || value.chars().count() > 1000 || quire::text::has_forbidden_chars(&value, false) {
+        if value.trim().is_empty()
+            || value.chars().count() > 1000
+            || quire_core::text::has_forbidden_chars(&value, false)
+        {
             return Err("reason: must be 1 to 1000 characters on one line".into());
         }
         Ok(Reason(value))

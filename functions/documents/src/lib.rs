@@ -5,12 +5,12 @@ pub mod domain;
 use domain::{Document, DocumentBody, DocumentId, DocumentStatus, DocumentTitle, DocumentType, Reason};
 use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
-use quire::audit::Action;
-use quire::json::{ok, parse_body, respond};
-use quire::rbac::Permission::{DocumentCreate, DocumentEdit, DocumentRead};
-use quire::route::HandlerResult;
-use quire::store::{PageRequest, Stored};
-use quire::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_core::audit::Action;
+use quire_core::rbac::Permission::{DocumentCreate, DocumentEdit, DocumentRead};
+use quire_http::json::{ok, page_request, parse_body, respond};
+use quire_http::route::HandlerResult;
+use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::Stored;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -79,7 +79,7 @@ struct DocumentPatch {
 
 /// Same clock and format as audit entries: UTC, RFC 3339, milliseconds.
 fn now() -> String {
-    quire::audit::timestamp_now()
+    quire_core::audit::timestamp_now()
 }
 
 async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
@@ -112,10 +112,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 
 async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let page = app
-        .store
-        .list::<Document>(caller.scope(), &PageRequest::from_query(&req)?)
-        .await?;
+    let page = app.store.list::<Document>(caller.scope(), &page_request(&req)?).await?;
     ok(&page)
 }
 

@@ -2,13 +2,13 @@
 
 use http::Method;
 use lambda_http::Request;
-use quire::json::ok;
-use quire::route::HandlerResult;
-use quire::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_http::json::ok;
+use quire_http::route::HandlerResult;
+use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
-    let any = Method::from_bytes(quire::route::ANY.as_bytes()).expect("ANY is a valid method token");
+    let any = Method::from_bytes(quire_http::route::ANY.as_bytes()).expect("ANY is a valid method token");
     Router::new(vec![
         Route::new(
             Method::GET,

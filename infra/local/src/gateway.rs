@@ -9,8 +9,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use quire::pipeline::FunctionService;
-use quire::Router;
+use quire_http::pipeline::FunctionService;
+use quire_http::Router;
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -77,7 +77,7 @@ impl Gateway {
             .iter()
             .find_map(|function| match function.router.find(&parts.method, &path) {
                 Ok(matched) if !matched.route.is_catch_all() => Some((function, Some(matched))),
-                Err(quire::route::RouteError::MethodNotAllowed) => Some((function, None)),
+                Err(quire_http::route::RouteError::MethodNotAllowed) => Some((function, None)),
                 _ => None,
             });
         let target = declared.or_else(|| {
@@ -130,7 +130,7 @@ fn api_gateway_event(
     parts: &http::request::Parts,
     body: &[u8],
     peer: SocketAddr,
-    matched: Option<&quire::route::Matched>,
+    matched: Option<&quire_http::route::Matched>,
 ) -> Value {
     let mut headers = Map::new();
     for (name, value) in &parts.headers {

@@ -3,7 +3,7 @@
 //! to the template without a declaration in its function's route table fails the build's tests;
 //! so does a declared route that no deployment would serve.
 
-use quire::{Access, Router};
+use quire_http::{Access, Router};
 use serde_norway::Value;
 use std::collections::BTreeMap;
 
@@ -84,6 +84,91 @@ pub fn violations(template: &RouteSet, declared: &RouteSet) -> Vec<String> {
     found
 }
 
+/// Text that builds a storage key: a DynamoDB partition or sort key of Quire's layout, or an S3
+/// tenant prefix. Only the store crate's key module may hold it (TEN-2, TEN-4).
+pub const KEY_PATTERNS: [&str; 14] = [
+    "\"ORG#",
+    "ORG#{",
+    "#OUTBOX",
+    "#AUDIT",
+    "#BLOB",
+    "#QUARANTINE",
+    "#VERIFICATION",
+    "#VERIFIED",
+    "#MEMBER",
+    "#DOC\"",
+    "\"ENTRY#",
+    "\"USER#",
+    "\"tenants/",
+    "CURSOR_KEY",
+];
+
+/// Every line of Rust source under `root` (outside build output, hidden directories and the
+/// store crate) that `hit` flags: `(file, line number, line)`. Comments are not code and are
+/// skipped; this file names the patterns it looks for and is skipped too.
+fn scan(root: &std::path::Path, hit: impl Fn(&str, &str) -> bool) -> Vec<(String, usize, String)> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+            if path.is_dir() {
+                let skip = relative.starts_with('.') || relative == "target" || relative == "shared/store";
+                if !skip {
+                    pending.push(path);
+                }
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") || relative == "infra/local/src/guardrail.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if !code.starts_with("//") && hit(&relative, code) {
+                    found.push((relative.clone(), n + 1, line.trim().to_owned()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Every line outside the store crate that builds a storage key ([`KEY_PATTERNS`]).
+pub fn keys_built_outside_the_store(root: &std::path::Path) -> Vec<(String, usize, String)> {
+    scan(root, |_, code| KEY_PATTERNS.iter().any(|p| code.contains(p)))
+}
+
+/// Store calls that reach another tenant's data without a caller's scope, and the only places
+/// that may make them: the chain's append and reconciler (the audit writer, the local stack
+/// that drives it, tests), a verification job's slices (the audit verifier, tests), resolving a
+/// caller (the tenant layer), onboarding (seeding, tests), and the test helpers (tests).
+pub const CAPABILITY_CALLS: [(&str, &[&str]); 10] = [
+    (".append_outbox(", &["functions/audit-writer/", "tests/"]),
+    (".append_stream_records(", &["functions/audit-writer/"]),
+    (".drain_outbox(", &["tests/"]),
+    (".reconcile(", &["functions/audit-writer/"]),
+    (".quarantined(", &["tests/"]),
+    (".run_verification_records(", &["functions/audit-verifier/"]),
+    (".run_verification(", &["tests/"]),
+    (".load_caller(", &["shared/http/src/pipeline/tenant.rs"]),
+    (".create_organisation(", &["infra/local/src/seed.rs", "tests/"]),
+    ("quire_store::testing", &["tests/"]),
+];
+
+/// Every line outside the store crate that makes a [`CAPABILITY_CALLS`] call where it may not.
+pub fn capability_calls_out_of_place(root: &std::path::Path) -> Vec<(String, usize, String)> {
+    scan(root, |file, code| {
+        CAPABILITY_CALLS
+            .iter()
+            .any(|(call, allowed)| code.contains(call) && !allowed.iter().any(|a| file.starts_with(a)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +235,46 @@ mod tests {
             }
         }
         assert!(writing >= 3, "the documents and audit functions write");
+    }
+
+    /// No DynamoDB key, `ORG#` prefix or S3 tenant prefix is built outside the store crate:
+    /// functions, the local stack and the tests ask the store (`quire_store::testing` for tests).
+    ///
+    /// Proves: TEN-2
+    #[test]
+    fn no_key_is_built_outside_the_store_crate() {
+        let root = crate::emulator::repo_root();
+        let found = keys_built_outside_the_store(&root);
+        assert!(found.is_empty(), "keys built outside shared/store: {found:#?}");
+        // The scan reaches the store crate's own key module when it is not excluded.
+        let inside = keys_built_outside_the_store(&root.join("shared"));
+        assert!(
+            inside.iter().any(|(file, _, _)| file.ends_with("keys.rs")),
+            "the scan must see the store's keys: {inside:#?}"
+        );
+    }
+
+    /// The store calls that reach a tenant without a caller's scope are made only where they
+    /// belong: no handler appends to the chain, runs a verification slice, resolves a caller or
+    /// uses the test helpers.
+    ///
+    /// Proves: TEN-1
+    #[test]
+    fn tenant_reaching_calls_are_made_only_where_they_belong() {
+        let root = crate::emulator::repo_root();
+        let found = capability_calls_out_of_place(&root);
+        assert!(found.is_empty(), "calls out of place: {found:#?}");
+        // A handler calling one is caught.
+        let probe = std::env::temp_dir().join(format!("quire-guardrail-{}", std::process::id()));
+        let handler = probe.join("functions/documents/src");
+        std::fs::create_dir_all(&handler).unwrap();
+        std::fs::write(
+            handler.join("lib.rs"),
+            "let scope = quire_store::testing::scope(&org);\n",
+        )
+        .unwrap();
+        let caught = capability_calls_out_of_place(&probe);
+        std::fs::remove_dir_all(&probe).ok();
+        assert_eq!(caught.len(), 1, "{caught:#?}");
     }
 }

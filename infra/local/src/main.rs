@@ -12,7 +12,7 @@ fn port(name: &str, default: u16) -> Result<u16, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    quire::telemetry::init();
+    quire_core::telemetry::init();
     let password = std::env::var("QUIRE_DEMO_PASSWORD").unwrap_or_else(|_| DEFAULT_DEMO_PASSWORD.to_owned());
     let options = StackOptions {
         api_port: Some(port("QUIRE_PORT", 3000)?),

@@ -3,11 +3,11 @@
 
 use crate::emulator::LocalError;
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
-use quire::audit::{Actor, Origin};
-use quire::rbac::Role;
-use quire::store::NewMember;
-use quire::tenant::{OrgId, UserId};
-use quire::App;
+use quire_core::audit::{Actor, Origin};
+use quire_core::ids::{OrgId, UserId};
+use quire_core::rbac::Role;
+use quire_http::App;
+use quire_store::NewMember;
 
 /// The password of every demo user unless `QUIRE_DEMO_PASSWORD` says otherwise. For the local
 /// emulator only; it satisfies the pool's password policy (AUTHN-3).

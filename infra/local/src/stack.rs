@@ -6,8 +6,8 @@ use crate::gateway::{Function, Gateway};
 use crate::provision::{self, Provisioned};
 use crate::seed::{self, SeededOrg};
 use crate::stream::{BatchHandler, StreamControl};
-use quire::config::Config;
-use quire::App;
+use quire_http::config::Config;
+use quire_http::App;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -40,7 +40,7 @@ pub struct Stack {
 }
 
 /// Every function of template.yaml that serves HTTP (by logical id), with its route table.
-pub fn function_routes() -> Vec<(&'static str, quire::Router)> {
+pub fn function_routes() -> Vec<(&'static str, quire_http::Router)> {
     vec![
         ("HealthFunction", quire_fn_health::routes()),
         ("AuthFunction", quire_fn_auth::routes()),
@@ -50,7 +50,7 @@ pub fn function_routes() -> Vec<(&'static str, quire::Router)> {
 }
 
 fn functions(app: &Arc<App>) -> Vec<Function> {
-    let service = |router: &quire::Router| quire::pipeline::service(app.clone(), router.clone());
+    let service = |router: &quire_http::Router| quire_http::pipeline::service(app.clone(), router.clone());
     function_routes()
         .into_iter()
         .map(|(name, router)| Function {
@@ -151,7 +151,7 @@ fn writer(app: Arc<App>) -> BatchHandler {
     Arc::new(move |event| {
         let app = app.clone();
         Box::pin(async move {
-            !quire_fn_audit_writer::handle(&app, event)
+            !quire_fn_audit_writer::handle(&app.store, event)
                 .await
                 .batch_item_failures
                 .is_empty()
@@ -165,7 +165,7 @@ fn verifier(app: Arc<App>, timeout: std::time::Duration) -> BatchHandler {
         let app = app.clone();
         Box::pin(async move {
             let until = std::time::Instant::now() + timeout.saturating_sub(quire_fn_audit_verifier::SAFETY_MARGIN);
-            !quire_fn_audit_verifier::handle(&app, event, until)
+            !quire_fn_audit_verifier::handle(&app.store, event, until)
                 .await
                 .batch_item_failures
                 .is_empty()
@@ -186,7 +186,7 @@ async fn reconciler(app: Arc<App>, input: serde_json::Value) {
         let Ok(invocation) = serde_json::from_value(input.clone()) else {
             return;
         };
-        if let Err(error) = Box::pin(quire_fn_audit_writer::invoke(&app, invocation)).await {
+        if let Err(error) = Box::pin(quire_fn_audit_writer::invoke(&app.store, invocation)).await {
             tracing::error!(%error, "reconciler run failed");
         }
     }

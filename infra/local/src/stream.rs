@@ -152,7 +152,8 @@ pub async fn run(
                 );
                 state.iterator = out.next_shard_iterator;
             }
-            if state.pending.is_empty() {
+            // Held after the read: nothing read is handed over until resumed.
+            if state.pending.is_empty() || control.paused.load(Ordering::SeqCst) {
                 continue;
             }
             busy = true;

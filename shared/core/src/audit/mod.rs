@@ -1,0 +1,247 @@
+//! The audit trail (AUD-1..3, AUD-7, AUD-8): what an event records, its canonical form, and
+//! the per-tenant SHA-256 hash chain. Storage of events (outbox) and entries (chain) is in the
+//! store crate (`quire-store`); the format is specified for auditors in `docs/audit-format.md`.
+
+pub mod blob;
+pub mod canonical;
+pub mod chain;
+
+use crate::ids::OrgId;
+use crate::text::sanitize_line;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What happened. Stable dotted names; new kinds are added, never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    #[serde(rename = "organisation.created")]
+    OrganisationCreated,
+    #[serde(rename = "member.added")]
+    MemberAdded,
+    #[serde(rename = "document.created")]
+    DocumentCreated,
+    #[serde(rename = "document.updated")]
+    DocumentUpdated,
+    /// A full verification of the chain was requested (`POST /audit/verifications`).
+    #[serde(rename = "audit.verification.started")]
+    AuditVerificationStarted,
+    /// A full verification's verdict (`after`: the job with its verdict).
+    #[serde(rename = "audit.verified")]
+    AuditVerified,
+}
+
+/// Who did it, as they were at the time (names and roles change later; the entry does not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Actor {
+    pub user_id: String,
+    pub display_name: String,
+    pub email: String,
+    pub role: String,
+    /// The admin acting as this user, when impersonating (RBAC-5).
+    pub impersonator: Option<String>,
+}
+
+impl Actor {
+    /// Quire itself, for provisioning steps no person performed through the API.
+    pub fn system(what: &str) -> Self {
+        Actor {
+            user_id: "system".into(),
+            display_name: sanitize_line(what, 120),
+            email: String::new(),
+            role: "System".into(),
+            impersonator: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Target {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+impl Target {
+    pub fn new(kind: &str, id: &str) -> Self {
+        Target {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+        }
+    }
+}
+
+/// Where a request came from. Free text from the client is sanitised here (AUD-8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub correlation_id: String,
+}
+
+impl Origin {
+    pub fn new(ip: Option<&str>, user_agent: Option<&str>, correlation_id: &str) -> Self {
+        Origin {
+            ip: ip.map(|ip| sanitize_line(ip, 64)),
+            user_agent: user_agent.map(|ua| sanitize_line(ua, 512)),
+            correlation_id: sanitize_line(correlation_id, 128),
+        }
+    }
+}
+
+/// The event format this code writes, and the only one its writer appends (`docs/audit-format.md`).
+/// A new format gets a new number; the writer learns it before any producer emits it.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// One audited event, as written to the outbox in the same transaction as the change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditEvent {
+    /// Format version ([`FORMAT_VERSION`]).
+    pub v: u64,
+    /// Time-ordered unique id: 13-digit UTC milliseconds, '-', random UUID.
+    pub event_id: String,
+    pub org_id: String,
+    /// Server time of the change, UTC, RFC 3339 with milliseconds.
+    pub at: String,
+    pub actor: Actor,
+    pub action: Action,
+    pub target: Target,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub reason: Option<String>,
+    pub origin: Origin,
+}
+
+/// Now, as Quire writes times: UTC, RFC 3339, milliseconds.
+pub fn timestamp_now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+impl AuditEvent {
+    pub fn new(org: &OrgId, action: Action, actor: Actor, target: Target, origin: Origin) -> Self {
+        let now = SystemTime::now();
+        let millis = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        AuditEvent {
+            v: FORMAT_VERSION,
+            event_id: format!("{millis:013}-{}", uuid::Uuid::new_v4()),
+            org_id: org.to_string(),
+            at: humantime::format_rfc3339_millis(now).to_string(),
+            actor,
+            action,
+            target,
+            before: None,
+            after: None,
+            reason: None,
+            origin,
+        }
+    }
+
+    pub fn before(mut self, value: Value) -> Self {
+        self.before = Some(value);
+        self
+    }
+
+    pub fn after(mut self, value: Value) -> Self {
+        self.after = Some(value);
+        self
+    }
+
+    pub fn reason(mut self, reason: &str) -> Self {
+        self.reason = Some(sanitize_line(reason, 1000));
+        self
+    }
+
+    /// Makes the event what the chain will hash, before anything commits: long strings of
+    /// `before`/`after` become blob references (returned, to be stored with the change), and the
+    /// entry it will become must canonicalise (integers within ±2^53, no reserved names) and fit
+    /// [`blob::ENTRY_MAX_BYTES`].
+    pub fn seal(&mut self) -> Result<Vec<blob::Blob>, NotRecordable> {
+        let mut blobs = Vec::new();
+        for value in [&mut self.before, &mut self.after].into_iter().flatten() {
+            blob::externalise(value, &mut blobs).map_err(|e| NotRecordable::Value(e.0))?;
+        }
+        self.check_bound()?;
+        Ok(blobs)
+    }
+
+    /// The entry this event becomes must canonicalise and fit [`blob::ENTRY_MAX_BYTES`]; checked
+    /// at commit ([`AuditEvent::seal`]) and again by the writer.
+    pub fn check_bound(&self) -> Result<(), NotRecordable> {
+        // The largest sequence number the canonical form allows (2^53 - 1) and any hash give
+        // the longest content the entry can have.
+        let content = chain::canonical_content(u64::MAX >> 11, chain::GENESIS_HASH, self)
+            .map_err(|e| NotRecordable::Value(e.0))?;
+        if content.len() > blob::ENTRY_MAX_BYTES {
+            return Err(NotRecordable::TooLarge(content.len()));
+        }
+        Ok(())
+    }
+
+    /// The blob references in `before` and `after`, in order.
+    pub fn blob_references(&self) -> Vec<blob::Reference> {
+        let mut found = Vec::new();
+        for value in [&self.before, &self.after].into_iter().flatten() {
+            blob::references(value, &mut found);
+        }
+        found
+    }
+}
+
+/// Why an event cannot be recorded; found at commit, so the change does not happen either.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotRecordable {
+    #[error("the change holds a value the audit trail cannot record: {0}")]
+    Value(String),
+    #[error("the audit entry of this change would be {0} bytes, more than an entry may hold")]
+    TooLarge(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(after: Value) -> AuditEvent {
+        let mut event = AuditEvent::new(
+            &OrgId::parse("org-1").unwrap(),
+            Action::DocumentCreated,
+            Actor::system("test"),
+            Target::new("document", "d1"),
+            Origin::new(None, None, "corr-0001"),
+        );
+        event.after = Some(after);
+        event
+    }
+
+    /// What the chain cannot hash is refused when the change is sealed for commit, not found
+    /// later by the writer.
+    ///
+    /// Proves: AUD-1
+    #[test]
+    fn sealing_refuses_what_the_chain_cannot_record() {
+        assert!(matches!(event(json!({"n": 1.5})).seal(), Err(NotRecordable::Value(_))));
+        assert!(matches!(
+            event(json!({"n": 1u64 << 53})).seal(),
+            Err(NotRecordable::Value(_))
+        ));
+        assert!(matches!(
+            event(json!({"$sha256": "x"})).seal(),
+            Err(NotRecordable::Value(_))
+        ));
+        // Many short strings stay inline and can exceed the entry bound.
+        let many: Vec<String> = (0..40).map(|i| format!("{i:0>1000}")).collect();
+        assert!(matches!(event(json!(many)).seal(), Err(NotRecordable::TooLarge(_))));
+        // One long string becomes a blob and the entry stays small.
+        let mut long = event(json!({"body": "x".repeat(300_000)}));
+        let blobs = long.seal().unwrap();
+        assert_eq!(blobs.len(), 1);
+        assert!(long.after.unwrap()["body"].is_object());
+    }
+}

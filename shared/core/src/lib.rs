@@ -1,0 +1,21 @@
+//! # quire-core — what every other Quire crate builds on
+//!
+//! No AWS and no HTTP: values and pure functions only.
+//!
+//! | you are looking for | module |
+//! |---|---|
+//! | organisation and user ids | [`ids`] |
+//! | roles, permissions, the default matrix | [`rbac`] |
+//! | audit events, canonical JSON (RFC 8785), the SHA-256 hash chain, blobs | [`audit`] |
+//! | free text made safe to record | [`text`] |
+//! | logs and metrics (one JSON line each) | [`telemetry`] |
+//!
+//! The crates above it: `quire-store` (DynamoDB, the tenant scope, the transaction builder),
+//! `quire-crypto` (KMS envelope encryption), `quire-http` (the request pipeline, routes,
+//! problems); dependencies point one way: core ← store ← crypto ← http ← functions.
+
+pub mod audit;
+pub mod ids;
+pub mod rbac;
+pub mod telemetry;
+pub mod text;

@@ -1,0 +1,50 @@
+//! Configuration read once per cold start from the environment `template.yaml` sets.
+//! The same names are set by the local stack, so one binary runs in both places.
+
+use crate::auth::JwtConfig;
+use quire_store::{env_var as var, MissingVariable, StoreConfig};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_table: String,
+    pub audit_table: String,
+    /// The customer-managed key that wraps the pagination-cursor sealing key.
+    pub kms_key_id: String,
+    pub user_pool_id: String,
+    pub user_pool_client_id: String,
+    pub jwt_issuer: String,
+    /// Configured, never derived from `iss`: locally the issuer names AWS while the keys live on the emulator.
+    pub jwks_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, MissingVariable> {
+        let store = StoreConfig::from_env()?;
+        Ok(Config {
+            data_table: store.data_table,
+            audit_table: store.audit_table,
+            kms_key_id: store.kms_key_id,
+            user_pool_id: var("QUIRE_USER_POOL_ID")?,
+            user_pool_client_id: var("QUIRE_USER_POOL_CLIENT_ID")?,
+            jwt_issuer: var("QUIRE_JWT_ISSUER")?,
+            jwks_url: var("QUIRE_JWKS_URL")?,
+        })
+    }
+
+    /// What the store needs of it.
+    pub fn store(&self) -> StoreConfig {
+        StoreConfig {
+            data_table: self.data_table.clone(),
+            audit_table: self.audit_table.clone(),
+            kms_key_id: self.kms_key_id.clone(),
+        }
+    }
+
+    pub fn jwt(&self) -> JwtConfig {
+        JwtConfig {
+            issuer: self.jwt_issuer.clone(),
+            client_id: self.user_pool_client_id.clone(),
+            jwks_url: self.jwks_url.clone(),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Layer 4: the request filter (HTTP-2). Refuses what no route should ever see, before any
+//! token is verified or any table read: scanner signatures, oversized bodies (413), bodies that
+//! are not JSON (415), malformed JSON (400), and control or bidi-override characters (400).
+//! Unknown fields are refused where the body is parsed into the route's type (see `body`).
+
+use super::stage::Stage;
+use crate::problem::Problem;
+use crate::route::Matched;
+use http::header::{CONTENT_TYPE, USER_AGENT};
+use lambda_http::{Body, Request, RequestExt};
+use quire_core::text::has_forbidden_chars;
+use serde_json::Value;
+
+/// User agents of automated scanners; such traffic is refused outright.
+const SCANNER_AGENTS: [&str; 10] = [
+    "sqlmap",
+    "nikto",
+    "nuclei",
+    "masscan",
+    "zgrab",
+    "acunetix",
+    "nessus",
+    "openvas",
+    "wpscan",
+    "dirbuster",
+];
+
+#[derive(Clone)]
+pub struct RequestFilter;
+
+fn body_bytes(body: &Body) -> &[u8] {
+    match body {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+fn is_json(req: &Request) -> bool {
+    let Some(value) = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = value.split(';').map(str::trim);
+    let media = parts.next().unwrap_or_default();
+    media.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| p.is_empty() || p.eq_ignore_ascii_case("charset=utf-8"))
+}
+
+/// True when any string or key in the document holds a forbidden character. Line breaks are
+/// allowed in values (document bodies have paragraphs), never in keys.
+fn json_has_forbidden_chars(value: &Value) -> bool {
+    match value {
+        Value::String(s) => has_forbidden_chars(s, true),
+        Value::Array(items) => items.iter().any(json_has_forbidden_chars),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| has_forbidden_chars(k, false) || json_has_forbidden_chars(v)),
+        _ => false,
+    }
+}
+
+fn percent_decoded_has_forbidden_chars(raw: &str) -> bool {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                decoded.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    has_forbidden_chars(&String::from_utf8_lossy(&decoded), false)
+}
+
+impl Stage for RequestFilter {
+    async fn check(&self, req: Request) -> Result<Request, Problem> {
+        let agent = req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if SCANNER_AGENTS.iter().any(|s| agent.contains(s)) {
+            return Err(Problem::request_refused());
+        }
+        if percent_decoded_has_forbidden_chars(req.uri().path())
+            || req.uri().query().is_some_and(percent_decoded_has_forbidden_chars)
+        {
+            return Err(Problem::control_characters("URL"));
+        }
+        if req.query_string_parameters_ref().is_some_and(|q| {
+            q.iter()
+                .any(|(k, v)| has_forbidden_chars(k, false) || has_forbidden_chars(v, false))
+        }) {
+            return Err(Problem::control_characters("query"));
+        }
+        let limit = req
+            .extensions()
+            .get::<Matched>()
+            .map(|m| m.route.body_limit)
+            .unwrap_or(0);
+        let body = body_bytes(req.body());
+        if body.len() > limit {
+            return Err(Problem::payload_too_large(limit));
+        }
+        if !body.is_empty() {
+            if !is_json(&req) {
+                return Err(Problem::unsupported_media_type());
+            }
+            let value: Value = serde_json::from_slice(body)
+                .map_err(|e| Problem::invalid_body(format!("malformed JSON: {e}"), None))?;
+            if json_has_forbidden_chars(&value) {
+                return Err(Problem::control_characters("body"));
+            }
+        }
+        Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_encoded_controls() {
+        assert!(percent_decoded_has_forbidden_chars("/documents/%00"));
+        assert!(percent_decoded_has_forbidden_chars("/documents/a%0d%0aSet-Cookie"));
+        assert!(!percent_decoded_has_forbidden_chars("/documents/abc%20def"));
+        assert!(!percent_decoded_has_forbidden_chars("/x%"));
+        assert!(!percent_decoded_has_forbidden_chars("/x%2"));
+    }
+
+    #[test]
+    fn finds_controls_in_nested_json() {
+        let v: Value = serde_json::from_str(r#"{"a":[{"b":"x\u0007"}]}"#).unwrap();
+        assert!(json_has_forbidden_chars(&v));
+        let v: Value = serde_json::from_str(r#"{"a\nb":"x"}"#).unwrap();
+        assert!(json_has_forbidden_chars(&v));
+        let v: Value = serde_json::from_str(r#"{"body":"para one\n\npara two"}"#).unwrap();
+        assert!(!json_has_forbidden_chars(&v));
+    }
+}

@@ -1,0 +1,291 @@
+//! RFC 9457 problem details: the only error shape Quire answers with.
+//!
+//! Every problem has a stable `type` (a URN clients may match on), a fixed `title`, the
+//! HTTP status, and a `detail` written for the client. Internal causes (SDK errors, stored
+//! ids, stack traces) are logged server-side and never put into a problem (HTTP-4).
+
+use http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde_json::{json, Map, Value};
+
+/// Media type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    extensions: Map<String, Value>,
+    retry_after_seconds: Option<u64>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            extensions: Map::new(),
+            retry_after_seconds: None,
+        }
+    }
+
+    /// Adds an extension member (RFC 9457 §3.2), e.g. the offending `field`.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable problem type URN, e.g. `urn:quire:problem:not-found`.
+    pub fn type_uri(&self) -> String {
+        format!("urn:quire:problem:{}", self.slug)
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    // --- 4xx -------------------------------------------------------------------------
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+    }
+
+    /// The body is not acceptable JSON for this route; `field` names the culprit when known.
+    pub fn invalid_body(detail: impl Into<String>, field: Option<&str>) -> Self {
+        let problem = Self::new(StatusCode::BAD_REQUEST, "invalid-body", "Invalid request body", detail);
+        match field {
+            Some(name) => problem.with("field", name),
+            None => problem,
+        }
+    }
+
+    pub fn invalid_parameter(name: &str, detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+            detail,
+        )
+        .with("parameter", name)
+    }
+
+    pub fn invalid_cursor() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-cursor",
+            "Invalid cursor",
+            "the pagination cursor is not valid here",
+        )
+    }
+
+    pub fn control_characters(location: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "control-characters",
+            "Control characters refused",
+            format!("the {location} contains control or bidirectional-override characters"),
+        )
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+    }
+
+    pub fn invalid_credentials() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "Invalid credentials",
+            "the email or password is not correct",
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn not_member() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "no-membership",
+            "No active membership",
+            "this account has no active membership in an active organisation",
+        )
+    }
+
+    pub fn request_refused() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "request-refused",
+            "Request refused",
+            "this request was refused by the request filter",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such resource")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this resource does not support that method",
+        )
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// The change cannot be recorded in the audit trail as it stands (so it is not made).
+    pub fn not_recordable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-recordable",
+            "Change cannot be recorded",
+            detail,
+        )
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("this route accepts bodies of at most {limit} bytes"),
+        )
+        .with("limit", limit)
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        )
+    }
+
+    // --- 5xx -------------------------------------------------------------------------
+
+    /// A failure of ours. The cause is logged with the correlation id; the client gets none of it.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the request failed on our side; quote the correlation id when reporting it",
+        )
+    }
+
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "dependency unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "a dependency is unavailable; retry later",
+        )
+        .with_retry_after(5)
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), json!(self.type_uri()));
+        body.insert("title".into(), json!(self.title));
+        body.insert("status".into(), json!(self.status.as_u16()));
+        body.insert("detail".into(), json!(self.detail));
+        for (key, value) in &self.extensions {
+            body.insert(key.clone(), value.clone());
+        }
+        Value::Object(body)
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = Response::new(Body::Text(self.body().to_string()));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(seconds) = self.retry_after_seconds {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.slug, self.detail)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// How a storage error reaches a client: conflicts as 409, a change the trail cannot record as
+/// 422, a cursor this listing did not issue as 400, everything else as 500 without detail.
+impl From<quire_store::StoreError> for Problem {
+    fn from(error: quire_store::StoreError) -> Self {
+        use quire_store::StoreError;
+        match error {
+            StoreError::Conflict => Problem::conflict("the record was changed by someone else; read it again"),
+            StoreError::AlreadyExists => Problem::conflict("the record already exists"),
+            StoreError::NotRecordable(why) => Problem::not_recordable(why.to_string()),
+            StoreError::TooLarge(_) => Problem::not_recordable("the change is too large to store and record"),
+            StoreError::InvalidCursor => Problem::invalid_cursor(),
+            other => Problem::internal(other),
+        }
+    }
+}
+
+/// Encryption errors are never the client's: 500 without detail.
+impl From<quire_crypto::CryptoError> for Problem {
+    fn from(error: quire_crypto::CryptoError) -> Self {
+        Problem::internal(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_problem_hides_its_cause() {
+        let problem = Problem::internal("ResourceNotFoundException: table quire-DataTable arn:aws:dynamodb:...");
+        let text = problem.body().to_string();
+        assert!(!text.contains("ResourceNotFound"));
+        assert!(!text.contains("arn:"));
+        assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn problem_response_is_problem_json_with_stable_type() {
+        let response = Problem::not_found().into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        let body: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(body["type"], "urn:quire:problem:not-found");
+        assert_eq!(body["status"], 404);
+    }
+}

@@ -1,0 +1,403 @@
+//! Route tables: every route is declared once with its method, path, access, module, what it
+//! does to stored data ([`Effect`]: reads, or writes and records these audit actions), and its
+//! body limit (RBAC-2). The pipeline reads these declarations; nothing else decides who may call
+//! a route or what it may record.
+
+use crate::app::App;
+use crate::context::RequestCtx;
+use crate::problem::Problem;
+use futures::future::BoxFuture;
+use http::Method;
+use lambda_http::{Body, Request, Response};
+use quire_core::audit::Action;
+use quire_core::rbac::Permission;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Who may call a route. There is no default: a route without one cannot be declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token needed (health, login). Declared explicitly so it is a decision, not an omission.
+    Public,
+    /// A verified token, an active membership, and this permission in the caller's role.
+    Requires(Permission),
+}
+
+/// The product module a route belongs to (plan gating comes with organisation billing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Module {
+    Platform,
+    Documents,
+    Audit,
+}
+
+/// What a route does to stored data: declared with the route, never inferred from its
+/// permission. A reading route's handler gets no audit context, so it cannot commit a change;
+/// a writing route's transactions may record only the actions it declares (AUD-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Reads,
+    /// Writes, recording these actions (at least one; the router refuses an empty list).
+    Writes(&'static [Action]),
+}
+
+impl Effect {
+    pub fn writes(self) -> bool {
+        matches!(self, Effect::Writes(_))
+    }
+
+    /// The audit actions the route may record (none for a reading route).
+    pub fn actions(self) -> &'static [Action] {
+        match self {
+            Effect::Reads => &[],
+            Effect::Writes(actions) => actions,
+        }
+    }
+}
+
+pub type HandlerResult = Result<Response<Body>, Problem>;
+type Handler = Arc<dyn Fn(Arc<App>, RequestCtx, Request) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// Bodies are refused unless a route opts in with [`Route::accepts_body`].
+pub const NO_BODY: usize = 0;
+
+#[derive(Clone)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub module: Module,
+    pub effect: Effect,
+    pub body_limit: usize,
+    handler: Handler,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {:?} {:?} {:?}",
+            self.method, self.path, self.access, self.module, self.effect
+        )
+    }
+}
+
+impl Route {
+    /// Declares a route. `access` and `effect` are mandatory: each is a decision.
+    pub fn new<F, Fut>(
+        method: Method,
+        path: &'static str,
+        access: Access,
+        module: Module,
+        effect: Effect,
+        handler: F,
+    ) -> Self
+    where
+        F: Fn(Arc<App>, RequestCtx, Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        Route {
+            method,
+            path,
+            access,
+            module,
+            effect,
+            body_limit: NO_BODY,
+            handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
+        }
+    }
+
+    /// Lets the route take a JSON body of at most `limit` bytes (HTTP-2).
+    pub fn accepts_body(mut self, limit: usize) -> Self {
+        self.body_limit = limit;
+        self
+    }
+
+    pub(crate) fn call(&self, app: Arc<App>, ctx: RequestCtx, req: Request) -> BoxFuture<'static, HandlerResult> {
+        (self.handler)(app, ctx, req)
+    }
+
+    /// True for a greedy `/{proxy+}` route, which answers only what no other route matches.
+    pub fn is_catch_all(&self) -> bool {
+        self.path.ends_with("+}")
+    }
+
+    /// What is wrong with the route's declaration, if anything: a writing route without an
+    /// audit action, a write on GET or HEAD, a route that needs a write permission but says it
+    /// only reads, or a writing route a Viewer may call (RBAC-3).
+    pub fn contradiction(&self) -> Option<String> {
+        let key = self.key();
+        match (self.effect, self.access) {
+            (Effect::Writes([]), _) => Some(format!("route {key} writes but records no audit action")),
+            (Effect::Writes(_), _) if self.method == Method::GET || self.method == Method::HEAD => {
+                Some(format!("route {key} writes on {}", self.method))
+            }
+            (Effect::Reads, Access::Requires(p)) if p.writes() => Some(format!(
+                "route {key} requires {p:?}, a write permission, but declares that it reads"
+            )),
+            (Effect::Writes(_), Access::Requires(p)) if quire_core::rbac::Role::Viewer.grants(p) => {
+                Some(format!("route {key} writes, and a Viewer holds {p:?} (RBAC-3)"))
+            }
+            _ => None,
+        }
+    }
+
+    /// `GET /documents/{id}` — the API Gateway route key.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// The result of matching a request path against a route table.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    pub route: Route,
+    pub params: HashMap<String, String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteError {
+    NotFound,
+    MethodNotAllowed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Router {
+    routes: Vec<Route>,
+}
+
+impl Router {
+    /// Builds a router, refusing duplicate, malformed or contradictory
+    /// ([`Route::contradiction`]) declarations.
+    pub fn new(routes: Vec<Route>) -> Result<Self, String> {
+        let mut seen = std::collections::HashSet::new();
+        for route in &routes {
+            let key = route.key();
+            if !route.path.starts_with('/') || route.path.contains("//") {
+                return Err(format!("malformed path in route {key}"));
+            }
+            if !seen.insert(key.clone()) {
+                return Err(format!("route {key} declared twice"));
+            }
+            if let Some(why) = route.contradiction() {
+                return Err(why);
+            }
+        }
+        Ok(Router { routes })
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Finds the route for a request. Declared routes win; a method mismatch on a declared path
+    /// is 405; a catch-all (`ANY /{proxy+}`) answers only what no declared route matches.
+    pub fn find(&self, method: &Method, path: &str) -> Result<Matched, RouteError> {
+        let mut path_matched = false;
+        for route in self.routes.iter().filter(|r| !r.is_catch_all()) {
+            if let Some(params) = match_path(route.path, path) {
+                if route.method == *method {
+                    return Ok(Matched {
+                        route: route.clone(),
+                        params,
+                    });
+                }
+                path_matched = true;
+            }
+        }
+        if path_matched {
+            return Err(RouteError::MethodNotAllowed);
+        }
+        for route in self.routes.iter().filter(|r| r.is_catch_all()) {
+            if let Some(params) = match_path(route.path, path) {
+                if route.method == *method || route.method.as_str() == ANY {
+                    return Ok(Matched {
+                        route: route.clone(),
+                        params,
+                    });
+                }
+            }
+        }
+        Err(RouteError::NotFound)
+    }
+}
+
+/// The method of a catch-all route, as API Gateway spells it.
+pub const ANY: &str = "ANY";
+
+/// Matches `/documents/{id}` against `/documents/abc`. A trailing slash is a different path.
+fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
+    let mut params = HashMap::new();
+    let mut pattern_parts = pattern.split('/');
+    let mut path_parts = path.split('/');
+    loop {
+        match (pattern_parts.next(), path_parts.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) => {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix("+}")) {
+                    // Greedy: the rest of the path, at least one segment.
+                    let rest: Vec<&str> = std::iter::once(s).chain(path_parts.by_ref()).collect();
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.insert(name.to_owned(), rest.join("/"));
+                    return Some(params);
+                }
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.insert(name.to_owned(), s.to_owned());
+                } else if p != s {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn noop(_: Arc<App>, _: RequestCtx, _: Request) -> HandlerResult {
+        Ok(Response::new(Body::Empty))
+    }
+
+    fn table() -> Router {
+        Router::new(vec![
+            Route::new(
+                Method::GET,
+                "/documents",
+                Access::Requires(Permission::DocumentRead),
+                Module::Documents,
+                Effect::Reads,
+                noop,
+            ),
+            Route::new(
+                Method::GET,
+                "/documents/{id}",
+                Access::Requires(Permission::DocumentRead),
+                Module::Documents,
+                Effect::Reads,
+                noop,
+            ),
+            Route::new(
+                Method::PATCH,
+                "/documents/{id}",
+                Access::Requires(Permission::DocumentEdit),
+                Module::Documents,
+                Effect::Writes(&[Action::DocumentUpdated]),
+                noop,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn matches_paths_and_params() {
+        let router = table();
+        let m = router.find(&Method::GET, "/documents/abc").unwrap();
+        assert_eq!(m.params["id"], "abc");
+        assert!(m.route.access == Access::Requires(Permission::DocumentRead));
+        assert!(router
+            .find(&Method::PATCH, "/documents/abc")
+            .unwrap()
+            .route
+            .effect
+            .writes());
+        assert_eq!(
+            router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
+            RouteError::MethodNotAllowed
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/documents/abc/x").unwrap_err(),
+            RouteError::NotFound
+        );
+        assert_eq!(
+            router.find(&Method::GET, "/documents/").unwrap_err(),
+            RouteError::NotFound
+        );
+        assert_eq!(router.find(&Method::GET, "/.env").unwrap_err(), RouteError::NotFound);
+    }
+
+    #[test]
+    fn catch_all_answers_only_the_undeclared() {
+        let mut routes = table().routes().to_vec();
+        routes.push(Route::new(
+            Method::from_bytes(ANY.as_bytes()).unwrap(),
+            "/{proxy+}",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            noop,
+        ));
+        let router = Router::new(routes).unwrap();
+        assert!(!router
+            .find(&Method::GET, "/documents/abc")
+            .unwrap()
+            .route
+            .is_catch_all());
+        assert_eq!(
+            router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
+            RouteError::MethodNotAllowed
+        );
+        let caught = router.find(&Method::POST, "/wp-admin/setup.php").unwrap();
+        assert!(caught.route.is_catch_all());
+        assert_eq!(caught.params["proxy"], "wp-admin/setup.php");
+        assert_eq!(router.find(&Method::GET, "/").unwrap_err(), RouteError::NotFound);
+    }
+
+    #[test]
+    fn refuses_duplicate_declarations() {
+        let twice = vec![
+            Route::new(
+                Method::GET,
+                "/health",
+                Access::Public,
+                Module::Platform,
+                Effect::Reads,
+                noop,
+            ),
+            Route::new(
+                Method::GET,
+                "/health",
+                Access::Public,
+                Module::Platform,
+                Effect::Reads,
+                noop,
+            ),
+        ];
+        assert!(Router::new(twice).is_err());
+    }
+
+    /// Proves: RBAC-2, RBAC-3
+    #[test]
+    fn refuses_routes_whose_declarations_contradict() {
+        let route = |method: Method, permission: Permission, effect: Effect| {
+            Route::new(
+                method,
+                "/x",
+                Access::Requires(permission),
+                Module::Documents,
+                effect,
+                noop,
+            )
+        };
+        let refused = |r: Route| Router::new(vec![r]).unwrap_err();
+        let edit = Effect::Writes(&[Action::DocumentUpdated]);
+        assert!(
+            refused(route(Method::POST, Permission::DocumentEdit, Effect::Writes(&[]))).contains("no audit action")
+        );
+        assert!(refused(route(Method::GET, Permission::DocumentEdit, edit)).contains("writes on GET"));
+        assert!(refused(route(Method::HEAD, Permission::DocumentEdit, edit)).contains("writes on HEAD"));
+        assert!(
+            refused(route(Method::POST, Permission::DocumentEdit, Effect::Reads)).contains("declares that it reads")
+        );
+        assert!(refused(route(Method::POST, Permission::DocumentRead, edit)).contains("Viewer"));
+        assert!(Router::new(vec![route(Method::POST, Permission::DocumentEdit, edit)]).is_ok());
+        assert!(Router::new(vec![route(Method::POST, Permission::AuditVerify, edit)]).is_ok());
+    }
+}

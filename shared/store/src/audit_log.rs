@@ -1,0 +1,165 @@
+//! Chain storage, read side: the chain head, pages of a tenant's chain with the blobs their
+//! entries reference, single blobs (AUD-2, AUD-5). The append is in `writer` (feature
+//! `chain-writer`); only the audit-writer function holds IAM rights to write the audit table.
+
+use super::keys::{self, Key};
+use super::{from_item, Item, PageRequest, Store, StoreError};
+use crate::tenant::TenantScope;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use quire_core::audit::blob;
+use quire_core::audit::chain::{self, Entry, Head};
+use quire_core::ids::OrgId;
+use std::collections::BTreeMap;
+
+/// A page of a tenant's chain and the blobs its entries reference.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditPage {
+    pub items: Vec<Entry>,
+    pub next: Option<String>,
+    /// Blob digest → content, for the references in `items` whose blob is stored, up to
+    /// [`PAGE_BLOB_BYTES`] in all.
+    pub blobs: BTreeMap<String, String>,
+    /// Digests referenced in `items` whose content did not fit the page's budget.
+    #[serde(rename = "blobsOmitted")]
+    pub blobs_omitted: Vec<String>,
+}
+
+/// Most blob content sent with one page of the trail, in bytes.
+pub const PAGE_BLOB_BYTES: u64 = 1024 * 1024;
+
+/// Checks every blob an entry references against its digest.
+pub(super) fn blobs_hold(entry: &Entry, blobs: &BTreeMap<String, String>) -> Result<(), String> {
+    for reference in entry.event.blob_references() {
+        blob::check(&reference, blobs.get(&reference.sha256).map(String::as_str))?;
+    }
+    Ok(())
+}
+
+pub(super) fn entry_from_item(item: Item) -> chain::StoredEntry {
+    from_item::<Entry>(item).map_err(|e| e.to_string())
+}
+
+impl Store {
+    pub(crate) async fn chain_head(&self, org: &OrgId) -> Result<Head, StoreError> {
+        match self.read(&self.audit_table, &keys::chain_head(org)).await? {
+            None => Ok(Head::genesis()),
+            Some(item) => from_item(item),
+        }
+    }
+
+    /// A page of the caller's chain, newest entry first, with the blobs its entries reference
+    /// (`blobs`: digest → content; a client checks each against its digest).
+    pub async fn audit_page(&self, scope: &TenantScope, page: &PageRequest) -> Result<AuditPage, StoreError> {
+        let partition = keys::chain_partition(scope.org_id());
+        let (items, next) = self
+            .query_page(
+                &self.audit_table,
+                &partition,
+                Some(keys::CHAIN_ENTRY_PREFIX),
+                false,
+                page,
+            )
+            .await?;
+        let items: Vec<Entry> = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        // Blobs travel with the page up to a budget (a Lambda response holds 6 MB); the rest are
+        // listed and read one by one (`GET /audit/blobs/{sha256}`).
+        let mut budget = PAGE_BLOB_BYTES;
+        let (mut included, mut omitted) = (Vec::new(), Vec::new());
+        for reference in items.iter().flat_map(|e| e.event.blob_references()) {
+            if included.contains(&reference.sha256) || omitted.contains(&reference.sha256) {
+                continue;
+            }
+            match budget.checked_sub(reference.bytes) {
+                Some(rest) => {
+                    budget = rest;
+                    included.push(reference.sha256);
+                }
+                None => omitted.push(reference.sha256),
+            }
+        }
+        let blobs = self.blobs(scope.org_id(), included).await?;
+        Ok(AuditPage {
+            items,
+            next,
+            blobs,
+            blobs_omitted: omitted,
+        })
+    }
+
+    /// The stored blobs of these digests (missing ones are absent from the map).
+    async fn blobs(
+        &self,
+        org: &OrgId,
+        digests: impl IntoIterator<Item = String>,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut digests: Vec<String> = digests.into_iter().collect();
+        digests.sort();
+        digests.dedup();
+        let wanted = digests.iter().map(|d| keys::blob(org, d)).collect();
+        let mut found = BTreeMap::new();
+        for mut item in self.batch_get_data(wanted).await? {
+            // Taken, not copied: a page's blobs can be large.
+            if let (Some(key), Some(AttributeValue::S(content))) = (Key::from_map(&item), item.remove("content")) {
+                found.insert(key.sk, content);
+            }
+        }
+        Ok(found)
+    }
+
+    /// One blob of the caller's audit trail, by its digest: `None` if the tenant has none.
+    pub async fn audit_blob(&self, scope: &TenantScope, sha256: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.blobs(scope.org_id(), [sha256.to_owned()]).await?.remove(sha256))
+    }
+
+    /// The stored blobs the entries of one page reference.
+    pub(super) async fn entry_blobs(
+        &self,
+        org: &OrgId,
+        stored: &[chain::StoredEntry],
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let digests = stored
+            .iter()
+            .flatten()
+            .flat_map(|e| e.event.blob_references())
+            .map(|r| r.sha256);
+        self.blobs(org, digests).await
+    }
+
+    /// Strongly consistent reads of data-table items by key, 100 keys per `BatchGetItem`, with
+    /// unprocessed keys asked again a bounded number of times (then an error: the caller retries).
+    pub(super) async fn batch_get_data(&self, wanted: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        for chunk in wanted.chunks(100) {
+            let mut keys_wanted = KeysAndAttributes::builder().consistent_read(true);
+            for key in chunk {
+                keys_wanted = keys_wanted.keys(key.to_map());
+            }
+            let mut request =
+                BTreeMap::from([(self.data_table.clone(), keys_wanted.build().map_err(StoreError::aws)?)]);
+            let mut rounds = 0;
+            loop {
+                let out = self
+                    .ddb
+                    .batch_get_item()
+                    .set_request_items(Some(request.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(StoreError::aws)?;
+                items.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.data_table))
+                        .unwrap_or_default(),
+                );
+                match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                    Some(_) if rounds == 10 => {
+                        return Err(StoreError::Aws("reads still throttled after 10 rounds".into()))
+                    }
+                    Some(rest) => request = rest.into_iter().collect(),
+                    None => break,
+                }
+                rounds += 1;
+            }
+        }
+        Ok(items)
+    }
+}

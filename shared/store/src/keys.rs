@@ -1,0 +1,307 @@
+//! The only place DynamoDB keys are built (TEN-2). Tenant keys start with `ORG#<orgId>`; ids
+//! cannot contain `#` (see [`quire_core::ids`]), so no id can reach into another partition.
+
+use crate::tenant::TenantScope;
+use aws_sdk_dynamodb::types::AttributeValue;
+use quire_core::ids::{AttachmentId, ExportId, OrgId, UserId};
+use std::collections::HashMap;
+
+/// Kinds of tenant records stored by the generic record operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    Documents,
+    /// Full re-walks of the audit chain (`store::VerificationJob`).
+    Verifications,
+}
+
+impl Collection {
+    fn tag(self) -> &'static str {
+        match self {
+            Collection::Documents => "DOC",
+            Collection::Verifications => "VERIFICATION",
+        }
+    }
+
+    /// The audit `target.type` of its records.
+    pub fn target_type(self) -> &'static str {
+        match self {
+            Collection::Documents => "document",
+            Collection::Verifications => "audit-verification",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub(crate) fn new(pk: String, sk: impl Into<String>) -> Self {
+        Key { pk, sk: sk.into() }
+    }
+
+    pub fn to_map(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(self.pk.clone())),
+            ("sk".to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+
+    /// Platform items outside every tenant: the user directory (a `sub` → its organisation).
+    pub fn is_platform(&self) -> bool {
+        self.pk.starts_with("USER#")
+    }
+
+    pub fn from_map(item: &HashMap<String, AttributeValue>) -> Option<Self> {
+        Some(Key {
+            pk: item.get("pk")?.as_s().ok()?.clone(),
+            sk: item.get("sk")?.as_s().ok()?.clone(),
+        })
+    }
+}
+
+/// What every key of a tenant's partitions starts with.
+pub(crate) const TENANT_PREFIX: &str = "ORG#";
+
+fn tenant(org: &OrgId) -> String {
+    format!("{TENANT_PREFIX}{org}")
+}
+
+pub(crate) fn organisation(org: &OrgId) -> Key {
+    Key::new(tenant(org), "ORG")
+}
+
+pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
+    Key::new(format!("{}#MEMBER", tenant(org)), user.as_str())
+}
+
+/// The user directory: which organisation a Cognito `sub` belongs to. Keyed by the user because
+/// that is all a token tells us; it holds no tenant data beyond the organisation id.
+pub(crate) fn user(user: &UserId) -> Key {
+    Key::new(format!("USER#{user}"), "USER")
+}
+
+pub(crate) fn collection(scope: &TenantScope, collection: Collection) -> String {
+    format!("{}#{}", tenant(scope.org_id()), collection.tag())
+}
+
+pub(crate) fn record(scope: &TenantScope, coll: Collection, id: &str) -> Key {
+    Key::new(collection(scope, coll), id)
+}
+
+/// The organisation and record id a stream record of a collection's item names.
+pub(crate) fn record_of(coll: Collection, key: &Key) -> Option<(OrgId, String)> {
+    let org = key
+        .pk
+        .strip_prefix(TENANT_PREFIX)?
+        .strip_suffix(&format!("#{}", coll.tag()))?;
+    Some((OrgId::parse(org).ok()?, key.sk.clone()))
+}
+
+/// The last link of the chain a full verification found valid (where the quick check starts).
+pub(crate) fn verified(org: &OrgId) -> Key {
+    Key::new(format!("{}#VERIFIED", tenant(org)), "THROUGH")
+}
+
+pub(crate) fn outbox_partition(org: &OrgId) -> String {
+    format!("{}#OUTBOX", tenant(org))
+}
+
+pub(crate) fn outbox(org: &OrgId, event_id: &str) -> Key {
+    Key::new(outbox_partition(org), event_id)
+}
+
+#[cfg(feature = "chain-writer")]
+/// The sparse index over outbox items by age (template.yaml: `DataTable`'s `OutboxByAge`),
+/// partitioned by a shard attribute and sorted by the event id, which starts with its time.
+pub const OUTBOX_INDEX: &str = "OutboxByAge";
+pub const OUTBOX_SHARD_ATTRIBUTE: &str = "outboxShard";
+/// Shards of the index: the first hex digit of the event id's random part, so writes spread.
+pub const OUTBOX_SHARDS: [char; 16] = [
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f',
+];
+
+/// The index shard of an event id (`<13 digits>-<uuid>`).
+pub(crate) fn outbox_shard(event_id: &str) -> String {
+    event_id
+        .chars()
+        .nth(14)
+        .filter(|c| OUTBOX_SHARDS.contains(c))
+        .unwrap_or('0')
+        .to_string()
+}
+
+#[cfg(feature = "chain-writer")]
+/// The organisation an outbox partition key belongs to (for stream records).
+pub(crate) fn org_of_outbox(pk: &str) -> Option<OrgId> {
+    OrgId::parse(pk.strip_prefix(TENANT_PREFIX)?.strip_suffix("#OUTBOX")?).ok()
+}
+
+/// Audit blobs (long values of entries), by the SHA-256 of their content.
+pub(crate) fn blob(org: &OrgId, sha256: &str) -> Key {
+    Key::new(format!("{}#BLOB", tenant(org)), sha256)
+}
+
+#[cfg(feature = "chain-writer")]
+/// Outbox items the writer could not append, with the reason (never in the outbox partition,
+/// so they block nothing).
+pub(crate) fn quarantine(org: &OrgId, event_id: &str) -> Key {
+    Key::new(format!("{}#QUARANTINE", tenant(org)), event_id)
+}
+
+/// True for keys of the organisation's own partitions (`ORG#<orgId>` and `ORG#<orgId>#…`).
+pub(crate) fn belongs_to(key: &Key, org: &OrgId) -> bool {
+    let own = tenant(org);
+    key.pk == own
+        || key
+            .pk
+            .strip_prefix(own.as_str())
+            .is_some_and(|rest| rest.starts_with('#'))
+}
+
+pub(crate) fn chain_partition(org: &OrgId) -> String {
+    format!("{}#AUDIT", tenant(org))
+}
+
+pub(crate) const CHAIN_ENTRY_PREFIX: &str = "ENTRY#";
+/// Sorts after every key that starts with [`CHAIN_ENTRY_PREFIX`] (`$` follows `#`) and before
+/// the head's.
+pub(crate) const CHAIN_ENTRY_END: &str = "ENTRY$";
+
+/// Zero-padded so that the sort key orders entries by sequence number.
+pub(crate) fn chain_entry(org: &OrgId, seq: u64) -> Key {
+    Key::new(chain_partition(org), format!("{CHAIN_ENTRY_PREFIX}{seq:020}"))
+}
+
+/// The sequence number a chain entry's sort key names.
+/// The sequence number a chain entry's sort key names, if it is exactly an entry key (the
+/// prefix and 20 digits): any other text under the prefix is not an entry.
+pub(crate) fn entry_seq(sk: &str) -> Option<u64> {
+    let digits = sk.strip_prefix(CHAIN_ENTRY_PREFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+pub(crate) fn chain_head(org: &OrgId) -> Key {
+    Key::new(chain_partition(org), "HEAD")
+}
+
+/// Platform item: the KMS-wrapped key that seals pagination cursors.
+pub(crate) fn cursor_key() -> Key {
+    Key::new("SYSTEM".to_owned(), "CURSOR_KEY")
+}
+
+/// An S3 object of one tenant (TEN-4): its key, `tenants/<orgId>/attachments/<attachmentId>` or
+/// `tenants/<orgId>/exports/<exportId>`, built from the same ids that build its KMS encryption
+/// context, which it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectKey {
+    org: OrgId,
+    kind: ObjectKind,
+    id: String,
+    key: String,
+}
+
+/// What an object of a tenant holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Attachment,
+    Export,
+}
+
+impl ObjectKey {
+    /// An attachment's object, in the scope's tenant.
+    pub fn attachment(scope: &TenantScope, id: &AttachmentId) -> Self {
+        Self::new(scope.org_id(), ObjectKind::Attachment, id.as_str())
+    }
+
+    /// An export's object, in the scope's tenant.
+    pub fn export(scope: &TenantScope, id: &ExportId) -> Self {
+        Self::new(scope.org_id(), ObjectKind::Export, id.as_str())
+    }
+
+    fn new(org: &OrgId, kind: ObjectKind, id: &str) -> Self {
+        let folder = match kind {
+            ObjectKind::Attachment => "attachments",
+            ObjectKind::Export => "exports",
+        };
+        ObjectKey {
+            org: org.clone(),
+            kind,
+            id: id.to_owned(),
+            key: format!("tenants/{org}/{folder}/{id}"),
+        }
+    }
+
+    /// The S3 key.
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+
+    pub fn org_id(&self) -> &OrgId {
+        &self.org
+    }
+
+    pub fn kind(&self) -> ObjectKind {
+        self.kind
+    }
+
+    /// The attachment or export id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves: TEN-2
+    #[test]
+    fn tenant_keys_start_with_the_tenant() {
+        let org = OrgId::parse("o1").unwrap();
+        let scope = TenantScope::new(org.clone());
+        for key in [
+            organisation(&org),
+            member(&org, &UserId::parse("u1").unwrap()),
+            record(&scope, Collection::Documents, "d1"),
+            outbox(&org, "e1"),
+            chain_entry(&org, 7),
+            chain_head(&org),
+            blob(&org, "ab"),
+            verified(&org),
+        ] {
+            assert!(key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1", "{key:?}");
+            assert!(belongs_to(&key, &org), "{key:?}");
+            assert!(!belongs_to(&key, &OrgId::parse("o").unwrap()), "{key:?}");
+        }
+        assert!(!belongs_to(&user(&UserId::parse("u1").unwrap()), &org));
+        assert_eq!(chain_entry(&org, 7).sk, "ENTRY#00000000000000000007");
+        assert_eq!(entry_seq(&chain_entry(&org, 7).sk), Some(7));
+        for not_an_entry in [
+            "ENTRY#7",
+            "ENTRY#0000000000000000000x",
+            "ENTRY#99999999999999999999",
+            "HEAD",
+        ] {
+            assert_eq!(entry_seq(not_an_entry), None, "{not_an_entry}");
+        }
+        let object = ObjectKey::attachment(&scope, &AttachmentId::parse("a1").unwrap());
+        assert_eq!(object.as_str(), "tenants/o1/attachments/a1");
+        assert_eq!((object.org_id(), object.id()), (&org, "a1"));
+    }
+
+    /// Proves: TEN-2
+    #[cfg(feature = "chain-writer")]
+    #[test]
+    fn writer_keys_stay_in_the_tenant() {
+        let org = OrgId::parse("o1").unwrap();
+        assert!(belongs_to(&quarantine(&org, "e1"), &org));
+        assert_eq!(org_of_outbox(&outbox(&org, "e").pk), Some(org));
+        assert_eq!(org_of_outbox("ORG#o1#DOC"), None);
+    }
+}

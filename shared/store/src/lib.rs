@@ -1,0 +1,415 @@
+//! # quire-store — the storage seam
+//!
+//! Every DynamoDB call Quire makes goes through [`Store`]. Tenant data is reachable only with a
+//! [`TenantScope`], which only this crate makes ([`tenant`]); each write commits its audit
+//! outbox item in the same `TransactWriteItems` (AUD-1), so a change without its audit record
+//! cannot commit.
+//!
+//! | you are looking for | module |
+//! |---|---|
+//! | the tenant scope, the caller | [`tenant`] |
+//! | every DynamoDB key and S3 object key | `keys` (private; [`ObjectKey`] is public) |
+//! | how a change is written with its audit event | `transaction` ([`Store::transaction`]) |
+//! | organisations and memberships | `directory` |
+//! | reading a tenant's chain, its blobs | `audit_log` |
+//! | the chain's append, quarantine, reconciler (feature `chain-writer`) | `writer` |
+//! | verification: quick check and jobs | `verification` |
+//! | pagination cursors (AES-256-GCM under a KMS data key) | `cursor` |
+//! | DynamoDB's item and transaction limits | [`size`] |
+//! | helpers for tests (feature `testing`) | `testing` |
+
+mod audit_log;
+mod cursor;
+mod directory;
+mod keys;
+pub mod size;
+pub mod tenant;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+// The test helpers make a tenant scope for any organisation: never in an optimised build.
+#[cfg(all(feature = "testing", not(debug_assertions)))]
+compile_error!("quire-store's `testing` feature is for tests and must not be enabled in a release build");
+mod transaction;
+mod verification;
+#[cfg(feature = "chain-writer")]
+mod writer;
+
+pub use audit_log::{AuditPage, PAGE_BLOB_BYTES};
+pub use directory::{MemberStatus, NewMember, OrgStatus};
+pub use keys::{Collection, ObjectKey, ObjectKind};
+pub use transaction::{AuditContext, Stored, Transaction};
+pub use verification::{
+    ChainCheck, JobStatus, Requested, Slice, SliceBudget, VerificationJob, Verified, QUICK_CHECK_ENTRIES,
+    QUICK_CHECK_TIME,
+};
+#[cfg(feature = "chain-writer")]
+pub use writer::{Reconciled, QUARANTINE_METRIC};
+
+use crate::tenant::TenantScope;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use cursor::CursorSealer;
+use keys::Key;
+use quire_core::audit::{AuditEvent, NotRecordable};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use tokio::sync::OnceCell;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Where the store's tables and key are: read once per cold start from the environment
+/// template.yaml sets (`QUIRE_DATA_TABLE`, `QUIRE_AUDIT_TABLE`, `QUIRE_KMS_KEY_ID`).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_table: String,
+    pub audit_table: String,
+    /// The customer-managed key that wraps the pagination-cursor sealing key.
+    pub kms_key_id: String,
+}
+
+/// An environment variable the configuration needs is missing or empty.
+#[derive(Debug, thiserror::Error)]
+#[error("missing environment variable {0}")]
+pub struct MissingVariable(pub &'static str);
+
+/// One variable of the environment, required and not empty.
+pub fn env_var(name: &'static str) -> Result<String, MissingVariable> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(MissingVariable(name))
+}
+
+impl StoreConfig {
+    pub fn from_env() -> Result<Self, MissingVariable> {
+        Ok(StoreConfig {
+            data_table: env_var("QUIRE_DATA_TABLE")?,
+            audit_table: env_var("QUIRE_AUDIT_TABLE")?,
+            kms_key_id: env_var("QUIRE_KMS_KEY_ID")?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the item already exists")]
+    AlreadyExists,
+    #[error("the item changed since it was read")]
+    Conflict,
+    #[error("stored item is not readable: {0}")]
+    Corrupt(String),
+    /// The change cannot be recorded in the audit trail (refused before anything committed).
+    #[error(transparent)]
+    NotRecordable(#[from] NotRecordable),
+    /// The change exceeds DynamoDB's item or transaction limits (refused before it was sent).
+    #[error("the change is too large to store: {0}")]
+    TooLarge(String),
+    /// A pagination cursor that is not one this listing issued (forged, expired, another
+    /// tenant's or another listing's).
+    #[error("the cursor is not valid for this listing")]
+    InvalidCursor,
+    /// A verification slice ended before it verified a single entry (its deadline had passed).
+    #[error("the verification slice made no progress before its deadline")]
+    NoProgress,
+    #[error("storage call failed: {0}")]
+    Aws(String),
+}
+
+impl StoreError {
+    fn aws(error: impl std::error::Error) -> Self {
+        // The full source chain: SDK errors put the useful part in their sources.
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        StoreError::Aws(text)
+    }
+}
+
+/// The answer to a stream batch whose records with these sequence numbers failed: Lambda
+/// retries from the first of them (`ReportBatchItemFailures`).
+pub fn batch_item_failures(failed: Vec<String>) -> aws_lambda_events::event::streams::DynamoDbEventResponse {
+    let mut response = aws_lambda_events::event::streams::DynamoDbEventResponse::default();
+    for sequence_number in failed {
+        let mut failure = aws_lambda_events::event::streams::DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(sequence_number);
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+/// A tenant record kept by the generic operations below.
+pub trait Record: Serialize + DeserializeOwned + Send + Sync {
+    const COLLECTION: Collection;
+    fn id(&self) -> &str;
+    /// Incremented on every change; used for optimistic concurrency.
+    fn version(&self) -> u64;
+}
+
+/// A query parameter a listing does not accept, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidParameter {
+    pub name: String,
+    pub detail: String,
+}
+
+/// A page request from the query string: `limit` (1..=100, default 50) and an opaque `cursor`.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: Option<i32>,
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: i32 = 100;
+    pub const DEFAULT_LIMIT: i32 = 50;
+
+    /// Reads the query string's parameters (name, value): only `limit` and `cursor`, each at
+    /// most once (a repeated one is refused, whichever value comes first), `limit` 1 to
+    /// [`PageRequest::MAX_LIMIT`]. The error names the parameter and says what is wrong.
+    pub fn parse<'q>(parameters: impl IntoIterator<Item = (&'q str, &'q str)>) -> Result<Self, InvalidParameter> {
+        let mut page = PageRequest::default();
+        let (mut limit_seen, mut cursor_seen) = (false, false);
+        for (name, value) in parameters {
+            match name {
+                "limit" if !limit_seen => {
+                    limit_seen = true;
+                    page.limit = match value.parse::<i32>() {
+                        Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => Some(n),
+                        _ => {
+                            return Err(InvalidParameter {
+                                name: "limit".into(),
+                                detail: format!("limit must be an integer from 1 to {}", Self::MAX_LIMIT),
+                            })
+                        }
+                    };
+                }
+                "cursor" if !cursor_seen => {
+                    cursor_seen = true;
+                    page.cursor = Some(value.to_owned());
+                }
+                "limit" | "cursor" => {
+                    return Err(InvalidParameter {
+                        name: name.to_owned(),
+                        detail: format!("`{name}` given more than once"),
+                    })
+                }
+                other => {
+                    return Err(InvalidParameter {
+                        name: other.to_owned(),
+                        detail: format!("unknown query parameter `{other}`"),
+                    })
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    fn limit(&self) -> i32 {
+        self.limit.unwrap_or(Self::DEFAULT_LIMIT)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+pub struct Store {
+    ddb: Client,
+    kms: aws_sdk_kms::Client,
+    data_table: String,
+    audit_table: String,
+    kms_key_id: String,
+    cursor: OnceCell<CursorSealer>,
+}
+
+/// The attribute naming what a record item is (its collection's `target_type`, `outbox` for
+/// outbox items): what stream filters in template.yaml select on.
+pub(crate) const RECORD_KIND: &str = "kind";
+
+pub(crate) fn to_item<T: Serialize>(value: &T, key: &Key) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    item.extend(key.to_map());
+    Ok(item)
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
+    item.remove("pk");
+    item.remove("sk");
+    item.remove(RECORD_KIND);
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    /// On AWS: the configuration from the environment template.yaml sets, credentials and
+    /// endpoints from the standard AWS variables (`AWS_ENDPOINT_URL` reaches an emulator). For
+    /// functions that need nothing but the store (the audit writer and verifier).
+    pub async fn from_env() -> Result<Self, MissingVariable> {
+        let config = StoreConfig::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Store::new(&sdk, &config))
+    }
+
+    pub fn new(sdk: &aws_config::SdkConfig, config: &StoreConfig) -> Self {
+        Store {
+            ddb: Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            data_table: config.data_table.clone(),
+            audit_table: config.audit_table.clone(),
+            kms_key_id: config.kms_key_id.clone(),
+            cursor: OnceCell::new(),
+        }
+    }
+
+    /// The outbox item of an event: written with the change, consumed by the audit writer.
+    fn outbox_item(&self, key: &Key, event: &AuditEvent) -> Result<Item, StoreError> {
+        let mut item = key.to_map();
+        item.insert(RECORD_KIND.into(), AttributeValue::S("outbox".into()));
+        item.insert(
+            keys::OUTBOX_SHARD_ATTRIBUTE.into(),
+            AttributeValue::S(keys::outbox_shard(&event.event_id)),
+        );
+        item.insert(
+            "event".into(),
+            AttributeValue::M(serde_dynamo::to_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        );
+        Ok(item)
+    }
+
+    /// One strongly consistent read of an item by key: every single-item read goes through here.
+    async fn read(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key.to_map()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out.item)
+    }
+
+    /// A record as stored: what a replacement names as its `before`.
+    pub async fn get<R: Record>(&self, scope: &TenantScope, id: &str) -> Result<Option<Stored<R>>, StoreError> {
+        let key = keys::record(scope, R::COLLECTION, id);
+        Ok(self
+            .read(&self.data_table, &key)
+            .await?
+            .map(from_item)
+            .transpose()?
+            .map(Stored::new))
+    }
+
+    /// A page of records, newest id first (ids are time-ordered UUIDv7).
+    pub async fn list<R: Record>(&self, scope: &TenantScope, page: &PageRequest) -> Result<Page<R>, StoreError> {
+        let partition = keys::collection(scope, R::COLLECTION);
+        let (items, next) = self.query_page(&self.data_table, &partition, None, false, page).await?;
+        Ok(Page {
+            items: items.into_iter().map(from_item).collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+
+    /// One page of a partition, with sealed cursors in and out.
+    async fn query_page(
+        &self,
+        table: &str,
+        partition: &str,
+        sk_prefix: Option<&str>,
+        ascending: bool,
+        page: &PageRequest,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let sealer = self.cursor_sealer().await?;
+        let start = match &page.cursor {
+            None => None,
+            Some(cursor) => Some(
+                sealer
+                    .open(partition, cursor)
+                    .ok_or(StoreError::InvalidCursor)?
+                    .to_map(),
+            ),
+        };
+        let mut query = self
+            .ddb
+            .query()
+            .table_name(table)
+            .key_condition_expression(if sk_prefix.is_some() {
+                "pk = :pk AND begins_with(sk, :prefix)"
+            } else {
+                "pk = :pk"
+            })
+            .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
+            .scan_index_forward(ascending)
+            .consistent_read(true)
+            .limit(page.limit())
+            .set_exclusive_start_key(start);
+        if let Some(prefix) = sk_prefix {
+            query = query.expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()));
+        }
+        let out = query.send().await.map_err(StoreError::aws)?;
+        let next = match out.last_evaluated_key.as_ref().and_then(Key::from_map) {
+            Some(last) => Some(sealer.seal(partition, &last).map_err(StoreError::Corrupt)?),
+            None => None,
+        };
+        Ok((out.items.unwrap_or_default(), next))
+    }
+
+    /// The cursor sealing key: unwrapped once per cold start; created on first use ever, with a
+    /// conditional put so that concurrent first uses agree on one key.
+    async fn cursor_sealer(&self) -> Result<&CursorSealer, StoreError> {
+        self.cursor
+            .get_or_try_init(|| async {
+                let key = keys::cursor_key();
+                for _ in 0..3 {
+                    let item = self.read(&self.data_table, &key).await?;
+                    if let Some(wrapped) = item.as_ref().and_then(|i| i.get("wrapped")).and_then(|v| v.as_b().ok()) {
+                        let plain = self
+                            .kms
+                            .decrypt()
+                            .ciphertext_blob(wrapped.clone())
+                            .encryption_context("purpose", "quire-cursor-key")
+                            .send()
+                            .await
+                            .map_err(StoreError::aws)?;
+                        let bytes = plain
+                            .plaintext
+                            .ok_or_else(|| StoreError::Corrupt("KMS returned no plaintext".into()))?;
+                        return CursorSealer::new(bytes.as_ref()).map_err(StoreError::Corrupt);
+                    }
+                    let fresh = self
+                        .kms
+                        .generate_data_key()
+                        .key_id(&self.kms_key_id)
+                        .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+                        .encryption_context("purpose", "quire-cursor-key")
+                        .send()
+                        .await
+                        .map_err(StoreError::aws)?;
+                    let wrapped = fresh
+                        .ciphertext_blob
+                        .ok_or_else(|| StoreError::Corrupt("KMS returned no ciphertext".into()))?;
+                    let mut item = key.to_map();
+                    item.insert("wrapped".into(), AttributeValue::B(wrapped));
+                    // Lost the race to another instance? Loop and use its key.
+                    let _ = self
+                        .ddb
+                        .put_item()
+                        .table_name(&self.data_table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .send()
+                        .await;
+                }
+                Err(StoreError::Aws("cursor key could not be established".into()))
+            })
+            .await
+    }
+}

@@ -1,0 +1,84 @@
+//! For tests only (feature `testing`): a tenant scope for any organisation, and the raw keys of
+//! the items tests read or tamper with as an attacker with database access would. Tests build
+//! no key themselves (a guardrail test checks it); they ask here, so a change of key layout
+//! changes one place.
+
+use crate::keys::{self, Collection};
+use crate::tenant::TenantScope;
+use quire_core::ids::{OrgId, UserId};
+
+/// A scope for `org`, as if a member of it were calling.
+pub fn scope(org: &OrgId) -> TenantScope {
+    TenantScope::new(org.clone())
+}
+
+/// `(pk, sk)` of an item.
+pub type RawKey = (String, String);
+
+fn raw(key: keys::Key) -> RawKey {
+    (key.pk, key.sk)
+}
+
+/// The partition of the organisation's outbox (data table).
+pub fn outbox_partition(org: &OrgId) -> String {
+    keys::outbox_partition(org)
+}
+
+/// An outbox item (data table).
+pub fn outbox(org: &OrgId, event_id: &str) -> RawKey {
+    raw(keys::outbox(org, event_id))
+}
+
+/// Entry `seq` of the organisation's chain (audit table).
+pub fn chain_entry(org: &OrgId, seq: u64) -> RawKey {
+    raw(keys::chain_entry(org, seq))
+}
+
+/// The head of the organisation's chain (audit table).
+pub fn chain_head(org: &OrgId) -> RawKey {
+    raw(keys::chain_head(org))
+}
+
+/// An audit blob (data table).
+pub fn blob(org: &OrgId, sha256: &str) -> RawKey {
+    raw(keys::blob(org, sha256))
+}
+
+/// The organisation item (data table).
+pub fn organisation(org: &OrgId) -> RawKey {
+    raw(keys::organisation(org))
+}
+
+/// A membership item (data table).
+pub fn member(org: &OrgId, user: &UserId) -> RawKey {
+    raw(keys::member(org, user))
+}
+
+/// A document record (data table).
+pub fn document(org: &OrgId, id: &str) -> RawKey {
+    raw(keys::record(&scope(org), Collection::Documents, id))
+}
+
+/// What every key of every tenant's partitions starts with: for tests that check no response
+/// leaks a key.
+pub const TENANT_KEY_PREFIX: &str = keys::TENANT_PREFIX;
+
+/// A caller of `org` with `role`, as the tenant layer would resolve one.
+pub fn caller(org: &OrgId, user: &UserId, role: quire_core::rbac::Role) -> crate::tenant::Caller {
+    crate::tenant::Caller::new(
+        user.clone(),
+        format!("{user}@test"),
+        user.to_string(),
+        role,
+        org.clone(),
+    )
+}
+
+/// An item of the organisation's chain partition (audit table) under the entry key prefix
+/// followed by `rest`: what a forger would add beside the real entries.
+pub fn chain_item(org: &OrgId, rest: &str) -> RawKey {
+    (
+        keys::chain_partition(org),
+        format!("{}{rest}", keys::CHAIN_ENTRY_PREFIX),
+    )
+}

@@ -1,0 +1,519 @@
+//! The transaction builder: the one way a change is written (AUD-1, AUD-3, TEN-2).
+//!
+//! ```text
+//! app.store.transaction(scope, audit)      // audit = who and from where
+//!     .replace(&stored, &next, Action::DocumentUpdated)
+//!     .because(reason)
+//!     .commit().await?
+//! ```
+//!
+//! Each record written carries its own audit event, whose `before` and `after` are the record as
+//! read ([`Stored`], which only the store can make) and as written: a handler cannot record
+//! something other than what it wrote. At commit, before anything is sent, every event is sealed
+//! with the chain's own canonicalisation (long values become blobs, the entry must hash and fit),
+//! every key is checked to lie in the scope's partitions, and the item and transaction byte
+//! budgets of DynamoDB are checked; the records, their outbox items and their blobs then commit
+//! in one `TransactWriteItems`, or nothing does.
+
+use super::{keys, size, to_item, Item, Record, Store, StoreError, RECORD_KIND};
+use crate::tenant::TenantScope;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use quire_core::audit::{Action, Actor, AuditEvent, Origin, Target};
+use serde::Serialize;
+
+/// Who makes a change and from where: the actor and origin every event of a transaction records,
+/// and, for a change made through a route, the actions that route declares (nothing else can
+/// be recorded with it).
+#[derive(Debug, Clone)]
+pub struct AuditContext {
+    pub actor: Actor,
+    pub origin: Origin,
+    declared: Option<&'static [Action]>,
+}
+
+impl AuditContext {
+    /// Any action may be recorded: for changes the store makes itself (provisioning, verdicts).
+    pub(crate) fn new(actor: Actor, origin: Origin) -> Self {
+        AuditContext {
+            actor,
+            origin,
+            declared: None,
+        }
+    }
+
+    /// A change made through a route: only the actions the route declares may be recorded.
+    pub fn for_route(actor: Actor, origin: Origin, actions: &'static [Action]) -> Self {
+        AuditContext {
+            actor,
+            origin,
+            declared: Some(actions),
+        }
+    }
+
+    /// Whether `action` may be recorded with this context.
+    fn allows(&self, action: Action) -> bool {
+        self.declared.is_none_or(|declared| declared.contains(&action))
+    }
+}
+
+/// A record as it was read from the store. Only the store makes these, so the `before` of an
+/// audited replacement is always what was stored (at the version the write is conditioned on).
+#[derive(Debug, Clone)]
+pub struct Stored<R> {
+    record: R,
+}
+
+impl<R> Stored<R> {
+    pub(crate) fn new(record: R) -> Self {
+        Stored { record }
+    }
+
+    pub fn record(&self) -> &R {
+        &self.record
+    }
+
+    pub fn into_record(self) -> R {
+        self.record
+    }
+}
+
+impl<R> std::ops::Deref for Stored<R> {
+    type Target = R;
+    fn deref(&self) -> &R {
+        &self.record
+    }
+}
+
+/// What a failed condition of one write means.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OnCondition {
+    AlreadyExists,
+    Changed,
+}
+
+impl OnCondition {
+    fn error(self) -> StoreError {
+        match self {
+            OnCondition::AlreadyExists => StoreError::AlreadyExists,
+            OnCondition::Changed => StoreError::Conflict,
+        }
+    }
+}
+
+struct Write {
+    key: keys::Key,
+    item: Item,
+    condition: Option<&'static str>,
+    names: Vec<(&'static str, &'static str)>,
+    values: Vec<(&'static str, AttributeValue)>,
+    on_condition: OnCondition,
+}
+
+impl Write {
+    /// A put whatever the item holds now.
+    fn unconditional(key: keys::Key, item: Item) -> Self {
+        Write {
+            key,
+            item,
+            condition: None,
+            names: Vec::new(),
+            values: Vec::new(),
+            on_condition: OnCondition::Changed,
+        }
+    }
+}
+
+/// A change under construction. Errors found while building are kept and returned by
+/// [`Transaction::commit`], so a chain of calls reads as the change it describes.
+#[must_use = "a transaction does nothing until it is committed"]
+pub struct Transaction<'s> {
+    store: &'s Store,
+    scope: TenantScope,
+    audit: AuditContext,
+    writes: Vec<Write>,
+    events: Vec<AuditEvent>,
+    error: Option<StoreError>,
+}
+
+impl Store {
+    /// Starts a change of the scope's tenant data, recorded as made by `audit`.
+    pub fn transaction(&self, scope: &TenantScope, audit: AuditContext) -> Transaction<'_> {
+        Transaction {
+            store: self,
+            scope: scope.clone(),
+            audit,
+            writes: Vec::new(),
+            events: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+fn snapshot<T: Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Transaction<'_> {
+    fn attempt(mut self, step: impl FnOnce(&mut Self) -> Result<(), StoreError>) -> Self {
+        if self.error.is_none() {
+            if let Err(error) = step(&mut self) {
+                self.error = Some(error);
+            }
+        }
+        self
+    }
+
+    /// Writes a new record (refused with [`StoreError::AlreadyExists`] if its id is taken) and
+    /// records `action` with the record as `after`.
+    pub fn create<R: Record>(self, record: &R, action: Action) -> Self {
+        let key = keys::record(&self.scope, R::COLLECTION, record.id());
+        let target = Target::new(R::COLLECTION.target_type(), record.id());
+        let kind = R::COLLECTION.target_type();
+        self.insert(key, record, Some((action, target))).with_kind(kind)
+    }
+
+    /// Tags the last write with its record kind.
+    fn with_kind(self, kind: &'static str) -> Self {
+        self.attempt(|tx| {
+            if let Some(write) = tx.writes.last_mut() {
+                write.item.insert(RECORD_KIND.into(), AttributeValue::S(kind.into()));
+            }
+            Ok(())
+        })
+    }
+
+    /// Replaces `current` by `next` if the stored record is still at `current`'s version
+    /// (otherwise [`StoreError::Conflict`]), and records `action` with both.
+    pub fn replace<R: Record>(self, current: &Stored<R>, next: &R, action: Action) -> Self {
+        self.attempt(|tx| {
+            if current.id() != next.id() {
+                return Err(StoreError::Corrupt("a replacement must keep the record's id".into()));
+            }
+            let key = keys::record(&tx.scope, R::COLLECTION, next.id());
+            let mut item = to_item(next, &key)?;
+            item.insert(
+                RECORD_KIND.into(),
+                AttributeValue::S(R::COLLECTION.target_type().into()),
+            );
+            tx.writes.push(Write {
+                key,
+                item,
+                condition: Some("attribute_exists(pk) AND #version = :expected"),
+                names: vec![("#version", "version")],
+                values: vec![(":expected", AttributeValue::N(current.version().to_string()))],
+                on_condition: OnCondition::Changed,
+            });
+            tx.emit(
+                action,
+                Target::new(R::COLLECTION.target_type(), next.id()),
+                Some(snapshot(current.record())?),
+                Some(snapshot(next)?),
+            )
+        })
+    }
+
+    /// Records an event that changes no record (a security event), with what it found.
+    pub fn event(self, action: Action, target: Target, outcome: &impl Serialize) -> Self {
+        self.attempt(|tx| {
+            let outcome = snapshot(outcome)?;
+            tx.emit(action, target, None, Some(outcome))
+        })
+    }
+
+    /// The reason for change of the last event (Part 11 §11.10(e)).
+    pub fn because(self, reason: &str) -> Self {
+        self.attempt(|tx| match tx.events.pop() {
+            Some(event) => {
+                tx.events.push(event.reason(reason));
+                Ok(())
+            }
+            None => Err(StoreError::Corrupt("a reason needs an event".into())),
+        })
+    }
+
+    /// A new item, written only if absent; with `audit`, the event that records it (`after` is
+    /// the item as written). Without, for items the store keeps beside an audited one (the user
+    /// directory entry of a membership).
+    pub(crate) fn insert<T: Serialize>(self, key: keys::Key, value: &T, audit: Option<(Action, Target)>) -> Self {
+        self.attempt(|tx| {
+            let item = to_item(value, &key)?;
+            tx.writes.push(Write {
+                key,
+                item,
+                condition: Some("attribute_not_exists(pk)"),
+                names: Vec::new(),
+                values: Vec::new(),
+                on_condition: OnCondition::AlreadyExists,
+            });
+            match audit {
+                Some((action, target)) => tx.emit(action, target, None, Some(snapshot(value)?)),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Writes an item the store keeps beside an audited change (no event of its own: derived
+    /// state such as the last verified link) if `condition` holds on what is stored; otherwise
+    /// the whole change fails with [`StoreError::Conflict`].
+    pub(crate) fn put_beside_if<T: Serialize>(
+        self,
+        key: keys::Key,
+        value: &T,
+        condition: &'static str,
+        values: Vec<(&'static str, AttributeValue)>,
+    ) -> Self {
+        self.attempt(|tx| {
+            let item = to_item(value, &key)?;
+            tx.writes.push(Write {
+                key,
+                item,
+                condition: Some(condition),
+                names: Vec::new(),
+                values,
+                on_condition: OnCondition::Changed,
+            });
+            Ok(())
+        })
+    }
+
+    fn emit(
+        &mut self,
+        action: Action,
+        target: Target,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        if !self.audit.allows(action) {
+            return Err(StoreError::Corrupt(format!(
+                "{action:?} is not among the audit actions the route declares"
+            )));
+        }
+        let mut event = AuditEvent::new(
+            self.scope.org_id(),
+            action,
+            self.audit.actor.clone(),
+            target,
+            self.audit.origin.clone(),
+        );
+        event.before = before;
+        event.after = after;
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// Seals the events, checks scope and budgets, and commits everything in one transaction.
+    /// A transient transaction conflict is retried once; then it is [`StoreError::Conflict`].
+    pub async fn commit(self) -> Result<(), StoreError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let Transaction {
+            store,
+            scope,
+            writes,
+            events,
+            ..
+        } = self;
+        if events.is_empty() {
+            return Err(StoreError::Corrupt("a change without an audit event".into()));
+        }
+        let org = scope.org_id();
+        let mut all = writes;
+        let mut blobs: Vec<quire_core::audit::blob::Blob> = Vec::new();
+        for mut event in events {
+            for blob in event.seal()? {
+                if !blobs.iter().any(|b| b.sha256 == blob.sha256) {
+                    blobs.push(blob);
+                }
+            }
+            let key = keys::outbox(org, &event.event_id);
+            all.push(Write {
+                item: store.outbox_item(&key, &event)?,
+                key,
+                condition: Some("attribute_not_exists(pk)"),
+                names: Vec::new(),
+                values: Vec::new(),
+                on_condition: OnCondition::AlreadyExists,
+            });
+        }
+        for blob in blobs {
+            // Content-addressed: a blob already stored has these very bytes, so writing it again
+            // changes nothing; it carries no condition.
+            let key = keys::blob(org, &blob.sha256);
+            let mut item = key.to_map();
+            item.insert("content".into(), AttributeValue::S(blob.content));
+            all.push(Write::unconditional(key, item));
+        }
+        // TEN-2, in release builds too: nothing of this transaction lies outside the scope.
+        if let Some(stray) = all
+            .iter()
+            .find(|w| !keys::belongs_to(&w.key, org) && !w.key.is_platform())
+        {
+            return Err(StoreError::Corrupt(format!(
+                "a write outside the tenant's partitions: {}",
+                stray.key.pk
+            )));
+        }
+        let mut total = 0;
+        for write in &all {
+            let bytes = size::item_size(&write.item);
+            if bytes > size::MAX_ITEM_BYTES {
+                return Err(StoreError::TooLarge(format!("an item of {bytes} bytes")));
+            }
+            total += bytes;
+        }
+        if all.len() > size::MAX_TRANSACTION_ACTIONS || total > size::MAX_TRANSACTION_BYTES {
+            return Err(StoreError::TooLarge(format!("{} writes, {total} bytes", all.len())));
+        }
+        let on_condition: Vec<OnCondition> = all.iter().map(|w| w.on_condition).collect();
+        let mut items = Vec::with_capacity(all.len());
+        for write in all {
+            let mut put = Put::builder().table_name(&store.data_table).set_item(Some(write.item));
+            if let Some(condition) = write.condition {
+                put = put.condition_expression(condition);
+            }
+            for (placeholder, name) in write.names {
+                put = put.expression_attribute_names(placeholder, name);
+            }
+            for (name, value) in write.values {
+                put = put.expression_attribute_values(name, value);
+            }
+            items.push(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(StoreError::aws)?)
+                    .build(),
+            );
+        }
+        store.send_transaction(items, &on_condition).await
+    }
+}
+
+impl Store {
+    /// Sends a transaction; a failed condition becomes the error its write declared, a transient
+    /// conflict with another transaction is retried once and then reported as a conflict.
+    pub(crate) async fn send_transaction(
+        &self,
+        items: Vec<TransactWriteItem>,
+        on_condition: &[OnCondition],
+    ) -> Result<(), StoreError> {
+        for attempt in 0..2 {
+            let error = match self
+                .ddb
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) => error.into_service_error(),
+            };
+            if let TransactWriteItemsError::TransactionCanceledException(cancelled) = &error {
+                let reasons = cancelled.cancellation_reasons();
+                if let Some(index) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+                    return Err(on_condition.get(index).copied().unwrap_or(OnCondition::Changed).error());
+                }
+                if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                    if attempt == 0 {
+                        continue;
+                    }
+                    return Err(StoreError::Conflict);
+                }
+            }
+            return Err(StoreError::aws(error));
+        }
+        Err(StoreError::Conflict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreConfig;
+    use quire_core::ids::{OrgId, UserId};
+
+    /// A store whose endpoint refuses every connection: these checks must decide before any call.
+    fn offline_store() -> Store {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let config = StoreConfig {
+            data_table: "data".into(),
+            audit_table: "audit".into(),
+            kms_key_id: "key".into(),
+        };
+        Store::new(&sdk, &config)
+    }
+
+    fn audit() -> AuditContext {
+        AuditContext::new(Actor::system("test"), Origin::new(None, None, "corr-0001"))
+    }
+
+    /// In release builds too, a transaction of one tenant cannot write another tenant's key.
+    ///
+    /// Proves: TEN-2
+    #[tokio::test]
+    async fn a_write_outside_the_scope_is_refused_before_anything_is_sent() {
+        let store = offline_store();
+        let scope = TenantScope::new(OrgId::parse("acme").unwrap());
+        let other = OrgId::parse("globex").unwrap();
+        let user = UserId::parse("u1").unwrap();
+        let outcome = store
+            .transaction(&scope, audit())
+            .insert(
+                keys::member(&other, &user),
+                &serde_json::json!({"role": "Owner"}),
+                Some((Action::MemberAdded, Target::new("user", "u1"))),
+            )
+            .commit()
+            .await;
+        assert!(
+            matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("outside the tenant")),
+            "{outcome:?}"
+        );
+    }
+
+    /// More writes than one transaction holds are refused before anything is sent.
+    #[tokio::test]
+    async fn a_transaction_over_the_action_limit_is_refused_before_anything_is_sent() {
+        let store = offline_store();
+        let org = OrgId::parse("acme").unwrap();
+        let scope = TenantScope::new(org.clone());
+        let mut tx = store.transaction(&scope, audit());
+        for n in 0..size::MAX_TRANSACTION_ACTIONS {
+            let user = UserId::parse(&format!("u{n}")).unwrap();
+            tx = tx.insert(
+                keys::member(&org, &user),
+                &serde_json::json!({"n": n}),
+                Some((Action::MemberAdded, Target::new("user", user.as_str()))),
+            );
+        }
+        let outcome = tx.commit().await;
+        assert!(matches!(outcome, Err(StoreError::TooLarge(_))), "{outcome:?}");
+    }
+
+    /// A change made through a route records only the actions the route declares.
+    ///
+    /// Proves: AUD-3
+    #[tokio::test]
+    async fn an_action_the_route_does_not_declare_is_refused_before_anything_is_sent() {
+        let store = offline_store();
+        let scope = TenantScope::new(OrgId::parse("acme").unwrap());
+        let limited = AuditContext::for_route(
+            Actor::system("test"),
+            Origin::new(None, None, "c"),
+            &[Action::DocumentCreated],
+        );
+        let outcome = store
+            .transaction(&scope, limited)
+            .event(Action::AuditVerified, Target::new("audit-chain", "acme"), &"outcome")
+            .commit()
+            .await;
+        assert!(
+            matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("not among the audit actions")),
+            "{outcome:?}"
+        );
+    }
+}
