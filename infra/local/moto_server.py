@@ -3,7 +3,7 @@
 `moto_server` serves requests on threads without locking, so concurrent
 conditional writes occasionally lose an update. One thread serialises every
 request, which makes conditional-write races behave as on AWS at the same
-speed (see DESIGN.md, "Facts about the local emulator").
+speed (README.md, "The local emulator and its gaps").
 
 Usage: moto_server.py --port N [--parent-pid P]    (started by infra/local/src/emulator.rs)
 """

@@ -765,8 +765,8 @@ async fn items_stored_outside_the_entries_break_the_chain() {
     }
 }
 
-/// One verification per organisation at a time: a second request while one is queued gets 409
-/// naming the running job, and starts nothing.
+/// One verification per organisation at a time, under concurrency: of requests made at once,
+/// exactly one starts a job and the others get 409 naming it; the verdict frees the next.
 ///
 /// Proves: AUD-5
 #[tokio::test]
@@ -774,16 +774,26 @@ async fn a_second_verification_waits_for_the_first() {
     let h = harness();
     let (org, owner) = chain_of_nine(h, "onejob").await;
     let held = h.pause_verifier();
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let first = start_verification(h, &owner).await;
-    let id = first["id"].as_str().unwrap().to_owned();
-    let second = h.call(Method::POST, "/audit/verifications", Some(&owner), None).await;
-    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.text);
-    assert_eq!(second.body["verificationId"], id.as_str(), "{}", second.text);
+    let replies =
+        futures::future::join_all((0..8).map(|_| h.call(Method::POST, "/audit/verifications", Some(&owner), None)))
+            .await;
+    let started: Vec<&quire_blackbox_tests::Reply> =
+        replies.iter().filter(|r| r.status == StatusCode::ACCEPTED).collect();
     assert_eq!(
-        second.header("location"),
-        Some(format!("/audit/verifications/{id}").as_str())
+        started.len(),
+        1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
+    let id = started[0].body["id"].as_str().unwrap().to_owned();
+    for refused in replies.iter().filter(|r| r.status != StatusCode::ACCEPTED) {
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+        assert_eq!(refused.body["verificationId"], id.as_str(), "{}", refused.text);
+        assert_eq!(
+            refused.header("location"),
+            Some(format!("/audit/verifications/{id}").as_str())
+        );
+    }
     drop(held);
     assert_eq!(h.verification_done(&owner, &id).await["status"], "valid");
     h.audit_settled(&org).await;
@@ -793,5 +803,8 @@ async fn a_second_verification_waits_for_the_first() {
         .iter()
         .filter(|e| e["event"]["action"] == "audit.verification.started")
         .count();
-    assert_eq!(started, 1, "the refused request started nothing");
+    assert_eq!(started, 1, "the refused requests started nothing");
+    // The verdict released the organisation's lock.
+    let next = start_verification(h, &owner).await;
+    h.verification_done(&owner, next["id"].as_str().unwrap()).await;
 }

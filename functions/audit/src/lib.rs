@@ -1,7 +1,7 @@
 //! The audit function: read the caller's audit trail and verify its hash chain (AUD-5).
 //! It has no route that changes or deletes an entry, and no IAM right to (AUD-2).
 //!
-//! Verification has two forms (docs/audit-format.md, "Verifying"): `GET /audit/verify` is a
+//! Verification has two forms (docs/audit-format.md, "Verification"): `GET /audit/verify` is a
 //! quick check that writes nothing; `POST /audit/verifications` requests a full re-walk, run by
 //! the audit-verifier function, whose start and verdict are audit entries.
 

@@ -1,5 +1,5 @@
 //! The auth function: password login through Cognito. Lockout, MFA, refresh and the other
-//! flows of DESIGN.md "Identity" build on this route.
+//! sign-in flows (AUTHN-2..9 in docs/requirements.md) build on this route.
 
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;

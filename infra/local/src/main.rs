@@ -32,7 +32,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
          curl -s {api}/documents -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    \
          -d '{{\"title\":\"SOP-001 Cleaning\",\"type\":\"sop\",\"body\":\"Step 1\"}}'\n  \
          curl -s {api}/audit -H \"authorization: Bearer $TOKEN\"\n  \
-         curl -s {api}/audit/verify -H \"authorization: Bearer $TOKEN\"\n\n\
+         curl -s {api}/audit/verify -H \"authorization: Bearer $TOKEN\"\n  \
+         curl -si -X POST {api}/audit/verifications -H \"authorization: Bearer $TOKEN\"\n\n\
          Ctrl-C stops it.",
         emulator = stack.emulator.endpoint,
         default = DEFAULT_DEMO_PASSWORD,

@@ -105,6 +105,11 @@ pub(crate) fn verified(org: &OrgId) -> Key {
     Key::new(format!("{}#VERIFIED", tenant(org)), "THROUGH")
 }
 
+/// Which verification job of the organisation is active (one at a time).
+pub(crate) fn verification_lock(org: &OrgId) -> Key {
+    Key::new(format!("{}#VERIFYING", tenant(org)), "LOCK")
+}
+
 pub(crate) fn outbox_partition(org: &OrgId) -> String {
     format!("{}#OUTBOX", tenant(org))
 }
@@ -274,6 +279,7 @@ mod tests {
             chain_head(&org),
             blob(&org, "ab"),
             verified(&org),
+            verification_lock(&org),
         ] {
             assert!(key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1", "{key:?}");
             assert!(belongs_to(&key, &org), "{key:?}");

@@ -15,7 +15,7 @@
 
 use super::keys::{self, Collection};
 use super::transaction::AuditContext;
-use super::{from_item, PageRequest, Record, Store, StoreError};
+use super::{from_item, Record, Store, StoreError};
 use crate::tenant::TenantScope;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -84,21 +84,28 @@ pub struct VerificationJob {
     pub verdict: Option<Verification>,
 }
 
-/// A job not moved for this long is stalled (its slices failed after their retries: see
-/// docs/operations.md); it no longer holds back a new request. A healthy slice saves progress
-/// at least every 15 minutes (the function's timeout); a failing one is retried 3 times, so
-/// an hour can pass before it is given up: twice that, with room for a stream backlog.
+/// How long a job holds its organisation's verification lock at most: after that it counts as
+/// stalled (its slices failed after their retries: see docs/operations.md) and a new request
+/// may start another. A healthy slice saves progress at least every 15 minutes (the function's
+/// timeout); a failing one is retried 3 times, so an hour can pass before it is given up: twice
+/// that, with room for a stream backlog.
 pub const STALLED_AFTER: Duration = Duration::from_secs(2 * 60 * 60);
 
-impl VerificationJob {
-    /// Unfinished and not updated for `STALLED_AFTER` (two hours). An unreadable time counts as stalled;
-    /// a time ahead of this clock (skew between instances) as just updated.
-    pub fn is_stalled(&self) -> bool {
-        let age = humantime::parse_rfc3339(&self.updated_at)
-            .map(|at| at.elapsed().unwrap_or_default())
-            .unwrap_or(Duration::MAX);
-        !self.status.is_finished() && age > STALLED_AFTER
-    }
+/// The organisation's verification lock: which job is active, until when at most.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VerificationLock {
+    job_id: String,
+    active: bool,
+    /// Seconds since the Unix epoch.
+    expires_at: u64,
+}
+
+fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 impl Record for VerificationJob {
@@ -372,28 +379,16 @@ impl Store {
     }
 
     /// Requests a full re-walk: a job against the head as it is now, recorded with its audit
-    /// entry (`audit.verification.started`). The audit-verifier function runs it. While a job of
-    /// the organisation is still queued or running (and not stalled), no other is started and
-    /// that one is returned: one tenant cannot queue work that delays every other tenant's jobs.
+    /// entry (`audit.verification.started`). The audit-verifier function runs it. One job per
+    /// organisation at a time: the job takes the organisation's verification lock in its own
+    /// transaction, so of concurrent requests exactly one starts a job; while the lock is held
+    /// (until the verdict, or [`STALLED_AFTER`] after the start) the active job is returned
+    /// instead. One tenant cannot queue work that delays every other tenant's jobs.
     pub async fn start_verification(&self, scope: &TenantScope, audit: AuditContext) -> Result<Requested, StoreError> {
-        let recent = self
-            .list::<VerificationJob>(
-                scope,
-                &PageRequest {
-                    limit: Some(10),
-                    cursor: None,
-                },
-            )
-            .await?;
-        if let Some(running) = recent
-            .items
-            .into_iter()
-            .find(|j| !j.status.is_finished() && !j.is_stalled())
-        {
-            return Ok(Requested::AlreadyRunning(running));
-        }
-        let head = self.chain_head(scope.org_id()).await?;
+        let org = scope.org_id();
+        let head = self.chain_head(org).await?;
         let now = timestamp_now();
+        let now_secs = epoch_seconds();
         let job = VerificationJob {
             id: uuid::Uuid::now_v7().to_string(),
             version: 1,
@@ -408,11 +403,42 @@ impl Store {
             completed_at: None,
             verdict: None,
         };
-        self.transaction(scope, audit)
+        let lock = VerificationLock {
+            job_id: job.id.clone(),
+            active: true,
+            expires_at: now_secs.saturating_add(STALLED_AFTER.as_secs()),
+        };
+        let started = self
+            .transaction(scope, audit)
             .create(&job, Action::AuditVerificationStarted)
+            .put_beside_if(
+                keys::verification_lock(org),
+                &lock,
+                "attribute_not_exists(pk) OR active = :free OR expiresAt < :now",
+                vec![
+                    (":free", AttributeValue::Bool(false)),
+                    (":now", AttributeValue::N(now_secs.to_string())),
+                ],
+            )
             .commit()
-            .await?;
-        Ok(Requested::Started(job))
+            .await;
+        match started {
+            Ok(()) => Ok(Requested::Started(job)),
+            Err(StoreError::Conflict) => {
+                let held: Option<VerificationLock> = self
+                    .read(&self.data_table, &keys::verification_lock(org))
+                    .await?
+                    .map(from_item)
+                    .transpose()?;
+                let active = match held.filter(|l| l.active) {
+                    Some(lock) => self.verification(scope, &lock.job_id).await?,
+                    None => None,
+                };
+                // Released between the attempt and this read: the client may ask again (409).
+                active.map(Requested::AlreadyRunning).ok_or(StoreError::Conflict)
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// One job of the caller's organisation.
@@ -494,9 +520,29 @@ impl Store {
             Actor::system("audit verifier"),
             Origin::new(None, None, &stored.correlation_id),
         );
+        let lock: Option<VerificationLock> = self
+            .read(&self.data_table, &keys::verification_lock(org))
+            .await?
+            .map(from_item)
+            .transpose()?;
         let mut change = self
             .transaction(scope, audit)
             .replace(&stored, &next, Action::AuditVerified);
+        if lock.is_some_and(|l| l.active && l.job_id == stored.id) {
+            // Released with the verdict, if still this job's (a stalled job's lock may have
+            // been taken by a newer one).
+            let released = VerificationLock {
+                job_id: stored.id.clone(),
+                active: false,
+                expires_at: epoch_seconds(),
+            };
+            change = change.put_beside_if(
+                keys::verification_lock(org),
+                &released,
+                "jobId = :me",
+                vec![(":me", AttributeValue::S(stored.id.clone()))],
+            );
+        }
         if supersedes {
             // Unchanged since read, or the verdict is not recorded (and the slice is retried).
             change = match &current {

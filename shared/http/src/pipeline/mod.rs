@@ -1,5 +1,5 @@
-//! The request pipeline: tower layers every function shares, outermost first (DESIGN.md,
-//! "One request, end to end"). Each layer either passes the request on or answers with a
+//! The request pipeline: tower layers every function shares, outermost first (the order is
+//! [`service`]'s). Each layer either passes the request on or answers with a
 //! problem; the response then travels back out through the correlation and header layers,
 //! so errors carry the same headers as successes.
 //!
