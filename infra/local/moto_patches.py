@@ -1,5 +1,5 @@
-"""Adapters for moto's DynamoDB TransactWriteItems, loaded by moto_server.py: AWS's limits, and
-bounded memory.
+"""Adapters for moto's DynamoDB, loaded by moto_server.py: AWS's transaction limits, bounded
+memory, and AWS's LastEvaluatedKey.
 
 Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
 that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
@@ -21,11 +21,17 @@ The adapter keeps moto's own transaction code and semantics, but snapshots only 
 transaction can change: the items it names (deep copies of those alone) and the length of
 each table's stream. On failure it restores those items and drops the stream records the
 failed transaction appended. Nothing changes on AWS, where none of this code runs.
+
+LastEvaluatedKey. AWS returns one whenever a Query stops at its `Limit`, even when no item
+follows ("the result set contains a LastEvaluatedKey ... if the limit is reached"); moto only
+when another item follows. Quire relies on AWS's behaviour (a page that ends at the last item
+must still say whether a next page exists), so the emulator returns it as AWS does.
 """
 
 import copy
 from typing import Any
 
+from moto.dynamodb.comparisons import OpDefault
 from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -132,5 +138,22 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         copy.deepcopy = _real_deepcopy
 
 
+_real_query = Table.query
+
+
+def query(self: Table, *args: Any, **kwargs: Any) -> tuple[list[Item], int, dict[str, Any] | None]:
+    results, scanned_count, last_evaluated_key = _real_query(self, *args, **kwargs)
+    limit = args[3] if len(args) > 3 else kwargs.get("limit")
+    index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+    condition = args[9] if len(args) > 9 else kwargs.get("filter_expression")
+    # No FilterExpression parses to moto's OpDefault (every item passes).
+    filtered = condition is not None and not isinstance(condition, OpDefault)
+    # With a filter the last result need not be the last item evaluated: left as moto has it.
+    if last_evaluated_key is None and limit and not filtered and results and scanned_count >= limit:
+        last_evaluated_key = self._get_last_evaluated_key(results[-1], index_name)
+    return results, scanned_count, last_evaluated_key
+
+
 def install() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
+    Table.query = query

@@ -114,6 +114,54 @@ async fn listing_pages_with_sealed_cursors() {
     assert_eq!(seen, ids, "newest first, every document once");
 }
 
+/// A single-valued query parameter given twice is refused, whichever value comes first: a
+/// listing never picks one of two answers silently.
+///
+/// Proves: HTTP-2
+#[tokio::test]
+async fn a_query_parameter_given_twice_is_400() {
+    let h = harness();
+    let owner = h.token(h.org("acme"), Role::Owner).await;
+    for path in [
+        "/documents?limit=1&limit=500",
+        "/documents?limit=500&limit=1",
+        "/documents?cursor=a&cursor=b",
+        "/audit?limit=1&limit=2",
+        "/audit/verifications?limit=2&limit=1",
+    ] {
+        let reply = h.call(Method::GET, path, Some(&owner), None).await;
+        assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-parameter");
+        assert!(reply.text.contains("more than once"), "{path}: {}", reply.text);
+    }
+}
+
+/// A page that ends exactly at the last item says there is no next page (DynamoDB names a last
+/// key whenever it stops at the limit; that is not a next page).
+#[tokio::test]
+async fn a_page_that_ends_at_the_last_item_has_no_next() {
+    let h = harness();
+    let org = h.new_org("lastpage").await;
+    let token = h.token(&org, Role::Owner).await;
+    for n in 0..4 {
+        h.create_document(&token, &format!("Doc {n}")).await;
+    }
+    let whole = h.call(Method::GET, "/documents?limit=4", Some(&token), None).await;
+    assert_eq!(whole.body["items"].as_array().unwrap().len(), 4, "{}", whole.text);
+    assert_eq!(whole.body["next"], serde_json::Value::Null, "{}", whole.text);
+    let first = h.call(Method::GET, "/documents?limit=2", Some(&token), None).await;
+    let cursor = first.body["next"].as_str().expect("a next page").to_owned();
+    let second = h
+        .call(
+            Method::GET,
+            &format!("/documents?limit=2&cursor={cursor}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 2, "{}", second.text);
+    assert_eq!(second.body["next"], serde_json::Value::Null, "{}", second.text);
+}
+
 /// Proves: TEN-3, TEN-1
 #[tokio::test]
 async fn another_tenants_document_is_not_found_on_every_route() {

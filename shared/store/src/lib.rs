@@ -173,41 +173,39 @@ impl PageRequest {
     /// most once (a repeated one is refused, whichever value comes first), `limit` 1 to
     /// [`PageRequest::MAX_LIMIT`]. The error names the parameter and says what is wrong.
     pub fn parse<'q>(parameters: impl IntoIterator<Item = (&'q str, &'q str)>) -> Result<Self, InvalidParameter> {
-        let mut page = PageRequest::default();
-        let (mut limit_seen, mut cursor_seen) = (false, false);
-        for (name, value) in parameters {
-            match name {
-                "limit" if !limit_seen => {
-                    limit_seen = true;
-                    page.limit = match value.parse::<i32>() {
-                        Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => Some(n),
-                        _ => {
-                            return Err(InvalidParameter {
-                                name: "limit".into(),
-                                detail: format!("limit must be an integer from 1 to {}", Self::MAX_LIMIT),
-                            })
-                        }
-                    };
-                }
-                "cursor" if !cursor_seen => {
-                    cursor_seen = true;
-                    page.cursor = Some(value.to_owned());
-                }
-                "limit" | "cursor" => {
-                    return Err(InvalidParameter {
-                        name: name.to_owned(),
-                        detail: format!("`{name}` given more than once"),
-                    })
-                }
-                other => {
-                    return Err(InvalidParameter {
-                        name: other.to_owned(),
-                        detail: format!("unknown query parameter `{other}`"),
-                    })
-                }
+        let invalid = |name: &str, detail: String| InvalidParameter {
+            name: name.to_owned(),
+            detail,
+        };
+        // Names first, so a repeated parameter is named as such whatever its values.
+        let parameters: Vec<(&str, &str)> = parameters.into_iter().collect();
+        let (mut limit, mut cursor) = (None, None);
+        for (name, value) in &parameters {
+            let slot = match *name {
+                "limit" => &mut limit,
+                "cursor" => &mut cursor,
+                other => return Err(invalid(other, format!("unknown query parameter `{other}`"))),
+            };
+            if slot.replace(*value).is_some() {
+                return Err(invalid(name, format!("`{name}` given more than once")));
             }
         }
-        Ok(page)
+        let limit = match limit {
+            None => None,
+            Some(text) => match text.parse::<i32>() {
+                Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => Some(n),
+                _ => {
+                    return Err(invalid(
+                        "limit",
+                        format!("limit must be an integer from 1 to {}", Self::MAX_LIMIT),
+                    ))
+                }
+            },
+        };
+        Ok(PageRequest {
+            limit,
+            cursor: cursor.map(str::to_owned),
+        })
     }
 
     fn limit(&self) -> i32 {
@@ -349,17 +347,28 @@ impl Store {
             .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
             .scan_index_forward(ascending)
             .consistent_read(true)
-            .limit(page.limit())
+            // One more than the page: DynamoDB names a last key whenever it stops at the limit,
+            // even with nothing after it; the extra item tells whether a next page exists.
+            .limit(page.limit().saturating_add(1))
             .set_exclusive_start_key(start);
         if let Some(prefix) = sk_prefix {
             query = query.expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()));
         }
         let out = query.send().await.map_err(StoreError::aws)?;
-        let next = match out.last_evaluated_key.as_ref().and_then(Key::from_map) {
+        let limit = usize::try_from(page.limit()).unwrap_or(PageRequest::DEFAULT_LIMIT as usize);
+        let mut items = out.items.unwrap_or_default();
+        let last = if items.len() > limit {
+            items.truncate(limit);
+            items.last().and_then(Key::from_map)
+        } else {
+            // Fewer came back: the end, or DynamoDB's 1 MB page cut (then it names where it stopped).
+            out.last_evaluated_key.as_ref().and_then(Key::from_map)
+        };
+        let next = match last {
             Some(last) => Some(sealer.seal(partition, &last).map_err(StoreError::Corrupt)?),
             None => None,
         };
-        Ok((out.items.unwrap_or_default(), next))
+        Ok((items, next))
     }
 
     /// The cursor sealing key: unwrapped once per cold start; created on first use ever, with a
