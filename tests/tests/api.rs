@@ -481,7 +481,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
                 .body("{}"),
         )
         .await;
-    assert_problem(&body_on_get, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large");
+    assert_problem(&body_on_get, StatusCode::BAD_REQUEST, "invalid-body");
     let bad_limit = h.call(Method::GET, "/documents?limit=1000", Some(&token), None).await;
     assert_problem(&bad_limit, StatusCode::BAD_REQUEST, "invalid-parameter");
     let unknown_param = h.call(Method::GET, "/documents?orgId=x", Some(&token), None).await;

@@ -1,6 +1,7 @@
 //! Layer 4: the request filter (HTTP-2). Refuses what no route should ever see, before any
-//! token is verified or any table read: scanner signatures, oversized bodies (413), bodies that
-//! are not JSON (415), malformed JSON (400), and control or bidi-override characters (400).
+//! token is verified or any table read: scanner signatures, a body on a route that takes none
+//! (400), oversized bodies (413), bodies that are not JSON (415), malformed JSON (400), and
+//! control or bidi-override characters (400).
 //! Unknown fields are refused where the body is parsed into the route's type (see `body`).
 
 use super::stage::Stage;
@@ -43,8 +44,18 @@ fn is_json(req: &Request) -> bool {
     };
     let mut parts = value.split(';').map(str::trim);
     let media = parts.next().unwrap_or_default();
-    media.eq_ignore_ascii_case("application/json")
-        && parts.all(|p| p.is_empty() || p.eq_ignore_ascii_case("charset=utf-8"))
+    // Parameters per RFC 9110 §8.3.1: case-insensitive names, values as tokens or quoted strings.
+    let utf8 = |p: &str| {
+        p.split_once('=').is_some_and(|(name, value)| {
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            name.trim().eq_ignore_ascii_case("charset") && value.eq_ignore_ascii_case("utf-8")
+        })
+    };
+    media.eq_ignore_ascii_case("application/json") && parts.all(|p| p.is_empty() || utf8(p))
 }
 
 /// True when any string or key in the document holds a forbidden character. Line breaks are
@@ -109,6 +120,11 @@ impl Stage for RequestFilter {
             .map(|m| m.route.body_limit)
             .unwrap_or(0);
         let body = body_bytes(req.body());
+        // A route that takes no body (every GET among them) refuses one as a bad request: its
+        // size is not the problem.
+        if limit == 0 && !body.is_empty() {
+            return Err(Problem::invalid_body("this route takes no request body", None));
+        }
         if body.len() > limit {
             return Err(Problem::payload_too_large(limit));
         }
@@ -129,6 +145,37 @@ impl Stage for RequestFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Proves: HTTP-2
+    #[test]
+    fn json_media_types_are_read_as_rfc_9110_writes_them() {
+        let with = |value: &str| {
+            let req: Request = http::Request::builder()
+                .header(CONTENT_TYPE, value)
+                .body(Body::Empty)
+                .unwrap();
+            is_json(&req)
+        };
+        for accepted in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/json; charset=\"utf-8\"",
+            "application/json; CHARSET = \"UTF-8\"",
+        ] {
+            assert!(with(accepted), "{accepted}");
+        }
+        for refused in [
+            "text/plain",
+            "application/json; charset=latin1",
+            "application/json; charset=\"utf-8",
+            "application/json; boundary=x",
+            "application/jsonx",
+        ] {
+            assert!(!with(refused), "{refused}");
+        }
+    }
 
     #[test]
     fn finds_encoded_controls() {
