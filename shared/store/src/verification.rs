@@ -510,21 +510,24 @@ impl Store {
         // The basis of the quick check is the verdict of the latest requested job (ids are
         // time-ordered): an older job finishing later never replaces it, so neither a valid
         // verdict can hide a later broken one nor the basis move backwards.
-        let current: Option<Verified> = self
-            .read(&self.data_table, &keys::verified(org))
+        // The basis and the lock in one strongly consistent read.
+        let (verified_key, lock_key) = (keys::verified(org), keys::verification_lock(org));
+        let (mut current, mut lock): (Option<Verified>, Option<VerificationLock>) = (None, None);
+        for item in self
+            .batch_get_data(vec![verified_key.clone(), lock_key.clone()])
             .await?
-            .map(from_item)
-            .transpose()?;
+        {
+            match keys::Key::from_map(&item) {
+                Some(k) if k == verified_key => current = Some(from_item(item)?),
+                Some(k) if k == lock_key => lock = Some(from_item(item)?),
+                _ => {}
+            }
+        }
         let supersedes = current.as_ref().is_none_or(|c| c.verification_id < stored.id);
         let audit = AuditContext::new(
             Actor::system("audit verifier"),
             Origin::new(None, None, &stored.correlation_id),
         );
-        let lock: Option<VerificationLock> = self
-            .read(&self.data_table, &keys::verification_lock(org))
-            .await?
-            .map(from_item)
-            .transpose()?;
         let mut change = self
             .transaction(scope, audit)
             .replace(&stored, &next, Action::AuditVerified);
@@ -537,7 +540,7 @@ impl Store {
                 expires_at: epoch_seconds(),
             };
             change = change.put_beside_if(
-                keys::verification_lock(org),
+                lock_key.clone(),
                 &released,
                 "jobId = :me",
                 vec![(":me", AttributeValue::S(stored.id.clone()))],
@@ -546,9 +549,9 @@ impl Store {
         if supersedes {
             // Unchanged since read, or the verdict is not recorded (and the slice is retried).
             change = match &current {
-                None => change.put_beside_if(keys::verified(org), &verified, "attribute_not_exists(pk)", vec![]),
+                None => change.put_beside_if(verified_key.clone(), &verified, "attribute_not_exists(pk)", vec![]),
                 Some(seen) => change.put_beside_if(
-                    keys::verified(org),
+                    verified_key,
                     &verified,
                     "verificationId = :seen",
                     vec![(":seen", AttributeValue::S(seen.verification_id.clone()))],

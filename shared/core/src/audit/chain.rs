@@ -132,11 +132,6 @@ impl Verifier {
         }
     }
 
-    /// Entries verified so far.
-    pub fn checked(&self) -> u64 {
-        self.checked
-    }
-
     /// Whether a link failed (the walk can stop).
     pub fn is_broken(&self) -> bool {
         self.broken.is_some()
