@@ -98,7 +98,59 @@ impl Reply {
     }
 }
 
+/// A response read off the socket by [`Harness::raw_http`].
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 impl Harness {
+    /// Sends `head` (request line and headers, without the blank line) and `body` as bytes on
+    /// a fresh connection, for what an HTTP client library refuses to send. `None` when the
+    /// connection closes without a complete response.
+    pub async fn raw_http(&self, head: &[u8], body: &[u8]) -> Option<RawReply> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let authority = self.api.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .expect("connects to the gateway");
+        let mut request = head.to_vec();
+        request
+            .extend_from_slice(format!("\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
+        request.extend_from_slice(body);
+        stream.write_all(&request).await.ok()?;
+        let mut bytes = Vec::new();
+        tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut bytes))
+            .await
+            .expect("the gateway answers within a minute")
+            .ok()?;
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(offset) = response.parse(&bytes).ok()? else {
+            return None;
+        };
+        Some(RawReply {
+            status: response.code?,
+            headers: response
+                .headers
+                .iter()
+                .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+                .collect(),
+            body: String::from_utf8_lossy(&bytes[offset..]).into_owned(),
+        })
+    }
+
     pub fn org(&self, slug: &str) -> &SeededOrg {
         self.orgs.iter().find(|o| o.slug == slug).expect("seeded organisation")
     }

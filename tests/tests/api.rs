@@ -570,3 +570,110 @@ async fn login_does_not_tell_unknown_accounts_from_wrong_passwords() {
     assert_eq!(wrong.body, unknown.body);
     assert_eq!(wrong.status, unknown.status);
 }
+
+/// A crafted `Host` or `X-Forwarded-Proto` cannot redirect a request to another route: a PATCH
+/// of one document edits that document, whatever the headers name.
+///
+/// Proves: HTTP-2, TEN-5
+#[tokio::test]
+async fn a_host_or_forwarded_header_cannot_change_which_route_runs() {
+    let h = harness();
+    let org = h.new_org("host").await;
+    let token = h.token(&org, Role::Owner).await;
+    let target = h.create_document(&token, "Target").await;
+    let other = h.create_document(&token, "Other").await;
+    let (target_id, other_id) = (target["id"].as_str().unwrap(), other["id"].as_str().unwrap());
+    let crafted = [
+        (format!("localhost/documents/{other_id}?x="), "https".to_owned()),
+        (
+            "localhost".to_owned(),
+            format!("http://localhost/documents/{other_id}?"),
+        ),
+    ];
+    for (n, (host, proto)) in crafted.iter().enumerate() {
+        let title = format!("Edited {n}");
+        let body = json!({"title": title, "reason": "header test"}).to_string();
+        let head = format!(
+            "PATCH /documents/{target_id} HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-Proto: {proto}\r\n\
+             Authorization: Bearer {token}\r\nContent-Type: application/json"
+        );
+        let reply = h
+            .raw_http(head.as_bytes(), body.as_bytes())
+            .await
+            .unwrap_or_else(|| panic!("no answer for Host {host:?}, X-Forwarded-Proto {proto:?}"));
+        assert_eq!(reply.status, 200, "{host} {proto}: {}", reply.body);
+        let read = h
+            .call(Method::GET, &format!("/documents/{target_id}"), Some(&token), None)
+            .await;
+        assert_eq!(read.body["title"], title.as_str());
+    }
+    let untouched = h
+        .call(Method::GET, &format!("/documents/{other_id}"), Some(&token), None)
+        .await;
+    assert_eq!(untouched.body, other, "the other document was edited");
+}
+
+/// Hostile values of every header the gateway adapter or the pipeline reads get an answer
+/// with the security headers: never a dropped connection, never a 5xx.
+///
+/// Proves: HTTP-1, HTTP-2, HTTP-4
+#[tokio::test]
+async fn no_header_value_drops_the_connection_or_fails_the_function() {
+    let h = harness();
+    let token = h.token(h.org("globex"), Role::Viewer).await;
+    let values: [&[u8]; 13] = [
+        b"a, b",
+        b"a b",
+        b"x#fragment",
+        b"",
+        b"localhost/health?",
+        b"https://evil.example/path",
+        b"user:pw@evil.example",
+        b"evil.example:99999",
+        b"[::1",
+        b"%00%0a",
+        "\u{202e}é".as_bytes(),
+        b"\xff\xfe",
+        b"Bearer",
+    ];
+    let headers = [
+        "Host",
+        "X-Forwarded-Proto",
+        "X-Forwarded-For",
+        "X-Forwarded-Port",
+        "Forwarded",
+        "Authorization",
+        "Content-Type",
+        "User-Agent",
+        "X-Correlation-Id",
+        "Cookie",
+    ];
+    for path in ["/health", "/documents?limit=1"] {
+        for name in headers {
+            for value in values {
+                let mut head = format!("GET {path} HTTP/1.1\r\n").into_bytes();
+                if name != "Host" {
+                    head.extend_from_slice(b"Host: localhost\r\n");
+                }
+                if name != "Authorization" {
+                    head.extend_from_slice(format!("Authorization: Bearer {token}\r\n").as_bytes());
+                }
+                head.extend_from_slice(name.as_bytes());
+                head.extend_from_slice(b": ");
+                head.extend_from_slice(value);
+                let what = format!("{path} {name}: {:?}", String::from_utf8_lossy(value));
+                let reply = h
+                    .raw_http(&head, b"")
+                    .await
+                    .unwrap_or_else(|| panic!("{what}: the connection closed without an answer"));
+                assert!(reply.status < 500, "{what}: {} {}", reply.status, reply.body);
+                for (header, expected) in SECURITY_HEADERS {
+                    assert_eq!(reply.header(header), Some(expected), "{what}: {header}");
+                }
+                if reply.status >= 400 {
+                    assert_eq!(reply.header("content-type"), Some("application/problem+json"), "{what}");
+                }
+            }
+        }
+    }
+}

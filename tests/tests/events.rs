@@ -231,8 +231,7 @@ fn every_sample_matches_a_declared_route_and_every_route_has_a_sample() {
                 assert!(m.route.is_catch_all(), "{name}: {other} serves {} too", m.route.key());
             }
         }
-        lambda_http::request::from_str(&json.to_string())
-            .unwrap_or_else(|e| panic!("{name}: lambda_http cannot read it: {e}"));
+        quire_http::event::request(json.clone()).unwrap_or_else(|e| panic!("{name}: the function cannot read it: {e}"));
         sampled.push((file.function.clone(), route_key.to_owned()));
     }
     for (function, router) in function_routes() {
@@ -323,11 +322,10 @@ async fn api_samples_replay_through_their_function() {
         assert_filled(&file, &event);
         let catch_all = text(&event, "/routeKey").ends_with("+}");
         let function = file.function.clone();
-        let request_json = event.to_string();
         let response = h
             .on_stack(move |stack| async move {
                 let service = quire_http::pipeline::service(stack.app.clone(), router_of(&function));
-                let request = lambda_http::request::from_str(&request_json).expect("API Gateway event");
+                let request = quire_http::event::request(event).expect("API Gateway event");
                 service.oneshot(request).await
             })
             .await

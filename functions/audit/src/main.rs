@@ -2,5 +2,5 @@
 async fn main() -> Result<(), lambda_http::Error> {
     quire_core::telemetry::init();
     let app = quire_http::App::from_env().await?;
-    lambda_http::run(quire_http::pipeline::service(app, quire_fn_audit::routes())).await
+    quire_http::event::run(quire_http::pipeline::service(app, quire_fn_audit::routes())).await
 }

@@ -16,7 +16,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 
 /// API Gateway refuses payloads over 10 MB; we stop earlier, every route's own limit is lower.
 const MAX_GATEWAY_BODY: usize = 1024 * 1024;
@@ -93,25 +92,24 @@ impl Gateway {
             return plain(404, r#"{"message":"Not Found"}"#);
         };
         let event = api_gateway_event(&parts, &body, peer, matched.as_ref());
-        let request = match lambda_http::request::from_str(&event.to_string()) {
-            Ok(request) => request,
-            Err(_) => return plain(400, r#"{"message":"Bad Request"}"#),
-        };
-        let response = match function.service.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(error) => {
-                tracing::error!(function = function.name, %error, "function failed");
-                return plain(502, r#"{"message":"Internal Server Error"}"#);
-            }
-        };
-        let (parts, body) = response.into_parts();
-        let bytes = match body {
-            Body::Empty => Bytes::new(),
-            Body::Text(text) => Bytes::from(text),
-            Body::Binary(bytes) => Bytes::from(bytes),
+        // The function reads the event exactly as on AWS (`quire_http::event`).
+        let answer = quire_http::event::handle(function.service.clone(), event).await;
+        let mut response = hyper::Response::new(Full::new(match answer.body {
+            Some(Body::Text(text)) => Bytes::from(text),
+            Some(Body::Binary(bytes)) => Bytes::from(bytes),
             _ => Bytes::new(),
-        };
-        hyper::Response::from_parts(parts, Full::new(bytes))
+        }));
+        *response.status_mut() = u16::try_from(answer.status_code)
+            .ok()
+            .and_then(|s| hyper::StatusCode::from_u16(s).ok())
+            .unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+        *response.headers_mut() = answer.headers;
+        for cookie in answer.cookies {
+            if let Ok(value) = hyper::header::HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(hyper::header::SET_COOKIE, value);
+            }
+        }
+        response
     }
 }
 
@@ -148,16 +146,15 @@ fn api_gateway_event(
     }
     let raw_query = parts.uri.query().unwrap_or_default();
     let mut query = Map::new();
-    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (decode(k), decode(v));
-        match query.get_mut(&k) {
+    for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
+        // API Gateway joins repeated parameters with commas.
+        match query.get_mut(k.as_ref()) {
             Some(Value::String(existing)) => {
                 existing.push(',');
                 existing.push_str(&v);
             }
             _ => {
-                query.insert(k, Value::String(v));
+                query.insert(k.into_owned(), Value::String(v.into_owned()));
             }
         }
     }
@@ -221,27 +218,4 @@ fn api_gateway_event(
         event["body"] = Value::String(body_text);
     }
     event
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -169,6 +169,20 @@ pub fn capability_calls_out_of_place(root: &std::path::Path) -> Vec<(String, usi
     })
 }
 
+/// lambda_http's own event adapters: they build the request URL from the client's `Host` and
+/// `X-Forwarded-Proto` headers and panic when those do not form a URL. Every function and the
+/// local gateway read events through `quire_http::event` instead (HTTP-2, HTTP-4).
+pub const HEADER_ROUTED_ADAPTERS: [&str; 3] = [
+    "lambda_http::run",
+    "lambda_http::request::from_str",
+    "lambda_http::Adapter",
+];
+
+/// Every line that reads an event through one of [`HEADER_ROUTED_ADAPTERS`].
+pub fn header_routed_adapters_in_use(root: &std::path::Path) -> Vec<(String, usize, String)> {
+    scan(root, |_, code| HEADER_ROUTED_ADAPTERS.iter().any(|p| code.contains(p)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +288,27 @@ mod tests {
         )
         .unwrap();
         let caught = capability_calls_out_of_place(&probe);
+        std::fs::remove_dir_all(&probe).ok();
+        assert_eq!(caught.len(), 1, "{caught:#?}");
+    }
+
+    /// No function, gateway, benchmark or test reads an API Gateway event through lambda_http's
+    /// header-routed adapters.
+    ///
+    /// Proves: HTTP-2
+    #[test]
+    fn events_are_read_only_through_quire_http() {
+        let root = crate::emulator::repo_root();
+        let found = header_routed_adapters_in_use(&root);
+        assert!(
+            found.is_empty(),
+            "events read through lambda_http's adapter: {found:#?}"
+        );
+        let probe = std::env::temp_dir().join(format!("quire-guardrail-adapter-{}", std::process::id()));
+        let main = probe.join("functions/health/src");
+        std::fs::create_dir_all(&main).unwrap();
+        std::fs::write(main.join("main.rs"), "    lambda_http::run(service).await\n").unwrap();
+        let caught = header_routed_adapters_in_use(&probe);
         std::fs::remove_dir_all(&probe).ok();
         assert_eq!(caught.len(), 1, "{caught:#?}");
     }

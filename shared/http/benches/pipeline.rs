@@ -251,7 +251,7 @@ fn request(method: &str, path: &str, authorization: Option<&str>, body: Option<&
         "body": body,
         "isBase64Encoded": false,
     });
-    lambda_http::request::from_str(&event.to_string()).expect("API Gateway v2 event")
+    quire_http::event::request(event).expect("API Gateway v2 event")
 }
 
 // ---------- keys and tokens ----------

@@ -5,6 +5,7 @@
 //! | you are looking for | where |
 //! |---|---|
 //! | a route, its permission, whether it writes and what it records, its body limit | [`route`] (each function's `routes()` declares its table) |
+//! | how an API Gateway event becomes a request, and a response an answer (never from headers) | [`event`] |
 //! | the request pipeline (tower layers, in order) | [`pipeline`] |
 //! | token verification, JWKS | [`auth`] |
 //! | what a handler is given: caller, parameters, audit context | [`context`] |
@@ -29,6 +30,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod context;
+pub mod event;
 pub mod json;
 pub mod pipeline;
 pub mod problem;

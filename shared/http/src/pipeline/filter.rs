@@ -71,25 +71,10 @@ fn json_has_forbidden_chars(value: &Value) -> bool {
     }
 }
 
+/// Percent-decodes (RFC 3986 §2.1) and looks for forbidden characters, so `%0a` counts as the
+/// line break it stands for, wherever it sits in the text.
 fn percent_decoded_has_forbidden_chars(raw: &str) -> bool {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
-    let bytes = raw.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                decoded.push(hi << 4 | lo);
-                i += 3;
-                continue;
-            }
-        }
-        decoded.push(bytes[i]);
-        i += 1;
-    }
-    has_forbidden_chars(&String::from_utf8_lossy(&decoded), false)
+    has_forbidden_chars(&percent_encoding::percent_decode_str(raw).decode_utf8_lossy(), false)
 }
 
 impl Stage for RequestFilter {
@@ -194,5 +179,25 @@ mod tests {
         assert!(json_has_forbidden_chars(&v));
         let v: Value = serde_json::from_str(r#"{"body":"para one\n\npara two"}"#).unwrap();
         assert!(!json_has_forbidden_chars(&v));
+    }
+
+    /// An encoded control character is found wherever it sits, the last bytes included.
+    ///
+    /// Proves: HTTP-2
+    #[test]
+    fn percent_encoded_control_characters_are_found_anywhere() {
+        for raw in [
+            "/documents/a%0a",
+            "%0A/documents",
+            "/a%0d%0ab",
+            "x=%00",
+            "/a%E2%80%AEb",
+            "/a%7f",
+        ] {
+            assert!(percent_decoded_has_forbidden_chars(raw), "{raw}");
+        }
+        for raw in ["/documents/a", "/a%20b", "/a%2", "/a%zz", "limit=5&cursor=abc%3D"] {
+            assert!(!percent_decoded_has_forbidden_chars(raw), "{raw}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Layer 3: security headers on every response, errors included (HTTP-1).
 
 use crate::problem::Problem;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use lambda_http::{Body, Response};
 use tower::util::MapResultLayer;
 
@@ -26,11 +26,15 @@ type Outcome = Result<Response<Body>, lambda_http::Error>;
 /// Gateway as a bare 502, so it becomes a problem response first.
 fn secure(outcome: Outcome) -> Outcome {
     let mut response = outcome.unwrap_or_else(|error| Problem::internal(error).into_response());
-    let headers = response.headers_mut();
+    stamp_security_headers(response.headers_mut());
+    Ok(response)
+}
+
+/// Sets every header of [`SECURITY_HEADERS`], replacing any value already there.
+pub fn stamp_security_headers(headers: &mut HeaderMap) {
     for (name, value) in SECURITY_HEADERS {
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
-    Ok(response)
 }
 
 pub fn layer() -> MapResultLayer<fn(Outcome) -> Outcome> {
