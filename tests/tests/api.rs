@@ -677,3 +677,70 @@ async fn no_header_value_drops_the_connection_or_fails_the_function() {
         }
     }
 }
+
+/// A membership record that no longer parses is our failure, not an outage: 500 without
+/// `Retry-After`, nothing of the record in the answer.
+///
+/// Proves: HTTP-4, TEN-1
+#[tokio::test]
+async fn a_corrupt_membership_record_is_a_500_not_a_503() {
+    let h = harness();
+    let org = h.new_org("corrupt").await;
+    let token = h.token(&org, Role::User).await;
+    let member = quire_store::testing::member(&org.org_id, &org.user(Role::User).user_id);
+    h.tamper(member, "status", "NoSuchStatus").await;
+    let reply = h.call(Method::GET, "/documents", Some(&token), None).await;
+    assert_problem(&reply, StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    assert_eq!(reply.header("retry-after"), None);
+    assert_security_headers(&reply);
+    assert!(!reply.text.contains("NoSuchStatus"), "{}", reply.text);
+}
+
+/// A declared path with a method it does not have is 405 with `Allow` (RFC 9110 §15.5.6),
+/// before authentication; `HEAD` is `GET` without a body; `/` and paths with empty segments
+/// get the catch-all's problem+json 404.
+///
+/// Proves: HTTP-1, HTTP-2
+#[tokio::test]
+async fn methods_and_odd_paths_get_proper_answers() {
+    let h = harness();
+    for (method, path, allow) in [
+        (Method::DELETE, "/documents", "GET, HEAD, POST"),
+        (
+            Method::PUT,
+            "/documents/01900000-0000-7000-8000-000000000000",
+            "GET, HEAD, PATCH",
+        ),
+        (Method::POST, "/health", "GET, HEAD"),
+        (Method::GET, "/auth/login", "POST"),
+        (Method::OPTIONS, "/audit/verifications", "GET, HEAD, POST"),
+    ] {
+        let reply = h.call(method.clone(), path, None, None).await;
+        assert_problem(&reply, StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed");
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+        assert_security_headers(&reply);
+    }
+    let head = h.raw(h.request(Method::HEAD, "/health")).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.text, "");
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    assert_security_headers(&head);
+    let unauthenticated = h.raw(h.request(Method::HEAD, "/documents")).await;
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unauthenticated.text, "");
+    let token = h.token(h.org("globex"), Role::Viewer).await;
+    let listed = h.raw(h.request(Method::HEAD, "/documents").bearer_auth(&token)).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.text, "");
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::POST, "/"),
+        (Method::GET, "//documents"),
+        (Method::GET, "//"),
+        (Method::GET, "/documents//x"),
+    ] {
+        let reply = h.call(method.clone(), path, None, None).await;
+        assert_problem(&reply, StatusCode::NOT_FOUND, "not-found");
+        assert_security_headers(&reply);
+    }
+}

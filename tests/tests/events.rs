@@ -320,7 +320,7 @@ async fn api_samples_replay_through_their_function() {
         let mut event = file.json.clone();
         fill(&mut event, &substitutions);
         assert_filled(&file, &event);
-        let catch_all = text(&event, "/routeKey").ends_with("+}");
+        let catch_all = text(&event, "/routeKey").starts_with(quire_http::route::ANY);
         let function = file.function.clone();
         let response = h
             .on_stack(move |stack| async move {

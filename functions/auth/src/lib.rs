@@ -98,13 +98,54 @@ async fn login(app: Arc<App>, _ctx: RequestCtx, req: Request) -> HandlerResult {
                 "this account needs a sign-in step this API does not offer yet",
             )),
         },
-        Err(error) => match error.into_service_error() {
-            // The same answer for an unknown account and a wrong password (AUTHN-9).
-            InitiateAuthError::NotAuthorizedException(_)
-            | InitiateAuthError::UserNotFoundException(_)
-            | InitiateAuthError::UserNotConfirmedException(_)
-            | InitiateAuthError::PasswordResetRequiredException(_) => Err(Problem::invalid_credentials()),
-            other => Err(Problem::unavailable(other)),
-        },
+        Err(error) => Err(login_refused(error.into_service_error())),
+    }
+}
+
+/// How Cognito's refusal of a sign-in reaches the client.
+fn login_refused(error: InitiateAuthError) -> Problem {
+    match error {
+        // The same answer for an unknown account and a wrong password (AUTHN-9).
+        InitiateAuthError::NotAuthorizedException(_)
+        | InitiateAuthError::UserNotFoundException(_)
+        | InitiateAuthError::UserNotConfirmedException(_)
+        | InitiateAuthError::PasswordResetRequiredException(_) => Problem::invalid_credentials(),
+        // Cognito's request quota for the user pool: the client should slow down (429), not
+        // read it as an outage.
+        InitiateAuthError::TooManyRequestsException(_) => Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS),
+        other => Problem::unavailable(other),
+    }
+}
+
+/// Cognito quotas are per second: a client that waits this long finds capacity again.
+const COGNITO_RETRY_AFTER_SECONDS: u64 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cognitoidentityprovider::types::error::{
+        NotAuthorizedException, TooManyRequestsException, UserNotFoundException,
+    };
+
+    /// Proves: AUTHN-9
+    #[test]
+    fn cognito_refusals_map_to_their_statuses() {
+        let problem = login_refused(InitiateAuthError::TooManyRequestsException(
+            TooManyRequestsException::builder().build(),
+        ));
+        assert_eq!(problem.status(), http::StatusCode::TOO_MANY_REQUESTS);
+        let response = problem.into_response();
+        assert_eq!(
+            response.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let wrong = login_refused(InitiateAuthError::NotAuthorizedException(
+            NotAuthorizedException::builder().build(),
+        ));
+        let unknown = login_refused(InitiateAuthError::UserNotFoundException(
+            UserNotFoundException::builder().build(),
+        ));
+        assert_eq!(wrong, unknown);
+        assert_eq!(wrong.status(), http::StatusCode::UNAUTHORIZED);
     }
 }

@@ -21,6 +21,14 @@ pub fn routes() -> Router {
         // Every path no other route serves: a problem+json 404 with the security headers, instead
         // of API Gateway's bare one, so HTTP-1 holds for every response.
         Route::new(
+            any.clone(),
+            "/",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            not_found,
+        ),
+        Route::new(
             any,
             "/{proxy+}",
             Access::Public,

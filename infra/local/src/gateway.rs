@@ -70,13 +70,14 @@ impl Gateway {
         };
         let path = parts.uri.path().to_owned();
         // Like API Gateway: the most specific route wins, the catch-all takes the rest. A known
-        // path with another method goes to its function, whose pipeline answers 405.
+        // path with another method goes to its function (API Gateway: the path's `ANY` route,
+        // `Router::gateway_routes`), whose pipeline answers 405 with `Allow`.
         let declared = self
             .functions
             .iter()
             .find_map(|function| match function.router.find(&parts.method, &path) {
                 Ok(matched) if !matched.route.is_catch_all() => Some((function, Some(matched))),
-                Err(quire_http::route::RouteError::MethodNotAllowed) => Some((function, None)),
+                Err(quire_http::route::RouteError::MethodNotAllowed(_)) => Some((function, None)),
                 _ => None,
             });
         let target = declared.or_else(|| {

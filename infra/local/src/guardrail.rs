@@ -3,7 +3,7 @@
 //! to the template without a declaration in its function's route table fails the build's tests;
 //! so does a declared route that no deployment would serve.
 
-use quire_http::{Access, Router};
+use quire_http::Router;
 use serde_norway::Value;
 use std::collections::BTreeMap;
 
@@ -53,12 +53,13 @@ pub fn template_routes(template: &str) -> Result<RouteSet, String> {
     Ok(routes)
 }
 
-/// The routes the code declares.
+/// The routes the code declares, with the `ANY` route of each declared path
+/// ([`Router::gateway_routes`]).
 pub fn declared_routes(functions: &[(&str, Router)]) -> RouteSet {
     let mut routes = RouteSet::new();
     for (name, router) in functions {
-        for route in router.routes() {
-            routes.insert((name.to_string(), route.key()), route.access == Access::Public);
+        for (key, public) in router.gateway_routes() {
+            routes.insert((name.to_string(), key), public);
         }
     }
     routes

@@ -139,16 +139,24 @@ fn headers(raw: Option<Value>) -> Result<HeaderMap, Problem> {
 }
 
 /// Runs the service on a request. A panic becomes a 500 problem: the panic is logged, and the
-/// client gets an answer with the security headers instead of a dropped connection.
+/// client gets an answer with the security headers instead of a dropped connection. A `HEAD`
+/// answer loses its body.
 pub async fn respond<S>(service: S, req: Request) -> ApiGatewayV2httpResponse
 where
     S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>,
 {
-    match AssertUnwindSafe(service.oneshot(req)).catch_unwind().await {
+    let head = req.method() == http::Method::HEAD;
+    let mut answer = match AssertUnwindSafe(service.oneshot(req)).catch_unwind().await {
         Ok(Ok(response)) => response_event(response),
         Ok(Err(error)) => answer(Problem::internal(error)),
         Err(_) => answer(Problem::internal("the request pipeline panicked")),
+    };
+    // HEAD is answered as GET without the body (RFC 9110 §9.3.2).
+    if head {
+        answer.body = None;
+        answer.is_base64_encoded = false;
     }
+    answer
 }
 
 /// A problem answered at the edge, with the headers the pipeline would have put on it.

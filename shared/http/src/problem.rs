@@ -18,7 +18,8 @@ pub struct Problem {
     title: &'static str,
     detail: String,
     extensions: Map<String, Value>,
-    retry_after_seconds: Option<u64>,
+    /// Headers the problem's status calls for (`Retry-After`, `Allow`).
+    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl Problem {
@@ -29,7 +30,7 @@ impl Problem {
             title,
             detail: detail.into(),
             extensions: Map::new(),
-            retry_after_seconds: None,
+            headers: Vec::new(),
         }
     }
 
@@ -134,13 +135,33 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such resource")
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(
+    /// 405 with the `Allow` header listing the methods the resource has, sorted (RFC 9110 §15.5.6).
+    pub fn method_not_allowed(allowed: &[http::Method]) -> Self {
+        let mut methods: Vec<&str> = allowed.iter().map(http::Method::as_str).collect();
+        methods.sort_unstable();
+        methods.dedup();
+        let allow = methods.join(", ");
+        let mut problem = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
             "Method not allowed",
-            "this resource does not support that method",
+            format!("this resource supports {allow}"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            problem.headers.push((header::ALLOW, value));
+        }
+        problem
+    }
+
+    /// 429 with `Retry-After` (RFC 6585 §4): the client, or everyone, is asking too fast.
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            "too many requests; retry after the time in Retry-After",
         )
+        .with_retry_after(retry_after_seconds)
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
@@ -201,7 +222,8 @@ impl Problem {
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after_seconds = Some(seconds);
+        self.headers.retain(|(name, _)| name != header::RETRY_AFTER);
+        self.headers.push((header::RETRY_AFTER, HeaderValue::from(seconds)));
         self
     }
 
@@ -222,8 +244,8 @@ impl Problem {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Some(seconds) = self.retry_after_seconds {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        for (name, value) in self.headers {
+            headers.insert(name, value);
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

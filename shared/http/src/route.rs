@@ -118,9 +118,10 @@ impl Route {
         (self.handler)(app, ctx, req)
     }
 
-    /// True for a greedy `/{proxy+}` route, which answers only what no other route matches.
+    /// True for an `ANY` route (`ANY /{proxy+}`, `ANY /`): it answers only what no declared
+    /// route matches, with a 404.
     pub fn is_catch_all(&self) -> bool {
-        self.path.ends_with("+}")
+        self.method.as_str() == ANY
     }
 
     /// What is wrong with the route's declaration, if anything: a writing route without an
@@ -159,7 +160,9 @@ pub struct Matched {
 #[derive(Debug, PartialEq, Eq)]
 pub enum RouteError {
     NotFound,
-    MethodNotAllowed,
+    /// The path is declared, not with this method; the methods it has, for `Allow`
+    /// (RFC 9110 §15.5.6), `HEAD` included wherever `GET` is.
+    MethodNotAllowed(Vec<Method>),
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +180,9 @@ impl Router {
             if !route.path.starts_with('/') || route.path.contains("//") {
                 return Err(format!("malformed path in route {key}"));
             }
+            if route.method == Method::HEAD {
+                return Err(format!("route {key}: HEAD is served by the GET route of the path"));
+            }
             if !seen.insert(key.clone()) {
                 return Err(format!("route {key} declared twice"));
             }
@@ -191,32 +197,56 @@ impl Router {
         &self.routes
     }
 
-    /// Finds the route for a request. Declared routes win; a method mismatch on a declared path
-    /// is 405; a catch-all (`ANY /{proxy+}`) answers only what no declared route matches.
+    /// The routes API Gateway must send to this function: every declared route, and for each
+    /// declared path an `ANY` route, so that another method on it reaches the function that
+    /// answers 405 with `Allow` (API Gateway prefers a method's own route to `ANY` on the same
+    /// path). `(route key, public)`; the `ANY` routes are public because the 405 is answered
+    /// before authentication, and `HEAD` takes the `GET` route's pipeline, authentication
+    /// included.
+    pub fn gateway_routes(&self) -> Vec<(String, bool)> {
+        let mut keys: Vec<(String, bool)> = self
+            .routes
+            .iter()
+            .map(|r| (r.key(), r.access == Access::Public))
+            .collect();
+        for route in self.routes.iter().filter(|r| !r.is_catch_all()) {
+            let any = format!("{ANY} {}", route.path);
+            if !keys.iter().any(|(k, _)| *k == any) {
+                keys.push((any, true));
+            }
+        }
+        keys
+    }
+
+    /// Finds the route for a request. Declared routes win; a declared path with another
+    /// method is 405; a catch-all (`ANY`) answers only what no declared route matches. `HEAD`
+    /// is served by the path's `GET` route (RFC 9110 §9.3.2), the body dropped at the edge.
     pub fn find(&self, method: &Method, path: &str) -> Result<Matched, RouteError> {
-        let mut path_matched = false;
+        let wanted = if method == Method::HEAD { &Method::GET } else { method };
+        let mut allowed = Vec::new();
         for route in self.routes.iter().filter(|r| !r.is_catch_all()) {
             if let Some(params) = match_path(route.path, path) {
-                if route.method == *method {
+                if route.method == *wanted {
                     return Ok(Matched {
                         route: route.clone(),
                         params,
                     });
                 }
-                path_matched = true;
+                allowed.push(route.method.clone());
+                if route.method == Method::GET {
+                    allowed.push(Method::HEAD);
+                }
             }
         }
-        if path_matched {
-            return Err(RouteError::MethodNotAllowed);
+        if !allowed.is_empty() {
+            return Err(RouteError::MethodNotAllowed(allowed));
         }
         for route in self.routes.iter().filter(|r| r.is_catch_all()) {
             if let Some(params) = match_path(route.path, path) {
-                if route.method == *method || route.method.as_str() == ANY {
-                    return Ok(Matched {
-                        route: route.clone(),
-                        params,
-                    });
-                }
+                return Ok(Matched {
+                    route: route.clone(),
+                    params,
+                });
             }
         }
         Err(RouteError::NotFound)
@@ -236,12 +266,14 @@ fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
             (None, None) => return Some(params),
             (Some(p), Some(s)) => {
                 if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix("+}")) {
-                    // Greedy: the rest of the path, at least one segment.
+                    // Greedy: the rest of the path, whatever it holds (empty segments
+                    // included, as in `//documents`), but not nothing.
                     let rest: Vec<&str> = std::iter::once(s).chain(path_parts.by_ref()).collect();
-                    if s.is_empty() {
+                    let rest = rest.join("/");
+                    if rest.is_empty() {
                         return None;
                     }
-                    params.insert(name.to_owned(), rest.join("/"));
+                    params.insert(name.to_owned(), rest);
                     return Some(params);
                 }
                 if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
@@ -310,7 +342,11 @@ mod tests {
             .writes());
         assert_eq!(
             router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
-            RouteError::MethodNotAllowed
+            RouteError::MethodNotAllowed(vec![Method::GET, Method::HEAD, Method::PATCH])
+        );
+        assert_eq!(
+            router.find(&Method::POST, "/documents").unwrap_err(),
+            RouteError::MethodNotAllowed(vec![Method::GET, Method::HEAD])
         );
         assert_eq!(
             router.find(&Method::GET, "/documents/abc/x").unwrap_err(),
@@ -340,14 +376,72 @@ mod tests {
             .unwrap()
             .route
             .is_catch_all());
-        assert_eq!(
+        assert!(matches!(
             router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
-            RouteError::MethodNotAllowed
-        );
+            RouteError::MethodNotAllowed(_)
+        ));
         let caught = router.find(&Method::POST, "/wp-admin/setup.php").unwrap();
         assert!(caught.route.is_catch_all());
         assert_eq!(caught.params["proxy"], "wp-admin/setup.php");
+        // Empty segments are a path like any other: `//documents` is not `/documents`.
+        let doubled = router.find(&Method::GET, "//documents").unwrap();
+        assert!(doubled.route.is_catch_all());
+        assert_eq!(doubled.params["proxy"], "/documents");
+        // `/{proxy+}` does not match `/`, on API Gateway as here: `ANY /` does.
         assert_eq!(router.find(&Method::GET, "/").unwrap_err(), RouteError::NotFound);
+        let mut routes = router.routes().to_vec();
+        routes.push(Route::new(
+            Method::from_bytes(ANY.as_bytes()).unwrap(),
+            "/",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            noop,
+        ));
+        let router = Router::new(routes).unwrap();
+        for method in [Method::GET, Method::POST, Method::OPTIONS] {
+            assert!(router.find(&method, "/").unwrap().route.is_catch_all(), "{method}");
+        }
+        assert!(!router.find(&Method::GET, "/documents").unwrap().route.is_catch_all());
+    }
+
+    /// HEAD is GET without a body (RFC 9110 §9.3.2): the GET route serves it, with its access.
+    ///
+    /// Proves: HTTP-1
+    #[test]
+    fn head_is_served_by_the_get_route() {
+        let router = table();
+        let m = router.find(&Method::HEAD, "/documents/abc").unwrap();
+        assert_eq!(m.route.method, Method::GET);
+        assert_eq!(m.route.access, Access::Requires(Permission::DocumentRead));
+        let head = Route::new(
+            Method::HEAD,
+            "/x",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            noop,
+        );
+        assert!(Router::new(vec![head]).is_err(), "HEAD is never declared on its own");
+    }
+
+    /// Every declared path reaches its function on API Gateway for every method, so the
+    /// function answers 405 with `Allow` (RFC 9110 §15.5.6) rather than the catch-all's 404.
+    ///
+    /// Proves: HTTP-1
+    #[test]
+    fn every_declared_path_has_an_any_route_for_the_gateway() {
+        let keys = table().gateway_routes();
+        for (key, public) in [
+            ("GET /documents", false),
+            ("GET /documents/{id}", false),
+            ("PATCH /documents/{id}", false),
+            ("ANY /documents", true),
+            ("ANY /documents/{id}", true),
+        ] {
+            assert!(keys.contains(&(key.to_owned(), public)), "{key}: {keys:?}");
+        }
+        assert_eq!(keys.len(), 5, "{keys:?}");
     }
 
     #[test]
@@ -392,7 +486,12 @@ mod tests {
             refused(route(Method::POST, Permission::DocumentEdit, Effect::Writes(&[]))).contains("no audit action")
         );
         assert!(refused(route(Method::GET, Permission::DocumentEdit, edit)).contains("writes on GET"));
-        assert!(refused(route(Method::HEAD, Permission::DocumentEdit, edit)).contains("writes on HEAD"));
+        assert!(
+            refused(route(Method::HEAD, Permission::DocumentEdit, edit)).contains("HEAD is served by the GET route")
+        );
+        assert!(route(Method::HEAD, Permission::DocumentEdit, edit)
+            .contradiction()
+            .is_some_and(|why| why.contains("writes on HEAD")));
         assert!(
             refused(route(Method::POST, Permission::DocumentEdit, Effect::Reads)).contains("declares that it reads")
         );

@@ -22,7 +22,7 @@ impl Stage for MatchRoute {
     async fn check(&self, mut req: Request) -> Result<Request, Problem> {
         let matched = self.router.find(req.method(), req.uri().path()).map_err(|e| match e {
             RouteError::NotFound => Problem::not_found(),
-            RouteError::MethodNotAllowed => Problem::method_not_allowed(),
+            RouteError::MethodNotAllowed(allowed) => Problem::method_not_allowed(&allowed),
         })?;
         // The catch-all exists so that unknown paths get our headers too; nothing else runs for them.
         if matched.route.is_catch_all() {

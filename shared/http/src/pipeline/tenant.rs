@@ -9,6 +9,7 @@ use crate::problem::Problem;
 use crate::route::{Access, Matched};
 use lambda_http::Request;
 use quire_core::ids::UserId;
+use quire_store::StoreError;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -40,7 +41,12 @@ impl Stage for ResolveTenant {
             .store
             .load_caller(&user)
             .await
-            .map_err(Problem::unavailable)?
+            // A storage call that failed may succeed on retry (503); a record that does not
+            // parse will not (500, no Retry-After).
+            .map_err(|error| match error {
+                StoreError::Aws(_) => Problem::unavailable(error),
+                other => Problem::from(other),
+            })?
             .ok_or_else(Problem::not_member)?;
         req.extensions_mut().insert(caller);
         Ok(req)
