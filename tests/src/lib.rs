@@ -222,6 +222,17 @@ impl Harness {
         reply.body
     }
 
+    /// Edits a document as `token`, naming the version the edit was made against (`If-Match`).
+    pub async fn edit_document(&self, token: &str, id: &str, version: u64, body: Value) -> Reply {
+        self.raw(
+            self.request(Method::PATCH, &format!("/documents/{id}"))
+                .bearer_auth(token)
+                .header("if-match", format!("\"{version}\""))
+                .json(&body),
+        )
+        .await
+    }
+
     /// AWS clients for this test's runtime, pointed at the emulator (the raw access an
     /// attacker or operator with credentials would have).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

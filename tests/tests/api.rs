@@ -58,16 +58,18 @@ async fn documents_round_trip() {
         .await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.body, created);
+    assert_eq!(read.header("etag"), Some("\"1\""));
 
     let patched = h
-        .call(
-            Method::PATCH,
-            &format!("/documents/{id}"),
-            Some(&token),
-            Some(json!({"title": "SOP-100 Line clearance v2", "reason": "Typo in scope"})),
+        .edit_document(
+            &token,
+            id,
+            1,
+            json!({"title": "SOP-100 Line clearance v2", "reason": "Typo in scope"}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.header("etag"), Some("\"2\""));
     assert_eq!(patched.body["version"], 2);
     assert_eq!(patched.body["title"], "SOP-100 Line clearance v2");
     assert_eq!(patched.body["body"], created["body"]);
@@ -175,12 +177,7 @@ async fn another_tenants_document_is_not_found_on_every_route() {
         .await;
     assert_problem(&get, StatusCode::NOT_FOUND, "not-found");
     let patch = h
-        .call(
-            Method::PATCH,
-            &format!("/documents/{id}"),
-            Some(&globex),
-            Some(json!({"title": "pwned", "reason": "x"})),
-        )
+        .edit_document(&globex, id, 1, json!({"title": "pwned", "reason": "x"}))
         .await;
     assert_problem(&patch, StatusCode::NOT_FOUND, "not-found");
     // Same answer as for an id that exists nowhere: no existence oracle.
@@ -496,14 +493,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     // Edits: reason required, drafts only.
     let doc = h.create_document(&token, "Edit me").await;
     let id = doc["id"].as_str().unwrap();
-    let no_reason = h
-        .call(
-            Method::PATCH,
-            &format!("/documents/{id}"),
-            Some(&token),
-            Some(json!({"title": "New"})),
-        )
-        .await;
+    let no_reason = h.edit_document(&token, id, 1, json!({"title": "New"})).await;
     assert_problem(&no_reason, StatusCode::BAD_REQUEST, "invalid-body");
     assert_eq!(no_reason.body["field"], "reason");
 
@@ -532,12 +522,7 @@ async fn only_drafts_can_be_edited() {
     h.tamper(quire_store::testing::document(&org.org_id, id), "status", "approved")
         .await;
     let patch = h
-        .call(
-            Method::PATCH,
-            &format!("/documents/{id}"),
-            Some(&token),
-            Some(json!({"body": "changed", "reason": "late change"})),
-        )
+        .edit_document(&token, id, 1, json!({"body": "changed", "reason": "late change"}))
         .await;
     assert_problem(&patch, StatusCode::CONFLICT, "conflict");
     let read = h
@@ -574,7 +559,7 @@ async fn login_does_not_tell_unknown_accounts_from_wrong_passwords() {
 /// A crafted `Host` or `X-Forwarded-Proto` cannot redirect a request to another route: a PATCH
 /// of one document edits that document, whatever the headers name.
 ///
-/// Proves: HTTP-2, TEN-5
+/// Proves: HTTP-2
 #[tokio::test]
 async fn a_host_or_forwarded_header_cannot_change_which_route_runs() {
     let h = harness();
@@ -593,9 +578,10 @@ async fn a_host_or_forwarded_header_cannot_change_which_route_runs() {
     for (n, (host, proto)) in crafted.iter().enumerate() {
         let title = format!("Edited {n}");
         let body = json!({"title": title, "reason": "header test"}).to_string();
+        let version = n + 1;
         let head = format!(
             "PATCH /documents/{target_id} HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-Proto: {proto}\r\n\
-             Authorization: Bearer {token}\r\nContent-Type: application/json"
+             Authorization: Bearer {token}\r\nContent-Type: application/json\r\nIf-Match: \"{version}\""
         );
         let reply = h
             .raw_http(head.as_bytes(), body.as_bytes())
@@ -743,4 +729,127 @@ async fn methods_and_odd_paths_get_proper_answers() {
         assert_problem(&reply, StatusCode::NOT_FOUND, "not-found");
         assert_security_headers(&reply);
     }
+}
+
+/// An edit names the version it was made against: without `If-Match` it is 428, against a
+/// version that is no longer current 412, and neither changes the document or the trail.
+///
+/// Proves: HTTP-5, AUD-1
+#[tokio::test]
+async fn a_stale_edit_cannot_overwrite_a_newer_one() {
+    let h = harness();
+    let org = h.new_org("etag").await;
+    let token = h.token(&org, Role::Owner).await;
+    let doc = h.create_document(&token, "Versioned").await;
+    let id = doc["id"].as_str().unwrap();
+    let path = format!("/documents/{id}");
+    let first = h
+        .edit_document(&token, id, 1, json!({"title": "First edit", "reason": "r1"}))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let stale = h
+        .edit_document(&token, id, 1, json!({"title": "Stale edit", "reason": "r2"}))
+        .await;
+    assert_problem(&stale, StatusCode::PRECONDITION_FAILED, "precondition-failed");
+    let without = h
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"title": "Blind edit", "reason": "r3"})),
+        )
+        .await;
+    assert_problem(&without, StatusCode::PRECONDITION_REQUIRED, "precondition-required");
+    for (value, status, slug) in [
+        ("*", StatusCode::PRECONDITION_REQUIRED, "precondition-required"),
+        ("W/\"2\"", StatusCode::PRECONDITION_FAILED, "precondition-failed"),
+        ("2", StatusCode::BAD_REQUEST, "bad-request"),
+    ] {
+        let reply = h
+            .raw(
+                h.request(Method::PATCH, &path)
+                    .bearer_auth(&token)
+                    .header("if-match", value)
+                    .json(&json!({"title": "Other edit", "reason": "r4"})),
+            )
+            .await;
+        assert_problem(&reply, status, slug);
+    }
+    let read = h.call(Method::GET, &path, Some(&token), None).await;
+    assert_eq!(read.body["title"], "First edit");
+    assert_eq!(read.header("etag"), Some("\"2\""));
+    let listed = h
+        .raw(
+            h.request(Method::PATCH, &path)
+                .bearer_auth(&token)
+                .header("if-match", "\"7\", \"2\"")
+                .json(&json!({"title": "Second edit", "reason": "r5"})),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.header("etag"), Some("\"3\""));
+    h.audit_settled(&org).await;
+    let updates = h
+        .audit_entries(&token)
+        .await
+        .into_iter()
+        .filter(|e| e["event"]["target"]["id"] == id && e["event"]["action"] == "document.updated")
+        .count();
+    assert_eq!(updates, 2, "only the two accepted edits are recorded");
+}
+
+/// Eight editors race with the same `If-Match`: exactly one edit lands, the others are told
+/// the document moved; one entry in the trail.
+///
+/// Proves: HTTP-5, AUD-1
+#[tokio::test]
+async fn racing_edits_of_one_version_let_exactly_one_through() {
+    let h = harness();
+    let org = h.new_org("race").await;
+    let token = h.token(&org, Role::Owner).await;
+    let doc = h.create_document(&token, "Contended").await;
+    let id = doc["id"].as_str().unwrap().to_owned();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+    let edits = (0..8).map(|n| {
+        let (token, id, barrier) = (token.clone(), id.clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            harness()
+                .edit_document(
+                    &token,
+                    &id,
+                    1,
+                    json!({"title": format!("Editor {n}"), "reason": "race"}),
+                )
+                .await
+        })
+    });
+    let replies: Vec<_> = futures::future::join_all(edits)
+        .await
+        .into_iter()
+        .map(|r| r.expect("edit task"))
+        .collect();
+    let won: Vec<_> = replies.iter().filter(|r| r.status == StatusCode::OK).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for lost in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        assert_problem(lost, StatusCode::PRECONDITION_FAILED, "precondition-failed");
+    }
+    let read = h
+        .call(Method::GET, &format!("/documents/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(read.body["version"], 2);
+    assert_eq!(read.body["title"], won[0].body["title"]);
+    h.audit_settled(&org).await;
+    let updates = h
+        .audit_entries(&token)
+        .await
+        .into_iter()
+        .filter(|e| e["event"]["target"]["id"] == id.as_str() && e["event"]["action"] == "document.updated")
+        .count();
+    assert_eq!(updates, 1);
 }

@@ -29,18 +29,16 @@ async fn each_write_yields_exactly_one_entry_with_before_and_after() {
             h.request(Method::PATCH, &format!("/documents/{id}"))
                 .bearer_auth(&user)
                 .header("user-agent", "audit-test/1.0")
+                .header("if-match", "\"1\"")
                 .json(&json!({"body": "Step 1: gloves", "reason": "Clarified step 1"})),
         )
         .await;
     assert_eq!(patch.status, StatusCode::OK, "{}", patch.text);
     // A no-op edit and a refused write change nothing, so they leave no entry.
-    h.call(
-        Method::PATCH,
-        &format!("/documents/{id}"),
-        Some(&user),
-        Some(json!({"body": "Step 1: gloves", "reason": "again"})),
-    )
-    .await;
+    let unchanged = h
+        .edit_document(&user, id, 2, json!({"body": "Step 1: gloves", "reason": "again"}))
+        .await;
+    assert_eq!(unchanged.status, StatusCode::OK, "{}", unchanged.text);
     h.call(
         Method::POST,
         "/documents",

@@ -71,13 +71,8 @@ async fn a_burst_of_large_edits_reaches_the_chain_under_the_4_mb_limit() {
         let owner = owner.clone();
         let body = format!("{n} {}", "é".repeat(75_000)); // 150 000 bytes of UTF-8
         async move {
-            h.call(
-                Method::PATCH,
-                &format!("/documents/{id}"),
-                Some(&owner),
-                Some(json!({"body": body, "reason": "Expanded procedure"})),
-            )
-            .await
+            h.edit_document(&owner, id, 1, json!({"body": body, "reason": "Expanded procedure"}))
+                .await
         }
     });
     let replies = futures::future::join_all(edits).await;

@@ -7,10 +7,11 @@ use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
 use quire_core::audit::Action;
 use quire_core::rbac::Permission::{DocumentCreate, DocumentEdit, DocumentRead};
+use quire_http::conditional::{require_match, with_etag};
 use quire_http::json::{ok, page_request, parse_body, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
-use quire_store::Stored;
+use quire_store::{StoreError, Stored};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -103,7 +104,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         .create(&document, Action::DocumentCreated)
         .commit()
         .await?;
-    let mut response = respond(StatusCode::CREATED, &document)?;
+    let mut response = with_etag(respond(StatusCode::CREATED, &document)?, document.version);
     if let Ok(location) = HeaderValue::from_str(&format!("/documents/{}", document.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -127,13 +128,17 @@ async fn load(app: &App, ctx: &RequestCtx) -> Result<Stored<Document>, Problem> 
         .ok_or_else(Problem::not_found)
 }
 
+/// The document with its version as `ETag`, for the `If-Match` of an edit.
 async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
-    ok(load(&app, &ctx).await?.record())
+    let document = load(&app, &ctx).await?;
+    Ok(with_etag(ok(document.record())?, document.version))
 }
 
 async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let before = load(&app, &ctx).await?;
+    // The edit must name the version it was made against (RFC 9110 §13.1.1).
+    require_match(&req, before.version)?;
     let patch: DocumentPatch = parse_body(&req)?;
     if before.status != DocumentStatus::Draft {
         return Err(Problem::conflict(
@@ -152,7 +157,7 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     }
     if after == *before.record() {
         // Nothing changes, so there is nothing to record.
-        return ok(before.record());
+        return Ok(with_etag(ok(before.record())?, before.version));
     }
     after.version = before.version + 1;
     after.updated_at = now();
@@ -162,6 +167,11 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         .replace(&before, &after, Action::DocumentUpdated)
         .because(patch.reason.as_str())
         .commit()
-        .await?;
-    ok(&after)
+        .await
+        .map_err(|error| match error {
+            // The version moved between the check above and the write.
+            StoreError::Conflict => Problem::precondition_failed(),
+            other => Problem::from(other),
+        })?;
+    Ok(with_etag(ok(&after)?, after.version))
 }

@@ -10,6 +10,7 @@
 //! | token verification, JWKS | [`auth`] |
 //! | what a handler is given: caller, parameters, audit context | [`context`] |
 //! | request bodies, page requests, JSON responses | [`json`] |
+//! | `ETag` / `If-Match` on versioned records (RFC 9110 §13) | [`conditional`] |
 //! | errors (RFC 9457), and how storage and crypto errors become them | [`problem`] |
 //! | configuration and per-cold-start state | [`config`], [`app`] |
 //! | roles, permissions, the default matrix | `quire_core::rbac` |
@@ -28,6 +29,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod conditional;
 pub mod config;
 pub mod context;
 pub mod event;

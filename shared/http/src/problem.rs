@@ -164,6 +164,26 @@ impl Problem {
         .with_retry_after(retry_after_seconds)
     }
 
+    /// 428 (RFC 6585 §3): a change must name, in `If-Match`, the version it was made against.
+    pub fn precondition_required() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "Precondition required",
+            "send If-Match with the ETag of the version you are changing",
+        )
+    }
+
+    /// 412 (RFC 9110 §15.5.13): the record changed since the version the client named.
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition failed",
+            "the record changed since the version in If-Match; read it again",
+        )
+    }
+
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
