@@ -853,3 +853,129 @@ async fn racing_edits_of_one_version_let_exactly_one_through() {
         .count();
     assert_eq!(updates, 1);
 }
+
+/// A create repeated with its `Idempotency-Key` is made once: the same key and body get the
+/// same answer and one document with one entry, in sequence and racing; the key with another
+/// body is 422; another user's identical key is another key; a malformed key is 400; the key
+/// is kept 24 hours, and once expired it can be used again.
+///
+/// Proves: HTTP-6, AUD-1
+#[tokio::test]
+async fn a_create_repeated_with_its_idempotency_key_is_made_once() {
+    let h = harness();
+    let org = h.new_org("idem").await;
+    let token = h.token(&org, Role::Owner).await;
+    let post = |key: &str, title: &str| {
+        h.raw(
+            h.request(Method::POST, "/documents")
+                .bearer_auth(&token)
+                .header("idempotency-key", key)
+                .json(&json!({"title": title, "type": "sop", "body": "Step 1"})),
+        )
+    };
+    let first = post("order-0001", "Made once").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    let again = post("order-0001", "Made once").await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("location"), first.header("location"));
+    let other_body = post("order-0001", "Something else").await;
+    assert_problem(&other_body, StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused");
+    for malformed in ["", "with space", &"k".repeat(256)] {
+        let reply = post(malformed, "Malformed").await;
+        assert_problem(&reply, StatusCode::BAD_REQUEST, "bad-request");
+    }
+    // Racing: eight identical requests with a fresh key make one document.
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+    let racers = (0..8).map(|_| {
+        let (token, barrier) = (token.clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            let h = harness();
+            h.raw(
+                h.request(Method::POST, "/documents")
+                    .bearer_auth(&token)
+                    .header("idempotency-key", "\"race-0001\"")
+                    .json(&json!({"title": "Raced", "type": "sop", "body": "Step 1"})),
+            )
+            .await
+        })
+    });
+    let replies: Vec<_> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.expect("create task"))
+        .collect();
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        assert_eq!(reply.body["id"], replies[0].body["id"]);
+    }
+    // Another user's identical key is theirs.
+    let admin = h.token(&org, Role::Admin).await;
+    let theirs = h
+        .raw(
+            h.request(Method::POST, "/documents")
+                .bearer_auth(&admin)
+                .header("idempotency-key", "order-0001")
+                .json(&json!({"title": "Made once", "type": "sop", "body": "Step 1"})),
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.text);
+    assert_ne!(theirs.body["id"], first.body["id"]);
+    // Kept 24 hours; once expired, the key is free again.
+    let (pk, sk) = quire_store::testing::idempotency(&org.org_id, &org.user(Role::Owner).user_id, "order-0001");
+    let ddb = h.dynamodb();
+    let stored = ddb
+        .get_item()
+        .table_name(&h.data_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.clone()))
+        .send()
+        .await
+        .expect("read the remembered key")
+        .item
+        .expect("the key is remembered");
+    let expires: u64 = stored["expiresAt"].as_n().expect("expiresAt").parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        (now + 86_400 - 120..=now + 86_400 + 5).contains(&expires),
+        "expiresAt {expires}, now {now}"
+    );
+    ddb.update_item()
+        .table_name(&h.data_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+        .update_expression("SET expiresAt = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N((now - 1).to_string()),
+        )
+        .send()
+        .await
+        .expect("expire the key");
+    let reused = post("order-0001", "Something else").await;
+    assert_eq!(reused.status, StatusCode::CREATED, "{}", reused.text);
+    assert_ne!(reused.body["id"], first.body["id"]);
+    // One document and one entry per accepted create: first, raced, theirs, reused.
+    h.audit_settled(&org).await;
+    let created: Vec<String> = h
+        .audit_entries(&token)
+        .await
+        .into_iter()
+        .filter(|e| e["event"]["action"] == "document.created")
+        .map(|e| e["event"]["target"]["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let mut expected: Vec<String> = [&first, &replies[0], &theirs, &reused]
+        .iter()
+        .map(|r| r.body["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut found = created.clone();
+    found.sort();
+    expected.sort();
+    assert_eq!(found, expected, "one entry per document made");
+    let listed = h.call(Method::GET, "/documents?limit=100", Some(&token), None).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 4, "{}", listed.text);
+}

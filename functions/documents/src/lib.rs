@@ -7,10 +7,11 @@ use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
 use quire_core::audit::Action;
 use quire_core::rbac::Permission::{DocumentCreate, DocumentEdit, DocumentRead};
-use quire_http::conditional::{require_match, with_etag};
+use quire_http::conditional::{idempotency_key, require_match, with_etag};
 use quire_http::json::{ok, page_request, parse_body, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::idempotency::Recall;
 use quire_store::{StoreError, Stored};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -83,9 +84,22 @@ fn now() -> String {
     quire_core::audit::timestamp_now()
 }
 
+/// Creates a draft. With an `Idempotency-Key`, a repeat of the same request answers as the
+/// first did (201, the same document, nothing new recorded); the key with another body is 422.
 async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let input: NewDocument = parse_body(&req)?;
+    let idempotency = idempotency_key(&req)?;
+    if let Some((key, fingerprint)) = &idempotency {
+        match app
+            .store
+            .recall(caller.scope(), &caller.user_id, key, fingerprint)
+            .await?
+        {
+            Recall::New => {}
+            recall => return answer_again(&app, &ctx, recall).await,
+        }
+    }
     let at = now();
     let document = Document {
         id: DocumentId::generate().to_string(),
@@ -99,16 +113,52 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         updated_at: at,
         updated_by: caller.user_id.to_string(),
     };
-    app.store
+    let mut change = app
+        .store
         .transaction(caller.scope(), ctx.audit_context()?)
-        .create(&document, Action::DocumentCreated)
-        .commit()
-        .await?;
-    let mut response = with_etag(respond(StatusCode::CREATED, &document)?, document.version);
+        .create(&document, Action::DocumentCreated);
+    if let Some((key, fingerprint)) = &idempotency {
+        change = change.remember(&caller.user_id, key, fingerprint, &document.id);
+    }
+    match change.commit().await {
+        Ok(()) => created(&document),
+        // A request with the same key committed first.
+        Err(StoreError::Conflict) if idempotency.is_some() => {
+            let (key, fingerprint) = idempotency.as_ref().expect("checked above");
+            match app
+                .store
+                .recall(caller.scope(), &caller.user_id, key, fingerprint)
+                .await?
+            {
+                Recall::New => Err(Problem::conflict("the request raced another; send it again")),
+                recall => answer_again(&app, &ctx, recall).await,
+            }
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The answer to a create: 201, `Location`, `ETag`, the document.
+fn created(document: &Document) -> HandlerResult {
+    let mut response = with_etag(respond(StatusCode::CREATED, document)?, document.version);
     if let Ok(location) = HeaderValue::from_str(&format!("/documents/{}", document.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// A create repeated with its key: the document it made, as it is now; or 422 if the key came
+/// with another request.
+async fn answer_again(app: &App, ctx: &RequestCtx, recall: Recall) -> HandlerResult {
+    let Recall::Replay(id) = recall else {
+        return Err(Problem::idempotency_key_reused());
+    };
+    let document = app
+        .store
+        .get::<Document>(ctx.caller()?.scope(), &id)
+        .await?
+        .ok_or_else(|| Problem::internal("an idempotency key names a document that does not exist"))?;
+    created(document.record())
 }
 
 async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {

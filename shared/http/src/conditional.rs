@@ -10,11 +10,43 @@
 //!
 //! The check is made against the version the handler read; the write itself is conditional on
 //! that same version, so a change landing in between is also a 412.
+//!
+//! Creates are made repeatable with `Idempotency-Key` ([`idempotency_key`], stored by
+//! `quire_store::idempotency`).
 
 use crate::problem::Problem;
 use headers::{ETag, HeaderMapExt, IfMatch};
 use http::header::IF_MATCH;
 use lambda_http::{Body, Request, Response};
+use quire_store::idempotency::{fingerprint, IdempotencyKey};
+
+/// The request header of draft-ietf-httpapi-idempotency-key-header.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The request's `Idempotency-Key`, if it sent one, with the fingerprint of the request it came
+/// with (method, path, body bytes).
+///
+/// Errors: 400 when the header is given twice or is not 1 to 255 visible ASCII characters.
+pub fn idempotency_key(req: &Request) -> Result<Option<(IdempotencyKey, String)>, Problem> {
+    let mut values = req.headers().get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let key = values
+        .next()
+        .is_none()
+        .then(|| value.to_str().ok().and_then(IdempotencyKey::parse))
+        .flatten()
+        .ok_or_else(|| {
+            Problem::bad_request("Idempotency-Key must be one value of 1 to 255 visible ASCII characters")
+        })?;
+    let body: &[u8] = match req.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    Ok(Some((key, fingerprint(req.method().as_str(), req.uri().path(), body))))
+}
 
 /// The entity tag of version `version` of a record.
 pub fn etag(version: u64) -> ETag {

@@ -184,6 +184,17 @@ impl Problem {
         )
     }
 
+    /// 422: an `Idempotency-Key` already used with another request (draft-ietf-httpapi-
+    /// idempotency-key-header §2.7).
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was used with another request; use a new key for a new request",
+        )
+    }
+
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }

@@ -110,6 +110,14 @@ pub(crate) fn verification_lock(org: &OrgId) -> Key {
     Key::new(format!("{}#VERIFYING", tenant(org)), "LOCK")
 }
 
+/// An idempotency key of a user (`crate::idempotency`), by its digest.
+pub(crate) fn idempotency(scope: &TenantScope, user: &UserId, digest: &str) -> Key {
+    Key::new(
+        format!("{}#IDEMPOTENCY", tenant(scope.org_id())),
+        format!("{user}#{digest}"),
+    )
+}
+
 pub(crate) fn outbox_partition(org: &OrgId) -> String {
     format!("{}#OUTBOX", tenant(org))
 }
@@ -280,6 +288,7 @@ mod tests {
             blob(&org, "ab"),
             verified(&org),
             verification_lock(&org),
+            idempotency(&scope, &UserId::parse("u1").unwrap(), "d"),
         ] {
             assert!(key.pk.starts_with("ORG#o1#") || key.pk == "ORG#o1", "{key:?}");
             assert!(belongs_to(&key, &org), "{key:?}");

@@ -21,6 +21,7 @@
 mod audit_log;
 mod cursor;
 mod directory;
+pub mod idempotency;
 mod keys;
 pub mod size;
 pub mod tenant;
@@ -58,6 +59,15 @@ use std::collections::HashMap;
 use tokio::sync::OnceCell;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Now, in whole seconds since the Unix epoch: the unit of DynamoDB TTL attributes
+/// (`expiresAt`).
+pub(crate) fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
 
 /// Where the store's tables and key are: read once per cold start from the environment
 /// template.yaml sets (`QUIRE_DATA_TABLE`, `QUIRE_AUDIT_TABLE`, `QUIRE_KMS_KEY_ID`).

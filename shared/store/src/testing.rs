@@ -59,6 +59,12 @@ pub fn document(org: &OrgId, id: &str) -> RawKey {
     raw(keys::record(&scope(org), Collection::Documents, id))
 }
 
+/// The remembered idempotency key `key` of `user` (data table).
+pub fn idempotency(org: &OrgId, user: &UserId, key: &str) -> RawKey {
+    let key = crate::idempotency::IdempotencyKey::parse(key).expect("a valid idempotency key");
+    raw(keys::idempotency(&scope(org), user, &key.digest()))
+}
+
 /// What every key of every tenant's partitions starts with: for tests that check no response
 /// leaks a key.
 pub const TENANT_KEY_PREFIX: &str = keys::TENANT_PREFIX;

@@ -155,6 +155,11 @@ fn snapshot<T: Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
 }
 
 impl Transaction<'_> {
+    /// The tenant this transaction changes.
+    pub(crate) fn scope(&self) -> &TenantScope {
+        &self.scope
+    }
+
     fn attempt(mut self, step: impl FnOnce(&mut Self) -> Result<(), StoreError>) -> Self {
         if self.error.is_none() {
             if let Err(error) = step(&mut self) {

@@ -16,6 +16,7 @@
 use super::keys::{self, Collection};
 use super::transaction::AuditContext;
 use super::{from_item, Record, Store, StoreError};
+use crate::epoch_seconds;
 use crate::tenant::TenantScope;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -99,13 +100,6 @@ struct VerificationLock {
     active: bool,
     /// Seconds since the Unix epoch.
     expires_at: u64,
-}
-
-fn epoch_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 impl Record for VerificationJob {
