@@ -195,6 +195,34 @@ async fn an_altered_entry_is_named() {
     assert_eq!(broken_at(h, &owner).await, 7);
 }
 
+/// One entry that no longer reads as an entry is listed in its place, marked, and the rest of
+/// the page is served: `GET /audit` does not become a 500 for the whole trail.
+///
+/// Proves: AUD-5, HTTP-4
+#[tokio::test]
+async fn an_unreadable_entry_is_listed_in_its_place() {
+    let h = harness();
+    let (org, owner) = chain_of_nine(h, "unreadable").await;
+    let mut item = read_entry(h, &org, 7).await;
+    item.insert("hash".into(), AttributeValue::N("7".into()));
+    put_entry(h, item).await;
+    let page = h.call(Method::GET, "/audit?limit=100", Some(&owner), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let items = page.body["items"].as_array().expect("items");
+    let unreadable: Vec<&Value> = items.iter().filter(|i| i["unreadable"] == true).collect();
+    assert_eq!(unreadable.len(), 1, "{items:#?}");
+    assert_eq!(unreadable[0]["seq"], 7);
+    assert!(
+        !page.text.contains("invalid type"),
+        "the parse error leaked: {}",
+        page.text
+    );
+    let readable = items.iter().filter(|i| i["hash"].is_string()).count();
+    assert!(items.len() >= 9, "{items:#?}");
+    assert_eq!(readable, items.len() - 1, "the other entries are listed: {items:#?}");
+    assert_eq!(broken_at(h, &owner).await, 7);
+}
+
 /// Proves: AUD-5
 #[tokio::test]
 async fn an_extra_attribute_on_an_entry_is_named() {

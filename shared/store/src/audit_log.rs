@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 /// A page of a tenant's chain and the blobs its entries reference.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditPage {
-    pub items: Vec<Entry>,
+    pub items: Vec<Listed>,
     pub next: Option<String>,
     /// Blob digest → content, for the references in `items` whose blob is stored, up to
     /// [`PAGE_BLOB_BYTES`] in all.
@@ -22,6 +22,45 @@ pub struct AuditPage {
     /// Digests referenced in `items` whose content did not fit the page's budget.
     #[serde(rename = "blobsOmitted")]
     pub blobs_omitted: Vec<String>,
+}
+
+/// One item of a page: an entry, or the place of one that cannot be read as stored. One bad
+/// item does not hide the others; the chain fails verification at it (`GET /audit/verify`).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum Listed {
+    Entry(Entry),
+    /// `{"seq": 7, "unreadable": true, "detail": "..."}`; `seq` is null when even the item's key
+    /// is not an entry's.
+    Unreadable {
+        seq: Option<u64>,
+        unreadable: bool,
+        detail: &'static str,
+    },
+}
+
+impl Listed {
+    fn read(item: Item) -> Self {
+        let seq = Key::from_map(&item).and_then(|k| keys::entry_seq(&k.sk));
+        match from_item::<Entry>(item) {
+            Ok(entry) => Listed::Entry(entry),
+            Err(error) => {
+                tracing::error!(?seq, %error, "an audit entry cannot be read as stored");
+                Listed::Unreadable {
+                    seq,
+                    unreadable: true,
+                    detail: "this entry cannot be read as stored; the chain fails verification here",
+                }
+            }
+        }
+    }
+
+    fn entry(&self) -> Option<&Entry> {
+        match self {
+            Listed::Entry(entry) => Some(entry),
+            Listed::Unreadable { .. } => None,
+        }
+    }
 }
 
 /// Most blob content sent with one page of the trail, in bytes.
@@ -60,12 +99,16 @@ impl Store {
                 page,
             )
             .await?;
-        let items: Vec<Entry> = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let items: Vec<Listed> = items.into_iter().map(Listed::read).collect();
         // Blobs travel with the page up to a budget (a Lambda response holds 6 MB); the rest are
         // listed and read one by one (`GET /audit/blobs/{sha256}`).
         let mut budget = PAGE_BLOB_BYTES;
         let (mut included, mut omitted) = (Vec::new(), Vec::new());
-        for reference in items.iter().flat_map(|e| e.event.blob_references()) {
+        for reference in items
+            .iter()
+            .filter_map(Listed::entry)
+            .flat_map(|e| e.event.blob_references())
+        {
             if included.contains(&reference.sha256) || omitted.contains(&reference.sha256) {
                 continue;
             }

@@ -36,7 +36,7 @@ mod verification;
 #[cfg(feature = "chain-writer")]
 mod writer;
 
-pub use audit_log::{AuditPage, PAGE_BLOB_BYTES};
+pub use audit_log::{AuditPage, Listed, PAGE_BLOB_BYTES};
 pub use directory::{MemberStatus, NewMember, OrgStatus};
 pub use keys::{Collection, ObjectKey, ObjectKind};
 pub use transaction::{AuditContext, Stored, Transaction};
