@@ -29,7 +29,7 @@ pub struct AuditPage {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]
 pub enum Listed {
-    Entry(Entry),
+    Entry(Box<Entry>),
     /// `{"seq": 7, "unreadable": true, "detail": "..."}`; `seq` is null when even the item's key
     /// is not an entry's.
     Unreadable {
@@ -43,7 +43,7 @@ impl Listed {
     fn read(item: Item) -> Self {
         let seq = Key::from_map(&item).and_then(|k| keys::entry_seq(&k.sk));
         match from_item::<Entry>(item) {
-            Ok(entry) => Listed::Entry(entry),
+            Ok(entry) => Listed::Entry(Box::new(entry)),
             Err(error) => {
                 tracing::error!(?seq, %error, "an audit entry cannot be read as stored");
                 Listed::Unreadable {
