@@ -18,6 +18,8 @@ const ENTRIES: usize = 10_000;
 
 /// A document edit as the documents function records it: actor, target, origin, and the
 /// changed fields before and after (a few hundred bytes each).
+const ORG: &str = "org-acme-1234";
+
 fn event(n: usize) -> AuditEvent {
     let paragraph = "Quarterly figures were reviewed by the finance team; the totals in section 3 now \
                      match the ledger export, and the appendix lists every adjustment made since the draft.";
@@ -27,7 +29,7 @@ fn event(n: usize) -> AuditEvent {
             "{:013}-6f1e2d3c-4b5a-4987-9a8b-{n:012}",
             1_760_000_000_000u64 + n as u64
         ),
-        org_id: "org-acme-1234".into(),
+        org_id: ORG.into(),
         at: "2026-05-01T12:34:56.789Z".into(),
         actor: Actor {
             user_id: "5f1c2a7e-7d0b-4a55-9a43-0c1b9a7c0d11".into(),
@@ -64,7 +66,7 @@ fn event(n: usize) -> AuditEvent {
 fn benches(c: &mut Criterion) {
     let events: Vec<AuditEvent> = (0..ENTRIES).map(event).collect();
     let (entries, head) = chain::extend(&Head::genesis(), events.clone()).expect("chain extends");
-    assert!(chain::verify(stored(&entries), &head).valid, "bench chain verifies");
+    assert!(chain::verify(ORG, stored(&entries), &head).valid, "bench chain verifies");
     let contents: Vec<Vec<u8>> = entries
         .iter()
         .map(|e| chain::canonical_content(e.seq, &e.prev_hash, &e.event).expect("canonical"))
@@ -89,7 +91,7 @@ fn benches(c: &mut Criterion) {
         b.iter_batched(
             || stored(&entries),
             |stored| {
-                let verification = chain::verify(stored, black_box(&head));
+                let verification = chain::verify(ORG, stored, black_box(&head));
                 assert!(verification.valid);
                 verification
             },

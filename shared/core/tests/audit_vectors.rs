@@ -10,6 +10,9 @@ use quire_core::audit::{Action, Actor, AuditEvent, Origin, Target};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
+/// The organisation every vector's chain belongs to.
+const ORG: &str = "0b6f3a52-1c7e-4d0a-9a55-3f1e2d4c5b6a";
+
 fn path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/audit-chain.json")
 }
@@ -18,7 +21,7 @@ fn event(n: u64, action: Action, before: Option<Value>, after: Option<Value>, re
     AuditEvent {
         v: quire_core::audit::FORMAT_VERSION,
         event_id: format!("{:013}-00000000-0000-4000-8000-{n:012}", 1_795_000_000_000u64 + n),
-        org_id: "0b6f3a52-1c7e-4d0a-9a55-3f1e2d4c5b6a".into(),
+        org_id: ORG.into(),
         at: format!("2026-11-23T10:00:0{n}.123Z"),
         actor: Actor {
             user_id: "7a1d5c3e-0000-4000-8000-000000000001".into(),
@@ -136,7 +139,7 @@ fn vectors_verify_as_recorded() {
             .unwrap()
             .iter()
             .map(|e| serde_json::from_value::<Entry>(e.clone()).map_err(|e| e.to_string()));
-        let verdict = chain::verify(entries, &head);
+        let verdict = chain::verify(ORG, entries, &head);
         assert_eq!(verdict.valid, case["valid"].as_bool().unwrap(), "{}", case["name"]);
         assert_eq!(verdict.broken_at, case["brokenAt"].as_u64(), "{}", case["name"]);
     }

@@ -17,6 +17,10 @@
 //!
 //! Every answer made here carries the security headers (HTTP-1), as the pipeline's own do.
 
+// A panic must unwind to be caught and answered (see `respond`).
+#[cfg(panic = "abort")]
+compile_error!("quire-http needs panic = \"unwind\": a panic must become a 500 problem, not a dropped invocation");
+
 use crate::pipeline::headers::stamp_security_headers;
 use crate::problem::Problem;
 use base64::Engine;

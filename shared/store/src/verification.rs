@@ -315,7 +315,7 @@ impl Store {
             .transpose()?;
         let head = self.chain_head(org).await?;
         let start = basis.as_ref().map_or_else(Head::genesis, |b| b.through.clone());
-        let mut verifier = Verifier::resume(start.seq, &start);
+        let mut verifier = Verifier::resume(org.as_str(), start.seq, &start);
         if start.seq > head.seq {
             verifier.break_at(
                 head.seq + 1,
@@ -334,7 +334,7 @@ impl Store {
                         seq: entry.seq - 1,
                         hash: entry.prev_hash.clone(),
                     };
-                    Verifier::resume(before.seq, &before).push(Ok(entry))
+                    Verifier::resume(org.as_str(), before.seq, &before).push(Ok(entry))
                 }
                 _ => false,
             };
@@ -458,7 +458,7 @@ impl Store {
             return Ok(Slice::Skipped);
         }
         let org = scope.org_id();
-        let mut verifier = Verifier::resume(0, &stored.through);
+        let mut verifier = Verifier::resume(org.as_str(), 0, &stored.through);
         let to_seq = stored
             .head
             .seq

@@ -92,11 +92,14 @@ pub struct Verification {
 /// An entry as read from storage: parsed, or not parseable at all (tampered attributes).
 pub type StoredEntry = Result<Entry, String>;
 
-/// Streaming verifier: feed entries in ascending storage order, then finish with the head.
-/// It starts at the genesis ([`Verifier::default`]) or after a link already verified
-/// ([`Verifier::resume`]), so a long chain can be walked in stretches.
+/// Streaming verifier of one organisation's chain: feed entries in ascending storage order,
+/// then finish with the head. It starts at the genesis ([`Verifier::new`]) or after a link
+/// already verified ([`Verifier::resume`]), so a long chain can be walked in stretches. Every
+/// entry must name the organisation being verified (`event.orgId`): a chain copied from
+/// another tenant does not verify as this one's.
 #[derive(Debug, Clone)]
 pub struct Verifier {
+    org_id: String,
     from_seq: u64,
     expected_seq: u64,
     prev_hash: String,
@@ -104,18 +107,18 @@ pub struct Verifier {
     broken: Option<(u64, String)>,
 }
 
-impl Default for Verifier {
-    fn default() -> Self {
-        Verifier::resume(0, &Head::genesis())
-    }
-}
-
 impl Verifier {
-    /// A walk that started after link `from_seq` and has verified every link up to `through`
-    /// (its seq and hash) goes on from there. `Verifier::resume(p, &link_p)` starts a walk
-    /// after a link verified earlier.
-    pub fn resume(from_seq: u64, through: &Head) -> Self {
+    /// A walk of `org_id`'s chain from the genesis.
+    pub fn new(org_id: &str) -> Self {
+        Verifier::resume(org_id, 0, &Head::genesis())
+    }
+
+    /// A walk of `org_id`'s chain that started after link `from_seq` and has verified every
+    /// link up to `through` (its seq and hash) goes on from there. `Verifier::resume(org, p,
+    /// &link_p)` starts a walk after a link verified earlier.
+    pub fn resume(org_id: &str, from_seq: u64, through: &Head) -> Self {
         Verifier {
+            org_id: org_id.to_owned(),
             from_seq,
             expected_seq: through.seq + 1,
             prev_hash: through.hash.clone(),
@@ -158,6 +161,7 @@ impl Verifier {
                 "expected entry {at}, found entry {} (missing, inserted or reordered entries)",
                 e.seq
             )),
+            Ok(e) if e.event.org_id != self.org_id => fail(format!("entry {at} belongs to another organisation")),
             Ok(e) if e.prev_hash != self.prev_hash => fail(format!("entry {at} does not link to the entry before it")),
             Ok(e) => match canonical_content(e.seq, &e.prev_hash, &e.event).and_then(|c| link_hash(&e.prev_hash, &c)) {
                 Ok(hash) if hash == e.hash => {
@@ -209,9 +213,9 @@ impl Verifier {
     }
 }
 
-/// Verifies a whole chain held in memory.
-pub fn verify(entries: impl IntoIterator<Item = StoredEntry>, head: &Head) -> Verification {
-    let mut verifier = Verifier::default();
+/// Verifies `org_id`'s whole chain held in memory.
+pub fn verify(org_id: &str, entries: impl IntoIterator<Item = StoredEntry>, head: &Head) -> Verification {
+    let mut verifier = Verifier::new(org_id);
     for entry in entries {
         if !verifier.push(entry) {
             break;
@@ -226,9 +230,11 @@ mod tests {
     use crate::audit::{Action, Actor, Origin, Target};
     use crate::ids::OrgId;
 
+    const ORG: &str = "org-1";
+
     fn event(n: u32) -> AuditEvent {
         AuditEvent::new(
-            &OrgId::parse("org-1").unwrap(),
+            &OrgId::parse(ORG).unwrap(),
             Action::DocumentCreated,
             Actor::system("test"),
             Target::new("document", &format!("doc-{n}")),
@@ -249,11 +255,11 @@ mod tests {
     #[test]
     fn intact_chain_verifies() {
         let (entries, head) = chain(5);
-        let v = verify(ok(&entries), &head);
+        let v = verify(ORG, ok(&entries), &head);
         assert!(v.valid, "{v:?}");
         assert_eq!(v.checked, 5);
-        assert_eq!(verify(vec![], &Head::genesis()).checked, 0);
-        assert!(verify(vec![], &Head::genesis()).valid);
+        assert_eq!(verify(ORG, vec![], &Head::genesis()).checked, 0);
+        assert!(verify(ORG, vec![], &Head::genesis()).valid);
     }
 
     #[test]
@@ -262,7 +268,7 @@ mod tests {
         let (more, head) = extend(&head, vec![event(9)]).unwrap();
         assert_eq!(more[0].seq, 4);
         entries.extend(more);
-        assert!(verify(ok(&entries), &head).valid);
+        assert!(verify(ORG, ok(&entries), &head).valid);
     }
 
     /// Proves: AUD-5
@@ -272,7 +278,7 @@ mod tests {
         // altered content
         let mut altered = entries.clone();
         altered[2].event.reason = Some("edited later".into());
-        assert_eq!(verify(ok(&altered), &head).broken_at, Some(3));
+        assert_eq!(verify(ORG, ok(&altered), &head).broken_at, Some(3));
         // altered and re-hashed in place: the next link breaks
         let mut rehashed = entries.clone();
         rehashed[2].event.reason = Some("edited later".into());
@@ -281,53 +287,69 @@ mod tests {
             &canonical_content(3, &rehashed[2].prev_hash, &rehashed[2].event).unwrap(),
         )
         .unwrap();
-        assert_eq!(verify(ok(&rehashed), &head).broken_at, Some(4));
+        assert_eq!(verify(ORG, ok(&rehashed), &head).broken_at, Some(4));
         // deleted in the middle and at the end
         let mut deleted = entries.clone();
         deleted.remove(3);
-        assert_eq!(verify(ok(&deleted), &head).broken_at, Some(4));
-        assert_eq!(verify(ok(&entries[..5]), &head).broken_at, Some(6));
+        assert_eq!(verify(ORG, ok(&deleted), &head).broken_at, Some(4));
+        assert_eq!(verify(ORG, ok(&entries[..5]), &head).broken_at, Some(6));
         // inserted after the head
         let (extra, _) = extend(&head, vec![event(7)]).unwrap();
         let mut inserted = entries.clone();
         inserted.extend(extra);
-        assert_eq!(verify(ok(&inserted), &head).broken_at, Some(7));
+        assert_eq!(verify(ORG, ok(&inserted), &head).broken_at, Some(7));
         // reordered
         let mut reordered = entries.clone();
         reordered.swap(1, 2);
-        assert_eq!(verify(ok(&reordered), &head).broken_at, Some(2));
+        assert_eq!(verify(ORG, ok(&reordered), &head).broken_at, Some(2));
         // unreadable
         let mut stored = ok(&entries);
         stored[4] = Err("unknown attribute".into());
-        assert_eq!(verify(stored, &head).broken_at, Some(5));
+        assert_eq!(verify(ORG, stored, &head).broken_at, Some(5));
+        // another organisation's chain, whole
+        assert_eq!(verify("org-2", ok(&entries), &head).broken_at, Some(1));
+        // one entry of another organisation spliced in, re-hashed so that every link holds
+        let mut spliced = entries.clone();
+        spliced[3].event.org_id = "org-2".into();
+        let (relinked, relinked_head) = extend(
+            &Head {
+                seq: 3,
+                hash: spliced[2].hash.clone(),
+            },
+            spliced[3..].iter().map(|e| e.event.clone()).collect(),
+        )
+        .unwrap();
+        spliced.truncate(3);
+        spliced.extend(relinked);
+        assert_eq!(verify(ORG, ok(&spliced), &relinked_head).broken_at, Some(4));
         // head swapped
         let forged_head = Head {
             seq: 6,
             hash: entries[4].hash.clone(),
         };
-        assert!(!verify(ok(&entries), &forged_head).valid);
+        assert!(!verify(ORG, ok(&entries), &forged_head).valid);
     }
 
     /// Proves: AUD-5
     #[test]
     fn a_walk_in_stretches_agrees_with_one_walk() {
         let (entries, head) = chain(9);
-        let mut first = Verifier::default();
+        let mut first = Verifier::new(ORG);
         for e in &entries[..4] {
             assert!(first.push(Ok(e.clone())));
         }
-        let mut rest = Verifier::resume(0, &first.through());
+        let mut rest = Verifier::resume(ORG, 0, &first.through());
         for e in &entries[4..] {
             assert!(rest.push(Ok(e.clone())));
         }
-        assert_eq!(rest.finish(&head), verify(ok(&entries), &head));
+        assert_eq!(rest.finish(&head), verify(ORG, ok(&entries), &head));
 
         // From a link verified earlier: only the later entries are walked.
         let anchor = Head {
             seq: 4,
             hash: entries[3].hash.clone(),
         };
-        let mut tail = Verifier::resume(4, &anchor);
+        let mut tail = Verifier::resume(ORG, 4, &anchor);
         for e in &entries[4..] {
             assert!(tail.push(Ok(e.clone())));
         }
@@ -340,12 +362,12 @@ mod tests {
             seq: 4,
             hash: entries[2].hash.clone(),
         };
-        let mut tail = Verifier::resume(4, &wrong);
+        let mut tail = Verifier::resume(ORG, 4, &wrong);
         assert!(!tail.push(Ok(entries[4].clone())));
         assert_eq!(tail.finish(&head).broken_at, Some(5));
 
         // A break found outside the walk is reported, and the first one is kept.
-        let mut v = Verifier::default();
+        let mut v = Verifier::new(ORG);
         v.break_at(3, "the head moved backwards".into());
         v.break_at(5, "later".into());
         assert!(v.is_broken());
