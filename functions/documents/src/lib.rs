@@ -30,7 +30,8 @@ pub fn routes() -> Router {
             Effect::Writes(&[Action::DocumentCreated]),
             create,
         )
-        .accepts_body(BODY_LIMIT),
+        .accepts_body(BODY_LIMIT)
+        .takes_idempotency_key(),
         Route::new(
             Method::GET,
             "/documents",
@@ -97,7 +98,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             .await?
         {
             Recall::New => {}
-            recall => return answer_again(&app, &ctx, recall).await,
+            recall => return answer_again(recall).await,
         }
     }
     let at = now();
@@ -118,7 +119,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         .transaction(caller.scope(), ctx.audit_context()?)
         .create(&document, Action::DocumentCreated);
     if let Some((key, fingerprint)) = &idempotency {
-        change = change.remember(&caller.user_id, key, fingerprint, &document.id);
+        change = change.remember(&caller.user_id, key, fingerprint, &document.id, &document);
     }
     match change.commit().await {
         Ok(()) => created(&document),
@@ -131,7 +132,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
                 .await?
             {
                 Recall::New => Err(Problem::conflict("the request raced another; send it again")),
-                recall => answer_again(&app, &ctx, recall).await,
+                recall => answer_again(recall).await,
             }
         }
         Err(other) => Err(other.into()),
@@ -147,18 +148,15 @@ fn created(document: &Document) -> HandlerResult {
     Ok(response)
 }
 
-/// A create repeated with its key: the document it made, as it is now; or 422 if the key came
-/// with another request.
-async fn answer_again(app: &App, ctx: &RequestCtx, recall: Recall) -> HandlerResult {
-    let Recall::Replay(id) = recall else {
+/// A create repeated with its key: the first answer again (the document as it was created); or
+/// 422 if the key came with another request.
+async fn answer_again(recall: Recall) -> HandlerResult {
+    let Recall::Replay(first) = recall else {
         return Err(Problem::idempotency_key_reused());
     };
-    let document = app
-        .store
-        .get::<Document>(ctx.caller()?.scope(), &id)
-        .await?
-        .ok_or_else(|| Problem::internal("an idempotency key names a document that does not exist"))?;
-    created(document.record())
+    let document: Document = serde_json::from_value(first)
+        .map_err(|e| Problem::internal(format!("a remembered answer does not read as a document: {e}")))?;
+    created(&document)
 }
 
 async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {

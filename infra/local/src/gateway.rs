@@ -1,6 +1,8 @@
 //! The in-process API gateway: serves every function's route table on one loopback port,
-//! handing each function an API Gateway HTTP API (payload 2.0) event, as AWS would: raw path,
-//! query, headers, path parameters, `requestContext.http.sourceIp`, and a request id.
+//! handing each function an API Gateway HTTP API (payload 2.0) event, as AWS would: the
+//! percent-decoded path as `rawPath`, the raw query, headers (repeated ones joined with commas,
+//! cookies in `cookies`), path parameters, `requestContext.http.sourceIp`, and a request id.
+//! Its own answers (no route, body over 6 MB) are API Gateway's bare ones.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -17,8 +19,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// API Gateway refuses payloads over 10 MB; we stop earlier, every route's own limit is lower.
-const MAX_GATEWAY_BODY: usize = 1024 * 1024;
+/// What reaches a function: API Gateway takes up to 10 MB, Lambda's synchronous invocation
+/// payload is at most 6 MB. Anything between a route's own limit and this gets the function's
+/// 413 problem, as on AWS.
+const MAX_GATEWAY_BODY: usize = 6 * 1000 * 1000;
 
 /// One deployed function: its name (as in template.yaml), its routes, and the service that handles them.
 #[derive(Clone)]
@@ -68,7 +72,10 @@ impl Gateway {
         else {
             return plain(413, r#"{"message":"Request Entity Too Large"}"#);
         };
-        let path = parts.uri.path().to_owned();
+        // HTTP APIs match routes on, and hand the function, the percent-decoded path.
+        let path = percent_encoding::percent_decode_str(parts.uri.path())
+            .decode_utf8_lossy()
+            .into_owned();
         // Like API Gateway: the most specific route wins, the catch-all takes the rest. A known
         // path with another method goes to its function (API Gateway: the path's `ANY` route,
         // `Router::gateway_routes`), whose pipeline answers 405 with `Allow`.
@@ -92,7 +99,7 @@ impl Gateway {
         let Some((function, matched)) = target else {
             return plain(404, r#"{"message":"Not Found"}"#);
         };
-        let event = api_gateway_event(&parts, &body, peer, matched.as_ref());
+        let event = api_gateway_event(&parts, &path, &body, peer, matched.as_ref());
         // The function reads the event exactly as on AWS (`quire_http::event`).
         let answer = quire_http::event::handle(function.service.clone(), event).await;
         let mut response = hyper::Response::new(Full::new(match answer.body {
@@ -127,13 +134,20 @@ fn plain(status: u16, body: &'static str) -> hyper::Response<Full<Bytes>> {
 /// The API Gateway v2 (HTTP API, payload format 2.0) event for a request.
 fn api_gateway_event(
     parts: &http::request::Parts,
+    decoded_path: &str,
     body: &[u8],
     peer: SocketAddr,
     matched: Option<&quire_http::route::Matched>,
 ) -> Value {
     let mut headers = Map::new();
+    let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        // Payload 2.0 carries cookies in `cookies`, not among the headers.
+        if name == http::header::COOKIE {
+            cookies.extend(value.split(';').map(|c| Value::String(c.trim().to_owned())));
+            continue;
+        }
         // API Gateway joins repeated headers with commas.
         match headers.get_mut(name.as_str()) {
             Some(Value::String(existing)) => {
@@ -186,7 +200,7 @@ fn api_gateway_event(
     let mut event = json!({
         "version": "2.0",
         "routeKey": route_key,
-        "rawPath": parts.uri.path(),
+        "rawPath": decoded_path,
         "rawQueryString": raw_query,
         "headers": headers,
         "requestContext": {
@@ -196,7 +210,7 @@ fn api_gateway_event(
             "domainPrefix": "localhost",
             "http": {
                 "method": parts.method.as_str(),
-                "path": parts.uri.path(),
+                "path": decoded_path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": peer.ip().to_string(),
                 "userAgent": user_agent,
@@ -211,6 +225,9 @@ fn api_gateway_event(
     });
     if !query.is_empty() {
         event["queryStringParameters"] = Value::Object(query);
+    }
+    if !cookies.is_empty() {
+        event["cookies"] = Value::Array(cookies);
     }
     if !path_parameters.is_empty() {
         event["pathParameters"] = Value::Object(path_parameters);

@@ -66,7 +66,10 @@ fn event(n: usize) -> AuditEvent {
 fn benches(c: &mut Criterion) {
     let events: Vec<AuditEvent> = (0..ENTRIES).map(event).collect();
     let (entries, head) = chain::extend(&Head::genesis(), events.clone()).expect("chain extends");
-    assert!(chain::verify(ORG, stored(&entries), &head).valid, "bench chain verifies");
+    assert!(
+        chain::verify(ORG, stored(&entries), &head).valid,
+        "bench chain verifies"
+    );
     let contents: Vec<Vec<u8>> = entries
         .iter()
         .map(|e| chain::canonical_content(e.seq, &e.prev_hash, &e.event).expect("canonical"))

@@ -62,7 +62,7 @@ const PERCENTILE_ITERATIONS: usize = 20_000;
 
 struct Fixture {
     rt: Runtime,
-    /// Called in place, as `lambda_http::run` calls it (no clone per request).
+    /// Called in place (no clone per request).
     service: RefCell<FunctionService>,
     app: Arc<App>,
     /// `Authorization` header values.

@@ -15,7 +15,7 @@
 //! `quire_store::idempotency`).
 
 use crate::problem::Problem;
-use headers::{ETag, HeaderMapExt, IfMatch};
+use headers::{ETag, HeaderMapExt};
 use http::header::IF_MATCH;
 use lambda_http::{Body, Request, Response};
 use quire_store::idempotency::{fingerprint, IdempotencyKey};
@@ -69,29 +69,53 @@ pub fn require_match(req: &Request, current_version: u64) -> Result<(), Problem>
     if !req.headers().contains_key(IF_MATCH) {
         return Err(Problem::precondition_required());
     }
-    // `headers` skips list members that are not entity tags; a client that sent one should
-    // hear that its condition was unreadable, not that it failed.
-    let readable = req.headers().get_all(IF_MATCH).iter().all(|value| {
-        value.to_str().is_ok_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .all(|member| member == "*" || member.parse::<ETag>().is_ok())
-        })
-    });
-    if !readable {
-        return Err(Problem::bad_request("the If-Match header is not a list of entity tags"));
+    let unreadable = || Problem::bad_request("the If-Match header is not `*` or a list of entity tags");
+    // All field lines together, as one list (RFC 9110 §5.3); empty members are allowed (§5.6.1).
+    let mut members = Vec::new();
+    for value in req.headers().get_all(IF_MATCH) {
+        members.extend(list_members(value.to_str().map_err(|_| unreadable())?).ok_or_else(unreadable)?);
     }
-    let condition: IfMatch = req
-        .headers()
-        .typed_get()
-        .ok_or_else(|| Problem::bad_request("the If-Match header is not a list of entity tags"))?;
-    if condition.is_any() {
+    if members.iter().all(|m| m == "*") && !members.is_empty() {
         return Err(Problem::precondition_required());
     }
-    if !condition.precondition_passes(&etag(current_version)) {
-        return Err(Problem::precondition_failed());
+    let tags: Vec<ETag> = members
+        .iter()
+        .map(|m| m.parse::<ETag>().map_err(|_| unreadable()))
+        .collect::<Result<_, _>>()?;
+    // `*` beside tags is not the grammar's (`"*" / #entity-tag`): caught by the parse above.
+    let current = etag(current_version);
+    if tags.iter().any(|tag| !tag.is_weak() && *tag == current) {
+        Ok(())
+    } else {
+        Err(Problem::precondition_failed())
     }
-    Ok(())
+}
+
+/// The members of a comma-separated field value, trimmed, empty ones dropped; a comma inside an
+/// entity tag's quotes does not separate. `None` when a quote is left open.
+fn list_members(value: &str) -> Option<Vec<String>> {
+    let (mut members, mut current, mut quoted) = (Vec::new(), String::new(), false);
+    for c in value.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => members.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    members.push(current);
+    Some(
+        members
+            .into_iter()
+            .map(|m| m.trim().to_owned())
+            .filter(|m| !m.is_empty())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -123,8 +147,19 @@ mod tests {
         assert_eq!(status(&["\"1\"", "\"3\""], 3), 200);
         assert_eq!(status(&["\"2\""], 3), 412);
         assert_eq!(status(&["W/\"3\""], 3), 412);
+        assert_eq!(status(&["*", "*"], 3), 428);
+        assert_eq!(status(&["\"3\","], 3), 200, "an empty member is allowed");
+        assert_eq!(status(&[", \"3\""], 3), 200);
+        assert_eq!(
+            status(&["\"a,b\", \"3\""], 3),
+            200,
+            "a comma inside quotes does not separate"
+        );
         assert_eq!(status(&["\"30\""], 3), 412);
-        for malformed in ["3", "\"3", "\"3\" junk", "W/3"] {
+        // An empty list names no version: nothing matches it.
+        assert_eq!(status(&[""], 3), 412);
+        assert_eq!(status(&[","], 3), 412);
+        for malformed in ["3", "\"3", "\"3\" junk", "W/3", "\"3\", *"] {
             assert_eq!(status(&[malformed], 3), 400, "{malformed}");
         }
     }

@@ -15,12 +15,21 @@
 //!   is not the base64 it claims to be, a path that is not origin-form) is a 400 problem;
 //! - a panic anywhere in the pipeline is a 500 problem, never a dropped connection.
 //!
-//! Every answer made here carries the security headers (HTTP-1), as the pipeline's own do.
+//! HTTP APIs hand the function `rawPath` percent-decoded (a client's `/a%3Fb` arrives as
+//! `/a?b`), so before it becomes a URI every byte that is not allowed in a path segment
+//! (RFC 3986 §3.3) is percent-encoded again, `%` included: a decoded `?` or `#` stays part of
+//! the path instead of starting a query or a fragment, and the request filter sees control
+//! characters as the client sent them.
+//!
+//! Every answer made here carries the security headers (HTTP-1) and a correlation id (HTTP-3),
+//! as the pipeline's own do.
 
 // A panic must unwind to be caught and answered (see `respond`).
 #[cfg(panic = "abort")]
 compile_error!("quire-http needs panic = \"unwind\": a panic must become a 500 problem, not a dropped invocation");
 
+use crate::context::CorrelationId;
+use crate::pipeline::correlation::{self, acceptable};
 use crate::pipeline::headers::stamp_security_headers;
 use crate::problem::Problem;
 use base64::Engine;
@@ -31,9 +40,29 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Context, LambdaEvent, Request, RequestExt, Response};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::Value;
 use std::panic::AssertUnwindSafe;
 use tower::{Service, ServiceExt};
+
+/// What is percent-encoded in a decoded `rawPath`: everything RFC 3986 §3.3 does not allow in
+/// a path segment, except `/` (non-ASCII is always encoded).
+const NOT_PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 /// Serves a function on the Lambda runtime: each invocation's payload goes through [`request`]
 /// and the service, and the answer back as an [`ApiGatewayV2httpResponse`].
@@ -45,9 +74,10 @@ where
     lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event: LambdaEvent<Value>| {
         let service = service.clone();
         async move {
+            let id = event_request_id(&event.payload);
             let response = match request(event.payload) {
                 Ok(req) => respond(service, req.with_lambda_context(event.context)).await,
-                Err(problem) => answer(problem),
+                Err(problem) => answer(problem, id),
             };
             Ok::<_, lambda_http::Error>(response)
         }
@@ -61,10 +91,20 @@ pub async fn handle<S>(service: S, event: Value) -> ApiGatewayV2httpResponse
 where
     S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>,
 {
+    let id = event_request_id(&event);
     match request(event) {
         Ok(req) => respond(service, req.with_lambda_context(Context::default())).await,
-        Err(problem) => answer(problem),
+        Err(problem) => answer(problem, id),
     }
+}
+
+/// API Gateway's request id, for an event that cannot be read further; else a new UUID.
+fn event_request_id(event: &Value) -> String {
+    event
+        .pointer("/requestContext/requestId")
+        .and_then(Value::as_str)
+        .filter(|id| acceptable(id))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
 /// Reads an API Gateway HTTP API event (payload format 2.0) into a request.
@@ -81,7 +121,7 @@ pub fn request(mut event: Value) -> Result<Request, Problem> {
     let event: ApiGatewayV2httpRequest =
         serde_json::from_value(event).map_err(|_| Problem::bad_request("the request could not be read"))?;
     let raw_path = event.raw_path.clone().unwrap_or_default();
-    let mut target = raw_path.clone();
+    let mut target = utf8_percent_encode(&raw_path, NOT_PATH).to_string();
     if let Some(query) = event.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
         target.push('?');
         target.push_str(query);
@@ -143,30 +183,31 @@ fn headers(raw: Option<Value>) -> Result<HeaderMap, Problem> {
 }
 
 /// Runs the service on a request. A panic becomes a 500 problem: the panic is logged, and the
-/// client gets an answer with the security headers instead of a dropped connection. A `HEAD`
-/// answer loses its body.
+/// client gets an answer with the security headers instead of a dropped connection.
 pub async fn respond<S>(service: S, req: Request) -> ApiGatewayV2httpResponse
 where
     S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>,
 {
-    let head = req.method() == http::Method::HEAD;
-    let mut answer = match AssertUnwindSafe(service.oneshot(req)).catch_unwind().await {
+    let mut req = req;
+    let id = correlation::correlation_id(&req);
+    req.extensions_mut().insert(CorrelationId(id.clone()));
+    let span = tracing::info_span!("edge", correlation_id = %id);
+    let outcome = AssertUnwindSafe(service.oneshot(req)).catch_unwind().await;
+    let _entered = span.enter();
+    match outcome {
         Ok(Ok(response)) => response_event(response),
-        Ok(Err(error)) => answer(Problem::internal(error)),
-        Err(_) => answer(Problem::internal("the request pipeline panicked")),
-    };
-    // HEAD is answered as GET without the body (RFC 9110 §9.3.2).
-    if head {
-        answer.body = None;
-        answer.is_base64_encoded = false;
+        Ok(Err(error)) => answer(Problem::internal(error), id),
+        Err(_) => answer(Problem::internal("the request pipeline panicked"), id),
     }
-    answer
 }
 
 /// A problem answered at the edge, with the headers the pipeline would have put on it.
-fn answer(problem: Problem) -> ApiGatewayV2httpResponse {
+fn answer(problem: Problem, correlation_id: String) -> ApiGatewayV2httpResponse {
     let mut response = problem.into_response();
     stamp_security_headers(response.headers_mut());
+    if let Ok(id) = http::HeaderValue::from_str(&correlation_id) {
+        response.headers_mut().insert(correlation::HEADER, id);
+    }
     response_event(response)
 }
 

@@ -252,6 +252,18 @@ impl Problem {
         .with_retry_after(5)
     }
 
+    /// 503 with `Retry-After: 1`: another change of the same records was in flight; nothing was
+    /// written, and the same request may be sent again.
+    pub fn contended() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "contended",
+            "Busy",
+            "another change of the same records was in progress; nothing was changed, send the request again",
+        )
+        .with_retry_after(1)
+    }
+
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.headers.retain(|(name, _)| name != header::RETRY_AFTER);
         self.headers.push((header::RETRY_AFTER, HeaderValue::from(seconds)));
@@ -293,13 +305,15 @@ impl std::fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
-/// How a storage error reaches a client: conflicts as 409, a change the trail cannot record as
-/// 422, a cursor this listing did not issue as 400, everything else as 500 without detail.
+/// How a storage error reaches a client: conflicts as 409, contention as 503 with `Retry-After`,
+/// a change the trail cannot record as 422, a cursor this listing did not issue as 400,
+/// everything else as 500 without detail.
 impl From<quire_store::StoreError> for Problem {
     fn from(error: quire_store::StoreError) -> Self {
         use quire_store::StoreError;
         match error {
             StoreError::Conflict => Problem::conflict("the record was changed by someone else; read it again"),
+            StoreError::Contended => Problem::contended(),
             StoreError::AlreadyExists => Problem::conflict("the record already exists"),
             StoreError::NotRecordable(why) => Problem::not_recordable(why.to_string()),
             StoreError::TooLarge(_) => Problem::not_recordable("the change is too large to store and record"),

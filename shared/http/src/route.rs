@@ -70,6 +70,9 @@ pub struct Route {
     pub module: Module,
     pub effect: Effect,
     pub body_limit: usize,
+    /// Whether the route honours `Idempotency-Key` ([`Route::takes_idempotency_key`]); the
+    /// request filter refuses the header elsewhere.
+    pub takes_idempotency_key: bool,
     handler: Handler,
 }
 
@@ -104,6 +107,7 @@ impl Route {
             module,
             effect,
             body_limit: NO_BODY,
+            takes_idempotency_key: false,
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
         }
     }
@@ -111,6 +115,12 @@ impl Route {
     /// Lets the route take a JSON body of at most `limit` bytes (HTTP-2).
     pub fn accepts_body(mut self, limit: usize) -> Self {
         self.body_limit = limit;
+        self
+    }
+
+    /// Declares that the handler honours `Idempotency-Key` (`crate::conditional`).
+    pub fn takes_idempotency_key(mut self) -> Self {
+        self.takes_idempotency_key = true;
         self
     }
 
@@ -161,7 +171,7 @@ pub struct Matched {
 pub enum RouteError {
     NotFound,
     /// The path is declared, not with this method; the methods it has, for `Allow`
-    /// (RFC 9110 §15.5.6), `HEAD` included wherever `GET` is.
+    /// (RFC 9110 §15.5.6).
     MethodNotAllowed(Vec<Method>),
 }
 
@@ -180,9 +190,6 @@ impl Router {
             if !route.path.starts_with('/') || route.path.contains("//") {
                 return Err(format!("malformed path in route {key}"));
             }
-            if route.method == Method::HEAD {
-                return Err(format!("route {key}: HEAD is served by the GET route of the path"));
-            }
             if !seen.insert(key.clone()) {
                 return Err(format!("route {key} declared twice"));
             }
@@ -200,9 +207,8 @@ impl Router {
     /// The routes API Gateway must send to this function: every declared route, and for each
     /// declared path an `ANY` route, so that another method on it reaches the function that
     /// answers 405 with `Allow` (API Gateway prefers a method's own route to `ANY` on the same
-    /// path). `(route key, public)`; the `ANY` routes are public because the 405 is answered
-    /// before authentication, and `HEAD` takes the `GET` route's pipeline, authentication
-    /// included.
+    /// path). `(route key, public)`; the `ANY` routes are public because all they can answer is
+    /// the 405, before authentication.
     pub fn gateway_routes(&self) -> Vec<(String, bool)> {
         let mut keys: Vec<(String, bool)> = self
             .routes
@@ -220,22 +226,19 @@ impl Router {
 
     /// Finds the route for a request. Declared routes win; a declared path with another
     /// method is 405; a catch-all (`ANY`) answers only what no declared route matches. `HEAD`
-    /// is served by the path's `GET` route (RFC 9110 §9.3.2), the body dropped at the edge.
+    /// is not served: API Gateway would answer it with a `Content-Length` of 0, not the length
+    /// a `GET` would send (RFC 9110 §8.6), so it is a 405 like any undeclared method.
     pub fn find(&self, method: &Method, path: &str) -> Result<Matched, RouteError> {
-        let wanted = if method == Method::HEAD { &Method::GET } else { method };
         let mut allowed = Vec::new();
         for route in self.routes.iter().filter(|r| !r.is_catch_all()) {
             if let Some(params) = match_path(route.path, path) {
-                if route.method == *wanted {
+                if route.method == *method {
                     return Ok(Matched {
                         route: route.clone(),
                         params,
                     });
                 }
                 allowed.push(route.method.clone());
-                if route.method == Method::GET {
-                    allowed.push(Method::HEAD);
-                }
             }
         }
         if !allowed.is_empty() {
@@ -342,11 +345,11 @@ mod tests {
             .writes());
         assert_eq!(
             router.find(&Method::DELETE, "/documents/abc").unwrap_err(),
-            RouteError::MethodNotAllowed(vec![Method::GET, Method::HEAD, Method::PATCH])
+            RouteError::MethodNotAllowed(vec![Method::GET, Method::PATCH])
         );
         assert_eq!(
             router.find(&Method::POST, "/documents").unwrap_err(),
-            RouteError::MethodNotAllowed(vec![Method::GET, Method::HEAD])
+            RouteError::MethodNotAllowed(vec![Method::GET])
         );
         assert_eq!(
             router.find(&Method::GET, "/documents/abc/x").unwrap_err(),
@@ -405,24 +408,15 @@ mod tests {
         assert!(!router.find(&Method::GET, "/documents").unwrap().route.is_catch_all());
     }
 
-    /// HEAD is GET without a body (RFC 9110 §9.3.2): the GET route serves it, with its access.
+    /// HEAD is not served: 405, with the path's methods in `Allow`.
     ///
     /// Proves: HTTP-1
     #[test]
-    fn head_is_served_by_the_get_route() {
-        let router = table();
-        let m = router.find(&Method::HEAD, "/documents/abc").unwrap();
-        assert_eq!(m.route.method, Method::GET);
-        assert_eq!(m.route.access, Access::Requires(Permission::DocumentRead));
-        let head = Route::new(
-            Method::HEAD,
-            "/x",
-            Access::Public,
-            Module::Platform,
-            Effect::Reads,
-            noop,
+    fn head_is_not_served() {
+        assert_eq!(
+            table().find(&Method::HEAD, "/documents/abc").unwrap_err(),
+            RouteError::MethodNotAllowed(vec![Method::GET, Method::PATCH])
         );
-        assert!(Router::new(vec![head]).is_err(), "HEAD is never declared on its own");
     }
 
     /// Every declared path reaches its function on API Gateway for every method, so the
@@ -486,12 +480,7 @@ mod tests {
             refused(route(Method::POST, Permission::DocumentEdit, Effect::Writes(&[]))).contains("no audit action")
         );
         assert!(refused(route(Method::GET, Permission::DocumentEdit, edit)).contains("writes on GET"));
-        assert!(
-            refused(route(Method::HEAD, Permission::DocumentEdit, edit)).contains("HEAD is served by the GET route")
-        );
-        assert!(route(Method::HEAD, Permission::DocumentEdit, edit)
-            .contradiction()
-            .is_some_and(|why| why.contains("writes on HEAD")));
+        assert!(refused(route(Method::HEAD, Permission::DocumentEdit, edit)).contains("writes on HEAD"));
         assert!(
             refused(route(Method::POST, Permission::DocumentEdit, Effect::Reads)).contains("declares that it reads")
         );

@@ -4,7 +4,8 @@
 //! requests with one key resolve to whichever committed first.
 //!
 //! A key is scoped to the organisation and the user who sent it (another user's identical key is
-//! another key) and remembered for [`KEPT_FOR`]. DynamoDB's TTL deletes it some time after
+//! another key) and remembered for [`KEPT_FOR`] with the answer's body (the record as created),
+//! so a repeat gets the answer the first request got even if the record changed since. DynamoDB's TTL deletes it some time after
 //! `expiresAt`; until then an expired key is treated as absent, on reading and on writing.
 
 use crate::epoch_seconds;
@@ -21,8 +22,10 @@ use std::time::Duration;
 /// How long a key is remembered: 24 hours.
 pub const KEPT_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// A client's idempotency key: 1 to 255 visible ASCII characters, given bare or as the
-/// draft's quoted sf-string (`"8e03978e-40d5-43e8"`); the quotes are not part of the key.
+/// A client's idempotency key: 1 to 255 visible ASCII characters other than `"` and `,`,
+/// given bare or as the draft's quoted sf-string (`"8e03978e-40d5-43e8"`); the quotes are not
+/// part of the key. A comma is refused because API Gateway joins a repeated header with one:
+/// two keys must not become a third.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
@@ -33,7 +36,8 @@ impl IdempotencyKey {
             .strip_prefix('"')
             .and_then(|k| k.strip_suffix('"'))
             .unwrap_or(header);
-        let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic() && b != b'"');
+        let valid =
+            (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b',');
         valid.then(|| IdempotencyKey(key.to_owned()))
     }
 
@@ -65,8 +69,8 @@ fn hash(parts: &[&[u8]]) -> String {
 pub enum Recall {
     /// Not used (or expired): go ahead, and remember it with the change.
     New,
-    /// Used with this same request: answer again for this record id.
-    Replay(String),
+    /// Used with this same request: answer again with this body (the record as created).
+    Replay(serde_json::Value),
     /// Used with another request.
     Reused,
 }
@@ -76,6 +80,8 @@ pub enum Recall {
 struct Remembered {
     fingerprint: String,
     record_id: String,
+    /// The body of the first answer.
+    response: serde_json::Value,
     /// Seconds since the Unix epoch.
     expires_at: u64,
 }
@@ -97,21 +103,33 @@ impl Store {
             .transpose()?;
         Ok(match remembered.filter(|r| r.expires_at >= epoch_seconds()) {
             None => Recall::New,
-            Some(r) if r.fingerprint == fingerprint => Recall::Replay(r.record_id),
+            Some(r) if r.fingerprint == fingerprint => Recall::Replay(r.response),
             Some(_) => Recall::Reused,
         })
     }
 }
 
 impl Transaction<'_> {
-    /// Remembers `key` of `user` with the record this transaction creates. If the key is in
-    /// use (and not expired) the whole change fails with [`StoreError::Conflict`]: ask
-    /// [`Store::recall`] what it was used for.
-    pub fn remember(self, user: &UserId, key: &IdempotencyKey, fingerprint: &str, record_id: &str) -> Self {
+    /// Remembers `key` of `user` with the record this transaction creates and the body of the
+    /// answer. If the key is in use (and not expired) the whole change fails with
+    /// [`StoreError::Conflict`]: ask [`Store::recall`] what it was used for.
+    pub fn remember(
+        self,
+        user: &UserId,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        record_id: &str,
+        response: &impl Serialize,
+    ) -> Self {
         let now = epoch_seconds();
+        let response = match serde_json::to_value(response) {
+            Ok(value) => value,
+            Err(error) => return self.fail(StoreError::Corrupt(error.to_string())),
+        };
         let remembered = Remembered {
             fingerprint: fingerprint.to_owned(),
             record_id: record_id.to_owned(),
+            response,
             expires_at: now.saturating_add(KEPT_FOR.as_secs()),
         };
         let key = keys::idempotency(self.scope(), user, &key.digest());

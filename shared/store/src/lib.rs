@@ -108,6 +108,10 @@ pub enum StoreError {
     AlreadyExists,
     #[error("the item changed since it was read")]
     Conflict,
+    /// Another transaction on the same items was in flight, twice: nothing was written, and the
+    /// same request may succeed when sent again (DynamoDB `TransactionConflict`).
+    #[error("another transaction on the same items was in progress")]
+    Contended,
     #[error("stored item is not readable: {0}")]
     Corrupt(String),
     /// The change cannot be recorded in the audit trail (refused before anything committed).

@@ -160,6 +160,11 @@ impl Transaction<'_> {
         &self.scope
     }
 
+    /// Makes the transaction fail with `error` at commit (the first error is kept).
+    pub(crate) fn fail(self, error: StoreError) -> Self {
+        self.attempt(|_| Err(error))
+    }
+
     fn attempt(mut self, step: impl FnOnce(&mut Self) -> Result<(), StoreError>) -> Self {
         if self.error.is_none() {
             if let Err(error) = step(&mut self) {
@@ -308,7 +313,7 @@ impl Transaction<'_> {
     }
 
     /// Seals the events, checks scope and budgets, and commits everything in one transaction.
-    /// A transient transaction conflict is retried once; then it is [`StoreError::Conflict`].
+    /// A transient transaction conflict is retried once; then it is [`StoreError::Contended`].
     pub async fn commit(self) -> Result<(), StoreError> {
         if let Some(error) = self.error {
             return Err(error);
@@ -396,7 +401,8 @@ impl Transaction<'_> {
 
 impl Store {
     /// Sends a transaction; a failed condition becomes the error its write declared, a transient
-    /// conflict with another transaction is retried once and then reported as a conflict.
+    /// conflict with another transaction is retried once and then reported as
+    /// [`StoreError::Contended`] (not a changed record: nothing says the condition failed).
     pub(crate) async fn send_transaction(
         &self,
         items: Vec<TransactWriteItem>,
@@ -422,12 +428,12 @@ impl Store {
                     if attempt == 0 {
                         continue;
                     }
-                    return Err(StoreError::Conflict);
+                    return Err(StoreError::Contended);
                 }
             }
             return Err(StoreError::aws(error));
         }
-        Err(StoreError::Conflict)
+        Err(StoreError::Contended)
     }
 }
 

@@ -210,7 +210,7 @@ impl Store {
                     appended += count;
                     attempts = 0;
                 }
-                Err(StoreError::Conflict) if attempts < MAX_ATTEMPTS => {
+                Err(StoreError::Conflict | StoreError::Contended) if attempts < MAX_ATTEMPTS => {
                     attempts += 1;
                     // Another writer moved the head or took these events: read again after a short, jittered pause.
                     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);

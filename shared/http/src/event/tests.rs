@@ -125,7 +125,6 @@ async fn an_unreadable_event_is_a_400_problem_not_a_panic() {
         ("path not origin-form", event("https://evil.example/health", json!({}))),
         ("authority-form path", event("evil.example:443", json!({}))),
         ("asterisk path", event("*", json!({}))),
-        ("space in path", event("/health /x", json!({}))),
         ("empty path", event("", json!({}))),
         ("missing request context", json!({ "rawPath": "/health" })),
         ("not an object", json!("GET /health")),
@@ -157,6 +156,37 @@ async fn a_panic_in_the_pipeline_is_a_500_problem_with_the_security_headers() {
     let response = handle(tower::service_fn(panics), event("/health", json!({}))).await;
     assert_problem(&response, 500, "panic");
     assert!(!body(&response).contains("handler bug"), "the panic message leaked");
+}
+
+/// API Gateway hands over `rawPath` decoded: what a client encoded stays in the path.
+///
+/// Proves: HTTP-2
+#[tokio::test]
+async fn a_decoded_raw_path_stays_a_path() {
+    for (raw, seen) in [
+        ("/health?x", "GET /health%3Fx?limit=5"),
+        ("/health#x", "GET /health%23x?limit=5"),
+        ("/documents/a b", "GET /documents/a%20b?limit=5"),
+        ("/documents/a\nb", "GET /documents/a%0Ab?limit=5"),
+        ("/documents/100%", "GET /documents/100%25?limit=5"),
+        ("/documents/é", "GET /documents/%C3%A9?limit=5"),
+        ("/documents/a/b", "GET /documents/a/b?limit=5"),
+    ] {
+        let response = handle(tower::service_fn(echo), event(raw, json!({}))).await;
+        assert_eq!(body(&response), seen, "{raw:?}");
+    }
+}
+
+/// An answer made at the edge carries API Gateway's request id as its correlation id.
+///
+/// Proves: HTTP-3
+#[tokio::test]
+async fn edge_answers_carry_the_request_id() {
+    let response = handle(tower::service_fn(echo), event("", json!({}))).await;
+    assert_eq!(
+        response.headers.get("x-correlation-id").map(|v| v.as_bytes()),
+        Some(&b"JKJaXmPLvHcESHA="[..])
+    );
 }
 
 /// Proves: HTTP-2

@@ -1,6 +1,8 @@
-//! Layer 5: authentication (AUTHN-1). API Gateway's authorizer already checked signature,
-//! issuer and audience; we verify again (defence in depth, and the same code serves locally),
-//! adding what the authorizer does not: `token_use=access`, `client_id`, RS256 only.
+//! Layer 5: authentication (AUTHN-1). On a declared route API Gateway's authorizer already
+//! checked signature, issuer and audience (its `ANY` routes have none: they only reach the 405
+//! of the route match, before this layer); we verify again (defence in depth, and the same code
+//! serves locally), adding what the authorizer does not: `token_use=access`, `client_id`, RS256
+//! only.
 
 use super::stage::Stage;
 use crate::app::App;

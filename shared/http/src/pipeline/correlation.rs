@@ -29,11 +29,17 @@ pub struct Correlation<S> {
 
 /// An id is kept only if it is short and plain, so it cannot inject into logs. API Gateway's
 /// own request ids are base64 (`JKJaXmPLvHcESHA=`), hence `+`, `/` and `=`.
-fn acceptable(id: &str) -> bool {
+pub(crate) fn acceptable(id: &str) -> bool {
     (8..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b))
 }
 
-fn correlation_id(req: &Request) -> String {
+/// The request's correlation id: the client's `X-Correlation-Id` if plain, else API Gateway's
+/// request id, else a new UUID.
+pub(crate) fn correlation_id(req: &Request) -> String {
+    // Chosen at the edge already (`quire_http::event`): one id for the whole request.
+    if let Some(CorrelationId(id)) = req.extensions().get::<CorrelationId>() {
+        return id.clone();
+    }
     if let Some(id) = req
         .headers()
         .get(HEADER)

@@ -1,10 +1,12 @@
 //! Layer 4: the request filter (HTTP-2). Refuses what no route should ever see, before any
 //! token is verified or any table read: scanner signatures, a body on a route that takes none
-//! (400), oversized bodies (413), bodies that are not JSON (415), malformed JSON (400), and
-//! control or bidi-override characters (400).
+//! (400), oversized bodies (413), bodies that are not JSON (415), malformed JSON (400),
+//! control or bidi-override characters (400), and an `Idempotency-Key` on a route that does
+//! not honour one (400).
 //! Unknown fields are refused where the body is parsed into the route's type (see `body`).
 
 use super::stage::Stage;
+use crate::conditional::IDEMPOTENCY_KEY;
 use crate::problem::Problem;
 use crate::route::Matched;
 use http::header::{CONTENT_TYPE, USER_AGENT};
@@ -99,11 +101,14 @@ impl Stage for RequestFilter {
         }) {
             return Err(Problem::control_characters("query"));
         }
-        let limit = req
-            .extensions()
-            .get::<Matched>()
-            .map(|m| m.route.body_limit)
-            .unwrap_or(0);
+        let route = req.extensions().get::<Matched>().map(|m| &m.route);
+        // A key the route would ignore would let the client believe a retry is safe.
+        if req.headers().contains_key(IDEMPOTENCY_KEY) && !route.is_some_and(|r| r.takes_idempotency_key) {
+            return Err(Problem::bad_request(
+                "this route does not take Idempotency-Key: a repeated request would be made again",
+            ));
+        }
+        let limit = route.map(|r| r.body_limit).unwrap_or(0);
         let body = body_bytes(req.body());
         // A route that takes no body (every GET among them) refuses one as a bad request: its
         // size is not the problem.

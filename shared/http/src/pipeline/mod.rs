@@ -33,7 +33,7 @@ use std::sync::Arc;
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
-/// A whole function: the pipeline around its route table. Hand it to `lambda_http::run`.
+/// A whole function: the pipeline around its route table. Hand it to `quire_http::event::run`.
 pub type FunctionService = BoxCloneSyncService<Request, Response<Body>, lambda_http::Error>;
 
 pub fn service(app: Arc<App>, router: Router) -> FunctionService {
