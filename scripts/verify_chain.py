@@ -1,25 +1,62 @@
 #!/usr/bin/env python3
 """Verifies a Quire audit chain without Quire: Python's standard library and docs/audit-format.md.
 
-    python3 scripts/verify_chain.py CHAIN.json
+    python3 scripts/verify_chain.py --org ORG_ID CHAIN.json
         CHAIN.json: {"head": {"seq": N, "hash": "..."}, "entries": [entry, ...]} with entries
         oldest first (GET /audit pages reversed; head from GET /audit/verify), or a bare list of
-        entries (the last entry is then taken as the head).
+        entries (the last entry is then taken as the head). ORG_ID is the organisation the
+        chain must belong to: every entry's event.orgId must name it.
     python3 scripts/verify_chain.py --vectors shared/core/tests/vectors/audit-chain.json
         checks every test vector's recorded verdict (make test runs this).
+
+The input is read strictly, as the format requires: a duplicate member name, a number that is
+not an integer, -0, NaN or Infinity, or a lone surrogate makes the entry holding it unreadable.
 """
 import hashlib
 import json
 import sys
 
 GENESIS = "0" * 64
-ENTRY_FIELDS = {"seq", "prevHash", "hash", "event"}
-FORMAT_VERSIONS = {1}  # the event format versions this verifier knows (docs/audit-format.md)
-EVENT_FIELDS = {"v", "eventId", "orgId", "at", "actor", "action", "target", "before", "after", "reason", "origin"}
-ACTOR_FIELDS = {"userId", "displayName", "email", "role", "impersonator"}
-TARGET_FIELDS = {"type", "id"}
-ORIGIN_FIELDS = {"ip", "userAgent", "correlationId"}
 MAX_SAFE = 2**53 - 1
+FORMAT_VERSIONS = {1}  # the event format versions this verifier knows (docs/audit-format.md)
+# Every action name of format version 1 (docs/audit-format.md, "Actions").
+ACTIONS = {
+    "organisation.created",
+    "member.added",
+    "document.created",
+    "document.updated",
+    "audit.verification.started",
+    "audit.verified",
+}
+
+
+class Refused(ValueError):
+    """Input the format does not allow."""
+
+
+def _members(pairs):
+    obj = {}
+    for name, value in pairs:
+        if name in obj:
+            raise Refused(f"duplicate member {name!r}")
+        obj[name] = value
+    return obj
+
+
+def _integer(text):
+    if text == "-0":
+        raise Refused("-0")
+    return int(text)
+
+
+def _not_integer(text):
+    raise Refused(f"{text} is not an integer")
+
+
+def strict_loads(text):
+    """json.loads refusing what the format refuses (duplicates, non-integers, -0, NaN)."""
+    return json.loads(text, object_pairs_hook=_members, parse_int=_integer,
+                      parse_float=_not_integer, parse_constant=_not_integer)
 
 
 def canonical(value):
@@ -28,31 +65,49 @@ def canonical(value):
         return json.dumps(value)
     if isinstance(value, int):
         if abs(value) > MAX_SAFE:
-            raise ValueError("integer beyond 2^53")
+            raise Refused("integer beyond 2^53")
         return str(value)
     if isinstance(value, str):
+        value.encode("utf-8")  # a lone surrogate has no UTF-8 form: UnicodeEncodeError
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[" + ",".join(canonical(v) for v in value) + "]"
     if isinstance(value, dict):
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
         return "{" + ",".join(canonical(k) + ":" + canonical(value[k]) for k in keys) + "}"
-    raise ValueError(f"{type(value).__name__} cannot be canonicalised")
+    raise Refused(f"{type(value).__name__} cannot be canonicalised")
 
 
-def readable(entry):
-    """The entry has exactly the specified fields (an added field is tampering too)."""
-    if not isinstance(entry, dict) or set(entry) != ENTRY_FIELDS:
-        return False
-    event = entry["event"]
-    return (
-        isinstance(event, dict) and set(event) == EVENT_FIELDS
-        and type(event["v"]) is int and event["v"] in FORMAT_VERSIONS
-        and isinstance(event["actor"], dict) and set(event["actor"]) == ACTOR_FIELDS
-        and isinstance(event["target"], dict) and set(event["target"]) == TARGET_FIELDS
-        and isinstance(event["origin"], dict) and set(event["origin"]) == ORIGIN_FIELDS
-        and isinstance(entry["seq"], int) and isinstance(entry["prevHash"], str) and isinstance(entry["hash"], str)
-    )
+def _string(x):
+    return type(x) is str
+
+
+def _string_or_null(x):
+    return x is None or type(x) is str
+
+
+def _any(_):
+    return True
+
+
+def _shape(fields):
+    """An object with exactly these members (absent is not null), each of its type."""
+    def check(x):
+        return type(x) is dict and set(x) == set(fields) and all(ok(x[name]) for name, ok in fields.items())
+    return check
+
+
+ACTOR = _shape({"userId": _string, "displayName": _string, "email": _string, "role": _string,
+                "impersonator": _string_or_null})
+TARGET = _shape({"type": _string, "id": _string})
+ORIGIN = _shape({"ip": _string_or_null, "userAgent": _string_or_null, "correlationId": _string})
+EVENT = _shape({
+    "v": lambda x: type(x) is int and x in FORMAT_VERSIONS,
+    "eventId": _string, "orgId": _string, "at": _string, "actor": ACTOR,
+    "action": lambda x: type(x) is str and x in ACTIONS,
+    "target": TARGET, "before": _any, "after": _any, "reason": _string_or_null, "origin": ORIGIN,
+})
+ENTRY = _shape({"seq": lambda x: type(x) is int, "prevHash": _string, "hash": _string, "event": EVENT})
 
 
 def link_hash(prev_hash, entry):
@@ -60,15 +115,17 @@ def link_hash(prev_hash, entry):
     return hashlib.sha256(bytes.fromhex(prev_hash) + content).hexdigest()
 
 
-def verify(entries, head):
-    """Returns (valid, checked, broken_at): broken_at is the first sequence number that fails."""
+def verify(entries, head, org):
+    """Returns (valid, checked, broken_at): broken_at is the first sequence number that fails.
+    An entry that could not be read is None."""
     expected, prev, checked = 1, GENESIS, 0
     for entry in entries:
-        if not readable(entry) or entry["seq"] != expected or entry["prevHash"] != prev:
+        if (entry is None or not ENTRY(entry) or entry["seq"] != expected
+                or entry["event"]["orgId"] != org or entry["prevHash"] != prev):
             return False, checked, expected
         try:
             digest = link_hash(prev, entry)
-        except ValueError:
+        except (ValueError, UnicodeEncodeError):
             return False, checked, expected
         if digest != entry["hash"]:
             return False, checked, expected
@@ -83,29 +140,45 @@ def verify(entries, head):
     return True, checked, None
 
 
+def _read_entry(text):
+    try:
+        return strict_loads(text)
+    except ValueError:  # Refused, or not JSON at all
+        return None
+
+
+def case_entries(case):
+    """A vector's entries: as JSON values, or as JSON texts (for what a JSON value cannot hold,
+    such as a duplicate member), each read strictly."""
+    if "entryTexts" in case:
+        return [_read_entry(text) for text in case["entryTexts"]]
+    return [_read_entry(json.dumps(entry, ensure_ascii=False)) for entry in case["entries"]]
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "--vectors":
         with open(argv[2], encoding="utf-8") as f:
             cases = json.load(f)["cases"]
         failures = 0
         for case in cases:
-            valid, _, broken_at = verify(case["entries"], case["head"])
+            valid, _, broken_at = verify(case_entries(case), case["head"], case["org"])
             ok = valid == case["valid"] and broken_at == case["brokenAt"]
             failures += not ok
             print(f"{'ok  ' if ok else 'FAIL'} {case['name']}: valid={valid} brokenAt={broken_at}")
         print(f"verify_chain: {len(cases) - failures} passed, {failures} failed")
         return 1 if failures else 0
-    if len(argv) != 2:
+    if len(argv) != 4 or argv[1] != "--org":
         print(__doc__, file=sys.stderr)
         return 2
-    with open(argv[1], encoding="utf-8") as f:
-        chain = json.load(f)
+    org = argv[2]
+    with open(argv[3], encoding="utf-8") as f:
+        chain = strict_loads(f.read())
     if isinstance(chain, list):
         entries = chain
         head = {"seq": entries[-1]["seq"], "hash": entries[-1]["hash"]} if entries else {"seq": 0, "hash": GENESIS}
     else:
         entries, head = chain["entries"], chain["head"]
-    valid, checked, broken_at = verify(entries, head)
+    valid, checked, broken_at = verify(entries, head, org)
     print(json.dumps({"valid": valid, "checked": checked, "brokenAt": broken_at}))
     return 0 if valid else 1
 

@@ -5,6 +5,7 @@
 //!
 //! Regenerate (only when the format deliberately changes): `QUIRE_WRITE_VECTORS=1 cargo test -p quire-core --test audit_vectors`.
 
+use quire_core::audit::canonical;
 use quire_core::audit::chain::{self, Entry, Head};
 use quire_core::audit::{Action, Actor, AuditEvent, Origin, Target};
 use serde_json::{json, Value};
@@ -12,6 +13,8 @@ use std::path::PathBuf;
 
 /// The organisation every vector's chain belongs to.
 const ORG: &str = "0b6f3a52-1c7e-4d0a-9a55-3f1e2d4c5b6a";
+/// Another organisation, whose entries must not verify as `ORG`'s.
+const OTHER_ORG: &str = "5d2e8c41-9b3a-4f6e-8d7c-1a0b2c3d4e5f";
 
 fn path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/audit-chain.json")
@@ -46,7 +49,7 @@ fn vectors() -> Value {
             1,
             Action::OrganisationCreated,
             None,
-            Some(json!({"name": "Acme", "status": "Active"})),
+            Some(json!({"name": "Acme", "status": "Active", "members": 0})),
             None,
         ),
         event(
@@ -78,7 +81,16 @@ fn vectors() -> Value {
             Some("Emptied for rewrite"),
         ),
     ];
-    let (entries, head) = chain::extend(&Head::genesis(), events).expect("vectors hash");
+    let (entries, head) = chain::extend(&Head::genesis(), events.clone()).expect("vectors hash");
+    // Chains whose links all hold but whose entries 4 and 5 break a rule of the format: another
+    // organisation, a format version no verifier knows.
+    let relinked_from_4 = |change: &dyn Fn(&mut AuditEvent)| {
+        let mut changed = events.clone();
+        changed[3..].iter_mut().for_each(change);
+        chain::extend(&Head::genesis(), changed).expect("vectors hash")
+    };
+    let (spliced, spliced_head) = relinked_from_4(&|e| e.org_id = OTHER_ORG.into());
+    let (future, future_head) = relinked_from_4(&|e| e.v = 2);
     let as_values = |entries: &[Entry]| {
         entries
             .iter()
@@ -86,7 +98,16 @@ fn vectors() -> Value {
             .collect::<Vec<_>>()
     };
     let good = as_values(&entries);
-    let case = |name: &str, entries: Vec<Value>, head: &Head, broken_at: Option<u64>| json!({"name": name, "head": head, "entries": entries, "valid": broken_at.is_none(), "brokenAt": broken_at});
+    let case = |name: &str, entries: Vec<Value>, head: &Head, broken_at: Option<u64>| json!({"name": name, "org": ORG, "head": head, "entries": entries, "valid": broken_at.is_none(), "brokenAt": broken_at});
+    // Entries as JSON texts, for what a JSON value cannot hold (a duplicate member, `-0`, a lone
+    // surrogate): `edit` replaces the first `from` in entry `n`'s text with `to`.
+    let texts = |n: usize, from: &str, to: &str| {
+        let mut texts: Vec<String> = entries.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
+        assert!(texts[n - 1].contains(from), "{from} in entry {n}");
+        texts[n - 1] = texts[n - 1].replacen(from, to, 1);
+        texts
+    };
+    let text_case = |name: &str, texts: Vec<String>, broken_at: u64| json!({"name": name, "org": ORG, "head": head, "entryTexts": texts, "valid": false, "brokenAt": broken_at});
 
     let mut altered = good.clone();
     altered[2]["event"]["reason"] = json!("Backdated");
@@ -98,6 +119,37 @@ fn vectors() -> Value {
     extra[1]["note"] = json!("added later");
     let mut relinked = good.clone();
     relinked[3]["prevHash"] = relinked[1]["hash"].clone();
+    // Links recomputed over the entries' events as they stand: what someone who rewrites the
+    // table would do, so that only the format's own rules can catch the change.
+    let relink = |values: &[Value]| {
+        let mut prev = chain::GENESIS_HASH.to_owned();
+        let mut out = Vec::new();
+        for (i, value) in values.iter().enumerate() {
+            let seq = i as u64 + 1;
+            let content = canonical::to_vec(&json!({"seq": seq, "prevHash": prev, "event": value["event"]})).unwrap();
+            let hash = chain::link_hash(&prev, &content).unwrap();
+            let mut entry = value.clone();
+            entry["seq"] = json!(seq);
+            entry["prevHash"] = json!(prev);
+            entry["hash"] = json!(hash);
+            prev = hash;
+            out.push(entry);
+        }
+        (
+            out,
+            Head {
+                seq: values.len() as u64,
+                hash: prev,
+            },
+        )
+    };
+    let mut reason_number = good.clone();
+    reason_number[2]["event"]["reason"] = json!(5);
+    let (reason_number, reason_number_head) = relink(&reason_number);
+    let mut null_deleted = good.clone();
+    null_deleted[0]["event"].as_object_mut().unwrap().remove("reason");
+    let mut other_org = case("chain of another organisation", good.clone(), &head, Some(1));
+    other_org["org"] = json!(OTHER_ORG);
     let forged_head = Head {
         seq: 5,
         hash: entries[3].hash.clone(),
@@ -116,8 +168,44 @@ fn vectors() -> Value {
             case("last entry deleted", good[..4].to_vec(), &head, Some(5)),
             case("entry after the head", good.clone(), &Head { seq: 4, hash: entries[3].hash.clone() }, Some(5)),
             case("head hash forged", good, &forged_head, Some(5)),
+            case("reason of entry 3 became a number, relinked", reason_number, &reason_number_head, Some(3)),
+            case("null reason of entry 1 deleted", null_deleted, &head, Some(1)),
+            other_org,
+            case("entries 4 and 5 of another organisation, relinked", as_values(&spliced), &spliced_head, Some(4)),
+            case("entries 4 and 5 in an unknown format version, relinked", as_values(&future), &future_head, Some(4)),
+            text_case(
+                "duplicate reason in entry 3",
+                texts(3, "\"reason\":\"Clarified step 1\"", "\"reason\":\"Backdated\",\"reason\":\"Clarified step 1\""),
+                3,
+            ),
+            text_case("-0 in entry 1", texts(1, "\"members\":0", "\"members\":-0"), 1),
+            text_case("lone surrogate in entry 3", texts(3, "\"reason\":\"Clarified step 1\"", "\"reason\":\"\\ud800\""), 3),
         ]
     })
+}
+
+/// The Python verifier knows every action name the Rust side can write.
+///
+/// Proves: AUD-5
+#[test]
+fn the_python_verifier_knows_every_action() {
+    let script =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/verify_chain.py"))
+            .expect("scripts/verify_chain.py");
+    let start = script.find("ACTIONS = {").expect("ACTIONS in the Python verifier");
+    let block = &script[start..start + script[start..].find('}').expect("end of ACTIONS")];
+    let listed = block.matches('"').count() / 2;
+    for action in Action::ALL {
+        assert!(
+            block.contains(&format!("\"{}\"", action.name())),
+            "{action:?} missing from the Python verifier"
+        );
+    }
+    assert_eq!(
+        listed,
+        Action::ALL.len(),
+        "the Python verifier lists actions Rust does not know"
+    );
 }
 
 /// Proves: AUD-2, AUD-5
@@ -134,12 +222,21 @@ fn vectors_verify_as_recorded() {
     );
     for case in recorded["cases"].as_array().unwrap() {
         let head: Head = serde_json::from_value(case["head"].clone()).unwrap();
-        let entries = case["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| serde_json::from_value::<Entry>(e.clone()).map_err(|e| e.to_string()));
-        let verdict = chain::verify(ORG, entries, &head);
+        let entries: Vec<chain::StoredEntry> = match case.get("entryTexts") {
+            Some(texts) => texts
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| serde_json::from_str::<Entry>(t.as_str().unwrap()).map_err(|e| e.to_string()))
+                .collect(),
+            None => case["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| serde_json::from_value::<Entry>(e.clone()).map_err(|e| e.to_string()))
+                .collect(),
+        };
+        let verdict = chain::verify(case["org"].as_str().unwrap(), entries, &head);
         assert_eq!(verdict.valid, case["valid"].as_bool().unwrap(), "{}", case["name"]);
         assert_eq!(verdict.broken_at, case["brokenAt"].as_u64(), "{}", case["name"]);
     }

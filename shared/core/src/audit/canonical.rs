@@ -142,3 +142,100 @@ mod tests {
         assert!(to_vec(&json!(-9007199254740991i64)).is_ok());
     }
 }
+
+/// Reading what entries hold as strictly as the format pins it (docs/audit-format.md, "Entry
+/// format"): `serde(deserialize_with)` helpers for the members of an event.
+pub mod strict {
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde::Deserialize;
+    use serde_json::{Map, Number, Value};
+    use std::fmt;
+
+    /// A member that must be present and may be `null`: absent is not null, so deleting a
+    /// `null` member is tampering that verification catches (serde would read it as `None`).
+    pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(deserializer)
+    }
+
+    /// A present, possibly `null`, JSON value read by [`value`]'s rules.
+    pub fn nullable_value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+        Ok(Some(deserializer.deserialize_any(Strict)?).filter(|v| !v.is_null()))
+    }
+
+    /// Any JSON value, refusing a duplicate member name (JSON parsers disagree on which one
+    /// wins) and any number that is not an integer (a fraction, an exponent, `-0`).
+    pub fn value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(Strict)
+    }
+
+    #[derive(Clone, Copy)]
+    struct Strict;
+
+    impl<'de> DeserializeSeed<'de> for Strict {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Strict {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value with integer numbers and unique member names")
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(Number::from(v)))
+        }
+        // serde_json reads `-0`, fractions and exponents as floats.
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            Err(E::custom(format!(
+                "{v} is not an integer (the format holds integers only, never -0)"
+            )))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Strict)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut members = Map::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if members.contains_key(&name) {
+                    return Err(de::Error::custom(format!("duplicate member {name:?}")));
+                }
+                let value = map.next_value_seed(Strict)?;
+                members.insert(name, value);
+            }
+            Ok(Value::Object(members))
+        }
+    }
+}

@@ -161,6 +161,10 @@ impl Verifier {
                 "expected entry {at}, found entry {} (missing, inserted or reordered entries)",
                 e.seq
             )),
+            Ok(e) if e.event.v != super::FORMAT_VERSION => fail(format!(
+                "entry {at} has format version {}, which this verifier does not know",
+                e.event.v
+            )),
             Ok(e) if e.event.org_id != self.org_id => fail(format!("entry {at} belongs to another organisation")),
             Ok(e) if e.prev_hash != self.prev_hash => fail(format!("entry {at} does not link to the entry before it")),
             Ok(e) => match canonical_content(e.seq, &e.prev_hash, &e.event).and_then(|c| link_hash(&e.prev_hash, &c)) {

@@ -31,6 +31,27 @@ pub enum Action {
     AuditVerified,
 }
 
+impl Action {
+    /// Every action, for documentation and for checking that other readers of the format
+    /// (`scripts/verify_chain.py`) know the same names.
+    pub const ALL: [Action; 6] = [
+        Action::OrganisationCreated,
+        Action::MemberAdded,
+        Action::DocumentCreated,
+        Action::DocumentUpdated,
+        Action::AuditVerificationStarted,
+        Action::AuditVerified,
+    ];
+
+    /// The stable dotted name (`document.updated`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
 /// Who did it, as they were at the time (names and roles change later; the entry does not).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -40,6 +61,7 @@ pub struct Actor {
     pub email: String,
     pub role: String,
     /// The admin acting as this user, when impersonating (RBAC-5).
+    #[serde(deserialize_with = "canonical::strict::nullable")]
     pub impersonator: Option<String>,
 }
 
@@ -77,7 +99,9 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Origin {
+    #[serde(deserialize_with = "canonical::strict::nullable")]
     pub ip: Option<String>,
+    #[serde(deserialize_with = "canonical::strict::nullable")]
     pub user_agent: Option<String>,
     pub correlation_id: String,
 }
@@ -110,8 +134,11 @@ pub struct AuditEvent {
     pub actor: Actor,
     pub action: Action,
     pub target: Target,
+    #[serde(deserialize_with = "canonical::strict::nullable_value")]
     pub before: Option<Value>,
+    #[serde(deserialize_with = "canonical::strict::nullable_value")]
     pub after: Option<Value>,
+    #[serde(deserialize_with = "canonical::strict::nullable")]
     pub reason: Option<String>,
     pub origin: Origin,
 }
@@ -218,6 +245,60 @@ mod tests {
         );
         event.after = Some(after);
         event
+    }
+
+    /// An event is read as the format pins it: every member present (absent is not `null`), no
+    /// duplicate member names, integers only (no `-0`), as the Python verifier reads it too.
+    ///
+    /// Proves: AUD-5
+    #[test]
+    fn events_are_read_strictly() {
+        let text = serde_json::to_string(&event(json!({"n": 0}))).unwrap();
+        assert!(serde_json::from_str::<AuditEvent>(&text).is_ok());
+        let value: Value = serde_json::from_str(&text).unwrap();
+        for member in ["reason", "before"] {
+            let mut without = value.clone();
+            without.as_object_mut().unwrap().remove(member);
+            assert!(
+                serde_json::from_value::<AuditEvent>(without).is_err(),
+                "{member} absent"
+            );
+        }
+        for (path, member) in [("actor", "impersonator"), ("origin", "ip"), ("origin", "userAgent")] {
+            let mut without = value.clone();
+            without[path].as_object_mut().unwrap().remove(member);
+            assert!(
+                serde_json::from_value::<AuditEvent>(without).is_err(),
+                "{path}.{member} absent"
+            );
+        }
+        for (from, to) in [
+            ("{\"n\":0}", "{\"n\":-0}"),
+            ("{\"n\":0}", "{\"n\":0.0}"),
+            ("{\"n\":0}", "{\"n\":0,\"n\":0}"),
+            ("\"reason\":null", "\"reason\":null,\"reason\":null"),
+            ("\"reason\":null", "\"reason\":5"),
+        ] {
+            assert!(text.contains(from), "{from} in {text}");
+            let altered = text.replacen(from, to, 1);
+            assert!(serde_json::from_str::<AuditEvent>(&altered).is_err(), "{to}");
+        }
+    }
+
+    /// `Action::ALL` holds every variant: a new one fails to compile here until it is added.
+    #[test]
+    fn all_actions_are_listed() {
+        for action in Action::ALL {
+            let position = match action {
+                Action::OrganisationCreated => 0,
+                Action::MemberAdded => 1,
+                Action::DocumentCreated => 2,
+                Action::DocumentUpdated => 3,
+                Action::AuditVerificationStarted => 4,
+                Action::AuditVerified => 5,
+            };
+            assert_eq!(Action::ALL[position], action);
+        }
     }
 
     /// What the chain cannot hash is refused when the change is sealed for commit, not found
