@@ -41,8 +41,10 @@ features:
 template-lint:
 	bash infra/lint-template.sh
 
-# One test thread per binary keeps the emulator-bound suites from starving each other on 2 cores;
-# the results log feeds the traceability matrix.
+# Tests of one binary run in parallel against its stack: a test that lists or counts works in an
+# organisation of its own (`Harness::new_org`), never in the seeded ones other tests write to.
+# The results log feeds the traceability matrix; the check fails when the committed matrix is
+# stale (run `make traceability` after the run and commit it).
 unit:
 	mkdir -p target; set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-results.log
 	$(PYTHON) scripts/verify_chain.py --vectors shared/core/tests/vectors/audit-chain.json

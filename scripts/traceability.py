@@ -15,9 +15,12 @@ usage: scripts/traceability.py [--results LOG] [--check]
   --check        verify only; leave docs/traceability.md as it is.
 
 A requirement is covered when a tagged test passed and none failed, failing when a tagged test
-failed, uncovered otherwise. Exits 1 if a tag names an ID missing from docs/requirements.md or
-is not on a test, if a requirement line is malformed, or if a tagged test failed in LOG.
-Python 3 standard library only.
+failed, uncovered otherwise. Exits 1 if a tag names an ID missing from docs/requirements.md, a
+planned requirement (a test cannot prove what is not built; tag what is, and say so in the
+requirement's note), or is not on a test, if a requirement line is malformed, or if a tagged
+test failed in LOG. With --check and LOG it also exits 1 if an implemented requirement has no
+passing test, or if docs/traceability.md is not what this run would write (stale: regenerate
+with `make traceability` and commit it). Python 3 standard library only.
 """
 
 import argparse
@@ -206,6 +209,8 @@ def main():
         for rid in test["ids"]:
             if rid not in requirements:
                 errors.append(f"{test['where']}: {rid} is not in {REQUIREMENTS.relative_to(ROOT)}")
+            elif requirements[rid]["status"] == "planned":
+                errors.append(f"{test['where']}: {rid} is planned; a test cannot prove it yet")
         if test["outcome"] == "failed":
             errors.append(f"{test['where']}: {test['name']} failed (proves {', '.join(test['ids'])})")
 
@@ -216,6 +221,12 @@ def main():
     text, counts, gaps = render(requirements, tests, log)
     if not args.check:
         MATRIX.write_text(text, encoding="utf-8")
+    elif args.results:
+        for rid in gaps:
+            errors.append(f"{rid} is implemented but no tagged test passed")
+        committed = MATRIX.read_text(encoding="utf-8") if MATRIX.is_file() else ""
+        if committed != text:
+            errors.append(f"{MATRIX.relative_to(ROOT)} is stale: run `make traceability` and commit it")
     summary = ", ".join(f"{n} {state}" for state, n in counts.items())
     action = "checked" if args.check else f"wrote {MATRIX.relative_to(ROOT)}"
     print(f"traceability: {len(requirements)} requirements ({summary}), {len(tests)} tagged tests; {action}")

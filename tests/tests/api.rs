@@ -43,11 +43,12 @@ fn assert_problem(reply: &Reply, status: StatusCode, slug: &str) {
     assert_eq!(reply.body["status"], status.as_u16());
 }
 
-/// Proves: DOC-1, TEN-1
+/// Proves: TEN-1
 #[tokio::test]
 async fn documents_round_trip() {
     let h = harness();
-    let token = h.token(h.org("acme"), Role::User).await;
+    let org = h.new_org("roundtrip").await;
+    let token = h.token(&org, Role::User).await;
     let created = h.create_document(&token, "SOP-100 Line clearance").await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(created["status"], "draft");
@@ -204,7 +205,10 @@ async fn another_tenants_document_is_not_found_on_every_route() {
 async fn an_org_id_sent_by_the_client_is_never_used() {
     let h = harness();
     let globex_org = h.org("globex").org_id.to_string();
-    let acme = h.token(h.org("acme"), Role::Owner).await;
+    // An organisation of its own: the two listings below must not see other tests' creations.
+    let org = h.new_org("spoof").await;
+    let acme = h.token(&org, Role::Owner).await;
+    h.create_document(&acme, "Own document").await;
     let body = json!({"title": "x", "type": "sop", "body": "y", "orgId": globex_org});
     let reply = h.call(Method::POST, "/documents", Some(&acme), Some(body)).await;
     assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-body");
@@ -219,6 +223,7 @@ async fn an_org_id_sent_by_the_client_is_never_used() {
         .await;
     assert_eq!(spoofed.status, StatusCode::OK);
     let own = h.call(Method::GET, "/documents?limit=100", Some(&acme), None).await;
+    assert_eq!(own.body["items"].as_array().map(Vec::len), Some(1), "{}", own.text);
     assert_eq!(spoofed.body["items"], own.body["items"]);
 }
 
@@ -281,9 +286,9 @@ fn flip(cursor: &str) -> String {
 #[tokio::test]
 async fn viewer_cannot_write() {
     let h = harness();
-    let acme = h.org("acme");
-    let viewer = h.token(acme, Role::Viewer).await;
-    let user = h.token(acme, Role::User).await;
+    let acme = h.new_org("viewer").await;
+    let viewer = h.token(&acme, Role::Viewer).await;
+    let user = h.token(&acme, Role::User).await;
     let doc = h.create_document(&user, "Viewer target").await;
     let create = h
         .call(
