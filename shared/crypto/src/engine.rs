@@ -182,13 +182,14 @@ impl Opened {
         FrameLayout::new(self.header_len, self.header.frame_length, total_len)
     }
 
-    async fn read_iv<R: AsyncRead + Unpin>(reader: &mut R, seq: u32) -> Result<(), CryptoError> {
+    /// The frame's IV as the message holds it. Quire writes the sequence number there, but the
+    /// format lets a writer choose any IV unique under the message's key, and AWS's own test
+    /// vectors do (`ffffffffffffffff00000001`): GCM authenticates whatever IV is used, and the
+    /// frame's sequence number is bound by its AAD.
+    async fn read_iv<R: AsyncRead + Unpin>(reader: &mut R) -> Result<[u8; IV_LEN], CryptoError> {
         let mut iv = [0u8; IV_LEN];
         format::read_exact(reader, &mut iv).await?;
-        if iv != format::frame_iv(seq) {
-            return Err(CryptoError::Authentication);
-        }
-        Ok(())
+        Ok(iv)
     }
 
     async fn read_u32<R: AsyncRead + Unpin>(reader: &mut R) -> Result<u32, CryptoError> {
@@ -212,26 +213,25 @@ impl Opened {
         if expect_final.is_some_and(|expected| expected != is_final) {
             return Err(CryptoError::Authentication);
         }
-        let len = if is_final {
+        let (len, iv) = if is_final {
             if Self::read_u32(reader).await? != seq {
                 return Err(CryptoError::Authentication);
             }
-            Self::read_iv(reader, seq).await?;
+            let iv = Self::read_iv(reader).await?;
             let len = Self::read_u32(reader).await?;
             if len > self.header.frame_length {
                 return Err(CryptoError::Malformed("final frame longer than the frame length"));
             }
-            len as usize
+            (len as usize, iv)
         } else {
             if first != seq {
                 return Err(CryptoError::Authentication);
             }
-            Self::read_iv(reader, seq).await?;
-            self.header.frame_length as usize
+            (self.header.frame_length as usize, Self::read_iv(reader).await?)
         };
         let sealed = &mut buf[..len + TAG_LEN];
         format::read_exact(reader, sealed).await?;
-        let plain = self.keys.open_frame(seq, is_final, sealed)?;
+        let plain = self.keys.open_frame(seq, is_final, iv, sealed)?;
         Ok((plain, is_final))
     }
 

@@ -122,22 +122,19 @@ impl MessageKeys {
         Ok(tag_bytes(tag))
     }
 
-    /// Decrypts frame `seq` in place: `in_out` is ciphertext ‖ tag; returns the plaintext
-    /// (a prefix of `in_out`) only when the tag verifies.
+    /// Decrypts frame `seq` in place under the `iv` the frame carries: `in_out` is ciphertext ‖
+    /// tag; returns the plaintext (a prefix of `in_out`) only when the tag verifies.
     pub fn open_frame<'a>(
         &self,
         seq: u32,
         final_frame: bool,
+        iv: [u8; format::IV_LEN],
         in_out: &'a mut [u8],
     ) -> Result<&'a mut [u8], CryptoError> {
         let len = in_out.len().checked_sub(TAG_LEN).ok_or(CryptoError::Truncated)?;
         let aad = format::frame_aad(&self.message_id, final_frame, seq, len as u64);
         self.aead
-            .open_in_place(
-                Nonce::assume_unique_for_key(format::frame_iv(seq)),
-                Aad::from(aad),
-                in_out,
-            )
+            .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), in_out)
             .map_err(|_| CryptoError::Authentication)
     }
 }

@@ -552,3 +552,75 @@ fn futures_are_send(envelope: &Envelope, context: &EncryptionContext) {
     let mut source = Cursor::new(Vec::new());
     send(envelope.decrypt_frames(context, &mut source, 1..2, &mut output));
 }
+
+/// Hands out one plaintext data key, as AWS's vectors give it (`decrypted-dek`): their encrypted
+/// data keys are AWS KMS keys no test can reach.
+struct KnownDataKey([u8; 32]);
+
+impl Keyring for KnownDataKey {
+    async fn generate(&self, _: &EncryptionContext) -> Result<(DataKey, EncryptedDataKey), CryptoError> {
+        Err(CryptoError::Internal("a known data key only decrypts"))
+    }
+
+    async fn unwrap(&self, _: &EncryptionContext, _: &[EncryptedDataKey]) -> Result<DataKey, CryptoError> {
+        DataKey::from_slice(&self.0)
+    }
+}
+
+/// AWS's "Message Format V2" test vectors whose frame IV is not the sequence number
+/// (`tests/vectors/aws-esdk-message-format-v2.json`, from the AWS Encryption SDK for
+/// JavaScript, Apache-2.0): the format lets a writer choose the IV, so every valid one decrypts,
+/// and the ones AWS marks as invalid (two data keys for one ciphertext) are refused.
+///
+/// Proves: CRY-1
+#[tokio::test]
+async fn aws_message_format_v2_vectors_decrypt_as_published() {
+    use base64::Engine as _;
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/aws-esdk-message-format-v2.json");
+    let vectors: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = vectors["cases"].as_array().unwrap();
+    assert!(cases.len() >= 8);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        assert!(
+            case["frameIvs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|iv| iv != "000000000000000000000001"),
+            "{name}: a vector whose IV is the sequence number proves nothing here"
+        );
+        let key: [u8; 32] = b64(&case["dataKey"]).try_into().unwrap();
+        let mut pairs: Vec<(String, String)> = case["encryptionContext"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        pairs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let context = EncryptionContext { pairs };
+        let message = b64(&case["message"]);
+        let mut reader = Cursor::new(message);
+        let mut plaintext = Vec::new();
+        let result = match engine::open(&KnownDataKey(key), &context, &mut reader).await {
+            Ok(opened) => opened.decrypt_body(&mut reader, &mut plaintext).await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        match case["result"].as_str().unwrap() {
+            "success" => {
+                result.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+                assert_eq!(
+                    String::from_utf8(plaintext).unwrap(),
+                    case["plaintext"].as_str().unwrap(),
+                    "{name}"
+                );
+            }
+            _ => assert!(result.is_err(), "{name}: AWS marks it invalid"),
+        }
+    }
+}
