@@ -1010,3 +1010,26 @@ async fn a_create_repeated_with_its_idempotency_key_is_made_once() {
     let listed = h.call(Method::GET, "/documents?limit=100", Some(&token), None).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 4, "{}", listed.text);
 }
+
+/// The contract served is the committed one, which a test checks against the route tables and
+/// template.yaml (`guardrail`): public, JSON, with the security headers.
+///
+/// Proves: HTTP-1
+#[tokio::test]
+async fn the_api_serves_its_openapi_document() {
+    let h = harness();
+    let reply = h.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_security_headers(&reply);
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(reply.body, committed);
+    assert_eq!(reply.body["openapi"], "3.1.0");
+    let patch = &reply.body["paths"]["/documents/{id}"]["patch"];
+    assert_eq!(patch["x-permission"], "DocumentEdit");
+    assert_eq!(patch["x-audit-actions"], json!(["document.updated"]));
+    assert!(patch["responses"]["428"].is_object());
+}

@@ -1,4 +1,5 @@
-//! Liveness, and the answer for every path no function serves. Public routes that touch nothing.
+//! Liveness, the API's contract (`GET /openapi.json`), and the answer for every path no function
+//! serves. Public routes that touch nothing.
 
 use http::Method;
 use lambda_http::Request;
@@ -17,6 +18,14 @@ pub fn routes() -> Router {
             Module::Platform,
             Effect::Reads,
             health,
+        ),
+        Route::new(
+            Method::GET,
+            "/openapi.json",
+            Access::Public,
+            Module::Platform,
+            Effect::Reads,
+            openapi,
         ),
         // Every path no other route serves: a problem+json 404 with the security headers, instead
         // of API Gateway's bare one, so HTTP-1 holds for every response.
@@ -42,6 +51,19 @@ pub fn routes() -> Router {
 
 async fn health(_app: Arc<App>, _ctx: RequestCtx, _req: Request) -> HandlerResult {
     ok(&serde_json::json!({ "status": "ok" }))
+}
+
+/// `docs/openapi.json`, generated from every function's route table (`quire_http::openapi`) and
+/// checked against them by the tests, so what is served is what is deployed.
+const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+async fn openapi(_app: Arc<App>, _ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let mut response = lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_owned()));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 async fn not_found(_app: Arc<App>, _ctx: RequestCtx, _req: Request) -> HandlerResult {

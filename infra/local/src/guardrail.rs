@@ -313,4 +313,37 @@ mod tests {
         std::fs::remove_dir_all(&probe).ok();
         assert_eq!(caught.len(), 1, "{caught:#?}");
     }
+
+    /// `docs/openapi.json` is the document the route tables generate (regenerate with
+    /// `QUIRE_WRITE_OPENAPI=1 cargo test -p quire-local openapi`), and its operations are the
+    /// routes template.yaml serves (its `ANY` routes aside, which only answer 404 and 405).
+    ///
+    /// Proves: RBAC-2
+    #[test]
+    fn the_committed_openapi_document_is_the_generated_one_and_the_deployed_one() {
+        let path = crate::emulator::repo_root().join("docs/openapi.json");
+        let generated = quire_http::openapi::document_json(&crate::stack::function_routes());
+        if std::env::var_os("QUIRE_WRITE_OPENAPI").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).expect("docs/openapi.json");
+        assert!(
+            committed == generated,
+            "docs/openapi.json is stale: QUIRE_WRITE_OPENAPI=1 cargo test -p quire-local openapi"
+        );
+        let document: serde_json::Value = serde_json::from_str(&committed).unwrap();
+        let mut operations = std::collections::BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                operations.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+        let served: std::collections::BTreeSet<String> = template_routes(&template())
+            .unwrap()
+            .into_keys()
+            .map(|(_, route)| route)
+            .filter(|route| !route.starts_with("ANY "))
+            .collect();
+        assert_eq!(operations, served);
+    }
 }

@@ -12,6 +12,7 @@
 //! | request bodies, page requests, JSON responses | [`json`] |
 //! | `ETag` / `If-Match` on versioned records (RFC 9110 §13) | [`conditional`] |
 //! | errors (RFC 9457), and how storage and crypto errors become them | [`problem`] |
+//! | the OpenAPI document, generated from the route tables | [`openapi`] |
 //! | configuration and per-cold-start state | [`config`], [`app`] |
 //! | roles, permissions, the default matrix | `quire_core::rbac` |
 //! | audit events, canonical JSON, the hash chain | `quire_core::audit` |
@@ -34,6 +35,7 @@ pub mod config;
 pub mod context;
 pub mod event;
 pub mod json;
+pub mod openapi;
 pub mod pipeline;
 pub mod problem;
 pub mod route;

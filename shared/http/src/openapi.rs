@@ -1,0 +1,208 @@
+//! The API's contract: an OpenAPI 3.1 document generated from the route tables, the only place a
+//! route is declared. Each operation says whether it needs a token (`bearer`), its permission
+//! (`x-permission`), whether it writes and which audit actions it may record (`x-writes`,
+//! `x-audit-actions`), its body limit in bytes (`x-body-limit`), whether it honours
+//! `Idempotency-Key`, and the RFC 9457 problems it can answer. Catch-all (`ANY`) routes are not
+//! operations: they only answer 404.
+//!
+//! `docs/openapi.json` is this document, committed; the health function serves it at
+//! `GET /openapi.json`; a test fails when the two differ or when template.yaml serves another
+//! route set. Request and response bodies are described as JSON objects only: their schemas are
+//! not generated yet.
+
+use crate::route::{Access, Router};
+use http::Method;
+use serde_json::json;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref, Required};
+
+/// The problems every operation can answer, and those that depend on what it declares.
+fn problems(protected: bool, takes_body: bool, method: &Method) -> Vec<(&'static str, &'static str)> {
+    let mut codes = vec![
+        (
+            "400",
+            "bad request: a malformed parameter, header or body (`invalid-parameter`, `invalid-body`, …)",
+        ),
+        ("404", "no such resource, or another organisation's (`not-found`)"),
+        (
+            "405",
+            "the path exists with other methods, listed in `Allow` (`method-not-allowed`)",
+        ),
+        ("500", "a failure of ours; quote the `x-correlation-id` (`internal`)"),
+        (
+            "503",
+            "a dependency is unavailable or the records were busy; retry after `Retry-After`",
+        ),
+    ];
+    if protected {
+        codes.push(("401", "no valid access token (`unauthorized`)"));
+        codes.push((
+            "403",
+            "no active membership, or the role lacks the permission (`forbidden`)",
+        ));
+    }
+    if takes_body {
+        codes.push(("413", "the body is over `x-body-limit` (`payload-too-large`)"));
+        codes.push(("415", "the body is not `application/json` (`unsupported-media-type`)"));
+        codes.push((
+            "422",
+            "the change cannot be recorded in the audit trail (`not-recordable`)",
+        ));
+    }
+    if method == Method::PATCH {
+        codes.push(("409", "the record cannot be changed in its state (`conflict`)"));
+        codes.push(("412", "the record changed since the version in `If-Match`"));
+        codes.push(("428", "`If-Match` with the record's `ETag` is required"));
+    }
+    codes.sort();
+    codes
+}
+
+fn http_method(method: &Method) -> Option<HttpMethod> {
+    Some(match *method {
+        Method::GET => HttpMethod::Get,
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::PATCH => HttpMethod::Patch,
+        Method::DELETE => HttpMethod::Delete,
+        _ => return None,
+    })
+}
+
+/// [`document`] as pretty JSON with every object's members sorted, so the same route tables
+/// always give the same bytes (utoipa keeps extensions in a hash map).
+pub fn document_json(functions: &[(&str, Router)]) -> String {
+    fn sorted(value: serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let members: std::collections::BTreeMap<String, serde_json::Value> =
+                    map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::Value::Object(members.into_iter().collect())
+            }
+            serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
+            other => other,
+        }
+    }
+    let value = serde_json::to_value(document(functions)).expect("an OpenAPI document serialises");
+    serde_json::to_string_pretty(&sorted(value)).expect("a JSON value serialises") + "\n"
+}
+
+/// The document for these functions' route tables (`(function name, router)`), operations
+/// tagged with their function.
+pub fn document(functions: &[(&str, Router)]) -> OpenApi {
+    let problem_ref = Ref::from_schema_name("Problem");
+    let mut paths = PathsBuilder::new();
+    for (function, router) in functions {
+        for route in router.routes().iter().filter(|r| !r.is_catch_all()) {
+            let Some(method) = http_method(&route.method) else {
+                continue;
+            };
+            let protected = matches!(route.access, Access::Requires(_));
+            let takes_body = route.body_limit > 0;
+            let mut extensions = ExtensionsBuilder::new()
+                .add(
+                    "x-permission",
+                    match route.access {
+                        Access::Public => json!("public"),
+                        Access::Requires(p) => json!(format!("{p:?}")),
+                    },
+                )
+                .add("x-writes", json!(route.effect.writes()))
+                .add(
+                    "x-audit-actions",
+                    json!(route.effect.actions().iter().map(|a| a.name()).collect::<Vec<_>>()),
+                );
+            if takes_body {
+                extensions = extensions.add("x-body-limit", json!(route.body_limit));
+            }
+            if route.takes_idempotency_key {
+                extensions = extensions.add("x-idempotency-key", json!(true));
+            }
+            let mut operation = OperationBuilder::new()
+                .operation_id(Some(route.key()))
+                .tag(*function)
+                .extensions(Some(extensions.build()))
+                .response(
+                    "2XX",
+                    ResponseBuilder::new().description("success").content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                            .build(),
+                    ),
+                );
+            for segment in route.path.split('/') {
+                if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    operation = operation.parameter(
+                        ParameterBuilder::new()
+                            .name(name)
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                    );
+                }
+            }
+            if takes_body {
+                operation = operation.request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                                .build(),
+                        )
+                        .build(),
+                ));
+            }
+            if protected {
+                operation = operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+            }
+            for (status, description) in problems(protected, takes_body, &route.method) {
+                operation = operation.response(
+                    status,
+                    ResponseBuilder::new().description(description).content(
+                        crate::problem::PROBLEM_JSON,
+                        ContentBuilder::new().schema(Some(problem_ref.clone())).build(),
+                    ),
+                );
+            }
+            paths = paths.path(route.path, PathItem::new(method, operation));
+        }
+    }
+    let problem = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some("RFC 9457 problem details"))
+        .property("type", ObjectBuilder::new().schema_type(Type::String))
+        .required("type")
+        .property("title", ObjectBuilder::new().schema_type(Type::String))
+        .required("title")
+        .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+        .required("status")
+        .property("detail", ObjectBuilder::new().schema_type(Type::String))
+        .required("detail");
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Quire API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Generated from the route tables (quire_http::openapi); do not edit docs/openapi.json.",
+                ))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(
+            ComponentsBuilder::new()
+                .schema("Problem", problem)
+                .security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
+                .build(),
+        ))
+        .build()
+}
