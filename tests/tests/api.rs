@@ -1033,3 +1033,25 @@ async fn the_api_serves_its_openapi_document() {
     assert_eq!(patch["x-audit-actions"], json!(["document.updated"]));
     assert!(patch["responses"]["428"].is_object());
 }
+
+/// A query parameter a route does not read is refused, not ignored: a misspelt `limit` would
+/// otherwise silently give the default page.
+///
+/// Proves: HTTP-2
+#[tokio::test]
+async fn a_query_parameter_the_route_does_not_read_is_400() {
+    let h = harness();
+    let token = h.token(h.org("globex"), Role::Viewer).await;
+    for (path, name) in [
+        ("/health?verbose=1", "verbose"),
+        ("/documents?limt=5", "limt"),
+        ("/documents/01900000-0000-7000-8000-000000000000?fields=title", "fields"),
+        ("/audit?orgId=x", "orgId"),
+    ] {
+        let reply = h.call(Method::GET, path, Some(&token), None).await;
+        assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-parameter");
+        assert_eq!(reply.body["parameter"], name, "{path}: {}", reply.text);
+    }
+    let listed = h.call(Method::GET, "/documents?limit=1", Some(&token), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+}

@@ -24,7 +24,8 @@ pub fn routes() -> Router {
             Module::Audit,
             Effect::Reads,
             list,
-        ),
+        )
+        .pages(),
         Route::new(
             Method::GET,
             "/audit/verify",
@@ -48,7 +49,8 @@ pub fn routes() -> Router {
             Module::Audit,
             Effect::Reads,
             list_verifications,
-        ),
+        )
+        .pages(),
         Route::new(
             Method::GET,
             "/audit/verifications/{id}",

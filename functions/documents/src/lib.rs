@@ -39,7 +39,8 @@ pub fn routes() -> Router {
             Module::Documents,
             Effect::Reads,
             list,
-        ),
+        )
+        .pages(),
         Route::new(
             Method::GET,
             "/documents/{id}",

@@ -148,6 +148,15 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                     );
                 }
             }
+            for name in route.query {
+                operation = operation.parameter(
+                    ParameterBuilder::new()
+                        .name(*name)
+                        .parameter_in(ParameterIn::Query)
+                        .required(Required::False)
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                );
+            }
             if takes_body {
                 operation = operation.request_body(Some(
                     RequestBodyBuilder::new()

@@ -59,6 +59,9 @@ impl Effect {
 pub type HandlerResult = Result<Response<Body>, Problem>;
 type Handler = Arc<dyn Fn(Arc<App>, RequestCtx, Request) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
+/// The query parameters of a paginated listing.
+pub const PAGE_QUERY: &[&str] = &["limit", "cursor"];
+
 /// Bodies are refused unless a route opts in with [`Route::accepts_body`].
 pub const NO_BODY: usize = 0;
 
@@ -73,6 +76,9 @@ pub struct Route {
     /// Whether the route honours `Idempotency-Key` ([`Route::takes_idempotency_key`]); the
     /// request filter refuses the header elsewhere.
     pub takes_idempotency_key: bool,
+    /// The query parameters the route reads ([`Route::pages`]); the request filter refuses any
+    /// other, so a misspelt parameter is an error, not silently ignored.
+    pub query: &'static [&'static str],
     handler: Handler,
 }
 
@@ -108,6 +114,7 @@ impl Route {
             effect,
             body_limit: NO_BODY,
             takes_idempotency_key: false,
+            query: &[],
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
         }
     }
@@ -115,6 +122,12 @@ impl Route {
     /// Lets the route take a JSON body of at most `limit` bytes (HTTP-2).
     pub fn accepts_body(mut self, limit: usize) -> Self {
         self.body_limit = limit;
+        self
+    }
+
+    /// Declares a paginated listing: it reads `limit` and `cursor` (`crate::json::page_request`).
+    pub fn pages(mut self) -> Self {
+        self.query = PAGE_QUERY;
         self
     }
 

@@ -108,6 +108,21 @@ impl Stage for RequestFilter {
                 "this route does not take Idempotency-Key: a repeated request would be made again",
             ));
         }
+        let accepted = route.map(|r| r.query).unwrap_or_default();
+        if let Some(unknown) = req
+            .query_string_parameters_ref()
+            .and_then(|q| q.iter().map(|(k, _)| k).find(|k| !accepted.contains(k)))
+        {
+            // The name is the client's: echoed only short (control characters were refused above).
+            return Err(Problem::invalid_parameter(
+                &quire_core::text::sanitize_line(unknown, 64),
+                if accepted.is_empty() {
+                    "this route takes no query parameters".to_owned()
+                } else {
+                    format!("this route takes only {}", accepted.join(", "))
+                },
+            ));
+        }
         let limit = route.map(|r| r.body_limit).unwrap_or(0);
         let body = body_bytes(req.body());
         // A route that takes no body (every GET among them) refuses one as a bad request: its
