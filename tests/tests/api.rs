@@ -1032,6 +1032,14 @@ async fn the_api_serves_its_openapi_document() {
     assert_eq!(patch["x-permission"], "DocumentEdit");
     assert_eq!(patch["x-audit-actions"], json!(["document.updated"]));
     assert!(patch["responses"]["428"].is_object());
+    assert_eq!(
+        reply.body["components"]["schemas"]["NewDocument"]["required"],
+        json!(["title", "type", "body"])
+    );
+    assert_eq!(
+        reply.body["components"]["schemas"]["NewDocument"]["additionalProperties"],
+        false
+    );
 }
 
 /// A query parameter a route does not read is refused, not ignored: a misspelt `limit` would

@@ -5,7 +5,7 @@ use quire_store::{Collection, Record};
 use serde::{Deserialize, Serialize};
 
 /// 1 to 200 characters on one line, no control characters, not blank.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct DocumentTitle(String);
 
@@ -31,7 +31,7 @@ impl From<DocumentTitle> for String {
 
 /// The document's text: up to 100 000 characters; line breaks and tabs allowed, other control
 /// characters not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct DocumentBody(String);
 
@@ -57,7 +57,7 @@ impl From<DocumentBody> for String {
 }
 
 /// The kinds of controlled document a QMS keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentType {
     Sop,
@@ -69,7 +69,7 @@ pub enum DocumentType {
 }
 
 /// A reason for change (Part 11 §11.10(e)): 1 to 1000 characters on one line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Reason(String);
 
@@ -99,7 +99,7 @@ impl Reason {
 }
 
 /// Lifecycle state (DOC-1). Only drafts exist until the review workflow arrives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentStatus {
     Draft,
@@ -134,7 +134,7 @@ impl std::fmt::Display for DocumentId {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Document {
     pub id: String,

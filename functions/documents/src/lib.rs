@@ -30,6 +30,8 @@ pub fn routes() -> Router {
             Effect::Writes(&[Action::DocumentCreated]),
             create,
         )
+        .request_schema::<NewDocument>()
+        .response_schema::<Document>()
         .accepts_body(BODY_LIMIT)
         .takes_idempotency_key(),
         Route::new(
@@ -48,7 +50,8 @@ pub fn routes() -> Router {
             Module::Documents,
             Effect::Reads,
             get,
-        ),
+        )
+        .response_schema::<Document>(),
         Route::new(
             Method::PATCH,
             "/documents/{id}",
@@ -57,12 +60,14 @@ pub fn routes() -> Router {
             Effect::Writes(&[Action::DocumentUpdated]),
             update,
         )
+        .request_schema::<DocumentPatch>()
+        .response_schema::<Document>()
         .accepts_body(BODY_LIMIT),
     ])
     .expect("documents route table")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewDocument {
     title: DocumentTitle,
@@ -71,7 +76,7 @@ struct NewDocument {
     body: DocumentBody,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DocumentPatch {
     title: Option<DocumentTitle>,

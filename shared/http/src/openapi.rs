@@ -7,8 +7,8 @@
 //!
 //! `docs/openapi.json` is this document, committed; the health function serves it at
 //! `GET /openapi.json`; a test fails when the two differ or when template.yaml serves another
-//! route set. Request and response bodies are described as JSON objects only: their schemas are
-//! not generated yet.
+//! route set. Bodies are described by the types a route names (`Route::request_schema`,
+//! `Route::response_schema`, utoipa's `ToSchema`), or as JSON objects where it names none.
 
 use crate::route::{Access, Router};
 use http::Method;
@@ -97,6 +97,13 @@ pub fn document_json(functions: &[(&str, Router)]) -> String {
 /// tagged with their function.
 pub fn document(functions: &[(&str, Router)]) -> OpenApi {
     let problem_ref = Ref::from_schema_name("Problem");
+    let mut schemas = Vec::new();
+    let mut body = |of: Option<crate::route::SchemaOf>| -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        match of {
+            Some(of) => Ref::from_schema_name(of(&mut schemas)).into(),
+            None => ObjectBuilder::new().schema_type(Type::Object).into(),
+        }
+    };
     let mut paths = PathsBuilder::new();
     for (function, router) in functions {
         for route in router.routes().iter().filter(|r| !r.is_catch_all()) {
@@ -132,9 +139,7 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                     "2XX",
                     ResponseBuilder::new().description("success").content(
                         "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
-                            .build(),
+                        ContentBuilder::new().schema(Some(body(route.response_schema))).build(),
                     ),
                 );
             for segment in route.path.split('/') {
@@ -163,9 +168,7 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                         .required(Some(Required::True))
                         .content(
                             "application/json",
-                            ContentBuilder::new()
-                                .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
-                                .build(),
+                            ContentBuilder::new().schema(Some(body(route.request_schema))).build(),
                         )
                         .build(),
                 ));
@@ -209,6 +212,7 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
         .paths(paths.build())
         .components(Some(
             ComponentsBuilder::new()
+                .schemas_from_iter(schemas)
                 .schema("Problem", problem)
                 .security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
                 .build(),

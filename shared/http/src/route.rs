@@ -79,7 +79,23 @@ pub struct Route {
     /// The query parameters the route reads ([`Route::pages`]); the request filter refuses any
     /// other, so a misspelt parameter is an error, not silently ignored.
     pub query: &'static [&'static str],
+    /// The JSON schemas of the request and success bodies, for the OpenAPI document
+    /// ([`Route::request_schema`], [`Route::response_schema`]).
+    pub request_schema: Option<SchemaOf>,
+    pub response_schema: Option<SchemaOf>,
     handler: Handler,
+}
+
+/// Adds a type's schema, and those it refers to, to a component list; returns its name.
+pub type SchemaOf = fn(&mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) -> String;
+
+fn schema_of<T: utoipa::ToSchema>(
+    components: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+) -> String {
+    let name = T::name().into_owned();
+    components.push((name.clone(), T::schema()));
+    T::schemas(components);
+    name
 }
 
 impl std::fmt::Debug for Route {
@@ -115,6 +131,8 @@ impl Route {
             body_limit: NO_BODY,
             takes_idempotency_key: false,
             query: &[],
+            request_schema: None,
+            response_schema: None,
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
         }
     }
@@ -122,6 +140,18 @@ impl Route {
     /// Lets the route take a JSON body of at most `limit` bytes (HTTP-2).
     pub fn accepts_body(mut self, limit: usize) -> Self {
         self.body_limit = limit;
+        self
+    }
+
+    /// Describes the request body as `T` in the OpenAPI document.
+    pub fn request_schema<T: utoipa::ToSchema>(mut self) -> Self {
+        self.request_schema = Some(schema_of::<T>);
+        self
+    }
+
+    /// Describes the success body as `T` in the OpenAPI document.
+    pub fn response_schema<T: utoipa::ToSchema>(mut self) -> Self {
+        self.response_schema = Some(schema_of::<T>);
         self
     }
 
