@@ -37,6 +37,8 @@ SKIP_DIRS = {"target", "node_modules"}
 # `- **TEN-1** (implemented) Title — statement`; `(implemented: note)` limits the scope.
 REQUIREMENT = re.compile(r"^- \*\*([A-Z]+-\d+)\*\* \((implemented|planned)(?::\s*([^)]*))?\) (.+?) — \S")
 PROVES = re.compile(r"^\s*///\s*Proves:(.*)$")
+# A tag spelt another way would be silently ignored: it is an error instead.
+NEAR_PROVES = re.compile(r"^\s*//+!?\s*proves\s*:", re.I)
 DOC_OR_ATTRIBUTE = re.compile(r"^\s*(///|#\[)")
 TEST_ATTRIBUTE = re.compile(r"^\s*#\[\s*(\w+::)*test\b")
 FN = re.compile(r"^\s*(pub(\([\w:]+\))?\s+)?(async\s+)?fn\s+(\w+)")
@@ -108,6 +110,8 @@ def find_tagged_tests(errors):
                 inline.append((opened[1], opened[4]))
             tag = PROVES.match(line)
             if not tag:
+                if NEAR_PROVES.match(line):
+                    errors.append(f"{relative}:{number}: write the tag as `/// Proves: ID, ID`")
                 continue
             where = f"{relative}:{number}"
             ids = [i.strip() for i in re.split(r"\s+—\s+|\s+--\s+", tag[1].strip())[0].split(",")]

@@ -3,11 +3,13 @@
 
     python3 scripts/verify_chain.py --org ORG_ID CHAIN.json
         CHAIN.json: {"head": {"seq": N, "hash": "..."}, "entries": [entry, ...]} with entries
-        oldest first (GET /audit pages reversed; head from GET /audit/verify), or a bare list of
-        entries (the last entry is then taken as the head). ORG_ID is the organisation the
-        chain must belong to: every entry's event.orgId must name it.
+        oldest first (GET /audit pages reversed) and the head read before them (`headSeq` and
+        `headHash` of GET /audit/verify). ORG_ID is the organisation the chain must belong to
+        (`orgId` of GET /audit/verify): every entry's event.orgId must name it. Entries past the
+        head were appended after it was read and are left out. Blobs are not checked yet.
     python3 scripts/verify_chain.py --vectors shared/core/tests/vectors/audit-chain.json
-        checks every test vector's recorded verdict (make test runs this).
+        checks every test vector's recorded verdict, through the verifier and through the
+        export reader above (make test runs this).
 
 The input is read strictly, as the format requires: a duplicate member name, a number that is
 not an integer, -0, NaN or Infinity, or a lone surrogate makes the entry holding it unreadable.
@@ -59,6 +61,31 @@ def strict_loads(text):
                       parse_float=_not_integer, parse_constant=_not_integer)
 
 
+class _Unreadable:
+    """What the format refuses (-0, a non-integer), kept in place so only its entry breaks."""
+
+
+class _DuplicateMembers(dict):
+    """An object that had a duplicate member name: never an entry, never canonicalised."""
+
+
+def _marking_members(pairs):
+    obj = {}
+    for name, value in pairs:
+        if name in obj:
+            return _DuplicateMembers()
+        obj[name] = value
+    return obj
+
+
+def marking_loads(text):
+    """Reads a whole export, marking (not raising on) what strict_loads refuses, so that a
+    refused value breaks the entry holding it and no other."""
+    return json.loads(text, object_pairs_hook=_marking_members,
+                      parse_int=lambda t: _Unreadable() if t == "-0" else int(t),
+                      parse_float=lambda t: _Unreadable(), parse_constant=lambda t: _Unreadable())
+
+
 def canonical(value):
     """RFC 8785 (JCS) for the values entries hold: integers only, keys in UTF-16 order."""
     if value is None or isinstance(value, bool):
@@ -72,7 +99,7 @@ def canonical(value):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[" + ",".join(canonical(v) for v in value) + "]"
-    if isinstance(value, dict):
+    if type(value) is dict:
         keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
         return "{" + ",".join(canonical(k) + ":" + canonical(value[k]) for k in keys) + "}"
     raise Refused(f"{type(value).__name__} cannot be canonicalised")
@@ -143,8 +170,11 @@ def verify(entries, head, org):
 def _read_entry(text):
     try:
         return strict_loads(text)
-    except ValueError:  # Refused, or not JSON at all
+    except (ValueError, RecursionError):  # Refused, not JSON, or nested beyond what Python reads
         return None
+
+
+HEAD = _shape({"seq": lambda x: type(x) is int and x >= 0, "hash": _string})
 
 
 def case_entries(case):
@@ -158,11 +188,18 @@ def case_entries(case):
 def main(argv):
     if len(argv) == 3 and argv[1] == "--vectors":
         with open(argv[2], encoding="utf-8") as f:
-            cases = json.load(f)["cases"]
+            cases = strict_loads(f.read())["cases"]
         failures = 0
         for case in cases:
             valid, _, broken_at = verify(case_entries(case), case["head"], case["org"])
             ok = valid == case["valid"] and broken_at == case["brokenAt"]
+            # The same chain as an export file, read by the export reader.
+            texts = case.get("entryTexts") or [json.dumps(e, ensure_ascii=False) for e in case["entries"]]
+            export = '{"head":' + json.dumps(case["head"]) + ',"entries":[' + ",".join(texts) + "]}"
+            read = read_export(export, case["org"])
+            # An export leaves out entries past its head: they were appended after it was read.
+            past_head = any(type(e) is dict and e.get("seq", 0) > case["head"]["seq"] for e in case.get("entries", []))
+            ok = ok and (past_head or (read["valid"], read["brokenAt"]) == (case["valid"], case["brokenAt"]))
             failures += not ok
             print(f"{'ok  ' if ok else 'FAIL'} {case['name']}: valid={valid} brokenAt={broken_at}")
         print(f"verify_chain: {len(cases) - failures} passed, {failures} failed")
@@ -170,17 +207,31 @@ def main(argv):
     if len(argv) != 4 or argv[1] != "--org":
         print(__doc__, file=sys.stderr)
         return 2
-    org = argv[2]
     with open(argv[3], encoding="utf-8") as f:
-        chain = strict_loads(f.read())
-    if isinstance(chain, list):
-        entries = chain
-        head = {"seq": entries[-1]["seq"], "hash": entries[-1]["hash"]} if entries else {"seq": 0, "hash": GENESIS}
-    else:
-        entries, head = chain["entries"], chain["head"]
+        verdict = read_export(f.read(), argv[2])
+    print(json.dumps(verdict))
+    return 0 if verdict["valid"] else 1
+
+
+def read_export(text, org):
+    """The verdict on an export file's text: {valid, checked, brokenAt[, reason]}."""
+    def unreadable(why):
+        return {"valid": False, "checked": 0, "brokenAt": None, "reason": f"the export is unreadable: {why}"}
+
+    try:
+        chain = marking_loads(text)
+    except (ValueError, RecursionError) as error:
+        return unreadable(error)
+    if type(chain) is not dict or set(chain) != {"head", "entries"} or type(chain["entries"]) is not list:
+        return unreadable('expected {"head": {...}, "entries": [...]}: a chain without its head cannot show a removed tail')
+    head = chain["head"]
+    if not HEAD(head):
+        return unreadable("the head is not {seq, hash}")
+    entries = [e if type(e) is dict else None for e in chain["entries"]]
+    # Appended after the head was read: not part of this snapshot.
+    entries = [e for e in entries if not (type(e) is dict and type(e.get("seq")) is int and e["seq"] > head["seq"])]
     valid, checked, broken_at = verify(entries, head, org)
-    print(json.dumps({"valid": valid, "checked": checked, "brokenAt": broken_at}))
-    return 0 if valid else 1
+    return {"valid": valid, "checked": checked, "brokenAt": broken_at}
 
 
 if __name__ == "__main__":

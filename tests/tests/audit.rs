@@ -137,6 +137,8 @@ async fn chain_of_nine(h: &Harness, prefix: &str) -> (SeededOrg, String) {
     let v = verify(h, &owner).await;
     assert_eq!(v["valid"], true, "{v}");
     assert_eq!(v["checked"], 9);
+    // What an independent verifier binds the entries to (`verify_chain.py --org`).
+    assert_eq!(v["orgId"], org.org_id.to_string());
     h.audit_settled(&org).await;
     (org, owner)
 }

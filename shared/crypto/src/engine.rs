@@ -186,9 +186,15 @@ impl Opened {
     /// format lets a writer choose any IV unique under the message's key, and AWS's own test
     /// vectors do (`ffffffffffffffff00000001`): GCM authenticates whatever IV is used, and the
     /// frame's sequence number is bound by its AAD.
+    ///
+    /// The all-zero IV is refused: the header's tag is made under it with the same key, and a
+    /// GCM nonce used twice under one key gives away the key's authentication secret.
     async fn read_iv<R: AsyncRead + Unpin>(reader: &mut R) -> Result<[u8; IV_LEN], CryptoError> {
         let mut iv = [0u8; IV_LEN];
         format::read_exact(reader, &mut iv).await?;
+        if iv == [0u8; IV_LEN] {
+            return Err(CryptoError::Authentication);
+        }
         Ok(iv)
     }
 

@@ -127,6 +127,9 @@ pub struct Verified {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainCheck {
+    /// The organisation whose chain this is: what an independent verifier is told to bind
+    /// every entry to (`scripts/verify_chain.py --org`).
+    pub org_id: String,
     #[serde(flatten)]
     pub verification: Verification,
     /// False when more entries were unverified than the quick check walks: `valid` is then
@@ -366,6 +369,7 @@ impl Store {
             };
         }
         Ok(ChainCheck {
+            org_id: org.to_string(),
             verification,
             complete,
             basis,
