@@ -148,6 +148,14 @@ fn vectors() -> Value {
     let (reason_number, reason_number_head) = relink(&reason_number);
     let mut null_deleted = good.clone();
     null_deleted[0]["event"].as_object_mut().unwrap().remove("reason");
+    let mut nested_null_deleted = good.clone();
+    nested_null_deleted[1]["event"]["actor"]
+        .as_object_mut()
+        .unwrap()
+        .remove("impersonator");
+    let mut unknown_action = good.clone();
+    unknown_action[1]["event"]["action"] = json!("document.shredded");
+    let (unknown_action, unknown_action_head) = relink(&unknown_action);
     let mut other_org = case("chain of another organisation", good.clone(), &head, Some(1));
     other_org["org"] = json!(OTHER_ORG);
     let forged_head = Head {
@@ -170,6 +178,8 @@ fn vectors() -> Value {
             case("head hash forged", good, &forged_head, Some(5)),
             case("reason of entry 3 became a number, relinked", reason_number, &reason_number_head, Some(3)),
             case("null reason of entry 1 deleted", null_deleted, &head, Some(1)),
+            case("null impersonator of entry 2 deleted", nested_null_deleted, &head, Some(2)),
+            case("unknown action in entry 2, relinked", unknown_action, &unknown_action_head, Some(2)),
             other_org,
             case("entries 4 and 5 of another organisation, relinked", as_values(&spliced), &spliced_head, Some(4)),
             case("entries 4 and 5 in an unknown format version, relinked", as_values(&future), &future_head, Some(4)),
@@ -179,6 +189,8 @@ fn vectors() -> Value {
                 3,
             ),
             text_case("-0 in entry 1", texts(1, "\"members\":0", "\"members\":-0"), 1),
+            text_case("fraction in entry 1", texts(1, "\"members\":0", "\"members\":0.0"), 1),
+            text_case("exponent in entry 1", texts(1, "\"members\":0", "\"members\":0e0"), 1),
             text_case("lone surrogate in entry 3", texts(3, "\"reason\":\"Clarified step 1\"", "\"reason\":\"\\ud800\""), 3),
         ]
     })
