@@ -2,11 +2,13 @@
 """Verifies a Quire audit chain without Quire: Python's standard library and docs/audit-format.md.
 
     python3 scripts/verify_chain.py --org ORG_ID CHAIN.json
-        CHAIN.json: {"head": {"seq": N, "hash": "..."}, "entries": [entry, ...]} with entries
-        oldest first (GET /audit pages reversed) and the head read before them (`headSeq` and
-        `headHash` of GET /audit/verify). ORG_ID is the organisation the chain must belong to
-        (`orgId` of GET /audit/verify): every entry's event.orgId must name it. Entries past the
-        head were appended after it was read and are left out. Blobs are not checked yet.
+        CHAIN.json: {"head": {"seq": N, "hash": "..."}, "entries": [entry, ...], "blobs": {digest:
+        content}} with entries oldest first (GET /audit pages reversed), the head read before
+        them (`headSeq` and `headHash` of GET /audit/verify), and every blob the entries
+        reference (the pages' `blobs`, and GET /audit/blobs/{sha256} for `blobsOmitted`). ORG_ID
+        is the organisation the chain must belong to (`orgId` of GET /audit/verify): every
+        entry's event.orgId must name it. Entries past the head were appended after it was read
+        and are left out.
     python3 scripts/verify_chain.py --vectors shared/core/tests/vectors/audit-chain.json
         checks every test vector's recorded verdict, through the verifier and through the
         export reader above (make test runs this).
@@ -137,17 +139,51 @@ EVENT = _shape({
 ENTRY = _shape({"seq": lambda x: type(x) is int, "prevHash": _string, "hash": _string, "event": EVENT})
 
 
+def _references(value, out):
+    """Every blob reference inside value (docs/audit-format.md, "Blobs"): an object with exactly
+    `$sha256` (64 lower-case hex digits) and `$bytes` (an integer)."""
+    if (type(value) is dict and set(value) == {"$sha256", "$bytes"} and type(value["$sha256"]) is str
+            and len(value["$sha256"]) == 64 and all(c in "0123456789abcdef" for c in value["$sha256"])
+            and type(value["$bytes"]) is int and value["$bytes"] >= 0):
+        out.append((value["$sha256"], value["$bytes"]))
+    elif type(value) is dict:
+        for item in value.values():
+            _references(item, out)
+    elif type(value) is list:
+        for item in value:
+            _references(item, out)
+
+
+def blobs_hold(entry, blobs):
+    """Every blob the entry references is present, of its length in UTF-8 bytes, and hashes to
+    its digest."""
+    found = []
+    for value in (entry["event"]["before"], entry["event"]["after"]):
+        _references(value, found)
+    for digest, length in found:
+        content = blobs.get(digest)
+        if type(content) is not str:
+            return False
+        try:
+            data = content.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        if len(data) != length or hashlib.sha256(data).hexdigest() != digest:
+            return False
+    return True
+
+
 def link_hash(prev_hash, entry):
     content = canonical({"seq": entry["seq"], "prevHash": prev_hash, "event": entry["event"]}).encode("utf-8")
     return hashlib.sha256(bytes.fromhex(prev_hash) + content).hexdigest()
 
 
-def verify(entries, head, org):
+def verify(entries, head, org, blobs):
     """Returns (valid, checked, broken_at): broken_at is the first sequence number that fails.
-    An entry that could not be read is None."""
+    An entry that could not be read is None; blobs maps digests to contents."""
     expected, prev, checked = 1, GENESIS, 0
     for entry in entries:
-        if (entry is None or not ENTRY(entry) or entry["seq"] != expected
+        if (entry is None or not ENTRY(entry) or not blobs_hold(entry, blobs) or entry["seq"] != expected
                 or entry["event"]["orgId"] != org or entry["prevHash"] != prev):
             return False, checked, expected
         try:
@@ -191,11 +227,12 @@ def main(argv):
             cases = strict_loads(f.read())["cases"]
         failures = 0
         for case in cases:
-            valid, _, broken_at = verify(case_entries(case), case["head"], case["org"])
+            valid, _, broken_at = verify(case_entries(case), case["head"], case["org"], case["blobs"])
             ok = valid == case["valid"] and broken_at == case["brokenAt"]
             # The same chain as an export file, read by the export reader.
             texts = case.get("entryTexts") or [json.dumps(e, ensure_ascii=False) for e in case["entries"]]
-            export = '{"head":' + json.dumps(case["head"]) + ',"entries":[' + ",".join(texts) + "]}"
+            export = ('{"head":' + json.dumps(case["head"]) + ',"entries":[' + ",".join(texts) + '],"blobs":'
+                      + json.dumps(case["blobs"], ensure_ascii=False) + "}")
             read = read_export(export, case["org"])
             # An export leaves out entries past its head: they were appended after it was read.
             past_head = any(type(e) is dict and e.get("seq", 0) > case["head"]["seq"] for e in case.get("entries", []))
@@ -222,15 +259,17 @@ def read_export(text, org):
         chain = marking_loads(text)
     except (ValueError, RecursionError) as error:
         return unreadable(error)
-    if type(chain) is not dict or set(chain) != {"head", "entries"} or type(chain["entries"]) is not list:
-        return unreadable('expected {"head": {...}, "entries": [...]}: a chain without its head cannot show a removed tail')
+    if (type(chain) is not dict or set(chain) != {"head", "entries", "blobs"} or type(chain["entries"]) is not list
+            or type(chain["blobs"]) is not dict):
+        return unreadable('expected {"head": {...}, "entries": [...], "blobs": {...}}: a chain without its head '
+                          'cannot show a removed tail, nor one without its blobs an altered long value')
     head = chain["head"]
     if not HEAD(head):
         return unreadable("the head is not {seq, hash}")
     entries = [e if type(e) is dict else None for e in chain["entries"]]
     # Appended after the head was read: not part of this snapshot.
     entries = [e for e in entries if not (type(e) is dict and type(e.get("seq")) is int and e["seq"] > head["seq"])]
-    valid, checked, broken_at = verify(entries, head, org)
+    valid, checked, broken_at = verify(entries, head, org, chain["blobs"])
     return {"valid": valid, "checked": checked, "brokenAt": broken_at}
 
 

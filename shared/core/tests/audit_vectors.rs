@@ -81,6 +81,12 @@ fn vectors() -> Value {
             Some("Emptied for rewrite"),
         ),
     ];
+    // Entry 3 holds a long value as a blob reference; the blob travels beside the entries.
+    let mut events = events;
+    let appendix = "Appendix A. ".repeat(120);
+    events[2].after.as_mut().unwrap()["appendix"] =
+        json!({"$sha256": quire_core::audit::blob::digest(&appendix), "$bytes": appendix.len()});
+    let blobs = json!({ quire_core::audit::blob::digest(&appendix): appendix });
     let (entries, head) = chain::extend(&Head::genesis(), events.clone()).expect("vectors hash");
     // Chains whose links all hold but whose entries 4 and 5 break a rule of the format: another
     // organisation, a format version no verifier knows.
@@ -98,7 +104,7 @@ fn vectors() -> Value {
             .collect::<Vec<_>>()
     };
     let good = as_values(&entries);
-    let case = |name: &str, entries: Vec<Value>, head: &Head, broken_at: Option<u64>| json!({"name": name, "org": ORG, "head": head, "entries": entries, "valid": broken_at.is_none(), "brokenAt": broken_at});
+    let case = |name: &str, entries: Vec<Value>, head: &Head, broken_at: Option<u64>| json!({"name": name, "org": ORG, "head": head, "entries": entries, "blobs": blobs, "valid": broken_at.is_none(), "brokenAt": broken_at});
     // Entries as JSON texts, for what a JSON value cannot hold (a duplicate member, `-0`, a lone
     // surrogate): `edit` replaces the first `from` in entry `n`'s text with `to`.
     let texts = |n: usize, from: &str, to: &str| {
@@ -107,7 +113,7 @@ fn vectors() -> Value {
         texts[n - 1] = texts[n - 1].replacen(from, to, 1);
         texts
     };
-    let text_case = |name: &str, texts: Vec<String>, broken_at: u64| json!({"name": name, "org": ORG, "head": head, "entryTexts": texts, "valid": false, "brokenAt": broken_at});
+    let text_case = |name: &str, texts: Vec<String>, broken_at: u64| json!({"name": name, "org": ORG, "head": head, "entryTexts": texts, "blobs": blobs, "valid": false, "brokenAt": broken_at});
 
     let mut altered = good.clone();
     altered[2]["event"]["reason"] = json!("Backdated");
@@ -156,6 +162,10 @@ fn vectors() -> Value {
     let mut unknown_action = good.clone();
     unknown_action[1]["event"]["action"] = json!("document.shredded");
     let (unknown_action, unknown_action_head) = relink(&unknown_action);
+    let mut blob_altered = case("blob of entry 3 altered", good.clone(), &head, Some(3));
+    blob_altered["blobs"] = json!({ quire_core::audit::blob::digest(&appendix): appendix.replacen("A.", "B.", 1) });
+    let mut blob_missing = case("blob of entry 3 missing", good.clone(), &head, Some(3));
+    blob_missing["blobs"] = json!({});
     let mut other_org = case("chain of another organisation", good.clone(), &head, Some(1));
     other_org["org"] = json!(OTHER_ORG);
     let forged_head = Head {
@@ -181,6 +191,8 @@ fn vectors() -> Value {
             case("null impersonator of entry 2 deleted", nested_null_deleted, &head, Some(2)),
             case("unknown action in entry 2, relinked", unknown_action, &unknown_action_head, Some(2)),
             other_org,
+            blob_altered,
+            blob_missing,
             case("entries 4 and 5 of another organisation, relinked", as_values(&spliced), &spliced_head, Some(4)),
             case("entries 4 and 5 in an unknown format version, relinked", as_values(&future), &future_head, Some(4)),
             text_case(
@@ -248,6 +260,16 @@ fn vectors_verify_as_recorded() {
                 .map(|e| serde_json::from_value::<Entry>(e.clone()).map_err(|e| e.to_string()))
                 .collect(),
         };
+        // An entry whose blobs do not hold is unreadable, as the store reads it.
+        let blobs: std::collections::BTreeMap<String, String> = serde_json::from_value(case["blobs"].clone()).unwrap();
+        let entries = entries.into_iter().map(|stored| {
+            stored.and_then(|entry| {
+                for reference in entry.event.blob_references() {
+                    quire_core::audit::blob::check(&reference, blobs.get(&reference.sha256).map(String::as_str))?;
+                }
+                Ok(entry)
+            })
+        });
         let verdict = chain::verify(case["org"].as_str().unwrap(), entries, &head);
         assert_eq!(verdict.valid, case["valid"].as_bool().unwrap(), "{}", case["name"]);
         assert_eq!(verdict.broken_at, case["brokenAt"].as_u64(), "{}", case["name"]);
