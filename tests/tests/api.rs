@@ -607,7 +607,7 @@ async fn a_host_or_forwarded_header_cannot_change_which_route_runs() {
 /// Hostile values of every header the gateway adapter or the pipeline reads get an answer
 /// with the security headers: never a dropped connection, never a 5xx.
 ///
-/// Proves: HTTP-1, HTTP-2, HTTP-4
+/// Proves: HTTP-1, HTTP-2
 #[tokio::test]
 async fn no_header_value_drops_the_connection_or_fails_the_function() {
     let h = harness();

@@ -125,7 +125,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         .transaction(caller.scope(), ctx.audit_context()?)
         .create(&document, Action::DocumentCreated);
     if let Some((key, fingerprint)) = &idempotency {
-        change = change.remember(&caller.user_id, key, fingerprint, &document.id, &document);
+        change = change.remember(&caller.user_id, key, fingerprint, &document);
     }
     match change.commit().await {
         Ok(()) => created(&document),

@@ -40,11 +40,7 @@ pub fn idempotency_key(req: &Request) -> Result<Option<(IdempotencyKey, String)>
         .ok_or_else(|| {
             Problem::bad_request("Idempotency-Key must be one value of 1 to 255 visible ASCII characters")
         })?;
-    let body: &[u8] = match req.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    };
+    let body = crate::pipeline::filter::body_bytes(req.body());
     Ok(Some((key, fingerprint(req.method().as_str(), req.uri().path(), body))))
 }
 

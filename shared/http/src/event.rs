@@ -73,14 +73,7 @@ where
 {
     lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event: LambdaEvent<Value>| {
         let service = service.clone();
-        async move {
-            let id = event_request_id(&event.payload);
-            let response = match request(event.payload) {
-                Ok(req) => respond(service, req.with_lambda_context(event.context)).await,
-                Err(problem) => answer(problem, id),
-            };
-            Ok::<_, lambda_http::Error>(response)
-        }
+        async move { Ok::<_, lambda_http::Error>(serve(service, event.payload, event.context).await) }
     }))
     .await
 }
@@ -91,9 +84,17 @@ pub async fn handle<S>(service: S, event: Value) -> ApiGatewayV2httpResponse
 where
     S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>,
 {
+    serve(service, event, Context::default()).await
+}
+
+/// An event through the service, or answered at the edge when it cannot be read.
+async fn serve<S>(service: S, event: Value, context: Context) -> ApiGatewayV2httpResponse
+where
+    S: Service<Request, Response = Response<Body>, Error = lambda_http::Error>,
+{
     let id = event_request_id(&event);
     match request(event) {
-        Ok(req) => respond(service, req.with_lambda_context(Context::default())).await,
+        Ok(req) => respond(service, req.with_lambda_context(context)).await,
         Err(problem) => answer(problem, id),
     }
 }

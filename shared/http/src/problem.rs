@@ -334,6 +334,20 @@ impl From<quire_crypto::CryptoError> for Problem {
 mod tests {
     use super::*;
 
+    /// A changed record is 409; contention with another transaction is 503 with `Retry-After`
+    /// (nothing was written, the same request may succeed), never a 412 or 409.
+    #[test]
+    fn storage_conflicts_and_contention_answer_differently() {
+        let changed = Problem::from(quire_store::StoreError::Conflict);
+        assert_eq!(changed.status(), StatusCode::CONFLICT);
+        let busy = Problem::from(quire_store::StoreError::Contended).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            busy.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+    }
+
     #[test]
     fn internal_problem_hides_its_cause() {
         let problem = Problem::internal("ResourceNotFoundException: table quire-DataTable arn:aws:dynamodb:...");

@@ -79,8 +79,7 @@ pub enum Recall {
 #[serde(rename_all = "camelCase")]
 struct Remembered {
     fingerprint: String,
-    record_id: String,
-    /// The body of the first answer.
+    /// The body of the first answer (the record it created).
     response: serde_json::Value,
     /// Seconds since the Unix epoch.
     expires_at: u64,
@@ -113,14 +112,7 @@ impl Transaction<'_> {
     /// Remembers `key` of `user` with the record this transaction creates and the body of the
     /// answer. If the key is in use (and not expired) the whole change fails with
     /// [`StoreError::Conflict`]: ask [`Store::recall`] what it was used for.
-    pub fn remember(
-        self,
-        user: &UserId,
-        key: &IdempotencyKey,
-        fingerprint: &str,
-        record_id: &str,
-        response: &impl Serialize,
-    ) -> Self {
+    pub fn remember(self, user: &UserId, key: &IdempotencyKey, fingerprint: &str, response: &impl Serialize) -> Self {
         let now = epoch_seconds();
         let response = match serde_json::to_value(response) {
             Ok(value) => value,
@@ -128,7 +120,6 @@ impl Transaction<'_> {
         };
         let remembered = Remembered {
             fingerprint: fingerprint.to_owned(),
-            record_id: record_id.to_owned(),
             response,
             expires_at: now.saturating_add(KEPT_FOR.as_secs()),
         };

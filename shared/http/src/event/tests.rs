@@ -97,7 +97,7 @@ async fn the_path_comes_from_the_event_never_from_host_or_forwarded_headers() {
     assert_eq!(body(&response), "GET /audit?limit=5");
 }
 
-/// Proves: HTTP-2, HTTP-4
+/// Proves: HTTP-2
 #[tokio::test]
 async fn no_header_value_panics_or_changes_the_path() {
     for name in READ_HEADERS {

@@ -31,7 +31,8 @@ const SCANNER_AGENTS: [&str; 10] = [
 #[derive(Clone)]
 pub struct RequestFilter;
 
-fn body_bytes(body: &Body) -> &[u8] {
+/// The bytes of a request body, whichever way the event carried it.
+pub(crate) fn body_bytes(body: &Body) -> &[u8] {
     match body {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
