@@ -22,6 +22,9 @@ import sys
 
 GENESIS = "0" * 64
 MAX_SAFE = 2**53 - 1
+# How deep `before` and `after` may nest: a scalar is depth 0, each object or array around it
+# adds one (canonical::strict::MAX_DEPTH in Quire; DynamoDB nests at most 32 levels).
+MAX_DEPTH = 32
 FORMAT_VERSIONS = {1}  # the event format versions this verifier knows (docs/audit-format.md)
 # Every action name of format version 1 (docs/audit-format.md, "Actions").
 ACTIONS = {
@@ -115,8 +118,18 @@ def _string_or_null(x):
     return x is None or type(x) is str
 
 
-def _any(_):
-    return True
+def _nested_at_most(limit):
+    """Any JSON value no deeper than `limit` objects and arrays."""
+    def check(x):
+        pending = [(x, 0)]
+        while pending:
+            value, depth = pending.pop()
+            if isinstance(value, (dict, list)):
+                if depth >= limit:
+                    return False
+                pending.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+        return True
+    return check
 
 
 def _shape(fields):
@@ -134,7 +147,7 @@ EVENT = _shape({
     "v": lambda x: type(x) is int and x in FORMAT_VERSIONS,
     "eventId": _string, "orgId": _string, "at": _string, "actor": ACTOR,
     "action": lambda x: type(x) is str and x in ACTIONS,
-    "target": TARGET, "before": _any, "after": _any, "reason": _string_or_null, "origin": ORIGIN,
+    "target": TARGET, "before": _nested_at_most(MAX_DEPTH), "after": _nested_at_most(MAX_DEPTH), "reason": _string_or_null, "origin": ORIGIN,
 })
 ENTRY = _shape({"seq": lambda x: type(x) is int, "prevHash": _string, "hash": _string, "event": EVENT})
 

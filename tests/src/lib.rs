@@ -15,7 +15,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub struct Harness {
+    /// The API's address: through the local CloudFront edge.
     pub api: String,
+    /// API Gateway's own address, behind the edge (requests there must prove the edge).
+    pub origin: String,
+    /// What the edge presents to the origin.
+    pub origin_secret: String,
     pub emulator: String,
     pub data_table: String,
     pub audit_table: String,
@@ -56,6 +61,8 @@ pub fn harness() -> &'static Harness {
         let (stack, runtime) = rx.recv().expect("stack started");
         Harness {
             api: stack.api_url.clone(),
+            origin: stack.origin_url.clone(),
+            origin_secret: stack.origin_secret.clone(),
             emulator: stack.emulator.endpoint.clone(),
             data_table: stack.provisioned.data_table.clone(),
             audit_table: stack.provisioned.audit_table.clone(),
@@ -120,8 +127,13 @@ impl Harness {
     /// a fresh connection, for what an HTTP client library refuses to send. `None` when the
     /// connection closes without a complete response.
     pub async fn raw_http(&self, head: &[u8], body: &[u8]) -> Option<RawReply> {
+        self.raw_http_to(&self.api, head, body).await
+    }
+
+    /// [`Harness::raw_http`] to another address: [`Harness::origin`] skips the edge.
+    pub async fn raw_http_to(&self, base: &str, head: &[u8], body: &[u8]) -> Option<RawReply> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let authority = self.api.trim_start_matches("http://").trim_end_matches('/');
+        let authority = base.trim_start_matches("http://").trim_end_matches('/');
         let mut stream = tokio::net::TcpStream::connect(authority)
             .await
             .expect("connects to the gateway");

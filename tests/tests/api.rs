@@ -562,7 +562,8 @@ async fn login_does_not_tell_unknown_accounts_from_wrong_passwords() {
 }
 
 /// A crafted `Host` or `X-Forwarded-Proto` cannot redirect a request to another route: a PATCH
-/// of one document edits that document, whatever the headers name.
+/// of one document edits that document, whatever the headers name. Tried through the edge
+/// (which forwards neither) and at the origin as if the edge had forwarded them.
 ///
 /// Proves: HTTP-2
 #[tokio::test]
@@ -580,23 +581,35 @@ async fn a_host_or_forwarded_header_cannot_change_which_route_runs() {
             format!("http://localhost/documents/{other_id}?"),
         ),
     ];
-    for (n, (host, proto)) in crafted.iter().enumerate() {
-        let title = format!("Edited {n}");
-        let body = json!({"title": title, "reason": "header test"}).to_string();
-        let version = n + 1;
-        let head = format!(
-            "PATCH /documents/{target_id} HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-Proto: {proto}\r\n\
-             Authorization: Bearer {token}\r\nContent-Type: application/json\r\nIf-Match: \"{version}\""
-        );
-        let reply = h
-            .raw_http(head.as_bytes(), body.as_bytes())
-            .await
-            .unwrap_or_else(|| panic!("no answer for Host {host:?}, X-Forwarded-Proto {proto:?}"));
-        assert_eq!(reply.status, 200, "{host} {proto}: {}", reply.body);
-        let read = h
-            .call(Method::GET, &format!("/documents/{target_id}"), Some(&token), None)
-            .await;
-        assert_eq!(read.body["title"], title.as_str());
+    let through_edge = (h.api.as_str(), String::new());
+    let at_origin = (
+        h.origin.as_str(),
+        format!(
+            "\r\nX-Quire-Origin-Verify: {}\r\nCloudFront-Viewer-Address: 198.51.100.7:443",
+            h.origin_secret
+        ),
+    );
+    let mut version = 0;
+    for (base, proof) in [through_edge, at_origin] {
+        for (host, proto) in &crafted {
+            version += 1;
+            let title = format!("Edited {version}");
+            let body = json!({"title": title, "reason": "header test"}).to_string();
+            let head = format!(
+                "PATCH /documents/{target_id} HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-Proto: {proto}\r\n\
+                 Authorization: Bearer {token}\r\nContent-Type: application/json\r\nIf-Match: \"{version}\"{proof}"
+            );
+            let what = format!("{base}: Host {host:?}, X-Forwarded-Proto {proto:?}");
+            let reply = h
+                .raw_http_to(base, head.as_bytes(), body.as_bytes())
+                .await
+                .unwrap_or_else(|| panic!("no answer for {what}"));
+            assert_eq!(reply.status, 200, "{what}: {}", reply.body);
+            let read = h
+                .call(Method::GET, &format!("/documents/{target_id}"), Some(&token), None)
+                .await;
+            assert_eq!(read.body["title"], title.as_str(), "{what}");
+        }
     }
     let untouched = h
         .call(Method::GET, &format!("/documents/{other_id}"), Some(&token), None)
@@ -604,8 +617,10 @@ async fn a_host_or_forwarded_header_cannot_change_which_route_runs() {
     assert_eq!(untouched.body, other, "the other document was edited");
 }
 
-/// Hostile values of every header the gateway adapter or the pipeline reads get an answer
-/// with the security headers: never a dropped connection, never a 5xx.
+/// Hostile values of every header the gateway adapter, the edge or the pipeline reads get an
+/// answer with the security headers: never a dropped connection, never a 5xx. Sent through the
+/// edge, to the origin as the edge would forward them (with its secret), and to the origin
+/// without the secret.
 ///
 /// Proves: HTTP-1, HTTP-2
 #[tokio::test]
@@ -638,35 +653,150 @@ async fn no_header_value_drops_the_connection_or_fails_the_function() {
         "User-Agent",
         "X-Correlation-Id",
         "Cookie",
+        "CloudFront-Viewer-Address",
+        "X-Quire-Origin-Verify",
     ];
-    for path in ["/health", "/documents?limit=1"] {
-        for name in headers {
-            for value in values {
-                let mut head = format!("GET {path} HTTP/1.1\r\n").into_bytes();
-                if name != "Host" {
-                    head.extend_from_slice(b"Host: localhost\r\n");
-                }
-                if name != "Authorization" {
-                    head.extend_from_slice(format!("Authorization: Bearer {token}\r\n").as_bytes());
-                }
-                head.extend_from_slice(name.as_bytes());
-                head.extend_from_slice(b": ");
-                head.extend_from_slice(value);
-                let what = format!("{path} {name}: {:?}", String::from_utf8_lossy(value));
-                let reply = h
-                    .raw_http(&head, b"")
-                    .await
-                    .unwrap_or_else(|| panic!("{what}: the connection closed without an answer"));
-                assert!(reply.status < 500, "{what}: {} {}", reply.status, reply.body);
-                for (header, expected) in SECURITY_HEADERS {
-                    assert_eq!(reply.header(header), Some(expected), "{what}: {header}");
-                }
-                if reply.status >= 400 {
-                    assert_eq!(reply.header("content-type"), Some("application/problem+json"), "{what}");
+    // What the edge adds, as (name, value): sent to the origin unless the header under test is it.
+    let proof = [
+        ("X-Quire-Origin-Verify", h.origin_secret.as_str()),
+        ("CloudFront-Viewer-Address", "198.51.100.7:443"),
+    ];
+    let targets: [(&str, &[(&str, &str)]); 3] = [
+        (h.api.as_str(), &[]),
+        (h.origin.as_str(), &proof),
+        (h.origin.as_str(), &[]),
+    ];
+    for (base, proof) in targets {
+        for path in ["/health", "/documents?limit=1"] {
+            for name in headers {
+                for value in values {
+                    let mut head = format!("GET {path} HTTP/1.1\r\n").into_bytes();
+                    if name != "Host" {
+                        head.extend_from_slice(b"Host: localhost\r\n");
+                    }
+                    if name != "Authorization" {
+                        head.extend_from_slice(format!("Authorization: Bearer {token}\r\n").as_bytes());
+                    }
+                    for (added, value) in proof.iter().filter(|(added, _)| *added != name) {
+                        head.extend_from_slice(format!("{added}: {value}\r\n").as_bytes());
+                    }
+                    head.extend_from_slice(name.as_bytes());
+                    head.extend_from_slice(b": ");
+                    head.extend_from_slice(value);
+                    let what = format!(
+                        "{base} {} {path} {name}: {:?}",
+                        if proof.is_empty() {
+                            "without the secret"
+                        } else {
+                            "with the secret"
+                        },
+                        String::from_utf8_lossy(value)
+                    );
+                    let reply = h
+                        .raw_http_to(base, &head, b"")
+                        .await
+                        .unwrap_or_else(|| panic!("{what}: the connection closed without an answer"));
+                    assert!(reply.status < 500, "{what}: {} {}", reply.status, reply.body);
+                    for (header, expected) in SECURITY_HEADERS {
+                        assert_eq!(reply.header(header), Some(expected), "{what}: {header}");
+                    }
+                    if reply.status >= 400 {
+                        assert_eq!(reply.header("content-type"), Some("application/problem+json"), "{what}");
+                    }
                 }
             }
         }
     }
+}
+
+/// API Gateway's `execute-api` address is no way around the edge: without CloudFront's
+/// secret, or with a wrong or repeated one, a valid token gets a 403 problem and the request
+/// changes nothing.
+///
+/// Proves: HTTP-1, HTTP-2
+#[tokio::test]
+async fn a_request_that_skips_the_edge_is_refused_and_changes_nothing() {
+    let h = harness();
+    let org = h.new_org("skip").await;
+    let token = h.token(&org, Role::Owner).await;
+    let body = json!({"title": "Skipped the edge", "type": "sop", "body": "x"}).to_string();
+    let secret = &h.origin_secret;
+    for proof in [
+        String::new(),
+        "\r\nX-Quire-Origin-Verify: not-the-secret".to_owned(),
+        format!("\r\nX-Quire-Origin-Verify: {}", &secret[..secret.len() - 1]),
+        format!("\r\nX-Quire-Origin-Verify: {secret}\r\nX-Quire-Origin-Verify: {secret}"),
+    ] {
+        let head = format!(
+            "POST /documents HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json{proof}"
+        );
+        let reply = h
+            .raw_http_to(&h.origin, head.as_bytes(), body.as_bytes())
+            .await
+            .expect("an answer");
+        assert_eq!(reply.status, 403, "{proof:?}: {}", reply.body);
+        assert!(reply.body.contains("urn:quire:problem:edge-required"), "{}", reply.body);
+        assert!(!reply.body.contains(secret.as_str()), "the answer names the secret");
+        for (header, expected) in SECURITY_HEADERS {
+            assert_eq!(reply.header(header), Some(expected), "{header}");
+        }
+    }
+    let listed = h.call(Method::GET, "/documents", Some(&token), None).await;
+    assert_eq!(listed.body["items"], json!([]), "a refused request wrote a document");
+}
+
+/// The IP address an audit entry records is the viewer's as the edge saw it: a client's own
+/// `CloudFront-Viewer-Address` or `X-Forwarded-For` cannot choose it.
+///
+/// Proves: AUD-3
+#[tokio::test]
+async fn the_audit_trail_records_the_viewer_not_what_a_header_claims() {
+    let h = harness();
+    let org = h.new_org("viewer").await;
+    let token = h.token(&org, Role::Owner).await;
+    let body = json!({"title": "Where from", "type": "sop", "body": "x"}).to_string();
+    let head = format!(
+        "POST /documents HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nCloudFront-Viewer-Address: 203.0.113.9:4444\r\n\
+         X-Forwarded-For: 203.0.113.9"
+    );
+    let reply = h.raw_http(head.as_bytes(), body.as_bytes()).await.expect("an answer");
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let created: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    h.audit_settled(&org).await;
+    let entries = h.audit_entries(&token).await;
+    let entry = entries
+        .iter()
+        .find(|e| e["event"]["target"]["id"] == created["id"])
+        .expect("the creation's entry");
+    assert_eq!(entry["event"]["origin"]["ip"], "127.0.0.1", "{entry}");
+}
+
+/// The gateway's own answers (a body over Lambda's 6 MB payload) reach the client with the
+/// security headers, which the edge adds; API Gateway alone sends them bare.
+///
+/// Proves: HTTP-1
+#[tokio::test]
+async fn the_gateways_own_answers_carry_the_security_headers_through_the_edge() {
+    let h = harness();
+    let body = vec![b'a'; 6 * 1000 * 1000 + 1];
+    let head = b"POST /documents HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json";
+    let edge = h.raw_http(head, &body).await.expect("an answer through the edge");
+    assert_eq!(edge.status, 413, "{}", edge.body);
+    for (header, expected) in SECURITY_HEADERS {
+        assert_eq!(edge.header(header), Some(expected), "{header}");
+    }
+    let origin = h
+        .raw_http_to(&h.origin, head, &body)
+        .await
+        .expect("an answer from the origin");
+    assert_eq!(origin.status, 413, "{}", origin.body);
+    assert_eq!(
+        origin.header("content-security-policy"),
+        None,
+        "the origin alone adds none"
+    );
 }
 
 /// A membership record that no longer parses is our failure, not an outage: 500 without

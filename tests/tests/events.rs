@@ -30,6 +30,7 @@ const ORG_ID: &str = "REPLACE_WITH_ORG_ID";
 const EVENT_ID: &str = "REPLACE_WITH_EVENT_ID";
 const BLOB_SHA256: &str = "REPLACE_WITH_BLOB_SHA256";
 const VERIFICATION_ID: &str = "REPLACE_WITH_VERIFICATION_ID";
+const ORIGIN_SECRET: &str = "REPLACE_WITH_ORIGIN_SECRET";
 /// The sample login (a seeded user of the local stack).
 const LOGIN_EMAIL: &str = "owner@acme.test";
 
@@ -210,6 +211,16 @@ fn every_sample_matches_a_declared_route_and_every_route_has_a_sample() {
             );
         }
         assert!(!text(json, "/requestContext/requestId").is_empty(), "{name}: requestId");
+        // As deployed, every request comes through CloudFront (`pipeline::edge`).
+        assert_eq!(text(json, "/headers/x-quire-origin-verify"), ORIGIN_SECRET, "{name}");
+        assert!(
+            quire_http::pipeline::edge::viewer_address(text(json, "/headers/cloudfront-viewer-address")).is_some(),
+            "{name}: cloudfront-viewer-address"
+        );
+        assert!(
+            json["requestContext"].get("authorizer").is_none(),
+            "{name}: API Gateway authorises nothing"
+        );
         let method: http::Method = method.parse().unwrap_or_else(|_| panic!("{name}: method {method:?}"));
         let matched = router_of(&file.function)
             .find(&method, path)
@@ -265,7 +276,10 @@ fn body_text(response: &Response<Body>) -> String {
 async fn api_samples_replay_through_their_function() {
     let h = harness();
     assert_eq!(h.org("acme").user(Role::Owner).email, LOGIN_EMAIL);
-    let token = h.login(LOGIN_EMAIL).await;
+    // Everything but the login sample works in an organisation of its own: the audit-trail
+    // count below must see no other test's writes.
+    let org = h.new_org("events").await;
+    let token = h.token(&org, Role::Owner).await;
     let document = h.create_document(&token, "SOP-001 Line clearance").await;
     // A body long enough to be stored as an audit blob, for the blob route's sample.
     let long_body = "Clear the line of every item of the previous batch.\n".repeat(40);
@@ -286,11 +300,12 @@ async fn api_samples_replay_through_their_function() {
     h.verification_done(&token, job.body["id"].as_str().expect("job id"))
         .await;
     let substitutions = [
-        (ACCESS_TOKEN, token),
+        (ACCESS_TOKEN, token.clone()),
         (PASSWORD, h.password.clone()),
         (DOCUMENT_ID, document["id"].as_str().expect("document id").to_owned()),
         (BLOB_SHA256, quire_core::audit::blob::digest(&long_body)),
         (VERIFICATION_ID, job.body["id"].as_str().expect("job id").to_owned()),
+        (ORIGIN_SECRET, h.origin_secret.clone()),
     ];
     // Routes declared as reading first: they must leave the trail as it was (a reading route
     // that wrote would add an entry); then the writing ones.
@@ -302,14 +317,13 @@ async fn api_samples_replay_through_their_function() {
     };
     let mut files: Vec<EventFile> = event_files().into_iter().filter(|f| !f.is_stream()).collect();
     files.sort_by_key(|f| writes(f));
-    let acme = h.org("acme").clone();
-    h.audit_settled(&acme).await;
-    let trail_before = h.audit_entries(&h.login(LOGIN_EMAIL).await).await.len();
+    h.audit_settled(&org).await;
+    let trail_before = h.audit_entries(&token).await.len();
     let mut reads_checked = false;
     for file in files {
         if writes(&file) && !reads_checked {
-            h.audit_settled(&acme).await;
-            let trail_after = h.audit_entries(&h.login(LOGIN_EMAIL).await).await.len();
+            h.audit_settled(&org).await;
+            let trail_after = h.audit_entries(&token).await.len();
             assert_eq!(
                 trail_after, trail_before,
                 "a route declared as reading wrote an audit entry"

@@ -3,14 +3,24 @@
 //! percent-decoded path as `rawPath`, the raw query, headers (repeated ones joined with commas,
 //! cookies in `cookies`), path parameters, `requestContext.http.sourceIp`, and a request id.
 //! Its own answers (no route, body over 6 MB) are API Gateway's bare ones.
+//!
+//! In front of it, as deployed, plays CloudFront ([`Edge`]): template.yaml's `Edge` distribution
+//! with its origin-request policy (only the headers Quire reads, `CloudFront-Viewer-Address`
+//! set to the peer, the origin secret added, a client's copies of either replaced) and its
+//! response-headers policy (the security headers on every answer, the gateway's own included).
+//! The stack serves both: the API's address through the edge, and the origin's (the
+//! `execute-api` address) without it.
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
+use quire_http::pipeline::edge::{FORWARDED_HEADERS, ORIGIN_VERIFY, VIEWER_ADDRESS};
+use quire_http::pipeline::headers::stamp_security_headers;
 use quire_http::pipeline::FunctionService;
 use quire_http::Router;
 use serde_json::{json, Map, Value};
@@ -32,15 +42,33 @@ pub struct Function {
     pub service: FunctionService,
 }
 
+/// CloudFront in front of the gateway: the origin secret it presents (CloudFormation resolves
+/// `{{resolve:secretsmanager:…}}` at deploy time; locally the stack reads the same secret).
+#[derive(Clone)]
+pub struct Edge {
+    pub origin_secret: String,
+}
+
 #[derive(Clone)]
 pub struct Gateway {
     functions: Arc<Vec<Function>>,
+    edge: Option<Edge>,
 }
 
 impl Gateway {
+    /// API Gateway alone: the `execute-api` address.
     pub fn new(functions: Vec<Function>) -> Self {
         Gateway {
             functions: Arc::new(functions),
+            edge: None,
+        }
+    }
+
+    /// The same gateway behind CloudFront: the API's published address.
+    pub fn behind(&self, edge: Edge) -> Self {
+        Gateway {
+            functions: self.functions.clone(),
+            edge: Some(edge),
         }
     }
 
@@ -54,13 +82,50 @@ impl Gateway {
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.handle(req, peer).await) }
+                    async move { Ok::<_, Infallible>(gateway.edge_then_handle(req, peer).await) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
         }
+    }
+
+    /// CloudFront's part (when in front), around API Gateway's.
+    async fn edge_then_handle(
+        &self,
+        mut req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> hyper::Response<Full<Bytes>> {
+        let Some(edge) = &self.edge else {
+            return self.handle(req, peer).await;
+        };
+        // The origin-request policy: only what Quire reads (Authorization through the cache key).
+        let viewer = req.headers().clone();
+        let headers = req.headers_mut();
+        headers.clear();
+        for name in FORWARDED_HEADERS.iter().copied().chain(["authorization"]) {
+            for value in viewer.get_all(name) {
+                headers.append(HeaderName::from_static(name), value.clone());
+            }
+        }
+        // CloudFront's own, replacing whatever the client sent under these names.
+        let address = format!("{}:{}", peer.ip(), peer.port());
+        for (name, value) in [
+            (VIEWER_ADDRESS, address.as_str()),
+            (ORIGIN_VERIFY, edge.origin_secret.as_str()),
+        ] {
+            match HeaderValue::from_str(value) {
+                Ok(value) => {
+                    headers.insert(name, value);
+                }
+                Err(_) => return plain(502, r#"{"message":"Bad Gateway"}"#),
+            }
+        }
+        let mut response = self.handle(req, peer).await;
+        // The response-headers policy, with Override: on every answer.
+        stamp_security_headers(response.headers_mut());
+        response
     }
 
     async fn handle(&self, req: hyper::Request<Incoming>, peer: SocketAddr) -> hyper::Response<Full<Bytes>> {

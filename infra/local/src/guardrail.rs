@@ -1,35 +1,48 @@
-//! RBAC-2 guardrail: the routes API Gateway serves (template.yaml) and the routes the code
-//! declares must be the same set, each with the same public/protected decision. A route added
-//! to the template without a declaration in its function's route table fails the build's tests;
-//! so does a declared route that no deployment would serve.
+//! Guardrails on template.yaml against the code. RBAC-2: the routes API Gateway serves and the
+//! routes the code declares must be the same set, and API Gateway authorises nothing itself, so
+//! that each route's public/protected decision lives in one place (its route table) and every
+//! 401 is Quire's. HTTP-1: the CloudFront edge adds exactly Quire's security headers, forwards
+//! exactly the headers Quire reads, and proves itself with the secret the functions check.
 
 use quire_http::Router;
 use serde_norway::Value;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-/// (function logical id, "METHOD /path") → public?
-type RouteSet = BTreeMap<(String, String), bool>;
+/// (function logical id, "METHOD /path")
+type RouteSet = BTreeSet<(String, String)>;
+
+fn parse(template: &str) -> Result<Value, String> {
+    let doc: Value = serde_norway::from_str(template).map_err(|e| format!("template is not YAML: {e}"))?;
+    Ok(crate::provision::long_form(doc))
+}
+
+fn resources(doc: &Value) -> impl Iterator<Item = (String, &Value)> {
+    doc.get("Resources")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .map(|(name, resource)| (name.as_str().unwrap_or_default().to_owned(), resource))
+}
+
+fn http_api_events(resource: &Value) -> impl Iterator<Item = (&Value, &Value)> {
+    resource
+        .get("Properties")
+        .and_then(|p| p.get("Events"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter(|(_, event)| event.get("Type").and_then(Value::as_str) == Some("HttpApi"))
+}
 
 /// The HTTP API routes in a SAM template.
 pub fn template_routes(template: &str) -> Result<RouteSet, String> {
-    let doc: Value = serde_norway::from_str(template).map_err(|e| format!("template is not YAML: {e}"))?;
+    let doc = parse(template)?;
     let mut routes = RouteSet::new();
-    let Some(resources) = doc.get("Resources").and_then(Value::as_mapping) else {
-        return Err("template has no Resources".into());
-    };
-    for (name, resource) in resources {
-        let name = name.as_str().unwrap_or_default().to_owned();
+    for (name, resource) in resources(&doc) {
         if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
             continue;
         }
-        let events = resource
-            .get("Properties")
-            .and_then(|p| p.get("Events"))
-            .and_then(Value::as_mapping);
-        for (_, event) in events.into_iter().flatten() {
-            if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
-                continue;
-            }
+        for (_, event) in http_api_events(resource) {
             let props = event
                 .get("Properties")
                 .ok_or(format!("{name}: HttpApi event without Properties"))?;
@@ -42,15 +55,36 @@ pub fn template_routes(template: &str) -> Result<RouteSet, String> {
                 .get("Path")
                 .and_then(Value::as_str)
                 .ok_or(format!("{name}: route without Path"))?;
-            let public = props
-                .get("Auth")
-                .and_then(|a| a.get("Authorizer"))
-                .and_then(Value::as_str)
-                == Some("NONE");
-            routes.insert((name.clone(), format!("{method} {path}")), public);
+            routes.insert((name.clone(), format!("{method} {path}")));
         }
     }
     Ok(routes)
+}
+
+/// Every place the template has API Gateway authorise: an `Auth` on an HTTP API or on a route,
+/// or an authorizer resource. Empty means every request reaches a function, which answers 401
+/// itself (a problem with the security headers), as the route table declares.
+pub fn gateway_authorisation(template: &str) -> Result<Vec<String>, String> {
+    let doc = parse(template)?;
+    let mut found = Vec::new();
+    for (name, resource) in resources(&doc) {
+        let ty = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
+        if ty == "AWS::ApiGatewayV2::Authorizer" || ty == "AWS::ApiGateway::Authorizer" {
+            found.push(format!("{name}: an authorizer resource"));
+        }
+        if ty == "AWS::Serverless::HttpApi" && resource.get("Properties").and_then(|p| p.get("Auth")).is_some() {
+            found.push(format!("{name}: Auth on the HTTP API"));
+        }
+        for (event, props) in http_api_events(resource) {
+            if props.get("Properties").and_then(|p| p.get("Auth")).is_some() {
+                found.push(format!(
+                    "{name}.{}: Auth on the route",
+                    event.as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The routes the code declares, with the `ANY` route of each declared path
@@ -58,25 +92,189 @@ pub fn template_routes(template: &str) -> Result<RouteSet, String> {
 pub fn declared_routes(functions: &[(&str, Router)]) -> RouteSet {
     let mut routes = RouteSet::new();
     for (name, router) in functions {
-        for (key, public) in router.gateway_routes() {
-            routes.insert((name.to_string(), key), public);
+        for (key, _) in router.gateway_routes() {
+            routes.insert((name.to_string(), key));
         }
     }
     routes
 }
 
+/// The header names and values of a CloudFront response-headers policy, as sent.
+fn response_policy_headers(config: &Value) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    let security = &config["SecurityHeadersConfig"];
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    };
+    if let Some(csp) = security.get("ContentSecurityPolicy") {
+        headers.push(("content-security-policy".into(), text(&csp["ContentSecurityPolicy"])));
+    }
+    if let Some(hsts) = security.get("StrictTransportSecurity") {
+        let mut value = format!("max-age={}", text(&hsts["AccessControlMaxAgeSec"]));
+        if hsts.get("IncludeSubdomains").and_then(Value::as_bool) == Some(true) {
+            value.push_str("; includeSubDomains");
+        }
+        if hsts.get("Preload").and_then(Value::as_bool) == Some(true) {
+            value.push_str("; preload");
+        }
+        headers.push(("strict-transport-security".into(), value));
+    }
+    if security.get("ContentTypeOptions").is_some() {
+        headers.push(("x-content-type-options".into(), "nosniff".into()));
+    }
+    if let Some(frame) = security.get("FrameOptions") {
+        headers.push(("x-frame-options".into(), text(&frame["FrameOption"])));
+    }
+    if let Some(referrer) = security.get("ReferrerPolicy") {
+        headers.push(("referrer-policy".into(), text(&referrer["ReferrerPolicy"])));
+    }
+    for item in config["CustomHeadersConfig"]["Items"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        headers.push((text(&item["Header"]).to_lowercase(), text(&item["Value"])));
+    }
+    // A header the policy would only add when the origin left it out is not a guarantee.
+    for section in security.as_mapping().into_iter().flatten().map(|(_, v)| v) {
+        if section.get("Override").and_then(Value::as_bool) != Some(true) {
+            headers.push(("(a security header without Override: true)".into(), String::new()));
+        }
+    }
+    for item in config["CustomHeadersConfig"]["Items"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        if item.get("Override").and_then(Value::as_bool) != Some(true) {
+            headers.push(("(a custom header without Override: true)".into(), String::new()));
+        }
+    }
+    headers.sort();
+    headers
+}
+
+fn names(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_lowercase)
+        .collect();
+    names.sort();
+    names
+}
+
+fn reference(name: &str) -> Value {
+    let mut m = serde_norway::Mapping::new();
+    m.insert(Value::String("Ref".into()), Value::String(name.into()));
+    Value::Mapping(m)
+}
+
+/// Every way the template's edge differs from what the code sends and reads: the response
+/// headers policy from `SECURITY_HEADERS`, the origin request policy from `FORWARDED_HEADERS`,
+/// the origin header from `ORIGIN_VERIFY` and its secret from the one the functions read.
+pub fn edge_violations(template: &str) -> Result<Vec<String>, String> {
+    use quire_http::pipeline::edge::{FORWARDED_HEADERS, ORIGIN_VERIFY};
+    use quire_http::pipeline::headers::SECURITY_HEADERS;
+    let doc = parse(template)?;
+    let resource = |id: &str| doc["Resources"].get(id).cloned().unwrap_or(Value::Null);
+    let mut found = Vec::new();
+
+    let mut expected: Vec<(String, String)> = SECURITY_HEADERS
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    expected.sort();
+    let policy = response_policy_headers(&resource("EdgeResponseHeaders")["Properties"]["ResponseHeadersPolicyConfig"]);
+    if policy != expected {
+        found.push(format!("EdgeResponseHeaders adds {policy:?}, Quire sends {expected:?}"));
+    }
+
+    let forwarded = names(
+        &resource("EdgeOriginRequestPolicy")["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]["Headers"],
+    );
+    let mut reads: Vec<String> = FORWARDED_HEADERS.iter().map(|h| h.to_string()).collect();
+    reads.sort();
+    if forwarded != reads {
+        found.push(format!(
+            "EdgeOriginRequestPolicy forwards {forwarded:?}, Quire reads {reads:?}"
+        ));
+    }
+    let keyed = names(
+        &resource("EdgeCachePolicy")["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+            ["HeadersConfig"]["Headers"],
+    );
+    if keyed != ["authorization"] {
+        found.push(format!("EdgeCachePolicy forwards {keyed:?}, not just Authorization"));
+    }
+
+    let config = &resource("Edge")["Properties"]["DistributionConfig"];
+    let origins = config["Origins"].as_sequence().cloned().unwrap_or_default();
+    let custom: Vec<&Value> = origins
+        .iter()
+        .flat_map(|o| o["OriginCustomHeaders"].as_sequence().into_iter().flatten())
+        .collect();
+    let proves = |h: &&Value| {
+        h["HeaderName"].as_str().map(str::to_lowercase).as_deref() == Some(ORIGIN_VERIFY.as_str())
+            && h["HeaderValue"]["Fn::Sub"].as_str()
+                == Some("{{resolve:secretsmanager:${EdgeOriginSecret}:SecretString}}")
+    };
+    if origins.len() != 1 || custom.len() != 1 || !custom.iter().any(proves) {
+        found.push("Edge: one origin, whose only custom header is the origin secret from EdgeOriginSecret".into());
+    }
+    let behaviour = &config["DefaultCacheBehavior"];
+    for (key, id) in [
+        ("CachePolicyId", "EdgeCachePolicy"),
+        ("OriginRequestPolicyId", "EdgeOriginRequestPolicy"),
+        ("ResponseHeadersPolicyId", "EdgeResponseHeaders"),
+    ] {
+        if behaviour[key] != reference(id) {
+            found.push(format!("Edge: DefaultCacheBehavior.{key} is not {id}"));
+        }
+    }
+    if config.get("CacheBehaviors").is_some() {
+        found.push("Edge: a second cache behaviour would escape these policies".into());
+    }
+    if behaviour["ViewerProtocolPolicy"].as_str() != Some("https-only") {
+        found.push("Edge: ViewerProtocolPolicy is not https-only".into());
+    }
+
+    if doc["Globals"]["Function"]["Environment"]["Variables"]["QUIRE_ORIGIN_SECRET_ID"] != reference("EdgeOriginSecret")
+    {
+        found.push("Globals: QUIRE_ORIGIN_SECRET_ID is not !Ref EdgeOriginSecret".into());
+    }
+    for (name, function) in resources(&doc) {
+        if http_api_events(function).next().is_none() {
+            continue;
+        }
+        let policies = function["Properties"]["Policies"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        if !policies.contains(&reference("EdgeOriginSecretRead")) {
+            found.push(format!(
+                "{name} serves HTTP but cannot read the origin secret (EdgeOriginSecretRead)"
+            ));
+        }
+    }
+    Ok(found)
+}
+
 /// Every disagreement between the two, in words. Empty means consistent.
 pub fn violations(template: &RouteSet, declared: &RouteSet) -> Vec<String> {
     let mut found = Vec::new();
-    for ((function, route), public) in template {
-        match declared.get(&(function.clone(), route.clone())) {
-            None => found.push(format!("{function}: {route} is served by template.yaml but has no declaration (permission or Public) in its route table")),
-            Some(declared_public) if declared_public != public => found.push(format!("{function}: {route} is {} in template.yaml but declared {}", if *public { "public" } else { "protected" }, if *declared_public { "Public" } else { "with a permission" })),
-            _ => {}
+    for (function, route) in template {
+        if !declared.contains(&(function.clone(), route.clone())) {
+            found.push(format!("{function}: {route} is served by template.yaml but has no declaration (permission or Public) in its route table"));
         }
     }
-    for (function, route) in declared.keys() {
-        if !template.contains_key(&(function.clone(), route.clone())) {
+    for (function, route) in declared {
+        if !template.contains(&(function.clone(), route.clone())) {
             found.push(format!(
                 "{function}: {route} is declared but template.yaml does not serve it"
             ));
@@ -212,7 +410,7 @@ mod tests {
         );
         let routes = template_routes(&with_extra).unwrap();
         assert!(
-            routes.keys().any(|(_, r)| r == "DELETE /documents/{id}"),
+            routes.iter().any(|(_, r)| r == "DELETE /documents/{id}"),
             "the test edit must add a route"
         );
         let found = violations(&routes, &declared_routes(&crate::stack::function_routes()));
@@ -220,14 +418,73 @@ mod tests {
         assert!(found[0].contains("DELETE /documents/{id}") && found[0].contains("no declaration"));
     }
 
-    /// Proves: RBAC-2 — a protected route made public in the template (or the code) is caught.
+    /// API Gateway authorises nothing: whether a route is public is its route table's word
+    /// alone, and every 401 is Quire's problem answer. An authorizer put back is caught.
+    ///
+    /// Proves: RBAC-2
     #[test]
-    fn guardrail_catches_a_public_mismatch() {
-        let mut routes = template_routes(&template()).unwrap();
-        let key = routes.keys().find(|(_, r)| r == "POST /documents").cloned().unwrap();
-        routes.insert(key, true);
-        let found = violations(&routes, &declared_routes(&crate::stack::function_routes()));
-        assert_eq!(found.len(), 1, "{found:#?}");
+    fn api_gateway_authorises_nothing() {
+        assert_eq!(gateway_authorisation(&template()).unwrap(), Vec::<String>::new());
+        let with_authorizer = template().replacen(
+            "      FailOnWarnings: true\n",
+            "      FailOnWarnings: true\n      Auth:\n        DefaultAuthorizer: CognitoJwt\n",
+            1,
+        );
+        let with_route_auth = template().replacen(
+            "            Path: /documents\n",
+            "            Path: /documents\n            Auth:\n              Authorizer: NONE\n",
+            1,
+        );
+        for (edited, what) in [(with_authorizer, "HTTP API"), (with_route_auth, "route")] {
+            let found = gateway_authorisation(&edited).unwrap();
+            assert_eq!(found.len(), 1, "{what}: {found:#?}");
+            assert!(found[0].contains(&format!("Auth on the {what}")), "{found:#?}");
+        }
+    }
+
+    /// The edge in template.yaml is the one the code expects, and a change to either side of
+    /// it is caught: a security header changed, a read header left out, the secret's header
+    /// renamed, the origin request policy widened.
+    ///
+    /// Proves: HTTP-1
+    #[test]
+    fn the_edge_adds_what_quire_sends_and_forwards_what_quire_reads() {
+        assert_eq!(edge_violations(&template()).unwrap(), Vec::<String>::new());
+        let edits = [
+            (
+                "ReferrerPolicy: no-referrer",
+                "ReferrerPolicy: origin",
+                "EdgeResponseHeaders",
+            ),
+            (
+                "              Value: no-store\n              Override: true",
+                "              Value: no-store\n              Override: false",
+                "EdgeResponseHeaders",
+            ),
+            ("            - If-Match\n", "", "EdgeOriginRequestPolicy"),
+            (
+                "            - User-Agent\n",
+                "            - User-Agent\n            - X-Forwarded-For\n",
+                "EdgeOriginRequestPolicy",
+            ),
+            (
+                "HeaderName: X-Quire-Origin-Verify",
+                "HeaderName: X-Origin-Verify",
+                "origin secret",
+            ),
+            (
+                "ViewerProtocolPolicy: https-only",
+                "ViewerProtocolPolicy: allow-all",
+                "https-only",
+            ),
+            ("        - !Ref EdgeOriginSecretRead\n", "", "EdgeOriginSecretRead"),
+        ];
+        for (from, to, named) in edits {
+            let edited = template().replacen(from, to, 1);
+            assert_ne!(edited, template(), "the edit {from:?} must change the template");
+            let found = edge_violations(&edited).unwrap();
+            assert!(found.len() == 1 && found[0].contains(named), "{from:?}: {found:#?}");
+        }
     }
 
     /// Every route of every function says whether it writes and what it records, and no
@@ -340,7 +597,7 @@ mod tests {
         }
         let served: std::collections::BTreeSet<String> = template_routes(&template())
             .unwrap()
-            .into_keys()
+            .into_iter()
             .map(|(_, route)| route)
             .filter(|route| !route.starts_with("ANY "))
             .collect();

@@ -23,7 +23,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stack = Stack::start(options).await?;
     let api = &stack.api_url;
     println!(
-        "\nQuire is running at {api}  (emulator: {emulator})\n\n\
+        "\nQuire is running at {api}  (emulator: {emulator})\n\
+         (as deployed, behind its CloudFront edge; API Gateway's own address {origin} refuses requests that skip it)\n\n\
          Users: owner@acme.test, admin@acme.test, user@acme.test, viewer@acme.test (and @globex.test)\n\
          Password: $QUIRE_DEMO_PASSWORD, or the local default documented in README.md\n\n\
          Try:\n  \
@@ -36,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
          curl -si -X POST {api}/audit/verifications -H \"authorization: Bearer $TOKEN\"\n\n\
          Ctrl-C stops it.",
         emulator = stack.emulator.endpoint,
+        origin = stack.origin_url,
         default = DEFAULT_DEMO_PASSWORD,
     );
     tokio::signal::ctrl_c().await?;

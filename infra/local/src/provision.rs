@@ -35,6 +35,8 @@ pub struct Provisioned {
     pub kms_key_id: String,
     pub user_pool_id: String,
     pub user_pool_client_id: String,
+    /// ARN of `EdgeOriginSecret`, the secret CloudFront presents to the API.
+    pub origin_secret_id: String,
     /// Every provisioned resource: logical id → physical id (what `!Ref` gives).
     pub physical_ids: BTreeMap<String, String>,
     /// Logical ids of resources not created on the emulator (unsupported type or false condition).
@@ -192,6 +194,7 @@ pub async fn provision(sdk: &SdkConfig, template_path: &Path, stack_name: &str) 
             Kind::UserPool => create_user_pool(&clients, &id, &properties).await?,
             Kind::UserPoolClient => create_user_pool_client(&clients, &id, &properties).await?,
             Kind::UserPoolGroup => create_user_pool_group(&clients, &id, &properties).await?,
+            Kind::Secret => create_secret(&clients, &id, &properties).await?,
         };
         tracing::debug!(resource = %id, physical_id = %created.physical_id, "provisioned");
         stack.created.insert(id, created);
@@ -226,6 +229,7 @@ pub async fn provision(sdk: &SdkConfig, template_path: &Path, stack_name: &str) 
         kms_key_id: physical("DataKey", "AWS::KMS::Key")?,
         user_pool_id: physical("UserPool", "AWS::Cognito::UserPool")?,
         user_pool_client_id: physical("UserPoolClient", "AWS::Cognito::UserPoolClient")?,
+        origin_secret_id: physical("EdgeOriginSecret", "AWS::SecretsManager::Secret")?,
         physical_ids: stack
             .created
             .iter()
@@ -259,6 +263,7 @@ enum Kind {
     UserPool,
     UserPoolClient,
     UserPoolGroup,
+    Secret,
 }
 
 /// A supported resource type and the properties its creator maps (anything else is
@@ -305,6 +310,9 @@ const SUPPORTED: &[Support] = &[
     ] },
     Support { type_name: "AWS::Cognito::UserPoolGroup", kind: Kind::UserPoolGroup, properties: &[
         "GroupName", "UserPoolId", "Description", "Precedence",
+    ] },
+    Support { type_name: "AWS::SecretsManager::Secret", kind: Kind::Secret, properties: &[
+        "Name", "Description", "KmsKeyId", "GenerateSecretString", "SecretString", "Tags",
     ] },
 ];
 
@@ -367,7 +375,7 @@ fn creation_order(resources: &Mapping) -> Result<(CreationOrder, Vec<String>), L
 
 /// Rewrites short-form tags to CloudFormation's long form: `!Ref X` → `{Ref: X}`,
 /// `!GetAtt A.B` → `{Fn::GetAtt: [A, B]}`, `!Sub s` → `{Fn::Sub: s}`, …
-fn long_form(value: Value) -> Value {
+pub(crate) fn long_form(value: Value) -> Value {
     match value {
         Value::Tagged(tagged) => {
             let tag = tagged.tag.to_string();
@@ -936,6 +944,7 @@ struct Clients {
     s3: aws_sdk_s3::Client,
     kms: aws_sdk_kms::Client,
     cognito: aws_sdk_cognitoidentityprovider::Client,
+    secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Clients {
@@ -961,6 +970,11 @@ impl Clients {
             ),
             cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(
                 aws_sdk_cognitoidentityprovider::config::Builder::from(sdk)
+                    .retry_config(no_retry())
+                    .build(),
+            ),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(sdk)
                     .retry_config(no_retry())
                     .build(),
             ),
@@ -1010,6 +1024,52 @@ async fn create_kms_key(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created,
     }
     let arn = metadata.arn().unwrap_or_default().to_owned();
     Ok(Created::new(&key_id).with("KeyId", &key_id).with("Arn", arn))
+}
+
+/// `GenerateSecretString` is CloudFormation's, not an API of Secrets Manager: the value comes
+/// from `GetRandomPassword` with the same settings, then `CreateSecret`. `!Ref` is the ARN.
+async fn create_secret(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, LocalError> {
+    let value = match (p.str("SecretString")?, p.obj("GenerateSecretString")?) {
+        (Some(value), None) => value,
+        (None, Some(generate)) => {
+            if generate.str("SecretStringTemplate")?.is_some() || generate.str("GenerateStringKey")?.is_some() {
+                return Err(LocalError::Template(format!(
+                    "{}: JSON secrets (SecretStringTemplate) are not supported locally",
+                    generate.path
+                )));
+            }
+            c.secrets
+                .get_random_password()
+                .set_password_length(generate.int("PasswordLength")?)
+                .set_exclude_characters(generate.str("ExcludeCharacters")?)
+                .set_exclude_punctuation(generate.bool("ExcludePunctuation")?)
+                .set_exclude_numbers(generate.bool("ExcludeNumbers")?)
+                .set_exclude_uppercase(generate.bool("ExcludeUppercase")?)
+                .set_exclude_lowercase(generate.bool("ExcludeLowercase")?)
+                .set_include_space(generate.bool("IncludeSpace")?)
+                .set_require_each_included_type(generate.bool("RequireEachIncludedType")?)
+                .send()
+                .await
+                .or_aws(format_args!("secretsmanager:GetRandomPassword {id}"))?
+                .random_password
+                .ok_or_else(|| LocalError::Other("GetRandomPassword: no password".into()))?
+        }
+        _ => return Err(p.invalid("SecretString", "exactly one of SecretString and GenerateSecretString")),
+    };
+    let secret = c
+        .secrets
+        .create_secret()
+        .name(p.str("Name")?.unwrap_or_else(|| p.resolver.physical_name(id)))
+        .set_description(p.str("Description")?)
+        .set_kms_key_id(p.str("KmsKeyId")?)
+        .secret_string(value)
+        .send()
+        .await
+        .or_aws(format_args!("secretsmanager:CreateSecret {id}"))?;
+    let arn = secret
+        .arn
+        .ok_or_else(|| LocalError::Other("CreateSecret: no ARN".into()))?;
+    Ok(Created::new(arn))
 }
 
 async fn create_kms_alias(c: &Clients, p: &Props<'_>) -> Result<Created, LocalError> {

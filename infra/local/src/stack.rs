@@ -2,7 +2,7 @@
 //! function behind one in-process gateway, and the audit writer fed from the stream.
 
 use crate::emulator::{Emulator, LocalError};
-use crate::gateway::{Function, Gateway};
+use crate::gateway::{Edge, Function, Gateway};
 use crate::provision::{self, Provisioned};
 use crate::seed::{self, SeededOrg};
 use crate::stream::{BatchHandler, StreamControl};
@@ -25,7 +25,13 @@ pub struct StackOptions {
 }
 
 pub struct Stack {
+    /// The API's published address: CloudFront in front of API Gateway (`gateway::Edge`).
     pub api_url: String,
+    /// API Gateway's own (`execute-api`) address, which the functions refuse to serve.
+    pub origin_url: String,
+    /// The value CloudFront presents to the origin (tests send it to play a request that came
+    /// through the edge).
+    pub origin_secret: String,
     pub emulator: Emulator,
     pub provisioned: Provisioned,
     pub sdk: aws_config::SdkConfig,
@@ -81,8 +87,12 @@ impl Stack {
                 "{}/{}/.well-known/jwks.json",
                 emulator.endpoint, provisioned.user_pool_id
             ),
+            origin_secret_id: Some(provisioned.origin_secret_id.clone()),
         };
-        let app = App::new(config, &sdk);
+        let edge = App::edge(&config, &sdk)
+            .await
+            .map_err(|e| LocalError::Other(format!("the edge's origin secret: {e}")))?;
+        let app = App::new(config, &sdk, edge);
         let mut orgs = Vec::new();
         for slug in &options.seed {
             orgs.push(seed::organisation(&app, &provisioned.user_pool_id, slug, &options.demo_password).await?);
@@ -91,7 +101,21 @@ impl Stack {
             .await
             .map_err(LocalError::Io)?;
         let api_url = format!("http://{}", listener.local_addr().map_err(LocalError::Io)?);
+        let origin_listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(LocalError::Io)?;
+        let origin_url = format!("http://{}", origin_listener.local_addr().map_err(LocalError::Io)?);
         let gateway = Gateway::new(functions(&app));
+        // What CloudFormation's `{{resolve:secretsmanager:…}}` puts into the distribution.
+        let origin_secret = aws_sdk_secretsmanager::Client::new(&sdk)
+            .get_secret_value()
+            .secret_id(&provisioned.origin_secret_id)
+            .send()
+            .await
+            .ok()
+            .and_then(|s| s.secret_string)
+            .ok_or_else(|| LocalError::Other("the edge's origin secret cannot be read".into()))?;
+        let edge = gateway.behind(Edge {
+            origin_secret: origin_secret.clone(),
+        });
         let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
         let stream = Arc::new(StreamControl::default());
         let verifier_stream = Arc::new(StreamControl::default());
@@ -103,7 +127,8 @@ impl Stack {
             ))
         })?;
         let tasks = vec![
-            tokio::spawn(gateway.serve(listener)),
+            tokio::spawn(edge.serve(listener)),
+            tokio::spawn(gateway.serve(origin_listener)),
             tokio::spawn(crate::stream::run(
                 streams.clone(),
                 provisioned.data_stream_arn.clone(),
@@ -124,6 +149,8 @@ impl Stack {
         ];
         Ok(Stack {
             api_url,
+            origin_url,
+            origin_secret,
             emulator,
             provisioned,
             sdk,

@@ -113,7 +113,8 @@ fn vectors() -> Value {
         texts[n - 1] = texts[n - 1].replacen(from, to, 1);
         texts
     };
-    let text_case = |name: &str, texts: Vec<String>, broken_at: u64| json!({"name": name, "org": ORG, "head": head, "entryTexts": texts, "blobs": blobs, "valid": false, "brokenAt": broken_at});
+    let text_case_at = |name: &str, texts: Vec<String>, head: &Head, broken_at: u64| json!({"name": name, "org": ORG, "head": head, "entryTexts": texts, "blobs": blobs, "valid": false, "brokenAt": broken_at});
+    let text_case = |name: &str, texts: Vec<String>, broken_at: u64| text_case_at(name, texts, &head, broken_at);
 
     let mut altered = good.clone();
     altered[2]["event"]["reason"] = json!("Backdated");
@@ -162,6 +163,34 @@ fn vectors() -> Value {
     let mut unknown_action = good.clone();
     unknown_action[1]["event"]["action"] = json!("document.shredded");
     let (unknown_action, unknown_action_head) = relink(&unknown_action);
+    // `after` of entry 4 nested `depth` objects and arrays deep, relinked: the format's limit
+    // (canonical::strict::MAX_DEPTH) is the only thing that can catch it.
+    let nested = |depth: usize| {
+        let mut value = json!("core");
+        for level in 0..depth {
+            value = if level % 2 == 0 {
+                json!([value])
+            } else {
+                json!({ "deeper": value })
+            };
+        }
+        let mut changed = good.clone();
+        changed[3]["event"]["after"] = value;
+        relink(&changed)
+    };
+    let (at_limit, at_limit_head) = nested(canonical::strict::MAX_DEPTH);
+    let (past_limit, past_limit_head) = nested(canonical::strict::MAX_DEPTH + 1);
+    // Deeper than serde_json reads (128), as text: the vector file itself must stay readable.
+    let (far_past_limit, far_past_limit_head) = nested(200);
+    let far_past_limit = text_case_at(
+        "after of entry 4 nested 200 levels, relinked (as text)",
+        far_past_limit
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect(),
+        &far_past_limit_head,
+        4,
+    );
     let mut blob_altered = case("blob of entry 3 altered", good.clone(), &head, Some(3));
     blob_altered["blobs"] = json!({ quire_core::audit::blob::digest(&appendix): appendix.replacen("A.", "B.", 1) });
     let mut blob_missing = case("blob of entry 3 missing", good.clone(), &head, Some(3));
@@ -203,6 +232,9 @@ fn vectors() -> Value {
             text_case("-0 in entry 1", texts(1, "\"members\":0", "\"members\":-0"), 1),
             text_case("fraction in entry 1", texts(1, "\"members\":0", "\"members\":0.0"), 1),
             text_case("exponent in entry 1", texts(1, "\"members\":0", "\"members\":0e0"), 1),
+            case("after of entry 4 nested 32 levels (the limit), relinked", at_limit, &at_limit_head, None),
+            case("after of entry 4 nested 33 levels, relinked", past_limit, &past_limit_head, Some(4)),
+            far_past_limit,
             text_case("lone surrogate in entry 3", texts(3, "\"reason\":\"Clarified step 1\"", "\"reason\":\"\\ud800\""), 3),
         ]
     })

@@ -38,6 +38,7 @@ use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use quire_core::rbac::Permission;
 use quire_http::config::Config;
+use quire_http::pipeline::edge::{Edge, OriginSecrets};
 use quire_http::pipeline::FunctionService;
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, RequestCtx, Route, Router};
@@ -87,8 +88,13 @@ impl Fixture {
             user_pool_client_id: CLIENT.into(),
             jwt_issuer: ISS.into(),
             jwks_url,
+            origin_secret_id: Some("quire-bench-origin".into()),
         };
-        let app = App::new(config, &dummy_sdk());
+        // As deployed: every request proves it came through CloudFront.
+        let edge = Edge::Verified(Arc::new(
+            OriginSecrets::new([ORIGIN_SECRET], "bench").expect("long enough"),
+        ));
+        let app = App::new(config, &dummy_sdk(), edge);
         let service = quire_http::pipeline::service(app.clone(), router());
         let fixture = Fixture {
             rt,
@@ -205,6 +211,9 @@ fn body_1k() -> String {
     body
 }
 
+/// What CloudFront presents as the origin secret (generated at deploy time; any 32+ characters).
+const ORIGIN_SECRET: &str = "bench-origin-secret-0123456789abcdef0123456789";
+
 /// The request lambda_http hands the service for an API Gateway HTTP API (payload 2.0) event.
 fn request(method: &str, path: &str, authorization: Option<&str>, body: Option<&str>) -> Request {
     let mut headers = json!({
@@ -215,6 +224,8 @@ fn request(method: &str, path: &str, authorization: Option<&str>, body: Option<&
         "x-forwarded-for": "203.0.113.42",
         "x-forwarded-port": "443",
         "x-forwarded-proto": "https",
+        "x-quire-origin-verify": ORIGIN_SECRET,
+        "cloudfront-viewer-address": "203.0.113.42:46532",
     });
     if let Some(authorization) = authorization {
         headers["authorization"] = authorization.into();

@@ -1,8 +1,9 @@
 //! Per-cold-start state shared by every request of a function: configuration, AWS clients,
-//! the JWT verifier with its JWKS cache, and the store.
+//! the JWT verifier with its JWKS cache, the store, and the edge's secret.
 
 use crate::auth::JwtVerifier;
 use crate::config::Config;
+use crate::pipeline::edge::{Edge, OriginSecrets};
 use quire_store::Store;
 use std::sync::Arc;
 
@@ -11,23 +12,39 @@ pub struct App {
     pub store: Store,
     pub verifier: JwtVerifier,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// Whether requests must prove they came through CloudFront (`pipeline::edge`).
+    pub edge: Edge,
 }
 
 impl App {
     /// On AWS: configuration from the environment `template.yaml` sets, credentials and
     /// endpoints from the standard AWS variables (`AWS_ENDPOINT_URL` reaches an emulator).
+    /// Fails, and so fails the cold start, when the origin secret is configured but unreadable.
     pub async fn from_env() -> Result<Arc<App>, lambda_http::Error> {
         let config = Config::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(App::new(config, &sdk))
+        let edge = App::edge(&config, &sdk).await?;
+        Ok(App::new(config, &sdk, edge))
     }
 
-    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Arc<App> {
+    /// The edge `config` asks for, its secret read from Secrets Manager.
+    pub async fn edge(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Edge, lambda_http::Error> {
+        Ok(match &config.origin_secret_id {
+            None => Edge::Direct,
+            Some(id) => {
+                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                Edge::Verified(Arc::new(OriginSecrets::load(&client, id).await?))
+            }
+        })
+    }
+
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig, edge: Edge) -> Arc<App> {
         Arc::new(App {
             store: Store::new(sdk, &config.store()),
             verifier: JwtVerifier::new(config.jwt()),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
             config,
+            edge,
         })
     }
 }

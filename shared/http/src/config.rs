@@ -15,6 +15,9 @@ pub struct Config {
     pub jwt_issuer: String,
     /// Configured, never derived from `iss`: locally the issuer names AWS while the keys live on the emulator.
     pub jwks_url: String,
+    /// `QUIRE_ORIGIN_SECRET_ID`: the Secrets Manager secret CloudFront presents
+    /// (`pipeline::edge`). Absent or empty: no edge, requests come straight from API Gateway.
+    pub origin_secret_id: Option<String>,
 }
 
 impl Config {
@@ -28,6 +31,7 @@ impl Config {
             user_pool_client_id: var("QUIRE_USER_POOL_CLIENT_ID")?,
             jwt_issuer: var("QUIRE_JWT_ISSUER")?,
             jwks_url: var("QUIRE_JWKS_URL")?,
+            origin_secret_id: var("QUIRE_ORIGIN_SECRET_ID").ok(),
         })
     }
 

@@ -131,6 +131,17 @@ impl Problem {
         )
     }
 
+    /// A request that did not come through CloudFront, where the deployment has an edge
+    /// (`pipeline::edge`): the published address is the only way in.
+    pub fn edge_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "edge-required",
+            "Request did not come through the edge",
+            "send requests to the API's published address",
+        )
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such resource")
     }

@@ -161,19 +161,38 @@ pub mod strict {
         Option::<T>::deserialize(deserializer)
     }
 
+    /// How deep a value may nest: a scalar is depth 0, each object or array around it adds
+    /// one. What Quire stores cannot be deeper (DynamoDB nests attributes at most 32 levels),
+    /// and both verifiers refuse deeper values alike, whatever their JSON reader could manage.
+    pub const MAX_DEPTH: usize = 32;
+
     /// A present, possibly `null`, JSON value read by [`value`]'s rules.
     pub fn nullable_value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-        Ok(Some(deserializer.deserialize_any(Strict)?).filter(|v| !v.is_null()))
+        Ok(Some(deserializer.deserialize_any(Strict { depth: 0 })?).filter(|v| !v.is_null()))
     }
 
     /// Any JSON value, refusing a duplicate member name (JSON parsers disagree on which one
-    /// wins) and any number that is not an integer (a fraction, an exponent, `-0`).
+    /// wins), any number that is not an integer (a fraction, an exponent, `-0`), and nesting
+    /// deeper than [`MAX_DEPTH`].
     pub fn value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(Strict)
+        deserializer.deserialize_any(Strict { depth: 0 })
     }
 
+    /// `depth`: the objects and arrays around the value being read.
     #[derive(Clone, Copy)]
-    struct Strict;
+    struct Strict {
+        depth: usize,
+    }
+
+    impl Strict {
+        /// The reader for what an object or array at this depth holds.
+        fn inner<E: de::Error>(self) -> Result<Strict, E> {
+            if self.depth >= MAX_DEPTH {
+                return Err(E::custom(format!("nests deeper than {MAX_DEPTH} levels")));
+            }
+            Ok(Strict { depth: self.depth + 1 })
+        }
+    }
 
     impl<'de> DeserializeSeed<'de> for Strict {
         type Value = Value;
@@ -220,19 +239,21 @@ pub mod strict {
             Ok(Value::String(v))
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let inner = self.inner()?;
             let mut items = Vec::new();
-            while let Some(item) = seq.next_element_seed(Strict)? {
+            while let Some(item) = seq.next_element_seed(inner)? {
                 items.push(item);
             }
             Ok(Value::Array(items))
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let inner = self.inner()?;
             let mut members = Map::new();
             while let Some(name) = map.next_key::<String>()? {
                 if members.contains_key(&name) {
                     return Err(de::Error::custom(format!("duplicate member {name:?}")));
                 }
-                let value = map.next_value_seed(Strict)?;
+                let value = map.next_value_seed(inner)?;
                 members.insert(name, value);
             }
             Ok(Value::Object(members))

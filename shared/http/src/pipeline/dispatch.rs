@@ -1,13 +1,13 @@
 //! The innermost service: hands the request and its context to the matched route's handler.
 
+use super::edge::Viewer;
 use crate::app::App;
 use crate::context::{CorrelationId, RequestCtx};
 use crate::problem::Problem;
 use crate::route::Matched;
 use futures::future::BoxFuture;
 use http::header::USER_AGENT;
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use quire_store::tenant::Caller;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -21,13 +21,6 @@ pub struct Dispatch {
 impl Dispatch {
     pub fn new(app: Arc<App>) -> Self {
         Dispatch { app }
-    }
-}
-
-fn source_ip(req: &Request) -> Option<String> {
-    match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-        _ => None,
     }
 }
 
@@ -52,7 +45,7 @@ impl Service<Request> for Dispatch {
                     .get::<CorrelationId>()
                     .map(|c| c.0.clone())
                     .unwrap_or_default(),
-                source_ip: source_ip(&req),
+                source_ip: req.extensions().get::<Viewer>().map(|v| v.0.to_string()),
                 user_agent: req
                     .headers()
                     .get(USER_AGENT)

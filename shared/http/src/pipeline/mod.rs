@@ -7,6 +7,7 @@
 //! |---|-------|------|
 //! | 1 | correlation id, request span, access log line | [`correlation`] |
 //! | 3 | security headers on every response (HTTP-1) | [`headers`] |
+//! | 2 | the edge: proof the request came through CloudFront, the viewer's IP address | [`edge`] |
 //! | – | route match: 404 / 405, path parameters | [`routing`] |
 //! | 4 | request filter: scanners, body limit, content type, strict JSON, control characters (HTTP-2) | [`filter`] |
 //! | 5 | JWT authentication (AUTHN-1) | [`authn`] |
@@ -14,12 +15,13 @@
 //! | 7–14 | lifecycle, IP allowlist, SSO-only, password expiry, admin MFA, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
 //! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4) | [`authz`] |
 //!
-//! Traffic metrics (layer 2, EMF) arrive with the operations work.
+//! Traffic metrics (EMF) arrive with the operations work.
 
 pub mod authn;
 pub mod authz;
 pub mod correlation;
 pub mod dispatch;
+pub mod edge;
 pub mod filter;
 pub mod headers;
 pub mod routing;
@@ -41,6 +43,7 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
     let service = ServiceBuilder::new()
         .layer(correlation::CorrelationLayer)
         .layer(headers::layer())
+        .layer(stage::StageLayer::new(edge::CheckEdge::new(app.edge.clone())))
         .layer(stage::StageLayer::new(routing::MatchRoute::new(router)))
         .layer(stage::StageLayer::new(filter::RequestFilter))
         .layer(stage::StageLayer::new(authn::Authenticate::new(app.clone())))

@@ -1,0 +1,202 @@
+//! Layer 2: the edge, and who the viewer is (HTTP-1, HTTP-2).
+//!
+//! Deployed, clients reach Quire through CloudFront (template.yaml `Edge`), never API Gateway
+//! directly, because a function cannot put headers on answers it never sees (API Gateway's own
+//! throttling 429, 413 and 5xx):
+//! - CloudFront's response-headers policy adds [`SECURITY_HEADERS`](super::headers::SECURITY_HEADERS)
+//!   to every answer;
+//! - its origin-request policy forwards only [`FORWARDED_HEADERS`] (and `Authorization`, which
+//!   CloudFront forwards only as part of a cache key), and adds `CloudFront-Viewer-Address`;
+//! - it adds [`ORIGIN_VERIFY`], a random secret kept in Secrets Manager, which proves the request
+//!   came through it.
+//!
+//! This layer refuses a request without a valid secret (403 `edge-required`), so the
+//! `execute-api` address is of no use to a client, and only then believes
+//! `CloudFront-Viewer-Address`: otherwise anyone could choose the IP address an audit entry
+//! records. Without an edge (a deployment without the variable, `sam local`) the viewer is
+//! API Gateway's `requestContext.http.sourceIp` and the header is ignored.
+
+use super::stage::Stage;
+use crate::problem::Problem;
+use http::HeaderName;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// The origin custom header CloudFront adds (template.yaml `Edge` … `OriginCustomHeaders`).
+pub const ORIGIN_VERIFY: HeaderName = HeaderName::from_static("x-quire-origin-verify");
+
+/// CloudFront's `host:port` of the viewer, e.g. `198.51.100.10:46532`.
+pub const VIEWER_ADDRESS: HeaderName = HeaderName::from_static("cloudfront-viewer-address");
+
+/// Every request header Quire reads, besides `Authorization`; the origin-request policy
+/// forwards exactly these (a guardrail test compares them with template.yaml).
+pub const FORWARDED_HEADERS: [&str; 6] = [
+    "cloudfront-viewer-address",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "user-agent",
+    "x-correlation-id",
+];
+
+/// Shortest secret accepted: CloudFormation generates it (template.yaml `EdgeOriginSecret`, 64
+/// characters); anything much shorter is a configuration mistake.
+const MIN_SECRET_LEN: usize = 32;
+
+/// The secret values CloudFront may present: the current one and, while a rotation settles,
+/// the previous one. Held as SHA-256 digests, so comparing takes the same time whatever the
+/// length or content of the presented value.
+#[derive(Clone)]
+pub struct OriginSecrets(Vec<[u8; 32]>);
+
+impl std::fmt::Debug for OriginSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OriginSecrets({} values)", self.0.len())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("the origin secret {0} cannot be read")]
+    Unreadable(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the origin secret {0} is shorter than {MIN_SECRET_LEN} characters")]
+    TooShort(String),
+}
+
+impl OriginSecrets {
+    /// Errors with [`EdgeError::TooShort`] for a value under 32 bytes.
+    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>, name: &str) -> Result<Self, EdgeError> {
+        let mut digests = Vec::new();
+        for value in values {
+            if value.len() < MIN_SECRET_LEN {
+                return Err(EdgeError::TooShort(name.to_owned()));
+            }
+            digests.push(Sha256::digest(value.as_bytes()).into());
+        }
+        Ok(OriginSecrets(digests))
+    }
+
+    /// Whether `presented` is one of the values, in time independent of where they differ.
+    pub fn admits(&self, presented: &[u8]) -> bool {
+        let presented: [u8; 32] = Sha256::digest(presented).into();
+        // Every value is compared, so the time does not tell which one matched.
+        self.0
+            .iter()
+            .fold(subtle::Choice::from(0), |any, digest| any | digest.ct_eq(&presented))
+            .into()
+    }
+
+    /// Reads the secret's `AWSCURRENT` value and, if there is one, its `AWSPREVIOUS` value
+    /// (Secrets Manager `GetSecretValue`), once per cold start.
+    pub async fn load(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Self, EdgeError> {
+        let unreadable = |e: Box<dyn std::error::Error + Send + Sync>| EdgeError::Unreadable(secret_id.to_owned(), e);
+        let current = client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .map_err(|e| unreadable(Box::new(e)))?;
+        let previous = match client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage("AWSPREVIOUS")
+            .send()
+            .await
+        {
+            Ok(previous) => Some(previous),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
+            Err(e) => return Err(unreadable(Box::new(e))),
+        };
+        let current = current
+            .secret_string()
+            .ok_or_else(|| unreadable("the current version holds no string".into()))?;
+        let values = std::iter::once(current).chain(previous.as_ref().and_then(|p| p.secret_string()));
+        OriginSecrets::new(values, secret_id)
+    }
+}
+
+/// Where requests come from: straight from API Gateway, or through CloudFront, proven by the secret.
+#[derive(Clone, Debug)]
+pub enum Edge {
+    Direct,
+    Verified(Arc<OriginSecrets>),
+}
+
+/// The viewer's IP address, as the edge established it (a request extension).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Viewer(pub IpAddr);
+
+/// `CloudFront-Viewer-Address`: the IP address, then `:` and the source port; IPv6 addresses
+/// come unbracketed (`2001:db8::1:46532`), so the port is what follows the last colon.
+pub fn viewer_address(value: &str) -> Option<IpAddr> {
+    let (address, port) = value.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    let address = address
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(address);
+    address.parse().ok()
+}
+
+#[derive(Clone)]
+pub struct CheckEdge {
+    edge: Edge,
+}
+
+impl CheckEdge {
+    pub fn new(edge: Edge) -> Self {
+        CheckEdge { edge }
+    }
+}
+
+fn source_ip(req: &Request) -> Option<IpAddr> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
+}
+
+impl Stage for CheckEdge {
+    async fn check(&self, mut req: Request) -> Result<Request, Problem> {
+        let viewer = match &self.edge {
+            Edge::Direct => source_ip(&req),
+            Edge::Verified(secrets) => {
+                let mut presented = req.headers().get_all(ORIGIN_VERIFY).iter();
+                let proven = match (presented.next(), presented.next()) {
+                    (Some(value), None) => secrets.admits(value.as_bytes()),
+                    _ => false,
+                };
+                if !proven {
+                    return Err(Problem::edge_required());
+                }
+                let address = req.headers().get(VIEWER_ADDRESS).and_then(|v| v.to_str().ok());
+                Some(
+                    address
+                        .and_then(viewer_address)
+                        .ok_or_else(|| Problem::bad_request("the viewer address the edge sent is not an address"))?,
+                )
+            }
+        };
+        // Neither reaches a handler: the secret must not be logged, and the address is only
+        // what `Viewer` says it is.
+        req.headers_mut().remove(ORIGIN_VERIFY);
+        req.headers_mut().remove(VIEWER_ADDRESS);
+        if let Some(ip) = viewer {
+            req.extensions_mut().insert(Viewer(ip));
+        }
+        Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests;
