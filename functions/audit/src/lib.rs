@@ -12,7 +12,7 @@ use quire_core::rbac::Permission::{AuditRead, AuditVerify};
 use quire_http::json::{ok, page_request, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
-use quire_store::{Requested, VerificationJob};
+use quire_store::{AuditPage, ChainCheck, Page, Requested, VerificationJob};
 use std::sync::Arc;
 
 pub fn routes() -> Router {
@@ -25,7 +25,8 @@ pub fn routes() -> Router {
             Effect::Reads,
             list,
         )
-        .pages(),
+        .pages()
+        .response_schema::<AuditPage>(),
         Route::new(
             Method::GET,
             "/audit/verify",
@@ -33,7 +34,8 @@ pub fn routes() -> Router {
             Module::Audit,
             Effect::Reads,
             check,
-        ),
+        )
+        .response_schema::<ChainCheck>(),
         Route::new(
             Method::POST,
             "/audit/verifications",
@@ -41,7 +43,8 @@ pub fn routes() -> Router {
             Module::Audit,
             Effect::Writes(&[Action::AuditVerificationStarted]),
             start_verification,
-        ),
+        )
+        .response_schema::<VerificationJob>(),
         Route::new(
             Method::GET,
             "/audit/verifications",
@@ -50,7 +53,8 @@ pub fn routes() -> Router {
             Effect::Reads,
             list_verifications,
         )
-        .pages(),
+        .pages()
+        .response_schema::<Page<VerificationJob>>(),
         Route::new(
             Method::GET,
             "/audit/verifications/{id}",
@@ -58,7 +62,8 @@ pub fn routes() -> Router {
             Module::Audit,
             Effect::Reads,
             verification,
-        ),
+        )
+        .response_schema::<VerificationJob>(),
         Route::new(
             Method::GET,
             "/audit/blobs/{sha256}",
@@ -66,7 +71,8 @@ pub fn routes() -> Router {
             Module::Audit,
             Effect::Reads,
             blob,
-        ),
+        )
+        .response_schema::<Blob>(),
     ])
     .expect("audit route table")
 }
@@ -154,5 +160,19 @@ async fn blob(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
         .audit_blob(caller.scope(), sha256)
         .await?
         .ok_or_else(Problem::not_found)?;
-    ok(&serde_json::json!({"sha256": sha256, "bytes": content.len(), "content": content}))
+    ok(&Blob {
+        bytes: content.len(),
+        sha256: sha256.to_owned(),
+        content,
+    })
+}
+
+/// A long value of an entry, stored beside the chain (docs/audit-format.md, "Blobs").
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Blob {
+    /// SHA-256 of the content's UTF-8 bytes, lower-case hex.
+    sha256: String,
+    /// Length of the content in UTF-8 bytes.
+    bytes: usize,
+    content: String,
 }

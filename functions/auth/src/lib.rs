@@ -21,6 +21,8 @@ pub fn routes() -> Router {
         Effect::Reads,
         login,
     )
+    .request_schema::<Login>()
+    .response_schema::<Tokens>()
     .accepts_body(4 * 1024)])
     .expect("auth route table")
 }
@@ -60,18 +62,23 @@ impl TryFrom<String> for Password {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
+    #[schema(value_type = String, format = Email)]
     email: Email,
+    #[schema(value_type = String, format = Password)]
     password: Password,
 }
 
-#[derive(Serialize)]
+/// Cognito's tokens for the session.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Tokens {
+    /// The bearer token for every protected route (a JWT).
     access_token: String,
     refresh_token: Option<String>,
+    /// Seconds until the access token expires.
     expires_in: i32,
 }
 

@@ -12,7 +12,7 @@ use quire_http::json::{ok, page_request, parse_body, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use quire_store::idempotency::Recall;
-use quire_store::{StoreError, Stored};
+use quire_store::{Page, StoreError, Stored};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -42,7 +42,8 @@ pub fn routes() -> Router {
             Effect::Reads,
             list,
         )
-        .pages(),
+        .pages()
+        .response_schema::<Page<Document>>(),
         Route::new(
             Method::GET,
             "/documents/{id}",

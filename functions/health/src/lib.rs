@@ -18,7 +18,8 @@ pub fn routes() -> Router {
             Module::Platform,
             Effect::Reads,
             health,
-        ),
+        )
+        .response_schema::<Health>(),
         Route::new(
             Method::GET,
             "/openapi.json",
@@ -50,7 +51,14 @@ pub fn routes() -> Router {
 }
 
 async fn health(_app: Arc<App>, _ctx: RequestCtx, _req: Request) -> HandlerResult {
-    ok(&serde_json::json!({ "status": "ok" }))
+    ok(&Health { status: "ok" })
+}
+
+/// The function answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
 }
 
 /// `docs/openapi.json`, generated from every function's route table (`quire_http::openapi`) and

@@ -575,7 +575,7 @@ mod tests {
     /// `QUIRE_WRITE_OPENAPI=1 cargo test -p quire-local openapi`), and its operations are the
     /// routes template.yaml serves (its `ANY` routes aside, which only answer 404 and 405).
     ///
-    /// Proves: RBAC-2
+    /// Proves: RBAC-2, HTTP-7
     #[test]
     fn the_committed_openapi_document_is_the_generated_one_and_the_deployed_one() {
         let path = crate::emulator::repo_root().join("docs/openapi.json");

@@ -92,10 +92,28 @@ pub type SchemaOf = fn(&mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi:
 fn schema_of<T: utoipa::ToSchema>(
     components: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
 ) -> String {
-    let name = T::name().into_owned();
+    let name = component_name(T::name().as_ref(), std::any::type_name::<T>());
     components.push((name.clone(), T::schema()));
     T::schemas(components);
     name
+}
+
+/// utoipa names a generic type by its bare name (`Page`), so `Page<Document>` and
+/// `Page<VerificationJob>` would share one component: append the type arguments' names
+/// (`Page_Document`), as utoipa does for generics it composes itself.
+fn component_name(name: &str, type_name: &str) -> String {
+    let Some((_, arguments)) = type_name.split_once('<') else {
+        return name.to_owned();
+    };
+    let mut composed = name.to_owned();
+    for argument in arguments.split(['<', '>', ',']) {
+        let last = argument.trim().rsplit("::").next().unwrap_or_default();
+        if !last.is_empty() {
+            composed.push('_');
+            composed.push_str(last);
+        }
+    }
+    composed
 }
 
 impl std::fmt::Debug for Route {
@@ -339,6 +357,22 @@ fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generic_bodies_get_a_component_name_of_their_own() {
+        assert_eq!(
+            component_name("Document", "quire_fn_documents::domain::Document"),
+            "Document"
+        );
+        assert_eq!(
+            component_name("Page", "quire_store::Page<quire_fn_documents::domain::Document>"),
+            "Page_Document"
+        );
+        assert_eq!(
+            component_name("Pair", "x::Pair<a::B, alloc::vec::Vec<c::D>>"),
+            "Pair_B_Vec_D"
+        );
+    }
 
     async fn noop(_: Arc<App>, _: RequestCtx, _: Request) -> HandlerResult {
         Ok(Response::new(Body::Empty))

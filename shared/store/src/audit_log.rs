@@ -12,9 +12,10 @@ use quire_core::ids::OrgId;
 use std::collections::BTreeMap;
 
 /// A page of a tenant's chain and the blobs its entries reference.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub items: Vec<Listed>,
+    /// The cursor of the next page, `null` after the last.
     pub next: Option<String>,
     /// Blob digest → content, for the references in `items` whose blob is stored, up to
     /// [`PAGE_BLOB_BYTES`] in all.
@@ -26,7 +27,7 @@ pub struct AuditPage {
 
 /// One item of a page: an entry, or the place of one that cannot be read as stored. One bad
 /// item does not hide the others; the chain fails verification at it (`GET /audit/verify`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Listed {
     Entry(Box<Entry>),

@@ -227,9 +227,11 @@ impl PageRequest {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A page of a listing, in the order the listing names.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// The cursor of the next page, `null` after the last.
     pub next: Option<String>,
 }
 

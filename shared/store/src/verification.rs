@@ -40,7 +40,7 @@ pub const QUICK_CHECK_TIME: Duration = Duration::from_secs(5);
 const WALK_PAGE: u64 = 100;
 
 /// Where a verification job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     /// Requested; no slice has run yet.
@@ -60,7 +60,7 @@ impl JobStatus {
 }
 
 /// A full re-walk of one tenant's chain (`POST /audit/verifications`), as stored and returned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerificationJob {
     /// UUIDv7 (time-ordered).
@@ -113,7 +113,7 @@ impl Record for VerificationJob {
 }
 
 /// The link the quick check starts from: the last one a full verification found valid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verified {
     /// The verification job that established it.
@@ -124,7 +124,7 @@ pub struct Verified {
 }
 
 /// The answer of the quick check: the verification of the stretch it walked.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainCheck {
     /// The organisation whose chain this is: what an independent verifier is told to bind

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Entry {
     pub seq: u64,
@@ -22,7 +22,7 @@ pub struct Entry {
 }
 
 /// The last appended link of a tenant's chain; `seq == 0` for an empty chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Head {
     pub seq: u64,
@@ -77,7 +77,7 @@ pub fn extend(head: &Head, events: Vec<AuditEvent>) -> Result<(Vec<Entry>, Head)
 /// The outcome of re-walking a chain, or a stretch of it, against a head read before the walk.
 /// `broken_at` is the sequence number of the first link that does not hold. `from_seq` is the
 /// link the walk started after (0: from the genesis); `checked` counts the entries walked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     pub valid: bool,

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What happened. Stable dotted names; new kinds are added, never renamed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Action {
     #[serde(rename = "organisation.created")]
     OrganisationCreated,
@@ -53,7 +53,7 @@ impl Action {
 }
 
 /// Who did it, as they were at the time (names and roles change later; the entry does not).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Actor {
     pub user_id: String,
@@ -78,7 +78,7 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Target {
     #[serde(rename = "type")]
@@ -96,7 +96,7 @@ impl Target {
 }
 
 /// Where a request came from. Free text from the client is sanitised here (AUD-8).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Origin {
     #[serde(deserialize_with = "canonical::strict::nullable")]
@@ -121,7 +121,7 @@ impl Origin {
 pub const FORMAT_VERSION: u64 = 1;
 
 /// One audited event, as written to the outbox in the same transaction as the change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditEvent {
     /// Format version ([`FORMAT_VERSION`]).
@@ -134,8 +134,11 @@ pub struct AuditEvent {
     pub actor: Actor,
     pub action: Action,
     pub target: Target,
+    /// The target as it was, `null` for none; long strings as blob references
+    /// (`{"$sha256", "$bytes"}`, docs/audit-format.md "Blobs").
     #[serde(deserialize_with = "canonical::strict::nullable_value")]
     pub before: Option<Value>,
+    /// The target as it became, `null` for none.
     #[serde(deserialize_with = "canonical::strict::nullable_value")]
     pub after: Option<Value>,
     #[serde(deserialize_with = "canonical::strict::nullable")]

@@ -1,0 +1,207 @@
+//! The API keeps the contract it publishes: every route's success body, and the problems, are
+//! what `GET /openapi.json` says they are, checked as JSON Schema 2020-12 (what OpenAPI 3.1
+//! schemas are) against answers of the running stack.
+
+use quire_blackbox_tests::{harness, Reply};
+use quire_core::rbac::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Checks `reply`'s body against the schema the served document gives `METHOD path` for its
+/// status (`2XX` for a success, the problem schema otherwise). Returns the schema's name.
+fn assert_keeps_contract(document: &Value, method: &Method, path: &str, reply: &Reply) -> String {
+    let operation = &document["paths"][path][method.as_str().to_lowercase()];
+    assert!(operation.is_object(), "{method} {path} is not in the document");
+    let status = if reply.status.is_success() {
+        "2XX".to_owned()
+    } else {
+        reply.status.as_u16().to_string()
+    };
+    let response = &operation["responses"][&status];
+    assert!(
+        response.is_object(),
+        "{method} {path}: the document has no {status} answer"
+    );
+    let (media, content) = response["content"]
+        .as_object()
+        .and_then(|c| c.iter().next())
+        .expect("a response with content");
+    assert_eq!(reply.header("content-type"), Some(media.as_str()), "{method} {path}");
+    let reference = content["schema"]["$ref"].as_str().expect("a named schema");
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": reference,
+        "components": document["components"],
+    });
+    let validator = jsonschema::validator_for(&schema).expect("the document's schemas compile");
+    let errors: Vec<String> = validator
+        .iter_errors(&reply.body)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: the body breaks {reference}: {errors:#?}\n{}",
+        reply.text
+    );
+    reference.rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+/// One answer of every route, and problems of several kinds, against the served document.
+///
+/// Proves: HTTP-7
+#[tokio::test]
+async fn every_route_answers_as_its_openapi_schema_says() {
+    let h = harness();
+    let served = h.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(served.status, StatusCode::OK);
+    let document = served.body.clone();
+    let org = h.new_org("contract").await;
+    let token = h.token(&org, Role::Owner).await;
+    let mut checked = Vec::new();
+    let mut check = |method: Method, path: &str, reply: &Reply| {
+        checked.push(format!(
+            "{method} {path} → {}",
+            assert_keeps_contract(&document, &method, path, reply)
+        ));
+    };
+
+    check(
+        Method::GET,
+        "/health",
+        &h.call(Method::GET, "/health", None, None).await,
+    );
+    let login = h
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"email": org.user(Role::Owner).email, "password": h.password})),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    check(Method::POST, "/auth/login", &login);
+
+    let long_body = "A step long enough to be kept as an audit blob.\n".repeat(40);
+    let created = h
+        .call(
+            Method::POST,
+            "/documents",
+            Some(&token),
+            Some(json!({"title": "Contract", "type": "sop", "body": long_body})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    check(Method::POST, "/documents", &created);
+    let id = created.body["id"].as_str().expect("document id").to_owned();
+    check(
+        Method::GET,
+        "/documents",
+        &h.call(Method::GET, "/documents", Some(&token), None).await,
+    );
+    check(
+        Method::GET,
+        "/documents/{id}",
+        &h.call(Method::GET, &format!("/documents/{id}"), Some(&token), None)
+            .await,
+    );
+    let edited = h
+        .edit_document(
+            &token,
+            &id,
+            1,
+            json!({"title": "Contract, edited", "reason": "contract"}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
+    check(Method::PATCH, "/documents/{id}", &edited);
+
+    h.audit_settled(&org).await;
+    let audit = h.call(Method::GET, "/audit", Some(&token), None).await;
+    check(Method::GET, "/audit", &audit);
+    check(
+        Method::GET,
+        "/audit/verify",
+        &h.call(Method::GET, "/audit/verify", Some(&token), None).await,
+    );
+    let digest = audit.body["blobs"]
+        .as_object()
+        .and_then(|b| b.keys().next().cloned())
+        .expect("the long body is a blob");
+    check(
+        Method::GET,
+        "/audit/blobs/{sha256}",
+        &h.call(Method::GET, &format!("/audit/blobs/{digest}"), Some(&token), None)
+            .await,
+    );
+    let job = h.call(Method::POST, "/audit/verifications", Some(&token), None).await;
+    assert_eq!(job.status, StatusCode::ACCEPTED, "{}", job.text);
+    check(Method::POST, "/audit/verifications", &job);
+    let job_id = job.body["id"].as_str().expect("job id").to_owned();
+    h.verification_done(&token, &job_id).await;
+    check(
+        Method::GET,
+        "/audit/verifications/{id}",
+        &h.call(
+            Method::GET,
+            &format!("/audit/verifications/{job_id}"),
+            Some(&token),
+            None,
+        )
+        .await,
+    );
+    check(
+        Method::GET,
+        "/audit/verifications",
+        &h.call(Method::GET, "/audit/verifications", Some(&token), None).await,
+    );
+
+    // Problems: unauthenticated, forbidden, not found, stale.
+    check(
+        Method::GET,
+        "/documents",
+        &h.call(Method::GET, "/documents", None, None).await,
+    );
+    let viewer = h.token(&org, Role::Viewer).await;
+    check(
+        Method::POST,
+        "/documents",
+        &h.call(
+            Method::POST,
+            "/documents",
+            Some(&viewer),
+            Some(json!({"title": "x", "type": "sop", "body": "y"})),
+        )
+        .await,
+    );
+    check(
+        Method::GET,
+        "/documents/{id}",
+        &h.call(
+            Method::GET,
+            "/documents/01900000-0000-7000-8000-000000000000",
+            Some(&token),
+            None,
+        )
+        .await,
+    );
+    check(
+        Method::PATCH,
+        "/documents/{id}",
+        &h.edit_document(&token, &id, 1, json!({"title": "stale", "reason": "contract"}))
+            .await,
+    );
+
+    // Every operation of the document was answered at least once above.
+    let operations: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    let distinct: std::collections::BTreeSet<&str> = checked.iter().filter_map(|c| c.split(" → ").next()).collect();
+    assert_eq!(
+        distinct.len(),
+        operations - 1,
+        "every operation but GET /openapi.json (read above) is checked: {checked:#?}"
+    );
+}
