@@ -655,6 +655,8 @@ async fn no_header_value_drops_the_connection_or_fails_the_function() {
         "Cookie",
         "CloudFront-Viewer-Address",
         "X-Quire-Origin-Verify",
+        "If-Match",
+        "Idempotency-Key",
     ];
     // What the edge adds, as (name, value): sent to the origin unless the header under test is it.
     let proof = [
@@ -697,6 +699,14 @@ async fn no_header_value_drops_the_connection_or_fails_the_function() {
                         .await
                         .unwrap_or_else(|| panic!("{what}: the connection closed without an answer"));
                     assert!(reply.status < 500, "{what}: {} {}", reply.status, reply.body);
+                    if base == h.origin && !proof.iter().any(|(added, _)| *added != name) {
+                        // 403 edge-required, or 400 for an event the function cannot read at all.
+                        assert!(
+                            matches!(reply.status, 400 | 403),
+                            "{what}: served without the edge's proof: {}",
+                            reply.status
+                        );
+                    }
                     for (header, expected) in SECURITY_HEADERS {
                         assert_eq!(reply.header(header), Some(expected), "{what}: {header}");
                     }
@@ -713,7 +723,7 @@ async fn no_header_value_drops_the_connection_or_fails_the_function() {
 /// secret, or with a wrong or repeated one, a valid token gets a 403 problem and the request
 /// changes nothing.
 ///
-/// Proves: HTTP-1, HTTP-2
+/// Proves: HTTP-1, HTTP-8
 #[tokio::test]
 async fn a_request_that_skips_the_edge_is_refused_and_changes_nothing() {
     let h = harness();
@@ -746,10 +756,11 @@ async fn a_request_that_skips_the_edge_is_refused_and_changes_nothing() {
     assert_eq!(listed.body["items"], json!([]), "a refused request wrote a document");
 }
 
-/// The IP address an audit entry records is the viewer's as the edge saw it: a client's own
-/// `CloudFront-Viewer-Address` or `X-Forwarded-For` cannot choose it.
+/// The IP address an audit entry records is the viewer's as the edge saw it, not CloudFront's
+/// (API Gateway's `sourceIp`, 192.0.2.80 locally): a client's own `CloudFront-Viewer-Address`
+/// or `X-Forwarded-For` cannot choose it.
 ///
-/// Proves: AUD-3
+/// Proves: AUD-3, HTTP-8
 #[tokio::test]
 async fn the_audit_trail_records_the_viewer_not_what_a_header_claims() {
     let h = harness();

@@ -23,6 +23,11 @@ pub fn routes() -> Router {
     )
     .request_schema::<Login>()
     .response_schema::<Tokens>()
+    .problem(
+        "401",
+        "the email or password is not correct (`invalid-credentials`, the same answer for an \
+         unknown email)",
+    )
     .accepts_body(4 * 1024)])
     .expect("auth route table")
 }

@@ -46,8 +46,13 @@ pub struct Function {
 /// `{{resolve:secretsmanager:…}}` at deploy time; locally the stack reads the same secret).
 #[derive(Clone)]
 pub struct Edge {
-    pub origin_secret: String,
+    /// What the distribution sends; replaced as a redeploy with a new value would.
+    pub origin_secret: Arc<std::sync::RwLock<String>>,
 }
+
+/// The address API Gateway sees behind the edge: CloudFront's, never the viewer's (a
+/// documentation address, RFC 5737).
+const CLOUDFRONT_ADDRESS: ([u8; 4], u16) = ([192, 0, 2, 80], 443);
 
 #[derive(Clone)]
 pub struct Gateway {
@@ -111,10 +116,8 @@ impl Gateway {
         }
         // CloudFront's own, replacing whatever the client sent under these names.
         let address = format!("{}:{}", peer.ip(), peer.port());
-        for (name, value) in [
-            (VIEWER_ADDRESS, address.as_str()),
-            (ORIGIN_VERIFY, edge.origin_secret.as_str()),
-        ] {
+        let secret = edge.origin_secret.read().map(|s| s.clone()).unwrap_or_default();
+        for (name, value) in [(VIEWER_ADDRESS, address.as_str()), (ORIGIN_VERIFY, secret.as_str())] {
             match HeaderValue::from_str(value) {
                 Ok(value) => {
                     headers.insert(name, value);
@@ -122,7 +125,7 @@ impl Gateway {
                 Err(_) => return plain(502, r#"{"message":"Bad Gateway"}"#),
             }
         }
-        let mut response = self.handle(req, peer).await;
+        let mut response = self.handle(req, SocketAddr::from(CLOUDFRONT_ADDRESS)).await;
         // The response-headers policy, with Override: on every answer.
         stamp_security_headers(response.headers_mut());
         response

@@ -219,10 +219,27 @@ pub fn edge_violations(template: &str) -> Result<Vec<String>, String> {
         .iter()
         .flat_map(|o| o["OriginCustomHeaders"].as_sequence().into_iter().flatten())
         .collect();
+    // The secret's current value, or the version a rotation names (decision 25).
+    let sub = |text: &str| {
+        let mut m = serde_norway::Mapping::new();
+        m.insert(Value::String("Fn::Sub".into()), Value::String(text.into()));
+        Value::Mapping(m)
+    };
+    let secret_value = Value::Mapping(
+        [(
+            Value::String("Fn::If".into()),
+            Value::Sequence(vec![
+                Value::String("HasPinnedOriginSecret".into()),
+                sub("{{resolve:secretsmanager:${EdgeOriginSecret}:SecretString:::${EdgeOriginSecretVersion}}}"),
+                sub("{{resolve:secretsmanager:${EdgeOriginSecret}:SecretString}}"),
+            ]),
+        )]
+        .into_iter()
+        .collect(),
+    );
     let proves = |h: &&Value| {
         h["HeaderName"].as_str().map(str::to_lowercase).as_deref() == Some(ORIGIN_VERIFY.as_str())
-            && h["HeaderValue"]["Fn::Sub"].as_str()
-                == Some("{{resolve:secretsmanager:${EdgeOriginSecret}:SecretString}}")
+            && h["HeaderValue"] == secret_value
     };
     if origins.len() != 1 || custom.len() != 1 || !custom.iter().any(proves) {
         found.push("Edge: one origin, whose only custom header is the origin secret from EdgeOriginSecret".into());
@@ -236,6 +253,21 @@ pub fn edge_violations(template: &str) -> Result<Vec<String>, String> {
         if behaviour[key] != reference(id) {
             found.push(format!("Edge: DefaultCacheBehavior.{key} is not {id}"));
         }
+    }
+    // CloudFront caches these errors for 10 s unless told otherwise, whatever Cache-Control says.
+    let uncached: BTreeSet<u64> = config["CustomErrorResponses"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["ErrorCachingMinTTL"].as_u64() == Some(0) && e.get("ResponsePagePath").is_none())
+        .filter_map(|e| e["ErrorCode"].as_u64())
+        .collect();
+    let cacheable: BTreeSet<u64> = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504].into();
+    if uncached != cacheable {
+        found.push(format!(
+            "Edge: errors CloudFront would cache: {:?}",
+            cacheable.difference(&uncached).collect::<Vec<_>>()
+        ));
     }
     if config.get("CacheBehaviors").is_some() {
         found.push("Edge: a second cache behaviour would escape these policies".into());
@@ -421,7 +453,7 @@ mod tests {
     /// API Gateway authorises nothing: whether a route is public is its route table's word
     /// alone, and every 401 is Quire's problem answer. An authorizer put back is caught.
     ///
-    /// Proves: RBAC-2
+    /// Proves: RBAC-2, HTTP-8
     #[test]
     fn api_gateway_authorises_nothing() {
         assert_eq!(gateway_authorisation(&template()).unwrap(), Vec::<String>::new());
@@ -446,7 +478,7 @@ mod tests {
     /// it is caught: a security header changed, a read header left out, the secret's header
     /// renamed, the origin request policy widened.
     ///
-    /// Proves: HTTP-1
+    /// Proves: HTTP-1, HTTP-8
     #[test]
     fn the_edge_adds_what_quire_sends_and_forwards_what_quire_reads() {
         assert_eq!(edge_violations(&template()).unwrap(), Vec::<String>::new());
@@ -478,6 +510,16 @@ mod tests {
                 "https-only",
             ),
             ("        - !Ref EdgeOriginSecretRead\n", "", "EdgeOriginSecretRead"),
+            (
+                "          - { ErrorCode: 503, ErrorCachingMinTTL: 0 }\n",
+                "",
+                "errors CloudFront would cache",
+            ),
+            (
+                ":SecretString:::${EdgeOriginSecretVersion}",
+                ":SecretString",
+                "origin secret",
+            ),
         ];
         for (from, to, named) in edits {
             let edited = template().replacen(from, to, 1);

@@ -19,6 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         emulator_port: Some(port("QUIRE_EMULATOR_PORT", 4566)?),
         seed: vec!["acme".into(), "globex".into()],
         demo_password: password,
+        origin_secret_refresh: None,
     };
     let stack = Stack::start(options).await?;
     let api = &stack.api_url;

@@ -22,6 +22,8 @@ pub struct StackOptions {
     pub seed: Vec<String>,
     /// Password of the seeded users.
     pub demo_password: String,
+    /// How often the functions read the origin secret again (`None`: as deployed, 5 minutes).
+    pub origin_secret_refresh: Option<std::time::Duration>,
 }
 
 pub struct Stack {
@@ -32,6 +34,8 @@ pub struct Stack {
     /// The value CloudFront presents to the origin (tests send it to play a request that came
     /// through the edge).
     pub origin_secret: String,
+    /// What the local edge sends (see [`Stack::redeploy_edge`]).
+    edge_secret: Arc<std::sync::RwLock<String>>,
     pub emulator: Emulator,
     pub provisioned: Provisioned,
     pub sdk: aws_config::SdkConfig,
@@ -89,7 +93,10 @@ impl Stack {
             ),
             origin_secret_id: Some(provisioned.origin_secret_id.clone()),
         };
-        let edge = App::edge(&config, &sdk)
+        let refresh = options
+            .origin_secret_refresh
+            .unwrap_or(quire_http::pipeline::edge::REFRESH);
+        let edge = App::edge_refreshed_every(&config, &sdk, refresh)
             .await
             .map_err(|e| LocalError::Other(format!("the edge's origin secret: {e}")))?;
         let app = App::new(config, &sdk, edge);
@@ -113,8 +120,9 @@ impl Stack {
             .ok()
             .and_then(|s| s.secret_string)
             .ok_or_else(|| LocalError::Other("the edge's origin secret cannot be read".into()))?;
+        let edge_secret = Arc::new(std::sync::RwLock::new(origin_secret.clone()));
         let edge = gateway.behind(Edge {
-            origin_secret: origin_secret.clone(),
+            origin_secret: edge_secret.clone(),
         });
         let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
         let stream = Arc::new(StreamControl::default());
@@ -151,6 +159,7 @@ impl Stack {
             api_url,
             origin_url,
             origin_secret,
+            edge_secret,
             emulator,
             provisioned,
             sdk,
@@ -161,6 +170,14 @@ impl Stack {
             verifier_stream,
             tasks,
         })
+    }
+
+    /// Makes the local edge send `value` as the origin secret, as a redeploy of the distribution
+    /// with a new secret version would (decision 25, rotation).
+    pub fn redeploy_edge(&self, value: &str) {
+        if let Ok(mut sent) = self.edge_secret.write() {
+            *sent = value.to_owned();
+        }
     }
 
     pub fn org(&self, slug: &str) -> &SeededOrg {

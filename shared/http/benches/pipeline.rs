@@ -38,7 +38,7 @@ use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use quire_core::rbac::Permission;
 use quire_http::config::Config;
-use quire_http::pipeline::edge::{Edge, OriginSecrets};
+use quire_http::pipeline::edge::{Edge, OriginSecrets, OriginVerifier};
 use quire_http::pipeline::FunctionService;
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, RequestCtx, Route, Router};
@@ -91,9 +91,9 @@ impl Fixture {
             origin_secret_id: Some("quire-bench-origin".into()),
         };
         // As deployed: every request proves it came through CloudFront.
-        let edge = Edge::Verified(Arc::new(
+        let edge = Edge::Verified(Arc::new(OriginVerifier::fixed(
             OriginSecrets::new([ORIGIN_SECRET], "bench").expect("long enough"),
-        ));
+        )));
         let app = App::new(config, &dummy_sdk(), edge);
         let service = quire_http::pipeline::service(app.clone(), router());
         let fixture = Fixture {

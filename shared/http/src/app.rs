@@ -3,7 +3,7 @@
 
 use crate::auth::JwtVerifier;
 use crate::config::Config;
-use crate::pipeline::edge::{Edge, OriginSecrets};
+use crate::pipeline::edge::{Edge, OriginVerifier, REFRESH};
 use quire_store::Store;
 use std::sync::Arc;
 
@@ -27,13 +27,26 @@ impl App {
         Ok(App::new(config, &sdk, edge))
     }
 
-    /// The edge `config` asks for, its secret read from Secrets Manager.
+    /// The edge `config` asks for, its secret read from Secrets Manager now and every
+    /// [`REFRESH`].
     pub async fn edge(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Edge, lambda_http::Error> {
+        App::edge_refreshed_every(config, sdk, REFRESH).await
+    }
+
+    /// [`App::edge`] with another refresh period (the local stack's rotation test).
+    pub async fn edge_refreshed_every(
+        config: &Config,
+        sdk: &aws_config::SdkConfig,
+        every: std::time::Duration,
+    ) -> Result<Edge, lambda_http::Error> {
         Ok(match &config.origin_secret_id {
-            None => Edge::Direct,
+            None => {
+                tracing::warn!("QUIRE_ORIGIN_SECRET_ID is not set: requests are not required to come through the edge");
+                Edge::Direct
+            }
             Some(id) => {
                 let client = aws_sdk_secretsmanager::Client::new(sdk);
-                Edge::Verified(Arc::new(OriginSecrets::load(&client, id).await?))
+                Edge::Verified(Arc::new(OriginVerifier::load(client, id, every).await?))
             }
         })
     }

@@ -23,7 +23,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, Secur
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref, Required};
 
 /// The problems every operation can answer, and those that depend on what it declares.
-fn problems(protected: bool, takes_body: bool, method: &Method) -> Vec<(&'static str, &'static str)> {
+fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
+    let protected = matches!(route.access, Access::Requires(_));
+    let takes_body = route.body_limit > 0;
+    let method = &route.method;
     let mut codes = vec![
         (
             "400",
@@ -33,6 +36,11 @@ fn problems(protected: bool, takes_body: bool, method: &Method) -> Vec<(&'static
         (
             "405",
             "the path exists with other methods, listed in `Allow` (`method-not-allowed`)",
+        ),
+        (
+            "429",
+            "too many requests: API Gateway's stage throttle (its own body), or a limit of Quire's \
+             (`too-many-requests`, with `Retry-After`)",
         ),
         ("500", "a failure of ours; quote the `x-correlation-id` (`internal`)"),
         (
@@ -44,21 +52,36 @@ fn problems(protected: bool, takes_body: bool, method: &Method) -> Vec<(&'static
         codes.push(("401", "no valid access token (`unauthorized`)"));
         codes.push((
             "403",
-            "no active membership, or the role lacks the permission (`forbidden`)",
+            "refused by the request filter (`request-refused`), no active membership \
+             (`no-membership`), or the role lacks the permission (`forbidden`)",
         ));
+    } else {
+        codes.push(("403", "refused by the request filter (`request-refused`)"));
     }
     if takes_body {
         codes.push(("413", "the body is over `x-body-limit` (`payload-too-large`)"));
         codes.push(("415", "the body is not `application/json` (`unsupported-media-type`)"));
-        codes.push((
-            "422",
-            "the change cannot be recorded in the audit trail (`not-recordable`)",
-        ));
+        codes.push(if route.takes_idempotency_key {
+            (
+                "422",
+                "the change cannot be recorded in the audit trail (`not-recordable`), or the \
+                 `Idempotency-Key` came with another request before (`idempotency-key-reused`)",
+            )
+        } else {
+            (
+                "422",
+                "the change cannot be recorded in the audit trail (`not-recordable`)",
+            )
+        });
     }
     if method == Method::PATCH {
         codes.push(("409", "the record cannot be changed in its state (`conflict`)"));
         codes.push(("412", "the record changed since the version in `If-Match`"));
         codes.push(("428", "`If-Match` with the record's `ETag` is required"));
+    }
+    for (status, description) in &route.problems {
+        codes.retain(|(s, _)| s != status);
+        codes.push((status, description));
     }
     codes.sort();
     codes
@@ -176,7 +199,7 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
             if protected {
                 operation = operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
             }
-            for (status, description) in problems(protected, takes_body, &route.method) {
+            for (status, description) in problems(route) {
                 operation = operation.response(
                     status,
                     ResponseBuilder::new().description(description).content(

@@ -83,6 +83,9 @@ pub struct Route {
     /// ([`Route::request_schema`], [`Route::response_schema`]).
     pub request_schema: Option<SchemaOf>,
     pub response_schema: Option<SchemaOf>,
+    /// Problem answers of this route beyond those every route of its kind can give
+    /// (`(status, description)`, [`Route::problem`]).
+    pub problems: Vec<(&'static str, &'static str)>,
     handler: Handler,
 }
 
@@ -151,6 +154,7 @@ impl Route {
             query: &[],
             request_schema: None,
             response_schema: None,
+            problems: Vec::new(),
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
         }
     }
@@ -164,6 +168,13 @@ impl Route {
     /// Describes the request body as `T` in the OpenAPI document.
     pub fn request_schema<T: utoipa::ToSchema>(mut self) -> Self {
         self.request_schema = Some(schema_of::<T>);
+        self
+    }
+
+    /// Declares a problem answer particular to this route, for the OpenAPI document (e.g. the
+    /// login's 401 for a wrong password).
+    pub fn problem(mut self, status: &'static str, description: &'static str) -> Self {
+        self.problems.push((status, description));
         self
     }
 

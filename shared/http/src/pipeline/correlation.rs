@@ -72,8 +72,7 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let id = correlation_id(&req);
         req.extensions_mut().insert(CorrelationId(id.clone()));
-        let span =
-            tracing::info_span!("request", correlation_id = %id, method = %req.method(), path = %req.uri().path());
+        let span = tracing::info_span!("request", correlation_id = %id, method = %req.method(), path = %req.uri().path(), viewer = tracing::field::Empty);
         let inner = self.inner.clone();
         let started = Instant::now();
         Box::pin(

@@ -1,4 +1,4 @@
-//! Layer 2: the edge, and who the viewer is (HTTP-1, HTTP-2).
+//! Layer 3: the edge, and who the viewer is (HTTP-1, HTTP-8).
 //!
 //! Deployed, clients reach Quire through CloudFront (template.yaml `Edge`), never API Gateway
 //! directly, because a function cannot put headers on answers it never sees (API Gateway's own
@@ -13,8 +13,9 @@
 //! This layer refuses a request without a valid secret (403 `edge-required`), so the
 //! `execute-api` address is of no use to a client, and only then believes
 //! `CloudFront-Viewer-Address`: otherwise anyone could choose the IP address an audit entry
-//! records. Without an edge (a deployment without the variable, `sam local`) the viewer is
-//! API Gateway's `requestContext.http.sourceIp` and the header is ignored.
+//! records. The secret is read again every [`REFRESH`], so that it can be rotated (decision 25).
+//! Without an edge (`QUIRE_ORIGIN_SECRET_ID` empty, e.g. `sam local` with `--env-vars`) the
+//! viewer is API Gateway's `requestContext.http.sourceIp` and the header is ignored.
 
 use super::stage::Stage;
 use crate::problem::Problem;
@@ -23,7 +24,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 /// The origin custom header CloudFront adds (template.yaml `Edge` … `OriginCustomHeaders`).
@@ -125,11 +127,91 @@ impl OriginSecrets {
     }
 }
 
+/// How often a function reads the origin secret again. A rotation (decision 25) waits this long
+/// between its steps: for the functions to accept a new value before CloudFront sends it, and to
+/// refuse a withdrawn one.
+pub const REFRESH: Duration = Duration::from_secs(300);
+
+/// Where the accepted values come from, for [`OriginVerifier::admits`] to read them again.
+struct Source {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+    every: Duration,
+}
+
+/// The accepted origin secrets, read again every [`REFRESH`] (or a fixed set, in tests).
+pub struct OriginVerifier {
+    loaded: RwLock<(OriginSecrets, Instant)>,
+    source: Option<Source>,
+}
+
+impl std::fmt::Debug for OriginVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OriginVerifier")
+    }
+}
+
+impl OriginVerifier {
+    /// Values that never change (tests, benchmarks).
+    pub fn fixed(secrets: OriginSecrets) -> Self {
+        OriginVerifier {
+            loaded: RwLock::new((secrets, Instant::now())),
+            source: None,
+        }
+    }
+
+    /// Reads the secret now (an error fails the cold start) and again every `every`.
+    pub async fn load(
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: &str,
+        every: Duration,
+    ) -> Result<Self, EdgeError> {
+        let secrets = OriginSecrets::load(&client, secret_id).await?;
+        Ok(OriginVerifier {
+            loaded: RwLock::new((secrets, Instant::now())),
+            source: Some(Source {
+                client,
+                secret_id: secret_id.to_owned(),
+                every,
+            }),
+        })
+    }
+
+    /// Whether `presented` is an accepted value, reading the secret again first when the
+    /// values are older than the refresh period. A failed read keeps the values held (and is
+    /// tried again a period later): Secrets Manager being down must not lock everyone out.
+    pub async fn admits(&self, presented: &[u8]) -> bool {
+        if let Some(source) = &self.source {
+            let stale = self
+                .loaded
+                .read()
+                .map(|loaded| loaded.1.elapsed() >= source.every)
+                .unwrap_or(true);
+            if stale {
+                let reread = OriginSecrets::load(&source.client, &source.secret_id).await;
+                if let Ok(mut loaded) = self.loaded.write() {
+                    match reread {
+                        Ok(secrets) => *loaded = (secrets, Instant::now()),
+                        Err(error) => {
+                            tracing::warn!(%error, "keeping the origin secrets held");
+                            loaded.1 = Instant::now();
+                        }
+                    }
+                }
+            }
+        }
+        self.loaded
+            .read()
+            .map(|loaded| loaded.0.admits(presented))
+            .unwrap_or(false)
+    }
+}
+
 /// Where requests come from: straight from API Gateway, or through CloudFront, proven by the secret.
 #[derive(Clone, Debug)]
 pub enum Edge {
     Direct,
-    Verified(Arc<OriginSecrets>),
+    Verified(Arc<OriginVerifier>),
 }
 
 /// The viewer's IP address, as the edge established it (a request extension).
@@ -170,10 +252,10 @@ impl Stage for CheckEdge {
     async fn check(&self, mut req: Request) -> Result<Request, Problem> {
         let viewer = match &self.edge {
             Edge::Direct => source_ip(&req),
-            Edge::Verified(secrets) => {
+            Edge::Verified(verifier) => {
                 let mut presented = req.headers().get_all(ORIGIN_VERIFY).iter();
                 let proven = match (presented.next(), presented.next()) {
-                    (Some(value), None) => secrets.admits(value.as_bytes()),
+                    (Some(value), None) => verifier.admits(value.as_bytes()).await,
                     _ => false,
                 };
                 if !proven {
@@ -192,6 +274,8 @@ impl Stage for CheckEdge {
         req.headers_mut().remove(ORIGIN_VERIFY);
         req.headers_mut().remove(VIEWER_ADDRESS);
         if let Some(ip) = viewer {
+            // Into the request span, so the access log line names the viewer too.
+            tracing::Span::current().record("viewer", tracing::field::display(ip));
             req.extensions_mut().insert(Viewer(ip));
         }
         Ok(req)

@@ -1,4 +1,4 @@
-//! Layer 3: security headers on every response, errors included (HTTP-1).
+//! Layer 2: security headers on every response, errors included (HTTP-1).
 
 use crate::problem::Problem;
 use http::{HeaderMap, HeaderName, HeaderValue};

@@ -6,8 +6,8 @@
 //! | # | layer | here |
 //! |---|-------|------|
 //! | 1 | correlation id, request span, access log line | [`correlation`] |
-//! | 3 | security headers on every response (HTTP-1) | [`headers`] |
-//! | 2 | the edge: proof the request came through CloudFront, the viewer's IP address | [`edge`] |
+//! | 2 | security headers on every response (HTTP-1) | [`headers`] |
+//! | 3 | the edge: proof the request came through CloudFront, the viewer's IP address (HTTP-8) | [`edge`] |
 //! | – | route match: 404 / 405, path parameters | [`routing`] |
 //! | 4 | request filter: scanners, body limit, content type, strict JSON, control characters (HTTP-2) | [`filter`] |
 //! | 5 | JWT authentication (AUTHN-1) | [`authn`] |

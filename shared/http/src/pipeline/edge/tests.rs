@@ -27,9 +27,9 @@ fn event(headers: Value) -> Request {
 }
 
 fn verified() -> CheckEdge {
-    CheckEdge::new(Edge::Verified(Arc::new(
+    CheckEdge::new(Edge::Verified(Arc::new(OriginVerifier::fixed(
         OriginSecrets::new([SECRET, PREVIOUS], "test").expect("long enough"),
-    )))
+    ))))
 }
 
 fn assert_refused(outcome: Result<Request, Problem>, what: &str) {
@@ -68,6 +68,7 @@ fn the_viewer_address_is_read_as_cloudfront_writes_it() {
     }
 }
 
+/// Proves: HTTP-8
 #[test]
 fn only_the_current_or_previous_secret_is_admitted() {
     let secrets = OriginSecrets::new([SECRET, PREVIOUS], "test").unwrap();
@@ -91,6 +92,7 @@ fn only_the_current_or_previous_secret_is_admitted() {
     );
 }
 
+/// Proves: HTTP-8
 #[tokio::test]
 async fn without_the_secret_a_request_is_refused() {
     let edge = verified();
@@ -109,6 +111,7 @@ async fn without_the_secret_a_request_is_refused() {
     );
 }
 
+/// Proves: HTTP-8
 #[tokio::test]
 async fn through_the_edge_the_viewer_is_cloudfronts_and_the_secret_goes_no_further() {
     let edge = verified();
