@@ -192,16 +192,17 @@ async fn every_route_answers_as_its_openapi_schema_says() {
     );
 
     // Every operation of the document was answered at least once above.
-    let operations: usize = document["paths"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|item| item.as_object().unwrap().len())
-        .sum();
-    let distinct: std::collections::BTreeSet<&str> = checked.iter().filter_map(|c| c.split(" → ").next()).collect();
-    assert_eq!(
-        distinct.len(),
-        operations - 1,
-        "every operation but GET /openapi.json (read above) is checked: {checked:#?}"
-    );
+    let mut operations = std::collections::BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    let mut answered: std::collections::BTreeSet<String> = checked
+        .iter()
+        .filter_map(|c| c.split(" → ").next())
+        .map(str::to_owned)
+        .collect();
+    answered.insert("GET /openapi.json".to_owned());
+    assert_eq!(answered, operations, "{checked:#?}");
 }

@@ -44,7 +44,12 @@ pub fn routes() -> Router {
             Effect::Writes(&[Action::AuditVerificationStarted]),
             start_verification,
         )
-        .response_schema::<VerificationJob>(),
+        .response_schema::<VerificationJob>()
+        .problem(
+            "409",
+            "a verification is already queued or running: `verificationId` and `Location` name it \
+             (`conflict`)",
+        ),
         Route::new(
             Method::GET,
             "/audit/verifications",

@@ -32,6 +32,11 @@ pub fn routes() -> Router {
         )
         .request_schema::<NewDocument>()
         .response_schema::<Document>()
+        .problem(
+            "409",
+            "a request with the same `Idempotency-Key` was being committed at the same moment; send \
+             it again (`conflict`)",
+        )
         .accepts_body(BODY_LIMIT)
         .takes_idempotency_key(),
         Route::new(

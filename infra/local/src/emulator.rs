@@ -152,6 +152,13 @@ impl Emulator {
 
     async fn start_on(python: &Path, script: &Path, port: u16) -> Result<Emulator, LocalError> {
         let started = Instant::now();
+        // Whatever already listens there would answer the readiness probe, and the stack would
+        // be provisioned into it.
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            return Err(LocalError::Emulator(format!(
+                "port {port}: Address already in use (another emulator?); set QUIRE_EMULATOR_PORT to a free port"
+            )));
+        }
         let log_path = std::env::temp_dir().join(format!("quire-moto-{port}-{}.log", uuid::Uuid::new_v4().simple()));
         let log = File::create(&log_path)?;
         // A separate open file description: reading it never moves the child's offset.

@@ -280,6 +280,12 @@ pub fn edge_violations(template: &str) -> Result<Vec<String>, String> {
     {
         found.push("Globals: QUIRE_ORIGIN_SECRET_ID is not !Ref EdgeOriginSecret".into());
     }
+    // The functions accept the version CloudFront is pinned to, whatever labels move.
+    if doc["Globals"]["Function"]["Environment"]["Variables"]["QUIRE_ORIGIN_SECRET_VERSION"]
+        != reference("EdgeOriginSecretVersion")
+    {
+        found.push("Globals: QUIRE_ORIGIN_SECRET_VERSION is not !Ref EdgeOriginSecretVersion".into());
+    }
     for (name, function) in resources(&doc) {
         if http_api_events(function).next().is_none() {
             continue;

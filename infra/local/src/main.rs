@@ -24,19 +24,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stack = Stack::start(options).await?;
     let api = &stack.api_url;
     println!(
-        "\nQuire is running at {api}  (emulator: {emulator})\n\
-         (as deployed, behind its CloudFront edge; API Gateway's own address {origin} refuses requests that skip it)\n\n\
-         Users: owner@acme.test, admin@acme.test, user@acme.test, viewer@acme.test (and @globex.test)\n\
-         Password: $QUIRE_DEMO_PASSWORD, or the local default documented in README.md\n\n\
-         Try:\n  \
-         TOKEN=$(curl -s {api}/auth/login -H 'content-type: application/json' \\\n    \
-         -d '{{\"email\":\"owner@acme.test\",\"password\":\"'\"${{QUIRE_DEMO_PASSWORD:-{default}}}\"'\"}}' | sed 's/.*\"accessToken\":\"\\([^\"]*\\)\".*/\\1/')\n  \
-         curl -s {api}/documents -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    \
-         -d '{{\"title\":\"SOP-001 Cleaning\",\"type\":\"sop\",\"body\":\"Step 1\"}}'\n  \
-         curl -s {api}/audit -H \"authorization: Bearer $TOKEN\"\n  \
-         curl -s {api}/audit/verify -H \"authorization: Bearer $TOKEN\"\n  \
-         curl -si -X POST {api}/audit/verifications -H \"authorization: Bearer $TOKEN\"\n\n\
-         Ctrl-C stops it.",
+        r#"
+Quire is running at {api}  (emulator: {emulator})
+(as deployed, behind its CloudFront edge; API Gateway's own address {origin} refuses requests that skip it)
+
+Users: owner@acme.test, admin@acme.test, user@acme.test, viewer@acme.test (and @globex.test)
+Password: $QUIRE_DEMO_PASSWORD, or the local default documented in README.md
+
+Try (the README's quick start has more):
+  TOKEN=$(curl -sf {api}/auth/login -H 'content-type: application/json' \
+    -d '{{"email":"owner@acme.test","password":"'"${{QUIRE_DEMO_PASSWORD:-{default}}}"'"}}' \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])') || echo "login failed" >&2
+  curl -s -w '\n' {api}/documents -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d '{{"title":"SOP-001 Cleaning","type":"sop","body":"Step 1"}}'
+  curl -s -w '\n' {api}/audit -H "authorization: Bearer $TOKEN"
+  curl -s -w '\n' {api}/audit/verify -H "authorization: Bearer $TOKEN"
+
+Ctrl-C stops it."#,
         emulator = stack.emulator.endpoint,
         origin = stack.origin_url,
         default = DEFAULT_DEMO_PASSWORD,

@@ -73,6 +73,15 @@ fn functions(app: &Arc<App>) -> Vec<Function> {
 
 impl Stack {
     pub async fn start(options: StackOptions) -> Result<Stack, LocalError> {
+        // The API's port first: a taken one fails before anything is started.
+        let listener = TcpListener::bind(("127.0.0.1", options.api_port.unwrap_or(0)))
+            .await
+            .map_err(|e| {
+                LocalError::Other(format!(
+                    "the API's port {}: {e}; set QUIRE_PORT to a free port",
+                    options.api_port.unwrap_or(0)
+                ))
+            })?;
         let emulator = Emulator::start(options.emulator_port).await?;
         let sdk = emulator.sdk_config();
         let provisioned = provision::provision(&sdk, &provision::template_path(), "quire").await?;
@@ -92,6 +101,7 @@ impl Stack {
                 emulator.endpoint, provisioned.user_pool_id
             ),
             origin_secret_id: Some(provisioned.origin_secret_id.clone()),
+            origin_secret_version: None,
         };
         let refresh = options
             .origin_secret_refresh
@@ -104,9 +114,6 @@ impl Stack {
         for slug in &options.seed {
             orgs.push(seed::organisation(&app, &provisioned.user_pool_id, slug, &options.demo_password).await?);
         }
-        let listener = TcpListener::bind(("127.0.0.1", options.api_port.unwrap_or(0)))
-            .await
-            .map_err(LocalError::Io)?;
         let api_url = format!("http://{}", listener.local_addr().map_err(LocalError::Io)?);
         let origin_listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(LocalError::Io)?;
         let origin_url = format!("http://{}", origin_listener.local_addr().map_err(LocalError::Io)?);

@@ -89,6 +89,7 @@ impl Fixture {
             jwt_issuer: ISS.into(),
             jwks_url,
             origin_secret_id: Some("quire-bench-origin".into()),
+            origin_secret_version: None,
         };
         // As deployed: every request proves it came through CloudFront.
         let edge = Edge::Verified(Arc::new(OriginVerifier::fixed(

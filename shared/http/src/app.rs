@@ -3,7 +3,7 @@
 
 use crate::auth::JwtVerifier;
 use crate::config::Config;
-use crate::pipeline::edge::{Edge, OriginVerifier, REFRESH};
+use crate::pipeline::edge::{secrets_client, Edge, OriginVerifier, REFRESH};
 use quire_store::Store;
 use std::sync::Arc;
 
@@ -45,8 +45,9 @@ impl App {
                 Edge::Direct
             }
             Some(id) => {
-                let client = aws_sdk_secretsmanager::Client::new(sdk);
-                Edge::Verified(Arc::new(OriginVerifier::load(client, id, every).await?))
+                let client = secrets_client(sdk);
+                let pinned = config.origin_secret_version.as_deref();
+                Edge::Verified(Arc::new(OriginVerifier::load(client, id, pinned, every).await?))
             }
         })
     }

@@ -18,6 +18,9 @@ pub struct Config {
     /// `QUIRE_ORIGIN_SECRET_ID`: the Secrets Manager secret CloudFront presents
     /// (`pipeline::edge`). Absent or empty: no edge, requests come straight from API Gateway.
     pub origin_secret_id: Option<String>,
+    /// `QUIRE_ORIGIN_SECRET_VERSION`: the secret version the template pins for CloudFront
+    /// (`EdgeOriginSecretVersion`), accepted beside the current and previous values.
+    pub origin_secret_version: Option<String>,
 }
 
 impl Config {
@@ -32,6 +35,7 @@ impl Config {
             jwt_issuer: var("QUIRE_JWT_ISSUER")?,
             jwks_url: var("QUIRE_JWKS_URL")?,
             origin_secret_id: var("QUIRE_ORIGIN_SECRET_ID").ok(),
+            origin_secret_version: var("QUIRE_ORIGIN_SECRET_VERSION").ok(),
         })
     }
 

@@ -39,10 +39,18 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
         ),
         (
             "429",
-            "too many requests: API Gateway's stage throttle (its own body), or a limit of Quire's \
-             (`too-many-requests`, with `Retry-After`)",
+            "too many requests: a limit of Quire's (`too-many-requests`, with `Retry-After`), or \
+             API Gateway's stage throttle (its own answer, `{\"message\": …}`)",
         ),
         ("500", "a failure of ours; quote the `x-correlation-id` (`internal`)"),
+        (
+            "502",
+            "API Gateway's own answer: the function failed before answering (`{\"message\": …}`)",
+        ),
+        (
+            "504",
+            "API Gateway's own answer: the function did not answer in time (`{\"message\": …}`)",
+        ),
         (
             "503",
             "a dependency is unavailable or the records were busy; retry after `Retry-After`",
@@ -59,8 +67,14 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
         codes.push(("403", "refused by the request filter (`request-refused`)"));
     }
     if takes_body {
-        codes.push(("413", "the body is over `x-body-limit` (`payload-too-large`)"));
+        codes.push((
+            "413",
+            "the body is over `x-body-limit` (`payload-too-large`); over 6 MB, API Gateway's own \
+             answer (`{\"message\": …}`)",
+        ));
         codes.push(("415", "the body is not `application/json` (`unsupported-media-type`)"));
+    }
+    if route.effect.writes() {
         codes.push(if route.takes_idempotency_key {
             (
                 "422",
@@ -87,6 +101,26 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
     codes
 }
 
+/// The components by name; two different types with one name would silently lose one.
+fn one_per_name(
+    schemas: Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>> {
+    let mut by_name = std::collections::BTreeMap::new();
+    for (name, schema) in schemas {
+        if let Some(existing) = by_name.get(&name) {
+            assert!(
+                serde_json::to_value(existing).ok() == serde_json::to_value(&schema).ok(),
+                "two different body types are both named {name} in the OpenAPI document"
+            );
+        }
+        by_name.insert(name, schema);
+    }
+    by_name
+}
+
+/// Statuses only API Gateway answers with (its own JSON body, not a problem).
+const GATEWAY_ONLY: [&str; 2] = ["502", "504"];
+
 fn http_method(method: &Method) -> Option<HttpMethod> {
     Some(match *method {
         Method::GET => HttpMethod::Get,
@@ -112,8 +146,93 @@ pub fn document_json(functions: &[(&str, Router)]) -> String {
             other => other,
         }
     }
-    let value = serde_json::to_value(document(functions)).expect("an OpenAPI document serialises");
+    let mut value = serde_json::to_value(document(functions)).expect("an OpenAPI document serialises");
+    close_success_bodies(&mut value);
     serde_json::to_string_pretty(&sorted(value)).expect("a JSON value serialises") + "\n"
+}
+
+/// Every `$ref` component name under `value`.
+fn references(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, member) in map {
+                match (key.as_str(), member) {
+                    ("$ref", serde_json::Value::String(target)) => {
+                        if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                            out.push(name.to_owned());
+                        }
+                    }
+                    _ => references(member, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| references(item, out)),
+        _ => {}
+    }
+}
+
+/// Success bodies are exactly what their types serialise: serde writes every member (`None` as
+/// `null`) and nothing else, while utoipa describes what a type would accept (an `Option` as
+/// optional, unknown members allowed). So the schemas a success body reaches are closed: every
+/// property required, no other property (`unevaluatedProperties` for a flattened type, whose
+/// parts stay open so that `allOf` can join them). Request bodies and problems stay as they are.
+fn close_success_bodies(document: &mut serde_json::Value) {
+    let mut pending = Vec::new();
+    for item in document["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+    {
+        for operation in item.as_object().into_iter().flat_map(|item| item.values()) {
+            references(&operation["responses"]["2XX"], &mut pending);
+        }
+    }
+    let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    let mut reached = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if reached.insert(name.clone()) {
+            if let Some(schema) = schemas.get(&name) {
+                references(schema, &mut pending);
+            }
+        }
+    }
+    let mut joined = Vec::new();
+    for schema in schemas.values() {
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            references(part, &mut joined);
+        }
+    }
+    for name in reached {
+        if let Some(schema) = schemas.get_mut(&name) {
+            close(schema, !joined.contains(&name));
+        }
+    }
+}
+
+fn close(schema: &mut serde_json::Value, seal: bool) {
+    use serde_json::Value;
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        let required: Vec<Value> = properties.keys().cloned().map(Value::String).collect();
+        schema["required"] = Value::Array(required);
+        if seal {
+            schema["additionalProperties"] = Value::Bool(false);
+        }
+    }
+    if let Some(parts) = schema.get_mut("allOf").and_then(Value::as_array_mut) {
+        parts
+            .iter_mut()
+            .filter(|p| p.get("$ref").is_none())
+            .for_each(|p| close(p, false));
+        schema["unevaluatedProperties"] = Value::Bool(false);
+    }
+    if let Some(variants) = schema.get_mut("oneOf").and_then(Value::as_array_mut) {
+        variants
+            .iter_mut()
+            .filter(|v| v.get("$ref").is_none())
+            .for_each(|v| close(v, seal));
+    }
 }
 
 /// The document for these functions' route tables (`(function name, router)`), operations
@@ -200,13 +319,16 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                 operation = operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
             }
             for (status, description) in problems(route) {
-                operation = operation.response(
-                    status,
+                // API Gateway's own answers are not problems: described, not given a schema.
+                let response = if GATEWAY_ONLY.contains(&status) {
+                    ResponseBuilder::new().description(description)
+                } else {
                     ResponseBuilder::new().description(description).content(
                         crate::problem::PROBLEM_JSON,
                         ContentBuilder::new().schema(Some(problem_ref.clone())).build(),
-                    ),
-                );
+                    )
+                };
+                operation = operation.response(status, response);
             }
             paths = paths.path(route.path, PathItem::new(method, operation));
         }
@@ -235,7 +357,7 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
         .paths(paths.build())
         .components(Some(
             ComponentsBuilder::new()
-                .schemas_from_iter(schemas)
+                .schemas_from_iter(one_per_name(schemas))
                 .schema("Problem", problem)
                 .security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
                 .build(),

@@ -24,7 +24,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
@@ -92,24 +92,28 @@ impl OriginSecrets {
             .into()
     }
 
-    /// Reads the secret's `AWSCURRENT` value and, if there is one, its `AWSPREVIOUS` value
-    /// (Secrets Manager `GetSecretValue`), once per cold start.
-    pub async fn load(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Self, EdgeError> {
+    /// Reads the values CloudFront may be sending (Secrets Manager `GetSecretValue`): the
+    /// secret's `AWSCURRENT` value, its `AWSPREVIOUS` value if there is one, and the version the
+    /// template pins for CloudFront (`pinned`, template parameter `EdgeOriginSecretVersion`), so
+    /// that the value CloudFront sends stays accepted whatever labels a rotation moves.
+    pub async fn load(
+        client: &aws_sdk_secretsmanager::Client,
+        secret_id: &str,
+        pinned: Option<&str>,
+    ) -> Result<Self, EdgeError> {
         let unreadable = |e: Box<dyn std::error::Error + Send + Sync>| EdgeError::Unreadable(secret_id.to_owned(), e);
-        let current = client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_stage("AWSCURRENT")
-            .send()
+        let read = |stage: Option<&str>, version: Option<&str>| {
+            client
+                .get_secret_value()
+                .secret_id(secret_id)
+                .set_version_stage(stage.map(str::to_owned))
+                .set_version_id(version.map(str::to_owned))
+                .send()
+        };
+        let current = read(Some("AWSCURRENT"), None)
             .await
             .map_err(|e| unreadable(Box::new(e)))?;
-        let previous = match client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_stage("AWSPREVIOUS")
-            .send()
-            .await
-        {
+        let previous = match read(Some("AWSPREVIOUS"), None).await {
             Ok(previous) => Some(previous),
             Err(e)
                 if e.as_service_error()
@@ -119,10 +123,16 @@ impl OriginSecrets {
             }
             Err(e) => return Err(unreadable(Box::new(e))),
         };
+        let pinned = match pinned {
+            Some(version) => Some(read(None, Some(version)).await.map_err(|e| unreadable(Box::new(e)))?),
+            None => None,
+        };
         let current = current
             .secret_string()
             .ok_or_else(|| unreadable("the current version holds no string".into()))?;
-        let values = std::iter::once(current).chain(previous.as_ref().and_then(|p| p.secret_string()));
+        let values = std::iter::once(current)
+            .chain(previous.as_ref().and_then(|p| p.secret_string()))
+            .chain(pinned.as_ref().and_then(|p| p.secret_string()));
         OriginSecrets::new(values, secret_id)
     }
 }
@@ -132,11 +142,18 @@ impl OriginSecrets {
 /// refuse a withdrawn one.
 pub const REFRESH: Duration = Duration::from_secs(300);
 
+/// How long one read of the secret may take: a Secrets Manager that hangs must not hold
+/// requests until the function times out.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Where the accepted values come from, for [`OriginVerifier::admits`] to read them again.
 struct Source {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
+    pinned: Option<String>,
     every: Duration,
+    /// One re-read at a time, so an older read never replaces a newer one.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 /// The accepted origin secrets, read again every [`REFRESH`] (or a fixed set, in tests).
@@ -149,6 +166,19 @@ impl std::fmt::Debug for OriginVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("OriginVerifier")
     }
+}
+
+/// The secret a Secrets Manager client reads for the edge: every call bounded by [`READ_TIMEOUT`].
+pub fn secrets_client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(READ_TIMEOUT)
+                    .build(),
+            )
+            .build(),
+    )
 }
 
 impl OriginVerifier {
@@ -164,17 +194,24 @@ impl OriginVerifier {
     pub async fn load(
         client: aws_sdk_secretsmanager::Client,
         secret_id: &str,
+        pinned: Option<&str>,
         every: Duration,
     ) -> Result<Self, EdgeError> {
-        let secrets = OriginSecrets::load(&client, secret_id).await?;
+        let secrets = OriginSecrets::load(&client, secret_id, pinned).await?;
         Ok(OriginVerifier {
             loaded: RwLock::new((secrets, Instant::now())),
             source: Some(Source {
                 client,
                 secret_id: secret_id.to_owned(),
+                pinned: pinned.map(str::to_owned),
                 every,
+                refreshing: tokio::sync::Mutex::new(()),
             }),
         })
+    }
+
+    fn stale(&self, every: Duration) -> bool {
+        self.loaded.read().unwrap_or_else(PoisonError::into_inner).1.elapsed() >= every
     }
 
     /// Whether `presented` is an accepted value, reading the secret again first when the
@@ -182,14 +219,12 @@ impl OriginVerifier {
     /// tried again a period later): Secrets Manager being down must not lock everyone out.
     pub async fn admits(&self, presented: &[u8]) -> bool {
         if let Some(source) = &self.source {
-            let stale = self
-                .loaded
-                .read()
-                .map(|loaded| loaded.1.elapsed() >= source.every)
-                .unwrap_or(true);
-            if stale {
-                let reread = OriginSecrets::load(&source.client, &source.secret_id).await;
-                if let Ok(mut loaded) = self.loaded.write() {
+            if self.stale(source.every) {
+                let _one_at_a_time = source.refreshing.lock().await;
+                // Another request may have read it meanwhile.
+                if self.stale(source.every) {
+                    let reread = OriginSecrets::load(&source.client, &source.secret_id, source.pinned.as_deref()).await;
+                    let mut loaded = self.loaded.write().unwrap_or_else(PoisonError::into_inner);
                     match reread {
                         Ok(secrets) => *loaded = (secrets, Instant::now()),
                         Err(error) => {
@@ -202,8 +237,9 @@ impl OriginVerifier {
         }
         self.loaded
             .read()
-            .map(|loaded| loaded.0.admits(presented))
-            .unwrap_or(false)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .admits(presented)
     }
 }
 

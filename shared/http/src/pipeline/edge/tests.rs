@@ -140,6 +140,37 @@ async fn through_the_edge_the_viewer_is_cloudfronts_and_the_secret_goes_no_furth
     );
 }
 
+/// Secrets Manager failing (here: nothing listens where the client calls) keeps the values held:
+/// nobody is locked out, and nobody else is let in.
+///
+/// Proves: HTTP-8
+#[tokio::test]
+async fn a_failed_reread_keeps_the_values_held() {
+    let sdk = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .credentials_provider(aws_sdk_secretsmanager::config::SharedCredentialsProvider::new(
+            aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "test"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let verifier = OriginVerifier {
+        loaded: RwLock::new((OriginSecrets::new([SECRET], "test").unwrap(), Instant::now())),
+        source: Some(Source {
+            client: secrets_client(&sdk),
+            secret_id: "unreachable".into(),
+            pinned: None,
+            every: Duration::ZERO,
+            refreshing: tokio::sync::Mutex::new(()),
+        }),
+    };
+    assert!(
+        verifier.admits(SECRET.as_bytes()).await,
+        "the held value is still accepted"
+    );
+    assert!(!verifier.admits(PREVIOUS.as_bytes()).await, "nothing else is");
+}
+
 #[tokio::test]
 async fn without_an_edge_a_viewer_address_header_is_ignored() {
     let req = CheckEdge::new(Edge::Direct)
