@@ -1,5 +1,6 @@
-//! The auth function: password login through Cognito. Lockout, MFA, refresh and the other
-//! sign-in flows (AUTHN-2..9 in docs/requirements.md) build on this route.
+//! The auth function: password login through Cognito, guarded by the sign-in lockout (AUTHN-5:
+//! `quire_store::attempts`). MFA, refresh and the other sign-in flows (AUTHN-2..9 in
+//! docs/requirements.md) build on this route.
 
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
@@ -8,6 +9,7 @@ use lambda_http::Request;
 use quire_http::json::{ok, parse_body};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::attempts::{Reservation, Subject};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -17,7 +19,8 @@ pub fn routes() -> Router {
         "/auth/login",
         Access::Public,
         Module::Platform,
-        // Sign-in events reach the trail with the identity work (AUD-4); today it records nothing.
+        // Sign-in events reach the trail with the identity work (AUD-4); today it records
+        // nothing, and writes only the account's attempt count (security state, not a record).
         Effect::Reads,
         login,
     )
@@ -25,8 +28,8 @@ pub fn routes() -> Router {
     .response_schema::<Tokens>()
     .problem(
         "401",
-        "the email or password is not correct (`invalid-credentials`, the same answer for an \
-         unknown email)",
+        "the email or password is not correct, or the account is locked after consecutive \
+         failures (`invalid-credentials`: the same answer for each, and for an unknown email)",
     )
     .accepts_body(4 * 1024)])
     .expect("auth route table")
@@ -89,6 +92,14 @@ struct Tokens {
 
 async fn login(app: Arc<App>, _ctx: RequestCtx, req: Request) -> HandlerResult {
     let input: Login = parse_body(&req)?;
+    // Reserved before Cognito sees the password: of any number of racing attempts, no more
+    // than the policy's limit are judged, and a locked account is refused with the answer a
+    // wrong password gets, whether or not the account exists (AUTHN-5, AUTHN-9).
+    let subject = Subject::account(&input.email.0);
+    let attempt = match app.store.reserve_attempt(&subject, app.config.sign_in_lockout).await? {
+        Reservation::Granted(attempt) => attempt,
+        Reservation::Refused => return Err(Problem::invalid_credentials()),
+    };
     let result = app
         .cognito
         .initiate_auth()
@@ -99,18 +110,31 @@ async fn login(app: Arc<App>, _ctx: RequestCtx, req: Request) -> HandlerResult {
         .send()
         .await;
     match result {
-        Ok(out) => match out.authentication_result {
-            Some(tokens) => ok(&Tokens {
-                access_token: tokens.access_token.unwrap_or_default(),
-                refresh_token: tokens.refresh_token,
-                expires_in: tokens.expires_in,
-            }),
-            // MFA and new-password challenges arrive with the identity flows.
-            None => Err(Problem::unauthorized(
-                "this account needs a sign-in step this API does not offer yet",
-            )),
-        },
-        Err(error) => Err(login_refused(error.into_service_error())),
+        Ok(out) => {
+            app.store.attempt_succeeded(attempt).await?;
+            match out.authentication_result {
+                Some(tokens) => ok(&Tokens {
+                    access_token: tokens.access_token.unwrap_or_default(),
+                    refresh_token: tokens.refresh_token,
+                    expires_in: tokens.expires_in,
+                }),
+                // MFA and new-password challenges arrive with the identity flows.
+                None => Err(Problem::unauthorized(
+                    "this account needs a sign-in step this API does not offer yet",
+                )),
+            }
+        }
+        Err(error) => {
+            let problem = login_refused(error.into_service_error());
+            if problem == Problem::invalid_credentials() {
+                // Lock and unlock reach the audit trail with the sign-in events (AUD-4).
+                app.store.attempt_failed(attempt).await?;
+            } else {
+                // Cognito did not judge the password: an outage must not lock anyone.
+                app.store.attempt_not_judged(attempt).await?;
+            }
+            Err(problem)
+        }
     }
 }
 

@@ -323,7 +323,7 @@ pub fn violations(template: &RouteSet, declared: &RouteSet) -> Vec<String> {
 
 /// Text that builds a storage key: a DynamoDB partition or sort key of Quire's layout, or an S3
 /// tenant prefix. Only the store crate's key module may hold it (TEN-2, TEN-4).
-pub const KEY_PATTERNS: [&str; 14] = [
+pub const KEY_PATTERNS: [&str; 15] = [
     "\"ORG#",
     "ORG#{",
     "#OUTBOX",
@@ -338,6 +338,7 @@ pub const KEY_PATTERNS: [&str; 14] = [
     "\"USER#",
     "\"tenants/",
     "CURSOR_KEY",
+    "\"ATTEMPTS#",
 ];
 
 /// Every line of Rust source under `root` (outside build output, hidden directories and the

@@ -20,6 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: vec!["acme".into(), "globex".into()],
         demo_password: password,
         origin_secret_refresh: None,
+        sign_in_lockout: None,
     };
     let stack = Stack::start(options).await?;
     let api = &stack.api_url;

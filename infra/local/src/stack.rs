@@ -24,6 +24,8 @@ pub struct StackOptions {
     pub demo_password: String,
     /// How often the functions read the origin secret again (`None`: as deployed, 5 minutes).
     pub origin_secret_refresh: Option<std::time::Duration>,
+    /// The sign-in lockout (`None`: as deployed, 5 failures lock for 15 minutes).
+    pub sign_in_lockout: Option<quire_store::attempts::LockoutPolicy>,
 }
 
 pub struct Stack {
@@ -102,6 +104,9 @@ impl Stack {
             ),
             origin_secret_id: Some(provisioned.origin_secret_id.clone()),
             origin_secret_version: None,
+            sign_in_lockout: options
+                .sign_in_lockout
+                .unwrap_or(quire_store::attempts::LockoutPolicy::SIGN_IN),
         };
         let refresh = options
             .origin_secret_refresh

@@ -90,6 +90,7 @@ impl Fixture {
             jwks_url,
             origin_secret_id: Some("quire-bench-origin".into()),
             origin_secret_version: None,
+            sign_in_lockout: quire_store::attempts::LockoutPolicy::SIGN_IN,
         };
         // As deployed: every request proves it came through CloudFront.
         let edge = Edge::Verified(Arc::new(OriginVerifier::fixed(

@@ -2,7 +2,28 @@
 //! The same names are set by the local stack, so one binary runs in both places.
 
 use crate::auth::JwtConfig;
+use quire_store::attempts::LockoutPolicy;
 use quire_store::{env_var as var, MissingVariable, StoreConfig};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Missing(#[from] MissingVariable),
+    #[error("environment variable {0} must be a whole number of at least 1")]
+    Invalid(&'static str),
+}
+
+/// An optional positive whole number from the environment.
+fn positive(name: &'static str) -> Result<Option<u64>, ConfigError> {
+    match var(name) {
+        Err(_) => Ok(None),
+        Ok(text) => match text.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(Some(n)),
+            _ => Err(ConfigError::Invalid(name)),
+        },
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -21,10 +42,13 @@ pub struct Config {
     /// `QUIRE_ORIGIN_SECRET_VERSION`: the secret version the template pins for CloudFront
     /// (`EdgeOriginSecretVersion`), accepted beside the current and previous values.
     pub origin_secret_version: Option<String>,
+    /// Sign-in lockout (AUTHN-5): `QUIRE_LOCKOUT_FAILURES` consecutive failures (default 5)
+    /// lock an account for `QUIRE_LOCKOUT_SECONDS` (default 900).
+    pub sign_in_lockout: LockoutPolicy,
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, MissingVariable> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         let store = StoreConfig::from_env()?;
         Ok(Config {
             data_table: store.data_table,
@@ -36,6 +60,15 @@ impl Config {
             jwks_url: var("QUIRE_JWKS_URL")?,
             origin_secret_id: var("QUIRE_ORIGIN_SECRET_ID").ok(),
             origin_secret_version: var("QUIRE_ORIGIN_SECRET_VERSION").ok(),
+            sign_in_lockout: LockoutPolicy {
+                max_failures: match positive("QUIRE_LOCKOUT_FAILURES")? {
+                    Some(n) => u32::try_from(n).map_err(|_| ConfigError::Invalid("QUIRE_LOCKOUT_FAILURES"))?,
+                    None => LockoutPolicy::SIGN_IN.max_failures,
+                },
+                lock: positive("QUIRE_LOCKOUT_SECONDS")?
+                    .map(Duration::from_secs)
+                    .unwrap_or(LockoutPolicy::SIGN_IN.lock),
+            },
         })
     }
 

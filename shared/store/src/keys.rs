@@ -77,6 +77,12 @@ pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#MEMBER", tenant(org)), user.as_str())
 }
 
+/// The attempts counted against one subject (`crate::attempts`), outside every tenant: the
+/// subject is named by a digest, never in clear.
+pub(crate) fn attempts(subject: &crate::attempts::Subject) -> Key {
+    Key::new(format!("ATTEMPTS#{}", subject.key_part()), "COUNT")
+}
+
 /// The user directory: which organisation a Cognito `sub` belongs to. Keyed by the user because
 /// that is all a token tells us; it holds no tenant data beyond the organisation id.
 pub(crate) fn user(user: &UserId) -> Key {

@@ -8,6 +8,7 @@
 //! | you are looking for | module |
 //! |---|---|
 //! | the tenant scope, the caller | [`tenant`] |
+//! | guarded attempts: lockout after consecutive failures, atomic under races | [`attempts`] |
 //! | every DynamoDB key and S3 object key | `keys` (private; [`ObjectKey`] is public) |
 //! | how a change is written with its audit event | `transaction` ([`Store::transaction`]) |
 //! | organisations and memberships | `directory` |
@@ -18,6 +19,7 @@
 //! | DynamoDB's item and transaction limits | [`size`] |
 //! | helpers for tests (feature `testing`) | `testing` |
 
+pub mod attempts;
 mod audit_log;
 mod cursor;
 mod directory;

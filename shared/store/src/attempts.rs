@@ -1,0 +1,212 @@
+//! Guarded attempts (AUTHN-5, RATE-4): how many times a secret may be tried against one
+//! subject (an account's password, later a signer's re-authentication) before the subject is
+//! locked, counted so that racing attempts can never try more often than the limit.
+//!
+//! An attempt is *reserved* before the secret is checked, by one conditional `UpdateItem` that
+//! adds one to the subject's count only while the count is under the limit and no lock holds:
+//! of any number of parallel attempts, at most `max_failures` get a reservation. A failed attempt
+//! stays counted, and the one that reaches the limit starts the lock (and clears the count); a
+//! successful one clears the count; an attempt that was never judged (the identity provider
+//! was unavailable) gives its reservation back. Counts are of consecutive failures: they do not
+//! expire with time, only with a success or a lock (DynamoDB's TTL removes an item 30 days after
+//! its last attempt, which only forgets).
+//!
+//! Subjects are stored by the SHA-256 of what names them, never in clear, in a platform
+//! partition outside every tenant (`keys::attempts`): an unknown account is counted like a known
+//! one, so the answers cannot tell them apart (AUTHN-9).
+
+use crate::{epoch_seconds, keys, Store, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use base64::Engine;
+use std::time::Duration;
+
+/// How long an untouched count is kept before DynamoDB may delete it.
+const FORGOTTEN_AFTER: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// The rule: `max_failures` consecutive failures lock the subject for `lock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub lock: Duration,
+}
+
+impl LockoutPolicy {
+    /// AUTHN-5: five failures, fifteen minutes.
+    pub const SIGN_IN: LockoutPolicy = LockoutPolicy {
+        max_failures: 5,
+        lock: Duration::from_secs(15 * 60),
+    };
+}
+
+/// Who is being guessed at: what names it, hashed (the clear text is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject(String);
+
+impl Subject {
+    /// An account by its sign-in email, compared as Cognito compares it (case-insensitively).
+    pub fn account(email: &str) -> Self {
+        Subject::of("account", &email.trim().to_lowercase())
+    }
+
+    fn of(kind: &str, name: &str) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{kind}\u{0}{name}").as_bytes());
+        Subject(format!(
+            "{kind}#{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+        ))
+    }
+
+    pub(crate) fn key_part(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A reservation: the right to check the secret once, and to report how it went.
+#[derive(Debug)]
+#[must_use = "report the outcome: failed, succeeded or not judged"]
+pub struct Attempt {
+    subject: Subject,
+    /// This attempt's place among the consecutive ones (1 = the first since the last success).
+    number: u64,
+    policy: LockoutPolicy,
+}
+
+/// The answer to a request to try.
+#[derive(Debug)]
+pub enum Reservation {
+    Granted(Attempt),
+    /// Locked, or as many attempts as the limit are already counted or in flight.
+    Refused,
+}
+
+/// What a failed attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    Counted,
+    /// This failure reached the limit: the subject is locked from now for the policy's `lock`.
+    Locked,
+}
+
+impl Store {
+    /// Reserves one attempt for `subject` under `policy`, or refuses: one conditional
+    /// `UpdateItem`. A lock that has ended is no obstacle (the lock cleared the count).
+    pub async fn reserve_attempt(&self, subject: &Subject, policy: LockoutPolicy) -> Result<Reservation, StoreError> {
+        let key = keys::attempts(subject);
+        let now = epoch_seconds();
+        let counted = self
+            .ddb
+            .update_item()
+            .table_name(&self.data_table)
+            .set_key(Some(key.to_map()))
+            .update_expression("ADD attempts :one SET expiresAt = :forget")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (attempts < :max AND (attribute_not_exists(lockedUntil) OR lockedUntil <= :now))",
+            )
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":max", number(policy.max_failures))
+            .expression_attribute_values(":now", number(now))
+            .expression_attribute_values(":forget", number(now + FORGOTTEN_AFTER.as_secs()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match counted {
+            Ok(out) => {
+                let number = out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get("attempts"))
+                    .and_then(|n| n.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt("an attempt count without its number".into()))?;
+                Ok(Reservation::Granted(Attempt {
+                    subject: subject.clone(),
+                    number,
+                    policy,
+                }))
+            }
+            // Locked, or as many attempts as the limit counted or in flight.
+            Err(error) if is_condition_failure(&error) => Ok(Reservation::Refused),
+            Err(error) => Err(StoreError::aws(error)),
+        }
+    }
+
+    /// The secret was wrong. The failure stays counted; the one that reaches the limit locks.
+    pub async fn attempt_failed(&self, attempt: Attempt) -> Result<Failed, StoreError> {
+        if attempt.number < u64::from(attempt.policy.max_failures) {
+            return Ok(Failed::Counted);
+        }
+        let now = epoch_seconds();
+        self.ddb
+            .update_item()
+            .table_name(&self.data_table)
+            .set_key(Some(keys::attempts(&attempt.subject).to_map()))
+            .update_expression("SET attempts = :zero, lockedUntil = :until, expiresAt = :forget")
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":until", number(now + attempt.policy.lock.as_secs()))
+            .expression_attribute_values(":forget", number(now + FORGOTTEN_AFTER.as_secs()))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(Failed::Locked)
+    }
+
+    /// The secret was right: the consecutive failures are forgotten. A lock another attempt
+    /// started meanwhile stays.
+    pub async fn attempt_succeeded(&self, attempt: Attempt) -> Result<(), StoreError> {
+        let result = self
+            .ddb
+            .update_item()
+            .table_name(&self.data_table)
+            .set_key(Some(keys::attempts(&attempt.subject).to_map()))
+            .update_expression("SET attempts = :zero REMOVE lockedUntil")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(lockedUntil) OR lockedUntil <= :now)")
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":now", number(epoch_seconds()))
+            .send()
+            .await;
+        condition_may_fail(result)
+    }
+
+    /// The secret could not be checked (the identity provider failed): the reservation is
+    /// given back, so an outage cannot lock anyone.
+    pub async fn attempt_not_judged(&self, attempt: Attempt) -> Result<(), StoreError> {
+        let result = self
+            .ddb
+            .update_item()
+            .table_name(&self.data_table)
+            .set_key(Some(keys::attempts(&attempt.subject).to_map()))
+            .update_expression("ADD attempts :minus_one")
+            .condition_expression("attempts > :zero")
+            .expression_attribute_values(":minus_one", number(-1))
+            .expression_attribute_values(":zero", number(0))
+            .send()
+            .await;
+        condition_may_fail(result)
+    }
+}
+
+/// An update whose condition failing means "nothing to do": someone else's update came first.
+fn condition_may_fail<T, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
+) -> Result<(), StoreError>
+where
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if is_condition_failure(&error) => Ok(()),
+        Err(error) => Err(StoreError::aws(error)),
+    }
+}
+
+fn number(n: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn is_condition_failure<R>(
+    error: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+) -> bool {
+    error
+        .as_service_error()
+        .is_some_and(|e| e.is_conditional_check_failed_exception())
+}
