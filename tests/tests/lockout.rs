@@ -83,6 +83,88 @@ async fn an_unknown_account_gets_the_answers_a_known_one_gets() {
         let (a, b) = (sign_in(&known, WRONG).await, sign_in(&unknown, WRONG).await);
         assert_eq!((a.status, &a.body), (b.status, &b.body), "attempt {attempt}");
     }
+    // Both were counted alike: each is locked now.
+    let refused = h
+        .on_stack(move |stack| async move {
+            let mut refused = Vec::new();
+            for email in [known, unknown] {
+                let reservation = stack
+                    .app
+                    .store
+                    .reserve_attempt(&Subject::account(&email), LockoutPolicy::SIGN_IN)
+                    .await
+                    .expect("store");
+                refused.push(matches!(reservation, Reservation::Refused));
+            }
+            refused
+        })
+        .await;
+    assert_eq!(refused, [true, true], "known and unknown accounts are locked alike");
+}
+
+/// The account is the email as Cognito compares it: failures under another letter case count
+/// against the same account, and an email that is not printable ASCII is refused before anything
+/// is counted or sent to Cognito.
+///
+/// Proves: AUTHN-5
+#[tokio::test]
+async fn the_same_account_in_another_letter_case_is_the_same_count() {
+    let h = harness();
+    let org = h.new_org("case").await;
+    let email = org.user(Role::User).email.clone();
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&email.to_uppercase(), WRONG).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let right = sign_in(&email, &h.password).await;
+    assert_eq!(right.status, StatusCode::UNAUTHORIZED, "{}", right.text);
+    let colleague = org.user(Role::Viewer).email.clone();
+    for spelling in [colleague.replacen('i', "ı", 1), colleague.replacen('e', "ｅ", 1)] {
+        let reply = sign_in(&spelling, &h.password).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{spelling}: {}", reply.text);
+        assert_eq!(reply.body["field"], "email", "{}", reply.text);
+    }
+}
+
+/// Outcomes that were never reported (a function that timed out between reserving and
+/// answering) keep nobody out longer than a lock: once no attempt has been made for as long as
+/// a lock lasts, the count starts again.
+///
+/// Proves: AUTHN-5
+#[tokio::test]
+async fn lost_outcomes_keep_nobody_out_longer_than_a_lock() {
+    let h = harness();
+    let policy = LockoutPolicy {
+        max_failures: 5,
+        lock: Duration::from_secs(1),
+    };
+    let subject = Subject::account(&format!("lost-{}@example.test", uuid::Uuid::new_v4()));
+    let (full, after) = h
+        .on_stack(move |stack| async move {
+            let store = &stack.app.store;
+            for _ in 0..5 {
+                let Reservation::Granted(attempt) = store.reserve_attempt(&subject, policy).await.expect("store")
+                else {
+                    panic!("refused before the limit");
+                };
+                let _outcome_lost = attempt;
+            }
+            let full = store.reserve_attempt(&subject, policy).await.expect("store");
+            tokio::time::sleep(policy.lock + Duration::from_millis(1100)).await;
+            let after = store.reserve_attempt(&subject, policy).await.expect("store");
+            (
+                matches!(full, Reservation::Refused),
+                matches!(after, Reservation::Granted(_)),
+            )
+        })
+        .await;
+    assert!(full, "a full count was not refused");
+    assert!(
+        after,
+        "lost outcomes still refuse after a lock's length without attempts"
+    );
 }
 
 /// Fifty attempts racing on one subject: exactly the limit get a reservation, whatever the

@@ -9,7 +9,7 @@ use lambda_http::Request;
 use quire_http::json::{ok, parse_body};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
-use quire_store::attempts::{Reservation, Subject};
+use quire_store::attempts::{Failed, Reservation, Subject};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -35,7 +35,10 @@ pub fn routes() -> Router {
     .expect("auth route table")
 }
 
-/// An email address as Cognito accepts it for sign-in: one `@`, no spaces, at most 254 characters.
+/// An email address for sign-in: printable ASCII with one `@`, at most 128 characters (Cognito's
+/// username limit), compared lower-cased. ASCII only, so that the lockout's notion of "the same
+/// account" (`Subject::account`) is exactly Cognito's case-insensitive one: Unicode case folding
+/// and normalisation could make two spellings one user with two attempt counts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Email(String);
@@ -43,14 +46,14 @@ pub struct Email(String);
 impl TryFrom<String> for Email {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        let valid = value.len() <= 254
+        let valid = value.len() <= 128
+            && value.bytes().all(|b| b.is_ascii_graphic())
             && value.split('@').count() == 2
-            && value.split('@').all(|part| !part.is_empty())
-            && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+            && value.split('@').all(|part| !part.is_empty());
         if valid {
             Ok(Email(value.to_lowercase()))
         } else {
-            Err("email: must be an email address".into())
+            Err("email: must be an email address (printable ASCII, at most 128 characters)".into())
         }
     }
 }
@@ -111,7 +114,10 @@ async fn login(app: Arc<App>, _ctx: RequestCtx, req: Request) -> HandlerResult {
         .await;
     match result {
         Ok(out) => {
-            app.store.attempt_succeeded(attempt).await?;
+            // Cognito has issued the tokens: a failure to clear the count must not lose them.
+            if let Err(error) = app.store.attempt_succeeded(attempt).await {
+                tracing::error!(%error, "the sign-in's attempt count was not cleared");
+            }
             match out.authentication_result {
                 Some(tokens) => ok(&Tokens {
                     access_token: tokens.access_token.unwrap_or_default(),
@@ -127,8 +133,14 @@ async fn login(app: Arc<App>, _ctx: RequestCtx, req: Request) -> HandlerResult {
         Err(error) => {
             let problem = login_refused(error.into_service_error());
             if problem == Problem::invalid_credentials() {
-                // Lock and unlock reach the audit trail with the sign-in events (AUD-4).
-                app.store.attempt_failed(attempt).await?;
+                // Lock and unlock reach the audit trail with the sign-in events (AUD-4); until
+                // then a lock is a warning in the function's log.
+                if app.store.attempt_failed(attempt).await? == Failed::Locked {
+                    tracing::warn!(
+                        account = subject.key_part(),
+                        "sign-in locked after consecutive failures"
+                    );
+                }
             } else {
                 // Cognito did not judge the password: an outage must not lock anyone.
                 app.store.attempt_not_judged(attempt).await?;

@@ -303,6 +303,47 @@ pub fn edge_violations(template: &str) -> Result<Vec<String>, String> {
     Ok(found)
 }
 
+/// Functions whose role uses a table (any `dynamodb:` action on `DataTable` or `AuditTable`) but
+/// may not use the data key through DynamoDB: both tables are encrypted under it, so every such
+/// call would fail on AWS (the emulator does not enforce IAM or KMS).
+pub fn table_users_without_the_key(template: &str) -> Result<Vec<String>, String> {
+    let doc = parse(template)?;
+    let mut found = Vec::new();
+    for (name, resource) in resources(&doc) {
+        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let statements: Vec<&Value> = resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|policy| policy["Statement"].as_sequence().into_iter().flatten())
+            .collect();
+        let actions = |statement: &Value| -> Vec<String> {
+            match &statement["Action"] {
+                Value::String(action) => vec![action.clone()],
+                Value::Sequence(actions) => actions.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                _ => Vec::new(),
+            }
+        };
+        let on_table = |statement: &Value| {
+            let text = format!("{:?}", statement["Resource"]);
+            text.contains("DataTable") || text.contains("AuditTable")
+        };
+        let uses_table = statements
+            .iter()
+            .any(|s| on_table(s) && actions(s).iter().any(|a| a.starts_with("dynamodb:")));
+        let via_dynamodb = statements.iter().any(|s| {
+            actions(s).iter().any(|a| a == "kms:Decrypt")
+                && format!("{:?}", s["Condition"]["StringEquals"]["kms:ViaService"]).contains("dynamodb.")
+        });
+        if uses_table && !via_dynamodb {
+            found.push(format!("{name} uses a table but may not use its key through DynamoDB"));
+        }
+    }
+    Ok(found)
+}
+
 /// Every disagreement between the two, in words. Empty means consistent.
 pub fn violations(template: &RouteSet, declared: &RouteSet) -> Vec<String> {
     let mut found = Vec::new();
@@ -534,6 +575,25 @@ mod tests {
             let found = edge_violations(&edited).unwrap();
             assert!(found.len() == 1 && found[0].contains(named), "{from:?}: {found:#?}");
         }
+    }
+
+    /// Every role that calls DynamoDB may use the tables' key through DynamoDB; a role without
+    /// it is caught.
+    ///
+    /// Proves: OPS-1
+    #[test]
+    fn every_table_user_may_use_the_tables_key() {
+        assert_eq!(table_users_without_the_key(&template()).unwrap(), Vec::<String>::new());
+        let template = template();
+        let start = template.find("  AuthFunction:").unwrap();
+        let sid = start
+            + template[start..]
+                .find("            - Sid: TableEncryptionViaDynamoDb")
+                .unwrap();
+        let end = sid + template[sid..].find("      Events:").unwrap();
+        let without = format!("{}{}", &template[..sid], &template[end..]);
+        let found = table_users_without_the_key(&without).unwrap();
+        assert!(found.len() == 1 && found[0].starts_with("AuthFunction"), "{found:#?}");
     }
 
     /// Every route of every function says whether it writes and what it records, and no

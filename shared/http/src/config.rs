@@ -10,19 +10,27 @@ use std::time::Duration;
 pub enum ConfigError {
     #[error(transparent)]
     Missing(#[from] MissingVariable),
-    #[error("environment variable {0} must be a whole number of at least 1")]
+    #[error("environment variable {0} is out of its bounds (see quire_http::config)")]
     Invalid(&'static str),
 }
 
-/// An optional positive whole number from the environment.
-fn positive(name: &'static str) -> Result<Option<u64>, ConfigError> {
-    match var(name) {
-        Err(_) => Ok(None),
-        Ok(text) => match text.parse::<u64>() {
-            Ok(n) if n >= 1 => Ok(Some(n)),
+/// The sign-in lockout from `QUIRE_LOCKOUT_FAILURES` (1 to 20, default 5) and
+/// `QUIRE_LOCKOUT_SECONDS` (1 to 86 400, default 900): bounded, so configuration can neither
+/// switch the lockout off nor make a lock outlive the attempt count's TTL.
+pub fn lockout_from(failures: Option<&str>, seconds: Option<&str>) -> Result<LockoutPolicy, ConfigError> {
+    let bounded = |text: Option<&str>, name: &'static str, max: u64| -> Result<Option<u64>, ConfigError> {
+        text.map(|t| match t.parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
             _ => Err(ConfigError::Invalid(name)),
-        },
-    }
+        })
+        .transpose()
+    };
+    Ok(LockoutPolicy {
+        max_failures: bounded(failures, "QUIRE_LOCKOUT_FAILURES", 20)?
+            .map_or(LockoutPolicy::SIGN_IN.max_failures, |n| n as u32),
+        lock: bounded(seconds, "QUIRE_LOCKOUT_SECONDS", 86_400)?
+            .map_or(LockoutPolicy::SIGN_IN.lock, Duration::from_secs),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -60,15 +68,10 @@ impl Config {
             jwks_url: var("QUIRE_JWKS_URL")?,
             origin_secret_id: var("QUIRE_ORIGIN_SECRET_ID").ok(),
             origin_secret_version: var("QUIRE_ORIGIN_SECRET_VERSION").ok(),
-            sign_in_lockout: LockoutPolicy {
-                max_failures: match positive("QUIRE_LOCKOUT_FAILURES")? {
-                    Some(n) => u32::try_from(n).map_err(|_| ConfigError::Invalid("QUIRE_LOCKOUT_FAILURES"))?,
-                    None => LockoutPolicy::SIGN_IN.max_failures,
-                },
-                lock: positive("QUIRE_LOCKOUT_SECONDS")?
-                    .map(Duration::from_secs)
-                    .unwrap_or(LockoutPolicy::SIGN_IN.lock),
-            },
+            sign_in_lockout: lockout_from(
+                var("QUIRE_LOCKOUT_FAILURES").ok().as_deref(),
+                var("QUIRE_LOCKOUT_SECONDS").ok().as_deref(),
+            )?,
         })
     }
 
@@ -86,6 +89,35 @@ impl Config {
             issuer: self.jwt_issuer.clone(),
             client_id: self.user_pool_client_id.clone(),
             jwks_url: self.jwks_url.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proves: AUTHN-5
+    #[test]
+    fn the_lockout_is_configurable_within_bounds_only() {
+        assert_eq!(lockout_from(None, None).unwrap(), LockoutPolicy::SIGN_IN);
+        assert_eq!(
+            lockout_from(Some("3"), Some("2")).unwrap(),
+            LockoutPolicy {
+                max_failures: 3,
+                lock: Duration::from_secs(2)
+            }
+        );
+        for (failures, seconds) in [
+            (Some("0"), None),
+            (Some("21"), None),
+            (Some("-1"), None),
+            (Some("five"), None),
+            (None, Some("0")),
+            (None, Some("86401")),
+            (None, Some("18446744073709551615")),
+        ] {
+            assert!(lockout_from(failures, seconds).is_err(), "{failures:?} {seconds:?}");
         }
     }
 }

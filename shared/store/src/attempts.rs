@@ -8,8 +8,10 @@
 //! stays counted, and the one that reaches the limit starts the lock (and clears the count); a
 //! successful one clears the count; an attempt that was never judged (the identity provider
 //! was unavailable) gives its reservation back. Counts are of consecutive failures: they do not
-//! expire with time, only with a success or a lock (DynamoDB's TTL removes an item 30 days after
-//! its last attempt, which only forgets).
+//! expire with time, only with a success or a lock; DynamoDB's TTL may remove an item some time
+//! after 30 days without a granted attempt, which only forgets. A full count left by outcomes
+//! that were never reported (a function that timed out) clears once no attempt has been made for
+//! as long as a lock lasts.
 //!
 //! Subjects are stored by the SHA-256 of what names them, never in clear, in a platform
 //! partition outside every tenant (`keys::attempts`): an unknown account is counted like a known
@@ -43,9 +45,10 @@ impl LockoutPolicy {
 pub struct Subject(String);
 
 impl Subject {
-    /// An account by its sign-in email, compared as Cognito compares it (case-insensitively).
+    /// An account by its sign-in email, compared as Cognito compares it (ASCII case-insensitively;
+    /// the auth function accepts ASCII emails only).
     pub fn account(email: &str) -> Self {
-        Subject::of("account", &email.trim().to_lowercase())
+        Subject::of("account", &email.to_ascii_lowercase())
     }
 
     fn of(kind: &str, name: &str) -> Self {
@@ -56,7 +59,8 @@ impl Subject {
         ))
     }
 
-    pub(crate) fn key_part(&self) -> &str {
+    /// What its key and a log line name it by: its kind and digest, never the email.
+    pub fn key_part(&self) -> &str {
         &self.0
     }
 }
@@ -98,14 +102,14 @@ impl Store {
             .update_item()
             .table_name(&self.data_table)
             .set_key(Some(key.to_map()))
-            .update_expression("ADD attempts :one SET expiresAt = :forget")
+            .update_expression("ADD attempts :one SET expiresAt = :forget, lastAttemptAt = :now")
             .condition_expression(
                 "attribute_not_exists(pk) OR (attempts < :max AND (attribute_not_exists(lockedUntil) OR lockedUntil <= :now))",
             )
             .expression_attribute_values(":one", number(1))
             .expression_attribute_values(":max", number(policy.max_failures))
             .expression_attribute_values(":now", number(now))
-            .expression_attribute_values(":forget", number(now + FORGOTTEN_AFTER.as_secs()))
+            .expression_attribute_values(":forget", number(now.saturating_add(FORGOTTEN_AFTER.as_secs())))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
@@ -124,7 +128,57 @@ impl Store {
                     policy,
                 }))
             }
-            // Locked, or as many attempts as the limit counted or in flight.
+            Err(error) if is_condition_failure(&error) => self.when_full(subject, policy, now).await,
+            Err(error) => Err(StoreError::aws(error)),
+        }
+    }
+
+    /// A refused reservation: locked, or as many attempts as the limit counted or in flight. A
+    /// full count with no attempt for as long as a lock lasts holds outcomes that were lost (a
+    /// function that timed out between reserving and reporting), not attempts in flight: it
+    /// starts again at this attempt, so a lost outcome keeps nobody out longer than a lock.
+    async fn when_full(&self, subject: &Subject, policy: LockoutPolicy, now: u64) -> Result<Reservation, StoreError> {
+        let key = keys::attempts(subject);
+        let Some(item) = self.read(&self.data_table, &key).await? else {
+            return Ok(Reservation::Refused);
+        };
+        let number_of = |name: &str| {
+            item.get(name)
+                .and_then(|n| n.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        if number_of("lockedUntil").is_some_and(|until| until > now) {
+            return Ok(Reservation::Refused);
+        }
+        let Some(last) = item.get("lastAttemptAt").and_then(|n| n.as_n().ok()).cloned() else {
+            return Ok(Reservation::Refused);
+        };
+        if last
+            .parse::<u64>()
+            .map_or(true, |last| last.saturating_add(policy.lock.as_secs()) > now)
+        {
+            return Ok(Reservation::Refused);
+        }
+        let restarted = self
+            .ddb
+            .update_item()
+            .table_name(&self.data_table)
+            .set_key(Some(key.to_map()))
+            .update_expression("SET attempts = :one, lastAttemptAt = :now, expiresAt = :forget REMOVE lockedUntil")
+            .condition_expression("lastAttemptAt = :seen")
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":now", number(now))
+            .expression_attribute_values(":seen", AttributeValue::N(last))
+            .expression_attribute_values(":forget", number(now.saturating_add(FORGOTTEN_AFTER.as_secs())))
+            .send()
+            .await;
+        match restarted {
+            Ok(_) => Ok(Reservation::Granted(Attempt {
+                subject: subject.clone(),
+                number: 1,
+                policy,
+            })),
+            // Another attempt came first: this one is refused, as it would have been.
             Err(error) if is_condition_failure(&error) => Ok(Reservation::Refused),
             Err(error) => Err(StoreError::aws(error)),
         }
@@ -142,8 +196,8 @@ impl Store {
             .set_key(Some(keys::attempts(&attempt.subject).to_map()))
             .update_expression("SET attempts = :zero, lockedUntil = :until, expiresAt = :forget")
             .expression_attribute_values(":zero", number(0))
-            .expression_attribute_values(":until", number(now + attempt.policy.lock.as_secs()))
-            .expression_attribute_values(":forget", number(now + FORGOTTEN_AFTER.as_secs()))
+            .expression_attribute_values(":until", number(now.saturating_add(attempt.policy.lock.as_secs())))
+            .expression_attribute_values(":forget", number(now.saturating_add(FORGOTTEN_AFTER.as_secs())))
             .send()
             .await
             .map_err(StoreError::aws)?;
@@ -209,4 +263,22 @@ fn is_condition_failure<R>(
     error
         .as_service_error()
         .is_some_and(|e| e.is_conditional_check_failed_exception())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key docs/operations.md tells an operator to compute ("Unlocking a sign-in account").
+    #[test]
+    fn an_account_is_keyed_as_the_runbook_computes_it() {
+        assert_eq!(
+            Subject::account("User@Example.com").key_part(),
+            "account#cOWS1qKKXCjkAXKtOgm2XCwv0U9KhfJODX5kbm-bO3s"
+        );
+        assert_eq!(
+            keys::attempts(&Subject::account("user@example.com")).pk,
+            "ATTEMPTS#account#cOWS1qKKXCjkAXKtOgm2XCwv0U9KhfJODX5kbm-bO3s"
+        );
+    }
 }
