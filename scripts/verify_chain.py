@@ -34,6 +34,11 @@ ACTIONS = {
     "document.updated",
     "audit.verification.started",
     "audit.verified",
+    "sign-in.succeeded",
+    "sign-in.failed",
+    "sign-in.locked",
+    "sign-in.unlocked",
+    "rate-limit.tripped",
 }
 
 

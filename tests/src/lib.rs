@@ -194,6 +194,56 @@ impl Harness {
         reply(request.send().await.expect("request reaches the stack")).await
     }
 
+    /// [`Harness::call`] sent from `from` (see [`fresh_address`]): the edge sees another client.
+    pub async fn call_from(
+        &self,
+        from: std::net::IpAddr,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .local_address(from)
+            .user_agent(USER_AGENT)
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("http client");
+        let mut request = client.request(method, format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("request reaches the stack")).await
+    }
+
+    /// The platform's audit trail (identity events that name no organisation's account), oldest
+    /// first, read from the store: no route serves it.
+    pub async fn platform_entries(&self) -> Vec<Value> {
+        self.on_stack(|stack| async move {
+            let scope = quire_store::testing::scope(&quire_core::ids::OrgId::platform());
+            let mut entries = Vec::new();
+            let mut page = quire_store::PageRequest::parse([("limit", "100")]).expect("page");
+            loop {
+                let listed = stack.app.store.audit_page(&scope, &page).await.expect("platform trail");
+                entries.extend(listed.items.iter().map(|e| serde_json::to_value(e).expect("entry")));
+                match listed.next {
+                    Some(cursor) => {
+                        page = quire_store::PageRequest::parse([("limit", "100"), ("cursor", cursor.as_str())])
+                            .expect("page")
+                    }
+                    None => break,
+                }
+            }
+            entries.reverse();
+            entries
+        })
+        .await
+    }
+
     pub async fn raw(&self, request: reqwest::RequestBuilder) -> Reply {
         reply(request.send().await.expect("request reaches the stack")).await
     }
@@ -292,6 +342,11 @@ impl Harness {
 
     /// Waits until the audit writer has appended every pending event of `org` (its outbox is empty).
     pub async fn audit_settled(&self, org: &SeededOrg) {
+        self.trail_settled(&org.org_id).await
+    }
+
+    /// [`Harness::audit_settled`] for any trail, the platform's included.
+    pub async fn trail_settled(&self, org: &quire_core::ids::OrgId) {
         let ddb = self.dynamodb();
         for _ in 0..1200 {
             let out = ddb
@@ -300,7 +355,7 @@ impl Harness {
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(
                     ":pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S(quire_store::testing::outbox_partition(&org.org_id)),
+                    aws_sdk_dynamodb::types::AttributeValue::S(quire_store::testing::outbox_partition(org)),
                 )
                 .consistent_read(true)
                 .limit(1)
@@ -312,7 +367,7 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("audit writer did not drain the outbox of {} in 60 s", org.slug);
+        panic!("audit writer did not drain the outbox of {org} in 60 s");
     }
 
     /// Holds the audit verifier's stream driver until the guard is dropped (a failing test
@@ -383,6 +438,17 @@ async fn reply(response: reqwest::Response) -> Reply {
         body,
         text,
     }
+}
+
+/// What [`Harness::call_from`] sends as `User-Agent`.
+pub const USER_AGENT: &str = "quire-blackbox-tests";
+
+/// A loopback address of its own (127.x.y.z, never 127.0.0.1): requests sent from it with
+/// [`Harness::call_from`] reach the stack as another client's, so the per-address limits one test
+/// trips do not touch another's.
+pub fn fresh_address() -> std::net::IpAddr {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, bytes[0] | 1, bytes[1], bytes[2].max(2)))
 }
 
 pub fn uuid_hex() -> String {

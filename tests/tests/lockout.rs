@@ -1,24 +1,44 @@
-//! The sign-in lockout (AUTHN-5) over HTTP, and the attempt counts under it against the
-//! emulator (RATE-4). Accounts are fresh organisations' users, so no other test's sign-ins count.
+//! Sign-in guards over HTTP: the lockout (AUTHN-5), the limit per client address (RATE-5), and
+//! the identity events both record (AUD-1, AUD-3); the counters under them against the emulator
+//! (RATE-4). Accounts are fresh organisations' users and each test signs in from addresses of its
+//! own, so no other test's sign-ins count.
 
-use quire_blackbox_tests::{harness, Reply};
+use quire_blackbox_tests::{fresh_address, harness, Reply};
+use quire_core::ids::OrgId;
 use quire_core::rbac::Role;
 use quire_store::attempts::{Failed, LockoutPolicy, Reservation, Subject};
+use quire_store::limits::{Limited, RateLimit};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
+use std::net::IpAddr;
 use std::time::Duration;
 
 const WRONG: &str = "Wrong-Passw0rd!";
 
+/// A sign-in from an address of its own, so that only the account's count is at play.
 async fn sign_in(email: &str, password: &str) -> Reply {
+    sign_in_from(fresh_address(), email, password).await
+}
+
+async fn sign_in_from(from: IpAddr, email: &str, password: &str) -> Reply {
     harness()
-        .call(
+        .call_from(
+            from,
             Method::POST,
             "/auth/login",
             None,
             Some(json!({"email": email, "password": password})),
         )
         .await
+}
+
+/// The events of `entries` with one of `actions`, in order.
+fn events<'e>(entries: &'e [Value], actions: &[&str]) -> Vec<&'e Value> {
+    entries
+        .iter()
+        .map(|e| &e["event"])
+        .filter(|e| actions.iter().any(|a| e["action"] == *a))
+        .collect()
 }
 
 /// The 5th consecutive wrong password locks the account: then the right one is refused with
@@ -196,7 +216,10 @@ async fn fifty_racing_attempts_never_get_more_than_the_limit_through() {
             let count = granted.len();
             let mut locked = 0;
             for attempt in granted {
-                if stack.app.store.attempt_failed(attempt).await.expect("store") == Failed::Locked {
+                if matches!(
+                    stack.app.store.attempt_failed(attempt).await.expect("store"),
+                    Failed::Locked { .. }
+                ) {
                     locked += 1;
                 }
             }
@@ -237,4 +260,238 @@ async fn fifty_racing_attempts_never_get_more_than_the_limit_through() {
         granted.4, 5,
         "after a reservation given back, the whole limit and no more"
     );
+}
+
+/// Every judged sign-in of a member is one entry in their organisation's trail, made by them,
+/// with the address and user agent it came from and the reason kept internal: a success, each
+/// failure, the lock the fifth starts, and the unlock the first attempt after the lock records.
+/// Attempts refused while locked are not recorded one by one (their lock was).
+///
+/// Proves: AUTHN-5, AUD-1, AUD-3
+#[tokio::test]
+async fn sign_ins_locks_and_unlocks_are_recorded_in_the_members_trail() {
+    let h = harness();
+    let org = h.new_org("signtrail").await;
+    let member = org.user(Role::User).clone();
+    let from = fresh_address();
+    assert_eq!(
+        sign_in_from(from, &member.email, &h.password).await.status,
+        StatusCode::OK
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in_from(from, &member.email, WRONG).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            sign_in_from(from, &member.email, &h.password).await.status,
+            StatusCode::UNAUTHORIZED,
+            "locked"
+        );
+    }
+    // The lock's end moved into the past, as fifteen minutes would: the next attempt unlocks.
+    let (pk, sk) = quire_store::testing::attempts(&Subject::account(&member.email));
+    h.dynamodb()
+        .update_item()
+        .table_name(&h.data_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+        .update_expression("SET lockedUntil = :past")
+        .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N("1700000000".into()))
+        .send()
+        .await
+        .expect("the lock's end moved");
+    assert_eq!(
+        sign_in_from(from, &member.email, &h.password).await.status,
+        StatusCode::OK
+    );
+    h.audit_settled(&org).await;
+    let owner = h.token(&org, Role::Owner).await;
+    let entries = h.audit_entries(&owner).await;
+    let signs = events(
+        &entries,
+        &[
+            "sign-in.succeeded",
+            "sign-in.failed",
+            "sign-in.locked",
+            "sign-in.unlocked",
+        ],
+    );
+    let about_member: Vec<&&Value> = signs
+        .iter()
+        .filter(|e| e["target"]["id"] == member.user_id.as_str())
+        .collect();
+    let actions: Vec<&str> = about_member
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "sign-in.succeeded",
+            "sign-in.failed",
+            "sign-in.failed",
+            "sign-in.failed",
+            "sign-in.failed",
+            "sign-in.failed",
+            "sign-in.locked",
+            "sign-in.unlocked",
+            "sign-in.succeeded",
+        ],
+        "{about_member:#?}"
+    );
+    for event in &about_member {
+        assert_eq!(event["actor"]["userId"], member.user_id.as_str());
+        assert_eq!(event["actor"]["email"], member.email.as_str());
+        assert_eq!(event["target"]["type"], "user");
+        assert_eq!(event["origin"]["ip"], from.to_string());
+        assert_eq!(
+            event["origin"]["userAgent"],
+            quire_blackbox_tests::USER_AGENT,
+            "{event}"
+        );
+    }
+    assert_eq!(
+        about_member[1]["after"],
+        json!({"attempt": 1, "reason": "wrong-password"})
+    );
+    assert_eq!(about_member[5]["after"]["attempt"], 5);
+    assert!(about_member[6]["after"]["lockedUntil"].is_string());
+    assert_eq!(about_member[7]["after"]["lockedUntil"], "2023-11-14T22:13:20Z");
+    assert_eq!(about_member[8]["after"], json!({"attempt": 1}));
+}
+
+/// A sign-in for an email that names no member is recorded in the platform's trail, as typed,
+/// and in no organisation's: guessing cannot write into a customer's trail.
+///
+/// Proves: AUTHN-9, AUD-1
+#[tokio::test]
+async fn a_sign_in_for_an_unknown_email_is_recorded_in_the_platform_trail() {
+    let h = harness();
+    let org = h.new_org("nobody").await;
+    let email = format!("nobody-{}@{}", quire_blackbox_tests::uuid_hex(), "example.test");
+    let from = fresh_address();
+    let reply = sign_in_from(from, &email, WRONG).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
+    h.trail_settled(&OrgId::platform()).await;
+    let platform = h.platform_entries().await;
+    let about: Vec<&Value> = events(&platform, &["sign-in.failed"])
+        .into_iter()
+        .filter(|e| e["actor"]["email"] == email.as_str())
+        .collect();
+    assert_eq!(about.len(), 1, "{about:#?}");
+    assert_eq!(about[0]["orgId"], "platform");
+    assert_eq!(about[0]["after"], json!({"attempt": 1, "reason": "unknown-account"}));
+    assert_eq!(about[0]["target"]["type"], "account");
+    assert_eq!(about[0]["origin"]["ip"], from.to_string());
+    let owner = h.token(&org, Role::Owner).await;
+    h.audit_settled(&org).await;
+    let own = h.audit_entries(&owner).await;
+    assert!(
+        events(&own, &["sign-in.failed"]).is_empty(),
+        "an unknown email's failure reached an organisation's trail"
+    );
+}
+
+/// Thirty failed sign-ins from one address in a window, whatever the accounts, and the next
+/// request from it is refused with 429 and `Retry-After` (even with a right password), recorded
+/// once in the platform's trail however many are refused; successes do not count, and another
+/// address is not touched.
+///
+/// Proves: RATE-5
+#[tokio::test]
+async fn thirty_failed_sign_ins_from_an_address_trip_its_limit_once() {
+    let h = harness();
+    let org = h.new_org("perip").await;
+    let member = org.user(Role::User).email.clone();
+    let from = fresh_address();
+    let limit = RateLimit::SIGN_IN_FAILURES_PER_ADDRESS;
+    for n in 0..limit.max {
+        // Another unknown email each time, so no account's own lock is at play.
+        let reply = sign_in_from(
+            from,
+            &format!("spray-{n}-{}@example.test", quire_blackbox_tests::uuid_hex()),
+            WRONG,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "failure {n}: {}", reply.text);
+        if n == 10 {
+            for _ in 0..3 {
+                let right = sign_in_from(from, &member, &h.password).await;
+                assert_eq!(right.status, StatusCode::OK, "a success counted: {}", right.text);
+            }
+        }
+    }
+    for _ in 0..3 {
+        let refused = sign_in_from(from, &member, &h.password).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.text);
+        assert_eq!(
+            refused.body["type"].as_str().map(|t| t.ends_with("too-many-requests")),
+            Some(true),
+            "{}",
+            refused.text
+        );
+        let retry: u64 = refused
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After in seconds");
+        assert!((1..=limit.window.as_secs()).contains(&retry), "Retry-After {retry}");
+    }
+    let elsewhere = sign_in_from(fresh_address(), &member, &h.password).await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.text);
+    h.trail_settled(&OrgId::platform()).await;
+    let platform = h.platform_entries().await;
+    let trips: Vec<&Value> = events(&platform, &["rate-limit.tripped"])
+        .into_iter()
+        .filter(|e| e["origin"]["ip"] == from.to_string())
+        .collect();
+    assert_eq!(trips.len(), 1, "{trips:#?}");
+    assert_eq!(trips[0]["target"], json!({"type": "address", "id": from.to_string()}));
+    assert_eq!(trips[0]["after"]["limit"], limit.name);
+    assert_eq!(trips[0]["after"]["max"], limit.max);
+}
+
+/// Fifty requests racing under a limit of five: exactly five are let through, exactly one of
+/// the refusals is the window's trip, and the next window counts from zero.
+///
+/// Proves: RATE-4, RATE-5
+#[tokio::test]
+async fn fifty_racing_requests_never_get_more_than_a_windows_limit_through() {
+    let h = harness();
+    let limit = RateLimit {
+        name: "race-test",
+        max: 5,
+        window: Duration::from_secs(2),
+    };
+    let subject = Subject::address(&format!("race-{}", quire_blackbox_tests::uuid_hex()));
+    let (allowed, trips, next_window) = h
+        .on_stack(move |stack| async move {
+            // Start early in a window, so the race does not straddle two.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock");
+            let into = now.as_millis() % 2000;
+            tokio::time::sleep(Duration::from_millis((2000 - into) as u64 + 20)).await;
+            let racing = (0..50).map(|_| {
+                let app = stack.app.clone();
+                let subject = subject.clone();
+                tokio::spawn(async move { app.store.count_request(limit, &subject).await })
+            });
+            let (mut allowed, mut trips) = (0, 0);
+            for outcome in futures::future::join_all(racing).await {
+                match outcome.expect("task").expect("store") {
+                    Limited::Allowed(_slot) => allowed += 1,
+                    Limited::Refused(refusal) => trips += usize::from(refusal.trip),
+                }
+            }
+            tokio::time::sleep(limit.window + Duration::from_millis(100)).await;
+            let next = stack.app.store.count_request(limit, &subject).await.expect("store");
+            (allowed, trips, matches!(next, Limited::Allowed(_)))
+        })
+        .await;
+    assert_eq!(allowed, 5, "requests let through among 50 racing");
+    assert_eq!(trips, 1, "trips among the refusals of one window");
+    assert!(next_window, "the next window did not count from zero");
 }

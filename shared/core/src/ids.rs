@@ -71,9 +71,25 @@ id_type!(UserId, "a user id");
 id_type!(AttachmentId, "an attachment id");
 id_type!(ExportId, "an export id");
 
+/// The id of the platform's own trail (`OrgId::platform`): identity events that name no known
+/// account. No organisation can have it: organisation ids are generated UUIDs.
+const PLATFORM: &str = "platform";
+
 impl OrgId {
+    /// A new organisation's id: a random (v4) UUID, so never [`OrgId::platform`].
     pub fn generate() -> Self {
         OrgId(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The platform's trail: where identity events go that belong to no organisation (a sign-in
+    /// for an unknown email), so that guessing cannot write into a customer's trail. It has a
+    /// chain like an organisation's, and no member.
+    pub fn platform() -> Self {
+        OrgId(PLATFORM.to_owned())
+    }
+
+    pub fn is_platform(&self) -> bool {
+        self.0 == PLATFORM
     }
 }
 
@@ -88,5 +104,13 @@ mod tests {
         assert!(OrgId::parse("").is_err());
         assert!(UserId::parse("3f2b-11aa_x").is_ok());
         assert!(serde_json::from_str::<OrgId>("\"a/b\"").is_err());
+    }
+
+    #[test]
+    fn no_organisation_is_the_platform() {
+        assert!(OrgId::platform().is_platform());
+        for _ in 0..100 {
+            assert!(!OrgId::generate().is_platform());
+        }
     }
 }

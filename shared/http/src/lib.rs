@@ -8,6 +8,7 @@
 //! | how an API Gateway event becomes a request, and a response an answer (never from headers) | [`event`] |
 //! | the request pipeline (tower layers, in order) | [`pipeline`] |
 //! | token verification, JWKS | [`auth`] |
+//! | password checks: lockout, rate limits, identity events (sign-in, later re-authentication) | [`identity`] |
 //! | what a handler is given: caller, parameters, audit context | [`context`] |
 //! | request bodies, page requests, JSON responses | [`json`] |
 //! | `ETag` / `If-Match` on versioned records (RFC 9110 §13) | [`conditional`] |
@@ -34,6 +35,7 @@ pub mod conditional;
 pub mod config;
 pub mod context;
 pub mod event;
+pub mod identity;
 pub mod json;
 pub mod openapi;
 pub mod pipeline;

@@ -20,7 +20,7 @@
 use crate::{epoch_seconds, keys, Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use base64::Engine;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long an untouched count is kept before DynamoDB may delete it.
 const FORGOTTEN_AFTER: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -51,6 +51,12 @@ impl Subject {
         Subject::of("account", &email.to_ascii_lowercase())
     }
 
+    /// A client by its IP address as the edge established it (`RequestCtx::source_ip`), for
+    /// limits per address.
+    pub fn address(ip: &str) -> Self {
+        Subject::of("address", ip)
+    }
+
     fn of(kind: &str, name: &str) -> Self {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{kind}\u{0}{name}").as_bytes());
         Subject(format!(
@@ -73,6 +79,27 @@ pub struct Attempt {
     /// This attempt's place among the consecutive ones (1 = the first since the last success).
     number: u64,
     policy: LockoutPolicy,
+    /// When the lock this reservation was the first attempt after ended.
+    ended_lock: Option<u64>,
+}
+
+impl Attempt {
+    /// This attempt's place among the consecutive ones (1 = the first since the last success
+    /// or lock).
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// When a lock ended, if this is the first attempt after it (exactly one attempt is, however
+    /// many race): the moment to record the unlock.
+    pub fn ended_lock(&self) -> Option<SystemTime> {
+        self.ended_lock.map(at)
+    }
+}
+
+/// A time stored as whole seconds since the Unix epoch.
+fn at(seconds: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(seconds)
 }
 
 /// The answer to a request to try.
@@ -87,13 +114,17 @@ pub enum Reservation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failed {
     Counted,
-    /// This failure reached the limit: the subject is locked from now for the policy's `lock`.
-    Locked,
+    /// This failure reached the limit: the subject is locked from now for the policy's `lock`,
+    /// until `until`.
+    Locked {
+        until: SystemTime,
+    },
 }
 
 impl Store {
     /// Reserves one attempt for `subject` under `policy`, or refuses: one conditional
-    /// `UpdateItem`. A lock that has ended is no obstacle (the lock cleared the count).
+    /// `UpdateItem`. A lock that has ended is no obstacle (the lock cleared the count); the
+    /// reservation that removes it reports it ([`Attempt::ended_lock`]).
     pub async fn reserve_attempt(&self, subject: &Subject, policy: LockoutPolicy) -> Result<Reservation, StoreError> {
         let key = keys::attempts(subject);
         let now = epoch_seconds();
@@ -102,7 +133,7 @@ impl Store {
             .update_item()
             .table_name(&self.data_table)
             .set_key(Some(key.to_map()))
-            .update_expression("ADD attempts :one SET expiresAt = :forget, lastAttemptAt = :now")
+            .update_expression("ADD attempts :one SET expiresAt = :forget, lastAttemptAt = :now REMOVE lockedUntil")
             .condition_expression(
                 "attribute_not_exists(pk) OR (attempts < :max AND (attribute_not_exists(lockedUntil) OR lockedUntil <= :now))",
             )
@@ -110,22 +141,26 @@ impl Store {
             .expression_attribute_values(":max", number(policy.max_failures))
             .expression_attribute_values(":now", number(now))
             .expression_attribute_values(":forget", number(now.saturating_add(FORGOTTEN_AFTER.as_secs())))
-            .return_values(ReturnValue::UpdatedNew)
+            // What was there before: the count this attempt adds to, and a lock it removes.
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match counted {
             Ok(out) => {
-                let number = out
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get("attempts"))
-                    .and_then(|n| n.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| StoreError::Corrupt("an attempt count without its number".into()))?;
+                let old = out.attributes.unwrap_or_default();
+                let before = match old.get("attempts") {
+                    None => 0,
+                    Some(n) => n
+                        .as_n()
+                        .ok()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .ok_or_else(|| StoreError::Corrupt("an attempt count that is not a number".into()))?,
+                };
                 Ok(Reservation::Granted(Attempt {
                     subject: subject.clone(),
-                    number,
+                    number: before + 1,
                     policy,
+                    ended_lock: seconds(&old, "lockedUntil"),
                 }))
             }
             Err(error) if is_condition_failure(&error) => self.when_full(subject, policy, now).await,
@@ -142,12 +177,8 @@ impl Store {
         let Some(item) = self.read(&self.data_table, &key).await? else {
             return Ok(Reservation::Refused);
         };
-        let number_of = |name: &str| {
-            item.get(name)
-                .and_then(|n| n.as_n().ok())
-                .and_then(|n| n.parse::<u64>().ok())
-        };
-        if number_of("lockedUntil").is_some_and(|until| until > now) {
+        let ended_lock = seconds(&item, "lockedUntil");
+        if ended_lock.is_some_and(|until| until > now) {
             return Ok(Reservation::Refused);
         }
         let Some(last) = item.get("lastAttemptAt").and_then(|n| n.as_n().ok()).cloned() else {
@@ -177,6 +208,7 @@ impl Store {
                 subject: subject.clone(),
                 number: 1,
                 policy,
+                ended_lock,
             })),
             // Another attempt came first: this one is refused, as it would have been.
             Err(error) if is_condition_failure(&error) => Ok(Reservation::Refused),
@@ -190,18 +222,19 @@ impl Store {
             return Ok(Failed::Counted);
         }
         let now = epoch_seconds();
+        let until = now.saturating_add(attempt.policy.lock.as_secs());
         self.ddb
             .update_item()
             .table_name(&self.data_table)
             .set_key(Some(keys::attempts(&attempt.subject).to_map()))
             .update_expression("SET attempts = :zero, lockedUntil = :until, expiresAt = :forget")
             .expression_attribute_values(":zero", number(0))
-            .expression_attribute_values(":until", number(now.saturating_add(attempt.policy.lock.as_secs())))
+            .expression_attribute_values(":until", number(until))
             .expression_attribute_values(":forget", number(now.saturating_add(FORGOTTEN_AFTER.as_secs())))
             .send()
             .await
             .map_err(StoreError::aws)?;
-        Ok(Failed::Locked)
+        Ok(Failed::Locked { until: at(until) })
     }
 
     /// The secret was right: the consecutive failures are forgotten. A lock another attempt
@@ -253,11 +286,16 @@ where
     }
 }
 
-fn number(n: impl std::fmt::Display) -> AttributeValue {
+/// A whole number of seconds an item holds, if it holds one under `name`.
+fn seconds(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+pub(crate) fn number(n: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-fn is_condition_failure<R>(
+pub(crate) fn is_condition_failure<R>(
     error: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
 ) -> bool {
     error

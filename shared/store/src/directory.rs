@@ -34,13 +34,13 @@ struct Organisation {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Membership {
-    org_id: OrgId,
-    user_id: UserId,
-    email: String,
-    display_name: String,
-    role: Role,
-    status: MemberStatus,
+pub(crate) struct Membership {
+    pub(crate) org_id: OrgId,
+    pub(crate) user_id: UserId,
+    pub(crate) email: String,
+    pub(crate) display_name: String,
+    pub(crate) role: Role,
+    pub(crate) status: MemberStatus,
 }
 
 /// A person joining an organisation: their Cognito `sub`, contact and role.
@@ -66,6 +66,10 @@ impl Store {
             return Ok(None);
         };
         let entry: DirectoryEntry = super::from_item(item)?;
+        // No one is a member of the platform's trail.
+        if entry.org_id.is_platform() {
+            return Ok(None);
+        }
         let (org_key, member_key) = (keys::organisation(&entry.org_id), keys::member(&entry.org_id, user));
         let wanted = KeysAndAttributes::builder()
             .keys(org_key.to_map())
@@ -112,6 +116,14 @@ impl Store {
             member.role,
             org.org_id,
         )))
+    }
+
+    /// A membership as stored, whatever its status (one consistent read).
+    pub(crate) async fn member(&self, org: &OrgId, user: &UserId) -> Result<Option<Membership>, StoreError> {
+        match self.read(&self.data_table, &keys::member(org, user)).await? {
+            Some(item) => Ok(Some(super::from_item(item)?)),
+            None => Ok(None),
+        }
     }
 
     /// Creates an organisation (audited as `organisation.created`).
@@ -164,8 +176,18 @@ impl Store {
             user_id: user.clone(),
             org_id: org_id.clone(),
         };
+        let account = crate::accounts::AccountEntry {
+            user_id: user.clone(),
+            org_id: org_id.clone(),
+        };
+        // The sign-in email is Cognito's username: one account per email, across organisations.
         self.transaction(scope, AuditContext::new(actor, origin))
             .insert(keys::user(user), &entry, None)
+            .insert(
+                keys::account(&crate::attempts::Subject::account(new.email)),
+                &account,
+                None,
+            )
             .insert(
                 keys::member(&org_id, user),
                 &member,

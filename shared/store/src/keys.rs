@@ -49,9 +49,11 @@ impl Key {
         ])
     }
 
-    /// Platform items outside every tenant: the user directory (a `sub` → its organisation).
+    /// Platform items outside every tenant that a tenant's transaction may write beside its
+    /// records: the user directory (a `sub` → its organisation) and the account directory (an
+    /// email's digest → its user and organisation).
     pub fn is_platform(&self) -> bool {
-        self.pk.starts_with("USER#")
+        self.pk.starts_with("USER#") || self.pk.starts_with("ACCOUNT#")
     }
 
     pub fn from_map(item: &HashMap<String, AttributeValue>) -> Option<Self> {
@@ -81,6 +83,19 @@ pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
 /// subject is named by a digest, never in clear.
 pub(crate) fn attempts(subject: &crate::attempts::Subject) -> Key {
     Key::new(format!("ATTEMPTS#{}", subject.key_part()), "COUNT")
+}
+
+/// The account directory: which user and organisation a sign-in email names, by the email's
+/// digest (`Subject::account`), so that an identity event about an email reaches the trail of the
+/// account's organisation without the email in clear in a key.
+pub(crate) fn account(subject: &crate::attempts::Subject) -> Key {
+    Key::new(format!("ACCOUNT#{}", subject.key_part()), "ACCOUNT")
+}
+
+/// One window of a rate limit for one subject (`crate::limits`): the window's start, in seconds
+/// since the epoch, is the sort key, so each window counts from zero.
+pub(crate) fn limit_window(limit: &str, subject: &crate::attempts::Subject, start: u64) -> Key {
+    Key::new(format!("LIMIT#{limit}#{}", subject.key_part()), format!("{start:012}"))
 }
 
 /// The user directory: which organisation a Cognito `sub` belongs to. Keyed by the user because

@@ -9,6 +9,8 @@
 //! |---|---|
 //! | the tenant scope, the caller | [`tenant`] |
 //! | guarded attempts: lockout after consecutive failures, atomic under races | [`attempts`] |
+//! | rate limits: windowed counters, atomic under races, one trip per window | [`limits`] |
+//! | sign-in accounts: which trail (an organisation's or the platform's) an identity event goes to | [`accounts`] |
 //! | every DynamoDB key and S3 object key | `keys` (private; [`ObjectKey`] is public) |
 //! | how a change is written with its audit event | `transaction` ([`Store::transaction`]) |
 //! | organisations and memberships | `directory` |
@@ -19,12 +21,14 @@
 //! | DynamoDB's item and transaction limits | [`size`] |
 //! | helpers for tests (feature `testing`) | `testing` |
 
+pub mod accounts;
 pub mod attempts;
 mod audit_log;
 mod cursor;
 mod directory;
 pub mod idempotency;
 mod keys;
+pub mod limits;
 pub mod size;
 pub mod tenant;
 #[cfg(feature = "testing")]

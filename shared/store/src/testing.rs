@@ -24,6 +24,11 @@ pub fn outbox_partition(org: &OrgId) -> String {
     keys::outbox_partition(org)
 }
 
+/// The attempt count of a subject (data table, `crate::attempts`).
+pub fn attempts(subject: &crate::attempts::Subject) -> RawKey {
+    raw(keys::attempts(subject))
+}
+
 /// An outbox item (data table).
 pub fn outbox(org: &OrgId, event_id: &str) -> RawKey {
     raw(keys::outbox(org, event_id))

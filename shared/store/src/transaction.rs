@@ -331,6 +331,8 @@ impl Transaction<'_> {
         let org = scope.org_id();
         let mut all = writes;
         let mut blobs: Vec<quire_core::audit::blob::Blob> = Vec::new();
+        let mut events = events;
+        quire_core::audit::as_one_change(&mut events);
         for mut event in events {
             for blob in event.seal()? {
                 if !blobs.iter().any(|b| b.sha256 == blob.sha256) {

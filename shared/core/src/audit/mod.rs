@@ -29,18 +29,51 @@ pub enum Action {
     /// A full verification's verdict (`after`: the job with its verdict).
     #[serde(rename = "audit.verified")]
     AuditVerified,
+    /// A password sign-in that Cognito accepted (`after`: the attempt's number among the
+    /// consecutive ones).
+    #[serde(rename = "sign-in.succeeded")]
+    SignInSucceeded,
+    /// A password sign-in that was refused (`after.reason`: why, kept in the trail and never
+    /// returned to the client).
+    #[serde(rename = "sign-in.failed")]
+    SignInFailed,
+    /// Consecutive failures reached the lockout's limit (`after.lockedUntil`).
+    #[serde(rename = "sign-in.locked")]
+    SignInLocked,
+    /// The first sign-in attempt after a lock ended (`after.lockedUntil`: when it ended).
+    #[serde(rename = "sign-in.unlocked")]
+    SignInUnlocked,
+    /// A rate limit refused its first request of a window (`after`: the limit, the window and
+    /// when it ends); later refusals of the window are not recorded one by one.
+    #[serde(rename = "rate-limit.tripped")]
+    RateLimitTripped,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 11] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
         Action::DocumentUpdated,
         Action::AuditVerificationStarted,
         Action::AuditVerified,
+        Action::SignInSucceeded,
+        Action::SignInFailed,
+        Action::SignInLocked,
+        Action::SignInUnlocked,
+        Action::RateLimitTripped,
+    ];
+
+    /// Identity events: what a sign-in or a rate limit records about an account or a client,
+    /// in the account's organisation's trail or, for no known account, the platform's.
+    pub const IDENTITY: [Action; 5] = [
+        Action::SignInSucceeded,
+        Action::SignInFailed,
+        Action::SignInLocked,
+        Action::SignInUnlocked,
+        Action::RateLimitTripped,
     ];
 
     /// The stable dotted name (`document.updated`).
@@ -224,6 +257,32 @@ impl AuditEvent {
     }
 }
 
+/// Makes the events of one change read as one change, in the order they were made: they share
+/// the first one's time (`at` and the id's milliseconds), and their ids, which the chain's writer
+/// appends in order, sort as the events are listed (the random parts are redistributed in
+/// ascending order, so ids stay unique and their shards spread as before).
+pub fn as_one_change(events: &mut [AuditEvent]) {
+    let Some(first) = events.first() else {
+        return;
+    };
+    let (millis, at) = match first.event_id.split_once('-') {
+        Some((millis, _)) => (millis.to_owned(), first.at.clone()),
+        None => return,
+    };
+    let mut randoms: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.event_id.split_once('-').map(|(_, r)| r.to_owned()))
+        .collect();
+    if randoms.len() != events.len() {
+        return;
+    }
+    randoms.sort();
+    for (event, random) in events.iter_mut().zip(randoms) {
+        event.event_id = format!("{millis}-{random}");
+        event.at = at.clone();
+    }
+}
+
 /// Why an event cannot be recorded; found at commit, so the change does not happen either.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotRecordable {
@@ -288,6 +347,26 @@ mod tests {
         }
     }
 
+    /// Events of one change sort in the order they were made, at one time, with unique ids.
+    ///
+    /// Proves: AUD-1
+    #[test]
+    fn events_of_one_change_sort_as_made() {
+        for _ in 0..200 {
+            let mut events: Vec<AuditEvent> = (0..4).map(|_| event(json!({}))).collect();
+            events[3].event_id = format!("9999999999999-{}", uuid::Uuid::new_v4());
+            let made: Vec<Action> = events.iter().map(|e| e.action).collect();
+            as_one_change(&mut events);
+            let mut sorted = events.clone();
+            sorted.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+            assert_eq!(sorted, events, "ids sort in the order made");
+            assert_eq!(events.iter().map(|e| e.action).collect::<Vec<_>>(), made);
+            assert!(events.iter().all(|e| e.at == events[0].at));
+            assert!(events.windows(2).all(|w| w[0].event_id < w[1].event_id), "unique");
+            assert!(events.iter().all(|e| e.event_id.starts_with(&events[0].event_id[..14])));
+        }
+    }
+
     /// `Action::ALL` holds every variant: a new one fails to compile here until it is added.
     #[test]
     fn all_actions_are_listed() {
@@ -299,6 +378,11 @@ mod tests {
                 Action::DocumentUpdated => 3,
                 Action::AuditVerificationStarted => 4,
                 Action::AuditVerified => 5,
+                Action::SignInSucceeded => 6,
+                Action::SignInFailed => 7,
+                Action::SignInLocked => 8,
+                Action::SignInUnlocked => 9,
+                Action::RateLimitTripped => 10,
             };
             assert_eq!(Action::ALL[position], action);
         }

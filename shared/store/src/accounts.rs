@@ -1,0 +1,142 @@
+//! Sign-in accounts and their identity events (AUTHN-5, AUTHN-9, AUD-4): which trail an event
+//! about an email belongs to.
+//!
+//! An email that names a member is that member's organisation's account: its sign-ins, locks
+//! and limits are recorded in the organisation's trail, as made by the member. An email that
+//! names no one is recorded in the platform's trail ([`OrgId::platform`]), so that guessing at
+//! emails cannot write into any customer's trail. The account directory (`keys::account`,
+//! written beside each membership) maps an email's digest to its user and organisation.
+//!
+//! An [`Account`] lets its holder record identity events and nothing else: it carries the
+//! trail's scope privately, so an unauthenticated request never obtains a [`TenantScope`].
+
+use super::{keys, AuditContext, Store, StoreError};
+use crate::attempts::Subject;
+use crate::tenant::TenantScope;
+use quire_core::audit::{Action, Actor, Origin, Target};
+use quire_core::ids::{OrgId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// The account directory's entry of an email.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AccountEntry {
+    pub(crate) user_id: UserId,
+    pub(crate) org_id: OrgId,
+}
+
+/// Whom an identity event is about, and the trail it is recorded in.
+#[derive(Debug, Clone)]
+pub struct Account {
+    trail: TenantScope,
+    actor: Actor,
+    target: Target,
+}
+
+impl Account {
+    /// Whether the email names a member (the event goes to their organisation's trail).
+    pub fn is_known(&self) -> bool {
+        !self.trail.org_id().is_platform()
+    }
+
+    /// No account: a client known only by its address (a rate limit per address). Its events
+    /// go to the platform's trail.
+    pub fn client(address: &str) -> Self {
+        Account {
+            trail: TenantScope::new(OrgId::platform()),
+            actor: anonymous(""),
+            target: Target::new("address", address),
+        }
+    }
+}
+
+/// Someone not signed in, named only by the email they typed (if any).
+fn anonymous(email: &str) -> Actor {
+    Actor {
+        user_id: "anonymous".into(),
+        display_name: String::new(),
+        email: quire_core::text::sanitize_line(email, 128),
+        role: "Anonymous".into(),
+        impersonator: None,
+    }
+}
+
+impl Store {
+    /// The account an email names: one read of the account directory and, for a member, one of
+    /// the membership (who they are, as the entry records them). An email that names no one
+    /// is an account of the platform's trail, recorded as typed.
+    pub async fn account(&self, email: &str) -> Result<Account, StoreError> {
+        let subject = Subject::account(email);
+        let entry = match self.read(&self.data_table, &keys::account(&subject)).await? {
+            Some(item) => Some(super::from_item::<AccountEntry>(item)?),
+            None => None,
+        };
+        let Some(entry) = entry.filter(|e| !e.org_id.is_platform()) else {
+            return Ok(Account {
+                trail: TenantScope::new(OrgId::platform()),
+                actor: anonymous(email),
+                target: Target::new("account", subject.key_part()),
+            });
+        };
+        let member = self.member(&entry.org_id, &entry.user_id).await?;
+        let actor = match member {
+            Some(member) => Actor {
+                user_id: member.user_id.to_string(),
+                display_name: member.display_name,
+                email: member.email,
+                role: member.role.as_str().to_owned(),
+                impersonator: None,
+            },
+            // The directory names a user whose membership is gone: still their organisation's
+            // account, recorded by id.
+            None => Actor {
+                user_id: entry.user_id.to_string(),
+                ..anonymous(email)
+            },
+        };
+        Ok(Account {
+            trail: TenantScope::new(entry.org_id),
+            actor,
+            target: Target::new("user", entry.user_id.as_str()),
+        })
+    }
+
+    /// Records an identity event ([`Action::IDENTITY`]) about `account` in its trail, with
+    /// `outcome` as the entry's `after`: one transaction holding only the outbox item.
+    pub async fn record_identity_event(
+        &self,
+        account: &Account,
+        origin: Origin,
+        action: Action,
+        outcome: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        self.record_identity_events(
+            account,
+            origin,
+            &[(action, serde_json::to_value(outcome).map_err(corrupt)?)],
+        )
+        .await
+    }
+
+    /// Several identity events about one account, in order, in one transaction (a failure and
+    /// the lock it starts).
+    pub async fn record_identity_events(
+        &self,
+        account: &Account,
+        origin: Origin,
+        events: &[(Action, serde_json::Value)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.transaction(
+            &account.trail,
+            AuditContext::for_route(account.actor.clone(), origin, &Action::IDENTITY),
+        );
+        for (action, outcome) in events {
+            tx = tx.event(*action, account.target.clone(), outcome);
+        }
+        tx.commit().await
+    }
+}
+
+fn corrupt(error: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(error.to_string())
+}
