@@ -39,6 +39,9 @@ ACTIONS = {
     "sign-in.locked",
     "sign-in.unlocked",
     "rate-limit.tripped",
+    "password.reset.requested",
+    "password.reset",
+    "password.reset.failed",
 }
 
 

@@ -1,5 +1,6 @@
-"""Adapters for moto's DynamoDB, loaded by moto_server.py: AWS's transaction limits, bounded
-memory, and AWS's LastEvaluatedKey.
+"""Adapters for moto, loaded by moto_server.py: for DynamoDB, AWS's transaction limits, bounded
+memory, and AWS's LastEvaluatedKey; for Cognito, password-reset codes as Cognito issues and
+checks them, delivered to a local mailbox (see "Cognito: password-reset codes" below).
 
 Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
 that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
@@ -29,7 +30,13 @@ must still say whether a next page exists), so the emulator returns it as AWS do
 """
 
 import copy
+import json
+import secrets
+import time
 from typing import Any
+
+from moto.cognitoidp.exceptions import CodeMismatchException, ExpiredCodeException, ResourceNotFoundError
+from moto.cognitoidp.models import CognitoIdpBackend, flatten_attrs
 
 from moto.dynamodb.comparisons import OpDefault
 from moto.dynamodb.exceptions import MockValidationException
@@ -154,6 +161,78 @@ def query(self: Table, *args: Any, **kwargs: Any) -> tuple[list[Item], int, dict
     return results, scanned_count, last_evaluated_key
 
 
-def install() -> None:
+def install(mailbox: str | None = None) -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
     Table.query = query
+    install_cognito(mailbox)
+
+
+# --- Cognito: password-reset codes -------------------------------------------------------------
+#
+# On AWS, Cognito emails a 6-digit code that is valid for one hour and used once, and
+# ConfirmForgotPassword refuses any other code (CodeMismatchException) and an old one
+# (ExpiredCodeException); for an unknown user, with PreventUserExistenceErrors, it answers as for
+# a wrong code. moto accepts any code that does not start with its own prefix, never expires
+# one, and shows the code in a response header. The adapter issues a 6-digit code, keeps when it
+# was issued, checks code, age and single use as Cognito does, and delivers the code to the local
+# mailbox (a JSON-lines file, --mailbox) in place of the email: the product never sees it except
+# through the person who reads the mail.
+
+RESET_CODE_SECONDS = 60 * 60  # Cognito: "The code expires in 1 hour."
+MAILBOX: str | None = None
+_original_forgot_password = CognitoIdpBackend.forgot_password
+
+
+def _deliver(to: str, kind: str, code: str) -> None:
+    if MAILBOX is None:
+        return
+    line = json.dumps({"to": to, "kind": kind, "code": code, "at": time.time()})
+    with open(MAILBOX, "a", encoding="utf-8") as mailbox:
+        mailbox.write(line + "\n")
+
+
+def _pool_user(backend: CognitoIdpBackend, client_id: str, username: str):
+    for pool in backend.user_pools.values():
+        if client_id in pool.clients:
+            try:
+                return pool, pool._get_user(username)
+            except Exception:  # noqa: BLE001  (moto raises for an unknown user in some versions)
+                return pool, None
+    raise ResourceNotFoundError(client_id)
+
+
+def forgot_password(self: CognitoIdpBackend, client_id: str, username: str):
+    _, details = _original_forgot_password(self, client_id, username)
+    _, user = _pool_user(self, client_id, username)
+    if user is not None:
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        user.confirmation_code = code
+        user.quire_code_issued_at = time.time()
+        email = flatten_attrs(user.attributes).get("email", username)
+        _deliver(email, "password-reset", code)
+    # The code is delivered by mail, never in the answer.
+    return None, details
+
+
+def confirm_forgot_password(
+    self: CognitoIdpBackend, client_id: str, username: str, password: str, confirmation_code: str
+) -> None:
+    _, user = _pool_user(self, client_id, username)
+    issued = getattr(user, "quire_code_issued_at", None) if user is not None else None
+    if user is None or user.confirmation_code is None or issued is None:
+        raise CodeMismatchException("Invalid verification code provided, please try again.")
+    if not secrets.compare_digest(str(user.confirmation_code), str(confirmation_code)):
+        raise CodeMismatchException("Invalid verification code provided, please try again.")
+    if time.time() - issued > RESET_CODE_SECONDS:
+        user.confirmation_code = None
+        raise ExpiredCodeException("Invalid code provided, please request a code again.")
+    user.password = password
+    user.confirmation_code = None
+    user.quire_code_issued_at = None
+
+
+def install_cognito(mailbox: str | None) -> None:
+    global MAILBOX
+    MAILBOX = mailbox
+    CognitoIdpBackend.forgot_password = forgot_password
+    CognitoIdpBackend.confirm_forgot_password = confirm_forgot_password

@@ -5,7 +5,7 @@ conditional writes occasionally lose an update. One thread serialises every
 request, which makes conditional-write races behave as on AWS at the same
 speed (README.md, "The local emulator and its gaps").
 
-Usage: moto_server.py --port N [--parent-pid P]    (started by infra/local/src/emulator.rs)
+Usage: moto_server.py --port N [--parent-pid P] [--mailbox FILE]    (started by infra/local/src/emulator.rs)
 """
 
 import argparse
@@ -40,6 +40,11 @@ def main() -> None:
         help="pid of the launcher; exit when it is gone (default: our parent at start-up, "
         "which misses a parent that dies before we get this far)",
     )
+    parser.add_argument(
+        "--mailbox",
+        default=None,
+        help="JSON-lines file that receives what Cognito would email (password-reset codes)",
+    )
     args = parser.parse_args()
 
     # moto builds some URLs (e.g. for Lambda, CloudFormation) from MOTO_PORT.
@@ -60,7 +65,7 @@ def main() -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import moto_patches  # noqa: E402
 
-    moto_patches.install()
+    moto_patches.install(args.mailbox)
 
     # One line per request is noise in test output; keep warnings and errors.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -244,6 +244,16 @@ impl Harness {
         .await
     }
 
+    /// The newest password-reset code Cognito sent `email` (locally: the emulator's mailbox).
+    pub fn reset_code(&self, email: &str) -> Option<String> {
+        self.stack
+            .emulator
+            .mail_to(email)
+            .into_iter()
+            .rfind(|mail| mail.kind == "password-reset")
+            .map(|mail| mail.code)
+    }
+
     pub async fn raw(&self, request: reqwest::RequestBuilder) -> Reply {
         reply(request.send().await.expect("request reaches the stack")).await
     }

@@ -80,6 +80,28 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         .await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.text);
     check(Method::POST, "/auth/login", &login);
+    let forgot = h
+        .call(
+            Method::POST,
+            "/auth/password/forgot",
+            None,
+            Some(json!({"email": org.user(Role::Viewer).email})),
+        )
+        .await;
+    assert_eq!(forgot.status, StatusCode::ACCEPTED, "{}", forgot.text);
+    check(Method::POST, "/auth/password/forgot", &forgot);
+    let viewer_email = org.user(Role::Viewer).email.clone();
+    let code = h.reset_code(&viewer_email).expect("a reset code in the mailbox");
+    let reset = h
+        .call(
+            Method::POST,
+            "/auth/password/reset",
+            None,
+            Some(json!({"email": viewer_email, "code": code, "newPassword": h.password})),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    check(Method::POST, "/auth/password/reset", &reset);
 
     let long_body = "A step long enough to be kept as an audit blob.\n".repeat(40);
     let created = h

@@ -113,6 +113,11 @@ pub struct Emulator {
     pub port: u16,
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL` and SDK configs.
     pub endpoint: String,
+    /// Where Cognito's mail goes locally (password-reset codes): a JSON-lines file, one
+    /// `{"to", "kind", "code", "at"}` per message, removed when the emulator stops. On AWS
+    /// Cognito emails the code; the emulator's adapter (`infra/local/moto_patches.py`) writes it
+    /// here instead.
+    pub mailbox: PathBuf,
     child: Child,
     /// The emulator's stdout and stderr go to an unlinked temporary file rather than a
     /// pipe (nobody has to drain it, nothing is left behind); this is our read handle.
@@ -166,6 +171,8 @@ impl Emulator {
         // Unlinked now, the file lives as long as someone holds it open.
         let _ = std::fs::remove_file(&log_path);
         let reader = reader?;
+        let mailbox =
+            std::env::temp_dir().join(format!("quire-mailbox-{port}-{}.jsonl", uuid::Uuid::new_v4().simple()));
         let child = Command::new(python)
             .arg(script)
             .arg("--port")
@@ -173,6 +180,8 @@ impl Emulator {
             // The watchdog in the script exits when this process is gone.
             .arg("--parent-pid")
             .arg(std::process::id().to_string())
+            .arg("--mailbox")
+            .arg(&mailbox)
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
@@ -183,6 +192,7 @@ impl Emulator {
         let mut emulator = Emulator {
             port,
             endpoint: format!("http://127.0.0.1:{port}"),
+            mailbox,
             child,
             log: reader,
             http: reqwest::Client::builder()
@@ -269,6 +279,27 @@ impl Drop for Emulator {
         // Same as kill_on_drop, said explicitly. An emulator that is never dropped (held
         // in a static, or the process aborts) is ended by moto_server.py's parent watchdog.
         let _ = self.child.start_kill();
+        let _ = std::fs::remove_file(&self.mailbox);
+    }
+}
+
+/// One message Cognito would have emailed.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Mail {
+    pub to: String,
+    /// `password-reset`.
+    pub kind: String,
+    pub code: String,
+}
+
+impl Emulator {
+    /// The messages sent to `to` (compared case-insensitively), oldest first.
+    pub fn mail_to(&self, to: &str) -> Vec<Mail> {
+        let text = std::fs::read_to_string(&self.mailbox).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Mail>(line).ok())
+            .filter(|mail| mail.to.eq_ignore_ascii_case(to))
+            .collect()
     }
 }
 

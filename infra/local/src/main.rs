@@ -41,9 +41,12 @@ Try (the README's quick start has more):
   curl -s -w '\n' {api}/audit -H "authorization: Bearer $TOKEN"
   curl -s -w '\n' {api}/audit/verify -H "authorization: Bearer $TOKEN"
 
+Mail Cognito would send (password-reset codes) lands in {mailbox}
+
 Ctrl-C stops it."#,
         emulator = stack.emulator.endpoint,
         origin = stack.origin_url,
+        mailbox = stack.emulator.mailbox.display(),
         default = DEFAULT_DEMO_PASSWORD,
     );
     tokio::signal::ctrl_c().await?;

@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod ids;
+pub mod password;
 pub mod rbac;
 pub mod telemetry;
 pub mod text;

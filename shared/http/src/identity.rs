@@ -1,6 +1,7 @@
 //! Identity checks shared by every route that takes a password (sign-in today; re-authentication
 //! for electronic signatures later): the guarded password check (AUTHN-5, AUTHN-9, RATE-4,
-//! RATE-5) and the identity events it records (AUD-4).
+//! RATE-5), the limited password-reset request (RATE-2) and the guarded reset, and the identity
+//! events they record (AUD-4).
 //!
 //! Order of a password check, so that a flood can neither guess nor flood the audit trail:
 //!
@@ -19,12 +20,15 @@
 use crate::context::RequestCtx;
 use crate::problem::Problem;
 use crate::App;
+use aws_sdk_cognitoidentityprovider::operation::confirm_forgot_password::ConfirmForgotPasswordError;
+use aws_sdk_cognitoidentityprovider::operation::forgot_password::ForgotPasswordError;
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::{InitiateAuthError, InitiateAuthOutput};
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use quire_core::audit::Action;
+use quire_core::password::{NewPassword, Violation};
 use quire_store::accounts::Account;
 use quire_store::attempts::{Failed, Reservation, Subject};
-use quire_store::limits::{Limited, RateLimit};
+use quire_store::limits::{Limited, RateLimit, Slot};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -87,34 +91,15 @@ pub async fn check_password(
     email: &Email,
     password: &Password,
 ) -> Result<InitiateAuthOutput, Problem> {
-    let address = ctx.source_ip.as_deref().unwrap_or("unknown");
-    let slot = match app
-        .store
-        .count_request(RateLimit::SIGN_IN_FAILURES_PER_ADDRESS, &Subject::address(address))
-        .await?
-    {
-        Limited::Allowed(slot) => slot,
-        Limited::Refused(refusal) => {
-            if refusal.trip {
-                let limit = RateLimit::SIGN_IN_FAILURES_PER_ADDRESS;
-                let outcome = json!({
-                    "limit": limit.name,
-                    "max": limit.max,
-                    "windowSeconds": limit.window.as_secs(),
-                    "windowEndsAt": rfc3339(UNIX_EPOCH + Duration::from_secs(refusal.window_ends)),
-                });
-                app.store
-                    .record_identity_event(
-                        &Account::client(address),
-                        ctx.origin(),
-                        Action::RateLimitTripped,
-                        &outcome,
-                    )
-                    .await?;
-            }
-            return Err(Problem::too_many_requests(refusal.retry_after.as_secs()));
-        }
-    };
+    let address = address(ctx);
+    let slot = within_limit(
+        app,
+        ctx,
+        RateLimit::SIGN_IN_FAILURES_PER_ADDRESS,
+        &Subject::address(address),
+        &Account::client(address),
+    )
+    .await?;
     // Reserved before Cognito sees the password: of any number of racing attempts, no more
     // than the policy's limit are judged. A refused one keeps its place in the address's count.
     let subject = Subject::account(email.as_str());
@@ -188,6 +173,223 @@ pub async fn check_password(
                     Err(not_judged(error))
                 }
             }
+        }
+    }
+}
+
+/// Asks Cognito to send `email` a password-reset code (`ForgotPassword`), limited per address
+/// ([`RateLimit::PASSWORD_RESETS_PER_ADDRESS`]) and then per email
+/// ([`RateLimit::PASSWORD_RESETS_PER_EMAIL`]), and records the request
+/// (`password.reset.requested`, with whether a code was sent) in the account's trail, or the
+/// platform's for an email that names no one. Whether a code was sent is never told (AUTHN-9):
+/// `Ok(())` for every email Cognito accepted the request for.
+///
+/// Errors: 429 `too-many-requests` (either limit, with `Retry-After`; or Cognito's quota), 503
+/// when Cognito or the store is unavailable.
+pub async fn request_password_reset(app: &App, ctx: &RequestCtx, email: &Email) -> Result<(), Problem> {
+    let address = address(ctx);
+    let _counted = within_limit(
+        app,
+        ctx,
+        RateLimit::PASSWORD_RESETS_PER_ADDRESS,
+        &Subject::address(address),
+        &Account::client(address),
+    )
+    .await?;
+    let account = app.store.account(email.as_str()).await?;
+    let _counted = within_limit(
+        app,
+        ctx,
+        RateLimit::PASSWORD_RESETS_PER_EMAIL,
+        &Subject::account(email.as_str()),
+        &account,
+    )
+    .await?;
+    let sent = app
+        .cognito
+        .forgot_password()
+        .client_id(&app.config.user_pool_client_id)
+        .username(email.as_str())
+        .send()
+        .await;
+    let outcome = match sent {
+        // Cognito answers alike for an unknown user (PreventUserExistenceErrors); the trail
+        // knows which it was.
+        Ok(_) if account.is_known() => "code-sent",
+        Ok(_) => "unknown-account",
+        Err(error) => match error.into_service_error() {
+            ForgotPasswordError::UserNotFoundException(_) => "unknown-account",
+            ForgotPasswordError::InvalidParameterException(_) => "no-verified-email",
+            ForgotPasswordError::NotAuthorizedException(_) => "not-allowed",
+            ForgotPasswordError::LimitExceededException(_) | ForgotPasswordError::TooManyRequestsException(_) => {
+                return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
+            }
+            other => return Err(Problem::unavailable(other)),
+        },
+    };
+    app.store
+        .record_identity_event(
+            &account,
+            ctx.origin(),
+            Action::PasswordResetRequested,
+            &json!({ "outcome": outcome }),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A reset code as Cognito emails it: six ASCII digits.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct ResetCode(String);
+
+impl TryFrom<String> for ResetCode {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(ResetCode(value))
+        } else {
+            Err("code: must be the 6 digits of the reset code".into())
+        }
+    }
+}
+
+/// Sets `email`'s password to `new` with a reset code (`ConfirmForgotPassword`), guarded like
+/// a sign-in: refused codes are counted per address
+/// ([`RateLimit::PASSWORD_RESET_FAILURES_PER_ADDRESS`]) and per account (five in a row lock the
+/// account's resets for the sign-in lockout's length, `Subject::password_reset`), and each
+/// judged attempt is recorded (`password.reset` or `password.reset.failed`) in the account's
+/// trail, or the platform's.
+///
+/// Errors: 400 `invalid-code` (wrong, used or expired code, unknown email, locked resets: one
+/// answer), 400 `weak-password` when Cognito refuses a password the policy allows, 429 (the
+/// address's limit or Cognito's quota), 503. Cognito's change and the trail's entry cannot be
+/// one transaction: a reset whose entry cannot be committed is answered 503 and logged as an
+/// error, though the password did change.
+pub async fn reset_password(
+    app: &App,
+    ctx: &RequestCtx,
+    email: &Email,
+    code: &ResetCode,
+    new: &NewPassword,
+) -> Result<(), Problem> {
+    let address = address(ctx);
+    let slot = within_limit(
+        app,
+        ctx,
+        RateLimit::PASSWORD_RESET_FAILURES_PER_ADDRESS,
+        &Subject::address(address),
+        &Account::client(address),
+    )
+    .await?;
+    let attempt = match app
+        .store
+        .reserve_attempt(&Subject::password_reset(email.as_str()), app.config.sign_in_lockout)
+        .await?
+    {
+        Reservation::Granted(attempt) => attempt,
+        Reservation::Refused => return Err(Problem::invalid_code()),
+    };
+    let account = app.store.account(email.as_str()).await?;
+    let number = attempt.number();
+    let result = app
+        .cognito
+        .confirm_forgot_password()
+        .client_id(&app.config.user_pool_client_id)
+        .username(email.as_str())
+        .confirmation_code(&code.0)
+        .password(new.expose())
+        .send()
+        .await;
+    let error = match result {
+        Ok(_) => {
+            let recorded = app
+                .store
+                .record_identity_event(
+                    &account,
+                    ctx.origin(),
+                    Action::PasswordReset,
+                    &json!({ "attempt": number }),
+                )
+                .await;
+            if let Err(error) = app.store.attempt_succeeded(attempt).await {
+                tracing::error!(%error, "the reset's attempt count was not cleared");
+            }
+            if let Err(error) = app.store.give_back(slot).await {
+                tracing::error!(%error, "the reset's address count was not cleared");
+            }
+            if let Err(error) = recorded {
+                tracing::error!(%error, "a password reset Cognito made has no audit entry");
+                return Err(error.into());
+            }
+            return Ok(());
+        }
+        Err(error) => error.into_service_error(),
+    };
+    let reason = match &error {
+        ConfirmForgotPasswordError::CodeMismatchException(_) => "wrong-code",
+        ConfirmForgotPasswordError::ExpiredCodeException(_) => "expired-code",
+        ConfirmForgotPasswordError::UserNotFoundException(_) => "unknown-account",
+        ConfirmForgotPasswordError::NotAuthorizedException(_) => "not-allowed",
+        ConfirmForgotPasswordError::InvalidPasswordException(_) => {
+            app.store.attempt_not_judged(attempt).await?;
+            app.store.give_back(slot).await?;
+            return Err(Problem::weak_password(&[Violation::NotAccepted]));
+        }
+        ConfirmForgotPasswordError::TooManyFailedAttemptsException(_)
+        | ConfirmForgotPasswordError::LimitExceededException(_)
+        | ConfirmForgotPasswordError::TooManyRequestsException(_) => {
+            app.store.attempt_not_judged(attempt).await?;
+            app.store.give_back(slot).await?;
+            return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS));
+        }
+        _ => {
+            app.store.attempt_not_judged(attempt).await?;
+            app.store.give_back(slot).await?;
+            return Err(Problem::unavailable(error));
+        }
+    };
+    // Cognito says "wrong code" for an email that names no one, too: the trail says which.
+    let reason = if account.is_known() { reason } else { "unknown-account" };
+    let mut outcome = json!({ "attempt": number, "reason": reason });
+    if let Failed::Locked { until } = app.store.attempt_failed(attempt).await? {
+        outcome["lockedUntil"] = json!(rfc3339(until));
+    }
+    app.store
+        .record_identity_event(&account, ctx.origin(), Action::PasswordResetFailed, &outcome)
+        .await?;
+    Err(Problem::invalid_code())
+}
+
+/// The client's address as the edge established it.
+fn address(ctx: &RequestCtx) -> &str {
+    ctx.source_ip.as_deref().unwrap_or("unknown")
+}
+
+/// Counts one request of `subject` under `limit`. Over the limit: a 429 with `Retry-After`, and
+/// the window's trip recorded about `whom` (the only refusal of the window that is: RATE-5).
+async fn within_limit(
+    app: &App,
+    ctx: &RequestCtx,
+    limit: RateLimit,
+    subject: &Subject,
+    whom: &Account,
+) -> Result<Slot, Problem> {
+    match app.store.count_request(limit, subject).await? {
+        Limited::Allowed(slot) => Ok(slot),
+        Limited::Refused(refusal) => {
+            if refusal.trip {
+                let outcome = json!({
+                    "limit": limit.name,
+                    "max": limit.max,
+                    "windowSeconds": limit.window.as_secs(),
+                    "windowEndsAt": rfc3339(UNIX_EPOCH + Duration::from_secs(refusal.window_ends)),
+                });
+                app.store
+                    .record_identity_event(whom, ctx.origin(), Action::RateLimitTripped, &outcome)
+                    .await?;
+            }
+            Err(Problem::too_many_requests(refusal.retry_after.as_secs()))
         }
     }
 }

@@ -17,9 +17,15 @@ pub fn parse_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
     if bytes.is_empty() {
         return Err(Problem::invalid_body("a JSON body is required", None));
     }
-    serde_json::from_slice(bytes).map_err(|error| {
-        let message = error.to_string();
-        let field = field_of(&message);
+    // The path says which field a wrong type or value is in, which serde's message does not.
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let field = match field_of(&message) {
+            Some(field) => Some(field),
+            None if path != "." && path != "?" => Some(path),
+            None => None,
+        };
         // Drop serde's " at line 1 column 42" position suffix: it helps nobody reading a 400.
         let detail = message.split(" at line ").next().unwrap_or(&message).to_owned();
         Problem::invalid_body(detail, field.as_deref())

@@ -96,6 +96,35 @@ impl Problem {
         )
     }
 
+    /// A new password breaks the policy (AUTHN-3): `violations` lists every rule it breaks, each
+    /// as `{"rule": <stable name>, "detail": <what the rule asks>}`.
+    pub fn weak_password(violations: &[quire_core::password::Violation]) -> Self {
+        let listed: Vec<Value> = violations
+            .iter()
+            .map(|v| json!({ "rule": v, "detail": v.rule() }))
+            .collect();
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "weak-password",
+            "Weak password",
+            "the new password breaks the password policy; `violations` names every rule it breaks",
+        )
+        .with("field", "newPassword")
+        .with("violations", listed)
+    }
+
+    /// A reset or confirmation code that is wrong, used, expired, or for no account: one
+    /// answer for each (AUTHN-9).
+    pub fn invalid_code() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-code",
+            "Invalid code",
+            "the code is not valid for this email, or has expired; ask for a new one",
+        )
+        .with("field", "code")
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
     }

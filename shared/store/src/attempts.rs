@@ -51,6 +51,12 @@ impl Subject {
         Subject::of("account", &email.to_ascii_lowercase())
     }
 
+    /// An account's password-reset codes, by its sign-in email (guessed codes are counted
+    /// apart from guessed passwords).
+    pub fn password_reset(email: &str) -> Self {
+        Subject::of("password-reset", &email.to_ascii_lowercase())
+    }
+
     /// A client by its IP address as the edge established it (`RequestCtx::source_ip`), for
     /// limits per address.
     pub fn address(ip: &str) -> Self {

@@ -41,6 +41,28 @@ impl RateLimit {
         window: Duration::from_secs(15 * 60),
     };
 
+    /// Password-reset codes asked for per client address: 5 per 15 minutes (RATE-2).
+    pub const PASSWORD_RESETS_PER_ADDRESS: RateLimit = RateLimit {
+        name: "password-resets-per-address",
+        max: 5,
+        window: Duration::from_secs(15 * 60),
+    };
+
+    /// Password-reset codes asked for per email: 3 per 15 minutes (RATE-2).
+    pub const PASSWORD_RESETS_PER_EMAIL: RateLimit = RateLimit {
+        name: "password-resets-per-email",
+        max: 3,
+        window: Duration::from_secs(15 * 60),
+    };
+
+    /// Refused password-reset codes per client address: 30 per 15 minutes, counted like
+    /// [`RateLimit::SIGN_IN_FAILURES_PER_ADDRESS`] (given back when the code is accepted).
+    pub const PASSWORD_RESET_FAILURES_PER_ADDRESS: RateLimit = RateLimit {
+        name: "password-reset-failures-per-address",
+        max: 30,
+        window: Duration::from_secs(15 * 60),
+    };
+
     fn window_seconds(&self) -> u64 {
         self.window.as_secs().max(1)
     }

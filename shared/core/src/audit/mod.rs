@@ -47,12 +47,22 @@ pub enum Action {
     /// when it ends); later refusals of the window are not recorded one by one.
     #[serde(rename = "rate-limit.tripped")]
     RateLimitTripped,
+    /// A password-reset code was asked for (`after.outcome`: `code-sent`, or why none was).
+    #[serde(rename = "password.reset.requested")]
+    PasswordResetRequested,
+    /// A password was reset with a code Cognito accepted (`after.attempt`).
+    #[serde(rename = "password.reset")]
+    PasswordReset,
+    /// A reset code was refused (`after.reason`, kept internal; `after.lockedUntil` when this
+    /// failure locked resets of the account).
+    #[serde(rename = "password.reset.failed")]
+    PasswordResetFailed,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 14] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -64,16 +74,22 @@ impl Action {
         Action::SignInLocked,
         Action::SignInUnlocked,
         Action::RateLimitTripped,
+        Action::PasswordResetRequested,
+        Action::PasswordReset,
+        Action::PasswordResetFailed,
     ];
 
     /// Identity events: what a sign-in or a rate limit records about an account or a client,
     /// in the account's organisation's trail or, for no known account, the platform's.
-    pub const IDENTITY: [Action; 5] = [
+    pub const IDENTITY: [Action; 8] = [
         Action::SignInSucceeded,
         Action::SignInFailed,
         Action::SignInLocked,
         Action::SignInUnlocked,
         Action::RateLimitTripped,
+        Action::PasswordResetRequested,
+        Action::PasswordReset,
+        Action::PasswordResetFailed,
     ];
 
     /// The stable dotted name (`document.updated`).
@@ -383,6 +399,9 @@ mod tests {
                 Action::SignInLocked => 8,
                 Action::SignInUnlocked => 9,
                 Action::RateLimitTripped => 10,
+                Action::PasswordResetRequested => 11,
+                Action::PasswordReset => 12,
+                Action::PasswordResetFailed => 13,
             };
             assert_eq!(Action::ALL[position], action);
         }

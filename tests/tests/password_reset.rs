@@ -1,0 +1,377 @@
+//! Asking for a password-reset code (`POST /auth/password/forgot`): the same answer for every
+//! email (AUTHN-9), limits per email and per address (RATE-2) whose trips are recorded once
+//! (RATE-5), and the request recorded in the account's trail or the platform's (AUD-1). Each
+//! test asks from addresses of its own, so no other test's requests count.
+
+use quire_blackbox_tests::{fresh_address, harness, uuid_hex, Reply};
+use quire_core::ids::OrgId;
+use quire_core::rbac::Role;
+use quire_store::limits::RateLimit;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::net::IpAddr;
+
+async fn forgot_from(from: IpAddr, body: Value) -> Reply {
+    harness()
+        .call_from(from, Method::POST, "/auth/password/forgot", None, Some(body))
+        .await
+}
+
+/// The events of `entries` with `action`, in order.
+fn events<'e>(entries: &'e [Value], action: &str) -> Vec<&'e Value> {
+    entries
+        .iter()
+        .map(|e| &e["event"])
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
+fn assert_too_many(reply: &Reply, window_seconds: u64) {
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{}", reply.text);
+    assert_eq!(
+        reply.body["type"], "urn:quire:problem:too-many-requests",
+        "{}",
+        reply.text
+    );
+    let retry: u64 = reply
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=window_seconds).contains(&retry), "Retry-After {retry}");
+}
+
+/// A known and an unknown email get the same status, body and headers Quire sets; the trail
+/// knows which was which: the member's organisation's for the known one (a code was sent), the
+/// platform's for the unknown one.
+///
+/// Proves: AUTHN-9, AUD-1
+#[tokio::test]
+async fn a_reset_request_is_answered_alike_for_known_and_unknown_emails() {
+    let h = harness();
+    let org = h.new_org("forgot").await;
+    let member = org.user(Role::User).clone();
+    let unknown = format!("nobody-{}@example.test", uuid_hex());
+    let known_reply = forgot_from(fresh_address(), json!({"email": member.email})).await;
+    let unknown_reply = forgot_from(fresh_address(), json!({"email": unknown})).await;
+    assert_eq!(known_reply.status, StatusCode::ACCEPTED, "{}", known_reply.text);
+    assert_eq!(unknown_reply.status, known_reply.status);
+    assert_eq!(unknown_reply.text, known_reply.text);
+    let names = |r: &Reply| {
+        let mut names: Vec<String> = r
+            .headers
+            .keys()
+            .map(|k| k.as_str().to_owned())
+            .filter(|k| !matches!(k.as_str(), "x-correlation-id" | "date"))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&known_reply), names(&unknown_reply));
+    for name in names(&known_reply) {
+        if name != "content-length" {
+            assert_eq!(known_reply.header(&name), unknown_reply.header(&name), "{name}");
+        }
+    }
+
+    h.audit_settled(&org).await;
+    let owner = h.token(&org, Role::Owner).await;
+    let own = h.audit_entries(&owner).await;
+    let requested = events(&own, "password.reset.requested");
+    assert_eq!(requested.len(), 1, "{requested:#?}");
+    assert_eq!(requested[0]["after"], json!({"outcome": "code-sent"}));
+    assert_eq!(
+        requested[0]["target"],
+        json!({"type": "user", "id": member.user_id.as_str()})
+    );
+    h.trail_settled(&OrgId::platform()).await;
+    let platform = h.platform_entries().await;
+    let about: Vec<&Value> = events(&platform, "password.reset.requested")
+        .into_iter()
+        .filter(|e| e["actor"]["email"] == unknown.as_str())
+        .collect();
+    assert_eq!(about.len(), 1, "{about:#?}");
+    assert_eq!(about[0]["after"], json!({"outcome": "unknown-account"}));
+}
+
+/// Three codes per email in a window, from any addresses: the fourth is refused with 429 and
+/// `Retry-After`, and the refusals are recorded once, in the member's organisation's trail.
+///
+/// Proves: RATE-2, RATE-5
+#[tokio::test]
+async fn three_reset_requests_per_email_and_then_429() {
+    let h = harness();
+    let org = h.new_org("peremail").await;
+    let member = org.user(Role::User).clone();
+    let limit = RateLimit::PASSWORD_RESETS_PER_EMAIL;
+    for n in 0..limit.max {
+        let reply = forgot_from(fresh_address(), json!({"email": member.email})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "request {n}: {}", reply.text);
+    }
+    for _ in 0..3 {
+        assert_too_many(
+            &forgot_from(fresh_address(), json!({"email": member.email.to_uppercase()})).await,
+            limit.window.as_secs(),
+        );
+    }
+    h.audit_settled(&org).await;
+    let owner = h.token(&org, Role::Owner).await;
+    let own = h.audit_entries(&owner).await;
+    assert_eq!(events(&own, "password.reset.requested").len(), 3);
+    let trips = events(&own, "rate-limit.tripped");
+    assert_eq!(trips.len(), 1, "{trips:#?}");
+    assert_eq!(trips[0]["after"]["limit"], limit.name);
+    assert_eq!(trips[0]["target"]["id"], member.user_id.as_str());
+}
+
+/// Five codes per address in a window, whatever the emails: the sixth is refused, recorded once
+/// in the platform's trail. Requests refused as malformed do not count.
+///
+/// Proves: RATE-2, RATE-5
+#[tokio::test]
+async fn five_reset_requests_per_address_and_then_429() {
+    let h = harness();
+    let from = fresh_address();
+    let limit = RateLimit::PASSWORD_RESETS_PER_ADDRESS;
+    for bad in [
+        json!({"email": "not-an-email"}),
+        json!({"email": "a@b", "extra": 1}),
+        json!({"mail": "a@b"}),
+        json!({"email": 7}),
+        json!({"email": format!("{}@example.test", "x".repeat(200))}),
+        json!({"email": "a\u{0}b@example.test"}),
+    ] {
+        let reply = forgot_from(from, bad.clone()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.text);
+    }
+    for n in 0..limit.max {
+        let reply = forgot_from(from, json!({"email": format!("spray-{n}-{}@example.test", uuid_hex())})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "request {n}: {}", reply.text);
+    }
+    for _ in 0..3 {
+        assert_too_many(
+            &forgot_from(from, json!({"email": format!("late-{}@example.test", uuid_hex())})).await,
+            limit.window.as_secs(),
+        );
+    }
+    let elsewhere = forgot_from(
+        fresh_address(),
+        json!({"email": format!("other-{}@example.test", uuid_hex())}),
+    )
+    .await;
+    assert_eq!(elsewhere.status, StatusCode::ACCEPTED, "{}", elsewhere.text);
+    h.trail_settled(&OrgId::platform()).await;
+    let platform = h.platform_entries().await;
+    let trips: Vec<&Value> = events(&platform, "rate-limit.tripped")
+        .into_iter()
+        .filter(|e| e["origin"]["ip"] == from.to_string())
+        .collect();
+    assert_eq!(trips.len(), 1, "{trips:#?}");
+    assert_eq!(trips[0]["after"]["limit"], limit.name);
+    let requested = events(&platform, "password.reset.requested")
+        .into_iter()
+        .filter(|e| e["origin"]["ip"] == from.to_string())
+        .count();
+    assert_eq!(
+        requested, limit.max as usize,
+        "malformed or refused requests were recorded"
+    );
+}
+
+async fn reset_from(from: IpAddr, body: Value) -> Reply {
+    harness()
+        .call_from(from, Method::POST, "/auth/password/reset", None, Some(body))
+        .await
+}
+
+async fn sign_in(email: &str, password: &str) -> Reply {
+    harness()
+        .call_from(
+            fresh_address(),
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+}
+
+const NEW_PASSWORD: &str = "Reset-Passw0rd-2026!";
+
+/// The code Cognito emails resets the password once: the new password signs in, the old one no
+/// longer does, the code cannot be used again; the reset is recorded in the member's trail.
+///
+/// Proves: AUD-1
+#[tokio::test]
+async fn a_reset_code_sets_a_new_password_once() {
+    let h = harness();
+    let org = h.new_org("reset").await;
+    let member = org.user(Role::User).clone();
+    let from = fresh_address();
+    let asked = forgot_from(from, json!({"email": member.email})).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text);
+    let code = h.reset_code(&member.email).expect("a code in the mailbox");
+    let body = json!({"email": member.email, "code": code, "newPassword": NEW_PASSWORD});
+    let reset = reset_from(from, body.clone()).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    assert_eq!(reset.body, json!({"status": "reset"}));
+    assert_eq!(sign_in(&member.email, NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        sign_in(&member.email, &h.password).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = reset_from(
+        from,
+        json!({"email": member.email, "code": code, "newPassword": "Another-Passw0rd-1!"}),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text);
+    assert_eq!(again.body["type"], "urn:quire:problem:invalid-code");
+
+    h.audit_settled(&org).await;
+    let owner = h.token(&org, Role::Owner).await;
+    let own = h.audit_entries(&owner).await;
+    let resets: Vec<&Value> = own
+        .iter()
+        .map(|e| &e["event"])
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("password.reset")))
+        .collect();
+    let actions: Vec<&str> = resets.iter().map(|e| e["action"].as_str().unwrap_or("")).collect();
+    assert_eq!(
+        actions,
+        ["password.reset.requested", "password.reset", "password.reset.failed"],
+        "{resets:#?}"
+    );
+    assert_eq!(resets[1]["after"], json!({"attempt": 1}));
+    assert_eq!(resets[2]["after"], json!({"attempt": 1, "reason": "wrong-code"}));
+    assert_eq!(resets[1]["origin"]["ip"], from.to_string());
+}
+
+/// A new password that breaks the policy is refused with every broken rule named, before
+/// Cognito is called: the code stays good and is used afterwards.
+///
+/// Proves: AUTHN-3
+#[tokio::test]
+async fn a_weak_new_password_names_every_rule_it_breaks_and_spends_nothing() {
+    let h = harness();
+    let org = h.new_org("weak").await;
+    let member = org.user(Role::User).clone();
+    let from = fresh_address();
+    assert_eq!(
+        forgot_from(from, json!({"email": member.email})).await.status,
+        StatusCode::ACCEPTED
+    );
+    let code = h.reset_code(&member.email).expect("a code in the mailbox");
+    for (weak, rules) in [
+        ("shrt", &["too-short", "no-upper-case", "no-digit", "no-symbol"][..]),
+        ("alllowercase-and-long", &["no-upper-case", "no-digit"][..]),
+        ("NoDigitsHere-At-All", &["no-digit"][..]),
+        (" Spaced-Passw0rd-1 ", &["surrounding-space"][..]),
+    ] {
+        let reply = reset_from(from, json!({"email": member.email, "code": code, "newPassword": weak})).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{weak:?}: {}", reply.text);
+        assert_eq!(reply.body["type"], "urn:quire:problem:weak-password", "{}", reply.text);
+        assert_eq!(reply.body["field"], "newPassword");
+        let named: Vec<&str> = reply.body["violations"]
+            .as_array()
+            .expect("violations")
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(named, rules, "{weak:?}");
+        assert!(!reply.text.contains(weak), "the password was echoed");
+    }
+    // Control characters are refused for the whole body, before any rule is looked at.
+    let control = reset_from(
+        from,
+        json!({"email": member.email, "code": code, "newPassword": "Quire-Passw0rd-\u{1b}[2J"}),
+    )
+    .await;
+    assert_eq!(control.status, StatusCode::BAD_REQUEST, "{}", control.text);
+    let reset = reset_from(
+        from,
+        json!({"email": member.email, "code": code, "newPassword": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        reset.status,
+        StatusCode::OK,
+        "the code was spent by a refused password: {}",
+        reset.text
+    );
+}
+
+/// A wrong code is answered alike for a known and an unknown email; five wrong codes in a row
+/// lock the account's resets, so that then even the right code gets that answer.
+///
+/// Proves: AUTHN-9
+#[tokio::test]
+async fn wrong_codes_are_answered_alike_and_five_lock_resets() {
+    let h = harness();
+    let org = h.new_org("codes").await;
+    let member = org.user(Role::User).clone();
+    let unknown = format!("nobody-{}@example.test", uuid_hex());
+    assert_eq!(
+        forgot_from(fresh_address(), json!({"email": member.email}))
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    let code = h.reset_code(&member.email).expect("a code in the mailbox");
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let mut answers = Vec::new();
+    for email in [&member.email, &unknown] {
+        for _ in 0..5 {
+            let reply = reset_from(
+                fresh_address(),
+                json!({"email": email, "code": wrong, "newPassword": NEW_PASSWORD}),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+            answers.push(reply.text);
+        }
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:#?}");
+    let right = reset_from(
+        fresh_address(),
+        json!({"email": member.email, "code": code, "newPassword": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(right.text, answers[0], "locked, yet the code was judged");
+    assert_eq!(
+        sign_in(&member.email, &h.password).await.status,
+        StatusCode::OK,
+        "the password changed"
+    );
+}
+
+/// Malformed reset requests are refused naming the field, and nothing is counted or sent.
+#[tokio::test]
+async fn a_malformed_reset_request_names_the_field() {
+    let from = fresh_address();
+    for (body, field) in [
+        (
+            json!({"email": "a@b.test", "code": "12ab56", "newPassword": NEW_PASSWORD}),
+            "code",
+        ),
+        (
+            json!({"email": "a@b.test", "code": "1234567", "newPassword": NEW_PASSWORD}),
+            "code",
+        ),
+        (
+            json!({"email": "nope", "code": "123456", "newPassword": NEW_PASSWORD}),
+            "email",
+        ),
+        (
+            json!({"email": "a@b.test", "code": "123456", "newPassword": 7}),
+            "newPassword",
+        ),
+        (
+            json!({"email": "a@b.test", "code": "123456", "newPassword": NEW_PASSWORD, "admin": true}),
+            "admin",
+        ),
+    ] {
+        let reply = reset_from(from, body.clone()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.text);
+        assert_eq!(reply.body["field"], field, "{body}: {}", reply.text);
+    }
+}
