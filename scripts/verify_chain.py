@@ -42,6 +42,7 @@ ACTIONS = {
     "password.reset.requested",
     "password.reset",
     "password.reset.failed",
+    "sign-in.challenged",
 }
 
 

@@ -44,7 +44,7 @@ fn assert_too_many(reply: &Reply, window_seconds: u64) {
 /// knows which was which: the member's organisation's for the known one (a code was sent), the
 /// platform's for the unknown one.
 ///
-/// Proves: AUTHN-9, AUD-1
+/// Proves: AUTHN-9
 #[tokio::test]
 async fn a_reset_request_is_answered_alike_for_known_and_unknown_emails() {
     let h = harness();
@@ -200,7 +200,7 @@ const NEW_PASSWORD: &str = "Reset-Passw0rd-2026!";
 /// The code Cognito emails resets the password once: the new password signs in, the old one no
 /// longer does, the code cannot be used again; the reset is recorded in the member's trail.
 ///
-/// Proves: AUD-1
+/// Proves: AUD-3
 #[tokio::test]
 async fn a_reset_code_sets_a_new_password_once() {
     let h = harness();

@@ -91,7 +91,7 @@ pub async fn check_password(
     email: &Email,
     password: &Password,
 ) -> Result<InitiateAuthOutput, Problem> {
-    let address = address(ctx);
+    let address = address(ctx)?;
     let slot = within_limit(
         app,
         ctx,
@@ -124,12 +124,21 @@ pub async fn check_password(
         .await;
     match result {
         Ok(out) => {
-            events.push((Action::SignInSucceeded, json!({ "attempt": number })));
+            // The password was right; a session exists only with tokens. A challenge (a new
+            // password, MFA) is recorded as such, not as a sign-in.
+            match (&out.authentication_result, &out.challenge_name) {
+                (Some(_), _) => events.push((Action::SignInSucceeded, json!({ "attempt": number }))),
+                (None, challenge) => events.push((
+                    Action::SignInChallenged,
+                    json!({ "attempt": number, "challenge": challenge.as_ref().map(|c| c.as_str()).unwrap_or("none") }),
+                )),
+            }
             if let Err(error) = app.store.record_identity_events(&account, ctx.origin(), &events).await {
                 // Not recorded, not signed in: the tokens Cognito issued are not handed out, and
-                // the attempt does not count.
-                app.store.attempt_not_judged(attempt).await?;
-                return Err(error.into());
+                // neither the attempt nor the address's request counts.
+                app.store.attempt_not_judged(attempt).await.map_err(unrecorded)?;
+                app.store.give_back(slot).await.map_err(unrecorded)?;
+                return Err(unrecorded(error));
             }
             // Recorded: a failure to clear the counts must not lose the sign-in.
             if let Err(error) = app.store.attempt_succeeded(attempt).await {
@@ -157,7 +166,8 @@ pub async fn check_password(
                     }
                     app.store
                         .record_identity_events(&account, ctx.origin(), &events)
-                        .await?;
+                        .await
+                        .map_err(unrecorded)?;
                     Err(Problem::invalid_credentials())
                 }
                 None => {
@@ -168,7 +178,8 @@ pub async fn check_password(
                     if !events.is_empty() {
                         app.store
                             .record_identity_events(&account, ctx.origin(), &events)
-                            .await?;
+                            .await
+                            .map_err(unrecorded)?;
                     }
                     Err(not_judged(error))
                 }
@@ -187,7 +198,7 @@ pub async fn check_password(
 /// Errors: 429 `too-many-requests` (either limit, with `Retry-After`; or Cognito's quota), 503
 /// when Cognito or the store is unavailable.
 pub async fn request_password_reset(app: &App, ctx: &RequestCtx, email: &Email) -> Result<(), Problem> {
-    let address = address(ctx);
+    let address = address(ctx)?;
     let _counted = within_limit(
         app,
         ctx,
@@ -234,7 +245,8 @@ pub async fn request_password_reset(app: &App, ctx: &RequestCtx, email: &Email) 
             Action::PasswordResetRequested,
             &json!({ "outcome": outcome }),
         )
-        .await?;
+        .await
+        .map_err(unrecorded)?;
     Ok(())
 }
 
@@ -273,7 +285,7 @@ pub async fn reset_password(
     code: &ResetCode,
     new: &NewPassword,
 ) -> Result<(), Problem> {
-    let address = address(ctx);
+    let address = address(ctx)?;
     let slot = within_limit(
         app,
         ctx,
@@ -320,7 +332,7 @@ pub async fn reset_password(
             }
             if let Err(error) = recorded {
                 tracing::error!(%error, "a password reset Cognito made has no audit entry");
-                return Err(error.into());
+                return Err(unrecorded(error));
             }
             return Ok(());
         }
@@ -357,13 +369,23 @@ pub async fn reset_password(
     }
     app.store
         .record_identity_event(&account, ctx.origin(), Action::PasswordResetFailed, &outcome)
-        .await?;
+        .await
+        .map_err(unrecorded)?;
     Err(Problem::invalid_code())
 }
 
-/// The client's address as the edge established it.
-fn address(ctx: &RequestCtx) -> &str {
-    ctx.source_ip.as_deref().unwrap_or("unknown")
+/// The client's address as the edge established it. Every request has one (the edge layer
+/// refuses a request without it); none here is Quire's fault, not a shared bucket.
+fn address(ctx: &RequestCtx) -> Result<&str, Problem> {
+    ctx.source_ip
+        .as_deref()
+        .ok_or_else(|| Problem::internal("a public identity route without the viewer's address"))
+}
+
+/// A store failure while recording an identity event: the request is refused as unavailable
+/// (503, retry later), never answered as if it had been recorded.
+fn unrecorded(error: quire_store::StoreError) -> Problem {
+    Problem::unavailable(error)
 }
 
 /// Counts one request of `subject` under `limit`. Over the limit: a 429 with `Retry-After`, and
@@ -387,7 +409,8 @@ async fn within_limit(
                 });
                 app.store
                     .record_identity_event(whom, ctx.origin(), Action::RateLimitTripped, &outcome)
-                    .await?;
+                    .await
+                    .map_err(unrecorded)?;
             }
             Err(Problem::too_many_requests(refusal.retry_after.as_secs()))
         }

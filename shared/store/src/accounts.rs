@@ -29,7 +29,10 @@ pub(crate) struct AccountEntry {
 #[derive(Debug, Clone)]
 pub struct Account {
     trail: TenantScope,
+    /// The member, for what only they could have done (a right password or code).
     actor: Actor,
+    /// Whoever typed the email, for everything else: a wrong guess is not the member's act.
+    typed: Actor,
     target: Target,
 }
 
@@ -45,6 +48,7 @@ impl Account {
         Account {
             trail: TenantScope::new(OrgId::platform()),
             actor: anonymous(""),
+            typed: anonymous(""),
             target: Target::new("address", address),
         }
     }
@@ -75,6 +79,7 @@ impl Store {
             return Ok(Account {
                 trail: TenantScope::new(OrgId::platform()),
                 actor: anonymous(email),
+                typed: anonymous(email),
                 target: Target::new("account", subject.key_part()),
             });
         };
@@ -97,6 +102,7 @@ impl Store {
         Ok(Account {
             trail: TenantScope::new(entry.org_id),
             actor,
+            typed: anonymous(email),
             target: Target::new("user", entry.user_id.as_str()),
         })
     }
@@ -118,23 +124,44 @@ impl Store {
         .await
     }
 
-    /// Several identity events about one account, in order, in one transaction (a failure and
-    /// the lock it starts).
+    /// Several identity events about one account, in order (a failure and the lock it starts).
+    /// Their actor is the member only for what proves the credential (`sign-in.succeeded`,
+    /// `sign-in.challenged`, `password.reset`); otherwise whoever typed the email, so a guess
+    /// is never recorded as the member's act. Events of one actor commit in one transaction.
     pub async fn record_identity_events(
         &self,
         account: &Account,
         origin: Origin,
         events: &[(Action, serde_json::Value)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.transaction(
-            &account.trail,
-            AuditContext::for_route(account.actor.clone(), origin, &Action::IDENTITY),
-        );
-        for (action, outcome) in events {
-            tx = tx.event(*action, account.target.clone(), outcome);
+        let mut rest = events;
+        while let Some((first, _)) = rest.first() {
+            let by_member = proves_credential(*first);
+            let run = rest
+                .iter()
+                .take_while(|(a, _)| proves_credential(*a) == by_member)
+                .count();
+            let actor = if by_member { &account.actor } else { &account.typed };
+            let mut tx = self.transaction(
+                &account.trail,
+                AuditContext::for_route(actor.clone(), origin.clone(), &Action::IDENTITY),
+            );
+            for (action, outcome) in &rest[..run] {
+                tx = tx.event(*action, account.target.clone(), outcome);
+            }
+            tx.commit().await?;
+            rest = &rest[run..];
         }
-        tx.commit().await
+        Ok(())
     }
+}
+
+/// Events only the holder of the credential can cause.
+fn proves_credential(action: Action) -> bool {
+    matches!(
+        action,
+        Action::SignInSucceeded | Action::SignInChallenged | Action::PasswordReset
+    )
 }
 
 fn corrupt(error: serde_json::Error) -> StoreError {

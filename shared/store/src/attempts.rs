@@ -59,8 +59,21 @@ impl Subject {
 
     /// A client by its IP address as the edge established it (`RequestCtx::source_ip`), for
     /// limits per address.
+    /// An IPv6 address counts as its /64 (one subscriber's usual allocation, so a client
+    /// cannot spread over its own prefix); an IPv4-mapped one as its IPv4 address.
     pub fn address(ip: &str) -> Self {
-        Subject::of("address", ip)
+        let key = match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+            Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+            Err(_) => ip.to_owned(),
+        };
+        Subject::of("address", &key)
     }
 
     fn of(kind: &str, name: &str) -> Self {
@@ -312,6 +325,18 @@ pub(crate) fn is_condition_failure<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Proves: RATE-2
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_prefix() {
+        assert_eq!(
+            Subject::address("2001:db8:1:2:aaaa::1"),
+            Subject::address("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(Subject::address("2001:db8:1:2::1"), Subject::address("2001:db8:1:3::1"));
+        assert_eq!(Subject::address("::ffff:192.0.2.7"), Subject::address("192.0.2.7"));
+        assert_ne!(Subject::address("192.0.2.7"), Subject::address("192.0.2.8"));
+    }
 
     /// The key docs/operations.md tells an operator to compute ("Unlocking a sign-in account").
     #[test]

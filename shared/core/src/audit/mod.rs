@@ -57,12 +57,16 @@ pub enum Action {
     /// failure locked resets of the account).
     #[serde(rename = "password.reset.failed")]
     PasswordResetFailed,
+    /// The password was right and Cognito asked for another step (`after.challenge`: a new
+    /// password, MFA): no session yet.
+    #[serde(rename = "sign-in.challenged")]
+    SignInChallenged,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -77,11 +81,12 @@ impl Action {
         Action::PasswordResetRequested,
         Action::PasswordReset,
         Action::PasswordResetFailed,
+        Action::SignInChallenged,
     ];
 
     /// Identity events: what a sign-in or a rate limit records about an account or a client,
     /// in the account's organisation's trail or, for no known account, the platform's.
-    pub const IDENTITY: [Action; 8] = [
+    pub const IDENTITY: [Action; 9] = [
         Action::SignInSucceeded,
         Action::SignInFailed,
         Action::SignInLocked,
@@ -90,6 +95,7 @@ impl Action {
         Action::PasswordResetRequested,
         Action::PasswordReset,
         Action::PasswordResetFailed,
+        Action::SignInChallenged,
     ];
 
     /// The stable dotted name (`document.updated`).
@@ -402,6 +408,7 @@ mod tests {
                 Action::PasswordResetRequested => 11,
                 Action::PasswordReset => 12,
                 Action::PasswordResetFailed => 13,
+                Action::SignInChallenged => 14,
             };
             assert_eq!(Action::ALL[position], action);
         }
