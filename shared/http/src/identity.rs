@@ -12,7 +12,8 @@
 //! 2. **The account's attempt** is reserved (`quire_store::attempts`): a locked account is
 //!    refused with the answer a wrong password gets, and is not recorded again (its lock was).
 //! 3. **Cognito** judges the password. Every judged attempt is one entry in the account's trail
-//!    (`sign-in.succeeded` or `sign-in.failed` with the internal reason, `sign-in.locked` when
+//!    (`sign-in.succeeded`, `sign-in.challenged` when Cognito asks for another step, or
+//!    `sign-in.failed` with the internal reason, `sign-in.locked` when
 //!    it starts a lock, `sign-in.unlocked` first when it is the first attempt after one); an
 //!    email that names no member is recorded in the platform's trail (`quire_store::accounts`).
 //!    A sign-in that cannot be recorded is refused (503) and its tokens are not handed out.

@@ -292,7 +292,7 @@ impl Store {
 }
 
 /// An update whose condition failing means "nothing to do": someone else's update came first.
-fn condition_may_fail<T, R>(
+pub(crate) fn condition_may_fail<T, R>(
     result: Result<T, aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
 ) -> Result<(), StoreError>
 where

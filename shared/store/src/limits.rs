@@ -14,7 +14,7 @@
 //! Fixed windows can let up to `2 × max` through in a span of one window that straddles a
 //! boundary; docs/decisions.md ("Rate limits") says why that is the chosen trade.
 
-use crate::attempts::{is_condition_failure, number, Subject};
+use crate::attempts::{condition_may_fail, is_condition_failure, number, Subject};
 use crate::{epoch_seconds, keys, Store, StoreError};
 use aws_sdk_dynamodb::types::ReturnValue;
 use std::time::Duration;
@@ -157,10 +157,6 @@ impl Store {
             .expression_attribute_values(":zero", number(0))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(StoreError::aws(error)),
-        }
+        condition_may_fail(result)
     }
 }

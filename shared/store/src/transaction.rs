@@ -358,10 +358,13 @@ impl Transaction<'_> {
             all.push(Write::unconditional(key, item));
         }
         // TEN-2, in release builds too: nothing of this transaction lies outside the scope.
-        if let Some(stray) = all
-            .iter()
-            .find(|w| !keys::belongs_to(&w.key, org) && !w.key.is_platform())
-        {
+        // A platform item written beside a tenant's change (the user and account directories)
+        // names that tenant and no other.
+        let in_scope = |w: &Write| {
+            keys::belongs_to(&w.key, org)
+                || (w.key.is_platform() && w.item.get("orgId").and_then(|v| v.as_s().ok()) == Some(&org.to_string()))
+        };
+        if let Some(stray) = all.iter().find(|w| !in_scope(w)) {
             return Err(StoreError::Corrupt(format!(
                 "a write outside the tenant's partitions: {}",
                 stray.key.pk
@@ -486,6 +489,32 @@ mod tests {
             matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("outside the tenant")),
             "{outcome:?}"
         );
+    }
+
+    /// A directory entry written beside a tenant's change cannot name another tenant: it would
+    /// route that tenant's user (or sign-in email) to the wrong organisation.
+    ///
+    /// Proves: TEN-2
+    #[tokio::test]
+    async fn a_directory_entry_for_another_tenant_is_refused_before_anything_is_sent() {
+        let store = offline_store();
+        let scope = TenantScope::new(OrgId::parse("acme").unwrap());
+        let user = UserId::parse("u1").unwrap();
+        for org in ["globex", "platform"] {
+            let outcome = store
+                .transaction(&scope, audit())
+                .insert(
+                    keys::user(&user),
+                    &serde_json::json!({"userId": "u1", "orgId": org}),
+                    Some((Action::MemberAdded, Target::new("user", "u1"))),
+                )
+                .commit()
+                .await;
+            assert!(
+                matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("outside the tenant")),
+                "{org}: {outcome:?}"
+            );
+        }
     }
 
     /// More writes than one transaction holds are refused before anything is sent.
