@@ -43,6 +43,10 @@ ACTIONS = {
     "password.reset",
     "password.reset.failed",
     "sign-in.challenged",
+    "session.refreshed",
+    "session.expired",
+    "session.signed-out",
+    "sessions.revoked",
 }
 
 

@@ -1,6 +1,7 @@
 """Adapters for moto, loaded by moto_server.py: for DynamoDB, AWS's transaction limits, bounded
 memory, and AWS's LastEvaluatedKey; for Cognito, password-reset codes as Cognito issues and
-checks them, delivered to a local mailbox (see "Cognito: password-reset codes" below).
+checks them, delivered to a local mailbox (see "Cognito: password-reset codes" below), and a
+global sign-out that finds the user by any of their names ("signing a user out everywhere").
 
 Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
 that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
@@ -36,7 +37,7 @@ import time
 from typing import Any
 
 from moto.cognitoidp.exceptions import CodeMismatchException, ExpiredCodeException, ResourceNotFoundError
-from moto.cognitoidp.models import CognitoIdpBackend, flatten_attrs
+from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, flatten_attrs
 
 from moto.dynamodb.comparisons import OpDefault
 from moto.dynamodb.exceptions import MockValidationException
@@ -231,8 +232,36 @@ def confirm_forgot_password(
     user.quire_code_issued_at = None
 
 
+# --- Cognito: signing a user out everywhere -------------------------------------------------------
+#
+# On AWS, AdminUserGlobalSignOut ends every refresh token of the user, whichever name (username,
+# the `sub` when email is the username attribute, or an alias) the caller and the sign-ins used.
+# moto compares the name passed with the name each sign-in used, character for character, so a
+# sign-out by `sub` misses sign-ins made with the email. The adapter compares the users the names
+# resolve to.
+
+
+def _same_user(pool: CognitoIdpUserPool, a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return pool._get_user(a) is not None and pool._get_user(a) is pool._get_user(b)
+    except Exception:  # noqa: BLE001  (moto raises for an unknown user in some versions)
+        return False
+
+
+def sign_out(self: CognitoIdpUserPool, username: str) -> None:
+    for token, token_tuple in list(self.refresh_tokens.items()):
+        if token_tuple is not None and _same_user(self, username, token_tuple[1]):
+            self.refresh_tokens[token] = None
+    for access_token, (_, signed_in) in list(self.access_tokens.items()):
+        if _same_user(self, username, signed_in):
+            self.access_tokens.pop(access_token)
+
+
 def install_cognito(mailbox: str | None) -> None:
     global MAILBOX
     MAILBOX = mailbox
     CognitoIdpBackend.forgot_password = forgot_password
     CognitoIdpBackend.confirm_forgot_password = confirm_forgot_password
+    CognitoIdpUserPool.sign_out = sign_out

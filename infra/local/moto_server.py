@@ -9,6 +9,8 @@ Usage: moto_server.py --port N [--parent-pid P] [--mailbox FILE]    (started by 
 """
 
 import argparse
+import collections
+import json
 import logging
 import os
 import sys
@@ -28,6 +30,34 @@ def exit_with_parent(parent: int) -> None:
         if os.getppid() != parent:
             os._exit(0)
         time.sleep(0.2)
+
+
+CALLS_PATH = "/_quire/dynamodb-calls"
+
+
+class CountingApp:
+    """Counts the DynamoDB API calls the emulator serves, by operation, and answers
+    GET /_quire/dynamodb-calls with the counts so far: how the tests count the round trips an
+    authenticated request costs (tests/tests/round_trips.rs). Streams calls
+    (DynamoDBStreams_20120810.*) are not DynamoDB round trips of a request and are not counted.
+    Requests are served one at a time, so a plain counter is exact."""
+
+    def __init__(self, app):
+        self.app = app
+        self.counts: collections.Counter = collections.Counter()
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == CALLS_PATH and environ.get("REQUEST_METHOD") == "GET":
+            body = json.dumps(self.counts).encode()
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_20120810."):
+            self.counts[target.split(".", 1)[1]] += 1
+        return self.app(environ, start_response)
 
 
 def main() -> None:
@@ -70,7 +100,7 @@ def main() -> None:
     # One line per request is noise in test output; keep warnings and errors.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = CountingApp(DomainDispatcherApplication(create_backend_app))
     run_simple(
         HOST,
         args.port,

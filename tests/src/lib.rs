@@ -103,6 +103,17 @@ impl Reply {
     pub fn problem_type(&self) -> &str {
         self.body["type"].as_str().unwrap_or_default()
     }
+
+    /// Asserts the reply is the problem `slug` (`urn:quire:problem:<slug>`) with `status`.
+    pub fn assert_problem(&self, status: StatusCode, slug: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(
+            self.problem_type(),
+            format!("urn:quire:problem:{slug}"),
+            "{}",
+            self.text
+        );
+    }
 }
 
 /// A response read off the socket by [`Harness::raw_http`].
@@ -335,7 +346,23 @@ impl Harness {
 
     /// Overwrites one string attribute of a data-table item directly, as an attacker or operator
     /// with database access would (the API offers no way to).
-    pub async fn tamper(&self, (pk, sk): (String, String), name: &str, value: &str) {
+    pub async fn tamper(&self, key: (String, String), name: &str, value: &str) {
+        self.set_attribute(key, name, aws_sdk_dynamodb::types::AttributeValue::S(value.to_owned()))
+            .await
+    }
+
+    /// Overwrites one number attribute of a data-table item directly (see [`Harness::tamper`]).
+    pub async fn tamper_number(&self, key: (String, String), name: &str, value: u64) {
+        self.set_attribute(key, name, aws_sdk_dynamodb::types::AttributeValue::N(value.to_string()))
+            .await
+    }
+
+    async fn set_attribute(
+        &self,
+        (pk, sk): (String, String),
+        name: &str,
+        value: aws_sdk_dynamodb::types::AttributeValue,
+    ) {
         use aws_sdk_dynamodb::types::AttributeValue::S;
         self.dynamodb()
             .update_item()
@@ -344,10 +371,38 @@ impl Harness {
             .key("sk", S(sk))
             .update_expression("SET #name = :value")
             .expression_attribute_names("#name", name)
-            .expression_attribute_values(":value", S(value.to_owned()))
+            .expression_attribute_values(":value", value)
             .send()
             .await
             .expect("direct table update");
+    }
+
+    /// The DynamoDB calls the emulator has served so far, by operation (`GetItem`, …): the
+    /// emulator counts them (infra/local/moto_server.py).
+    pub async fn dynamodb_calls(&self) -> std::collections::HashMap<String, u64> {
+        client()
+            .get(format!("{}/_quire/dynamodb-calls", self.emulator))
+            .send()
+            .await
+            .expect("the emulator answers")
+            .json()
+            .await
+            .expect("counts as JSON")
+    }
+
+    /// Signs `email` in with the demo password: the whole answer (access and refresh tokens).
+    pub async fn sign_in(&self, email: &str) -> Value {
+        let reply = self
+            .call_from(
+                fresh_address(),
+                Method::POST,
+                "/auth/login",
+                None,
+                Some(json!({"email": email, "password": self.password})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "sign-in of {email}: {}", reply.text);
+        reply.body
     }
 
     /// Waits until the audit writer has appended every pending event of `org` (its outbox is empty).

@@ -102,6 +102,48 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         .await;
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
     check(Method::POST, "/auth/password/reset", &reset);
+    let refreshed = h
+        .call(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({"refreshToken": login.body["refreshToken"]})),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    check(Method::POST, "/auth/refresh", &refreshed);
+    check(
+        Method::GET,
+        "/auth/me",
+        &h.call(Method::GET, "/auth/me", Some(&token), None).await,
+    );
+    // The session-ending routes, each with a session of its own (a User's), and revocation of a
+    // Viewer's by the Owner.
+    let user = h.token(&org, Role::User).await;
+    let signed_out = h.call(Method::POST, "/auth/logout", Some(&user), None).await;
+    assert_eq!(signed_out.status, StatusCode::OK, "{}", signed_out.text);
+    check(Method::POST, "/auth/logout", &signed_out);
+    check(
+        Method::POST,
+        "/auth/logout",
+        &h.call(Method::POST, "/auth/logout", Some(&user), None).await,
+    );
+    let user = h.token(&org, Role::User).await;
+    let mine = h
+        .call(Method::POST, "/auth/sessions/revoke-mine", Some(&user), None)
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
+    check(Method::POST, "/auth/sessions/revoke-mine", &mine);
+    let revoked = h
+        .call(
+            Method::POST,
+            "/auth/sessions/revoke",
+            Some(&token),
+            Some(json!({"userId": org.user(Role::Viewer).user_id.as_str()})),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    check(Method::POST, "/auth/sessions/revoke", &revoked);
 
     let long_body = "A step long enough to be kept as an audit blob.\n".repeat(40);
     let created = h

@@ -33,6 +33,14 @@ const VERIFICATION_ID: &str = "REPLACE_WITH_VERIFICATION_ID";
 const ORIGIN_SECRET: &str = "REPLACE_WITH_ORIGIN_SECRET";
 /// The reset code the forgot-password sample had Cognito send (read when the reset sample runs).
 const RESET_CODE: &str = "REPLACE_WITH_RESET_CODE";
+/// A refresh token from a sign-in of the organisation's Owner.
+const REFRESH_TOKEN: &str = "REPLACE_WITH_REFRESH_TOKEN";
+/// An access token whose session the sample ends (sign-out, revoking one's own sessions): a
+/// fresh sign-in for each such sample, so the others' token lives on.
+const SESSION_TOKEN: &str = "REPLACE_WITH_SESSION_TOKEN";
+/// A member whose sessions the revocation sample revokes (not the Owner whose token the other
+/// samples use).
+const USER_ID: &str = "REPLACE_WITH_USER_ID";
 /// The sample login (a seeded user of the local stack).
 const LOGIN_EMAIL: &str = "owner@acme.test";
 
@@ -301,8 +309,25 @@ async fn api_samples_replay_through_their_function() {
     // One job per organisation at a time: the sample's POST starts the next one.
     h.verification_done(&token, job.body["id"].as_str().expect("job id"))
         .await;
+    let signed_in = h
+        .call(
+            reqwest::Method::POST,
+            "/auth/login",
+            None,
+            Some(serde_json::json!({"email": org.user(Role::Owner).email, "password": h.password})),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.text);
     let substitutions = [
         (ACCESS_TOKEN, token.clone()),
+        (
+            REFRESH_TOKEN,
+            signed_in.body["refreshToken"]
+                .as_str()
+                .expect("a refresh token")
+                .to_owned(),
+        ),
+        (USER_ID, org.user(Role::User).user_id.to_string()),
         (PASSWORD, h.password.clone()),
         (DOCUMENT_ID, document["id"].as_str().expect("document id").to_owned()),
         (BLOB_SHA256, quire_core::audit::blob::digest(&long_body)),
@@ -335,6 +360,9 @@ async fn api_samples_replay_through_their_function() {
         let name = file.name();
         let mut event = file.json.clone();
         fill(&mut event, &substitutions);
+        if event.to_string().contains(SESSION_TOKEN) {
+            fill(&mut event, &[(SESSION_TOKEN, h.token(&org, Role::Viewer).await)]);
+        }
         if event.to_string().contains(RESET_CODE) {
             let code = h.reset_code(LOGIN_EMAIL).expect("the forgot-password sample ran first");
             fill(&mut event, &[(RESET_CODE, code)]);

@@ -25,13 +25,29 @@ fn emulator_key() -> &'static EncodingKey {
     })
 }
 
-/// Claims of a real access token of acme's owner, valid now.
-fn claims(h: &Harness) -> Value {
+/// A live session of acme's owner (its id, Cognito's `origin_jti`): crafted tokens name it, so
+/// only the property under test decides.
+async fn session(h: &Harness) -> String {
+    static SESSION: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    SESSION
+        .get_or_init(|| async {
+            let token = h.token(h.org("acme"), Role::Owner).await;
+            let me = h.call(Method::GET, "/auth/me", Some(&token), None).await;
+            assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+            me.body["session"]["id"].as_str().expect("session id").to_owned()
+        })
+        .await
+        .clone()
+}
+
+/// Claims of a real access token of acme's owner, valid now, of a live session.
+async fn claims(h: &Harness) -> Value {
     let sub = h.org("acme").user(Role::Owner).user_id.to_string();
     json!({
         "sub": sub, "username": sub, "client_id": h.user_pool_client_id, "token_use": "access",
         "scope": "aws.cognito.signin.user.admin", "auth_time": now() - 10, "iat": now() - 10,
         "exp": now() + 3600, "jti": uuid::Uuid::new_v4().to_string(), "iss": h.jwt_issuer,
+        "origin_jti": session(h).await,
     })
 }
 
@@ -58,7 +74,7 @@ async fn status_with(h: &Harness, token: &str) -> StatusCode {
 #[tokio::test]
 async fn a_correctly_signed_token_is_accepted() {
     let h = harness();
-    assert_eq!(status_with(h, &sign(&claims(h), "dummy")).await, StatusCode::OK);
+    assert_eq!(status_with(h, &sign(&claims(h).await, "dummy")).await, StatusCode::OK);
     let real = h.token(h.org("acme"), Role::Owner).await;
     assert_eq!(status_with(h, &real).await, StatusCode::OK);
 }
@@ -67,7 +83,7 @@ async fn a_correctly_signed_token_is_accepted() {
 #[tokio::test]
 async fn expiry_allows_exactly_sixty_seconds_of_skew() {
     let h = harness();
-    let mut c = claims(h);
+    let mut c = claims(h).await;
     // 58 s rather than 59: a second may tick between signing here and verifying there. The
     // exact 59/61 s boundary is proven deterministically in quire's auth unit tests.
     c["exp"] = json!(now() - 58);
@@ -84,7 +100,7 @@ async fn expiry_allows_exactly_sixty_seconds_of_skew() {
 #[tokio::test]
 async fn forged_and_wrong_tokens_are_401() {
     let h = harness();
-    let good = claims(h);
+    let good = claims(h).await;
     let with = |key: &str, value: Value| {
         let mut c = good.clone();
         c[key] = value;
@@ -154,9 +170,50 @@ async fn forged_and_wrong_tokens_are_401() {
 #[tokio::test]
 async fn a_valid_token_for_no_member_is_refused() {
     let h = harness();
-    let mut c = claims(h);
+    let mut c = claims(h).await;
     c["sub"] = json!(uuid::Uuid::new_v4().to_string());
     let reply = h.call(Method::GET, "/documents", Some(&sign(&c, "dummy")), None).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.problem_type(), "urn:quire:problem:no-membership");
+}
+
+/// A correctly signed token of a member is refused unless it names a live session of that very
+/// member: no session id, a made-up one, or another member's session.
+///
+/// Proves: AUTHN-2
+#[tokio::test]
+async fn a_token_naming_no_session_of_its_member_is_refused() {
+    let h = harness();
+    let refused = |reply: quire_blackbox_tests::Reply, problem: &str| {
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
+        assert_eq!(
+            reply.problem_type(),
+            format!("urn:quire:problem:{problem}"),
+            "{}",
+            reply.text
+        );
+    };
+    let mut none = claims(h).await;
+    none.as_object_mut().expect("claims").remove("origin_jti");
+    refused(
+        h.call(Method::GET, "/documents", Some(&sign(&none, "dummy")), None)
+            .await,
+        "unauthorized",
+    );
+    let mut made_up = claims(h).await;
+    made_up["origin_jti"] = json!(uuid::Uuid::new_v4().to_string());
+    refused(
+        h.call(Method::GET, "/documents", Some(&sign(&made_up, "dummy")), None)
+            .await,
+        "token-revoked",
+    );
+    let mut someone_elses = claims(h).await;
+    let admin = h.org("acme").user(Role::Admin).user_id.to_string();
+    someone_elses["sub"] = json!(admin);
+    someone_elses["username"] = json!(admin);
+    refused(
+        h.call(Method::GET, "/documents", Some(&sign(&someone_elses, "dummy")), None)
+            .await,
+        "token-revoked",
+    );
 }

@@ -375,3 +375,66 @@ async fn a_malformed_reset_request_names_the_field() {
         assert_eq!(reply.body["field"], field, "{body}: {}", reply.text);
     }
 }
+
+/// A reset is how an account is taken back: every session started before it ends at once, its
+/// refresh tokens stop at Cognito, and the revocation is recorded with the reset, as the
+/// member's act.
+///
+/// Proves: AUTHN-2
+#[tokio::test]
+async fn a_reset_ends_every_session_of_the_account() {
+    let h = harness();
+    let org = h.new_org("resetsessions").await;
+    let member = org.user(Role::User).clone();
+    let signed_in = sign_in(&member.email, &h.password).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
+    let token = signed_in.body["accessToken"].as_str().expect("token").to_owned();
+    let from = fresh_address();
+    assert_eq!(
+        forgot_from(from, json!({"email": member.email})).await.status,
+        StatusCode::ACCEPTED
+    );
+    let code = h.reset_code(&member.email).expect("a code in the mailbox");
+    let reset = reset_from(
+        from,
+        json!({"email": member.email, "code": code, "newPassword": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+
+    let refused = h.call(Method::GET, "/auth/me", Some(&token), None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    assert_eq!(refused.body["type"], "urn:quire:problem:token-revoked");
+    let refresh = h
+        .call(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({"refreshToken": signed_in.body["refreshToken"]})),
+        )
+        .await;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED, "{}", refresh.text);
+    assert_eq!(
+        refresh.body["type"], "urn:quire:problem:unauthorized",
+        "stopped at Cognito"
+    );
+    let again = sign_in(&member.email, NEW_PASSWORD).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    let token = again.body["accessToken"].as_str().expect("token");
+    assert_eq!(
+        h.call(Method::GET, "/auth/me", Some(token), None).await.status,
+        StatusCode::OK
+    );
+
+    h.audit_settled(&org).await;
+    let owner = h.token(&org, Role::Owner).await;
+    let own = h.audit_entries(&owner).await;
+    let reset_at = own
+        .iter()
+        .position(|e| e["event"]["action"] == "password.reset")
+        .expect("the reset's entry");
+    let revoked = &own[reset_at + 1]["event"];
+    assert_eq!(revoked["action"], "sessions.revoked", "{revoked}");
+    assert_eq!(revoked["actor"]["userId"], member.user_id.as_str());
+    assert_eq!(revoked["after"]["identityProvider"], "signed-out");
+}

@@ -1,14 +1,18 @@
 //! The auth function: password sign-in through Cognito, guarded and recorded by
-//! `quire_http::identity` (lockout AUTHN-5, rate limits RATE-4/RATE-5, identity events AUD-4).
-//! MFA, refresh and the other sign-in flows (AUTHN-2..9 in docs/requirements.md) build on this
-//! route.
+//! `quire_http::identity` (lockout AUTHN-5, rate limits RATE-4/RATE-5, identity events AUD-4);
+//! password reset (AUTHN-3, RATE-2); sessions: refresh, sign-out and revocation (AUTHN-2,
+//! AUTHN-8). MFA and the other sign-in flows (AUTHN-2..9 in docs/requirements.md) build on
+//! these routes.
 
 use http::Method;
 use lambda_http::Request;
 use quire_core::audit::Action;
+use quire_core::ids::UserId;
 use quire_core::password::NewPassword;
+use quire_core::rbac::Permission;
 use quire_http::identity::{
-    check_password, request_password_reset, reset_password as reset, Email, Password, ResetCode,
+    check_password, refresh_session, request_password_reset, reset_password as reset, revoke_sessions, sign_out, Email,
+    Password, RefreshToken, ResetCode,
 };
 use quire_http::json::{ok, parse_body, respond};
 use quire_http::route::HandlerResult;
@@ -83,6 +87,69 @@ pub fn routes() -> Router {
              (`too-many-requests`, with `Retry-After` in seconds), or Cognito's request quota",
         )
         .accepts_body(4 * 1024),
+        Route::new(
+            Method::POST,
+            "/auth/refresh",
+            Access::Public,
+            Module::Platform,
+            // Slides the session's idle end, or ends an expired session; each with its entry.
+            Effect::Writes(&[Action::SessionRefreshed, Action::SessionExpired]),
+            refresh,
+        )
+        .request_schema::<Refresh>()
+        .response_schema::<AccessToken>()
+        .problem(
+            "401",
+            "the refresh token is not valid (`unauthorized`), its session was signed out or \
+             revoked (`token-revoked`), or passed its idle or absolute limit (`session-expired`)",
+        )
+        .problem(
+            "429",
+            "too many refused refreshes from this address in the current 15-minute window \
+             (`too-many-requests`, with `Retry-After` in seconds), or Cognito's request quota",
+        )
+        .accepts_body(8 * 1024),
+        Route::new(
+            Method::GET,
+            "/auth/me",
+            Access::Member,
+            Module::Platform,
+            Effect::Reads,
+            me,
+        )
+        .response_schema::<Me>(),
+        Route::new(
+            Method::POST,
+            "/auth/logout",
+            Access::Member,
+            Module::Platform,
+            // Ends the caller's session, recorded as `session.signed-out`.
+            Effect::Writes(&[Action::SessionSignedOut]),
+            logout,
+        )
+        .response_schema::<Status>(),
+        Route::new(
+            Method::POST,
+            "/auth/sessions/revoke-mine",
+            Access::Member,
+            Module::Platform,
+            // Marks every session of the caller as revoked, recorded as `sessions.revoked`.
+            Effect::Writes(&[Action::SessionsRevoked]),
+            revoke_mine,
+        )
+        .response_schema::<Status>(),
+        Route::new(
+            Method::POST,
+            "/auth/sessions/revoke",
+            Access::Requires(Permission::UserManage),
+            Module::Platform,
+            // Marks every session of the member as revoked, recorded as `sessions.revoked`.
+            Effect::Writes(&[Action::SessionsRevoked]),
+            revoke,
+        )
+        .request_schema::<Revoke>()
+        .response_schema::<Status>()
+        .accepts_body(1024),
     ])
     .expect("auth route table")
 }
@@ -105,6 +172,116 @@ struct Tokens {
     refresh_token: Option<String>,
     /// Seconds until the access token expires.
     expires_in: i32,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Refresh {
+    /// The refresh token the sign-in returned.
+    #[schema(value_type = String)]
+    refresh_token: RefreshToken,
+}
+
+/// A new access token for the same session.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct AccessToken {
+    /// The bearer token for every protected route (a JWT).
+    access_token: String,
+    /// Seconds until the access token expires.
+    expires_in: i32,
+}
+
+async fn refresh(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: Refresh = parse_body(&req)?;
+    let out = refresh_session(&app, &ctx, &input.refresh_token).await?;
+    let tokens = out
+        .authentication_result
+        .ok_or_else(|| Problem::internal("a granted refresh without tokens"))?;
+    ok(&AccessToken {
+        access_token: tokens.access_token.unwrap_or_default(),
+        expires_in: tokens.expires_in,
+    })
+}
+
+/// Who the caller is and how long their session lasts: what a client needs to render the
+/// account page and to know when it must sign in again.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Me {
+    /// The Cognito `sub`.
+    user_id: String,
+    email: String,
+    display_name: String,
+    /// `Owner`, `Admin`, `User` or `Viewer`.
+    role: &'static str,
+    organisation_id: String,
+    session: SessionView,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct SessionView {
+    /// The session id (Cognito's `origin_jti`).
+    id: String,
+    /// RFC 3339, UTC.
+    started_at: String,
+    /// Without a refresh (`POST /auth/refresh`) the session ends then (RFC 3339, UTC).
+    idle_until: String,
+    /// The session ends then, refreshed or not (RFC 3339, UTC).
+    absolute_until: String,
+}
+
+async fn me(_app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let session = caller.session();
+    let time = |t| humantime::format_rfc3339_seconds(t).to_string();
+    ok(&Me {
+        user_id: caller.user_id.to_string(),
+        email: caller.email.clone(),
+        display_name: caller.display_name.clone(),
+        role: caller.role.as_str(),
+        organisation_id: caller.org_id().to_string(),
+        session: SessionView {
+            id: session.id.as_str().to_owned(),
+            started_at: time(session.started_at),
+            idle_until: time(session.idle_until),
+            absolute_until: time(session.absolute_until),
+        },
+    })
+}
+
+/// What was done.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Status {
+    /// `signed-out` or `revoked`.
+    status: &'static str,
+}
+
+async fn logout(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    sign_out(&app, &ctx).await?;
+    ok(&Status { status: "signed-out" })
+}
+
+async fn revoke_mine(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let me = ctx.caller()?.user_id.clone();
+    revoke_sessions(&app, &ctx, &me).await?;
+    ok(&Status { status: "revoked" })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Revoke {
+    /// The member whose sessions end: their user id (Cognito `sub`), in the caller's
+    /// organisation.
+    #[schema(value_type = String)]
+    user_id: UserId,
+}
+
+async fn revoke(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: Revoke = parse_body(&req)?;
+    revoke_sessions(&app, &ctx, &input.user_id).await?;
+    ok(&Status { status: "revoked" })
 }
 
 async fn login(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {

@@ -21,6 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         demo_password: password,
         origin_secret_refresh: None,
         sign_in_lockout: None,
+        sessions: None,
     };
     let stack = Stack::start(options).await?;
     let api = &stack.api_url;

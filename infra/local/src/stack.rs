@@ -26,6 +26,8 @@ pub struct StackOptions {
     pub origin_secret_refresh: Option<std::time::Duration>,
     /// The sign-in lockout (`None`: as deployed, 5 failures lock for 15 minutes).
     pub sign_in_lockout: Option<quire_store::attempts::LockoutPolicy>,
+    /// Session limits (`None`: as deployed, 8 hours idle, 12 at most).
+    pub sessions: Option<quire_store::sessions::SessionPolicy>,
 }
 
 pub struct Stack {
@@ -107,6 +109,9 @@ impl Stack {
             sign_in_lockout: options
                 .sign_in_lockout
                 .unwrap_or(quire_store::attempts::LockoutPolicy::SIGN_IN),
+            sessions: options
+                .sessions
+                .unwrap_or(quire_store::sessions::SessionPolicy::DEFAULT),
         };
         let refresh = options
             .origin_secret_refresh

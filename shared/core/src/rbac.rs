@@ -36,8 +36,22 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Owner => &[DocumentRead, DocumentCreate, DocumentEdit, AuditRead, AuditVerify],
-            Role::Admin => &[DocumentRead, DocumentCreate, DocumentEdit, AuditRead, AuditVerify],
+            Role::Owner => &[
+                DocumentRead,
+                DocumentCreate,
+                DocumentEdit,
+                AuditRead,
+                AuditVerify,
+                UserManage,
+            ],
+            Role::Admin => &[
+                DocumentRead,
+                DocumentCreate,
+                DocumentEdit,
+                AuditRead,
+                AuditVerify,
+                UserManage,
+            ],
             Role::User => &[DocumentRead, DocumentCreate, DocumentEdit],
             Role::Viewer => &[DocumentRead],
         }
@@ -52,19 +66,25 @@ pub enum Permission {
     DocumentEdit,
     AuditRead,
     AuditVerify,
+    /// Managing the organisation's members: today, revoking a member's sessions (AUTHN-2).
+    UserManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Permission::DocumentRead,
         Permission::DocumentCreate,
         Permission::DocumentEdit,
         Permission::AuditRead,
         Permission::AuditVerify,
+        Permission::UserManage,
     ];
 
     pub fn writes(self) -> bool {
-        matches!(self, Permission::DocumentCreate | Permission::DocumentEdit)
+        matches!(
+            self,
+            Permission::DocumentCreate | Permission::DocumentEdit | Permission::UserManage
+        )
     }
 }
 
@@ -88,11 +108,25 @@ mod tests {
         let expected = [
             (
                 Role::Owner,
-                vec![DocumentRead, DocumentCreate, DocumentEdit, AuditRead, AuditVerify],
+                vec![
+                    DocumentRead,
+                    DocumentCreate,
+                    DocumentEdit,
+                    AuditRead,
+                    AuditVerify,
+                    UserManage,
+                ],
             ),
             (
                 Role::Admin,
-                vec![DocumentRead, DocumentCreate, DocumentEdit, AuditRead, AuditVerify],
+                vec![
+                    DocumentRead,
+                    DocumentCreate,
+                    DocumentEdit,
+                    AuditRead,
+                    AuditVerify,
+                    UserManage,
+                ],
             ),
             (Role::User, vec![DocumentRead, DocumentCreate, DocumentEdit]),
             (Role::Viewer, vec![DocumentRead]),

@@ -91,6 +91,7 @@ impl Fixture {
             origin_secret_id: Some("quire-bench-origin".into()),
             origin_secret_version: None,
             sign_in_lockout: quire_store::attempts::LockoutPolicy::SIGN_IN,
+            sessions: quire_store::sessions::SessionPolicy::DEFAULT,
         };
         // As deployed: every request proves it came through CloudFront.
         let edge = Edge::Verified(Arc::new(OriginVerifier::fixed(

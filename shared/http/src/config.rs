@@ -3,6 +3,7 @@
 
 use crate::auth::JwtConfig;
 use quire_store::attempts::LockoutPolicy;
+use quire_store::sessions::SessionPolicy;
 use quire_store::{env_var as var, MissingVariable, StoreConfig};
 use std::time::Duration;
 
@@ -33,6 +34,29 @@ pub fn lockout_from(failures: Option<&str>, seconds: Option<&str>) -> Result<Loc
     })
 }
 
+/// The session policy from `QUIRE_SESSION_IDLE_SECONDS` (1 to 43 200, default 28 800: 8 hours)
+/// and `QUIRE_SESSION_ABSOLUTE_SECONDS` (1 to 86 400, default 43 200: 12 hours), idle at most
+/// absolute (AUTHN-8). Below the organisation bounds of docs/requirements.md only so that tests
+/// need not wait; template.yaml sets neither, so AWS runs the defaults.
+pub fn sessions_from(idle: Option<&str>, absolute: Option<&str>) -> Result<SessionPolicy, ConfigError> {
+    let seconds = |text: Option<&str>, name: &'static str, max: u64| -> Result<Option<Duration>, ConfigError> {
+        text.map(|t| match t.parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err(ConfigError::Invalid(name)),
+        })
+        .transpose()
+    };
+    let policy = SessionPolicy {
+        idle: seconds(idle, "QUIRE_SESSION_IDLE_SECONDS", 43_200)?.unwrap_or(SessionPolicy::DEFAULT.idle),
+        absolute: seconds(absolute, "QUIRE_SESSION_ABSOLUTE_SECONDS", 86_400)?
+            .unwrap_or(SessionPolicy::DEFAULT.absolute),
+    };
+    if policy.idle > policy.absolute {
+        return Err(ConfigError::Invalid("QUIRE_SESSION_IDLE_SECONDS"));
+    }
+    Ok(policy)
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_table: String,
@@ -53,6 +77,9 @@ pub struct Config {
     /// Sign-in lockout (AUTHN-5): `QUIRE_LOCKOUT_FAILURES` consecutive failures (default 5)
     /// lock an account for `QUIRE_LOCKOUT_SECONDS` (default 900).
     pub sign_in_lockout: LockoutPolicy,
+    /// Session idle and absolute limits (AUTHN-8): `QUIRE_SESSION_IDLE_SECONDS` (default 8
+    /// hours) and `QUIRE_SESSION_ABSOLUTE_SECONDS` (default 12 hours).
+    pub sessions: SessionPolicy,
 }
 
 impl Config {
@@ -71,6 +98,10 @@ impl Config {
             sign_in_lockout: lockout_from(
                 var("QUIRE_LOCKOUT_FAILURES").ok().as_deref(),
                 var("QUIRE_LOCKOUT_SECONDS").ok().as_deref(),
+            )?,
+            sessions: sessions_from(
+                var("QUIRE_SESSION_IDLE_SECONDS").ok().as_deref(),
+                var("QUIRE_SESSION_ABSOLUTE_SECONDS").ok().as_deref(),
             )?,
         })
     }
@@ -118,6 +149,28 @@ mod tests {
             (None, Some("18446744073709551615")),
         ] {
             assert!(lockout_from(failures, seconds).is_err(), "{failures:?} {seconds:?}");
+        }
+    }
+
+    /// Proves: AUTHN-8
+    #[test]
+    fn the_session_limits_are_configurable_within_bounds_only() {
+        assert_eq!(sessions_from(None, None).unwrap(), SessionPolicy::DEFAULT);
+        assert_eq!(
+            sessions_from(Some("3"), Some("8")).unwrap(),
+            SessionPolicy {
+                idle: Duration::from_secs(3),
+                absolute: Duration::from_secs(8)
+            }
+        );
+        for (idle, absolute) in [
+            (Some("0"), None),
+            (Some("43201"), None),
+            (None, Some("86401")),
+            (Some("9"), Some("8")),
+            (Some("eight"), None),
+        ] {
+            assert!(sessions_from(idle, absolute).is_err(), "{idle:?} {absolute:?}");
         }
     }
 }

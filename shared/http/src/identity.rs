@@ -18,18 +18,23 @@
 //!    email that names no member is recorded in the platform's trail (`quire_store::accounts`).
 //!    A sign-in that cannot be recorded is refused (503) and its tokens are not handed out.
 
+use crate::auth::AuthError;
 use crate::context::RequestCtx;
 use crate::problem::Problem;
 use crate::App;
+use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
+use aws_sdk_cognitoidentityprovider::operation::admin_user_global_sign_out::AdminUserGlobalSignOutError;
 use aws_sdk_cognitoidentityprovider::operation::confirm_forgot_password::ConfirmForgotPasswordError;
 use aws_sdk_cognitoidentityprovider::operation::forgot_password::ForgotPasswordError;
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::{InitiateAuthError, InitiateAuthOutput};
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use quire_core::audit::Action;
+use quire_core::ids::UserId;
 use quire_core::password::{NewPassword, Violation};
-use quire_store::accounts::Account;
+use quire_store::accounts::{Account, StartSession};
 use quire_store::attempts::{Failed, Reservation, Subject};
 use quire_store::limits::{Limited, RateLimit, Slot};
+use quire_store::sessions::{Refreshed, SessionId, SessionRefused};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -114,6 +119,9 @@ pub async fn check_password(
         events.push((Action::SignInUnlocked, json!({ "lockedUntil": rfc3339(ended) })));
     }
     let number = attempt.number();
+    // A session starts when its password is sent: a revocation made while Cognito answers
+    // covers it.
+    let started_at = SystemTime::now();
     let result = app
         .cognito
         .initiate_auth()
@@ -134,12 +142,31 @@ pub async fn check_password(
                     json!({ "attempt": number, "challenge": challenge.as_ref().map(|c| c.as_str()).unwrap_or("none") }),
                 )),
             }
-            if let Err(error) = app.store.record_identity_events(&account, ctx.origin(), &events).await {
+            // Tokens start a session, written with the sign-in's entry; a member's only.
+            let recorded = match session_of(app, &out).await {
+                Ok(session) => {
+                    let start = session
+                        .as_ref()
+                        .filter(|_| account.is_known())
+                        .map(|(user, id)| StartSession {
+                            user,
+                            id,
+                            policy: app.config.sessions,
+                            started_at,
+                        });
+                    app.store
+                        .record_identity_events(&account, ctx.origin(), &events, start)
+                        .await
+                        .map_err(unrecorded)
+                }
+                Err(problem) => Err(problem),
+            };
+            if let Err(problem) = recorded {
                 // Not recorded, not signed in: the tokens Cognito issued are not handed out, and
                 // neither the attempt nor the address's request counts.
                 app.store.attempt_not_judged(attempt).await.map_err(unrecorded)?;
                 app.store.give_back(slot).await.map_err(unrecorded)?;
-                return Err(unrecorded(error));
+                return Err(problem);
             }
             // Recorded: a failure to clear the counts must not lose the sign-in.
             if let Err(error) = app.store.attempt_succeeded(attempt).await {
@@ -166,7 +193,7 @@ pub async fn check_password(
                         ));
                     }
                     app.store
-                        .record_identity_events(&account, ctx.origin(), &events)
+                        .record_identity_events(&account, ctx.origin(), &events, None)
                         .await
                         .map_err(unrecorded)?;
                     Err(Problem::invalid_credentials())
@@ -178,7 +205,7 @@ pub async fn check_password(
                     app.store.give_back(slot).await?;
                     if !events.is_empty() {
                         app.store
-                            .record_identity_events(&account, ctx.origin(), &events)
+                            .record_identity_events(&account, ctx.origin(), &events, None)
                             .await
                             .map_err(unrecorded)?;
                     }
@@ -316,14 +343,31 @@ pub async fn reset_password(
         .await;
     let error = match result {
         Ok(_) => {
+            // Whoever held the account's sessions must sign in again, with the new password:
+            // Cognito's refresh tokens first, then Quire's sessions with the reset's entry. The
+            // password has changed whatever happens here, so a failed sign-out at Cognito is
+            // recorded as such and logged, not answered as if nothing had happened.
+            let identity_provider = if account.is_known() {
+                match app
+                    .cognito
+                    .admin_user_global_sign_out()
+                    .user_pool_id(&app.config.user_pool_id)
+                    .username(email.as_str())
+                    .send()
+                    .await
+                {
+                    Ok(_) => "signed-out",
+                    Err(error) => {
+                        tracing::error!(error = %DisplayErrorContext(&error), "a reset account's refresh tokens were not revoked at Cognito");
+                        "not-signed-out"
+                    }
+                }
+            } else {
+                "no-such-user"
+            };
             let recorded = app
                 .store
-                .record_identity_event(
-                    &account,
-                    ctx.origin(),
-                    Action::PasswordReset,
-                    &json!({ "attempt": number }),
-                )
+                .record_password_reset(&account, ctx.origin(), &json!({ "attempt": number }), identity_provider)
                 .await;
             if let Err(error) = app.store.attempt_succeeded(attempt).await {
                 tracing::error!(%error, "the reset's attempt count was not cleared");
@@ -375,6 +419,181 @@ pub async fn reset_password(
     Err(Problem::invalid_code())
 }
 
+/// The user and session of the access token Cognito issued with `out`, if it issued tokens.
+/// The token is verified like any bearer token: one parser for every token Quire reads.
+async fn session_of(app: &App, out: &InitiateAuthOutput) -> Result<Option<(UserId, SessionId)>, Problem> {
+    let Some(access) = out.authentication_result.as_ref().and_then(|t| t.access_token()) else {
+        return Ok(None);
+    };
+    let token = app
+        .verifier
+        .verify(Some(&format!("Bearer {access}")))
+        .await
+        .map_err(|error| match error {
+            AuthError::JwksUnavailable => Problem::unavailable(error),
+            other => Problem::internal(format!("Cognito issued a token Quire refuses: {other}")),
+        })?;
+    let user =
+        UserId::parse(&token.sub).map_err(|_| Problem::internal("Cognito issued a token with an invalid sub"))?;
+    let id = token
+        .origin_jti
+        .as_deref()
+        .and_then(SessionId::parse)
+        .ok_or_else(|| Problem::internal("Cognito issued a token without a valid origin_jti"))?;
+    Ok(Some((user, id)))
+}
+
+/// A refresh token as the client holds it: opaque to Quire, 1 to 4 096 printable ASCII
+/// characters (Cognito's are JWE strings of about 1 800), never logged (no `Debug`).
+#[derive(serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct RefreshToken(String);
+
+impl TryFrom<String> for RefreshToken {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.is_empty() || value.len() > 4096 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("refreshToken: must be 1 to 4096 printable ASCII characters".into());
+        }
+        Ok(RefreshToken(value))
+    }
+}
+
+/// Renews a session's access token (AUTHN-8): Cognito checks the refresh token
+/// (`InitiateAuth`, `REFRESH_TOKEN_AUTH`), then Quire's session decides
+/// (`Store::refresh_session`): a live session's idle end slides and the new tokens are handed
+/// out; an expired one is ended, recorded, and refused; a signed-out, revoked or unknown one is
+/// refused. Tokens of a refused refresh are never handed out.
+///
+/// Refused refreshes count against the client's address
+/// ([`RateLimit::REFRESH_FAILURES_PER_ADDRESS`]; given back when granted).
+///
+/// Errors: 401 `unauthorized` (Cognito refused the refresh token), 401 `session-expired`, 401
+/// `token-revoked`, 429 (the address's limit, with `Retry-After`; Cognito's quota), 503.
+pub async fn refresh_session(
+    app: &App,
+    ctx: &RequestCtx,
+    refresh: &RefreshToken,
+) -> Result<InitiateAuthOutput, Problem> {
+    let address = address(ctx)?;
+    let slot = within_limit(
+        app,
+        ctx,
+        RateLimit::REFRESH_FAILURES_PER_ADDRESS,
+        &Subject::address(address),
+        &Account::client(address),
+    )
+    .await?;
+    let asked = app
+        .cognito
+        .initiate_auth()
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .client_id(&app.config.user_pool_client_id)
+        .auth_parameters("REFRESH_TOKEN", &refresh.0)
+        .send()
+        .await;
+    let out = match asked {
+        Ok(out) => out,
+        Err(error) => {
+            return Err(match error.into_service_error() {
+                // Made up, expired, revoked at Cognito, or its user is gone or barred: counted.
+                InitiateAuthError::NotAuthorizedException(_)
+                | InitiateAuthError::UserNotFoundException(_)
+                | InitiateAuthError::UserNotConfirmedException(_)
+                | InitiateAuthError::PasswordResetRequiredException(_) => {
+                    Problem::unauthorized("the refresh token is not valid; sign in again")
+                }
+                other => {
+                    app.store.give_back(slot).await?;
+                    not_judged(other)
+                }
+            });
+        }
+    };
+    let Some((user, id)) = session_of(app, &out).await? else {
+        return Err(Problem::internal("Cognito answered a refresh without tokens"));
+    };
+    let decided = app
+        .store
+        .refresh_session(&user, &id, app.config.sessions, ctx.origin())
+        .await
+        .map_err(unrecorded)?;
+    match decided {
+        Refreshed::Granted => {
+            if let Err(error) = app.store.give_back(slot).await {
+                tracing::error!(%error, "the refresh's address count was not cleared");
+            }
+            Ok(out)
+        }
+        Refreshed::Refused(SessionRefused::Expired) => Err(Problem::session_expired()),
+        Refreshed::Refused(SessionRefused::Revoked | SessionRefused::Unknown) => Err(Problem::token_revoked()),
+    }
+}
+
+/// Revokes every session `user` of the caller's organisation started until now (AUTHN-2):
+/// Cognito first (`AdminUserGlobalSignOut`: their refresh tokens stop working), then Quire's
+/// revocation mark with its entry (`sessions.revoked`), which refuses their access tokens on the
+/// next request. Both are idempotent, so a client retries a 503 as it is.
+///
+/// Errors: 404 `not-found` (no such member of the caller's organisation), 503.
+pub async fn revoke_sessions(app: &App, ctx: &RequestCtx, user: &UserId) -> Result<(), Problem> {
+    let caller = ctx.caller()?;
+    if !app.store.has_member(caller.scope(), user).await.map_err(stored)? {
+        return Err(Problem::not_found());
+    }
+    // Cognito's username is the `sub`, which never changes (an email can).
+    let signed_out = app
+        .cognito
+        .admin_user_global_sign_out()
+        .user_pool_id(&app.config.user_pool_id)
+        .username(user.as_str())
+        .send()
+        .await;
+    let identity_provider = match signed_out {
+        Ok(_) => "signed-out",
+        Err(error) => match error.into_service_error() {
+            // Gone from Cognito: no refresh token of theirs is left to stop; the entry says so.
+            AdminUserGlobalSignOutError::UserNotFoundException(_) => "no-such-user",
+            other => return Err(Problem::unavailable(other)),
+        },
+    };
+    match app
+        .store
+        .revoke_sessions(caller.scope(), user, ctx.audit_context()?, identity_provider)
+        .await
+    {
+        Ok(true) => Ok(()),
+        // Removed from the organisation between the two reads.
+        Ok(false) => Err(Problem::not_found()),
+        Err(error) => Err(stored(error)),
+    }
+}
+
+/// Signs the caller's session out (AUTHN-2): Quire's session ends with its entry
+/// (`session.signed-out`), so this token and every token of the session are refused on the next
+/// request, and the session's refresh token cannot renew it through Quire. Cognito's refresh
+/// token of the session stays valid at Cognito until it expires; any token Cognito mints from it
+/// names the ended session and is refused.
+///
+/// Errors: 401 `token-revoked` (the session ended meanwhile), 503.
+pub async fn sign_out(app: &App, ctx: &RequestCtx) -> Result<(), Problem> {
+    let caller = ctx.caller()?;
+    match app.store.sign_out(caller, ctx.audit_context()?).await {
+        Ok(()) => Ok(()),
+        Err(quire_store::StoreError::Conflict) => Err(Problem::token_revoked()),
+        Err(other) => Err(stored(other)),
+    }
+}
+
+/// A store failure of a change: one that may succeed on retry is 503, the rest as
+/// `Problem::from` says.
+fn stored(error: quire_store::StoreError) -> Problem {
+    match error {
+        quire_store::StoreError::Aws(_) => Problem::unavailable(error),
+        other => Problem::from(other),
+    }
+}
+
 /// The client's address as the edge established it. Every request has one (the edge layer
 /// refuses a request without it); none here is Quire's fault, not a shared bucket.
 fn address(ctx: &RequestCtx) -> Result<&str, Problem> {
@@ -386,7 +605,12 @@ fn address(ctx: &RequestCtx) -> Result<&str, Problem> {
 /// A store failure while recording an identity event: the request is refused as unavailable
 /// (503, retry later), never answered as if it had been recorded.
 fn unrecorded(error: quire_store::StoreError) -> Problem {
-    Problem::unavailable(error)
+    // Records that contradict each other (Cognito and the account directory name different
+    // users) will not mend on retry: 500, not 503.
+    match error {
+        quire_store::StoreError::Corrupt(_) => Problem::internal(error),
+        other => Problem::unavailable(other),
+    }
 }
 
 /// Counts one request of `subject` under `limit`. Over the limit: a 429 with `Retry-After`, and

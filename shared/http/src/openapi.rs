@@ -24,7 +24,7 @@ use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref, R
 
 /// The problems every operation can answer, and those that depend on what it declares.
 fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
-    let protected = matches!(route.access, Access::Requires(_));
+    let protected = route.access.is_protected();
     let takes_body = route.body_limit > 0;
     let method = &route.method;
     let mut codes = vec![
@@ -57,7 +57,11 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
         ),
     ];
     if protected {
-        codes.push(("401", "no valid access token (`unauthorized`)"));
+        codes.push((
+            "401",
+            "no valid access token (`unauthorized`), or its session was signed out or revoked \
+             (`token-revoked`) or passed its time limit (`session-expired`)",
+        ));
         codes.push((
             "403",
             "refused by the request filter (`request-refused`), no active membership \
@@ -252,7 +256,7 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
             let Some(method) = http_method(&route.method) else {
                 continue;
             };
-            let protected = matches!(route.access, Access::Requires(_));
+            let protected = route.access.is_protected();
             let takes_body = route.body_limit > 0;
             let mut extensions = ExtensionsBuilder::new()
                 .add(
@@ -260,6 +264,7 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                     match route.access {
                         Access::Public => json!("public"),
                         Access::Requires(p) => json!(format!("{p:?}")),
+                        Access::Member => json!("member"),
                     },
                 )
                 .add("x-writes", json!(route.effect.writes()))

@@ -138,6 +138,27 @@ impl Problem {
         )
     }
 
+    /// The token's session was signed out or revoked, or never started through Quire's sign-in
+    /// (AUTHN-2): signing in again is the only way on.
+    pub fn token_revoked() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "token-revoked",
+            "Token revoked",
+            "this token's session was signed out or revoked; sign in again",
+        )
+    }
+
+    /// The token's session passed its idle or absolute limit (AUTHN-8).
+    pub fn session_expired() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "session-expired",
+            "Session expired",
+            "this session passed its idle or absolute time limit; sign in again",
+        )
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }

@@ -22,6 +22,17 @@ pub enum Access {
     Public,
     /// A verified token, an active membership, and this permission in the caller's role.
     Requires(Permission),
+    /// A verified token and an active membership, whatever the role: what every member may do
+    /// to their own sessions (sign out, revoke their own). Such a route may write only session
+    /// events ([`Action::SESSION`]), so this cannot open a tenant write to a Viewer (RBAC-3).
+    Member,
+}
+
+impl Access {
+    /// Whether the route needs a verified token and a membership.
+    pub fn is_protected(self) -> bool {
+        !matches!(self, Access::Public)
+    }
 }
 
 /// The product module a route belongs to (plan gating comes with organisation billing).
@@ -208,7 +219,7 @@ impl Route {
 
     /// What is wrong with the route's declaration, if anything: a writing route without an
     /// audit action, a write on GET or HEAD, a route that needs a write permission but says it
-    /// only reads, or a writing route a Viewer may call (RBAC-3).
+    /// only reads, or a writing route a Viewer may call (RBAC-3) beyond their own sessions.
     pub fn contradiction(&self) -> Option<String> {
         let key = self.key();
         match (self.effect, self.access) {
@@ -222,6 +233,9 @@ impl Route {
             (Effect::Writes(_), Access::Requires(p)) if quire_core::rbac::Role::Viewer.grants(p) => {
                 Some(format!("route {key} writes, and a Viewer holds {p:?} (RBAC-3)"))
             }
+            (Effect::Writes(actions), Access::Member) if !actions.iter().all(|a| Action::SESSION.contains(a)) => Some(
+                format!("route {key} is open to every member and writes more than session events (RBAC-3)"),
+            ),
             _ => None,
         }
     }
@@ -575,5 +589,21 @@ mod tests {
         assert!(refused(route(Method::POST, Permission::DocumentRead, edit)).contains("Viewer"));
         assert!(Router::new(vec![route(Method::POST, Permission::DocumentEdit, edit)]).is_ok());
         assert!(Router::new(vec![route(Method::POST, Permission::AuditVerify, edit)]).is_ok());
+    }
+
+    /// A route open to every member (a Viewer too) may record session events and nothing else.
+    ///
+    /// Proves: RBAC-3
+    #[test]
+    fn a_route_open_to_every_member_writes_only_session_events() {
+        let member = |effect: Effect| Route::new(Method::POST, "/x", Access::Member, Module::Platform, effect, noop);
+        let refused = Router::new(vec![member(Effect::Writes(&[
+            Action::SessionSignedOut,
+            Action::DocumentUpdated,
+        ]))])
+        .unwrap_err();
+        assert!(refused.contains("more than session events"), "{refused}");
+        assert!(Router::new(vec![member(Effect::Writes(&[Action::SessionSignedOut]))]).is_ok());
+        assert!(Router::new(vec![member(Effect::Reads)]).is_ok());
     }
 }

@@ -12,6 +12,7 @@
 
 use super::{keys, AuditContext, Store, StoreError};
 use crate::attempts::Subject;
+use crate::sessions::{millis_since_epoch, NewSession, SessionId, SessionPolicy, SessionRecord};
 use crate::tenant::TenantScope;
 use quire_core::audit::{Action, Actor, Origin, Target};
 use quire_core::ids::{OrgId, UserId};
@@ -34,6 +35,20 @@ pub struct Account {
     /// Whoever typed the email, for everything else: a wrong guess is not the member's act.
     typed: Actor,
     target: Target,
+    /// The member the email names, if any.
+    user: Option<UserId>,
+}
+
+/// The session a sign-in starts (`crate::sessions`): written in the transaction that records
+/// `sign-in.succeeded`, for the user Cognito's token names.
+#[derive(Debug, Clone, Copy)]
+pub struct StartSession<'a> {
+    pub user: &'a UserId,
+    pub id: &'a SessionId,
+    pub policy: SessionPolicy,
+    /// When the password was sent to Cognito: the session's start, so that a revocation made
+    /// while Cognito answered covers it.
+    pub started_at: std::time::SystemTime,
 }
 
 impl Account {
@@ -50,6 +65,7 @@ impl Account {
             actor: anonymous(""),
             typed: anonymous(""),
             target: Target::new("address", address),
+            user: None,
         }
     }
 }
@@ -81,6 +97,7 @@ impl Store {
                 actor: anonymous(email),
                 typed: anonymous(email),
                 target: Target::new("account", subject.key_part()),
+                user: None,
             });
         };
         let member = self.member(&entry.org_id, &entry.user_id).await?;
@@ -104,6 +121,7 @@ impl Store {
             actor,
             typed: anonymous(email),
             target: Target::new("user", entry.user_id.as_str()),
+            user: Some(entry.user_id),
         })
     }
 
@@ -120,7 +138,32 @@ impl Store {
             account,
             origin,
             &[(action, serde_json::to_value(outcome).map_err(corrupt)?)],
+            None,
         )
+        .await
+    }
+
+    /// A password reset Cognito made (`password.reset`, `after` = `outcome`), recorded as the
+    /// member's act, with every session they started until now revoked in the same transaction
+    /// (`sessions.revoked`, AUTHN-2): a reset is how an account is taken back. `identity_provider`
+    /// is what Cognito's sign-out of their refresh tokens found. For an email that names no
+    /// member, the reset alone, in the platform's trail.
+    pub async fn record_password_reset(
+        &self,
+        account: &Account,
+        origin: Origin,
+        outcome: &serde_json::Value,
+        identity_provider: &str,
+    ) -> Result<(), StoreError> {
+        let Some(user) = account.user.as_ref().filter(|_| account.is_known()) else {
+            return self
+                .record_identity_event(account, origin, Action::PasswordReset, outcome)
+                .await;
+        };
+        let audit = AuditContext::for_route(account.actor.clone(), origin, &Action::IDENTITY);
+        self.revoke_sessions_after(&account.trail, user, audit, identity_provider, |tx| {
+            tx.event(Action::PasswordReset, account.target.clone(), outcome)
+        })
         .await
     }
 
@@ -128,12 +171,38 @@ impl Store {
     /// Their actor is the member only for what proves the credential (`sign-in.succeeded`,
     /// `sign-in.challenged`, `password.reset`); otherwise whoever typed the email, so a guess
     /// is never recorded as the member's act. Events of one actor commit in one transaction.
+    ///
+    /// With `session`, the `sign-in.succeeded` among the events starts it: the session is
+    /// written in that event's transaction, and the event records it (`after.session`). The
+    /// session must be the account's member's ([`StoreError::Corrupt`] otherwise: Cognito and
+    /// the account directory disagree).
     pub async fn record_identity_events(
         &self,
         account: &Account,
         origin: Origin,
         events: &[(Action, serde_json::Value)],
+        session: Option<StartSession<'_>>,
     ) -> Result<(), StoreError> {
+        let started = match session {
+            None => None,
+            Some(start) if account.user.as_ref() == Some(start.user) && account.is_known() => Some(NewSession {
+                record: SessionRecord::start(
+                    account.trail.org_id(),
+                    start.user,
+                    start.id,
+                    start.policy,
+                    millis_since_epoch(start.started_at),
+                ),
+            }),
+            Some(_) => {
+                return Err(StoreError::Corrupt(
+                    "a session for a user the account directory does not name".into(),
+                ))
+            }
+        };
+        if started.is_some() && !events.iter().any(|(a, _)| *a == Action::SignInSucceeded) {
+            return Err(StoreError::Corrupt("a session without its sign-in".into()));
+        }
         let mut rest = events;
         while let Some((first, _)) = rest.first() {
             let by_member = proves_credential(*first);
@@ -147,7 +216,17 @@ impl Store {
                 AuditContext::for_route(actor.clone(), origin.clone(), &Action::IDENTITY),
             );
             for (action, outcome) in &rest[..run] {
-                tx = tx.event(*action, account.target.clone(), outcome);
+                match (&started, action) {
+                    (Some(new), Action::SignInSucceeded) => {
+                        debug_assert_eq!(Some(new.user()), account.user.as_ref());
+                        let mut outcome = outcome.clone();
+                        outcome["session"] = new.summary();
+                        tx = tx
+                            .insert(new.key(), new.record(), None)
+                            .event(*action, account.target.clone(), &outcome);
+                    }
+                    _ => tx = tx.event(*action, account.target.clone(), outcome),
+                }
             }
             tx.commit().await?;
             rest = &rest[run..];

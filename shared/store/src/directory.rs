@@ -1,10 +1,11 @@
 //! Organisations and memberships: who belongs where, with which role and status. Read on every
-//! request by the tenant layer (two reads: the user's directory entry, then organisation and
-//! membership together), written by onboarding and provisioning with their audit events.
+//! request by the tenant layer (two reads: the user's directory entry, then organisation,
+//! membership and session together), written by onboarding and provisioning with their audit
+//! events.
 
 use super::{keys, AuditContext, Store, StoreError};
+use crate::sessions::{now_millis, Revocation, SessionId, SessionRecord, SessionRefused};
 use crate::tenant::{Caller, TenantScope};
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 use quire_core::audit::{Action, Actor, Origin, Target};
 use quire_core::ids::{OrgId, UserId};
 use quire_core::rbac::Role;
@@ -26,10 +27,16 @@ pub enum MemberStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Organisation {
-    org_id: OrgId,
+pub(crate) struct Organisation {
+    pub(crate) org_id: OrgId,
     name: String,
     status: OrgStatus,
+}
+
+impl Organisation {
+    pub(crate) fn is_active(&self) -> bool {
+        self.status == OrgStatus::Active
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,63 +66,101 @@ struct DirectoryEntry {
     org_id: OrgId,
 }
 
+/// Why a verified token does not make a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerRefused {
+    /// No active membership in an active organisation.
+    NotMember,
+    /// The token's session does not admit requests (signed out, revoked, expired, unknown).
+    Session(SessionRefused),
+}
+
+impl Membership {
+    pub(crate) fn is_active(&self) -> bool {
+        self.status == MemberStatus::Active
+    }
+}
+
 impl Store {
-    /// The caller behind a verified `sub`, if they are an active member of an active organisation.
-    pub async fn load_caller(&self, user: &UserId) -> Result<Option<Caller>, StoreError> {
-        let Some(item) = self.read(&self.data_table, &keys::user(user)).await? else {
-            return Ok(None);
+    /// The caller behind a verified `sub` and its session (the token's `origin_jti`): an active
+    /// member of an active organisation whose session admits requests now (`crate::sessions`).
+    /// Two round trips: the user's directory entry, then organisation, membership, session and
+    /// revocation mark in one consistent `BatchGetItem`.
+    pub async fn load_caller(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<Result<Caller, CallerRefused>, StoreError> {
+        let Some(org_id) = self.organisation_of(user).await? else {
+            return Ok(Err(CallerRefused::NotMember));
         };
-        let entry: DirectoryEntry = super::from_item(item)?;
-        // No one is a member of the platform's trail.
-        if entry.org_id.is_platform() {
-            return Ok(None);
-        }
-        let (org_key, member_key) = (keys::organisation(&entry.org_id), keys::member(&entry.org_id, user));
-        let wanted = KeysAndAttributes::builder()
-            .keys(org_key.to_map())
-            .keys(member_key.to_map())
-            .consistent_read(true)
-            .build()
-            .map_err(StoreError::aws)?;
-        let out = self
-            .ddb
-            .batch_get_item()
-            .request_items(&self.data_table, wanted)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
-            return Err(StoreError::Aws("membership read throttled".into()));
-        }
-        let (mut org, mut member) = (None, None);
-        for item in out
-            .responses
-            .and_then(|mut r| r.remove(&self.data_table))
-            .unwrap_or_default()
-        {
-            match keys::Key::from_map(&item) {
-                Some(k) if k == org_key => org = Some(super::from_item::<Organisation>(item)?),
-                Some(k) if k == member_key => member = Some(super::from_item::<Membership>(item)?),
-                _ => {}
-            }
-        }
+        let org_key = keys::organisation(&org_id);
+        let member_key = keys::member(&org_id, user);
+        let session_key = keys::session(&org_id, user, session.as_str());
+        let revocation_key = keys::revocation(&org_id, user);
+        let mut found = self
+            .batch_read(&[
+                org_key.clone(),
+                member_key.clone(),
+                session_key.clone(),
+                revocation_key.clone(),
+            ])
+            .await?;
+        let org = found
+            .remove(&org_key)
+            .map(super::from_item::<Organisation>)
+            .transpose()?;
+        let member = found
+            .remove(&member_key)
+            .map(super::from_item::<Membership>)
+            .transpose()?;
         let (Some(org), Some(member)) = (org, member) else {
-            return Ok(None);
+            return Ok(Err(CallerRefused::NotMember));
         };
         if org.status != OrgStatus::Active
-            || member.status != MemberStatus::Active
+            || !member.is_active()
             || member.user_id != *user
             || member.org_id != org.org_id
         {
-            return Ok(None);
+            return Ok(Err(CallerRefused::NotMember));
         }
-        Ok(Some(Caller::new(
+        let Some(record) = found
+            .remove(&session_key)
+            .map(super::from_item::<SessionRecord>)
+            .transpose()?
+        else {
+            return Ok(Err(CallerRefused::Session(SessionRefused::Unknown)));
+        };
+        let revocation = found
+            .remove(&revocation_key)
+            .map(super::from_item::<Revocation>)
+            .transpose()?;
+        if let Err(refused) = record.admits(&org.org_id, user, revocation.as_ref(), now_millis()) {
+            return Ok(Err(CallerRefused::Session(refused)));
+        }
+        Ok(Ok(Caller::new(
             member.user_id,
             member.email,
             member.display_name,
             member.role,
             org.org_id,
+            record.view(session),
         )))
+    }
+
+    /// The organisation the user directory names for a `sub` (one consistent read); never the
+    /// platform's, of which no one is a member.
+    pub(crate) async fn organisation_of(&self, user: &UserId) -> Result<Option<OrgId>, StoreError> {
+        let Some(item) = self.read(&self.data_table, &keys::user(user)).await? else {
+            return Ok(None);
+        };
+        let entry: DirectoryEntry = super::from_item(item)?;
+        Ok(Some(entry.org_id).filter(|org| !org.is_platform() && entry.user_id == *user))
+    }
+
+    /// Whether the scope's organisation has `user` as a member, whatever their status.
+    pub async fn has_member(&self, scope: &TenantScope, user: &UserId) -> Result<bool, StoreError> {
+        Ok(self.member(scope.org_id(), user).await?.is_some())
     }
 
     /// A membership as stored, whatever its status (one consistent read).

@@ -31,7 +31,7 @@ impl Collection {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub pk: String,
     pub sk: String,
@@ -71,12 +71,25 @@ fn tenant(org: &OrgId) -> String {
     format!("{TENANT_PREFIX}{org}")
 }
 
+/// The organisation itself (name, status). A partition of its own, so that IAM can grant reading
+/// it (`ORG#*#PROFILE`) without every partition of the organisation.
 pub(crate) fn organisation(org: &OrgId) -> Key {
-    Key::new(tenant(org), "ORG")
+    Key::new(format!("{}#PROFILE", tenant(org)), "ORG")
 }
 
 pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#MEMBER", tenant(org)), user.as_str())
+}
+
+/// A member's sessions (`crate::sessions`): one partition per member, a session per sign-in,
+/// named by Cognito's `origin_jti` (letters, digits and `-`: it cannot reach another key).
+pub(crate) fn session(org: &OrgId, user: &UserId, id: &str) -> Key {
+    Key::new(format!("{}#SESSION#{user}", tenant(org)), format!("S#{id}"))
+}
+
+/// A member's revocation mark: every session started until its time is revoked.
+pub(crate) fn revocation(org: &OrgId, user: &UserId) -> Key {
+    Key::new(format!("{}#SESSION#{user}", tenant(org)), "REVOKED")
 }
 
 /// The attempts counted against one subject (`crate::attempts`), outside every tenant: the

@@ -11,6 +11,7 @@
 //! | guarded attempts: lockout after consecutive failures, atomic under races | [`attempts`] |
 //! | rate limits: windowed counters, atomic under races, one trip per window | [`limits`] |
 //! | sign-in accounts: which trail (an organisation's or the platform's) an identity event goes to | [`accounts`] |
+//! | sessions: started by a sign-in, checked on every request, refreshed, signed out, revoked | [`sessions`] |
 //! | every DynamoDB key and S3 object key | `keys` (private; [`ObjectKey`] is public) |
 //! | how a change is written with its audit event | `transaction` ([`Store::transaction`]) |
 //! | organisations and memberships | `directory` |
@@ -29,6 +30,7 @@ mod directory;
 pub mod idempotency;
 mod keys;
 pub mod limits;
+pub mod sessions;
 pub mod size;
 pub mod tenant;
 #[cfg(feature = "testing")]
@@ -43,7 +45,7 @@ mod verification;
 mod writer;
 
 pub use audit_log::{AuditPage, Listed, PAGE_BLOB_BYTES};
-pub use directory::{MemberStatus, NewMember, OrgStatus};
+pub use directory::{CallerRefused, MemberStatus, NewMember, OrgStatus};
 pub use keys::{Collection, ObjectKey, ObjectKind};
 pub use transaction::{AuditContext, Stored, Transaction};
 pub use verification::{
@@ -65,6 +67,18 @@ use std::collections::HashMap;
 use tokio::sync::OnceCell;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// A session of an hour from the epoch, for callers made in tests.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn testing_session(id: &str) -> sessions::Session {
+    let at = std::time::UNIX_EPOCH;
+    sessions::Session {
+        id: sessions::SessionId::parse(id).expect("a session id"),
+        started_at: at,
+        idle_until: at + std::time::Duration::from_secs(3600),
+        absolute_until: at + std::time::Duration::from_secs(3600),
+    }
+}
 
 /// Now, in whole seconds since the Unix epoch: the unit of DynamoDB TTL attributes
 /// (`expiresAt`).
@@ -315,6 +329,37 @@ impl Store {
             .await
             .map_err(StoreError::aws)?;
         Ok(out.item)
+    }
+
+    /// Items by key from the data table in one strongly consistent `BatchGetItem` (at most 100
+    /// keys): the items found, by key. Keys DynamoDB left unprocessed (throttling) fail the
+    /// read, so a missing item always means an absent one.
+    async fn batch_read(&self, wanted: &[Key]) -> Result<HashMap<Key, Item>, StoreError> {
+        let mut request = aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
+        for key in wanted {
+            request = request.keys(key.to_map());
+        }
+        let out = self
+            .ddb
+            .batch_get_item()
+            .request_items(&self.data_table, request.build().map_err(StoreError::aws)?)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        if out.unprocessed_keys.as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(StoreError::Aws("a batch read was throttled".into()));
+        }
+        let mut found = HashMap::new();
+        for item in out
+            .responses
+            .and_then(|mut r| r.remove(&self.data_table))
+            .unwrap_or_default()
+        {
+            if let Some(key) = Key::from_map(&item).filter(|k| wanted.contains(k)) {
+                found.insert(key, item);
+            }
+        }
+        Ok(found)
     }
 
     /// A record as stored: what a replacement names as its `before`.

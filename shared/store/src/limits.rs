@@ -63,6 +63,16 @@ impl RateLimit {
         window: Duration::from_secs(15 * 60),
     };
 
+    /// Refused refreshes per client address: 30 per 15 minutes, counted like
+    /// [`RateLimit::SIGN_IN_FAILURES_PER_ADDRESS`] (given back when the refresh is granted), so
+    /// a flood of made-up refresh tokens cannot spend the user pool's request quota that
+    /// everyone's sign-in shares.
+    pub const REFRESH_FAILURES_PER_ADDRESS: RateLimit = RateLimit {
+        name: "refresh-failures-per-address",
+        max: 30,
+        window: Duration::from_secs(15 * 60),
+    };
+
     fn window_seconds(&self) -> u64 {
         self.window.as_secs().max(1)
     }

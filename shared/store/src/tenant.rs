@@ -8,6 +8,7 @@
 //! record names (the audit writer and verifier). Tests get one from `quire_store::testing`
 //! (feature `testing`).
 
+use crate::sessions::Session;
 use quire_core::audit::Actor;
 use quire_core::ids::{OrgId, UserId};
 use quire_core::rbac::Role;
@@ -21,17 +22,31 @@ pub struct Caller {
     pub display_name: String,
     pub role: Role,
     scope: TenantScope,
+    session: Session,
 }
 
 impl Caller {
-    pub(crate) fn new(user_id: UserId, email: String, display_name: String, role: Role, org: OrgId) -> Self {
+    pub(crate) fn new(
+        user_id: UserId,
+        email: String,
+        display_name: String,
+        role: Role,
+        org: OrgId,
+        session: Session,
+    ) -> Self {
         Caller {
             user_id,
             email,
             display_name,
             role,
             scope: TenantScope { org },
+            session,
         }
+    }
+
+    /// The session the request's token belongs to (`crate::sessions`), which admitted it.
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     pub fn org_id(&self) -> &OrgId {
@@ -86,6 +101,7 @@ mod tests {
             "Acme Owner".into(),
             Role::Owner,
             OrgId::parse("acme").unwrap(),
+            crate::testing_session("s1"),
         );
         let actor = caller.actor();
         assert_eq!((actor.user_id.as_str(), actor.role.as_str()), ("u1", "Owner"));

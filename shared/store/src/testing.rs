@@ -82,7 +82,13 @@ pub fn caller(org: &OrgId, user: &UserId, role: quire_core::rbac::Role) -> crate
         user.to_string(),
         role,
         org.clone(),
+        crate::testing_session("test-session"),
     )
+}
+
+/// The session `id` of `user` (data table): what a test moves past its end.
+pub fn session(org: &OrgId, user: &UserId, id: &str) -> RawKey {
+    raw(keys::session(org, user, id))
 }
 
 /// An item of the organisation's chain partition (audit table) under the entry key prefix

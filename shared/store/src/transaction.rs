@@ -287,6 +287,17 @@ impl Transaction<'_> {
         })
     }
 
+    /// Names the attributes the last write's condition refers to by placeholder (`#version`).
+    pub(crate) fn with_names(self, names: Vec<(&'static str, &'static str)>) -> Self {
+        self.attempt(|tx| match tx.writes.last_mut() {
+            Some(write) => {
+                write.names.extend(names);
+                Ok(())
+            }
+            None => Err(StoreError::Corrupt("attribute names need a write".into())),
+        })
+    }
+
     fn emit(
         &mut self,
         action: Action,

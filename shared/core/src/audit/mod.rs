@@ -61,12 +61,27 @@ pub enum Action {
     /// password, MFA): no session yet.
     #[serde(rename = "sign-in.challenged")]
     SignInChallenged,
+    /// A session's refresh was granted and its idle limit moved (`after`: the session and its
+    /// new idle and absolute ends).
+    #[serde(rename = "session.refreshed")]
+    SessionRefreshed,
+    /// A refresh found its session past its idle or absolute limit: the session ended
+    /// (`after.limit`: `idle` or `absolute`) and the refresh was refused.
+    #[serde(rename = "session.expired")]
+    SessionExpired,
+    /// The member signed out: the session ended at once (`after.session`).
+    #[serde(rename = "session.signed-out")]
+    SessionSignedOut,
+    /// Every session of a member started until now was revoked, by the member or an
+    /// administrator (`target`: the member; `after.revokedBefore`).
+    #[serde(rename = "sessions.revoked")]
+    SessionsRevoked,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 19] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -82,11 +97,24 @@ impl Action {
         Action::PasswordReset,
         Action::PasswordResetFailed,
         Action::SignInChallenged,
+        Action::SessionRefreshed,
+        Action::SessionExpired,
+        Action::SessionSignedOut,
+        Action::SessionsRevoked,
+    ];
+
+    /// Session events: what refreshing, signing out and revoking record. The only writes a
+    /// route open to every member ([`Action::SESSION`] on `Access::Member`) may make.
+    pub const SESSION: [Action; 4] = [
+        Action::SessionRefreshed,
+        Action::SessionExpired,
+        Action::SessionSignedOut,
+        Action::SessionsRevoked,
     ];
 
     /// Identity events: what a sign-in or a rate limit records about an account or a client,
     /// in the account's organisation's trail or, for no known account, the platform's.
-    pub const IDENTITY: [Action; 9] = [
+    pub const IDENTITY: [Action; 10] = [
         Action::SignInSucceeded,
         Action::SignInFailed,
         Action::SignInLocked,
@@ -96,6 +124,8 @@ impl Action {
         Action::PasswordReset,
         Action::PasswordResetFailed,
         Action::SignInChallenged,
+        // A password reset revokes the member's sessions.
+        Action::SessionsRevoked,
     ];
 
     /// The stable dotted name (`document.updated`).
@@ -409,6 +439,10 @@ mod tests {
                 Action::PasswordReset => 12,
                 Action::PasswordResetFailed => 13,
                 Action::SignInChallenged => 14,
+                Action::SessionRefreshed => 15,
+                Action::SessionExpired => 16,
+                Action::SessionSignedOut => 17,
+                Action::SessionsRevoked => 18,
             };
             assert_eq!(Action::ALL[position], action);
         }

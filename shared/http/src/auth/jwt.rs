@@ -35,6 +35,9 @@ pub struct VerifiedToken {
     pub sub: String,
     pub username: Option<String>,
     pub jti: Option<String>,
+    /// Cognito's `origin_jti`: the same for every access token of one sign-in, across
+    /// refreshes. Quire's session id (`quire_store::sessions`).
+    pub origin_jti: Option<String>,
     pub issued_at: i64,
     pub expires_at: i64,
     pub auth_time: Option<i64>,
@@ -106,6 +109,7 @@ struct Claims {
     auth_time: Option<i64>,
     username: Option<String>,
     jti: Option<String>,
+    origin_jti: Option<String>,
     #[serde(rename = "cognito:groups", default)]
     groups: Vec<String>,
 }
@@ -202,6 +206,7 @@ impl JwtVerifier {
             sub,
             username: c.username,
             jti: c.jti,
+            origin_jti: c.origin_jti,
             issued_at: c.iat,
             expires_at: c.exp,
             auth_time: c.auth_time,

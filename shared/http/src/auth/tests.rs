@@ -263,6 +263,7 @@ async fn valid_token_accepted() {
             sub: SUB.into(),
             username: Some("alice".into()),
             jti: Some("jti-1".into()),
+            origin_jti: Some("origin-jti-1".into()),
             issued_at: NOW - 100,
             expires_at: NOW + 3500,
             auth_time: Some(NOW - 100),

@@ -18,6 +18,8 @@ impl Stage for Authorize {
             .ok_or_else(|| Problem::internal("authorisation before route match"))?;
         match access {
             Access::Public => Ok(req),
+            // The tenant layer found an active membership and a live session: that is all.
+            Access::Member => Ok(req),
             Access::Requires(permission) => {
                 let caller = req
                     .extensions()

@@ -1,0 +1,638 @@
+//! Sessions (AUTHN-2, AUTHN-8): Quire's own record of every sign-in, which decides whether an
+//! access token is still good, beside Cognito's signature and expiry.
+//!
+//! - **One session per sign-in.** A session is named by Cognito's `origin_jti`, which every
+//!   access token of one sign-in carries, refreshes included. It is written in the transaction
+//!   that records `sign-in.succeeded`, so a token whose sign-in was not recorded has no session,
+//!   and a token Cognito issued to a client that went round Quire's sign-in (and so round its
+//!   lockout and rate limits) is refused.
+//! - **Checked on every request, written on few.** The tenant layer reads the session and the
+//!   member's revocation mark in the same `BatchGetItem` as the organisation and membership
+//!   ([`Store::load_caller`]: two round trips in all). Only signing in, refreshing, signing out
+//!   and revoking write, each with its audit event.
+//! - **Idle and absolute ends.** A session ends [`SessionPolicy::idle`] after its sign-in or last
+//!   refresh and at the latest [`SessionPolicy::absolute`] after its sign-in; each refresh
+//!   slides the idle end, never past the absolute one. A refresh that finds its session past
+//!   either end ends it (`session.expired`) and is refused.
+//! - **Revocation.** Signing out ends one session at once (`session.signed-out`). Revoking a
+//!   member's sessions (their own, or by an administrator) marks every session the member
+//!   started until now as revoked (`sessions.revoked`): one write, however many sessions.
+//!
+//! Times are milliseconds since the Unix epoch, from the function's clock.
+
+use super::{keys, AuditContext, Store, StoreError};
+use crate::directory::Membership;
+use crate::tenant::TenantScope;
+use quire_core::audit::{Action, Actor, Origin, Target};
+use quire_core::ids::{OrgId, UserId};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A session's id: Cognito's `origin_jti`, a UUID. At most 64 characters of ASCII letters,
+/// digits and `-`, so it is safe in a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// `None` for anything that is not a plausible `origin_jti`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid =
+            !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        valid.then(|| SessionId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The session a request's token belongs to, as the tenant layer found it (AUTHN-8): what a
+/// client needs to show when it must sign in again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub started_at: SystemTime,
+    /// Without a refresh, the session ends then.
+    pub idle_until: SystemTime,
+    /// The session ends then, refreshed or not.
+    pub absolute_until: SystemTime,
+}
+
+/// How long a session lives (AUTHN-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Without a refresh for this long, a session ends.
+    pub idle: Duration,
+    /// A session ends this long after its sign-in, refreshed or not.
+    pub absolute: Duration,
+}
+
+impl SessionPolicy {
+    /// 8 hours idle, 12 hours at most.
+    pub const DEFAULT: SessionPolicy = SessionPolicy {
+        idle: Duration::from_secs(8 * 3600),
+        absolute: Duration::from_secs(12 * 3600),
+    };
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    SignedOut,
+    Expired,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Ended {
+    at: u64,
+    reason: EndReason,
+}
+
+/// The stored session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SessionRecord {
+    org_id: OrgId,
+    user_id: UserId,
+    session_id: String,
+    started_at: u64,
+    refreshed_at: u64,
+    idle_until: u64,
+    absolute_until: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ended: Option<Ended>,
+    version: u64,
+    /// DynamoDB TTL (seconds): a day after the absolute end. Quire never relies on the deletion.
+    expires_at: u64,
+}
+
+/// A member's revocation mark: every session started at or before `before` is revoked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Revocation {
+    org_id: OrgId,
+    user_id: UserId,
+    before: u64,
+    /// DynamoDB TTL (seconds): once no session it covers can be alive, and a day more.
+    expires_at: u64,
+}
+
+/// Why a session does not admit a request or a refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRefused {
+    /// No session of this member has this id: the token's sign-in did not go through Quire.
+    Unknown,
+    /// Signed out or revoked.
+    Revoked,
+    /// Past its idle or absolute end.
+    Expired,
+}
+
+/// Which end a session passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Limit {
+    Idle,
+    Absolute,
+}
+
+/// What a refresh found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    /// The session lives on; its idle end moved.
+    Granted,
+    /// Refused; an expiry was recorded by this refresh or an earlier one.
+    Refused(SessionRefused),
+}
+
+pub(crate) fn now_millis() -> u64 {
+    millis_since_epoch(SystemTime::now())
+}
+
+pub(crate) fn millis_since_epoch(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+impl SessionRecord {
+    /// A session of `user` of `org` that started at `now`.
+    pub(crate) fn start(org: &OrgId, user: &UserId, id: &SessionId, policy: SessionPolicy, now: u64) -> Self {
+        let absolute_until = now + millis(policy.absolute);
+        SessionRecord {
+            expires_at: (absolute_until + KEEP_MS) / 1000,
+            org_id: org.clone(),
+            user_id: user.clone(),
+            session_id: id.0.clone(),
+            started_at: now,
+            refreshed_at: now,
+            idle_until: (now + millis(policy.idle)).min(absolute_until),
+            absolute_until,
+            ended: None,
+            version: 1,
+        }
+    }
+
+    /// Which end the session has passed at `now`, if any.
+    fn passed(&self, now: u64) -> Option<Limit> {
+        if now >= self.absolute_until {
+            Some(Limit::Absolute)
+        } else if now >= self.idle_until {
+            Some(Limit::Idle)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the session admits a request of `user` in `org` at `now`, given the member's
+    /// revocation mark.
+    pub(crate) fn admits(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        revocation: Option<&Revocation>,
+        now: u64,
+    ) -> Result<(), SessionRefused> {
+        if self.org_id != *org || self.user_id != *user {
+            return Err(SessionRefused::Unknown);
+        }
+        let revoked = revocation.is_some_and(|r| r.org_id == *org && r.user_id == *user && self.started_at <= r.before);
+        match &self.ended {
+            // An expiry a refresh recorded answers as the expiry it was.
+            Some(Ended {
+                reason: EndReason::Expired,
+                ..
+            }) if !revoked => return Err(SessionRefused::Expired),
+            Some(_) => return Err(SessionRefused::Revoked),
+            None if revoked => return Err(SessionRefused::Revoked),
+            None => {}
+        }
+        match self.passed(now) {
+            Some(_) => Err(SessionRefused::Expired),
+            None => Ok(()),
+        }
+    }
+
+    /// The session as a caller's.
+    pub(crate) fn view(&self, id: &SessionId) -> Session {
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        Session {
+            id: id.clone(),
+            started_at: at(self.started_at),
+            idle_until: at(self.idle_until),
+            absolute_until: at(self.absolute_until),
+        }
+    }
+
+    /// What the audit trail records of the session.
+    fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "session": self.session_id,
+            "startedAt": rfc3339(self.started_at),
+            "idleUntil": rfc3339(self.idle_until),
+            "absoluteUntil": rfc3339(self.absolute_until),
+        })
+    }
+
+    /// The session refreshed at `now`: its idle end slides, never past the absolute one.
+    fn slid(&self, now: u64, policy: SessionPolicy) -> Self {
+        SessionRecord {
+            refreshed_at: now,
+            idle_until: (now + millis(policy.idle)).min(self.absolute_until),
+            ..self.next()
+        }
+    }
+
+    fn next(&self) -> Self {
+        SessionRecord {
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+}
+
+/// What a sign-in's transaction writes beside `sign-in.succeeded`: the new session and what the
+/// event records of it.
+pub(crate) struct NewSession {
+    pub(crate) record: SessionRecord,
+}
+
+impl NewSession {
+    pub(crate) fn key(&self) -> keys::Key {
+        keys::session(&self.record.org_id, &self.record.user_id, &self.record.session_id)
+    }
+
+    pub(crate) fn record(&self) -> &SessionRecord {
+        &self.record
+    }
+
+    pub(crate) fn summary(&self) -> serde_json::Value {
+        self.record.summary()
+    }
+
+    pub(crate) fn user(&self) -> &UserId {
+        &self.record.user_id
+    }
+}
+
+/// The condition under which a session is replaced: still the version that was read.
+const SAME_VERSION: &str = "attribute_exists(pk) AND #version = :version";
+
+/// How often a change of a session is tried against a racing one before it gives up
+/// ([`StoreError::Contended`]): each try reads the session again.
+const TRIES: usize = 3;
+
+/// How long after its last use an item of this module stays for DynamoDB's TTL to delete: a day
+/// past the latest moment it can matter.
+const KEEP_MS: u64 = 24 * 3600 * 1000;
+
+/// The longest absolute limit any configuration allows: a revocation mark older than this
+/// covers no live session.
+const LONGEST_SESSION_MS: u64 = 24 * 3600 * 1000;
+
+/// What a sign-out or a refresh does to a session it read.
+enum Change {
+    Replace(SessionRecord, Action, serde_json::Value),
+    Refuse(SessionRefused),
+}
+
+impl Store {
+    /// Signs the caller's session out (`session.signed-out`, AUTHN-2): it refuses every request
+    /// from now on. A refresh racing it is read again and the sign-out retried, so it never
+    /// answers "already ended" while the session lives; [`StoreError::Conflict`] only when the
+    /// session did end meanwhile (or is gone).
+    pub async fn sign_out(&self, caller: &crate::tenant::Caller, audit: AuditContext) -> Result<(), StoreError> {
+        let scope = caller.scope();
+        let key = keys::session(scope.org_id(), &caller.user_id, caller.session().id.as_str());
+        self.change_session(scope, &key, audit, |current, now| match &current.ended {
+            Some(_) => Change::Refuse(SessionRefused::Revoked),
+            None => {
+                let ended = SessionRecord {
+                    ended: Some(Ended {
+                        at: now,
+                        reason: EndReason::SignedOut,
+                    }),
+                    ..current.next()
+                };
+                let mut outcome = current.summary();
+                outcome["endedAt"] = rfc3339(now).into();
+                Change::Replace(ended, Action::SessionSignedOut, outcome)
+            }
+        })
+        .await?
+        .map_or(Ok(()), |_| Err(StoreError::Conflict))
+    }
+
+    /// Revokes every session `user` of the scope's organisation started until now
+    /// (`sessions.revoked`, AUTHN-2): each refuses its next request. The caller is the member
+    /// themself or holds `UserManage` (the route decides); `identity_provider` is what Cognito's
+    /// sign-out of the member's refresh tokens found, recorded with the entry. `Ok(false)`, with
+    /// nothing written, when the organisation has no such member.
+    ///
+    /// The mark only moves forward: a revocation never undoes a later one, and one that finds a
+    /// later mark (a clock behind, or the same millisecond) records that mark's time.
+    pub async fn revoke_sessions(
+        &self,
+        scope: &TenantScope,
+        user: &UserId,
+        audit: AuditContext,
+        identity_provider: &str,
+    ) -> Result<bool, StoreError> {
+        if self.member(scope.org_id(), user).await?.is_none() {
+            return Ok(false);
+        }
+        self.revoke_sessions_after(scope, user, audit, identity_provider, |tx| tx)
+            .await
+            .map(|()| true)
+    }
+
+    /// The revocation mark of `user` with its `sessions.revoked` entry, after what `first` adds
+    /// to the same transaction (a password reset's own entry).
+    pub(crate) async fn revoke_sessions_after(
+        &self,
+        scope: &TenantScope,
+        user: &UserId,
+        audit: AuditContext,
+        identity_provider: &str,
+        first: impl Fn(crate::Transaction<'_>) -> crate::Transaction<'_>,
+    ) -> Result<(), StoreError> {
+        let key = keys::revocation(scope.org_id(), user);
+        for _ in 0..TRIES {
+            let stored = self
+                .read(&self.data_table, &key)
+                .await?
+                .map(super::from_item::<Revocation>)
+                .transpose()?;
+            let before = now_millis().max(stored.map_or(0, |m| m.before));
+            let mark = Revocation {
+                org_id: scope.org_id().clone(),
+                user_id: user.clone(),
+                before,
+                expires_at: (before + LONGEST_SESSION_MS + KEEP_MS) / 1000,
+            };
+            let committed = first(self.transaction(scope, audit.clone()))
+                .put_beside_if(
+                    key.clone(),
+                    &mark,
+                    "attribute_not_exists(pk) OR #before <= :before",
+                    vec![(":before", crate::attempts::number(before))],
+                )
+                .with_names(vec![("#before", "before")])
+                .event(
+                    Action::SessionsRevoked,
+                    Target::new("user", user.as_str()),
+                    &serde_json::json!({
+                        "revokedBefore": rfc3339(before),
+                        "identityProvider": identity_provider,
+                    }),
+                )
+                .commit()
+                .await;
+            match committed {
+                Err(StoreError::Conflict) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Contended)
+    }
+
+    /// Refreshes a session (AUTHN-8) for the user a token Cognito just issued names: granted,
+    /// its idle end slides (`session.refreshed`); past an end, the session ends
+    /// (`session.expired`, once) and the refresh is refused; signed out, revoked or unknown,
+    /// refused without a record (the end was recorded when it happened). The member must still
+    /// be active in an active organisation, or the session is [`SessionRefused::Unknown`]. A
+    /// racing change of the session (another refresh, a sign-out) is read again and judged anew.
+    pub async fn refresh_session(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        policy: SessionPolicy,
+        origin: Origin,
+    ) -> Result<Refreshed, StoreError> {
+        let Some(org) = self.organisation_of(user).await? else {
+            return Ok(Refreshed::Refused(SessionRefused::Unknown));
+        };
+        let key = keys::session(&org, user, id.as_str());
+        let org_key = keys::organisation(&org);
+        let member_key = keys::member(&org, user);
+        let revocation_key = keys::revocation(&org, user);
+        let mut found = self
+            .batch_read(&[org_key.clone(), member_key.clone(), revocation_key.clone()])
+            .await?;
+        let active = found
+            .remove(&org_key)
+            .map(super::from_item::<crate::directory::Organisation>)
+            .transpose()?
+            .is_some_and(|o| o.is_active() && o.org_id == org);
+        let member = found
+            .remove(&member_key)
+            .map(super::from_item::<Membership>)
+            .transpose()?
+            .filter(|m| m.is_active() && m.user_id == *user && m.org_id == org);
+        let (true, Some(member)) = (active, member) else {
+            return Ok(Refreshed::Refused(SessionRefused::Unknown));
+        };
+        let revocation = found
+            .remove(&revocation_key)
+            .map(super::from_item::<Revocation>)
+            .transpose()?;
+        let scope = TenantScope::new(org.clone());
+        let audit = AuditContext::for_route(member_actor(&member), origin, &Action::SESSION);
+        let refused = self
+            .change_session(&scope, &key, audit, |current, now| {
+                match current.admits(&org, user, revocation.as_ref(), now) {
+                    // Recorded when it ended.
+                    Err(SessionRefused::Expired) if current.ended.is_some() => Change::Refuse(SessionRefused::Expired),
+                    Err(SessionRefused::Expired) => {
+                        let mut outcome = current.summary();
+                        outcome["limit"] = serde_json::to_value(current.passed(now)).unwrap_or_default();
+                        let ended = SessionRecord {
+                            ended: Some(Ended {
+                                at: now,
+                                reason: EndReason::Expired,
+                            }),
+                            ..current.next()
+                        };
+                        Change::Replace(ended, Action::SessionExpired, outcome)
+                    }
+                    Err(refused) => Change::Refuse(refused),
+                    Ok(()) => {
+                        let slid = current.slid(now, policy);
+                        let outcome = slid.summary();
+                        Change::Replace(slid, Action::SessionRefreshed, outcome)
+                    }
+                }
+            })
+            .await?;
+        Ok(match refused {
+            None => Refreshed::Granted,
+            Some(refused) => Refreshed::Refused(refused),
+        })
+    }
+
+    /// Reads the session at `key`, lets `decide` judge it, and writes what it decided with its
+    /// event, conditioned on the version read; a racing change makes it read and judge again.
+    /// `Some(refusal)` when `decide` refused or there is no session; an expiry that was
+    /// recorded is still refused ([`SessionRefused::Expired`]) once committed.
+    async fn change_session(
+        &self,
+        scope: &TenantScope,
+        key: &keys::Key,
+        audit: AuditContext,
+        decide: impl Fn(&SessionRecord, u64) -> Change,
+    ) -> Result<Option<SessionRefused>, StoreError> {
+        for _ in 0..TRIES {
+            let Some(item) = self.read(&self.data_table, key).await? else {
+                return Ok(Some(SessionRefused::Unknown));
+            };
+            let current: SessionRecord = super::from_item(item)?;
+            let (next, action, outcome) = match decide(&current, now_millis()) {
+                Change::Refuse(refused) => return Ok(Some(refused)),
+                Change::Replace(next, action, outcome) => (next, action, outcome),
+            };
+            let committed = self
+                .transaction(scope, audit.clone())
+                .put_beside_if(
+                    key.clone(),
+                    &next,
+                    SAME_VERSION,
+                    vec![(":version", crate::attempts::number(current.version))],
+                )
+                .with_names(vec![("#version", "version")])
+                .event(action, Target::new("user", current.user_id.as_str()), &outcome)
+                .commit()
+                .await;
+            match committed {
+                Err(StoreError::Conflict) => continue,
+                Err(other) => return Err(other),
+                Ok(()) if action == Action::SessionExpired => return Ok(Some(SessionRefused::Expired)),
+                Ok(()) => return Ok(None),
+            }
+        }
+        Err(StoreError::Contended)
+    }
+}
+
+fn member_actor(member: &Membership) -> Actor {
+    Actor {
+        user_id: member.user_id.to_string(),
+        display_name: member.display_name.clone(),
+        email: member.email.clone(),
+        role: member.role.as_str().to_owned(),
+        impersonator: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> SessionPolicy {
+        SessionPolicy {
+            idle: Duration::from_secs(10),
+            absolute: Duration::from_secs(25),
+        }
+    }
+
+    fn session(now: u64) -> SessionRecord {
+        let policy = policy();
+        SessionRecord::start(
+            &OrgId::parse("acme").unwrap(),
+            &UserId::parse("u1").unwrap(),
+            &SessionId::parse("0b5e2f7c-1d3a-4b6e-8f90-123456789abc").unwrap(),
+            policy,
+            now,
+        )
+    }
+
+    /// Each limit refuses from its very millisecond on, and not one millisecond before.
+    ///
+    /// Proves: AUTHN-8
+    #[test]
+    fn a_session_ends_at_its_idle_or_absolute_limit() {
+        let (org, user) = (OrgId::parse("acme").unwrap(), UserId::parse("u1").unwrap());
+        let s = session(1_000_000);
+        assert_eq!(s.admits(&org, &user, None, 1_000_000 + 9_999), Ok(()));
+        assert_eq!(
+            s.admits(&org, &user, None, 1_000_000 + 10_000),
+            Err(SessionRefused::Expired)
+        );
+        assert_eq!(s.passed(1_000_000 + 10_000), Some(Limit::Idle));
+        // Refreshed, the idle end slides from the refresh; refreshed late, the absolute end caps it.
+        let early = s.slid(1_004_000, policy());
+        assert_eq!((early.idle_until, early.absolute_until), (1_014_000, 1_025_000));
+        assert_eq!(early.version, s.version + 1);
+        let slid = s.slid(1_020_000, policy());
+        assert_eq!(slid.idle_until, 1_025_000);
+        assert_eq!(slid.admits(&org, &user, None, 1_024_999), Ok(()));
+        assert_eq!(slid.passed(1_025_000), Some(Limit::Absolute));
+    }
+
+    /// Proves: AUTHN-2
+    #[test]
+    fn a_revocation_mark_ends_the_sessions_started_until_then_only() {
+        let (org, user) = (OrgId::parse("acme").unwrap(), UserId::parse("u1").unwrap());
+        let s = session(5_000);
+        let mark = |before| Revocation {
+            org_id: org.clone(),
+            user_id: user.clone(),
+            before,
+            expires_at: 0,
+        };
+        assert_eq!(
+            s.admits(&org, &user, Some(&mark(5_000)), 6_000),
+            Err(SessionRefused::Revoked)
+        );
+        assert_eq!(s.admits(&org, &user, Some(&mark(4_999)), 6_000), Ok(()));
+        // Another member's mark revokes nothing of this one's; another member's session is none
+        // of theirs.
+        let other = UserId::parse("u2").unwrap();
+        let others = Revocation {
+            user_id: other.clone(),
+            ..mark(9_000)
+        };
+        assert_eq!(s.admits(&org, &user, Some(&others), 6_000), Ok(()));
+        assert_eq!(s.admits(&org, &other, None, 6_000), Err(SessionRefused::Unknown));
+        let signed_out = SessionRecord {
+            ended: Some(Ended {
+                at: 5_500,
+                reason: EndReason::SignedOut,
+            }),
+            ..s.clone()
+        };
+        assert_eq!(
+            signed_out.admits(&org, &user, None, 6_000),
+            Err(SessionRefused::Revoked)
+        );
+        let expired = SessionRecord {
+            ended: Some(Ended {
+                at: 5_500,
+                reason: EndReason::Expired,
+            }),
+            ..s.clone()
+        };
+        assert_eq!(expired.admits(&org, &user, None, 6_000), Err(SessionRefused::Expired));
+        assert_eq!(
+            expired.admits(&org, &user, Some(&mark(5_000)), 6_000),
+            Err(SessionRefused::Revoked)
+        );
+    }
+
+    #[test]
+    fn a_session_id_is_a_plausible_origin_jti_only() {
+        assert!(SessionId::parse("0b5e2f7c-1d3a-4b6e-8f90-123456789abc").is_some());
+        for bad in ["", "a#b", "a/b", "é", &"a".repeat(65)] {
+            assert!(SessionId::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
