@@ -47,6 +47,8 @@ ACTIONS = {
     "session.expired",
     "session.signed-out",
     "sessions.revoked",
+    "password.changed",
+    "password.change.failed",
 }
 
 

@@ -117,6 +117,29 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         "/auth/me",
         &h.call(Method::GET, "/auth/me", Some(&token), None).await,
     );
+    let admin = h.token(&org, Role::Admin).await;
+    let change = |current: &str| json!({"currentPassword": current, "newPassword": "Quire-Changed-Passw0rd!"});
+    check(
+        Method::POST,
+        "/auth/password/change",
+        &h.call(
+            Method::POST,
+            "/auth/password/change",
+            Some(&admin),
+            Some(change("Wrong-Passw0rd!!")),
+        )
+        .await,
+    );
+    let changed = h
+        .call(
+            Method::POST,
+            "/auth/password/change",
+            Some(&admin),
+            Some(change(&h.password)),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    check(Method::POST, "/auth/password/change", &changed);
     // The session-ending routes, each with a session of its own (a User's), and revocation of a
     // Viewer's by the Owner.
     let user = h.token(&org, Role::User).await;

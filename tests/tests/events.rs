@@ -38,6 +38,9 @@ const REFRESH_TOKEN: &str = "REPLACE_WITH_REFRESH_TOKEN";
 /// An access token whose session the sample ends (sign-out, revoking one's own sessions): a
 /// fresh sign-in for each such sample, so the others' token lives on.
 const SESSION_TOKEN: &str = "REPLACE_WITH_SESSION_TOKEN";
+/// An access token of the member whose password the change sample changes (the Admin's: no
+/// other sample signs them in).
+const CHANGING_TOKEN: &str = "REPLACE_WITH_CHANGING_TOKEN";
 /// A member whose sessions the revocation sample revokes (not the Owner whose token the other
 /// samples use).
 const USER_ID: &str = "REPLACE_WITH_USER_ID";
@@ -360,6 +363,9 @@ async fn api_samples_replay_through_their_function() {
         let name = file.name();
         let mut event = file.json.clone();
         fill(&mut event, &substitutions);
+        if event.to_string().contains(CHANGING_TOKEN) {
+            fill(&mut event, &[(CHANGING_TOKEN, h.token(&org, Role::Admin).await)]);
+        }
         if event.to_string().contains(SESSION_TOKEN) {
             fill(&mut event, &[(SESSION_TOKEN, h.token(&org, Role::Viewer).await)]);
         }

@@ -1,6 +1,8 @@
-//! Asking for a password-reset code (`POST /auth/password/forgot`): the same answer for every
-//! email (AUTHN-9), limits per email and per address (RATE-2) whose trips are recorded once
-//! (RATE-5), and the request recorded in the account's trail or the platform's (AUD-1). Each
+//! Passwords over HTTP. Asking for a password-reset code (`POST /auth/password/forgot`): the
+//! same answer for every email (AUTHN-9), limits per email and per address (RATE-2) whose trips
+//! are recorded once (RATE-5), and the request recorded in the account's trail or the
+//! platform's (AUD-1). Resetting with the code, which ends the account's sessions (AUTHN-2).
+//! Changing one's password, guarded like a sign-in (AUTHN-5), and its expiry (AUTHN-4). Each
 //! test asks from addresses of its own, so no other test's requests count.
 
 use quire_blackbox_tests::{fresh_address, harness, uuid_hex, Reply};
@@ -437,4 +439,162 @@ async fn a_reset_ends_every_session_of_the_account() {
     assert_eq!(revoked["action"], "sessions.revoked", "{revoked}");
     assert_eq!(revoked["actor"]["userId"], member.user_id.as_str());
     assert_eq!(revoked["after"]["identityProvider"], "signed-out");
+}
+
+async fn change(token: &str, current: &str, new: &str) -> Reply {
+    harness()
+        .call(
+            Method::POST,
+            "/auth/password/change",
+            Some(token),
+            Some(json!({"currentPassword": current, "newPassword": new})),
+        )
+        .await
+}
+
+/// A member changes their password by proving the current one: a wrong one and a weak new one
+/// are refused and change nothing; the change keeps the session that made it, the new password
+/// signs in and the old one no longer does; refusal and change are the member's acts in the
+/// trail.
+///
+/// Proves: AUTHN-3, AUTHN-4
+#[tokio::test]
+async fn a_member_changes_their_password_by_proving_the_current_one() {
+    let h = harness();
+    let org = h.new_org("change").await;
+    let member = org.user(Role::User).clone();
+    let token = h.token(&org, Role::User).await;
+    let before = h.call(Method::GET, "/auth/me", Some(&token), None).await.body;
+
+    let wrong = change(&token, "Not-The-Passw0rd!", NEW_PASSWORD).await;
+    wrong.assert_problem(StatusCode::BAD_REQUEST, "wrong-password");
+    assert_eq!(wrong.body["field"], "currentPassword");
+    let weak = change(&token, &h.password, "short").await;
+    weak.assert_problem(StatusCode::BAD_REQUEST, "weak-password");
+    assert!(
+        weak.body["violations"].as_array().is_some_and(|v| v.len() >= 2),
+        "{}",
+        weak.text
+    );
+    for body in [
+        json!({"currentPassword": h.password}),
+        json!({"currentPassword": "", "newPassword": NEW_PASSWORD}),
+        json!({"currentPassword": h.password, "newPassword": NEW_PASSWORD, "also": 1}),
+    ] {
+        let bad = h
+            .call(Method::POST, "/auth/password/change", Some(&token), Some(body.clone()))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{body}: {}", bad.text);
+    }
+    assert_eq!(
+        sign_in(&member.email, &h.password).await.status,
+        StatusCode::OK,
+        "unchanged"
+    );
+
+    let changed = change(&token, &h.password, NEW_PASSWORD).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(changed.body, json!({"status": "changed"}));
+    let after = h.call(Method::GET, "/auth/me", Some(&token), None).await;
+    assert_eq!(after.status, StatusCode::OK, "the session that changed it goes on");
+    let time = |v: &Value| humantime::parse_rfc3339(v.as_str().expect("a time")).expect("RFC 3339");
+    assert!(time(&after.body["password"]["changedAt"]) >= time(&before["password"]["changedAt"]));
+    assert_eq!(after.body["password"]["expired"], false);
+    assert_eq!(sign_in(&member.email, NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        sign_in(&member.email, &h.password).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    h.audit_settled(&org).await;
+    let owner = h.token(&org, Role::Owner).await;
+    let own = h.audit_entries(&owner).await;
+    let failed = events(&own, "password.change.failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["actor"]["userId"], member.user_id.as_str());
+    assert_eq!(failed[0]["after"]["reason"], "wrong-password");
+    let done = events(&own, "password.changed");
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["actor"]["userId"], member.user_id.as_str());
+}
+
+/// A wrong current password counts toward the sign-in lockout: the 5th locks the account, and
+/// then even the right password is refused, by the change and by sign-in alike.
+///
+/// Proves: AUTHN-5
+#[tokio::test]
+async fn five_wrong_current_passwords_lock_the_account() {
+    let h = harness();
+    let org = h.new_org("changelock").await;
+    let member = org.user(Role::Viewer).clone();
+    let token = h.token(&org, Role::Viewer).await;
+    for _ in 0..5 {
+        change(&token, "Not-The-Passw0rd!", NEW_PASSWORD)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "wrong-password");
+    }
+    change(&token, &h.password, NEW_PASSWORD)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "wrong-password");
+    sign_in(&member.email, &h.password)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
+    h.audit_settled(&org).await;
+    let owner = h.token(&org, Role::Owner).await;
+    let own = h.audit_entries(&owner).await;
+    assert_eq!(events(&own, "sign-in.locked").len(), 1);
+    assert_eq!(events(&own, "password.change.failed").len(), 5);
+}
+
+/// Ninety days after it was set, a password opens only changing it, reading one's own account
+/// and signing out; everything else, writes and reads alike, is a 403 `password-expired` until
+/// it is changed.
+///
+/// Proves: AUTHN-4
+#[tokio::test]
+async fn an_expired_password_opens_only_the_routes_that_change_it() {
+    let h = harness();
+    let org = h.new_org("expired").await;
+    let member = org.user(Role::User).clone();
+    let token = h.token(&org, Role::User).await;
+    let other = h.token(&org, Role::User).await;
+    let ninety_one_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(91 * 24 * 3600);
+    let ms = ninety_one_days_ago
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis() as u64;
+    h.tamper_number(
+        quire_store::testing::password(&org.org_id, &member.user_id),
+        "changedAt",
+        ms,
+    )
+    .await;
+
+    let expired = |reply: Reply| reply.assert_problem(StatusCode::FORBIDDEN, "password-expired");
+    expired(h.call(Method::GET, "/documents", Some(&token), None).await);
+    expired(
+        h.call(
+            Method::POST,
+            "/documents",
+            Some(&token),
+            Some(json!({"title": "Blocked", "type": "sop", "body": "x"})),
+        )
+        .await,
+    );
+    expired(
+        h.call(Method::POST, "/auth/sessions/revoke-mine", Some(&token), None)
+            .await,
+    );
+    let me = h.call(Method::GET, "/auth/me", Some(&token), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.body["password"]["expired"], true);
+    let out = h.call(Method::POST, "/auth/logout", Some(&other), None).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+
+    let changed = change(&token, &h.password, NEW_PASSWORD).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(
+        h.call(Method::GET, "/documents", Some(&token), None).await.status,
+        StatusCode::OK
+    );
 }

@@ -11,8 +11,8 @@ use quire_core::ids::UserId;
 use quire_core::password::NewPassword;
 use quire_core::rbac::Permission;
 use quire_http::identity::{
-    check_password, refresh_session, request_password_reset, reset_password as reset, revoke_sessions, sign_out, Email,
-    Password, RefreshToken, ResetCode,
+    bearer, change_password as change, check_password, refresh_session, request_password_reset,
+    reset_password as reset, revoke_sessions, sign_out, Email, Password, RefreshToken, ResetCode,
 };
 use quire_http::json::{ok, parse_body, respond};
 use quire_http::route::HandlerResult;
@@ -117,7 +117,34 @@ pub fn routes() -> Router {
             Effect::Reads,
             me,
         )
-        .response_schema::<Me>(),
+        .response_schema::<Me>()
+        .while_password_expired(),
+        Route::new(
+            Method::POST,
+            "/auth/password/change",
+            Access::Member,
+            Module::Platform,
+            // The change, or the refusal of a wrong current password and the lock or unlock of
+            // the account's count it causes.
+            Effect::Writes(&[
+                Action::PasswordChanged,
+                Action::PasswordChangeFailed,
+                Action::SignInLocked,
+                Action::SignInUnlocked,
+            ]),
+            change_password,
+        )
+        .request_schema::<ChangePassword>()
+        .response_schema::<Status>()
+        .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field); the new password breaks \
+             the policy (`weak-password`, with `violations` naming every rule it breaks); or the \
+             current password is wrong, or the account is locked after consecutive failures \
+             (`wrong-password`: one answer for both)",
+        )
+        .accepts_body(4 * 1024)
+        .while_password_expired(),
         Route::new(
             Method::POST,
             "/auth/logout",
@@ -127,7 +154,8 @@ pub fn routes() -> Router {
             Effect::Writes(&[Action::SessionSignedOut]),
             logout,
         )
-        .response_schema::<Status>(),
+        .response_schema::<Status>()
+        .while_password_expired(),
         Route::new(
             Method::POST,
             "/auth/sessions/revoke-mine",
@@ -217,6 +245,19 @@ struct Me {
     role: &'static str,
     organisation_id: String,
     session: SessionView,
+    password: PasswordView,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PasswordView {
+    /// When the password was last set (RFC 3339, UTC); `null` if Quire has no record of it.
+    changed_at: Option<String>,
+    /// 90 days later (RFC 3339, UTC); `null` as above.
+    expires_at: Option<String>,
+    /// When true, only `POST /auth/password/change`, `GET /auth/me` and `POST /auth/logout`
+    /// are open (403 `password-expired` elsewhere).
+    expired: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -248,13 +289,35 @@ async fn me(_app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
             idle_until: time(session.idle_until),
             absolute_until: time(session.absolute_until),
         },
+        password: PasswordView {
+            changed_at: caller.password_changed_at.map(time),
+            expires_at: caller.password_expires_at().map(time),
+            expired: caller.password_expired(std::time::SystemTime::now()),
+        },
     })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ChangePassword {
+    #[schema(value_type = String, format = Password)]
+    current_password: Password,
+    /// Checked against the password policy before Cognito is called (AUTHN-3).
+    #[schema(value_type = String, format = Password)]
+    new_password: String,
+}
+
+async fn change_password(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: ChangePassword = parse_body(&req)?;
+    let new = NewPassword::parse(input.new_password).map_err(|violations| Problem::weak_password(&violations))?;
+    change(&app, &ctx, bearer(&req)?, &input.current_password, &new).await?;
+    ok(&Status { status: "changed" })
 }
 
 /// What was done.
 #[derive(Serialize, utoipa::ToSchema)]
 struct Status {
-    /// `signed-out` or `revoked`.
+    /// `signed-out`, `revoked` or `changed`.
     status: &'static str,
 }
 

@@ -14,6 +14,10 @@ use serde::Serialize;
 pub const MIN_CHARS: usize = 12;
 /// Most characters a password may have (Cognito's maximum).
 pub const MAX_CHARS: usize = 256;
+/// How long a password stays good after it was set (AUTHN-4): then only changing it, reading
+/// one's own account and signing out are allowed.
+pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
+
 /// The characters Cognito counts as symbols (its "special characters", space included).
 pub const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
 

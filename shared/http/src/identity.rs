@@ -24,6 +24,7 @@ use crate::problem::Problem;
 use crate::App;
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::operation::admin_user_global_sign_out::AdminUserGlobalSignOutError;
+use aws_sdk_cognitoidentityprovider::operation::change_password::ChangePasswordError;
 use aws_sdk_cognitoidentityprovider::operation::confirm_forgot_password::ConfirmForgotPasswordError;
 use aws_sdk_cognitoidentityprovider::operation::forgot_password::ForgotPasswordError;
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::{InitiateAuthError, InitiateAuthOutput};
@@ -592,6 +593,111 @@ fn stored(error: quire_store::StoreError) -> Problem {
         quire_store::StoreError::Aws(_) => Problem::unavailable(error),
         other => Problem::from(other),
     }
+}
+
+/// Changes the caller's password (AUTHN-3, AUTHN-4): Cognito checks the current one
+/// (`ChangePassword`, with the caller's access token) and sets `new`, which the route checked
+/// against the policy first. The current password is a credential check like a sign-in: it is
+/// reserved against the account's lockout count (a locked account gets the answer a wrong
+/// password gets), a wrong one is recorded (`password.change.failed`, and `sign-in.locked` when
+/// it starts a lock), a right one clears the count. A change is recorded as `password.changed`
+/// with the new time the expiry counts from. Sessions are kept: the one that changed it goes on;
+/// `POST /auth/sessions/revoke-mine` ends the others.
+///
+/// Errors: 400 `wrong-password` (wrong current password, or locked), 400 `weak-password` (Cognito
+/// refused the new one), 429 (Cognito's quota), 503. Cognito's change and the entry cannot be
+/// one transaction: a change whose entry cannot be committed is answered 503 and logged as an
+/// error, though the password did change.
+pub async fn change_password(
+    app: &App,
+    ctx: &RequestCtx,
+    access_token: &str,
+    current: &Password,
+    new: &NewPassword,
+) -> Result<(), Problem> {
+    let caller = ctx.caller()?;
+    let attempt = match app
+        .store
+        .reserve_attempt(&Subject::account(&caller.email), app.config.sign_in_lockout)
+        .await?
+    {
+        Reservation::Granted(attempt) => attempt,
+        Reservation::Refused => return Err(Problem::wrong_password()),
+    };
+    let number = attempt.number();
+    let mut events: Vec<(Action, Value)> = Vec::new();
+    if let Some(ended) = attempt.ended_lock() {
+        events.push((Action::SignInUnlocked, json!({ "lockedUntil": rfc3339(ended) })));
+    }
+    let result = app
+        .cognito
+        .change_password()
+        .access_token(access_token)
+        .previous_password(&current.0)
+        .proposed_password(new.expose())
+        .send()
+        .await;
+    let error = match result {
+        Ok(_) => {
+            if !events.is_empty() {
+                app.store
+                    .record_own_account_events(caller, ctx.audit_context()?, &events)
+                    .await
+                    .map_err(unrecorded)?;
+            }
+            let recorded = app.store.record_password_change(caller, ctx.audit_context()?).await;
+            if let Err(error) = app.store.attempt_succeeded(attempt).await {
+                tracing::error!(%error, "the change's attempt count was not cleared");
+            }
+            if let Err(error) = recorded {
+                tracing::error!(%error, "a password change Cognito made has no audit entry");
+                return Err(unrecorded(error));
+            }
+            return Ok(());
+        }
+        Err(error) => error.into_service_error(),
+    };
+    match error {
+        ChangePasswordError::NotAuthorizedException(_) => {
+            events.push((
+                Action::PasswordChangeFailed,
+                json!({ "attempt": number, "reason": "wrong-password" }),
+            ));
+            if let Failed::Locked { until } = app.store.attempt_failed(attempt).await? {
+                events.push((
+                    Action::SignInLocked,
+                    json!({ "lockedUntil": rfc3339(until), "failures": number }),
+                ));
+            }
+            app.store
+                .record_own_account_events(caller, ctx.audit_context()?, &events)
+                .await
+                .map_err(unrecorded)?;
+            Err(Problem::wrong_password())
+        }
+        other => {
+            app.store.attempt_not_judged(attempt).await?;
+            Err(match other {
+                ChangePasswordError::InvalidPasswordException(_) => Problem::weak_password(&[Violation::NotAccepted]),
+                ChangePasswordError::LimitExceededException(_) | ChangePasswordError::TooManyRequestsException(_) => {
+                    Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS)
+                }
+                other => Problem::unavailable(other),
+            })
+        }
+    }
+}
+
+/// The access token a protected request carried (the authentication layer verified it), for
+/// the Cognito calls that act with the user's own token.
+pub fn bearer(req: &lambda_http::Request) -> Result<&str, Problem> {
+    req.headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| Problem::internal("a protected route without its bearer token"))
 }
 
 /// The client's address as the edge established it. Every request has one (the edge layer

@@ -159,6 +159,29 @@ impl Problem {
         )
     }
 
+    /// The caller's password is older than its maximum age (AUTHN-4): only
+    /// `POST /auth/password/change`, `GET /auth/me` and `POST /auth/logout` are open.
+    pub fn password_expired() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "password-expired",
+            "Password expired",
+            "the password has expired; change it (POST /auth/password/change) to go on",
+        )
+    }
+
+    /// The current password given to change it is not correct, or the account is locked after
+    /// consecutive failures: one answer for both.
+    pub fn wrong_password() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "wrong-password",
+            "Wrong password",
+            "the current password is not correct",
+        )
+        .with("field", "currentPassword")
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }

@@ -23,8 +23,9 @@ pub enum Access {
     /// A verified token, an active membership, and this permission in the caller's role.
     Requires(Permission),
     /// A verified token and an active membership, whatever the role: what every member may do
-    /// to their own sessions (sign out, revoke their own). Such a route may write only session
-    /// events ([`Action::SESSION`]), so this cannot open a tenant write to a Viewer (RBAC-3).
+    /// to their own account (sign out, revoke their own sessions, change their password). Such a
+    /// route may record only events of one's own account ([`Action::OWN_ACCOUNT`]), so this
+    /// cannot open a tenant write to a Viewer (RBAC-3).
     Member,
 }
 
@@ -97,6 +98,8 @@ pub struct Route {
     /// Problem answers of this route beyond those every route of its kind can give
     /// (`(status, description)`, [`Route::problem`]).
     pub problems: Vec<(&'static str, &'static str)>,
+    /// Whether a member whose password has expired may call it ([`Route::while_password_expired`]).
+    pub open_while_password_expired: bool,
     handler: Handler,
 }
 
@@ -166,8 +169,16 @@ impl Route {
             request_schema: None,
             response_schema: None,
             problems: Vec::new(),
+            open_while_password_expired: false,
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
         }
+    }
+
+    /// Keeps the route open to a member whose password has expired (AUTHN-4): only changing the
+    /// password, reading one's own account and signing out are (`pipeline::password`).
+    pub fn while_password_expired(mut self) -> Self {
+        self.open_while_password_expired = true;
+        self
     }
 
     /// Lets the route take a JSON body of at most `limit` bytes (HTTP-2).
@@ -233,9 +244,11 @@ impl Route {
             (Effect::Writes(_), Access::Requires(p)) if quire_core::rbac::Role::Viewer.grants(p) => {
                 Some(format!("route {key} writes, and a Viewer holds {p:?} (RBAC-3)"))
             }
-            (Effect::Writes(actions), Access::Member) if !actions.iter().all(|a| Action::SESSION.contains(a)) => Some(
-                format!("route {key} is open to every member and writes more than session events (RBAC-3)"),
-            ),
+            (Effect::Writes(actions), Access::Member) if !actions.iter().all(|a| Action::OWN_ACCOUNT.contains(a)) => {
+                Some(format!(
+                    "route {key} is open to every member and writes more than their own account's events (RBAC-3)"
+                ))
+            }
             _ => None,
         }
     }
@@ -591,7 +604,8 @@ mod tests {
         assert!(Router::new(vec![route(Method::POST, Permission::AuditVerify, edit)]).is_ok());
     }
 
-    /// A route open to every member (a Viewer too) may record session events and nothing else.
+    /// A route open to every member (a Viewer too) may record their own account's events and
+    /// nothing else.
     ///
     /// Proves: RBAC-3
     #[test]
@@ -602,7 +616,7 @@ mod tests {
             Action::DocumentUpdated,
         ]))])
         .unwrap_err();
-        assert!(refused.contains("more than session events"), "{refused}");
+        assert!(refused.contains("more than their own account's events"), "{refused}");
         assert!(Router::new(vec![member(Effect::Writes(&[Action::SessionSignedOut]))]).is_ok());
         assert!(Router::new(vec![member(Effect::Reads)]).is_ok());
     }

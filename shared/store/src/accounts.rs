@@ -145,7 +145,8 @@ impl Store {
 
     /// A password reset Cognito made (`password.reset`, `after` = `outcome`), recorded as the
     /// member's act, with every session they started until now revoked in the same transaction
-    /// (`sessions.revoked`, AUTHN-2): a reset is how an account is taken back. `identity_provider`
+    /// (`sessions.revoked`, AUTHN-2): a reset is how an account is taken back. The password's age
+    /// counts from the reset (AUTHN-4). `identity_provider`
     /// is what Cognito's sign-out of their refresh tokens found. For an email that names no
     /// member, the reset alone, in the platform's trail.
     pub async fn record_password_reset(
@@ -161,8 +162,11 @@ impl Store {
                 .await;
         };
         let audit = AuditContext::for_route(account.actor.clone(), origin, &Action::IDENTITY);
+        // The reset sets the password: its age counts from now.
+        let password = crate::passwords::PasswordRecord::now(account.trail.org_id(), user);
         self.revoke_sessions_after(&account.trail, user, audit, identity_provider, |tx| {
             tx.event(Action::PasswordReset, account.target.clone(), outcome)
+                .put_beside(password.key(), &password)
         })
         .await
     }

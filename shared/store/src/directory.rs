@@ -4,6 +4,7 @@
 //! events.
 
 use super::{keys, AuditContext, Store, StoreError};
+use crate::passwords::PasswordRecord;
 use crate::sessions::{now_millis, Revocation, SessionId, SessionRecord, SessionRefused};
 use crate::tenant::{Caller, TenantScope};
 use quire_core::audit::{Action, Actor, Origin, Target};
@@ -98,12 +99,14 @@ impl Store {
         let member_key = keys::member(&org_id, user);
         let session_key = keys::session(&org_id, user, session.as_str());
         let revocation_key = keys::revocation(&org_id, user);
+        let password_key = keys::password(&org_id, user);
         let mut found = self
             .batch_read(&[
                 org_key.clone(),
                 member_key.clone(),
                 session_key.clone(),
                 revocation_key.clone(),
+                password_key.clone(),
             ])
             .await?;
         let org = found
@@ -138,6 +141,11 @@ impl Store {
         if let Err(refused) = record.admits(&org.org_id, user, revocation.as_ref(), now_millis()) {
             return Ok(Err(CallerRefused::Session(refused)));
         }
+        let password_changed_at = found
+            .remove(&password_key)
+            .map(super::from_item::<PasswordRecord>)
+            .transpose()?
+            .and_then(|p| p.changed_at_for(&org.org_id, user));
         Ok(Ok(Caller::new(
             member.user_id,
             member.email,
@@ -145,6 +153,7 @@ impl Store {
             member.role,
             org.org_id,
             record.view(session),
+            password_changed_at,
         )))
     }
 
@@ -226,8 +235,11 @@ impl Store {
             org_id: org_id.clone(),
         };
         // The sign-in email is Cognito's username: one account per email, across organisations.
+        // Joining sets the password, so its age counts from now.
+        let password = PasswordRecord::now(&org_id, user);
         self.transaction(scope, AuditContext::new(actor, origin))
             .insert(keys::user(user), &entry, None)
+            .put_beside(password.key(), &password)
             .insert(
                 keys::account(&crate::attempts::Subject::account(new.email)),
                 &account,

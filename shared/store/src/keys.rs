@@ -81,10 +81,17 @@ pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#MEMBER", tenant(org)), user.as_str())
 }
 
-/// A member's sessions (`crate::sessions`): one partition per member, a session per sign-in,
+/// A member's sign-in state (`crate::sessions`, `crate::passwords`): one partition per member,
+/// holding a session per sign-in,
 /// named by Cognito's `origin_jti` (letters, digits and `-`: it cannot reach another key).
 pub(crate) fn session(org: &OrgId, user: &UserId, id: &str) -> Key {
     Key::new(format!("{}#SESSION#{user}", tenant(org)), format!("S#{id}"))
+}
+
+/// When a member's password was last set (`crate::passwords`), beside their sessions: read in
+/// the same `BatchGetItem`.
+pub(crate) fn password(org: &OrgId, user: &UserId) -> Key {
+    Key::new(format!("{}#SESSION#{user}", tenant(org)), "PASSWORD")
 }
 
 /// A member's revocation mark: every session started until its time is revoked.

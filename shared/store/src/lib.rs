@@ -12,6 +12,7 @@
 //! | rate limits: windowed counters, atomic under races, one trip per window | [`limits`] |
 //! | sign-in accounts: which trail (an organisation's or the platform's) an identity event goes to | [`accounts`] |
 //! | sessions: started by a sign-in, checked on every request, refreshed, signed out, revoked | [`sessions`] |
+//! | when each member's password was set (its expiry) | `passwords` |
 //! | every DynamoDB key and S3 object key | `keys` (private; [`ObjectKey`] is public) |
 //! | how a change is written with its audit event | `transaction` ([`Store::transaction`]) |
 //! | organisations and memberships | `directory` |
@@ -30,6 +31,7 @@ mod directory;
 pub mod idempotency;
 mod keys;
 pub mod limits;
+mod passwords;
 pub mod sessions;
 pub mod size;
 pub mod tenant;

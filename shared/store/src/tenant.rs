@@ -23,6 +23,9 @@ pub struct Caller {
     pub role: Role,
     scope: TenantScope,
     session: Session,
+    /// When the password was last set; `None` when Quire has no record of it, which counts as
+    /// expired (AUTHN-4 fails closed).
+    pub password_changed_at: Option<std::time::SystemTime>,
 }
 
 impl Caller {
@@ -33,6 +36,7 @@ impl Caller {
         role: Role,
         org: OrgId,
         session: Session,
+        password_changed_at: Option<std::time::SystemTime>,
     ) -> Self {
         Caller {
             user_id,
@@ -41,7 +45,19 @@ impl Caller {
             role,
             scope: TenantScope { org },
             session,
+            password_changed_at,
         }
+    }
+
+    /// When the password expires (AUTHN-4): [`quire_core::password::MAX_AGE`] after it was set;
+    /// `None` when Quire has no record of when it was set (then it counts as expired).
+    pub fn password_expires_at(&self) -> Option<std::time::SystemTime> {
+        self.password_changed_at.map(|t| t + quire_core::password::MAX_AGE)
+    }
+
+    /// Whether the password has expired at `now`.
+    pub fn password_expired(&self, now: std::time::SystemTime) -> bool {
+        self.password_expires_at().is_none_or(|expires| now >= expires)
     }
 
     /// The session the request's token belongs to (`crate::sessions`), which admitted it.
@@ -102,9 +118,33 @@ mod tests {
             Role::Owner,
             OrgId::parse("acme").unwrap(),
             crate::testing_session("s1"),
+            None,
         );
         let actor = caller.actor();
         assert_eq!((actor.user_id.as_str(), actor.role.as_str()), ("u1", "Owner"));
         assert_eq!(caller.scope().org_id().as_str(), "acme");
+    }
+
+    /// Proves: AUTHN-4
+    #[test]
+    fn a_password_expires_ninety_days_after_it_was_set_and_an_unknown_age_is_expired() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let set = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let caller = |changed| {
+            Caller::new(
+                UserId::parse("u1").unwrap(),
+                "u1@acme.test".into(),
+                "U1".into(),
+                Role::User,
+                OrgId::parse("acme").unwrap(),
+                crate::testing_session("s1"),
+                changed,
+            )
+        };
+        let known = caller(Some(set));
+        let day = Duration::from_secs(24 * 3600);
+        assert!(!known.password_expired(set + 90 * day - Duration::from_secs(1)));
+        assert!(known.password_expired(set + 90 * day));
+        assert!(caller(None).password_expired(set));
     }
 }

@@ -83,7 +83,13 @@ pub fn caller(org: &OrgId, user: &UserId, role: quire_core::rbac::Role) -> crate
         role,
         org.clone(),
         crate::testing_session("test-session"),
+        Some(std::time::SystemTime::now()),
     )
+}
+
+/// When `user`'s password was set (data table): what a test moves ninety days back.
+pub fn password(org: &OrgId, user: &UserId) -> RawKey {
+    raw(keys::password(org, user))
 }
 
 /// The session `id` of `user` (data table): what a test moves past its end.

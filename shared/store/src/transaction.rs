@@ -263,6 +263,16 @@ impl Transaction<'_> {
         })
     }
 
+    /// Writes an item the store keeps beside an audited change whatever is stored: derived state
+    /// of which only the latest value matters (when a password was set).
+    pub(crate) fn put_beside<T: Serialize>(self, key: keys::Key, value: &T) -> Self {
+        self.attempt(|tx| {
+            let item = to_item(value, &key)?;
+            tx.writes.push(Write::unconditional(key, item));
+            Ok(())
+        })
+    }
+
     /// Writes an item the store keeps beside an audited change (no event of its own: derived
     /// state such as the last verified link) if `condition` holds on what is stored; otherwise
     /// the whole change fails with [`StoreError::Conflict`].

@@ -76,12 +76,19 @@ pub enum Action {
     /// administrator (`target`: the member; `after.revokedBefore`).
     #[serde(rename = "sessions.revoked")]
     SessionsRevoked,
+    /// The member changed their password, proving the current one (`after.changedAt`).
+    #[serde(rename = "password.changed")]
+    PasswordChanged,
+    /// A password change was refused because the current password was wrong (`after.reason`,
+    /// kept internal; counted like a failed sign-in).
+    #[serde(rename = "password.change.failed")]
+    PasswordChangeFailed,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 21] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -101,10 +108,25 @@ impl Action {
         Action::SessionExpired,
         Action::SessionSignedOut,
         Action::SessionsRevoked,
+        Action::PasswordChanged,
+        Action::PasswordChangeFailed,
     ];
 
-    /// Session events: what refreshing, signing out and revoking record. The only writes a
-    /// route open to every member ([`Action::SESSION`] on `Access::Member`) may make.
+    /// What a member does to their own account: their sessions, their password (a wrong
+    /// current password counts toward the sign-in lockout, so it may lock or unlock). The only actions a
+    /// route open to every member (`Access::Member`) may record.
+    pub const OWN_ACCOUNT: [Action; 8] = [
+        Action::SessionRefreshed,
+        Action::SessionExpired,
+        Action::SessionSignedOut,
+        Action::SessionsRevoked,
+        Action::PasswordChanged,
+        Action::PasswordChangeFailed,
+        Action::SignInLocked,
+        Action::SignInUnlocked,
+    ];
+
+    /// Session events: what refreshing, signing out and revoking record.
     pub const SESSION: [Action; 4] = [
         Action::SessionRefreshed,
         Action::SessionExpired,
@@ -443,6 +465,8 @@ mod tests {
                 Action::SessionExpired => 16,
                 Action::SessionSignedOut => 17,
                 Action::SessionsRevoked => 18,
+                Action::PasswordChanged => 19,
+                Action::PasswordChangeFailed => 20,
             };
             assert_eq!(Action::ALL[position], action);
         }

@@ -12,7 +12,8 @@
 //! | 4 | request filter: scanners, body limit, content type, strict JSON, control characters (HTTP-2) | [`filter`] |
 //! | 5 | JWT authentication (AUTHN-1) | [`authn`] |
 //! | 6 | tenant context from the membership record (TEN-1, TEN-6) | [`tenant`] |
-//! | 7–14 | lifecycle, IP allowlist, SSO-only, password expiry, admin MFA, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
+//! | 10 | password expiry: an expired password opens only the routes that change it (AUTHN-4) | [`password`] |
+//! | 7–9, 11–14 | lifecycle, IP allowlist, SSO-only, admin MFA, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
 //! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4) | [`authz`] |
 //!
 //! Traffic metrics (EMF) arrive with the operations work.
@@ -24,6 +25,7 @@ pub mod dispatch;
 pub mod edge;
 pub mod filter;
 pub mod headers;
+pub mod password;
 pub mod routing;
 pub mod stage;
 pub mod tenant;
@@ -48,6 +50,7 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
         .layer(stage::StageLayer::new(filter::RequestFilter))
         .layer(stage::StageLayer::new(authn::Authenticate::new(app.clone())))
         .layer(stage::StageLayer::new(tenant::ResolveTenant::new(app.clone())))
+        .layer(stage::StageLayer::new(password::PasswordExpiry))
         .layer(stage::StageLayer::new(authz::Authorize))
         .service(dispatch::Dispatch::new(app));
     BoxCloneSyncService::new(service)
