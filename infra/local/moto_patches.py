@@ -1,7 +1,8 @@
 """Adapters for moto, loaded by moto_server.py: for DynamoDB, AWS's transaction limits, bounded
 memory, and AWS's LastEvaluatedKey; for Cognito, password-reset codes as Cognito issues and
-checks them, delivered to a local mailbox (see "Cognito: password-reset codes" below), and a
-global sign-out that finds the user by any of their names ("signing a user out everywhere").
+checks them, delivered to a local mailbox (see "Cognito: password-reset codes" below), a
+global sign-out that finds the user by any of their names ("signing a user out everywhere"),
+and RevokeToken, which moto lacks ("RevokeToken").
 
 Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
 that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
@@ -30,6 +31,7 @@ when another item follows. Quire relies on AWS's behaviour (a page that ends at 
 must still say whether a next page exists), so the emulator returns it as AWS does.
 """
 
+import base64
 import copy
 import json
 import secrets
@@ -38,6 +40,9 @@ from typing import Any
 
 from moto.cognitoidp.exceptions import CodeMismatchException, ExpiredCodeException, ResourceNotFoundError
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, flatten_attrs
+from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import EmptyResult
 
 from moto.dynamodb.comparisons import OpDefault
 from moto.dynamodb.exceptions import MockValidationException
@@ -259,9 +264,60 @@ def sign_out(self: CognitoIdpUserPool, username: str) -> None:
             self.access_tokens.pop(access_token)
 
 
+# --- Cognito: RevokeToken ----------------------------------------------------------------------------
+#
+# On AWS, RevokeToken (client id and refresh token; no secret here, as the app client has none)
+# revokes the refresh token and the access tokens issued from it, which Cognito's own user APIs
+# then refuse; a token already revoked is revoked still. moto has no RevokeToken. The adapter
+# ends the refresh token in moto's own table and drops the access tokens whose `origin_jti` is
+# the refresh token's, so `GetUser` and the like refuse them as Cognito does; a token that is
+# no refresh token of the client is refused (UnsupportedTokenTypeException).
+
+
+class UnsupportedTokenTypeException(JsonRESTError):
+    def __init__(self) -> None:
+        super().__init__("UnsupportedTokenTypeException", "Unsupported token type")
+
+
+def _origin_jti(access_token: str) -> str | None:
+    try:
+        payload = access_token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        return json.loads(base64.urlsafe_b64decode(payload)).get("origin_jti")
+    except Exception:  # noqa: BLE001  (not a JWT: no origin)
+        return None
+
+
+def revoke_token(self: CognitoIdpBackend, client_id: str, token: str) -> None:
+    for pool in self.user_pools.values():
+        if client_id not in pool.clients:
+            continue
+        if token not in pool.refresh_tokens:
+            raise UnsupportedTokenTypeException()
+        held = pool.refresh_tokens[token]
+        if held is None:
+            return  # revoked already
+        if held[0] != client_id:
+            raise UnsupportedTokenTypeException()
+        origin = held[2]
+        pool.refresh_tokens[token] = None
+        for access_token in list(pool.access_tokens):
+            if _origin_jti(access_token) == origin:
+                pool.access_tokens.pop(access_token)
+        return
+    raise ResourceNotFoundError(client_id)
+
+
+def _revoke_token_response(self: CognitoIdpResponse):
+    self.backend.revoke_token(self._get_param("ClientId"), self._get_param("Token"))
+    return EmptyResult()
+
+
 def install_cognito(mailbox: str | None) -> None:
     global MAILBOX
     MAILBOX = mailbox
     CognitoIdpBackend.forgot_password = forgot_password
     CognitoIdpBackend.confirm_forgot_password = confirm_forgot_password
     CognitoIdpUserPool.sign_out = sign_out
+    CognitoIdpBackend.revoke_token = revoke_token
+    CognitoIdpResponse.revoke_token = _revoke_token_response

@@ -441,6 +441,16 @@ async fn a_reset_ends_every_session_of_the_account() {
     assert_eq!(revoked["after"]["identityProvider"], "signed-out");
 }
 
+const DAY: u64 = 24 * 3600;
+
+/// Milliseconds since the epoch, `seconds` ago.
+fn millis_ago(seconds: u64) -> u64 {
+    (std::time::SystemTime::now() - std::time::Duration::from_secs(seconds))
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis() as u64
+}
+
 async fn change(token: &str, current: &str, new: &str) -> Reply {
     harness()
         .call(
@@ -464,7 +474,9 @@ async fn a_member_changes_their_password_by_proving_the_current_one() {
     let org = h.new_org("change").await;
     let member = org.user(Role::User).clone();
     let token = h.token(&org, Role::User).await;
-    let before = h.call(Method::GET, "/auth/me", Some(&token), None).await.body;
+    // Set a year ago: the change must move it to now.
+    let password = quire_store::testing::password(&org.org_id, &member.user_id);
+    h.tamper_number(password, "changedAt", millis_ago(365 * DAY)).await;
 
     let wrong = change(&token, "Not-The-Passw0rd!", NEW_PASSWORD).await;
     wrong.assert_problem(StatusCode::BAD_REQUEST, "wrong-password");
@@ -476,6 +488,9 @@ async fn a_member_changes_their_password_by_proving_the_current_one() {
         "{}",
         weak.text
     );
+    let same = change(&token, &h.password, &h.password).await;
+    same.assert_problem(StatusCode::BAD_REQUEST, "weak-password");
+    assert_eq!(same.body["violations"][0]["rule"], "same-as-current", "{}", same.text);
     for body in [
         json!({"currentPassword": h.password}),
         json!({"currentPassword": "", "newPassword": NEW_PASSWORD}),
@@ -498,7 +513,8 @@ async fn a_member_changes_their_password_by_proving_the_current_one() {
     let after = h.call(Method::GET, "/auth/me", Some(&token), None).await;
     assert_eq!(after.status, StatusCode::OK, "the session that changed it goes on");
     let time = |v: &Value| humantime::parse_rfc3339(v.as_str().expect("a time")).expect("RFC 3339");
-    assert!(time(&after.body["password"]["changedAt"]) >= time(&before["password"]["changedAt"]));
+    let changed_at = time(&after.body["password"]["changedAt"]);
+    assert!(changed_at > std::time::SystemTime::now() - std::time::Duration::from_secs(60));
     assert_eq!(after.body["password"]["expired"], false);
     assert_eq!(sign_in(&member.email, NEW_PASSWORD).await.status, StatusCode::OK);
     assert_eq!(
@@ -544,6 +560,10 @@ async fn five_wrong_current_passwords_lock_the_account() {
     let own = h.audit_entries(&owner).await;
     assert_eq!(events(&own, "sign-in.locked").len(), 1);
     assert_eq!(events(&own, "password.change.failed").len(), 5);
+    assert!(
+        events(&own, "password.changed").is_empty(),
+        "a locked change reached no one"
+    );
 }
 
 /// Ninety days after it was set, a password opens only changing it, reading one's own account
@@ -558,15 +578,10 @@ async fn an_expired_password_opens_only_the_routes_that_change_it() {
     let member = org.user(Role::User).clone();
     let token = h.token(&org, Role::User).await;
     let other = h.token(&org, Role::User).await;
-    let ninety_one_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(91 * 24 * 3600);
-    let ms = ninety_one_days_ago
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after the epoch")
-        .as_millis() as u64;
     h.tamper_number(
         quire_store::testing::password(&org.org_id, &member.user_id),
         "changedAt",
-        ms,
+        millis_ago(91 * DAY),
     )
     .await;
 
@@ -596,5 +611,59 @@ async fn an_expired_password_opens_only_the_routes_that_change_it() {
     assert_eq!(
         h.call(Method::GET, "/documents", Some(&token), None).await.status,
         StatusCode::OK
+    );
+}
+
+/// A reset sets the password, so an expired one is good again after it; and a member of whose
+/// password Quire has no date, or a date that names someone else, counts as expired.
+///
+/// Proves: AUTHN-4
+#[tokio::test]
+async fn a_reset_renews_an_expired_password_and_an_unknown_age_counts_as_expired() {
+    let h = harness();
+    let org = h.new_org("resetexpired").await;
+    let member = org.user(Role::User).clone();
+    let key = quire_store::testing::password(&org.org_id, &member.user_id);
+    h.tamper_number(key.clone(), "changedAt", millis_ago(91 * DAY)).await;
+    let from = fresh_address();
+    assert_eq!(
+        forgot_from(from, json!({"email": member.email})).await.status,
+        StatusCode::ACCEPTED
+    );
+    let code = h.reset_code(&member.email).expect("a code in the mailbox");
+    let reset = reset_from(
+        from,
+        json!({"email": member.email, "code": code, "newPassword": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    let signed_in = sign_in(&member.email, NEW_PASSWORD).await;
+    let token = signed_in.body["accessToken"].as_str().expect("token").to_owned();
+    assert_eq!(
+        h.call(Method::GET, "/documents", Some(&token), None).await.status,
+        StatusCode::OK
+    );
+
+    // Someone else's date is no date of theirs; no record at all is none either.
+    let other = org.user(Role::Viewer).user_id.to_string();
+    h.tamper(key.clone(), "userId", &other).await;
+    h.call(Method::GET, "/documents", Some(&token), None)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "password-expired");
+    h.dynamodb()
+        .delete_item()
+        .table_name(&h.data_table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(key.0.clone()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(key.1.clone()))
+        .send()
+        .await
+        .expect("direct delete");
+    h.call(Method::GET, "/documents", Some(&token), None)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "password-expired");
+    let me = h.call(Method::GET, "/auth/me", Some(&token), None).await;
+    assert_eq!(
+        me.body["password"],
+        json!({"changedAt": null, "expiresAt": null, "expired": true})
     );
 }

@@ -71,7 +71,7 @@ async fn signing_out_refuses_the_sessions_token_on_the_very_next_request() {
 
     let out = post("/auth/logout", Some(&token), None).await;
     assert_eq!(out.status, StatusCode::OK, "{}", out.text);
-    assert_eq!(out.body, json!({"status": "signed-out"}));
+    assert_eq!(out.body, json!({"status": "signed-out", "refreshToken": "not-given"}));
 
     assert_refused(&me(&token).await, "token-revoked");
     assert_refused(
@@ -94,6 +94,7 @@ async fn signing_out_refuses_the_sessions_token_on_the_very_next_request() {
     assert_eq!(ended.len(), 1, "{ended:?}");
     assert_eq!(ended[0]["actor"]["userId"], member.user_id.as_str());
     assert_eq!(ended[0]["after"]["session"], session.body["session"]["id"]);
+    assert_eq!(ended[0]["after"]["refreshToken"], "not-given");
 }
 
 /// Revoking one's own sessions ends every one of them, the one that asked included; a sign-in
@@ -358,6 +359,7 @@ async fn a_bad_refresh_is_refused_with_a_clear_problem() {
         json!({"refreshToken": 7}),
         json!({"refreshToken": "x".repeat(4097)}),
         json!({"refreshToken": "a\u{0007}b"}),
+        json!({"refreshToken": "has space"}),
         json!({"refreshToken": "abc", "extra": true}),
     ] {
         let reply = post("/auth/refresh", None, Some(body.clone())).await;
@@ -507,4 +509,75 @@ async fn refused_refreshes_are_limited_per_address() {
     let limited = refresh().await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.text);
     assert!(limited.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()));
+}
+
+/// Signing out with the session's own refresh token revokes it at Cognito too, and with it the
+/// access token, which Cognito's own user APIs then refuse. Another session's refresh token is
+/// left alone (the session still ends); the entry and the answer say which.
+///
+/// Proves: AUTHN-2
+#[tokio::test]
+async fn signing_out_with_the_refresh_token_revokes_it_at_cognito_too() {
+    let h = harness();
+    let org = h.new_org("revoketoken").await;
+    let member = org.user(Role::User).clone();
+    let (first, second) = (h.sign_in(&member.email).await, h.sign_in(&member.email).await);
+
+    // The first session, given the second's refresh token: it ends, the token is left alone.
+    let out = post(
+        "/auth/logout",
+        Some(&access(&first)),
+        Some(json!({"refreshToken": refresh_token(&second)})),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+    assert_eq!(
+        out.body,
+        json!({"status": "signed-out", "refreshToken": "not-this-session"})
+    );
+    assert_refused(&me(&access(&first)).await, "token-revoked");
+    let renewed = post(
+        "/auth/refresh",
+        None,
+        Some(json!({"refreshToken": refresh_token(&second)})),
+    )
+    .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
+
+    let token = access(&second);
+    let out = post(
+        "/auth/logout",
+        Some(&token),
+        Some(json!({"refreshToken": refresh_token(&second)})),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+    assert_eq!(out.body["refreshToken"], "revoked");
+    assert_refused(&me(&token).await, "token-revoked");
+    assert_refused(
+        &post(
+            "/auth/refresh",
+            None,
+            Some(json!({"refreshToken": refresh_token(&second)})),
+        )
+        .await,
+        "unauthorized",
+    );
+    let at_cognito = h
+        .on_stack(move |stack| async move {
+            stack
+                .app
+                .cognito
+                .get_user()
+                .access_token(token)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.into_service_error().is_not_authorized_exception())
+        })
+        .await;
+    assert_eq!(at_cognito, Err(true), "Cognito refuses the access token");
+    let ended: Vec<Value> = session_events(&org, &["session.signed-out"]).await;
+    let outcomes: Vec<&Value> = ended.iter().map(|e| &e["after"]["refreshToken"]).collect();
+    assert_eq!(outcomes, [&json!("not-this-session"), &json!("revoked")], "{ended:?}");
 }

@@ -12,7 +12,7 @@ use quire_core::password::NewPassword;
 use quire_core::rbac::Permission;
 use quire_http::identity::{
     bearer, change_password as change, check_password, refresh_session, request_password_reset,
-    reset_password as reset, revoke_sessions, sign_out, Email, Password, RefreshToken, ResetCode,
+    reset_password as reset, revoke_sessions, sign_out, Email, Password, RefreshToken, RefreshTokenOutcome, ResetCode,
 };
 use quire_http::json::{ok, parse_body, respond};
 use quire_http::route::HandlerResult;
@@ -154,7 +154,10 @@ pub fn routes() -> Router {
             Effect::Writes(&[Action::SessionSignedOut]),
             logout,
         )
-        .response_schema::<Status>()
+        .request_schema::<Logout>()
+        .response_schema::<SignedOut>()
+        .accepts_body(8 * 1024)
+        .optional_body()
         .while_password_expired(),
         Route::new(
             Method::POST,
@@ -321,9 +324,41 @@ struct Status {
     status: &'static str,
 }
 
-async fn logout(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
-    sign_out(&app, &ctx).await?;
-    ok(&Status { status: "signed-out" })
+/// An optional body of `POST /auth/logout`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Logout {
+    /// The session's refresh token: given, Cognito revokes it and the access tokens it issued.
+    #[schema(value_type = Option<String>)]
+    refresh_token: Option<RefreshToken>,
+}
+
+async fn logout(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let empty = match req.body() {
+        lambda_http::Body::Empty => true,
+        lambda_http::Body::Text(text) => text.is_empty(),
+        lambda_http::Body::Binary(bytes) => bytes.is_empty(),
+        _ => true,
+    };
+    let input: Option<Logout> = if empty { None } else { Some(parse_body(&req)?) };
+    let refresh_token = sign_out(&app, &ctx, input.as_ref().and_then(|i| i.refresh_token.as_ref())).await?;
+    ok(&SignedOut {
+        status: "signed-out",
+        refresh_token,
+    })
+}
+
+/// The session ended.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct SignedOut {
+    /// Always `signed-out`.
+    status: &'static str,
+    /// What became of the refresh token the request gave: `revoked` at Cognito, `not-given`,
+    /// `not-this-session` (not the session's own: left alone), or `not-revoked` (Cognito
+    /// refused or failed: it stays valid there until it expires, and Quire refuses what it
+    /// yields).
+    refresh_token: RefreshTokenOutcome,
 }
 
 async fn revoke_mine(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {

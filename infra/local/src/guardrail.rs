@@ -480,6 +480,25 @@ mod tests {
         assert!(found.is_empty(), "{found:#?}");
     }
 
+    /// An expired password opens exactly these three routes, in every function (AUTHN-4): a
+    /// route that declared itself open to it anywhere else fails here.
+    ///
+    /// Proves: AUTHN-4
+    #[test]
+    fn an_expired_password_opens_exactly_three_routes() {
+        let open: Vec<String> = crate::stack::function_routes()
+            .iter()
+            .flat_map(|(_, router)| router.routes().iter())
+            .filter(|r| r.open_while_password_expired)
+            .map(|r| r.key())
+            .collect();
+        assert_eq!(
+            open,
+            ["GET /auth/me", "POST /auth/password/change", "POST /auth/logout"],
+            "{open:?}"
+        );
+    }
+
     /// Proves: RBAC-2 — the guardrail fails for a route without a declaration.
     #[test]
     fn guardrail_catches_an_undeclared_route() {

@@ -40,6 +40,10 @@ pub enum Violation {
     ControlCharacters,
     #[serde(rename = "surrounding-space")]
     SurroundingSpace,
+    /// A change to the password already in use: it would restart the password's age without
+    /// changing it (AUTHN-4). Found by the change route, not by [`violations`].
+    #[serde(rename = "same-as-current")]
+    SameAsCurrent,
     /// Cognito refused a password that meets every rule above (its own checks, such as a
     /// recent password): never found by [`violations`], only reported from Cognito.
     #[serde(rename = "not-accepted")]
@@ -60,6 +64,7 @@ impl Violation {
             }
             Violation::ControlCharacters => "no control characters",
             Violation::SurroundingSpace => "no space at the start or the end",
+            Violation::SameAsCurrent => "different from the current password",
             Violation::NotAccepted => "accepted by the identity provider (it refuses, for example, a recent password)",
         }
     }

@@ -154,6 +154,7 @@ pub async fn check_password(
                             id,
                             policy: app.config.sessions,
                             started_at,
+                            refresh_token: out.authentication_result.as_ref().and_then(|t| t.refresh_token()),
                         });
                     app.store
                         .record_identity_events(&account, ctx.origin(), &events, start)
@@ -444,8 +445,9 @@ async fn session_of(app: &App, out: &InitiateAuthOutput) -> Result<Option<(UserI
     Ok(Some((user, id)))
 }
 
-/// A refresh token as the client holds it: opaque to Quire, 1 to 4 096 printable ASCII
-/// characters (Cognito's are JWE strings of about 1 800), never logged (no `Debug`).
+/// A refresh token as the client holds it: opaque to Quire, 1 to 4 096 characters of the
+/// alphabet Cognito's API allows for tokens (`[A-Za-z0-9-_=.]`; Cognito's are JWE strings of
+/// about 1 800), never logged (no `Debug`).
 #[derive(serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct RefreshToken(String);
@@ -453,8 +455,9 @@ pub struct RefreshToken(String);
 impl TryFrom<String> for RefreshToken {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        if value.is_empty() || value.len() > 4096 || !value.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err("refreshToken: must be 1 to 4096 printable ASCII characters".into());
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'.');
+        if value.is_empty() || value.len() > 4096 || !value.bytes().all(allowed) {
+            return Err("refreshToken: must be 1 to 4096 characters of A-Z, a-z, 0-9, '-', '_', '=', '.'".into());
         }
         Ok(RefreshToken(value))
     }
@@ -570,17 +573,70 @@ pub async fn revoke_sessions(app: &App, ctx: &RequestCtx, user: &UserId) -> Resu
     }
 }
 
+/// What became of the refresh token a sign-out was given, as the entry and the answer say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefreshTokenOutcome {
+    /// Cognito revoked it and the access tokens it issued.
+    Revoked,
+    /// None was given.
+    NotGiven,
+    /// It is not this session's: Quire did not ask Cognito to revoke it.
+    NotThisSession,
+    /// Cognito refused to revoke it (or was unavailable): it stays valid there until it expires,
+    /// and every token it yields is refused by Quire.
+    NotRevoked,
+}
+
+impl RefreshTokenOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            RefreshTokenOutcome::Revoked => "revoked",
+            RefreshTokenOutcome::NotGiven => "not-given",
+            RefreshTokenOutcome::NotThisSession => "not-this-session",
+            RefreshTokenOutcome::NotRevoked => "not-revoked",
+        }
+    }
+}
+
 /// Signs the caller's session out (AUTHN-2): Quire's session ends with its entry
-/// (`session.signed-out`), so this token and every token of the session are refused on the next
-/// request, and the session's refresh token cannot renew it through Quire. Cognito's refresh
-/// token of the session stays valid at Cognito until it expires; any token Cognito mints from it
-/// names the ended session and is refused.
+/// (`session.signed-out`), whatever Cognito answers, so this token and every token of the
+/// session are refused on the next request, and the session's refresh token cannot renew it
+/// through Quire. Given the session's own `refresh` token (checked against the digest the
+/// session keeps), Cognito revokes it first (`RevokeToken`), and with it the access tokens it
+/// issued, which Cognito's own user APIs then refuse too; what became of it is recorded and
+/// returned. Without it, the refresh token stays valid at Cognito until it expires; any token
+/// Cognito mints from it names the ended session and Quire refuses it.
 ///
-/// Errors: 401 `token-revoked` (the session ended meanwhile), 503.
-pub async fn sign_out(app: &App, ctx: &RequestCtx) -> Result<(), Problem> {
+/// Errors: 401 `token-revoked` (the session ended meanwhile), 503 (the store).
+pub async fn sign_out(
+    app: &App,
+    ctx: &RequestCtx,
+    refresh: Option<&RefreshToken>,
+) -> Result<RefreshTokenOutcome, Problem> {
     let caller = ctx.caller()?;
-    match app.store.sign_out(caller, ctx.audit_context()?).await {
-        Ok(()) => Ok(()),
+    let outcome = match refresh {
+        None => RefreshTokenOutcome::NotGiven,
+        Some(token) if !caller.session().issued_refresh_token(&token.0) => RefreshTokenOutcome::NotThisSession,
+        Some(token) => {
+            let revoked = app
+                .cognito
+                .revoke_token()
+                .client_id(&app.config.user_pool_client_id)
+                .token(&token.0)
+                .send()
+                .await;
+            match revoked {
+                Ok(_) => RefreshTokenOutcome::Revoked,
+                Err(error) => {
+                    tracing::warn!(error = %DisplayErrorContext(&error), "a signed-out session's refresh token was not revoked at Cognito");
+                    RefreshTokenOutcome::NotRevoked
+                }
+            }
+        }
+    };
+    match app.store.sign_out(caller, ctx.audit_context()?, outcome.as_str()).await {
+        Ok(()) => Ok(outcome),
         Err(quire_store::StoreError::Conflict) => Err(Problem::token_revoked()),
         Err(other) => Err(stored(other)),
     }
@@ -616,6 +672,10 @@ pub async fn change_password(
     new: &NewPassword,
 ) -> Result<(), Problem> {
     let caller = ctx.caller()?;
+    // Renewing a password with itself would restart its age and change nothing (AUTHN-4).
+    if current.0 == new.expose() {
+        return Err(Problem::weak_password(&[Violation::SameAsCurrent]));
+    }
     let attempt = match app
         .store
         .reserve_attempt(&Subject::account(&caller.email), app.config.sign_in_lockout)
@@ -639,13 +699,10 @@ pub async fn change_password(
         .await;
     let error = match result {
         Ok(_) => {
-            if !events.is_empty() {
-                app.store
-                    .record_own_account_events(caller, ctx.audit_context()?, &events)
-                    .await
-                    .map_err(unrecorded)?;
-            }
-            let recorded = app.store.record_password_change(caller, ctx.audit_context()?).await;
+            let recorded = app
+                .store
+                .record_password_change(caller, ctx.audit_context()?, &events)
+                .await;
             if let Err(error) = app.store.attempt_succeeded(attempt).await {
                 tracing::error!(%error, "the change's attempt count was not cleared");
             }
@@ -677,6 +734,12 @@ pub async fn change_password(
         }
         other => {
             app.store.attempt_not_judged(attempt).await?;
+            if !events.is_empty() {
+                app.store
+                    .record_own_account_events(caller, ctx.audit_context()?, &events)
+                    .await
+                    .map_err(unrecorded)?;
+            }
             Err(match other {
                 ChangePasswordError::InvalidPasswordException(_) => Problem::weak_password(&[Violation::NotAccepted]),
                 ChangePasswordError::LimitExceededException(_) | ChangePasswordError::TooManyRequestsException(_) => {

@@ -312,7 +312,11 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
             if takes_body {
                 operation = operation.request_body(Some(
                     RequestBodyBuilder::new()
-                        .required(Some(Required::True))
+                        .required(Some(if route.body_optional {
+                            Required::False
+                        } else {
+                            Required::True
+                        }))
                         .content(
                             "application/json",
                             ContentBuilder::new().schema(Some(body(route.request_schema))).build(),

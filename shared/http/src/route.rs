@@ -98,6 +98,8 @@ pub struct Route {
     /// Problem answers of this route beyond those every route of its kind can give
     /// (`(status, description)`, [`Route::problem`]).
     pub problems: Vec<(&'static str, &'static str)>,
+    /// Whether the body may be left out ([`Route::optional_body`]).
+    pub body_optional: bool,
     /// Whether a member whose password has expired may call it ([`Route::while_password_expired`]).
     pub open_while_password_expired: bool,
     handler: Handler,
@@ -170,6 +172,7 @@ impl Route {
             response_schema: None,
             problems: Vec::new(),
             open_while_password_expired: false,
+            body_optional: false,
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
         }
     }
@@ -178,6 +181,13 @@ impl Route {
     /// password, reading one's own account and signing out are (`pipeline::password`).
     pub fn while_password_expired(mut self) -> Self {
         self.open_while_password_expired = true;
+        self
+    }
+
+    /// Declares the route's body optional (the OpenAPI document says so; the handler reads an
+    /// absent body as no input).
+    pub fn optional_body(mut self) -> Self {
+        self.body_optional = true;
         self
     }
 

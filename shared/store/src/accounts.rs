@@ -49,6 +49,8 @@ pub struct StartSession<'a> {
     /// When the password was sent to Cognito: the session's start, so that a revocation made
     /// while Cognito answered covers it.
     pub started_at: std::time::SystemTime,
+    /// The refresh token Cognito issued with the session: the session keeps its digest.
+    pub refresh_token: Option<&'a str>,
 }
 
 impl Account {
@@ -196,6 +198,7 @@ impl Store {
                     start.id,
                     start.policy,
                     millis_since_epoch(start.started_at),
+                    start.refresh_token,
                 ),
             }),
             Some(_) => {

@@ -79,6 +79,7 @@ pub(crate) fn testing_session(id: &str) -> sessions::Session {
         started_at: at,
         idle_until: at + std::time::Duration::from_secs(3600),
         absolute_until: at + std::time::Duration::from_secs(3600),
+        refresh_digest: None,
     }
 }
 

@@ -41,12 +41,21 @@ impl PasswordRecord {
 
 impl Store {
     /// Records that the caller changed their password, proving the current one
-    /// (`password.changed`): the new time the password-expiry layer counts from, with its entry.
-    pub async fn record_password_change(&self, caller: &Caller, audit: AuditContext) -> Result<(), StoreError> {
+    /// (`password.changed`): the new time the password-expiry layer counts from, with its entry,
+    /// after `before` (the unlock the attempt reported), in one transaction.
+    pub async fn record_password_change(
+        &self,
+        caller: &Caller,
+        audit: AuditContext,
+        before: &[(Action, serde_json::Value)],
+    ) -> Result<(), StoreError> {
         let record = PasswordRecord::now(caller.org_id(), &caller.user_id);
         let changed_at = UNIX_EPOCH + Duration::from_millis(record.changed_at);
-        self.transaction(caller.scope(), audit)
-            .put_beside(record.key(), &record)
+        let mut tx = self.transaction(caller.scope(), audit);
+        for (action, outcome) in before {
+            tx = tx.event(*action, Target::new("user", caller.user_id.as_str()), outcome);
+        }
+        tx.put_beside(record.key(), &record)
             .event(
                 Action::PasswordChanged,
                 Target::new("user", caller.user_id.as_str()),

@@ -56,6 +56,23 @@ pub struct Session {
     pub idle_until: SystemTime,
     /// The session ends then, refreshed or not.
     pub absolute_until: SystemTime,
+    /// SHA-256 of the refresh token Cognito issued with the session, if it issued one.
+    pub(crate) refresh_digest: Option<Vec<u8>>,
+}
+
+impl Session {
+    /// Whether `token` is the refresh token of this session (compared by digest, in constant
+    /// time): what sign-out checks before it asks Cognito to revoke a token in its name.
+    pub fn issued_refresh_token(&self, token: &str) -> bool {
+        self.refresh_digest.as_deref().is_some_and(|digest| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(digest, refresh_digest(token).as_ref()).is_ok()
+        })
+    }
+}
+
+/// SHA-256 of a refresh token: the session keeps this, never the token.
+fn refresh_digest(token: &str) -> aws_lc_rs::digest::Digest {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
 }
 
 /// How long a session lives (AUTHN-8).
@@ -103,6 +120,9 @@ pub(crate) struct SessionRecord {
     absolute_until: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ended: Option<Ended>,
+    /// SHA-256 (base64url) of the session's refresh token, so sign-out revokes only its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_sha256: Option<String>,
     version: u64,
     /// DynamoDB TTL (seconds): a day after the absolute end. Quire never relies on the deletion.
     expires_at: u64,
@@ -166,8 +186,15 @@ fn rfc3339(ms: u64) -> String {
 }
 
 impl SessionRecord {
-    /// A session of `user` of `org` that started at `now`.
-    pub(crate) fn start(org: &OrgId, user: &UserId, id: &SessionId, policy: SessionPolicy, now: u64) -> Self {
+    /// A session of `user` of `org` that started at `now`, with its refresh token's digest.
+    pub(crate) fn start(
+        org: &OrgId,
+        user: &UserId,
+        id: &SessionId,
+        policy: SessionPolicy,
+        now: u64,
+        refresh_token: Option<&str>,
+    ) -> Self {
         let absolute_until = now + millis(policy.absolute);
         SessionRecord {
             expires_at: (absolute_until + KEEP_MS) / 1000,
@@ -179,6 +206,10 @@ impl SessionRecord {
             idle_until: (now + millis(policy.idle)).min(absolute_until),
             absolute_until,
             ended: None,
+            refresh_sha256: refresh_token.map(|t| {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(refresh_digest(t).as_ref())
+            }),
             version: 1,
         }
     }
@@ -226,11 +257,16 @@ impl SessionRecord {
     /// The session as a caller's.
     pub(crate) fn view(&self, id: &SessionId) -> Session {
         let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        use base64::Engine;
         Session {
             id: id.clone(),
             started_at: at(self.started_at),
             idle_until: at(self.idle_until),
             absolute_until: at(self.absolute_until),
+            refresh_digest: self
+                .refresh_sha256
+                .as_ref()
+                .and_then(|d| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(d).ok()),
         }
     }
 
@@ -311,7 +347,15 @@ impl Store {
     /// from now on. A refresh racing it is read again and the sign-out retried, so it never
     /// answers "already ended" while the session lives; [`StoreError::Conflict`] only when the
     /// session did end meanwhile (or is gone).
-    pub async fn sign_out(&self, caller: &crate::tenant::Caller, audit: AuditContext) -> Result<(), StoreError> {
+    ///
+    /// `refresh_token` is what became of the session's refresh token at Cognito (`revoked`, or
+    /// `not-given` when the client did not send it), recorded with the entry.
+    pub async fn sign_out(
+        &self,
+        caller: &crate::tenant::Caller,
+        audit: AuditContext,
+        refresh_token: &str,
+    ) -> Result<(), StoreError> {
         let scope = caller.scope();
         let key = keys::session(scope.org_id(), &caller.user_id, caller.session().id.as_str());
         self.change_session(scope, &key, audit, |current, now| match &current.ended {
@@ -326,6 +370,7 @@ impl Store {
                 };
                 let mut outcome = current.summary();
                 outcome["endedAt"] = rfc3339(now).into();
+                outcome["refreshToken"] = refresh_token.into();
                 Change::Replace(ended, Action::SessionSignedOut, outcome)
             }
         })
@@ -552,6 +597,7 @@ mod tests {
             &SessionId::parse("0b5e2f7c-1d3a-4b6e-8f90-123456789abc").unwrap(),
             policy,
             now,
+            Some("refresh-token-1"),
         )
     }
 
@@ -626,6 +672,22 @@ mod tests {
             expired.admits(&org, &user, Some(&mark(5_000)), 6_000),
             Err(SessionRefused::Revoked)
         );
+    }
+
+    /// Proves: AUTHN-2
+    #[test]
+    fn a_session_knows_its_own_refresh_token_only() {
+        let s = session(1_000).view(&SessionId::parse("s").unwrap());
+        assert!(s.issued_refresh_token("refresh-token-1"));
+        assert!(!s.issued_refresh_token("refresh-token-2"));
+        assert!(!s.issued_refresh_token(""));
+        let without = SessionRecord {
+            refresh_sha256: None,
+            ..session(1_000)
+        };
+        assert!(!without
+            .view(&SessionId::parse("s").unwrap())
+            .issued_refresh_token("refresh-token-1"));
     }
 
     #[test]
