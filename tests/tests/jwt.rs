@@ -217,3 +217,35 @@ async fn a_token_naming_no_session_of_its_member_is_refused() {
         "token-revoked",
     );
 }
+
+/// A protected route needs the scopes it declares (by default Cognito's
+/// `aws.cognito.signin.user.admin`): a correctly signed token of a live session without them is
+/// a 403 `insufficient-scope` naming them in `WWW-Authenticate` (RFC 6750 §3.1).
+///
+/// Proves: AUTHN-1
+#[tokio::test]
+async fn a_token_without_the_routes_scope_is_refused() {
+    let h = harness();
+    for scope in [None, Some("openid email"), Some("aws.cognito.signin.user")] {
+        let mut c = claims(h).await;
+        match scope {
+            None => {
+                c.as_object_mut().expect("claims").remove("scope");
+            }
+            Some(s) => c["scope"] = json!(s),
+        }
+        let reply = h.call(Method::GET, "/documents", Some(&sign(&c, "dummy")), None).await;
+        reply.assert_problem(StatusCode::FORBIDDEN, "insufficient-scope");
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some("Bearer error=\"insufficient_scope\", scope=\"aws.cognito.signin.user.admin\""),
+            "{scope:?}"
+        );
+    }
+    let mut more = claims(h).await;
+    more["scope"] = json!("openid aws.cognito.signin.user.admin email");
+    let reply = h
+        .call(Method::GET, "/documents", Some(&sign(&more, "dummy")), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}

@@ -64,8 +64,10 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
         ));
         codes.push((
             "403",
-            "refused by the request filter (`request-refused`), no active membership \
-             (`no-membership`), or the role lacks the permission (`forbidden`)",
+            "refused by the request filter (`request-refused`), the token lacks a scope of \
+             `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), an \
+             expired password (`password-expired`), or the role lacks the permission \
+             (`forbidden`)",
         ));
     } else {
         codes.push(("403", "refused by the request filter (`request-refused`)"));
@@ -268,6 +270,10 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                     },
                 )
                 .add("x-writes", json!(route.effect.writes()))
+                .add(
+                    "x-scopes",
+                    json!(if protected { route.scopes.to_vec() } else { Vec::new() }),
+                )
                 .add(
                     "x-audit-actions",
                     json!(route.effect.actions().iter().map(|a| a.name()).collect::<Vec<_>>()),

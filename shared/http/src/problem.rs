@@ -159,6 +159,25 @@ impl Problem {
         )
     }
 
+    /// The token does not grant a scope the route needs (RFC 6750 §3.1 `insufficient_scope`,
+    /// with the scopes in `WWW-Authenticate`).
+    pub fn insufficient_scope(scopes: &[&str]) -> Self {
+        let mut problem = Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient-scope",
+            "Insufficient scope",
+            format!(
+                "the token does not grant the scopes this route needs: {}",
+                scopes.join(" ")
+            ),
+        );
+        let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{}\"", scopes.join(" "));
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            problem.headers.push((header::WWW_AUTHENTICATE, value));
+        }
+        problem
+    }
+
     /// The caller's password is older than its maximum age (AUTHN-4): only
     /// `POST /auth/password/change`, `GET /auth/me` and `POST /auth/logout` are open.
     pub fn password_expired() -> Self {

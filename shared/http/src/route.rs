@@ -74,6 +74,10 @@ type Handler = Arc<dyn Fn(Arc<App>, RequestCtx, Request) -> BoxFuture<'static, H
 /// The query parameters of a paginated listing.
 pub const PAGE_QUERY: &[&str] = &["limit", "cursor"];
 
+/// The scope every protected route needs unless it declares others: the one Cognito grants the
+/// app client's access tokens for its user APIs (the only scope password sign-in issues).
+pub const DEFAULT_SCOPES: &[&str] = &["aws.cognito.signin.user.admin"];
+
 /// Bodies are refused unless a route opts in with [`Route::accepts_body`].
 pub const NO_BODY: usize = 0;
 
@@ -98,6 +102,9 @@ pub struct Route {
     /// Problem answers of this route beyond those every route of its kind can give
     /// (`(status, description)`, [`Route::problem`]).
     pub problems: Vec<(&'static str, &'static str)>,
+    /// The OAuth scopes a token must grant to call the route ([`Route::scopes`]; by default
+    /// [`DEFAULT_SCOPES`]), checked by the authentication layer.
+    pub scopes: &'static [&'static str],
     /// Whether the body may be left out ([`Route::optional_body`]).
     pub body_optional: bool,
     /// Whether a member whose password has expired may call it ([`Route::while_password_expired`]).
@@ -173,6 +180,7 @@ impl Route {
             problems: Vec::new(),
             open_while_password_expired: false,
             body_optional: false,
+            scopes: DEFAULT_SCOPES,
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
         }
     }
@@ -181,6 +189,13 @@ impl Route {
     /// password, reading one's own account and signing out are (`pipeline::password`).
     pub fn while_password_expired(mut self) -> Self {
         self.open_while_password_expired = true;
+        self
+    }
+
+    /// Declares the OAuth scopes a token must grant to call the route (instead of
+    /// [`DEFAULT_SCOPES`]).
+    pub fn scopes(mut self, scopes: &'static [&'static str]) -> Self {
+        self.scopes = scopes;
         self
     }
 

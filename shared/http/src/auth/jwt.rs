@@ -42,6 +42,8 @@ pub struct VerifiedToken {
     pub expires_at: i64,
     pub auth_time: Option<i64>,
     pub groups: Vec<String>,
+    /// The OAuth scopes the token grants (its space-separated `scope` claim).
+    pub scopes: Vec<String>,
 }
 
 /// Why a token was refused. The Display text is safe to show a client.
@@ -110,6 +112,7 @@ struct Claims {
     username: Option<String>,
     jti: Option<String>,
     origin_jti: Option<String>,
+    scope: Option<String>,
     #[serde(rename = "cognito:groups", default)]
     groups: Vec<String>,
 }
@@ -211,6 +214,13 @@ impl JwtVerifier {
             expires_at: c.exp,
             auth_time: c.auth_time,
             groups: c.groups,
+            scopes: c
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }

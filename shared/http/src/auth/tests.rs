@@ -268,6 +268,7 @@ async fn valid_token_accepted() {
             expires_at: NOW + 3500,
             auth_time: Some(NOW - 100),
             groups: vec!["admins".into()],
+            scopes: vec!["aws.cognito.signin.user.admin".into()],
         }
     );
     // Cached: a second verification does not refetch.

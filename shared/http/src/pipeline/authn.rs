@@ -2,7 +2,7 @@
 //! checked signature, issuer and audience (its `ANY` routes have none: they only reach the 405
 //! of the route match, before this layer); we verify again (defence in depth, and the same code
 //! serves locally), adding what the authorizer does not: `token_use=access`, `client_id`, RS256
-//! only.
+//! only; and the route's OAuth scopes (`Route::scopes`) against the token's `scope` claim.
 
 use super::stage::Stage;
 use crate::app::App;
@@ -40,6 +40,14 @@ impl Stage for Authenticate {
                 Problem::unauthorized(other.to_string())
             }
         })?;
+        // The route's scopes (RFC 6750 §3.1): every one must be granted.
+        let needed = req.extensions().get::<Matched>().map_or(&[][..], |m| m.route.scopes);
+        if !needed
+            .iter()
+            .all(|scope| token.scopes.iter().any(|granted| granted == scope))
+        {
+            return Err(Problem::insufficient_scope(needed));
+        }
         req.extensions_mut().insert(token);
         Ok(req)
     }
