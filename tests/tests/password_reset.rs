@@ -199,6 +199,18 @@ async fn sign_in(email: &str, password: &str) -> Reply {
 
 const NEW_PASSWORD: &str = "Reset-Passw0rd-2026!";
 
+/// Asks for a code for `email` and resets its password to [`NEW_PASSWORD`] with it.
+async fn reset_to_new_password(email: &str) {
+    let from = fresh_address();
+    assert_eq!(
+        forgot_from(from, json!({"email": email})).await.status,
+        StatusCode::ACCEPTED
+    );
+    let code = harness().reset_code(email).expect("a code in the mailbox");
+    let reset = reset_from(from, json!({"email": email, "code": code, "newPassword": NEW_PASSWORD})).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+}
+
 /// The code Cognito emails resets the password once: the new password signs in, the old one no
 /// longer does, the code cannot be used again; the reset is recorded in the member's trail.
 ///
@@ -391,18 +403,7 @@ async fn a_reset_ends_every_session_of_the_account() {
     let signed_in = sign_in(&member.email, &h.password).await;
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
     let token = signed_in.body["accessToken"].as_str().expect("token").to_owned();
-    let from = fresh_address();
-    assert_eq!(
-        forgot_from(from, json!({"email": member.email})).await.status,
-        StatusCode::ACCEPTED
-    );
-    let code = h.reset_code(&member.email).expect("a code in the mailbox");
-    let reset = reset_from(
-        from,
-        json!({"email": member.email, "code": code, "newPassword": NEW_PASSWORD}),
-    )
-    .await;
-    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    reset_to_new_password(&member.email).await;
 
     let refused = h.call(Method::GET, "/auth/me", Some(&token), None).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
@@ -625,18 +626,7 @@ async fn a_reset_renews_an_expired_password_and_an_unknown_age_counts_as_expired
     let member = org.user(Role::User).clone();
     let key = quire_store::testing::password(&org.org_id, &member.user_id);
     h.tamper_number(key.clone(), "changedAt", millis_ago(91 * DAY)).await;
-    let from = fresh_address();
-    assert_eq!(
-        forgot_from(from, json!({"email": member.email})).await.status,
-        StatusCode::ACCEPTED
-    );
-    let code = h.reset_code(&member.email).expect("a code in the mailbox");
-    let reset = reset_from(
-        from,
-        json!({"email": member.email, "code": code, "newPassword": NEW_PASSWORD}),
-    )
-    .await;
-    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    reset_to_new_password(&member.email).await;
     let signed_in = sign_in(&member.email, NEW_PASSWORD).await;
     let token = signed_in.body["accessToken"].as_str().expect("token").to_owned();
     assert_eq!(
