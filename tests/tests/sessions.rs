@@ -392,9 +392,11 @@ async fn a_bad_refresh_is_refused_with_a_clear_problem() {
     assert_eq!(refused, Refreshed::Refused(SessionRefused::Unknown));
 }
 
-/// A sign-out racing refreshes of its session is never answered "already ended" while the
-/// session lives: it is read again and signs out; afterwards neither its token nor any token
-/// the refreshes handed out is admitted.
+/// A sign-out sent at the same moment as two refreshes of its session, three rounds: whichever
+/// order the emulator serves their writes in, the sign-out succeeds and afterwards neither its
+/// token nor any token the refreshes handed out is admitted. (Whether a round made the
+/// sign-out retry is not observed: the test shows the outcome under concurrency, not that the
+/// conflict path ran.)
 ///
 /// Proves: AUTHN-2
 #[tokio::test]
@@ -487,9 +489,10 @@ async fn a_suspended_organisations_sessions_are_neither_admitted_nor_refreshed()
 }
 
 /// Made-up refresh tokens are counted against the address: the 31st refused refresh in the
-/// window is a 429 with `Retry-After`, before Cognito is asked.
+/// window is a 429 with `Retry-After`, before Cognito is asked, and the trip is recorded once,
+/// in the platform's trail.
 ///
-/// Proves: AUTHN-8
+/// Proves: RATE-5
 #[tokio::test]
 async fn refused_refreshes_are_limited_per_address() {
     let h = harness();
@@ -506,9 +509,22 @@ async fn refused_refreshes_are_limited_per_address() {
     for _ in 0..30 {
         assert_refused(&refresh().await, "unauthorized");
     }
-    let limited = refresh().await;
-    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.text);
-    assert!(limited.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()));
+    for _ in 0..2 {
+        let limited = refresh().await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.text);
+        assert!(limited.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()));
+    }
+    h.trail_settled(&quire_core::ids::OrgId::platform()).await;
+    let trips: Vec<Value> = h
+        .platform_entries()
+        .await
+        .into_iter()
+        .map(|e| e["event"].clone())
+        .filter(|e| e["action"] == "rate-limit.tripped" && e["origin"]["ip"] == from.to_string())
+        .collect();
+    assert_eq!(trips.len(), 1, "{trips:#?}");
+    assert_eq!(trips[0]["after"]["limit"], "refresh-failures-per-address");
+    assert_eq!(trips[0]["target"], json!({"type": "address", "id": from.to_string()}));
 }
 
 /// Signing out with the session's own refresh token revokes it at Cognito too, and with it the

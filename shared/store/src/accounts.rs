@@ -104,13 +104,7 @@ impl Store {
         };
         let member = self.member(&entry.org_id, &entry.user_id).await?;
         let actor = match member {
-            Some(member) => Actor {
-                user_id: member.user_id.to_string(),
-                display_name: member.display_name,
-                email: member.email,
-                role: member.role.as_str().to_owned(),
-                impersonator: None,
-            },
+            Some(member) => member.actor(),
             // The directory names a user whose membership is gone: still their organisation's
             // account, recorded by id.
             None => Actor {

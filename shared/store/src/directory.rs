@@ -80,6 +80,17 @@ impl Membership {
     pub(crate) fn is_active(&self) -> bool {
         self.status == MemberStatus::Active
     }
+
+    /// The member as the audit trail records them, as they are now.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.user_id.to_string(),
+            display_name: self.display_name.clone(),
+            email: self.email.clone(),
+            role: self.role.as_str().to_owned(),
+            impersonator: None,
+        }
+    }
 }
 
 impl Store {

@@ -23,7 +23,7 @@
 use super::{keys, AuditContext, Store, StoreError};
 use crate::directory::Membership;
 use crate::tenant::TenantScope;
-use quire_core::audit::{Action, Actor, Origin, Target};
+use quire_core::audit::{Action, Origin, Target};
 use quire_core::ids::{OrgId, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -358,7 +358,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let scope = caller.scope();
         let key = keys::session(scope.org_id(), &caller.user_id, caller.session().id.as_str());
-        self.change_session(scope, &key, audit, |current, now| match &current.ended {
+        self.change_session(scope, &key, audit, None, |current, now| match &current.ended {
             Some(_) => Change::Refuse(SessionRefused::Revoked),
             None => {
                 let ended = SessionRecord {
@@ -472,7 +472,7 @@ impl Store {
         let member_key = keys::member(&org, user);
         let revocation_key = keys::revocation(&org, user);
         let mut found = self
-            .batch_read(&[org_key.clone(), member_key.clone(), revocation_key.clone()])
+            .batch_read(&[org_key.clone(), member_key.clone(), revocation_key.clone(), key.clone()])
             .await?;
         let active = found
             .remove(&org_key)
@@ -491,10 +491,13 @@ impl Store {
             .remove(&revocation_key)
             .map(super::from_item::<Revocation>)
             .transpose()?;
+        let Some(first) = found.remove(&key) else {
+            return Ok(Refreshed::Refused(SessionRefused::Unknown));
+        };
         let scope = TenantScope::new(org.clone());
-        let audit = AuditContext::for_route(member_actor(&member), origin, &Action::SESSION);
+        let audit = AuditContext::for_route(member.actor(), origin, &Action::OWN_ACCOUNT);
         let refused = self
-            .change_session(&scope, &key, audit, |current, now| {
+            .change_session(&scope, &key, audit, Some(first), |current, now| {
                 match current.admits(&org, user, revocation.as_ref(), now) {
                     // Recorded when it ended.
                     Err(SessionRefused::Expired) if current.ended.is_some() => Change::Refuse(SessionRefused::Expired),
@@ -525,8 +528,9 @@ impl Store {
         })
     }
 
-    /// Reads the session at `key`, lets `decide` judge it, and writes what it decided with its
-    /// event, conditioned on the version read; a racing change makes it read and judge again.
+    /// Reads the session at `key` (the first time, `first` if the caller read it already), lets
+    /// `decide` judge it, and writes what it decided with its event, conditioned on the version
+    /// read; a racing change makes it read and judge again.
     /// `Some(refusal)` when `decide` refused or there is no session; an expiry that was
     /// recorded is still refused ([`SessionRefused::Expired`]) once committed.
     async fn change_session(
@@ -534,11 +538,16 @@ impl Store {
         scope: &TenantScope,
         key: &keys::Key,
         audit: AuditContext,
+        mut first: Option<super::Item>,
         decide: impl Fn(&SessionRecord, u64) -> Change,
     ) -> Result<Option<SessionRefused>, StoreError> {
         for _ in 0..TRIES {
-            let Some(item) = self.read(&self.data_table, key).await? else {
-                return Ok(Some(SessionRefused::Unknown));
+            let item = match first.take() {
+                Some(item) => item,
+                None => match self.read(&self.data_table, key).await? {
+                    Some(item) => item,
+                    None => return Ok(Some(SessionRefused::Unknown)),
+                },
             };
             let current: SessionRecord = super::from_item(item)?;
             let (next, action, outcome) = match decide(&current, now_millis()) {
@@ -565,16 +574,6 @@ impl Store {
             }
         }
         Err(StoreError::Contended)
-    }
-}
-
-fn member_actor(member: &Membership) -> Actor {
-    Actor {
-        user_id: member.user_id.to_string(),
-        display_name: member.display_name.clone(),
-        email: member.email.clone(),
-        role: member.role.as_str().to_owned(),
-        impersonator: None,
     }
 }
 

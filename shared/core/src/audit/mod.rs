@@ -126,14 +126,6 @@ impl Action {
         Action::SignInUnlocked,
     ];
 
-    /// Session events: what refreshing, signing out and revoking record.
-    pub const SESSION: [Action; 4] = [
-        Action::SessionRefreshed,
-        Action::SessionExpired,
-        Action::SessionSignedOut,
-        Action::SessionsRevoked,
-    ];
-
     /// Identity events: what a sign-in or a rate limit records about an account or a client,
     /// in the account's organisation's trail or, for no known account, the platform's.
     pub const IDENTITY: [Action; 10] = [

@@ -34,8 +34,8 @@ impl Stage for ResolveTenant {
         ) {
             return Ok(req);
         }
-        // Checked after the membership so a removed member hears that first; a token without
-        // a session id is no sign-in of Quire's.
+        // A token without a session id is no sign-in of Quire's; a session is judged after the
+        // membership (`Store::load_caller`), so a removed member hears that first.
         let token = req
             .extensions()
             .get::<VerifiedToken>()
