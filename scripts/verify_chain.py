@@ -49,6 +49,9 @@ ACTIONS = {
     "sessions.revoked",
     "password.changed",
     "password.change.failed",
+    "mfa.enrolled",
+    "mfa.challenge.passed",
+    "mfa.challenge.failed",
 }
 
 

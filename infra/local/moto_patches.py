@@ -2,7 +2,8 @@
 memory, and AWS's LastEvaluatedKey; for Cognito, password-reset codes as Cognito issues and
 checks them, delivered to a local mailbox (see "Cognito: password-reset codes" below), a
 global sign-out that finds the user by any of their names ("signing a user out everywhere"),
-and RevokeToken, which moto lacks ("RevokeToken").
+RevokeToken, which moto lacks ("RevokeToken"), and a TOTP secret of each user's own ("TOTP
+secrets").
 
 Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
 that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
@@ -38,9 +39,16 @@ import secrets
 import time
 from typing import Any
 
-from moto.cognitoidp.exceptions import CodeMismatchException, ExpiredCodeException, ResourceNotFoundError
+from cryptography.hazmat.primitives.twofactor import InvalidToken
+from moto.cognitoidp.exceptions import (
+    CodeMismatchException,
+    ExpiredCodeException,
+    NotAuthorizedError,
+    ResourceNotFoundError,
+)
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, flatten_attrs
 from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.cognitoidp.utils import cognito_totp, verify_totp
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
 
@@ -313,6 +321,81 @@ def _revoke_token_response(self: CognitoIdpResponse):
     return EmptyResult()
 
 
+# --- Cognito: TOTP secrets -----------------------------------------------------------------------
+#
+# On AWS, AssociateSoftwareToken makes a new random secret for each user, and VerifySoftwareToken
+# and the SOFTWARE_TOKEN_MFA challenge check a code against that user's own secret (RFC 6238:
+# SHA-1, 6 digits, 30-second steps), allowing for some clock drift. moto gives every user the
+# same fixed secret and, with its TOTP check on, accepts the current step only. The adapter gives
+# each association a random 160-bit secret (RFC 4226's recommended length), kept on the user,
+# and checks a code against the user's own secret (the pending one for VerifySoftwareToken, the
+# verified one for the challenge) over the current step and one on either side. moto's check of
+# its fixed secret stays off (moto_server.py does not turn it on); its bookkeeping is kept.
+
+TOTP_DRIFT_STEPS = 1
+_original_associate_software_token = CognitoIdpBackend.associate_software_token
+_original_verify_software_token = CognitoIdpBackend.verify_software_token
+_original_respond_to_auth_challenge = CognitoIdpBackend.respond_to_auth_challenge
+
+
+class EnableSoftwareTokenMFAException(JsonRESTError):
+    def __init__(self) -> None:
+        super().__init__("EnableSoftwareTokenMFAException", "Code mismatch")
+
+
+def _code_matches(secret: str, code: str) -> bool:
+    try:
+        verify_totp(cognito_totp(secret), code.encode("utf-8"), valid_window=TOTP_DRIFT_STEPS)
+        return True
+    except InvalidToken:
+        return False
+
+
+def _user_of_access_token(backend: CognitoIdpBackend, access_token: str):
+    for pool in backend.user_pools.values():
+        if access_token in pool.access_tokens:
+            _, username = pool.access_tokens[access_token]
+            return pool._get_user(username)
+    raise NotAuthorizedError(access_token)
+
+
+def associate_software_token(self: CognitoIdpBackend, access_token: str, session: str):
+    if session:  # the MFA_SETUP challenge's enrolment, which Quire does not use
+        return _original_associate_software_token(self, access_token, session)
+    user = _user_of_access_token(self, access_token)
+    secret = base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+    user.quire_totp_pending = secret
+    return {"SecretCode": secret}
+
+
+def verify_software_token(
+    self: CognitoIdpBackend, access_token: str, session: str, user_code: str, friendly_device_name: str
+):
+    if session:
+        return _original_verify_software_token(self, access_token, session, user_code, friendly_device_name)
+    user = _user_of_access_token(self, access_token)
+    pending = getattr(user, "quire_totp_pending", None)
+    if pending is None or not _code_matches(pending, user_code or ""):
+        raise EnableSoftwareTokenMFAException()
+    result = _original_verify_software_token(self, access_token, session, user_code, friendly_device_name)
+    user.quire_totp_secret = pending
+    user.quire_totp_pending = None
+    return result
+
+
+def respond_to_auth_challenge(
+    self: CognitoIdpBackend, session: str, client_id: str, challenge_name: str, challenge_responses: dict
+):
+    if challenge_name == "SOFTWARE_TOKEN_MFA" and session in self.sessions:
+        username, pool = self.sessions[session]
+        user = pool._get_user(username)
+        secret = getattr(user, "quire_totp_secret", None) if user is not None else None
+        code = challenge_responses.get("SOFTWARE_TOKEN_MFA_CODE") or ""
+        if secret is None or not _code_matches(secret, code):
+            raise CodeMismatchException("Invalid code received for user")
+    return _original_respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses)
+
+
 def install_cognito(mailbox: str | None) -> None:
     global MAILBOX
     MAILBOX = mailbox
@@ -321,3 +404,6 @@ def install_cognito(mailbox: str | None) -> None:
     CognitoIdpUserPool.sign_out = sign_out
     CognitoIdpBackend.revoke_token = revoke_token
     CognitoIdpResponse.revoke_token = _revoke_token_response
+    CognitoIdpBackend.associate_software_token = associate_software_token
+    CognitoIdpBackend.verify_software_token = verify_software_token
+    CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge

@@ -17,8 +17,9 @@ import sys
 import threading
 import time
 
-# Must be set before moto is imported: without it any TOTP code is accepted.
-os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
+# moto's own TOTP check (one fixed secret for every user) stays off: moto_patches.py checks each
+# user's own secret ("TOTP secrets").
+os.environ.pop("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", None)
 
 HOST = "127.0.0.1"  # loopback only: the emulator has no authentication
 

@@ -24,10 +24,13 @@ pub struct Harness {
     pub emulator: String,
     pub data_table: String,
     pub audit_table: String,
+    pub user_pool_id: String,
     pub user_pool_client_id: String,
     pub jwt_issuer: String,
     pub orgs: Vec<SeededOrg>,
     pub password: String,
+    /// The TOTP secrets of every seeded Owner and Admin, by email (new organisations' too).
+    totp_secrets: std::sync::Mutex<std::collections::HashMap<String, String>>,
     runtime: tokio::runtime::Handle,
     stack: &'static Stack,
 }
@@ -66,14 +69,23 @@ pub fn harness() -> &'static Harness {
             emulator: stack.emulator.endpoint.clone(),
             data_table: stack.provisioned.data_table.clone(),
             audit_table: stack.provisioned.audit_table.clone(),
+            user_pool_id: stack.provisioned.user_pool_id.clone(),
             user_pool_client_id: stack.provisioned.user_pool_client_id.clone(),
             jwt_issuer: stack.app.config.jwt_issuer.clone(),
             orgs: stack.orgs.clone(),
             password: stack.demo_password.clone(),
+            totp_secrets: std::sync::Mutex::new(secrets_of(&stack.orgs)),
             runtime,
             stack,
         }
     })
+}
+
+fn secrets_of(orgs: &[SeededOrg]) -> std::collections::HashMap<String, String> {
+    orgs.iter()
+        .flat_map(|org| org.users.iter())
+        .filter_map(|user| Some((user.email.clone(), user.totp_secret.clone()?)))
+        .collect()
 }
 
 /// See [`Harness::pause_verifier`].
@@ -190,8 +202,56 @@ impl Harness {
     /// A fresh organisation with its four users, for tests that must not disturb the others.
     pub async fn new_org(&self, prefix: &str) -> SeededOrg {
         let slug = format!("{prefix}{}", &uuid_hex()[..8]);
-        self.on_stack(move |stack| async move { stack.seed_org(&slug).await.expect("seed organisation") })
-            .await
+        let org = self
+            .on_stack(move |stack| async move { stack.seed_org(&slug).await.expect("seed organisation") })
+            .await;
+        self.totp_secrets
+            .lock()
+            .expect("secrets")
+            .extend(secrets_of(std::slice::from_ref(&org)));
+        org
+    }
+
+    /// Records the secret of an authenticator a test enrolled for `email`: later sign-ins of
+    /// theirs answer its challenge.
+    pub fn remember_totp_secret(&self, email: &str, secret: &str) {
+        self.totp_secrets
+            .lock()
+            .expect("secrets")
+            .insert(email.to_owned(), secret.to_owned());
+    }
+
+    /// The TOTP secret of a seeded Owner's or Admin's authenticator.
+    pub fn totp_secret(&self, email: &str) -> Option<String> {
+        self.totp_secrets.lock().expect("secrets").get(email).cloned()
+    }
+
+    /// The current code of `email`'s authenticator, as its app would show it.
+    pub fn totp_code(&self, email: &str) -> String {
+        let secret = self
+            .totp_secret(email)
+            .unwrap_or_else(|| panic!("{email} has no authenticator"));
+        quire_local::seed::totp_code(&secret).expect("TOTP code")
+    }
+
+    /// Signs `email` in with the demo password (from `from`, or the default client), answering
+    /// the TOTP challenge of an Owner or Admin with their authenticator's current code: the last
+    /// answer.
+    pub async fn sign_in_reply(&self, from: Option<std::net::IpAddr>, email: &str) -> Reply {
+        let login = json!({"email": email, "password": self.password});
+        let reply = self.post_from(from, "/auth/login", login).await;
+        if reply.status != StatusCode::OK || reply.body["challenge"] != "mfa" {
+            return reply;
+        }
+        let answer = json!({"email": email, "session": reply.body["session"], "code": self.totp_code(email)});
+        self.post_from(from, "/auth/mfa", answer).await
+    }
+
+    async fn post_from(&self, from: Option<std::net::IpAddr>, path: &str, body: Value) -> Reply {
+        match from {
+            Some(address) => self.call_from(address, Method::POST, path, None, Some(body)).await,
+            None => self.call(Method::POST, path, None, Some(body)).await,
+        }
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
@@ -273,16 +333,10 @@ impl Harness {
         client().request(method, format!("{}{path}", self.api))
     }
 
-    /// Logs in through the API (Cognito underneath) and returns the access token.
+    /// Logs in through the API (Cognito underneath; an Owner or Admin with their TOTP code) and
+    /// returns the access token.
     pub async fn login(&self, email: &str) -> String {
-        let reply = self
-            .call(
-                Method::POST,
-                "/auth/login",
-                None,
-                Some(json!({"email": email, "password": self.password})),
-            )
-            .await;
+        let reply = self.sign_in_reply(None, email).await;
         assert_eq!(reply.status, StatusCode::OK, "login of {email}: {}", reply.text);
         reply.body["accessToken"].as_str().expect("access token").to_owned()
     }
@@ -320,6 +374,10 @@ impl Harness {
     /// attacker or operator with credentials would have).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&quire_local::emulator::sdk_config_for(&self.emulator))
+    }
+
+    pub fn cognito(&self) -> aws_sdk_cognitoidentityprovider::Client {
+        aws_sdk_cognitoidentityprovider::Client::new(&quire_local::emulator::sdk_config_for(&self.emulator))
     }
 
     pub fn kms(&self) -> aws_sdk_kms::Client {
@@ -390,17 +448,10 @@ impl Harness {
             .expect("counts as JSON")
     }
 
-    /// Signs `email` in with the demo password: the whole answer (access and refresh tokens).
+    /// Signs `email` in with the demo password (and an Owner's or Admin's TOTP code), from an
+    /// address of its own: the whole answer (access and refresh tokens).
     pub async fn sign_in(&self, email: &str) -> Value {
-        let reply = self
-            .call_from(
-                fresh_address(),
-                Method::POST,
-                "/auth/login",
-                None,
-                Some(json!({"email": email, "password": self.password})),
-            )
-            .await;
+        let reply = self.sign_in_reply(Some(fresh_address()), email).await;
         assert_eq!(reply.status, StatusCode::OK, "sign-in of {email}: {}", reply.text);
         reply.body
     }

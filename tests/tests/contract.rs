@@ -80,6 +80,24 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         .await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.text);
     check(Method::POST, "/auth/login", &login);
+    // The Owner's sign-in is challenged for a TOTP code: a wrong one, then the right one.
+    let owner_email = org.user(Role::Owner).email.clone();
+    let mfa = |code: String| json!({"email": owner_email, "session": login.body["session"], "code": code});
+    let right: u32 = h.totp_code(&owner_email).parse().expect("digits");
+    let wrong = h
+        .call(
+            Method::POST,
+            "/auth/mfa",
+            None,
+            Some(mfa(format!("{:06}", (right + 500_000) % 1_000_000))),
+        )
+        .await;
+    check(Method::POST, "/auth/mfa", &wrong);
+    let login = h
+        .call(Method::POST, "/auth/mfa", None, Some(mfa(h.totp_code(&owner_email))))
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    check(Method::POST, "/auth/mfa", &login);
     let forgot = h
         .call(
             Method::POST,
@@ -277,6 +295,35 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         &h.edit_document(&token, &id, 1, json!({"title": "stale", "reason": "contract"}))
             .await,
     );
+
+    // Enrolling an authenticator (a User's: the others have theirs).
+    let user = h.token(&org, Role::User).await;
+    let setup = h.call(Method::POST, "/auth/mfa/setup", Some(&user), None).await;
+    assert_eq!(setup.status, StatusCode::OK, "{}", setup.text);
+    check(Method::POST, "/auth/mfa/setup", &setup);
+    let secret = setup.body["secretCode"].as_str().expect("a secret").to_owned();
+    check(
+        Method::POST,
+        "/auth/mfa/verify",
+        &h.call(
+            Method::POST,
+            "/auth/mfa/verify",
+            Some(&user),
+            Some(json!({"code": "12345"})),
+        )
+        .await,
+    );
+    let enrolled = h
+        .call(
+            Method::POST,
+            "/auth/mfa/verify",
+            Some(&user),
+            Some(json!({"code": quire_local::seed::totp_code(&secret).expect("code")})),
+        )
+        .await;
+    assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.text);
+    check(Method::POST, "/auth/mfa/verify", &enrolled);
+    h.remember_totp_secret(&org.user(Role::User).email, &secret);
 
     // Every operation of the document was answered at least once above.
     let mut operations = std::collections::BTreeSet::new();

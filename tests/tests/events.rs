@@ -44,6 +44,13 @@ const CHANGING_TOKEN: &str = "REPLACE_WITH_CHANGING_TOKEN";
 /// A member whose sessions the revocation sample revokes (not the Owner whose token the other
 /// samples use).
 const USER_ID: &str = "REPLACE_WITH_USER_ID";
+/// The session of a TOTP challenge of the sample login's user, and the code that answers it.
+const MFA_SESSION: &str = "REPLACE_WITH_MFA_SESSION";
+const TOTP_CODE: &str = "REPLACE_WITH_TOTP_CODE";
+/// An access token of the member whose authenticator the enrolment samples enrol (the User's:
+/// the gate needs none of theirs), and the code of the secret enrolment gave them.
+const ENROLLING_TOKEN: &str = "REPLACE_WITH_ENROLLING_TOKEN";
+const ENROLMENT_CODE: &str = "REPLACE_WITH_ENROLMENT_CODE";
 /// The sample login (a seeded user of the local stack).
 const LOGIN_EMAIL: &str = "owner@acme.test";
 
@@ -312,23 +319,14 @@ async fn api_samples_replay_through_their_function() {
     // One job per organisation at a time: the sample's POST starts the next one.
     h.verification_done(&token, job.body["id"].as_str().expect("job id"))
         .await;
-    let signed_in = h
-        .call(
-            reqwest::Method::POST,
-            "/auth/login",
-            None,
-            Some(serde_json::json!({"email": org.user(Role::Owner).email, "password": h.password})),
-        )
-        .await;
-    assert_eq!(signed_in.status, 200, "{}", signed_in.text);
+    let signed_in = h.sign_in(&org.user(Role::Owner).email).await;
+    // Signed in before the trail is counted: a sign-in writes its entries.
+    let enrolling = h.token(&org, Role::User).await;
     let substitutions = [
         (ACCESS_TOKEN, token.clone()),
         (
             REFRESH_TOKEN,
-            signed_in.body["refreshToken"]
-                .as_str()
-                .expect("a refresh token")
-                .to_owned(),
+            signed_in["refreshToken"].as_str().expect("a refresh token").to_owned(),
         ),
         (USER_ID, org.user(Role::User).user_id.to_string()),
         (PASSWORD, h.password.clone()),
@@ -368,6 +366,33 @@ async fn api_samples_replay_through_their_function() {
         }
         if event.to_string().contains(SESSION_TOKEN) {
             fill(&mut event, &[(SESSION_TOKEN, h.token(&org, Role::Viewer).await)]);
+        }
+        fill(&mut event, &[(ENROLLING_TOKEN, enrolling.clone())]);
+        if event.to_string().contains(ENROLMENT_CODE) {
+            let setup = h
+                .call(reqwest::Method::POST, "/auth/mfa/setup", Some(&enrolling), None)
+                .await;
+            assert_eq!(setup.status, 200, "{}", setup.text);
+            let secret = setup.body["secretCode"].as_str().expect("a secret").to_owned();
+            h.remember_totp_secret(&org.user(Role::User).email, &secret);
+            let code = quire_local::seed::totp_code(&secret).expect("code");
+            fill(&mut event, &[(ENROLMENT_CODE, code)]);
+        }
+        if event.to_string().contains(MFA_SESSION) {
+            let login = h
+                .call(
+                    reqwest::Method::POST,
+                    "/auth/login",
+                    None,
+                    Some(serde_json::json!({"email": LOGIN_EMAIL, "password": h.password})),
+                )
+                .await;
+            assert_eq!(login.body["challenge"], "mfa", "{}", login.text);
+            let session = login.body["session"].as_str().expect("a challenge session").to_owned();
+            fill(
+                &mut event,
+                &[(MFA_SESSION, session), (TOTP_CODE, h.totp_code(LOGIN_EMAIL))],
+            );
         }
         if event.to_string().contains(RESET_CODE) {
             let code = h.reset_code(LOGIN_EMAIL).expect("the forgot-password sample ran first");

@@ -1,18 +1,21 @@
 //! The auth function: password sign-in through Cognito, guarded and recorded by
 //! `quire_http::identity` (lockout AUTHN-5, rate limits RATE-4/RATE-5, identity events AUD-4);
-//! password reset (AUTHN-3, RATE-2); sessions: refresh, sign-out and revocation (AUTHN-2,
-//! AUTHN-8). MFA and the other sign-in flows (AUTHN-2..9 in docs/requirements.md) build on
-//! these routes.
+//! TOTP second factor: the sign-in's challenge, enrolment, and the admin gate's way out
+//! (AUTHN-7); password reset, change and expiry (AUTHN-3, AUTHN-4, RATE-2); sessions: refresh,
+//! sign-out and revocation (AUTHN-2, AUTHN-8). Registration and the other sign-in flows
+//! (AUTHN-6 in docs/requirements.md) build on these routes.
 
 use http::Method;
 use lambda_http::Request;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use quire_core::audit::Action;
 use quire_core::ids::UserId;
 use quire_core::password::NewPassword;
 use quire_core::rbac::Permission;
 use quire_http::identity::{
-    bearer, change_password as change, check_password, refresh_session, request_password_reset,
-    reset_password as reset, revoke_sessions, sign_out, Email, Password, RefreshToken, RefreshTokenOutcome, ResetCode,
+    answer_mfa_challenge, associate_authenticator, bearer, change_password as change, check_password, refresh_session,
+    request_password_reset, reset_password as reset, revoke_sessions, sign_out, verify_authenticator, ChallengeSession,
+    Email, Password, RefreshToken, RefreshTokenOutcome, ResetCode, SignIn, TotpCode,
 };
 use quire_http::json::{ok, parse_body, respond};
 use quire_http::route::HandlerResult;
@@ -33,7 +36,7 @@ pub fn routes() -> Router {
             login,
         )
         .request_schema::<Login>()
-        .response_schema::<Tokens>()
+        .response_schema::<SignedIn>()
         .problem(
             "401",
             "the email or password is not correct, or the account is locked after consecutive \
@@ -45,6 +48,60 @@ pub fn routes() -> Router {
          with `Retry-After` in seconds), or Cognito's request quota",
         )
         .accepts_body(4 * 1024),
+        Route::new(
+            Method::POST,
+            "/auth/mfa",
+            Access::Public,
+            Module::Platform,
+            // Records every judged answer, locks, unlocks and rate-limit trips; a right code
+            // starts the session, written beside its entry.
+            Effect::Writes(&Action::IDENTITY),
+            mfa_answer,
+        )
+        .request_schema::<MfaAnswer>()
+        .response_schema::<Tokens>()
+        .problem(
+            "401",
+            "the code is not correct, the challenge is unknown, used or expired (3 minutes), or the \
+             account is locked after consecutive failures (`invalid-credentials`: one answer)",
+        )
+        .problem(
+            "429",
+            "too many failed sign-ins from this address in the current window (`too-many-requests`, \
+             with `Retry-After` in seconds), or Cognito's request quota",
+        )
+        .accepts_body(8 * 1024),
+        Route::new(
+            Method::POST,
+            "/auth/mfa/setup",
+            Access::Member,
+            Module::Platform,
+            // Cognito keeps the new secret; nothing of Quire's changes until it is verified.
+            Effect::Reads,
+            mfa_setup,
+        )
+        .response_schema::<Authenticator>()
+        .without_mfa()
+        .while_password_expired(),
+        Route::new(
+            Method::POST,
+            "/auth/mfa/verify",
+            Access::Member,
+            Module::Platform,
+            // The enrolment, recorded as `mfa.enrolled` with the session it opens the gate for.
+            Effect::Writes(&[Action::MfaEnrolled]),
+            mfa_verify,
+        )
+        .request_schema::<MfaCode>()
+        .response_schema::<Status>()
+        .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field), or the code is not the \
+             authenticator's current one or no enrolment was started (`invalid-code`)",
+        )
+        .accepts_body(1024)
+        .without_mfa()
+        .while_password_expired(),
         Route::new(
             Method::POST,
             "/auth/password/forgot",
@@ -118,6 +175,7 @@ pub fn routes() -> Router {
             me,
         )
         .response_schema::<Me>()
+        .without_mfa()
         .while_password_expired(),
         Route::new(
             Method::POST,
@@ -158,6 +216,7 @@ pub fn routes() -> Router {
         .response_schema::<SignedOut>()
         .accepts_body(8 * 1024)
         .optional_body()
+        .without_mfa()
         .while_password_expired(),
         Route::new(
             Method::POST,
@@ -203,6 +262,101 @@ struct Tokens {
     refresh_token: Option<String>,
     /// Seconds until the access token expires.
     expires_in: i32,
+    /// `mfa-setup` when the role needs a second factor and the account has none (AUTHN-7):
+    /// with these tokens only `POST /auth/mfa/setup`, `POST /auth/mfa/verify`, `GET /auth/me`
+    /// and `POST /auth/logout` are open (403 `mfa-required` elsewhere) until an authenticator
+    /// is enrolled. `null` otherwise.
+    #[schema(value_type = Option<String>, example = "mfa-setup")]
+    challenge: Option<&'static str>,
+}
+
+impl Tokens {
+    fn of(tokens: aws_sdk_cognitoidentityprovider::types::AuthenticationResultType, mfa_setup: bool) -> Self {
+        Tokens {
+            access_token: tokens.access_token.unwrap_or_default(),
+            refresh_token: tokens.refresh_token,
+            expires_in: tokens.expires_in,
+            challenge: mfa_setup.then_some("mfa-setup"),
+        }
+    }
+}
+
+/// The password was right: the session's tokens, or the second factor Cognito asks for.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+enum SignedIn {
+    Tokens(Tokens),
+    Challenge(MfaChallenge),
+}
+
+/// The account has a TOTP authenticator: answer with its code at `POST /auth/mfa` within 3
+/// minutes.
+#[derive(Serialize, utoipa::ToSchema)]
+struct MfaChallenge {
+    /// Always `mfa`.
+    #[schema(example = "mfa")]
+    challenge: &'static str,
+    /// What `POST /auth/mfa` answers: opaque, a credential for this sign-in only.
+    session: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MfaAnswer {
+    /// The email the sign-in was for (Cognito names the user of a challenge by it).
+    #[schema(value_type = String, format = Email)]
+    email: Email,
+    /// The `session` of the sign-in's `mfa` challenge.
+    #[schema(value_type = String)]
+    session: ChallengeSession,
+    /// The 6 digits the authenticator shows now.
+    #[schema(value_type = String, pattern = "^[0-9]{6}$")]
+    code: TotpCode,
+}
+
+async fn mfa_answer(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: MfaAnswer = parse_body(&req)?;
+    let tokens = answer_mfa_challenge(&app, &ctx, &input.email, &input.session, &input.code).await?;
+    ok(&Tokens::of(tokens, false))
+}
+
+/// A new TOTP secret for the caller's authenticator app (RFC 6238: SHA-1, 6 digits, 30 s).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Authenticator {
+    /// The shared secret, RFC 4648 base32: what an authenticator app asks for when set up by
+    /// hand. Shown once; Quire does not keep it.
+    secret_code: String,
+    /// The same as a key URI (`otpauth://totp/…`) for a QR code.
+    otpauth_uri: String,
+}
+
+async fn mfa_setup(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let secret_code = associate_authenticator(&app, bearer(&req)?).await?;
+    let label = utf8_percent_encode(&format!("Quire:{}", caller.email), NON_ALPHANUMERIC).to_string();
+    let otpauth_uri = format!(
+        "otpauth://totp/{label}?secret={}&issuer=Quire&algorithm=SHA1&digits=6&period=30",
+        utf8_percent_encode(&secret_code, NON_ALPHANUMERIC)
+    );
+    ok(&Authenticator {
+        secret_code,
+        otpauth_uri,
+    })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MfaCode {
+    /// The 6 digits the newly set-up authenticator shows now.
+    #[schema(value_type = String, pattern = "^[0-9]{6}$")]
+    code: TotpCode,
+}
+
+async fn mfa_verify(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: MfaCode = parse_body(&req)?;
+    verify_authenticator(&app, &ctx, bearer(&req)?, &input.code).await?;
+    ok(&Status { status: "enrolled" })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -249,6 +403,18 @@ struct Me {
     organisation_id: String,
     session: SessionView,
     password: PasswordView,
+    mfa: MfaView,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct MfaView {
+    /// Whether the role needs a second factor (Owner, Admin): without one, only enrolment,
+    /// `GET /auth/me` and `POST /auth/logout` are open.
+    required: bool,
+    /// When this session passed a second factor: its sign-in's TOTP code, or an enrolment made
+    /// in it (RFC 3339, UTC); `null` if it has not.
+    second_factor_at: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -297,6 +463,10 @@ async fn me(_app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
             expires_at: caller.password_expires_at().map(time),
             expired: caller.password_expired(std::time::SystemTime::now()),
         },
+        mfa: MfaView {
+            required: caller.role.requires_mfa(),
+            second_factor_at: session.second_factor_at.map(time),
+        },
     })
 }
 
@@ -320,7 +490,7 @@ async fn change_password(app: Arc<App>, ctx: RequestCtx, req: Request) -> Handle
 /// What was done.
 #[derive(Serialize, utoipa::ToSchema)]
 struct Status {
-    /// `signed-out`, `revoked` or `changed`.
+    /// `signed-out`, `revoked`, `changed` or `enrolled`.
     status: &'static str,
 }
 
@@ -384,17 +554,12 @@ async fn revoke(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 
 async fn login(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let input: Login = parse_body(&req)?;
-    let out = check_password(&app, &ctx, &input.email, &input.password).await?;
-    match out.authentication_result {
-        Some(tokens) => ok(&Tokens {
-            access_token: tokens.access_token.unwrap_or_default(),
-            refresh_token: tokens.refresh_token,
-            expires_in: tokens.expires_in,
-        }),
-        // MFA and new-password challenges arrive with the identity flows.
-        None => Err(Problem::unauthorized(
-            "this account needs a sign-in step this API does not offer yet",
-        )),
+    match check_password(&app, &ctx, &input.email, &input.password).await? {
+        SignIn::Tokens { tokens, mfa_setup } => ok(&SignedIn::Tokens(Tokens::of(tokens, mfa_setup))),
+        SignIn::MfaChallenge { session } => ok(&SignedIn::Challenge(MfaChallenge {
+            challenge: "mfa",
+            session,
+        })),
     }
 }
 

@@ -480,12 +480,14 @@ mod tests {
         assert!(found.is_empty(), "{found:#?}");
     }
 
-    /// An expired password opens exactly these three routes, in every function (AUTHN-4): a
-    /// route that declared itself open to it anywhere else fails here.
+    /// An expired password opens exactly these routes, in every function (AUTHN-4): changing
+    /// it, the account page, sign-out, and enrolling an authenticator (without which an Owner or
+    /// Admin could not reach the change: `pipeline::mfa`). A route that declared itself open to
+    /// it anywhere else fails here.
     ///
     /// Proves: AUTHN-4
     #[test]
-    fn an_expired_password_opens_exactly_three_routes() {
+    fn an_expired_password_opens_exactly_its_change_and_the_account_routes() {
         let open: Vec<String> = crate::stack::function_routes()
             .iter()
             .flat_map(|(_, router)| router.routes().iter())
@@ -494,7 +496,38 @@ mod tests {
             .collect();
         assert_eq!(
             open,
-            ["GET /auth/me", "POST /auth/password/change", "POST /auth/logout"],
+            [
+                "POST /auth/mfa/setup",
+                "POST /auth/mfa/verify",
+                "GET /auth/me",
+                "POST /auth/password/change",
+                "POST /auth/logout"
+            ],
+            "{open:?}"
+        );
+    }
+
+    /// An Owner or Admin session without a second factor opens exactly enrolment, the account
+    /// page and sign-out, in every function (AUTHN-7): a route that declared itself open to it
+    /// anywhere else fails here.
+    ///
+    /// Proves: AUTHN-7
+    #[test]
+    fn a_session_without_a_second_factor_opens_exactly_enrolment_and_the_account_page() {
+        let open: Vec<String> = crate::stack::function_routes()
+            .iter()
+            .flat_map(|(_, router)| router.routes().iter())
+            .filter(|r| r.open_without_mfa)
+            .map(|r| r.key())
+            .collect();
+        assert_eq!(
+            open,
+            [
+                "POST /auth/mfa/setup",
+                "POST /auth/mfa/verify",
+                "GET /auth/me",
+                "POST /auth/logout"
+            ],
             "{open:?}"
         );
     }

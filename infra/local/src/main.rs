@@ -1,4 +1,5 @@
-//! `make dev`: runs Quire locally until Ctrl-C.
+//! `make dev`: runs Quire locally until Ctrl-C. `quire-local totp <secret>` prints the current
+//! code of a demo authenticator's secret (the ones `make dev` prints).
 
 use quire_local::seed::DEFAULT_DEMO_PASSWORD;
 use quire_local::{Stack, StackOptions};
@@ -12,6 +13,16 @@ fn port(name: &str, default: u16) -> Result<u16, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, secret] = args.as_slice() {
+        if command == "totp" {
+            println!("{}", quire_local::seed::totp_code(secret)?);
+            return Ok(());
+        }
+    }
+    if !args.is_empty() {
+        return Err("usage: quire-local            (runs Quire locally)\n       quire-local totp <secret>  (the current TOTP code)".into());
+    }
     quire_core::telemetry::init();
     let password = std::env::var("QUIRE_DEMO_PASSWORD").unwrap_or_else(|_| DEFAULT_DEMO_PASSWORD.to_owned());
     let options = StackOptions {
@@ -32,11 +43,18 @@ Quire is running at {api}  (emulator: {emulator})
 
 Users: owner@acme.test, admin@acme.test, user@acme.test, viewer@acme.test (and @globex.test)
 Password: $QUIRE_DEMO_PASSWORD, or the local default documented in README.md
+Owners and Admins sign in with a TOTP code too (AUTHN-7). Their authenticators' secrets:
+{secrets}
+The current code of one: cargo run -q -p quire-local --bin quire-local -- totp <secret>
 
 Try (the README's quick start has more):
-  TOKEN=$(curl -sf {api}/auth/login -H 'content-type: application/json' \
+  SESSION=$(curl -sf {api}/auth/login -H 'content-type: application/json' \
     -d '{{"email":"owner@acme.test","password":"'"${{QUIRE_DEMO_PASSWORD:-{default}}}"'"}}' \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])') || echo "login failed" >&2
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["session"])') || echo "login failed" >&2
+  CODE=$(cargo run -q -p quire-local --bin quire-local -- totp {owner_secret})
+  TOKEN=$(curl -sf {api}/auth/mfa -H 'content-type: application/json' \
+    -d '{{"email":"owner@acme.test","session":"'"$SESSION"'","code":"'"$CODE"'"}}' \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])') || echo "code refused" >&2
   curl -s -w '\n' {api}/documents -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
     -d '{{"title":"SOP-001 Cleaning","type":"sop","body":"Step 1"}}'
   curl -s -w '\n' {api}/audit -H "authorization: Bearer $TOKEN"
@@ -49,6 +67,23 @@ Ctrl-C stops it."#,
         origin = stack.origin_url,
         mailbox = stack.emulator.mailbox.display(),
         default = DEFAULT_DEMO_PASSWORD,
+        owner_secret = stack
+            .orgs
+            .iter()
+            .flat_map(|org| org.users.iter())
+            .find(|user| user.email == "owner@acme.test")
+            .and_then(|user| user.totp_secret.as_deref())
+            .unwrap_or("<secret>"),
+        secrets = stack
+            .orgs
+            .iter()
+            .flat_map(|org| org.users.iter())
+            .filter_map(|user| user
+                .totp_secret
+                .as_ref()
+                .map(|secret| format!("  {:<18} {secret}", user.email)))
+            .collect::<Vec<_>>()
+            .join("\n"),
     );
     tokio::signal::ctrl_c().await?;
     Ok(())

@@ -1,8 +1,13 @@
 //! Demo organisations and users: real Cognito users with permanent passwords, and Quire
-//! memberships, written through the same store calls (and audit events) as onboarding.
+//! memberships, written through the same store calls (and audit events) as onboarding. The
+//! Owner and Admin of each have a TOTP authenticator enrolled through Cognito's own calls, as
+//! the admin MFA gate requires (AUTHN-7); its secret is theirs to compute codes with
+//! ([`totp_code`], `quire-local totp <secret>`).
 
 use crate::emulator::LocalError;
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeType, AuthFlowType, MessageActionType, SoftwareTokenMfaSettingsType,
+};
 use quire_core::audit::{Actor, Origin};
 use quire_core::ids::{OrgId, UserId};
 use quire_core::rbac::Role;
@@ -18,6 +23,8 @@ pub struct SeededUser {
     pub email: String,
     pub role: Role,
     pub user_id: UserId,
+    /// The TOTP secret (RFC 4648 base32) of the authenticator enrolled for an Owner or Admin.
+    pub totp_secret: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,11 +120,83 @@ pub async fn organisation(app: &App, user_pool_id: &str, slug: &str, password: &
             )
             .await
             .map_err(|e| LocalError::Other(e.to_string()))?;
-        users.push(SeededUser { email, role, user_id });
+        let totp_secret = if role.requires_mfa() {
+            Some(enrol_authenticator(app, &email, password).await?)
+        } else {
+            None
+        };
+        users.push(SeededUser {
+            email,
+            role,
+            user_id,
+            totp_secret,
+        });
     }
     Ok(SeededOrg {
         slug: slug.to_owned(),
         org_id: scope.org_id().clone(),
         users,
     })
+}
+
+/// The current code of a TOTP secret (RFC 6238 with Cognito's parameters: SHA-1, 6 digits,
+/// 30-second steps): what the user's authenticator app would show now.
+pub fn totp_code(secret: &str) -> Result<String, LocalError> {
+    let secret = totp_rs::Secret::try_from_base32(secret)
+        .map_err(|e| LocalError::Other(format!("a TOTP secret must be base32: {e}")))?;
+    let totp = totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .map_err(|e| LocalError::Other(format!("TOTP: {e}")))?;
+    Ok(totp.generate_current().to_string())
+}
+
+/// Enrols a TOTP authenticator for `email` as its owner would through Cognito: signs in,
+/// `AssociateSoftwareToken`, `VerifySoftwareToken` with a code of the new secret, and
+/// `SetUserMFAPreference`. Returns the secret.
+async fn enrol_authenticator(app: &App, email: &str, password: &str) -> Result<String, LocalError> {
+    let signed_in = app
+        .cognito
+        .initiate_auth()
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .client_id(&app.config.user_pool_client_id)
+        .auth_parameters("USERNAME", email)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("InitiateAuth", &e))?;
+    let access_token = signed_in
+        .authentication_result
+        .and_then(|t| t.access_token)
+        .ok_or_else(|| LocalError::Other(format!("{email}: a sign-in without tokens")))?;
+    let secret = app
+        .cognito
+        .associate_software_token()
+        .access_token(&access_token)
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("AssociateSoftwareToken", &e))?
+        .secret_code
+        .ok_or_else(|| LocalError::Other("AssociateSoftwareToken: no secret".into()))?;
+    app.cognito
+        .verify_software_token()
+        .access_token(&access_token)
+        .user_code(totp_code(&secret)?)
+        .friendly_device_name("quire-local seed")
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("VerifySoftwareToken", &e))?;
+    app.cognito
+        .set_user_mfa_preference()
+        .access_token(&access_token)
+        .software_token_mfa_settings(
+            SoftwareTokenMfaSettingsType::builder()
+                .enabled(true)
+                .preferred_mfa(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("SetUserMFAPreference", &e))?;
+    Ok(secret)
 }

@@ -25,6 +25,12 @@ impl Role {
         }
     }
 
+    /// Whether a member of this role must pass a second factor before anything but enrolling
+    /// one (AUTHN-7): the roles that administer the organisation.
+    pub fn requires_mfa(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+
     /// Whether the role holds `permission` in the default matrix.
     pub fn grants(self, permission: Permission) -> bool {
         self.permissions().contains(&permission)

@@ -17,6 +17,13 @@
 //!    it starts a lock, `sign-in.unlocked` first when it is the first attempt after one); an
 //!    email that names no member is recorded in the platform's trail (`quire_store::accounts`).
 //!    A sign-in that cannot be recorded is refused (503) and its tokens are not handed out.
+//!
+//! A member with a TOTP authenticator (AUTHN-7) is asked for its code after a right password:
+//! the challenge is held (`quire_store::challenges`) and answered through
+//! [`answer_mfa_challenge`], guarded like the password (the same address limit and account
+//! lockout: a wrong code is a failed attempt). An Owner or Admin without one gets a session the
+//! admin MFA gate (`pipeline::mfa`) holds to enrolment: [`associate_authenticator`], then
+//! [`verify_authenticator`].
 
 use crate::auth::AuthError;
 use crate::context::RequestCtx;
@@ -24,16 +31,23 @@ use crate::problem::Problem;
 use crate::App;
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::operation::admin_user_global_sign_out::AdminUserGlobalSignOutError;
+use aws_sdk_cognitoidentityprovider::operation::associate_software_token::AssociateSoftwareTokenError;
 use aws_sdk_cognitoidentityprovider::operation::change_password::ChangePasswordError;
 use aws_sdk_cognitoidentityprovider::operation::confirm_forgot_password::ConfirmForgotPasswordError;
 use aws_sdk_cognitoidentityprovider::operation::forgot_password::ForgotPasswordError;
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::{InitiateAuthError, InitiateAuthOutput};
-use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+use aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeError;
+use aws_sdk_cognitoidentityprovider::operation::set_user_mfa_preference::SetUserMFAPreferenceError;
+use aws_sdk_cognitoidentityprovider::operation::verify_software_token::VerifySoftwareTokenError;
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, AuthenticationResultType, ChallengeNameType, SoftwareTokenMfaSettingsType,
+};
 use quire_core::audit::Action;
 use quire_core::ids::UserId;
 use quire_core::password::{NewPassword, Violation};
 use quire_store::accounts::{Account, StartSession};
 use quire_store::attempts::{Failed, Reservation, Subject};
+use quire_store::challenges::HoldChallenge;
 use quire_store::limits::{Limited, RateLimit, Slot};
 use quire_store::sessions::{Refreshed, SessionId, SessionRefused};
 use serde_json::{json, Value};
@@ -83,21 +97,39 @@ impl TryFrom<String> for Password {
     }
 }
 
+/// What a right password led to.
+pub enum SignIn {
+    /// Tokens of a new session. `mfa_setup`: the member's role needs a second factor and they
+    /// have none: the admin MFA gate holds the session to enrolment (AUTHN-7).
+    Tokens {
+        tokens: AuthenticationResultType,
+        mfa_setup: bool,
+    },
+    /// Cognito asks for the member's TOTP code: `session` is Cognito's challenge session, held
+    /// by Quire for `quire_store::challenges::CHALLENGE_VALIDITY`; [`answer_mfa_challenge`]
+    /// answers it.
+    MfaChallenge { session: String },
+}
+
 /// Cognito quotas are per second: a client that waits this long finds capacity again.
 const COGNITO_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// Checks `email`'s password through Cognito (`InitiateAuth`, `USER_PASSWORD_AUTH`), guarded and
-/// recorded as the module documentation says. Returns Cognito's answer (tokens or a challenge).
+/// recorded as the module documentation says. Returns the session's tokens, or the TOTP
+/// challenge Cognito asks for (held for its answer). A right password that leads to a TOTP
+/// challenge neither counts as a failure nor clears the account's count: the code is the
+/// attempt that decides.
 ///
 /// Errors: 429 `too-many-requests` (the address's limit, with `Retry-After`), 401
-/// `invalid-credentials` (wrong password, unknown email, locked account: one answer), 429 for
-/// Cognito's own quota, 503 when Cognito or the store is unavailable.
+/// `invalid-credentials` (wrong password, unknown email, locked account: one answer), 401
+/// `unauthorized` (Cognito asks for a step this API does not offer), 429 for Cognito's own
+/// quota, 503 when Cognito or the store is unavailable.
 pub async fn check_password(
     app: &App,
     ctx: &RequestCtx,
     email: &Email,
     password: &Password,
-) -> Result<InitiateAuthOutput, Problem> {
+) -> Result<SignIn, Problem> {
     let address = address(ctx)?;
     let slot = within_limit(
         app,
@@ -143,9 +175,20 @@ pub async fn check_password(
                     json!({ "attempt": number, "challenge": challenge.as_ref().map(|c| c.as_str()).unwrap_or("none") }),
                 )),
             }
+            // A TOTP challenge of a member is held for its answer.
+            let challenge = out
+                .session
+                .as_deref()
+                .filter(|_| out.authentication_result.is_none() && account.is_known())
+                .filter(|_| out.challenge_name == Some(ChallengeNameType::SoftwareTokenMfa));
             // Tokens start a session, written with the sign-in's entry; a member's only.
-            let recorded = match session_of(app, &out).await {
-                Ok(session) => {
+            let recorded = match (session_of(app, out.authentication_result.as_ref()).await, challenge) {
+                (Ok(None), Some(session)) => app
+                    .store
+                    .record_challenge(&account, ctx.origin(), &events, HoldChallenge { session, started_at })
+                    .await
+                    .map_err(unrecorded),
+                (Ok(session), _) => {
                     let start = session
                         .as_ref()
                         .filter(|_| account.is_known())
@@ -155,13 +198,14 @@ pub async fn check_password(
                             policy: app.config.sessions,
                             started_at,
                             refresh_token: out.authentication_result.as_ref().and_then(|t| t.refresh_token()),
+                            second_factor: None,
                         });
                     app.store
                         .record_identity_events(&account, ctx.origin(), &events, start)
                         .await
                         .map_err(unrecorded)
                 }
-                Err(problem) => Err(problem),
+                (Err(problem), _) => Err(problem),
             };
             if let Err(problem) = recorded {
                 // Not recorded, not signed in: the tokens Cognito issued are not handed out, and
@@ -170,14 +214,29 @@ pub async fn check_password(
                 app.store.give_back(slot).await.map_err(unrecorded)?;
                 return Err(problem);
             }
-            // Recorded: a failure to clear the counts must not lose the sign-in.
-            if let Err(error) = app.store.attempt_succeeded(attempt).await {
+            // Recorded: a failure to clear the counts must not lose the sign-in. A challenge
+            // leaves the account's count as it was: its code decides.
+            let cleared = match out.authentication_result {
+                Some(_) => app.store.attempt_succeeded(attempt).await,
+                None => app.store.attempt_not_judged(attempt).await,
+            };
+            if let Err(error) = cleared {
                 tracing::error!(%error, "the sign-in's attempt count was not cleared");
             }
             if let Err(error) = app.store.give_back(slot).await {
                 tracing::error!(%error, "the sign-in's address count was not cleared");
             }
-            Ok(out)
+            let challenge = challenge.map(str::to_owned);
+            match (out.authentication_result, challenge) {
+                (Some(tokens), _) => Ok(SignIn::Tokens {
+                    tokens,
+                    mfa_setup: account.requires_mfa(),
+                }),
+                (None, Some(session)) => Ok(SignIn::MfaChallenge { session }),
+                (None, None) => Err(Problem::unauthorized(
+                    "this account needs a sign-in step this API does not offer yet",
+                )),
+            }
         }
         Err(error) => {
             let error = error.into_service_error();
@@ -214,6 +273,294 @@ pub async fn check_password(
                     Err(not_judged(error))
                 }
             }
+        }
+    }
+}
+
+/// A TOTP code as an authenticator app shows it (RFC 6238, Cognito's 6 digits).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct TotpCode(String);
+
+impl TryFrom<String> for TotpCode {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(TotpCode(value))
+        } else {
+            Err("code: must be the 6 digits the authenticator shows".into())
+        }
+    }
+}
+
+/// Cognito's challenge session as the client holds it: opaque to Quire, 20 to 2 048
+/// characters (Cognito's bounds) of the alphabet its sessions use, never logged (no `Debug`).
+#[derive(serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct ChallengeSession(String);
+
+impl TryFrom<String> for ChallengeSession {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'.' | b'+' | b'/');
+        if value.len() < 20 || value.len() > 2048 || !value.bytes().all(allowed) {
+            return Err("session: must be the session the sign-in answered with".into());
+        }
+        Ok(ChallengeSession(value))
+    }
+}
+
+/// Answers the TOTP challenge a sign-in of `email` was given (AUTHN-7), guarded like the
+/// password: the address's failures ([`RateLimit::SIGN_IN_FAILURES_PER_ADDRESS`]) and the
+/// account's lockout count the code as an attempt. Only a challenge Quire's sign-in held
+/// (`quire_store::challenges`) is sent to Cognito (`RespondToAuthChallenge`,
+/// `SOFTWARE_TOKEN_MFA`). A right code starts a session that has passed a second factor, from
+/// the password's check, recorded as `mfa.challenge.passed` and `sign-in.succeeded` with the
+/// challenge used in the same transaction; a wrong one is `mfa.challenge.failed` (and
+/// `sign-in.locked` when it starts a lock). A challenge Quire did not hold, or that Cognito no
+/// longer knows, is recorded as failed but counts against the address only: it judged nothing.
+///
+/// Errors: 401 `invalid-credentials` (wrong code, unknown or expired challenge, locked account:
+/// one answer), 429 (the address's limit, with `Retry-After`; Cognito's quota), 503.
+pub async fn answer_mfa_challenge(
+    app: &App,
+    ctx: &RequestCtx,
+    email: &Email,
+    session: &ChallengeSession,
+    code: &TotpCode,
+) -> Result<AuthenticationResultType, Problem> {
+    let address = address(ctx)?;
+    let slot = within_limit(
+        app,
+        ctx,
+        RateLimit::SIGN_IN_FAILURES_PER_ADDRESS,
+        &Subject::address(address),
+        &Account::client(address),
+    )
+    .await?;
+    let subject = Subject::account(email.as_str());
+    let attempt = match app.store.reserve_attempt(&subject, app.config.sign_in_lockout).await? {
+        Reservation::Granted(attempt) => attempt,
+        Reservation::Refused => return Err(Problem::invalid_mfa_answer()),
+    };
+    let account = app.store.account(email.as_str()).await?;
+    let mut events: Vec<(Action, Value)> = Vec::new();
+    if let Some(ended) = attempt.ended_lock() {
+        events.push((Action::SignInUnlocked, json!({ "lockedUntil": rfc3339(ended) })));
+    }
+    let number = attempt.number();
+    let Some(challenge) = app.store.pending_challenge(&account, &session.0).await? else {
+        app.store.attempt_not_judged(attempt).await?;
+        events.push((
+            Action::MfaChallengeFailed,
+            json!({ "attempt": number, "reason": "unknown-challenge" }),
+        ));
+        app.store
+            .record_identity_events(&account, ctx.origin(), &events, None)
+            .await
+            .map_err(unrecorded)?;
+        return Err(Problem::invalid_mfa_answer());
+    };
+    let answered = app
+        .cognito
+        .respond_to_auth_challenge()
+        .client_id(&app.config.user_pool_client_id)
+        .challenge_name(ChallengeNameType::SoftwareTokenMfa)
+        .session(&session.0)
+        .challenge_responses("USERNAME", email.as_str())
+        .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", &code.0)
+        .send()
+        .await;
+    let error = match answered {
+        Ok(out) => {
+            let tokens = out.authentication_result;
+            events.push((
+                Action::MfaChallengePassed,
+                json!({ "attempt": number, "method": "totp" }),
+            ));
+            events.push((
+                Action::SignInSucceeded,
+                json!({ "attempt": number, "secondFactor": "totp" }),
+            ));
+            let recorded = match session_of(app, tokens.as_ref()).await {
+                Ok(Some((user, id))) => app
+                    .store
+                    .record_identity_events(
+                        &account,
+                        ctx.origin(),
+                        &events,
+                        Some(StartSession {
+                            user: &user,
+                            id: &id,
+                            policy: app.config.sessions,
+                            started_at: challenge.started_at(),
+                            refresh_token: tokens.as_ref().and_then(|t| t.refresh_token()),
+                            second_factor: Some(&challenge),
+                        }),
+                    )
+                    .await
+                    .map_err(|error| match error {
+                        // Another answer used the challenge first.
+                        quire_store::StoreError::Conflict => Problem::invalid_mfa_answer(),
+                        other => unrecorded(other),
+                    }),
+                Ok(None) => Err(Problem::unauthorized(
+                    "this account needs a sign-in step this API does not offer yet",
+                )),
+                Err(problem) => Err(problem),
+            };
+            if let Err(problem) = recorded {
+                app.store.attempt_not_judged(attempt).await.map_err(unrecorded)?;
+                app.store.give_back(slot).await.map_err(unrecorded)?;
+                return Err(problem);
+            }
+            if let Err(error) = app.store.attempt_succeeded(attempt).await {
+                tracing::error!(%error, "the sign-in's attempt count was not cleared");
+            }
+            if let Err(error) = app.store.give_back(slot).await {
+                tracing::error!(%error, "the sign-in's address count was not cleared");
+            }
+            return tokens.ok_or_else(|| Problem::internal("a recorded sign-in without tokens"));
+        }
+        Err(error) => error.into_service_error(),
+    };
+    let reason = match &error {
+        RespondToAuthChallengeError::CodeMismatchException(_)
+        | RespondToAuthChallengeError::ExpiredCodeException(_) => "wrong-code",
+        // Cognito no longer knows the session (expired, used), or its user is barred: nothing
+        // was judged.
+        RespondToAuthChallengeError::NotAuthorizedException(_)
+        | RespondToAuthChallengeError::ResourceNotFoundException(_)
+        | RespondToAuthChallengeError::UserNotFoundException(_) => "expired-challenge",
+        _ => {
+            app.store.attempt_not_judged(attempt).await?;
+            app.store.give_back(slot).await?;
+            if !events.is_empty() {
+                app.store
+                    .record_identity_events(&account, ctx.origin(), &events, None)
+                    .await
+                    .map_err(unrecorded)?;
+            }
+            return Err(match error {
+                RespondToAuthChallengeError::TooManyRequestsException(_) => {
+                    Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS)
+                }
+                other => Problem::unavailable(other),
+            });
+        }
+    };
+    events.push((
+        Action::MfaChallengeFailed,
+        json!({ "attempt": number, "reason": reason }),
+    ));
+    if reason == "wrong-code" {
+        if let Failed::Locked { until } = app.store.attempt_failed(attempt).await? {
+            tracing::warn!(
+                account = subject.key_part(),
+                "sign-in locked after consecutive failures"
+            );
+            events.push((
+                Action::SignInLocked,
+                json!({ "lockedUntil": rfc3339(until), "failures": number }),
+            ));
+        }
+    } else {
+        app.store.attempt_not_judged(attempt).await?;
+    }
+    app.store
+        .record_identity_events(&account, ctx.origin(), &events, None)
+        .await
+        .map_err(unrecorded)?;
+    Err(Problem::invalid_mfa_answer())
+}
+
+/// Starts enrolling a TOTP authenticator for the caller (AUTHN-7): Cognito makes a new secret
+/// (`AssociateSoftwareToken`, with the caller's access token) for the caller's authenticator app.
+/// Nothing changes until [`verify_authenticator`] proves a code of it; a new call replaces a
+/// secret not yet verified. Returns the secret (RFC 4648 base32, as Cognito gives it).
+///
+/// Errors: 401 `token-revoked` (Cognito refuses the access token: it was revoked there), 503.
+pub async fn associate_authenticator(app: &App, access_token: &str) -> Result<String, Problem> {
+    let associated = app
+        .cognito
+        .associate_software_token()
+        .access_token(access_token)
+        .send()
+        .await;
+    match associated {
+        Ok(out) => out
+            .secret_code
+            .ok_or_else(|| Problem::internal("Cognito associated no secret")),
+        Err(error) => Err(match error.into_service_error() {
+            AssociateSoftwareTokenError::NotAuthorizedException(_) => Problem::token_revoked(),
+            other => Problem::unavailable(other),
+        }),
+    }
+}
+
+/// Finishes enrolling the caller's TOTP authenticator (AUTHN-7): Cognito checks `code` against
+/// the secret [`associate_authenticator`] made (`VerifySoftwareToken`), then makes TOTP the
+/// caller's enabled and preferred second factor (`SetUserMFAPreference`), so that every later
+/// sign-in is challenged for a code. The caller's session has passed a second factor from now
+/// on, recorded as `mfa.enrolled`.
+///
+/// Errors: 400 `invalid-code` (the code is not the authenticator's current one, or no
+/// enrolment was started), 401 `token-revoked` (Cognito refuses the access token, or the session
+/// ended meanwhile), 429 (Cognito's quota), 503. Cognito's enrolment and the entry cannot be one
+/// transaction: an enrolment whose entry cannot be committed is answered 503 and logged as an
+/// error; every later sign-in is challenged all the same.
+pub async fn verify_authenticator(
+    app: &App,
+    ctx: &RequestCtx,
+    access_token: &str,
+    code: &TotpCode,
+) -> Result<(), Problem> {
+    let caller = ctx.caller()?;
+    let verified = app
+        .cognito
+        .verify_software_token()
+        .access_token(access_token)
+        .user_code(&code.0)
+        .friendly_device_name("quire")
+        .send()
+        .await;
+    if let Err(error) = verified {
+        return Err(match error.into_service_error() {
+            VerifySoftwareTokenError::CodeMismatchException(_)
+            | VerifySoftwareTokenError::EnableSoftwareTokenMfaException(_)
+            | VerifySoftwareTokenError::SoftwareTokenMfaNotFoundException(_)
+            | VerifySoftwareTokenError::InvalidParameterException(_) => Problem::invalid_totp_code(),
+            VerifySoftwareTokenError::NotAuthorizedException(_) => Problem::token_revoked(),
+            VerifySoftwareTokenError::TooManyRequestsException(_) => {
+                Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS)
+            }
+            other => Problem::unavailable(other),
+        });
+    }
+    let preferred = app
+        .cognito
+        .set_user_mfa_preference()
+        .access_token(access_token)
+        .software_token_mfa_settings(
+            SoftwareTokenMfaSettingsType::builder()
+                .enabled(true)
+                .preferred_mfa(true)
+                .build(),
+        )
+        .send()
+        .await;
+    if let Err(error) = preferred {
+        return Err(match error.into_service_error() {
+            SetUserMFAPreferenceError::NotAuthorizedException(_) => Problem::token_revoked(),
+            other => Problem::unavailable(other),
+        });
+    }
+    match app.store.record_mfa_enrolled(caller, ctx.audit_context()?).await {
+        Ok(()) => Ok(()),
+        Err(quire_store::StoreError::Conflict) => Err(Problem::token_revoked()),
+        Err(error) => {
+            tracing::error!(%error, "an authenticator Cognito enrolled has no audit entry");
+            Err(unrecorded(error))
         }
     }
 }
@@ -421,10 +768,13 @@ pub async fn reset_password(
     Err(Problem::invalid_code())
 }
 
-/// The user and session of the access token Cognito issued with `out`, if it issued tokens.
+/// The user and session of the access token Cognito issued in `tokens`, if it issued any.
 /// The token is verified like any bearer token: one parser for every token Quire reads.
-async fn session_of(app: &App, out: &InitiateAuthOutput) -> Result<Option<(UserId, SessionId)>, Problem> {
-    let Some(access) = out.authentication_result.as_ref().and_then(|t| t.access_token()) else {
+async fn session_of(
+    app: &App,
+    tokens: Option<&AuthenticationResultType>,
+) -> Result<Option<(UserId, SessionId)>, Problem> {
+    let Some(access) = tokens.and_then(|t| t.access_token()) else {
         return Ok(None);
     };
     let token = app
@@ -514,7 +864,7 @@ pub async fn refresh_session(
             });
         }
     };
-    let Some((user, id)) = session_of(app, &out).await? else {
+    let Some((user, id)) = session_of(app, out.authentication_result.as_ref()).await? else {
         return Err(Problem::internal("Cognito answered a refresh without tokens"));
     };
     let decided = app

@@ -66,7 +66,8 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
             "403",
             "refused by the request filter (`request-refused`), the token lacks a scope of \
              `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), an \
-             expired password (`password-expired`), or the role lacks the permission \
+             expired password (`password-expired`), an Owner or Admin session without a second \
+             factor (`mfa-required`), or the role lacks the permission \
              (`forbidden`)",
         ));
     } else {

@@ -138,6 +138,30 @@ impl Problem {
         )
     }
 
+    /// An answer to a sign-in's TOTP challenge was refused (AUTHN-7): a wrong code, a challenge
+    /// that is unknown, used or expired, or a locked account: one answer for each.
+    pub fn invalid_mfa_answer() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "Invalid credentials",
+            "the code is not correct, or this sign-in can no longer be completed; sign in again \
+             if it keeps failing",
+        )
+    }
+
+    /// A code given to enrol an authenticator is not its current one (AUTHN-7).
+    pub fn invalid_totp_code() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-code",
+            "Invalid code",
+            "the code is not the authenticator's current one, or no enrolment was started \
+             (POST /auth/mfa/setup)",
+        )
+        .with("field", "code")
+    }
+
     /// The token's session was signed out or revoked, or never started through Quire's sign-in
     /// (AUTHN-2): signing in again is the only way on.
     pub fn token_revoked() -> Self {
@@ -186,6 +210,19 @@ impl Problem {
             "password-expired",
             "Password expired",
             "the password has expired; change it (POST /auth/password/change) to go on",
+        )
+    }
+
+    /// The caller is an Owner or Admin whose session has not passed a second factor (AUTHN-7):
+    /// only TOTP enrolment (`POST /auth/mfa/setup`, `POST /auth/mfa/verify`), `GET /auth/me` and
+    /// `POST /auth/logout` are open.
+    pub fn mfa_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "mfa-required",
+            "MFA required",
+            "this role needs a second factor: enrol an authenticator (POST /auth/mfa/setup, then \
+             POST /auth/mfa/verify) or sign in with its code to go on",
         )
     }
 

@@ -109,6 +109,9 @@ pub struct Route {
     pub body_optional: bool,
     /// Whether a member whose password has expired may call it ([`Route::while_password_expired`]).
     pub open_while_password_expired: bool,
+    /// Whether an Owner or Admin whose session has not passed a second factor may call it
+    /// ([`Route::without_mfa`]).
+    pub open_without_mfa: bool,
     handler: Handler,
 }
 
@@ -179,6 +182,7 @@ impl Route {
             response_schema: None,
             problems: Vec::new(),
             open_while_password_expired: false,
+            open_without_mfa: false,
             body_optional: false,
             scopes: DEFAULT_SCOPES,
             handler: Arc::new(move |app, ctx, req| Box::pin(handler(app, ctx, req))),
@@ -189,6 +193,14 @@ impl Route {
     /// password, reading one's own account and signing out are (`pipeline::password`).
     pub fn while_password_expired(mut self) -> Self {
         self.open_while_password_expired = true;
+        self
+    }
+
+    /// Keeps the route open to an Owner or Admin whose session has not passed a second factor
+    /// (AUTHN-7): only enrolling one, reading one's own account and signing out are
+    /// (`pipeline::mfa`).
+    pub fn without_mfa(mut self) -> Self {
+        self.open_without_mfa = true;
         self
     }
 

@@ -12,10 +12,12 @@
 
 use super::{keys, AuditContext, Store, StoreError};
 use crate::attempts::Subject;
+use crate::challenges::{ChallengeRecord, HoldChallenge, PendingChallenge, UNUSED};
 use crate::sessions::{millis_since_epoch, NewSession, SessionId, SessionPolicy, SessionRecord};
 use crate::tenant::TenantScope;
 use quire_core::audit::{Action, Actor, Origin, Target};
 use quire_core::ids::{OrgId, UserId};
+use quire_core::rbac::Role;
 use serde::{Deserialize, Serialize};
 
 /// The account directory's entry of an email.
@@ -37,6 +39,8 @@ pub struct Account {
     target: Target,
     /// The member the email names, if any.
     user: Option<UserId>,
+    /// Their role, if they are still a member.
+    role: Option<Role>,
 }
 
 /// The session a sign-in starts (`crate::sessions`): written in the transaction that records
@@ -51,12 +55,29 @@ pub struct StartSession<'a> {
     pub started_at: std::time::SystemTime,
     /// The refresh token Cognito issued with the session: the session keeps its digest.
     pub refresh_token: Option<&'a str>,
+    /// The TOTP challenge the sign-in answered (AUTHN-7), if it did: the session has passed a
+    /// second factor, and the challenge is used in the same transaction (a challenge starts one
+    /// session at most: [`StoreError::Conflict`] when another answer used it first).
+    pub second_factor: Option<&'a PendingChallenge>,
 }
 
 impl Account {
     /// Whether the email names a member (the event goes to their organisation's trail).
     pub fn is_known(&self) -> bool {
         !self.trail.org_id().is_platform()
+    }
+
+    /// Whether the email names a member whose role must pass a second factor (AUTHN-7).
+    pub fn requires_mfa(&self) -> bool {
+        self.is_known() && self.role.is_some_and(Role::requires_mfa)
+    }
+
+    /// The member's organisation and user, if the email names one.
+    pub(crate) fn member(&self) -> Option<(&OrgId, &UserId)> {
+        self.user
+            .as_ref()
+            .filter(|_| self.is_known())
+            .map(|u| (self.trail.org_id(), u))
     }
 
     /// No account: a client known only by its address (a rate limit per address). Its events
@@ -68,6 +89,7 @@ impl Account {
             typed: anonymous(""),
             target: Target::new("address", address),
             user: None,
+            role: None,
         }
     }
 }
@@ -100,9 +122,11 @@ impl Store {
                 typed: anonymous(email),
                 target: Target::new("account", subject.key_part()),
                 user: None,
+                role: None,
             });
         };
         let member = self.member(&entry.org_id, &entry.user_id).await?;
+        let role = member.as_ref().map(|m| m.role);
         let actor = match member {
             Some(member) => member.actor(),
             // The directory names a user whose membership is gone: still their organisation's
@@ -118,6 +142,7 @@ impl Store {
             typed: anonymous(email),
             target: Target::new("user", entry.user_id.as_str()),
             user: Some(entry.user_id),
+            role,
         })
     }
 
@@ -169,7 +194,7 @@ impl Store {
 
     /// Several identity events about one account, in order (a failure and the lock it starts).
     /// Their actor is the member only for what proves the credential (`sign-in.succeeded`,
-    /// `sign-in.challenged`, `password.reset`); otherwise whoever typed the email, so a guess
+    /// `sign-in.challenged`, `mfa.challenge.passed`, `password.reset`); otherwise whoever typed the email, so a guess
     /// is never recorded as the member's act. Events of one actor commit in one transaction.
     ///
     /// With `session`, the `sign-in.succeeded` among the events starts it: the session is
@@ -183,6 +208,45 @@ impl Store {
         events: &[(Action, serde_json::Value)],
         session: Option<StartSession<'_>>,
     ) -> Result<(), StoreError> {
+        self.record_sign_in_step(account, origin, events, session, None).await
+    }
+
+    /// Identity events as [`Store::record_identity_events`] records them, the
+    /// `sign-in.challenged` among them holding `challenge` for the account's member's answer
+    /// (`crate::challenges`) in its transaction. [`StoreError::Corrupt`] for an account that
+    /// names no member.
+    pub async fn record_challenge(
+        &self,
+        account: &Account,
+        origin: Origin,
+        events: &[(Action, serde_json::Value)],
+        challenge: HoldChallenge<'_>,
+    ) -> Result<(), StoreError> {
+        let Some((org, user)) = account.member() else {
+            return Err(StoreError::Corrupt(
+                "a challenge for an email that names no member".into(),
+            ));
+        };
+        if !events.iter().any(|(a, _)| *a == Action::SignInChallenged) {
+            return Err(StoreError::Corrupt("a challenge without its sign-in".into()));
+        }
+        let held = ChallengeRecord::hold(org, user, &challenge);
+        self.record_sign_in_step(account, origin, events, None, Some(held))
+            .await
+    }
+
+    async fn record_sign_in_step(
+        &self,
+        account: &Account,
+        origin: Origin,
+        events: &[(Action, serde_json::Value)],
+        session: Option<StartSession<'_>>,
+        challenge: Option<(keys::Key, ChallengeRecord)>,
+    ) -> Result<(), StoreError> {
+        let answered = session.and_then(|s| s.second_factor);
+        if answered.is_some_and(|c| Some(c.user()) != account.user.as_ref()) {
+            return Err(StoreError::Corrupt("an answer to another member's challenge".into()));
+        }
         let started = match session {
             None => None,
             Some(start) if account.user.as_ref() == Some(start.user) && account.is_known() => Some(NewSession {
@@ -193,6 +257,7 @@ impl Store {
                     start.policy,
                     millis_since_epoch(start.started_at),
                     start.refresh_token,
+                    start.second_factor.map(|_| crate::sessions::now_millis()),
                 ),
             }),
             Some(_) => {
@@ -222,9 +287,18 @@ impl Store {
                         debug_assert_eq!(Some(new.user()), account.user.as_ref());
                         let mut outcome = outcome.clone();
                         outcome["session"] = new.summary();
+                        if let Some(used) = answered {
+                            tx = tx.put_beside_if(used.key().clone(), &used.used(), UNUSED, Vec::new());
+                        }
                         tx = tx
                             .insert(new.key(), new.record(), None)
                             .event(*action, account.target.clone(), &outcome);
+                    }
+                    (_, Action::SignInChallenged) => {
+                        if let Some((key, record)) = &challenge {
+                            tx = tx.insert(key.clone(), record, None);
+                        }
+                        tx = tx.event(*action, account.target.clone(), outcome);
                     }
                     _ => tx = tx.event(*action, account.target.clone(), outcome),
                 }
@@ -240,7 +314,7 @@ impl Store {
 fn proves_credential(action: Action) -> bool {
     matches!(
         action,
-        Action::SignInSucceeded | Action::SignInChallenged | Action::PasswordReset
+        Action::SignInSucceeded | Action::SignInChallenged | Action::PasswordReset | Action::MfaChallengePassed
     )
 }
 

@@ -94,6 +94,13 @@ pub(crate) fn password(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#SESSION#{user}", tenant(org)), "PASSWORD")
 }
 
+/// A sign-in waiting for its second factor (`crate::challenges`), beside the member's sessions,
+/// named by the SHA-256 (base64url) of Cognito's challenge session: the session itself, a
+/// bearer credential for the challenge, is never stored.
+pub(crate) fn challenge(org: &OrgId, user: &UserId, digest: &str) -> Key {
+    Key::new(format!("{}#SESSION#{user}", tenant(org)), format!("CHALLENGE#{digest}"))
+}
+
 /// A member's revocation mark: every session started until its time is revoked.
 pub(crate) fn revocation(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#SESSION#{user}", tenant(org)), "REVOKED")

@@ -26,6 +26,7 @@
 pub mod accounts;
 pub mod attempts;
 mod audit_log;
+pub mod challenges;
 mod cursor;
 mod directory;
 pub mod idempotency;
@@ -79,6 +80,7 @@ pub(crate) fn testing_session(id: &str) -> sessions::Session {
         started_at: at,
         idle_until: at + std::time::Duration::from_secs(3600),
         absolute_until: at + std::time::Duration::from_secs(3600),
+        second_factor_at: None,
         refresh_digest: None,
     }
 }

@@ -56,11 +56,19 @@ pub struct Session {
     pub idle_until: SystemTime,
     /// The session ends then, refreshed or not.
     pub absolute_until: SystemTime,
+    /// When the session passed a second factor (AUTHN-7): its sign-in answered Cognito's TOTP
+    /// challenge, or the member enrolled an authenticator in it. `None`: the password alone.
+    pub second_factor_at: Option<SystemTime>,
     /// SHA-256 of the refresh token Cognito issued with the session, if it issued one.
     pub(crate) refresh_digest: Option<Vec<u8>>,
 }
 
 impl Session {
+    /// Whether the session passed a second factor: what the admin MFA gate asks.
+    pub fn second_factor(&self) -> bool {
+        self.second_factor_at.is_some()
+    }
+
     /// Whether `token` is the refresh token of this session (compared by digest, in constant
     /// time): what sign-out checks before it asks Cognito to revoke a token in its name.
     pub fn issued_refresh_token(&self, token: &str) -> bool {
@@ -123,6 +131,9 @@ pub(crate) struct SessionRecord {
     /// SHA-256 (base64url) of the session's refresh token, so sign-out revokes only its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_sha256: Option<String>,
+    /// When the session passed a second factor (AUTHN-7), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    second_factor_at: Option<u64>,
     version: u64,
     /// DynamoDB TTL (seconds): a day after the absolute end. Quire never relies on the deletion.
     expires_at: u64,
@@ -186,7 +197,8 @@ fn rfc3339(ms: u64) -> String {
 }
 
 impl SessionRecord {
-    /// A session of `user` of `org` that started at `now`, with its refresh token's digest.
+    /// A session of `user` of `org` that started at `now`, with its refresh token's digest;
+    /// `second_factor_at` when its sign-in passed a second factor.
     pub(crate) fn start(
         org: &OrgId,
         user: &UserId,
@@ -194,6 +206,7 @@ impl SessionRecord {
         policy: SessionPolicy,
         now: u64,
         refresh_token: Option<&str>,
+        second_factor_at: Option<u64>,
     ) -> Self {
         let absolute_until = now + millis(policy.absolute);
         SessionRecord {
@@ -210,6 +223,7 @@ impl SessionRecord {
                 use base64::Engine;
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(refresh_digest(t).as_ref())
             }),
+            second_factor_at,
             version: 1,
         }
     }
@@ -263,6 +277,7 @@ impl SessionRecord {
             started_at: at(self.started_at),
             idle_until: at(self.idle_until),
             absolute_until: at(self.absolute_until),
+            second_factor_at: self.second_factor_at.map(at),
             refresh_digest: self
                 .refresh_sha256
                 .as_ref()
@@ -272,12 +287,16 @@ impl SessionRecord {
 
     /// What the audit trail records of the session.
     fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut summary = serde_json::json!({
             "session": self.session_id,
             "startedAt": rfc3339(self.started_at),
             "idleUntil": rfc3339(self.idle_until),
             "absoluteUntil": rfc3339(self.absolute_until),
-        })
+        });
+        if let Some(at) = self.second_factor_at {
+            summary["secondFactorAt"] = rfc3339(at).into();
+        }
+        summary
     }
 
     /// The session refreshed at `now`: its idle end slides, never past the absolute one.
@@ -338,7 +357,7 @@ const LONGEST_SESSION_MS: u64 = 24 * 3600 * 1000;
 
 /// What a sign-out or a refresh does to a session it read.
 enum Change {
-    Replace(SessionRecord, Action, serde_json::Value),
+    Replace(Box<SessionRecord>, Action, serde_json::Value),
     Refuse(SessionRefused),
 }
 
@@ -371,7 +390,36 @@ impl Store {
                 let mut outcome = current.summary();
                 outcome["endedAt"] = rfc3339(now).into();
                 outcome["refreshToken"] = refresh_token.into();
-                Change::Replace(ended, Action::SessionSignedOut, outcome)
+                Change::Replace(Box::new(ended), Action::SessionSignedOut, outcome)
+            }
+        })
+        .await?
+        .map_or(Ok(()), |_| Err(StoreError::Conflict))
+    }
+
+    /// Records that the caller enrolled a TOTP authenticator (`mfa.enrolled`, AUTHN-7): Cognito
+    /// verified a code of it, so the caller's session has passed a second factor from now on (the
+    /// admin MFA gate opens). [`StoreError::Conflict`] when the session ended meanwhile.
+    pub async fn record_mfa_enrolled(
+        &self,
+        caller: &crate::tenant::Caller,
+        audit: AuditContext,
+    ) -> Result<(), StoreError> {
+        let scope = caller.scope();
+        let key = keys::session(scope.org_id(), &caller.user_id, caller.session().id.as_str());
+        self.change_session(scope, &key, audit, None, |current, now| match &current.ended {
+            Some(_) => Change::Refuse(SessionRefused::Revoked),
+            None => {
+                let enrolled = SessionRecord {
+                    second_factor_at: Some(now),
+                    ..current.next()
+                };
+                let summary = enrolled.summary();
+                Change::Replace(
+                    Box::new(enrolled),
+                    Action::MfaEnrolled,
+                    serde_json::json!({ "method": "totp", "session": summary }),
+                )
             }
         })
         .await?
@@ -511,13 +559,13 @@ impl Store {
                             }),
                             ..current.next()
                         };
-                        Change::Replace(ended, Action::SessionExpired, outcome)
+                        Change::Replace(Box::new(ended), Action::SessionExpired, outcome)
                     }
                     Err(refused) => Change::Refuse(refused),
                     Ok(()) => {
                         let slid = current.slid(now, policy);
                         let outcome = slid.summary();
-                        Change::Replace(slid, Action::SessionRefreshed, outcome)
+                        Change::Replace(Box::new(slid), Action::SessionRefreshed, outcome)
                     }
                 }
             })
@@ -597,6 +645,7 @@ mod tests {
             policy,
             now,
             Some("refresh-token-1"),
+            None,
         )
     }
 

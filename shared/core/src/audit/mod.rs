@@ -83,12 +83,24 @@ pub enum Action {
     /// kept internal; counted like a failed sign-in).
     #[serde(rename = "password.change.failed")]
     PasswordChangeFailed,
+    /// The member enrolled a TOTP authenticator (AUTHN-7): Cognito verified a code of it, and
+    /// the session that enrolled it counts as having passed a second factor (`after.session`).
+    #[serde(rename = "mfa.enrolled")]
+    MfaEnrolled,
+    /// A sign-in's second factor was accepted (`after.attempt`); `sign-in.succeeded` follows in
+    /// the same transaction.
+    #[serde(rename = "mfa.challenge.passed")]
+    MfaChallengePassed,
+    /// A sign-in's second factor was refused (`after.reason`, kept internal: a wrong code counts
+    /// like a failed sign-in; an unknown or expired challenge does not).
+    #[serde(rename = "mfa.challenge.failed")]
+    MfaChallengeFailed,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -110,12 +122,15 @@ impl Action {
         Action::SessionsRevoked,
         Action::PasswordChanged,
         Action::PasswordChangeFailed,
+        Action::MfaEnrolled,
+        Action::MfaChallengePassed,
+        Action::MfaChallengeFailed,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
-    /// current password counts toward the sign-in lockout, so it may lock or unlock). The only actions a
-    /// route open to every member (`Access::Member`) may record.
-    pub const OWN_ACCOUNT: [Action; 8] = [
+    /// current password counts toward the sign-in lockout, so it may lock or unlock), their
+    /// second factor. The only actions a route open to every member (`Access::Member`) may record.
+    pub const OWN_ACCOUNT: [Action; 9] = [
         Action::SessionRefreshed,
         Action::SessionExpired,
         Action::SessionSignedOut,
@@ -124,11 +139,12 @@ impl Action {
         Action::PasswordChangeFailed,
         Action::SignInLocked,
         Action::SignInUnlocked,
+        Action::MfaEnrolled,
     ];
 
     /// Identity events: what a sign-in or a rate limit records about an account or a client,
     /// in the account's organisation's trail or, for no known account, the platform's.
-    pub const IDENTITY: [Action; 10] = [
+    pub const IDENTITY: [Action; 12] = [
         Action::SignInSucceeded,
         Action::SignInFailed,
         Action::SignInLocked,
@@ -140,6 +156,8 @@ impl Action {
         Action::SignInChallenged,
         // A password reset revokes the member's sessions.
         Action::SessionsRevoked,
+        Action::MfaChallengePassed,
+        Action::MfaChallengeFailed,
     ];
 
     /// The stable dotted name (`document.updated`).
@@ -459,6 +477,9 @@ mod tests {
                 Action::SessionsRevoked => 18,
                 Action::PasswordChanged => 19,
                 Action::PasswordChangeFailed => 20,
+                Action::MfaEnrolled => 21,
+                Action::MfaChallengePassed => 22,
+                Action::MfaChallengeFailed => 23,
             };
             assert_eq!(Action::ALL[position], action);
         }

@@ -13,7 +13,8 @@
 //! | 5 | JWT authentication (AUTHN-1) | [`authn`] |
 //! | 6 | tenant context from the membership record (TEN-1, TEN-6) | [`tenant`] |
 //! | 10 | password expiry: an expired password opens only the routes that change it (AUTHN-4) | [`password`] |
-//! | 7–9, 11–14 | lifecycle, IP allowlist, SSO-only, admin MFA, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
+//! | 12 | admin MFA gate: an Owner or Admin session without a second factor opens only enrolment (AUTHN-7) | [`mfa`] |
+//! | 7–9, 11, 13, 14 | lifecycle, IP allowlist, SSO-only, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
 //! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4) | [`authz`] |
 //!
 //! Traffic metrics (EMF) arrive with the operations work.
@@ -25,6 +26,7 @@ pub mod dispatch;
 pub mod edge;
 pub mod filter;
 pub mod headers;
+pub mod mfa;
 pub mod password;
 pub mod routing;
 pub mod stage;
@@ -51,6 +53,7 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
         .layer(stage::StageLayer::new(authn::Authenticate::new(app.clone())))
         .layer(stage::StageLayer::new(tenant::ResolveTenant::new(app.clone())))
         .layer(stage::StageLayer::new(password::PasswordExpiry))
+        .layer(stage::StageLayer::new(mfa::AdminMfa))
         .layer(stage::StageLayer::new(authz::Authorize))
         .service(dispatch::Dispatch::new(app));
     BoxCloneSyncService::new(service)
