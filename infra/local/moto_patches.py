@@ -330,7 +330,9 @@ def _revoke_token_response(self: CognitoIdpResponse):
 # each association a random 160-bit secret (RFC 4226's recommended length), kept on the user,
 # and checks a code against the user's own secret (the pending one for VerifySoftwareToken, the
 # verified one for the challenge) over the current step and one on either side. moto's check of
-# its fixed secret stays off (moto_server.py does not turn it on); its bookkeeping is kept.
+# its fixed secret stays off (moto_server.py does not turn it on); its bookkeeping is kept. moto
+# also signs in whoever the answer's USERNAME names, whatever user the challenge session is for;
+# Cognito refuses the mismatch (NotAuthorizedException), and so does the adapter.
 
 TOTP_DRIFT_STEPS = 1
 _original_associate_software_token = CognitoIdpBackend.associate_software_token
@@ -389,6 +391,9 @@ def respond_to_auth_challenge(
     if challenge_name == "SOFTWARE_TOKEN_MFA" and session in self.sessions:
         username, pool = self.sessions[session]
         user = pool._get_user(username)
+        # Cognito binds a challenge session to its user; moto signs in whoever USERNAME names.
+        if not _same_user(pool, username, challenge_responses.get("USERNAME") or ""):
+            raise NotAuthorizedError("Invalid session for the user.")
         secret = getattr(user, "quire_totp_secret", None) if user is not None else None
         code = challenge_responses.get("SOFTWARE_TOKEN_MFA_CODE") or ""
         if secret is None or not _code_matches(secret, code):

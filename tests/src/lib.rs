@@ -6,7 +6,7 @@
 //! (requirement IDs of docs/requirements.md); `scripts/traceability` builds the matrix from them.
 
 use quire_core::rbac::Role;
-use quire_local::seed::{SeededOrg, DEFAULT_DEMO_PASSWORD};
+use quire_local::seed::{Authenticators, SeededOrg, DEFAULT_DEMO_PASSWORD};
 use quire_local::{Stack, StackOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -79,6 +79,15 @@ pub fn harness() -> &'static Harness {
             stack,
         }
     })
+}
+
+/// The events of audit `entries` (as `GET /audit` lists them) with one of `actions`, in order.
+pub fn events_of<'e>(entries: &'e [Value], actions: &[&str]) -> Vec<&'e Value> {
+    entries
+        .iter()
+        .map(|e| &e["event"])
+        .filter(|e| actions.iter().any(|a| e["action"] == *a))
+        .collect()
 }
 
 fn secrets_of(orgs: &[SeededOrg]) -> std::collections::HashMap<String, String> {
@@ -199,11 +208,23 @@ impl Harness {
         self.runtime.spawn(f(self.stack)).await.expect("stack task")
     }
 
-    /// A fresh organisation with its four users, for tests that must not disturb the others.
+    /// A fresh organisation with its four users, for tests that must not disturb the others;
+    /// its Owner and Admin have an authenticator each.
     pub async fn new_org(&self, prefix: &str) -> SeededOrg {
+        self.new_org_with(prefix, Authenticators::Enrolled).await
+    }
+
+    /// [`Harness::new_org`] whose Owner and Admin have no authenticator yet.
+    pub async fn new_org_without_authenticators(&self, prefix: &str) -> SeededOrg {
+        self.new_org_with(prefix, Authenticators::None).await
+    }
+
+    async fn new_org_with(&self, prefix: &str, authenticators: Authenticators) -> SeededOrg {
         let slug = format!("{prefix}{}", &uuid_hex()[..8]);
         let org = self
-            .on_stack(move |stack| async move { stack.seed_org(&slug).await.expect("seed organisation") })
+            .on_stack(
+                move |stack| async move { stack.seed_org(&slug, authenticators).await.expect("seed organisation") },
+            )
             .await;
         self.totp_secrets
             .lock()
@@ -413,6 +434,22 @@ impl Harness {
     pub async fn tamper_number(&self, key: (String, String), name: &str, value: u64) {
         self.set_attribute(key, name, aws_sdk_dynamodb::types::AttributeValue::N(value.to_string()))
             .await
+    }
+
+    /// Whether a data-table item exists, read directly (see [`Harness::tamper`]).
+    pub async fn item_exists(&self, (pk, sk): (String, String)) -> bool {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        self.dynamodb()
+            .get_item()
+            .table_name(&self.data_table)
+            .key("pk", S(pk))
+            .key("sk", S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("direct table read")
+            .item
+            .is_some()
     }
 
     async fn set_attribute(

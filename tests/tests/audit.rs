@@ -126,9 +126,10 @@ async fn the_api_offers_no_way_to_change_or_delete_entries() {
     }
 }
 
-/// An org whose chain holds seeding (5 entries), the owner's sign-in (challenged, the TOTP code
-/// passed, signed in: 3) and 3 document creations: 11 entries.
-async fn chain_of_eleven(h: &Harness, prefix: &str) -> (SeededOrg, String) {
+/// An org whose chain holds seeding (the organisation, four members, the Owner's and Admin's
+/// authenticators: 7 entries), the owner's sign-in (challenged, the TOTP code passed, signed in:
+/// 3) and 3 document creations: 13 entries.
+async fn chain_of_thirteen(h: &Harness, prefix: &str) -> (SeededOrg, String) {
     let org = h.new_org(prefix).await;
     let owner = h.token(&org, Role::Owner).await;
     for n in 0..3 {
@@ -137,7 +138,7 @@ async fn chain_of_eleven(h: &Harness, prefix: &str) -> (SeededOrg, String) {
     h.audit_settled(&org).await;
     let v = verify(h, &owner).await;
     assert_eq!(v["valid"], true, "{v}");
-    assert_eq!(v["checked"], 11);
+    assert_eq!(v["checked"], 13);
     // What an independent verifier binds the entries to (`verify_chain.py --org`).
     assert_eq!(v["orgId"], org.org_id.to_string());
     h.audit_settled(&org).await;
@@ -187,7 +188,7 @@ async fn broken_at(h: &Harness, owner: &str) -> Value {
 #[tokio::test]
 async fn an_altered_entry_is_named() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "alter").await;
+    let (org, owner) = chain_of_thirteen(h, "alter").await;
     let mut item = read_entry(h, &org, 7).await;
     let AttributeValue::M(mut event) = item.remove("event").unwrap() else {
         panic!("event map")
@@ -205,7 +206,7 @@ async fn an_altered_entry_is_named() {
 #[tokio::test]
 async fn an_unreadable_entry_is_listed_in_its_place() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "unreadable").await;
+    let (org, owner) = chain_of_thirteen(h, "unreadable").await;
     let mut item = read_entry(h, &org, 7).await;
     item.insert("hash".into(), AttributeValue::N("7".into()));
     put_entry(h, item).await;
@@ -230,7 +231,7 @@ async fn an_unreadable_entry_is_listed_in_its_place() {
 #[tokio::test]
 async fn an_extra_attribute_on_an_entry_is_named() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "extra").await;
+    let (org, owner) = chain_of_thirteen(h, "extra").await;
     let mut item = read_entry(h, &org, 4).await;
     item.insert("note".into(), AttributeValue::S("added later".into()));
     put_entry(h, item).await;
@@ -241,7 +242,7 @@ async fn an_extra_attribute_on_an_entry_is_named() {
 #[tokio::test]
 async fn a_deleted_entry_is_named() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "delete").await;
+    let (org, owner) = chain_of_thirteen(h, "delete").await;
     let [pk, sk] = entry_key(&org, 6);
     h.dynamodb()
         .delete_item()
@@ -258,7 +259,7 @@ async fn a_deleted_entry_is_named() {
 #[tokio::test]
 async fn an_inserted_entry_is_named() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "insert").await;
+    let (org, owner) = chain_of_thirteen(h, "insert").await;
     // A copy of entry 9 placed after the head: `GET /audit` would list it as the newest entry.
     h.audit_settled(&org).await;
     let head_seq = verify(h, &owner).await["headSeq"].as_u64().unwrap();
@@ -277,7 +278,7 @@ async fn an_inserted_entry_is_named() {
 #[tokio::test]
 async fn reordered_entries_are_named() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "reorder").await;
+    let (org, owner) = chain_of_thirteen(h, "reorder").await;
     let (mut a, mut b) = (read_entry(h, &org, 3).await, read_entry(h, &org, 4).await);
     // Swap the entries' positions (their keys), keeping each entry's content.
     let (a_sk, b_sk) = (a["sk"].clone(), b["sk"].clone());
@@ -660,7 +661,7 @@ async fn a_full_verification_is_a_job_whose_start_and_verdict_are_audited() {
 #[tokio::test]
 async fn the_quick_check_goes_on_from_the_last_full_verification() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "increment").await;
+    let (org, owner) = chain_of_thirteen(h, "increment").await;
     let first = start_verification(h, &owner).await;
     let first_id = first["id"].as_str().unwrap().to_owned();
     assert_eq!(h.verification_done(&owner, &first_id).await["status"], "valid");
@@ -710,7 +711,7 @@ async fn the_quick_check_goes_on_from_the_last_full_verification() {
 async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
     use quire_store::{Slice, SliceBudget};
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "slices").await;
+    let (org, owner) = chain_of_thirteen(h, "slices").await;
     let paused = h.pause_verifier();
     // Let a poll already under way finish before the job exists.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -740,7 +741,7 @@ async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
     drop(paused);
     let done = h.verification_done(&owner, &id).await;
     assert_eq!(done["status"], "valid", "{done}");
-    assert_eq!(done["verdict"]["checked"], 11, "{done}");
+    assert_eq!(done["verdict"]["checked"], 13, "{done}");
     assert!(done["slices"].as_u64().unwrap() >= 2, "{done}");
 }
 
@@ -752,7 +753,7 @@ async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
 #[tokio::test]
 async fn items_stored_outside_the_entries_break_the_chain() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "decoy").await;
+    let (org, owner) = chain_of_thirteen(h, "decoy").await;
     let copy = read_entry(h, &org, 9).await;
     // Above every entry: beyond u64, not a number, a short number; just after the head entry;
     // before entry 1: a prefix of the zero key, and just after it.
@@ -801,7 +802,7 @@ async fn items_stored_outside_the_entries_break_the_chain() {
 #[tokio::test]
 async fn a_second_verification_waits_for_the_first() {
     let h = harness();
-    let (org, owner) = chain_of_eleven(h, "onejob").await;
+    let (org, owner) = chain_of_thirteen(h, "onejob").await;
     let held = h.pause_verifier();
     let replies =
         futures::future::join_all((0..8).map(|_| h.call(Method::POST, "/audit/verifications", Some(&owner), None)))

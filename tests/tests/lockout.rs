@@ -3,7 +3,7 @@
 //! (RATE-4). Accounts are fresh organisations' users and each test signs in from addresses of its
 //! own, so no other test's sign-ins count.
 
-use quire_blackbox_tests::{fresh_address, harness, Reply};
+use quire_blackbox_tests::{events_of, fresh_address, harness, Reply};
 use quire_core::ids::OrgId;
 use quire_core::rbac::Role;
 use quire_store::attempts::{Failed, LockoutPolicy, Reservation, Subject};
@@ -30,15 +30,6 @@ async fn sign_in_from(from: IpAddr, email: &str, password: &str) -> Reply {
             Some(json!({"email": email, "password": password})),
         )
         .await
-}
-
-/// The events of `entries` with one of `actions`, in order.
-fn events<'e>(entries: &'e [Value], actions: &[&str]) -> Vec<&'e Value> {
-    entries
-        .iter()
-        .map(|e| &e["event"])
-        .filter(|e| actions.iter().any(|a| e["action"] == *a))
-        .collect()
 }
 
 /// The 5th consecutive wrong password locks the account: then the right one is refused with
@@ -313,7 +304,7 @@ async fn sign_ins_locks_and_unlocks_are_recorded_in_the_members_trail() {
     h.audit_settled(&org).await;
     let owner = h.token(&org, Role::Owner).await;
     let entries = h.audit_entries(&owner).await;
-    let signs = events(
+    let signs = events_of(
         &entries,
         &[
             "sign-in.succeeded",
@@ -391,7 +382,7 @@ async fn a_sign_in_for_an_unknown_email_is_recorded_in_the_platform_trail() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
     h.trail_settled(&OrgId::platform()).await;
     let platform = h.platform_entries().await;
-    let about: Vec<&Value> = events(&platform, &["sign-in.failed"])
+    let about: Vec<&Value> = events_of(&platform, &["sign-in.failed"])
         .into_iter()
         .filter(|e| e["actor"]["email"] == email.as_str())
         .collect();
@@ -404,7 +395,7 @@ async fn a_sign_in_for_an_unknown_email_is_recorded_in_the_platform_trail() {
     h.audit_settled(&org).await;
     let own = h.audit_entries(&owner).await;
     assert!(
-        events(&own, &["sign-in.failed"]).is_empty(),
+        events_of(&own, &["sign-in.failed"]).is_empty(),
         "an unknown email's failure reached an organisation's trail"
     );
 }
@@ -457,7 +448,7 @@ async fn thirty_failed_sign_ins_from_an_address_trip_its_limit_once() {
     assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.text);
     h.trail_settled(&OrgId::platform()).await;
     let platform = h.platform_entries().await;
-    let trips: Vec<&Value> = events(&platform, &["rate-limit.tripped"])
+    let trips: Vec<&Value> = events_of(&platform, &["rate-limit.tripped"])
         .into_iter()
         .filter(|e| e["origin"]["ip"] == from.to_string())
         .collect();

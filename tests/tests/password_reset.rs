@@ -5,7 +5,7 @@
 //! Changing one's password, guarded like a sign-in (AUTHN-5), and its expiry (AUTHN-4). Each
 //! test asks from addresses of its own, so no other test's requests count.
 
-use quire_blackbox_tests::{fresh_address, harness, uuid_hex, Reply};
+use quire_blackbox_tests::{events_of, fresh_address, harness, uuid_hex, Reply};
 use quire_core::ids::OrgId;
 use quire_core::rbac::Role;
 use quire_store::limits::RateLimit;
@@ -17,15 +17,6 @@ async fn forgot_from(from: IpAddr, body: Value) -> Reply {
     harness()
         .call_from(from, Method::POST, "/auth/password/forgot", None, Some(body))
         .await
-}
-
-/// The events of `entries` with `action`, in order.
-fn events<'e>(entries: &'e [Value], action: &str) -> Vec<&'e Value> {
-    entries
-        .iter()
-        .map(|e| &e["event"])
-        .filter(|e| e["action"] == action)
-        .collect()
 }
 
 fn assert_too_many(reply: &Reply, window_seconds: u64) {
@@ -78,7 +69,7 @@ async fn a_reset_request_is_answered_alike_for_known_and_unknown_emails() {
     h.audit_settled(&org).await;
     let owner = h.token(&org, Role::Owner).await;
     let own = h.audit_entries(&owner).await;
-    let requested = events(&own, "password.reset.requested");
+    let requested = events_of(&own, &["password.reset.requested"]);
     assert_eq!(requested.len(), 1, "{requested:#?}");
     assert_eq!(requested[0]["after"], json!({"outcome": "code-sent"}));
     assert_eq!(
@@ -87,7 +78,7 @@ async fn a_reset_request_is_answered_alike_for_known_and_unknown_emails() {
     );
     h.trail_settled(&OrgId::platform()).await;
     let platform = h.platform_entries().await;
-    let about: Vec<&Value> = events(&platform, "password.reset.requested")
+    let about: Vec<&Value> = events_of(&platform, &["password.reset.requested"])
         .into_iter()
         .filter(|e| e["actor"]["email"] == unknown.as_str())
         .collect();
@@ -118,8 +109,8 @@ async fn three_reset_requests_per_email_and_then_429() {
     h.audit_settled(&org).await;
     let owner = h.token(&org, Role::Owner).await;
     let own = h.audit_entries(&owner).await;
-    assert_eq!(events(&own, "password.reset.requested").len(), 3);
-    let trips = events(&own, "rate-limit.tripped");
+    assert_eq!(events_of(&own, &["password.reset.requested"]).len(), 3);
+    let trips = events_of(&own, &["rate-limit.tripped"]);
     assert_eq!(trips.len(), 1, "{trips:#?}");
     assert_eq!(trips[0]["after"]["limit"], limit.name);
     assert_eq!(trips[0]["target"]["id"], member.user_id.as_str());
@@ -163,13 +154,13 @@ async fn five_reset_requests_per_address_and_then_429() {
     assert_eq!(elsewhere.status, StatusCode::ACCEPTED, "{}", elsewhere.text);
     h.trail_settled(&OrgId::platform()).await;
     let platform = h.platform_entries().await;
-    let trips: Vec<&Value> = events(&platform, "rate-limit.tripped")
+    let trips: Vec<&Value> = events_of(&platform, &["rate-limit.tripped"])
         .into_iter()
         .filter(|e| e["origin"]["ip"] == from.to_string())
         .collect();
     assert_eq!(trips.len(), 1, "{trips:#?}");
     assert_eq!(trips[0]["after"]["limit"], limit.name);
-    let requested = events(&platform, "password.reset.requested")
+    let requested = events_of(&platform, &["password.reset.requested"])
         .into_iter()
         .filter(|e| e["origin"]["ip"] == from.to_string())
         .count();
@@ -526,11 +517,11 @@ async fn a_member_changes_their_password_by_proving_the_current_one() {
     h.audit_settled(&org).await;
     let owner = h.token(&org, Role::Owner).await;
     let own = h.audit_entries(&owner).await;
-    let failed = events(&own, "password.change.failed");
+    let failed = events_of(&own, &["password.change.failed"]);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["actor"]["userId"], member.user_id.as_str());
     assert_eq!(failed[0]["after"]["reason"], "wrong-password");
-    let done = events(&own, "password.changed");
+    let done = events_of(&own, &["password.changed"]);
     assert_eq!(done.len(), 1, "{done:?}");
     assert_eq!(done[0]["actor"]["userId"], member.user_id.as_str());
 }
@@ -559,10 +550,10 @@ async fn five_wrong_current_passwords_lock_the_account() {
     h.audit_settled(&org).await;
     let owner = h.token(&org, Role::Owner).await;
     let own = h.audit_entries(&owner).await;
-    assert_eq!(events(&own, "sign-in.locked").len(), 1);
-    assert_eq!(events(&own, "password.change.failed").len(), 5);
+    assert_eq!(events_of(&own, &["sign-in.locked"]).len(), 1);
+    assert_eq!(events_of(&own, &["password.change.failed"]).len(), 5);
     assert!(
-        events(&own, "password.changed").is_empty(),
+        events_of(&own, &["password.changed"]).is_empty(),
         "a locked change reached no one"
     );
 }

@@ -333,7 +333,7 @@ struct Authenticator {
 
 async fn mfa_setup(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let secret_code = associate_authenticator(&app, bearer(&req)?).await?;
+    let secret_code = associate_authenticator(&app, &ctx, bearer(&req)?).await?;
     let label = utf8_percent_encode(&format!("Quire:{}", caller.email), NON_ALPHANUMERIC).to_string();
     let otpauth_uri = format!(
         "otpauth://totp/{label}?secret={}&issuer=Quire&algorithm=SHA1&digits=6&period=30",
@@ -412,6 +412,8 @@ struct MfaView {
     /// Whether the role needs a second factor (Owner, Admin): without one, only enrolment,
     /// `GET /auth/me` and `POST /auth/logout` are open.
     required: bool,
+    /// When the member enrolled their authenticator (RFC 3339, UTC); `null` if they have none.
+    enrolled_at: Option<String>,
     /// When this session passed a second factor: its sign-in's TOTP code, or an enrolment made
     /// in it (RFC 3339, UTC); `null` if it has not.
     second_factor_at: Option<String>,
@@ -465,6 +467,7 @@ async fn me(_app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
         },
         mfa: MfaView {
             required: caller.role.requires_mfa(),
+            enrolled_at: caller.mfa_enrolled_at.map(time),
             second_factor_at: session.second_factor_at.map(time),
         },
     })

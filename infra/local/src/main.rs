@@ -28,7 +28,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = StackOptions {
         api_port: Some(port("QUIRE_PORT", 3000)?),
         emulator_port: Some(port("QUIRE_EMULATOR_PORT", 4566)?),
-        seed: vec!["acme".into(), "globex".into()],
+        seed: vec!["acme".into()],
+        seed_without_authenticators: vec!["globex".into()],
         demo_password: password,
         origin_secret_refresh: None,
         sign_in_lockout: None,
@@ -43,15 +44,19 @@ Quire is running at {api}  (emulator: {emulator})
 
 Users: owner@acme.test, admin@acme.test, user@acme.test, viewer@acme.test (and @globex.test)
 Password: $QUIRE_DEMO_PASSWORD, or the local default documented in README.md
-Owners and Admins sign in with a TOTP code too (AUTHN-7). Their authenticators' secrets:
+Owners and Admins sign in with a TOTP code too (AUTHN-7); five wrong codes in a row lock the
+account like five wrong passwords. Their authenticators' secrets (new on every start):
 {secrets}
-The current code of one: cargo run -q -p quire-local --bin quire-local -- totp <secret>
+The current code of one: ./target/debug/quire-local totp <secret>
+owner@globex.test and admin@globex.test have no authenticator yet: their sign-in answers
+"challenge": "mfa-setup", and until they enrol one (POST /auth/mfa/setup, then
+POST /auth/mfa/verify) only that, GET /auth/me and POST /auth/logout are open.
 
 Try (the README's quick start has more):
   SESSION=$(curl -sf {api}/auth/login -H 'content-type: application/json' \
     -d '{{"email":"owner@acme.test","password":"'"${{QUIRE_DEMO_PASSWORD:-{default}}}"'"}}' \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["session"])') || echo "login failed" >&2
-  CODE=$(cargo run -q -p quire-local --bin quire-local -- totp {owner_secret})
+  CODE=$(./target/debug/quire-local totp {owner_secret})
   TOKEN=$(curl -sf {api}/auth/mfa -H 'content-type: application/json' \
     -d '{{"email":"owner@acme.test","session":"'"$SESSION"'","code":"'"$CODE"'"}}' \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])') || echo "code refused" >&2

@@ -8,11 +8,11 @@ use crate::emulator::LocalError;
 use aws_sdk_cognitoidentityprovider::types::{
     AttributeType, AuthFlowType, MessageActionType, SoftwareTokenMfaSettingsType,
 };
-use quire_core::audit::{Actor, Origin};
+use quire_core::audit::{Action, Actor, Origin};
 use quire_core::ids::{OrgId, UserId};
 use quire_core::rbac::Role;
 use quire_http::App;
-use quire_store::NewMember;
+use quire_store::{AuditContext, NewMember};
 
 /// The password of every demo user unless `QUIRE_DEMO_PASSWORD` says otherwise. For the local
 /// emulator only; it satisfies the pool's password policy (AUTHN-3).
@@ -43,8 +43,23 @@ impl SeededOrg {
     }
 }
 
+/// Whether the seeded Owner and Admin have an authenticator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authenticators {
+    /// Enrolled, as after their first sign-in.
+    Enrolled,
+    /// None yet: their first sign-in is held at the admin MFA gate until they enrol one.
+    None,
+}
+
 /// Creates organisation `<slug>` with `owner@<slug>.test`, `admin@…`, `user@…` and `viewer@…`.
-pub async fn organisation(app: &App, user_pool_id: &str, slug: &str, password: &str) -> Result<SeededOrg, LocalError> {
+pub async fn organisation(
+    app: &App,
+    user_pool_id: &str,
+    slug: &str,
+    password: &str,
+    authenticators: Authenticators,
+) -> Result<SeededOrg, LocalError> {
     let seeder = Actor::system("local seed");
     let origin = Origin::new(None, Some("quire-local"), "local-seed");
     let name = format!("{}{}", slug[..1].to_uppercase(), &slug[1..]);
@@ -120,8 +135,14 @@ pub async fn organisation(app: &App, user_pool_id: &str, slug: &str, password: &
             )
             .await
             .map_err(|e| LocalError::Other(e.to_string()))?;
-        let totp_secret = if role.requires_mfa() {
-            Some(enrol_authenticator(app, &email, password).await?)
+        let totp_secret = if role.requires_mfa() && authenticators == Authenticators::Enrolled {
+            let secret = enrol_authenticator(app, &email, password).await?;
+            let audit = AuditContext::for_route(seeder.clone(), origin.clone(), &[Action::MfaEnrolled]);
+            app.store
+                .record_mfa_enrolment(&scope, &user_id, audit)
+                .await
+                .map_err(|e| LocalError::Other(e.to_string()))?;
+            Some(secret)
         } else {
             None
         };

@@ -18,8 +18,11 @@ pub struct StackOptions {
     pub api_port: Option<u16>,
     /// Emulator port; `None` picks a free one.
     pub emulator_port: Option<u16>,
-    /// Organisations to seed (`acme` → owner@acme.test, …).
+    /// Organisations to seed (`acme` → owner@acme.test, …), their Owners and Admins with an
+    /// authenticator each.
     pub seed: Vec<String>,
+    /// Organisations to seed whose Owner and Admin have no authenticator yet (AUTHN-7).
+    pub seed_without_authenticators: Vec<String>,
     /// Password of the seeded users.
     pub demo_password: String,
     /// How often the functions read the origin secret again (`None`: as deployed, 5 minutes).
@@ -121,8 +124,27 @@ impl Stack {
             .map_err(|e| LocalError::Other(format!("the edge's origin secret: {e}")))?;
         let app = App::new(config, &sdk, edge);
         let mut orgs = Vec::new();
-        for slug in &options.seed {
-            orgs.push(seed::organisation(&app, &provisioned.user_pool_id, slug, &options.demo_password).await?);
+        let seeds = options
+            .seed
+            .iter()
+            .map(|slug| (slug, seed::Authenticators::Enrolled))
+            .chain(
+                options
+                    .seed_without_authenticators
+                    .iter()
+                    .map(|slug| (slug, seed::Authenticators::None)),
+            );
+        for (slug, authenticators) in seeds {
+            orgs.push(
+                seed::organisation(
+                    &app,
+                    &provisioned.user_pool_id,
+                    slug,
+                    &options.demo_password,
+                    authenticators,
+                )
+                .await?,
+            );
         }
         let api_url = format!("http://{}", listener.local_addr().map_err(LocalError::Io)?);
         let origin_listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(LocalError::Io)?;
@@ -202,8 +224,15 @@ impl Stack {
     }
 
     /// Seeds one more organisation (tests that must not disturb the others).
-    pub async fn seed_org(&self, slug: &str) -> Result<SeededOrg, LocalError> {
-        seed::organisation(&self.app, &self.provisioned.user_pool_id, slug, &self.demo_password).await
+    pub async fn seed_org(&self, slug: &str, authenticators: seed::Authenticators) -> Result<SeededOrg, LocalError> {
+        seed::organisation(
+            &self.app,
+            &self.provisioned.user_pool_id,
+            slug,
+            &self.demo_password,
+            authenticators,
+        )
+        .await
     }
 }
 

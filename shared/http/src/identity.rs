@@ -41,6 +41,7 @@ use aws_sdk_cognitoidentityprovider::operation::set_user_mfa_preference::SetUser
 use aws_sdk_cognitoidentityprovider::operation::verify_software_token::VerifySoftwareTokenError;
 use aws_sdk_cognitoidentityprovider::types::{
     AuthFlowType, AuthenticationResultType, ChallengeNameType, SoftwareTokenMfaSettingsType,
+    VerifySoftwareTokenResponseType,
 };
 use quire_core::audit::Action;
 use quire_core::ids::UserId;
@@ -111,6 +112,70 @@ pub enum SignIn {
     MfaChallenge { session: String },
 }
 
+/// A credential check of an account under way: its place in the address's failure count, its
+/// reserved attempt, the account the email names, and what to record before its outcome (the
+/// end of a lock this attempt found).
+struct Guarded {
+    slot: Slot,
+    subject: Subject,
+    attempt: quire_store::attempts::Attempt,
+    account: Account,
+    events: Vec<(Action, Value)>,
+}
+
+/// Guards a credential check of `email` (steps 1 and 2 of the module documentation): the
+/// address's failures under [`RateLimit::SIGN_IN_FAILURES_PER_ADDRESS`], then the account's
+/// attempt reserved before anything is judged, so that of any number of racing attempts no more
+/// than the lockout's limit are. A locked account is answered `refused()`, which the answers of
+/// a wrong credential must equal; the refusal keeps its place in the address's count.
+async fn guard(app: &App, ctx: &RequestCtx, email: &Email, refused: fn() -> Problem) -> Result<Guarded, Problem> {
+    let address = address(ctx)?;
+    let slot = within_limit(
+        app,
+        ctx,
+        RateLimit::SIGN_IN_FAILURES_PER_ADDRESS,
+        &Subject::address(address),
+        &Account::client(address),
+    )
+    .await?;
+    let subject = Subject::account(email.as_str());
+    let attempt = match app.store.reserve_attempt(&subject, app.config.sign_in_lockout).await? {
+        Reservation::Granted(attempt) => attempt,
+        Reservation::Refused => return Err(refused()),
+    };
+    let account = app.store.account(email.as_str()).await?;
+    let mut events: Vec<(Action, Value)> = Vec::new();
+    if let Some(ended) = attempt.ended_lock() {
+        events.push((Action::SignInUnlocked, json!({ "lockedUntil": rfc3339(ended) })));
+    }
+    Ok(Guarded {
+        slot,
+        subject,
+        attempt,
+        account,
+        events,
+    })
+}
+
+/// Revokes at Cognito the tokens of a sign-in Quire did not hand out (it could not be recorded,
+/// or skipped a second factor), so they do not live on there. Best effort: Quire refuses them in
+/// any case, as no session of its names them.
+async fn discard(app: &App, tokens: Option<&AuthenticationResultType>) {
+    let Some(refresh) = tokens.and_then(|t| t.refresh_token()) else {
+        return;
+    };
+    let revoked = app
+        .cognito
+        .revoke_token()
+        .client_id(&app.config.user_pool_client_id)
+        .token(refresh)
+        .send()
+        .await;
+    if let Err(error) = revoked {
+        tracing::warn!(error = %DisplayErrorContext(&error), "the tokens of a refused sign-in were not revoked at Cognito");
+    }
+}
+
 /// Cognito quotas are per second: a client that waits this long finds capacity again.
 const COGNITO_RETRY_AFTER_SECONDS: u64 = 1;
 
@@ -130,27 +195,13 @@ pub async fn check_password(
     email: &Email,
     password: &Password,
 ) -> Result<SignIn, Problem> {
-    let address = address(ctx)?;
-    let slot = within_limit(
-        app,
-        ctx,
-        RateLimit::SIGN_IN_FAILURES_PER_ADDRESS,
-        &Subject::address(address),
-        &Account::client(address),
-    )
-    .await?;
-    // Reserved before Cognito sees the password: of any number of racing attempts, no more
-    // than the policy's limit are judged. A refused one keeps its place in the address's count.
-    let subject = Subject::account(email.as_str());
-    let attempt = match app.store.reserve_attempt(&subject, app.config.sign_in_lockout).await? {
-        Reservation::Granted(attempt) => attempt,
-        Reservation::Refused => return Err(Problem::invalid_credentials()),
-    };
-    let account = app.store.account(email.as_str()).await?;
-    let mut events: Vec<(Action, Value)> = Vec::new();
-    if let Some(ended) = attempt.ended_lock() {
-        events.push((Action::SignInUnlocked, json!({ "lockedUntil": rfc3339(ended) })));
-    }
+    let Guarded {
+        slot,
+        subject,
+        attempt,
+        account,
+        mut events,
+    } = guard(app, ctx, email, Problem::invalid_credentials).await?;
     let number = attempt.number();
     // A session starts when its password is sent: a revocation made while Cognito answers
     // covers it.
@@ -166,6 +217,27 @@ pub async fn check_password(
         .await;
     match result {
         Ok(out) => {
+            // Tokens with no challenge for a member who enrolled an authenticator: Cognito's
+            // state was changed round Quire (their factor turned off with an access token).
+            // Refused, not judged, and recorded; the tokens are revoked.
+            if out.authentication_result.is_some() && app.store.mfa_enrolment(&account).await?.is_some() {
+                tracing::error!(
+                    account = subject.key_part(),
+                    "Cognito issued tokens without the second factor Quire's record requires"
+                );
+                discard(app, out.authentication_result.as_ref()).await;
+                events.push((
+                    Action::SignInFailed,
+                    json!({ "attempt": number, "reason": "second-factor-skipped" }),
+                ));
+                app.store.attempt_not_judged(attempt).await?;
+                app.store.give_back(slot).await?;
+                app.store
+                    .record_identity_events(&account, ctx.origin(), &events, None)
+                    .await
+                    .map_err(unrecorded)?;
+                return Err(Problem::invalid_credentials());
+            }
             // The password was right; a session exists only with tokens. A challenge (a new
             // password, MFA) is recorded as such, not as a sign-in.
             match (&out.authentication_result, &out.challenge_name) {
@@ -210,6 +282,7 @@ pub async fn check_password(
             if let Err(problem) = recorded {
                 // Not recorded, not signed in: the tokens Cognito issued are not handed out, and
                 // neither the attempt nor the address's request counts.
+                discard(app, out.authentication_result.as_ref()).await;
                 app.store.attempt_not_judged(attempt).await.map_err(unrecorded)?;
                 app.store.give_back(slot).await.map_err(unrecorded)?;
                 return Err(problem);
@@ -277,8 +350,9 @@ pub async fn check_password(
     }
 }
 
-/// A TOTP code as an authenticator app shows it (RFC 6238, Cognito's 6 digits).
-#[derive(Debug, Clone, serde::Deserialize)]
+/// A TOTP code as an authenticator app shows it (RFC 6238, Cognito's 6 digits). No `Debug`:
+/// a current code is a credential.
+#[derive(Clone, serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct TotpCode(String);
 
@@ -329,25 +403,13 @@ pub async fn answer_mfa_challenge(
     session: &ChallengeSession,
     code: &TotpCode,
 ) -> Result<AuthenticationResultType, Problem> {
-    let address = address(ctx)?;
-    let slot = within_limit(
-        app,
-        ctx,
-        RateLimit::SIGN_IN_FAILURES_PER_ADDRESS,
-        &Subject::address(address),
-        &Account::client(address),
-    )
-    .await?;
-    let subject = Subject::account(email.as_str());
-    let attempt = match app.store.reserve_attempt(&subject, app.config.sign_in_lockout).await? {
-        Reservation::Granted(attempt) => attempt,
-        Reservation::Refused => return Err(Problem::invalid_mfa_answer()),
-    };
-    let account = app.store.account(email.as_str()).await?;
-    let mut events: Vec<(Action, Value)> = Vec::new();
-    if let Some(ended) = attempt.ended_lock() {
-        events.push((Action::SignInUnlocked, json!({ "lockedUntil": rfc3339(ended) })));
-    }
+    let Guarded {
+        slot,
+        subject,
+        attempt,
+        account,
+        mut events,
+    } = guard(app, ctx, email, Problem::invalid_mfa_answer).await?;
     let number = attempt.number();
     let Some(challenge) = app.store.pending_challenge(&account, &session.0).await? else {
         app.store.attempt_not_judged(attempt).await?;
@@ -410,6 +472,7 @@ pub async fn answer_mfa_challenge(
                 Err(problem) => Err(problem),
             };
             if let Err(problem) = recorded {
+                discard(app, tokens.as_ref()).await;
                 app.store.attempt_not_judged(attempt).await.map_err(unrecorded)?;
                 app.store.give_back(slot).await.map_err(unrecorded)?;
                 return Err(problem);
@@ -427,11 +490,18 @@ pub async fn answer_mfa_challenge(
     let reason = match &error {
         RespondToAuthChallengeError::CodeMismatchException(_)
         | RespondToAuthChallengeError::ExpiredCodeException(_) => "wrong-code",
-        // Cognito no longer knows the session (expired, used), or its user is barred: nothing
-        // was judged.
+        // Cognito no longer knows the session (expired, used), or its user or factor is gone or
+        // barred: nothing was judged, and a new sign-in is the way on.
         RespondToAuthChallengeError::NotAuthorizedException(_)
-        | RespondToAuthChallengeError::ResourceNotFoundException(_)
-        | RespondToAuthChallengeError::UserNotFoundException(_) => "expired-challenge",
+        | RespondToAuthChallengeError::UserNotFoundException(_)
+        | RespondToAuthChallengeError::SoftwareTokenMfaNotFoundException(_)
+        | RespondToAuthChallengeError::PasswordResetRequiredException(_) => "expired-challenge",
+        // What the emulator answers for a session it does not know; on AWS, a client or pool
+        // that does not exist, which is Quire's configuration: logged.
+        RespondToAuthChallengeError::ResourceNotFoundException(_) => {
+            tracing::warn!(error = %DisplayErrorContext(&error), "RespondToAuthChallenge: resource not found");
+            "expired-challenge"
+        }
         _ => {
             app.store.attempt_not_judged(attempt).await?;
             app.store.give_back(slot).await?;
@@ -479,8 +549,11 @@ pub async fn answer_mfa_challenge(
 /// Nothing changes until [`verify_authenticator`] proves a code of it; a new call replaces a
 /// secret not yet verified. Returns the secret (RFC 4648 base32, as Cognito gives it).
 ///
-/// Errors: 401 `token-revoked` (Cognito refuses the access token: it was revoked there), 503.
-pub async fn associate_authenticator(app: &App, access_token: &str) -> Result<String, Problem> {
+/// Errors: 403 `mfa-required` (the caller has an authenticator and this session has not passed
+/// it: replacing one takes the current one), 401 `token-revoked` (Cognito refuses the access
+/// token: it was revoked there), 503.
+pub async fn associate_authenticator(app: &App, ctx: &RequestCtx, access_token: &str) -> Result<String, Problem> {
+    may_enrol(ctx.caller()?)?;
     let associated = app
         .cognito
         .associate_software_token()
@@ -516,6 +589,7 @@ pub async fn verify_authenticator(
     code: &TotpCode,
 ) -> Result<(), Problem> {
     let caller = ctx.caller()?;
+    may_enrol(caller)?;
     let verified = app
         .cognito
         .verify_software_token()
@@ -524,18 +598,25 @@ pub async fn verify_authenticator(
         .friendly_device_name("quire")
         .send()
         .await;
-    if let Err(error) = verified {
-        return Err(match error.into_service_error() {
-            VerifySoftwareTokenError::CodeMismatchException(_)
-            | VerifySoftwareTokenError::EnableSoftwareTokenMfaException(_)
-            | VerifySoftwareTokenError::SoftwareTokenMfaNotFoundException(_)
-            | VerifySoftwareTokenError::InvalidParameterException(_) => Problem::invalid_totp_code(),
-            VerifySoftwareTokenError::NotAuthorizedException(_) => Problem::token_revoked(),
-            VerifySoftwareTokenError::TooManyRequestsException(_) => {
-                Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS)
-            }
-            other => Problem::unavailable(other),
-        });
+    let verified = match verified {
+        Ok(out) => out,
+        Err(error) => {
+            return Err(match error.into_service_error() {
+                VerifySoftwareTokenError::CodeMismatchException(_)
+                | VerifySoftwareTokenError::EnableSoftwareTokenMfaException(_)
+                | VerifySoftwareTokenError::SoftwareTokenMfaNotFoundException(_)
+                | VerifySoftwareTokenError::InvalidParameterException(_) => Problem::invalid_totp_code(),
+                VerifySoftwareTokenError::NotAuthorizedException(_) => Problem::token_revoked(),
+                VerifySoftwareTokenError::TooManyRequestsException(_) => {
+                    Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS)
+                }
+                other => Problem::unavailable(other),
+            })
+        }
+    };
+    // Cognito may answer without an error and still refuse (`ERROR`): only `SUCCESS` enrols.
+    if verified.status != Some(VerifySoftwareTokenResponseType::Success) {
+        return Err(Problem::invalid_totp_code());
     }
     let preferred = app
         .cognito
@@ -556,8 +637,12 @@ pub async fn verify_authenticator(
         });
     }
     match app.store.record_mfa_enrolled(caller, ctx.audit_context()?).await {
-        Ok(()) => Ok(()),
-        Err(quire_store::StoreError::Conflict) => Err(Problem::token_revoked()),
+        Ok(true) => Ok(()),
+        // Enrolled and recorded; the session ended meanwhile, so its next request is refused.
+        Ok(false) => {
+            tracing::warn!("an authenticator was enrolled from a session that ended meanwhile");
+            Ok(())
+        }
         Err(error) => {
             tracing::error!(%error, "an authenticator Cognito enrolled has no audit entry");
             Err(unrecorded(error))
@@ -990,6 +1075,16 @@ pub async fn sign_out(
         Err(quire_store::StoreError::Conflict) => Err(Problem::token_revoked()),
         Err(other) => Err(stored(other)),
     }
+}
+
+/// Whether the caller may enrol an authenticator: anyone without one, and, to replace one, only
+/// from a session that passed it (AUTHN-7): a session held at the admin MFA gate cannot swap the
+/// member's authenticator for one of its own.
+fn may_enrol(caller: &quire_store::tenant::Caller) -> Result<(), Problem> {
+    if caller.mfa_enrolled_at.is_some() && !caller.session().second_factor() {
+        return Err(Problem::mfa_required());
+    }
+    Ok(())
 }
 
 /// A store failure of a change: one that may succeed on retry is 503, the rest as

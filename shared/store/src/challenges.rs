@@ -42,7 +42,8 @@ pub(crate) struct ChallengeRecord {
 }
 
 /// A challenge to hold for the account's member: Cognito's session, from the password's check.
-#[derive(Debug, Clone, Copy)]
+/// No `Debug`: the session is a credential.
+#[derive(Clone, Copy)]
 pub struct HoldChallenge<'a> {
     /// Cognito's challenge session (`Session` of `InitiateAuth`'s answer).
     pub session: &'a str,

@@ -96,8 +96,8 @@ impl Membership {
 impl Store {
     /// The caller behind a verified `sub` and its session (the token's `origin_jti`): an active
     /// member of an active organisation whose session admits requests now (`crate::sessions`).
-    /// Two round trips: the user's directory entry, then organisation, membership, session and
-    /// revocation mark in one consistent `BatchGetItem`.
+    /// Two round trips: the user's directory entry, then organisation, membership, session,
+    /// revocation mark, password date and enrolment record in one consistent `BatchGetItem`.
     pub async fn load_caller(
         &self,
         user: &UserId,
@@ -111,6 +111,7 @@ impl Store {
         let session_key = keys::session(&org_id, user, session.as_str());
         let revocation_key = keys::revocation(&org_id, user);
         let password_key = keys::password(&org_id, user);
+        let mfa_key = keys::mfa(&org_id, user);
         let mut found = self
             .batch_read(&[
                 org_key.clone(),
@@ -118,6 +119,7 @@ impl Store {
                 session_key.clone(),
                 revocation_key.clone(),
                 password_key.clone(),
+                mfa_key.clone(),
             ])
             .await?;
         let org = found
@@ -157,6 +159,11 @@ impl Store {
             .map(super::from_item::<PasswordRecord>)
             .transpose()?
             .and_then(|p| p.changed_at_for(&org.org_id, user));
+        let mfa_enrolled_at = found
+            .remove(&mfa_key)
+            .map(super::from_item::<crate::mfa::MfaRecord>)
+            .transpose()?
+            .and_then(|m| m.enrolled_at_for(&org.org_id, user));
         Ok(Ok(Caller::new(
             member.user_id,
             member.email,
@@ -165,7 +172,8 @@ impl Store {
             org.org_id,
             record.view(session),
             password_changed_at,
-        )))
+        )
+        .with_mfa_enrolled_at(mfa_enrolled_at)))
     }
 
     /// The organisation the user directory names for a `sub` (one consistent read); never the

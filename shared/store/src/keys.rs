@@ -94,6 +94,12 @@ pub(crate) fn password(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#SESSION#{user}", tenant(org)), "PASSWORD")
 }
 
+/// When a member enrolled their authenticator (`crate::mfa`), beside their sessions: read in the
+/// same `BatchGetItem`.
+pub(crate) fn mfa(org: &OrgId, user: &UserId) -> Key {
+    Key::new(format!("{}#SESSION#{user}", tenant(org)), "MFA")
+}
+
 /// A sign-in waiting for its second factor (`crate::challenges`), beside the member's sessions,
 /// named by the SHA-256 (base64url) of Cognito's challenge session: the session itself, a
 /// bearer credential for the challenge, is never stored.

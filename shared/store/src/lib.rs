@@ -32,6 +32,7 @@ mod directory;
 pub mod idempotency;
 mod keys;
 pub mod limits;
+mod mfa;
 mod passwords;
 pub mod sessions;
 pub mod size;

@@ -377,7 +377,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let scope = caller.scope();
         let key = keys::session(scope.org_id(), &caller.user_id, caller.session().id.as_str());
-        self.change_session(scope, &key, audit, None, |current, now| match &current.ended {
+        self.change_session(scope, &key, audit, None, None, |current, now| match &current.ended {
             Some(_) => Change::Refuse(SessionRefused::Revoked),
             None => {
                 let ended = SessionRecord {
@@ -398,32 +398,49 @@ impl Store {
     }
 
     /// Records that the caller enrolled a TOTP authenticator (`mfa.enrolled`, AUTHN-7): Cognito
-    /// verified a code of it, so the caller's session has passed a second factor from now on (the
-    /// admin MFA gate opens). [`StoreError::Conflict`] when the session ended meanwhile.
+    /// verified a code of it. The member's enrolment record (`crate::mfa`) and the entry are
+    /// written with the caller's session, which has passed a second factor from now on (the
+    /// admin MFA gate opens), in one transaction. `Ok(false)` when the session ended meanwhile:
+    /// the enrolment is recorded all the same, without it.
     pub async fn record_mfa_enrolled(
         &self,
         caller: &crate::tenant::Caller,
         audit: AuditContext,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let scope = caller.scope();
         let key = keys::session(scope.org_id(), &caller.user_id, caller.session().id.as_str());
-        self.change_session(scope, &key, audit, None, |current, now| match &current.ended {
-            Some(_) => Change::Refuse(SessionRefused::Revoked),
-            None => {
-                let enrolled = SessionRecord {
-                    second_factor_at: Some(now),
-                    ..current.next()
-                };
-                let summary = enrolled.summary();
-                Change::Replace(
-                    Box::new(enrolled),
-                    Action::MfaEnrolled,
-                    serde_json::json!({ "method": "totp", "session": summary }),
-                )
-            }
-        })
-        .await?
-        .map_or(Ok(()), |_| Err(StoreError::Conflict))
+        let record = crate::mfa::MfaRecord::now(scope.org_id(), &caller.user_id);
+        let beside = (
+            record.key(),
+            serde_json::to_value(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        let refused = self
+            .change_session(
+                scope,
+                &key,
+                audit.clone(),
+                None,
+                Some(beside),
+                |current, now| match &current.ended {
+                    Some(_) => Change::Refuse(SessionRefused::Revoked),
+                    None => {
+                        let enrolled = SessionRecord {
+                            second_factor_at: Some(now),
+                            ..current.next()
+                        };
+                        let outcome = record.outcome(Some(enrolled.summary()));
+                        Change::Replace(Box::new(enrolled), Action::MfaEnrolled, outcome)
+                    }
+                },
+            )
+            .await?;
+        match refused {
+            None => Ok(true),
+            Some(_) => self
+                .record_mfa_enrolment(scope, &caller.user_id, audit)
+                .await
+                .map(|()| false),
+        }
     }
 
     /// Revokes every session `user` of the scope's organisation started until now
@@ -545,7 +562,7 @@ impl Store {
         let scope = TenantScope::new(org.clone());
         let audit = AuditContext::for_route(member.actor(), origin, &Action::OWN_ACCOUNT);
         let refused = self
-            .change_session(&scope, &key, audit, Some(first), |current, now| {
+            .change_session(&scope, &key, audit, Some(first), None, |current, now| {
                 match current.admits(&org, user, revocation.as_ref(), now) {
                     // Recorded when it ended.
                     Err(SessionRefused::Expired) if current.ended.is_some() => Change::Refuse(SessionRefused::Expired),
@@ -581,12 +598,14 @@ impl Store {
     /// read; a racing change makes it read and judge again.
     /// `Some(refusal)` when `decide` refused or there is no session; an expiry that was
     /// recorded is still refused ([`SessionRefused::Expired`]) once committed.
+    /// `beside`, when given, is written in the same transaction as a replacement.
     async fn change_session(
         &self,
         scope: &TenantScope,
         key: &keys::Key,
         audit: AuditContext,
         mut first: Option<super::Item>,
+        beside: Option<(keys::Key, serde_json::Value)>,
         decide: impl Fn(&SessionRecord, u64) -> Change,
     ) -> Result<Option<SessionRefused>, StoreError> {
         for _ in 0..TRIES {
@@ -602,8 +621,11 @@ impl Store {
                 Change::Refuse(refused) => return Ok(Some(refused)),
                 Change::Replace(next, action, outcome) => (next, action, outcome),
             };
-            let committed = self
-                .transaction(scope, audit.clone())
+            let mut tx = self.transaction(scope, audit.clone());
+            if let Some((key, value)) = &beside {
+                tx = tx.put_beside(key.clone(), value);
+            }
+            let committed = tx
                 .put_beside_if(
                     key.clone(),
                     &next,

@@ -26,6 +26,8 @@ pub struct Caller {
     /// When the password was last set; `None` when Quire has no record of it, which counts as
     /// expired (AUTHN-4 fails closed).
     pub password_changed_at: Option<std::time::SystemTime>,
+    /// When the member enrolled their authenticator (AUTHN-7, `crate::mfa`), if they did.
+    pub mfa_enrolled_at: Option<std::time::SystemTime>,
 }
 
 impl Caller {
@@ -46,6 +48,14 @@ impl Caller {
             scope: TenantScope { org },
             session,
             password_changed_at,
+            mfa_enrolled_at: None,
+        }
+    }
+
+    pub(crate) fn with_mfa_enrolled_at(self, mfa_enrolled_at: Option<std::time::SystemTime>) -> Self {
+        Caller {
+            mfa_enrolled_at,
+            ..self
         }
     }
 

@@ -92,6 +92,11 @@ pub fn password(org: &OrgId, user: &UserId) -> RawKey {
     raw(keys::password(org, user))
 }
 
+/// When `user` enrolled their authenticator (data table).
+pub fn mfa(org: &OrgId, user: &UserId) -> RawKey {
+    raw(keys::mfa(org, user))
+}
+
 /// The session `id` of `user` (data table): what a test moves past its end.
 pub fn session(org: &OrgId, user: &UserId, id: &str) -> RawKey {
     raw(keys::session(org, user, id))

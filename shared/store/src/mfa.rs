@@ -1,0 +1,92 @@
+//! Which members enrolled a second factor (AUTHN-7): Quire's own record, beside the member's
+//! sessions, written with the `mfa.enrolled` entry and read with the caller in the tenant
+//! layer's `BatchGetItem` (no extra round trip). Cognito holds the authenticator; this record is
+//! what Quire relies on when Cognito's state could have been changed round Quire (a member's
+//! access token can call Cognito's `SetUserMFAPreference` directly): a sign-in Cognito answers
+//! with tokens and no challenge, for a member with this record, is refused
+//! (`quire_http::identity::check_password`), and an authenticator cannot be replaced from a
+//! session that has not passed the current one.
+
+use super::{keys, AuditContext, Store, StoreError};
+use crate::accounts::Account;
+use crate::sessions::now_millis;
+use crate::tenant::TenantScope;
+use quire_core::audit::{Action, Target};
+use quire_core::ids::{OrgId, UserId};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The stored record: when the member's current authenticator was enrolled, in milliseconds
+/// since the Unix epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MfaRecord {
+    pub(crate) org_id: OrgId,
+    pub(crate) user_id: UserId,
+    pub(crate) enrolled_at: u64,
+}
+
+impl MfaRecord {
+    pub(crate) fn now(org: &OrgId, user: &UserId) -> Self {
+        MfaRecord {
+            org_id: org.clone(),
+            user_id: user.clone(),
+            enrolled_at: now_millis(),
+        }
+    }
+
+    pub(crate) fn key(&self) -> keys::Key {
+        keys::mfa(&self.org_id, &self.user_id)
+    }
+
+    /// When it was enrolled, if the record is this member's.
+    pub(crate) fn enrolled_at_for(&self, org: &OrgId, user: &UserId) -> Option<SystemTime> {
+        (self.org_id == *org && self.user_id == *user).then(|| UNIX_EPOCH + Duration::from_millis(self.enrolled_at))
+    }
+
+    /// What the `mfa.enrolled` entry records, with the session it opened (if any).
+    pub(crate) fn outcome(&self, session: Option<serde_json::Value>) -> serde_json::Value {
+        serde_json::json!({
+            "method": "totp",
+            "enrolledAt": humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(self.enrolled_at))
+                .to_string(),
+            "session": session,
+        })
+    }
+}
+
+impl Store {
+    /// Records that `user` of the scope's organisation enrolled an authenticator, with no
+    /// session to open (`mfa.enrolled`): the enrolment record and its entry in one transaction.
+    /// For provisioning (the local demo users) and for an enrolment whose session ended while
+    /// Cognito enrolled it (`Store::record_mfa_enrolled`).
+    pub async fn record_mfa_enrolment(
+        &self,
+        scope: &TenantScope,
+        user: &UserId,
+        audit: AuditContext,
+    ) -> Result<(), StoreError> {
+        let record = MfaRecord::now(scope.org_id(), user);
+        self.transaction(scope, audit)
+            .put_beside(record.key(), &record)
+            .event(
+                Action::MfaEnrolled,
+                Target::new("user", user.as_str()),
+                &record.outcome(None),
+            )
+            .commit()
+            .await
+    }
+
+    /// When the member an email names enrolled their authenticator, if they did (one read).
+    /// `None` for an email that names no member.
+    pub async fn mfa_enrolment(&self, account: &Account) -> Result<Option<SystemTime>, StoreError> {
+        let Some((org, user)) = account.member() else {
+            return Ok(None);
+        };
+        match self.read(&self.data_table, &keys::mfa(org, user)).await? {
+            Some(item) => Ok(super::from_item::<MfaRecord>(item)?.enrolled_at_for(org, user)),
+            None => Ok(None),
+        }
+    }
+}
