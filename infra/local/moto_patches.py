@@ -2,8 +2,9 @@
 memory, and AWS's LastEvaluatedKey; for Cognito, password-reset codes as Cognito issues and
 checks them, delivered to a local mailbox (see "Cognito: password-reset codes" below), a
 global sign-out that finds the user by any of their names ("signing a user out everywhere"),
-RevokeToken, which moto lacks ("RevokeToken"), and a TOTP secret of each user's own ("TOTP
-secrets").
+RevokeToken, which moto lacks ("RevokeToken"), a TOTP secret of each user's own ("TOTP
+secrets"), and the app client's secret checked on every call Cognito checks it on ("the app
+client's secret").
 
 Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
 that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
@@ -46,9 +47,15 @@ from moto.cognitoidp.exceptions import (
     NotAuthorizedError,
     ResourceNotFoundError,
 )
-from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, flatten_attrs
+from moto.cognitoidp.models import (
+    CognitoIdpBackend,
+    CognitoIdpUserPool,
+    cognitoidp_backends,
+    find_account_region_by_value,
+    flatten_attrs,
+)
 from moto.cognitoidp.responses import CognitoIdpResponse
-from moto.cognitoidp.utils import cognito_totp, verify_totp
+from moto.cognitoidp.utils import check_secret_hash, cognito_totp, verify_totp
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
 
@@ -274,7 +281,7 @@ def sign_out(self: CognitoIdpUserPool, username: str) -> None:
 
 # --- Cognito: RevokeToken ----------------------------------------------------------------------------
 #
-# On AWS, RevokeToken (client id and refresh token; no secret here, as the app client has none)
+# On AWS, RevokeToken (client id, the client's secret, and refresh token)
 # revokes the refresh token and the access tokens issued from it, which Cognito's own user APIs
 # then refuse; a token already revoked is revoked still. moto has no RevokeToken. The adapter
 # ends the refresh token in moto's own table and drops the access tokens whose `origin_jti` is
@@ -296,10 +303,13 @@ def _origin_jti(access_token: str) -> str | None:
         return None
 
 
-def revoke_token(self: CognitoIdpBackend, client_id: str, token: str) -> None:
+def revoke_token(self: CognitoIdpBackend, client_id: str, token: str, client_secret: str | None = None) -> None:
     for pool in self.user_pools.values():
         if client_id not in pool.clients:
             continue
+        client = pool.clients[client_id]
+        if client.generate_secret and not secrets.compare_digest(str(client_secret or ""), str(client.secret)):
+            raise NotAuthorizedError(f"Client secret does not match for the client: {client_id}")
         if token not in pool.refresh_tokens:
             raise UnsupportedTokenTypeException()
         held = pool.refresh_tokens[token]
@@ -317,7 +327,7 @@ def revoke_token(self: CognitoIdpBackend, client_id: str, token: str) -> None:
 
 
 def _revoke_token_response(self: CognitoIdpResponse):
-    self.backend.revoke_token(self._get_param("ClientId"), self._get_param("Token"))
+    self.backend.revoke_token(self._get_param("ClientId"), self._get_param("Token"), self._get_param("ClientSecret"))
     return EmptyResult()
 
 
@@ -401,6 +411,76 @@ def respond_to_auth_challenge(
     return _original_respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses)
 
 
+# --- Cognito: the app client's secret ---------------------------------------------------------
+#
+# On AWS, an app client with a secret must prove it on every unauthenticated call: SECRET_HASH
+# in InitiateAuth's AuthParameters (every flow) and in RespondToAuthChallenge's
+# ChallengeResponses, SecretHash in ForgotPassword and ConfirmForgotPassword, ClientSecret in
+# RevokeToken; a refresh's SECRET_HASH is over the user's username (in a pool whose users sign
+# in with their email, a UUID: their sub), whatever name the sign-in used. moto checks
+# SECRET_HASH for the SRP and refresh flows and challenge answers only, and a refresh's over the
+# name the sign-in used. The adapter checks the other calls as Cognito does (NotAuthorizedException)
+# and keeps each refresh token under the user's username.
+
+_original_initiate_auth = CognitoIdpBackend.initiate_auth
+_original_create_refresh_token = CognitoIdpUserPool.create_refresh_token
+_original_forgot_password_response = CognitoIdpResponse.forgot_password
+_original_confirm_forgot_password_response = CognitoIdpResponse.confirm_forgot_password
+
+
+def _client_of(backend: CognitoIdpBackend, client_id: str):
+    for pool in backend.user_pools.values():
+        if client_id in pool.clients:
+            return pool.clients[client_id]
+    raise ResourceNotFoundError(client_id)
+
+
+def _require_secret_hash(backend: CognitoIdpBackend, client_id: str, username: str | None, secret_hash: str | None):
+    client = _client_of(backend, client_id)
+    if client.generate_secret and not check_secret_hash(client.secret, client.id, username or "", secret_hash):
+        raise NotAuthorizedError(f"SecretHash does not match for the client: {client_id}")
+
+
+def initiate_auth(self: CognitoIdpBackend, client_id: str, auth_flow: str, auth_parameters: dict):
+    if str(auth_flow) == "USER_PASSWORD_AUTH":
+        parameters = auth_parameters or {}
+        _require_secret_hash(self, client_id, parameters.get("USERNAME"), parameters.get("SECRET_HASH"))
+    return _original_initiate_auth(self, client_id, auth_flow, auth_parameters)
+
+
+def create_refresh_token(self: CognitoIdpUserPool, client_id: str, username: str):
+    user = self._get_user(username)
+    return _original_create_refresh_token(self, client_id, user.username if user is not None else username)
+
+
+def _backend_of_client(response: CognitoIdpResponse) -> CognitoIdpBackend:
+    # As moto's own handlers of these unauthenticated calls find it.
+    account, region = find_account_region_by_value(
+        "client_id", response._get_param("ClientId"), fallback=(response.current_account, response.region)
+    )
+    return cognitoidp_backends[account][region]
+
+
+def _forgot_password_response(self: CognitoIdpResponse):
+    _require_secret_hash(
+        _backend_of_client(self),
+        self._get_param("ClientId"),
+        self._get_param("Username"),
+        self._get_param("SecretHash"),
+    )
+    return _original_forgot_password_response(self)
+
+
+def _confirm_forgot_password_response(self: CognitoIdpResponse):
+    _require_secret_hash(
+        _backend_of_client(self),
+        self._get_param("ClientId"),
+        self._get_param("Username"),
+        self._get_param("SecretHash"),
+    )
+    return _original_confirm_forgot_password_response(self)
+
+
 def install_cognito(mailbox: str | None) -> None:
     global MAILBOX
     MAILBOX = mailbox
@@ -412,3 +492,7 @@ def install_cognito(mailbox: str | None) -> None:
     CognitoIdpBackend.associate_software_token = associate_software_token
     CognitoIdpBackend.verify_software_token = verify_software_token
     CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
+    CognitoIdpBackend.initiate_auth = initiate_auth
+    CognitoIdpUserPool.create_refresh_token = create_refresh_token
+    CognitoIdpResponse.forgot_password = _forgot_password_response
+    CognitoIdpResponse.confirm_forgot_password = _confirm_forgot_password_response

@@ -165,6 +165,20 @@ async fn only_a_challenge_quire_held_can_be_answered() {
     let org = h.new_org("mfaheld").await;
     let owner = org.user(Role::Owner).email.clone();
     let admin = org.user(Role::Admin).email.clone();
+    // Cognito's challenge, got directly by whoever holds the app client's secret.
+    let hash = {
+        let owner = owner.clone();
+        h.on_stack(move |stack| async move {
+            stack
+                .app
+                .client
+                .secret_hash(&stack.app.cognito, &owner)
+                .await
+                .expect("the client's secret")
+                .expect("a secret")
+        })
+        .await
+    };
     let direct = h
         .cognito()
         .initiate_auth()
@@ -172,6 +186,7 @@ async fn only_a_challenge_quire_held_can_be_answered() {
         .client_id(&h.user_pool_client_id)
         .auth_parameters("USERNAME", &owner)
         .auth_parameters("PASSWORD", &h.password)
+        .auth_parameters("SECRET_HASH", hash)
         .send()
         .await
         .expect("Cognito challenges the sign-in");

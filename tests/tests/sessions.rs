@@ -316,34 +316,58 @@ async fn a_session_past_its_absolute_end_is_refused() {
     assert_eq!(expired[0]["after"]["limit"], "absolute");
 }
 
-/// A token Cognito issued to a client that went round Quire's sign-in (and so round its
-/// lockout, rate limits and trail) names no session of Quire's and is refused.
+/// A client cannot sign in at Cognito round Quire's sign-in (and so round its lockout, rate
+/// limits and trail): without the app client's secret, which only the auth function reads,
+/// Cognito refuses the password; and a token Cognito issued to whoever did hold the secret
+/// names no session of Quire's and is refused.
 ///
-/// Proves: AUTHN-2
+/// Proves: AUTHN-2, AUTHN-5
 #[tokio::test]
-async fn a_token_from_a_sign_in_that_went_round_quire_is_refused() {
+async fn a_sign_in_that_went_round_quire_is_refused() {
     let h = harness();
     let org = h.new_org("round").await;
     let email = org.user(Role::User).email.clone();
     let password = h.password.clone();
-    let token = h
+    let (without_secret, token) = h
         .on_stack(move |stack| async move {
-            let out = stack
-                .app
-                .cognito
-                .initiate_auth()
-                .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
-                .client_id(&stack.app.config.user_pool_client_id)
-                .auth_parameters("USERNAME", email)
-                .auth_parameters("PASSWORD", password)
-                .send()
+            let sign_in = |secret_hash: Option<String>| {
+                let mut request = stack
+                    .app
+                    .cognito
+                    .initiate_auth()
+                    .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+                    .client_id(stack.app.client.id())
+                    .auth_parameters("USERNAME", &email)
+                    .auth_parameters("PASSWORD", &password);
+                if let Some(hash) = secret_hash {
+                    request = request.auth_parameters("SECRET_HASH", hash);
+                }
+                request.send()
+            };
+            let without_secret = sign_in(None)
                 .await
-                .expect("Cognito signs the user in");
-            out.authentication_result
+                .map(|_| ())
+                .map_err(|e| e.into_service_error().is_not_authorized_exception());
+            let hash = stack
+                .app
+                .client
+                .secret_hash(&stack.app.cognito, &email)
+                .await
+                .expect("the client's secret");
+            assert!(hash.is_some(), "the app client has a secret");
+            let out = sign_in(hash).await.expect("Cognito signs the holder of the secret in");
+            let token = out
+                .authentication_result
                 .and_then(|t| t.access_token)
-                .expect("an access token")
+                .expect("an access token");
+            (without_secret, token)
         })
         .await;
+    assert_eq!(
+        without_secret,
+        Err(true),
+        "Cognito refuses a sign-in without the secret"
+    );
     assert_refused(&me(&token).await, "token-revoked");
 }
 
@@ -438,28 +462,47 @@ async fn a_revocation_stops_the_refresh_tokens_at_cognito() {
     let member = org.user(Role::User).clone();
     let signed_in = h.sign_in(&member.email).await;
     let refresh = refresh_token(&signed_in);
+    // The client itself at Cognito, with the app client's secret (as an attacker holding it).
+    let at_cognito = |refresh: String| {
+        let user = member.user_id.to_string();
+        h.on_stack(move |stack| async move {
+            let hash = stack
+                .app
+                .client
+                .secret_hash(&stack.app.cognito, &user)
+                .await
+                .expect("the client's secret")
+                .expect("a secret");
+            stack
+                .app
+                .cognito
+                .initiate_auth()
+                .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::RefreshTokenAuth)
+                .client_id(stack.app.client.id())
+                .auth_parameters("REFRESH_TOKEN", refresh)
+                .auth_parameters("SECRET_HASH", hash)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.into_service_error().is_not_authorized_exception())
+        })
+    };
+    assert_eq!(
+        at_cognito(refresh.clone()).await,
+        Ok(()),
+        "Cognito refreshes a live token"
+    );
     let revoked = post("/auth/sessions/revoke-mine", Some(&access(&signed_in)), None).await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
     assert_refused(
         &post("/auth/refresh", None, Some(json!({"refreshToken": refresh.clone()}))).await,
         "unauthorized",
     );
-    let at_cognito = h
-        .on_stack(move |stack| async move {
-            stack
-                .app
-                .cognito
-                .initiate_auth()
-                .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::RefreshTokenAuth)
-                .client_id(&stack.app.config.user_pool_client_id)
-                .auth_parameters("REFRESH_TOKEN", refresh)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.into_service_error().is_not_authorized_exception())
-        })
-        .await;
-    assert_eq!(at_cognito, Err(true), "Cognito refuses the refresh token");
+    assert_eq!(
+        at_cognito(refresh).await,
+        Err(true),
+        "Cognito refuses the refresh token"
+    );
     let entries = session_events(&org, &["sessions.revoked"]).await;
     assert_eq!(entries[0]["after"]["identityProvider"], "signed-out");
 }

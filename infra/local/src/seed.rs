@@ -176,16 +176,22 @@ pub fn totp_code(secret: &str) -> Result<String, LocalError> {
 /// `AssociateSoftwareToken`, `VerifySoftwareToken` with a code of the new secret, and
 /// `SetUserMFAPreference`. Returns the secret.
 async fn enrol_authenticator(app: &App, email: &str, password: &str) -> Result<String, LocalError> {
-    let signed_in = app
+    let secret_hash = app
+        .client
+        .secret_hash(&app.cognito, email)
+        .await
+        .map_err(|p| LocalError::Other(p.detail().to_owned()))?;
+    let mut sign_in = app
         .cognito
         .initiate_auth()
         .auth_flow(AuthFlowType::UserPasswordAuth)
-        .client_id(&app.config.user_pool_client_id)
+        .client_id(app.client.id())
         .auth_parameters("USERNAME", email)
-        .auth_parameters("PASSWORD", password)
-        .send()
-        .await
-        .map_err(|e| LocalError::aws("InitiateAuth", &e))?;
+        .auth_parameters("PASSWORD", password);
+    if let Some(hash) = secret_hash {
+        sign_in = sign_in.auth_parameters("SECRET_HASH", hash);
+    }
+    let signed_in = sign_in.send().await.map_err(|e| LocalError::aws("InitiateAuth", &e))?;
     let access_token = signed_in
         .authentication_result
         .and_then(|t| t.access_token)

@@ -208,12 +208,25 @@ async fn provisions_the_template_on_the_emulator() {
     let strong = "Correct-Horse-9-Battery";
     set_password(strong).await.expect("a strong password is accepted");
 
+    // The app client has a secret (template.yaml): a sign-in proves it.
+    let secret = cognito
+        .describe_user_pool_client()
+        .user_pool_id(&stack.user_pool_id)
+        .client_id(&stack.user_pool_client_id)
+        .send()
+        .await
+        .expect("DescribeUserPoolClient")
+        .user_pool_client
+        .and_then(|c| c.client_secret)
+        .expect("the app client has a secret");
+    let hash = quire_http::app_client::ClientSecret::new(secret).secret_hash(email, &stack.user_pool_client_id);
     let auth = cognito
         .initiate_auth()
         .client_id(&stack.user_pool_client_id)
         .auth_flow(AuthFlowType::UserPasswordAuth)
         .auth_parameters("USERNAME", email)
         .auth_parameters("PASSWORD", strong)
+        .auth_parameters("SECRET_HASH", hash)
         .send()
         .await
         .expect("InitiateAuth");

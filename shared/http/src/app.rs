@@ -12,6 +12,8 @@ pub struct App {
     pub store: Store,
     pub verifier: JwtVerifier,
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// Quire's app client at Cognito and its secret (`crate::app_client`).
+    pub client: crate::app_client::AppClient,
     /// Whether requests must prove they came through CloudFront (`pipeline::edge`).
     pub edge: Edge,
 }
@@ -57,6 +59,7 @@ impl App {
             store: Store::new(sdk, &config.store()),
             verifier: JwtVerifier::new(config.jwt()),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
+            client: crate::app_client::AppClient::new(&config.user_pool_id, &config.user_pool_client_id),
             config,
             edge,
         })

@@ -164,16 +164,39 @@ async fn discard(app: &App, tokens: Option<&AuthenticationResultType>) {
     let Some(refresh) = tokens.and_then(|t| t.refresh_token()) else {
         return;
     };
-    let revoked = app
-        .cognito
-        .revoke_token()
-        .client_id(&app.config.user_pool_client_id)
-        .token(refresh)
-        .send()
-        .await;
-    if let Err(error) = revoked {
-        tracing::warn!(error = %DisplayErrorContext(&error), "the tokens of a refused sign-in were not revoked at Cognito");
+    if let Err(problem) = revoke_refresh_token(app, refresh).await {
+        tracing::warn!(problem = %problem.detail(), "the tokens of a refused sign-in were not revoked at Cognito");
     }
+}
+
+/// Revokes a refresh token at Cognito (`RevokeToken`, with the app client's secret), and with
+/// it the access tokens it issued.
+///
+/// Errors: 503 (Cognito refused or could not be asked; the token stays valid there).
+async fn revoke_refresh_token(app: &App, token: &str) -> Result<(), Problem> {
+    let secret = app.client.secret(&app.cognito).await?;
+    app.cognito
+        .revoke_token()
+        .client_id(app.client.id())
+        .set_client_secret(secret.map(|s| s.expose().to_owned()))
+        .token(token)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|error| Problem::unavailable(DisplayErrorContext(&error).to_string()))
+}
+
+/// A Cognito call's `AuthParameters` or `ChallengeResponses`: `entries`, and `SECRET_HASH` for a
+/// client with a secret (`crate::app_client`).
+fn parameters<const N: usize>(
+    entries: [(&str, &str); N],
+    secret_hash: Option<String>,
+) -> std::collections::HashMap<String, String> {
+    entries
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .chain(secret_hash.map(|hash| ("SECRET_HASH".to_owned(), hash)))
+        .collect()
 }
 
 /// Cognito quotas are per second: a client that waits this long finds capacity again.
@@ -195,6 +218,8 @@ pub async fn check_password(
     email: &Email,
     password: &Password,
 ) -> Result<SignIn, Problem> {
+    // Before anything is counted: a secret Cognito cannot be asked for judges nothing.
+    let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;
     let Guarded {
         slot,
         subject,
@@ -210,9 +235,11 @@ pub async fn check_password(
         .cognito
         .initiate_auth()
         .auth_flow(AuthFlowType::UserPasswordAuth)
-        .client_id(&app.config.user_pool_client_id)
-        .auth_parameters("USERNAME", email.as_str())
-        .auth_parameters("PASSWORD", &password.0)
+        .client_id(app.client.id())
+        .set_auth_parameters(Some(parameters(
+            [("USERNAME", email.as_str()), ("PASSWORD", &password.0)],
+            secret_hash,
+        )))
         .send()
         .await;
     match result {
@@ -403,6 +430,7 @@ pub async fn answer_mfa_challenge(
     session: &ChallengeSession,
     code: &TotpCode,
 ) -> Result<AuthenticationResultType, Problem> {
+    let secret = app.client.secret(&app.cognito).await?;
     let Guarded {
         slot,
         subject,
@@ -426,11 +454,18 @@ pub async fn answer_mfa_challenge(
     let answered = app
         .cognito
         .respond_to_auth_challenge()
-        .client_id(&app.config.user_pool_client_id)
+        .client_id(app.client.id())
         .challenge_name(ChallengeNameType::SoftwareTokenMfa)
         .session(&session.0)
-        .challenge_responses("USERNAME", email.as_str())
-        .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", &code.0)
+        // The member's Cognito username (their `sub`): what Cognito binds the challenge to and
+        // checks the secret hash of.
+        .set_challenge_responses(Some(parameters(
+            [
+                ("USERNAME", challenge.user().as_str()),
+                ("SOFTWARE_TOKEN_MFA_CODE", &code.0),
+            ],
+            secret.map(|s| s.secret_hash(challenge.user().as_str(), app.client.id())),
+        )))
         .send()
         .await;
     let error = match answered {
@@ -660,6 +695,7 @@ pub async fn verify_authenticator(
 /// Errors: 429 `too-many-requests` (either limit, with `Retry-After`; or Cognito's quota), 503
 /// when Cognito or the store is unavailable.
 pub async fn request_password_reset(app: &App, ctx: &RequestCtx, email: &Email) -> Result<(), Problem> {
+    let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;
     let address = address(ctx)?;
     let _counted = within_limit(
         app,
@@ -681,8 +717,9 @@ pub async fn request_password_reset(app: &App, ctx: &RequestCtx, email: &Email) 
     let sent = app
         .cognito
         .forgot_password()
-        .client_id(&app.config.user_pool_client_id)
+        .client_id(app.client.id())
         .username(email.as_str())
+        .set_secret_hash(secret_hash)
         .send()
         .await;
     let outcome = match sent {
@@ -747,6 +784,7 @@ pub async fn reset_password(
     code: &ResetCode,
     new: &NewPassword,
 ) -> Result<(), Problem> {
+    let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;
     let address = address(ctx)?;
     let slot = within_limit(
         app,
@@ -769,8 +807,9 @@ pub async fn reset_password(
     let result = app
         .cognito
         .confirm_forgot_password()
-        .client_id(&app.config.user_pool_client_id)
+        .client_id(app.client.id())
         .username(email.as_str())
+        .set_secret_hash(secret_hash)
         .confirmation_code(&code.0)
         .password(new.expose())
         .send()
@@ -914,6 +953,7 @@ pub async fn refresh_session(
     ctx: &RequestCtx,
     refresh: &RefreshToken,
 ) -> Result<InitiateAuthOutput, Problem> {
+    let secret = app.client.secret(&app.cognito).await?;
     let address = address(ctx)?;
     let slot = within_limit(
         app,
@@ -923,12 +963,21 @@ pub async fn refresh_session(
         &Account::client(address),
     )
     .await?;
+    // Cognito checks a refresh's secret hash over the member's username, which the token alone
+    // does not name: Quire's sign-in remembered whose it is. A token it did not issue is counted
+    // and refused without asking Cognito.
+    let Some(owner) = app.store.refresh_token_owner(&refresh.0).await? else {
+        return Err(Problem::unauthorized("the refresh token is not valid; sign in again"));
+    };
     let asked = app
         .cognito
         .initiate_auth()
         .auth_flow(AuthFlowType::RefreshTokenAuth)
-        .client_id(&app.config.user_pool_client_id)
-        .auth_parameters("REFRESH_TOKEN", &refresh.0)
+        .client_id(app.client.id())
+        .set_auth_parameters(Some(parameters(
+            [("REFRESH_TOKEN", &refresh.0)],
+            secret.map(|s| s.secret_hash(owner.as_str(), app.client.id())),
+        )))
         .send()
         .await;
     let out = match asked {
@@ -1053,22 +1102,13 @@ pub async fn sign_out(
     let outcome = match refresh {
         None => RefreshTokenOutcome::NotGiven,
         Some(token) if !caller.session().issued_refresh_token(&token.0) => RefreshTokenOutcome::NotThisSession,
-        Some(token) => {
-            let revoked = app
-                .cognito
-                .revoke_token()
-                .client_id(&app.config.user_pool_client_id)
-                .token(&token.0)
-                .send()
-                .await;
-            match revoked {
-                Ok(_) => RefreshTokenOutcome::Revoked,
-                Err(error) => {
-                    tracing::warn!(error = %DisplayErrorContext(&error), "a signed-out session's refresh token was not revoked at Cognito");
-                    RefreshTokenOutcome::NotRevoked
-                }
+        Some(token) => match revoke_refresh_token(app, &token.0).await {
+            Ok(()) => RefreshTokenOutcome::Revoked,
+            Err(problem) => {
+                tracing::warn!(problem = %problem.detail(), "a signed-out session's refresh token was not revoked at Cognito");
+                RefreshTokenOutcome::NotRevoked
             }
-        }
+        },
     };
     match app.store.sign_out(caller, ctx.audit_context()?, outcome.as_str()).await {
         Ok(()) => Ok(outcome),

@@ -30,6 +30,7 @@
 //! AES-256-GCM frames) under a per-object KMS data key (`docs/envelope-format.md`).
 
 pub mod app;
+pub mod app_client;
 pub mod auth;
 pub mod conditional;
 pub mod config;

@@ -243,6 +243,11 @@ impl Store {
         session: Option<StartSession<'_>>,
         challenge: Option<(keys::Key, ChallengeRecord)>,
     ) -> Result<(), StoreError> {
+        if let Some((start, token)) = session.and_then(|s| s.refresh_token.map(|t| (s, t))) {
+            if account.user.as_ref() == Some(start.user) && account.is_known() {
+                self.remember_refresh_token(start.user, token).await?;
+            }
+        }
         let answered = session.and_then(|s| s.second_factor);
         if answered.is_some_and(|c| Some(c.user()) != account.user.as_ref()) {
             return Err(StoreError::Corrupt("an answer to another member's challenge".into()));

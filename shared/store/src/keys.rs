@@ -131,6 +131,13 @@ pub(crate) fn limit_window(limit: &str, subject: &crate::attempts::Subject, star
     Key::new(format!("LIMIT#{limit}#{}", subject.key_part()), format!("{start:012}"))
 }
 
+/// Which member a refresh token was issued to (`crate::sessions`), outside every tenant, named by
+/// the token's SHA-256 (base64url): a refresh request names only the token, and Cognito wants
+/// the member's username in its `SECRET_HASH`.
+pub(crate) fn refresh_token(digest: &str) -> Key {
+    Key::new(format!("REFRESH#{digest}"), "OWNER")
+}
+
 /// The user directory: which organisation a Cognito `sub` belongs to. Keyed by the user because
 /// that is all a token tells us; it holds no tenant data beyond the organisation id.
 pub(crate) fn user(user: &UserId) -> Key {

@@ -83,6 +83,20 @@ fn refresh_digest(token: &str) -> aws_lc_rs::digest::Digest {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
 }
 
+/// Which member a refresh token was issued to (`keys::refresh_token`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshOwner {
+    user_id: UserId,
+    /// DynamoDB TTL (seconds): once no refresh token of the sign-in can be valid, and a day more.
+    expires_at: u64,
+}
+
+fn refresh_owner_key(token: &str) -> keys::Key {
+    use base64::Engine;
+    keys::refresh_token(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(refresh_digest(token).as_ref()))
+}
+
 /// How long a session lives (AUTHN-8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
@@ -362,6 +376,31 @@ enum Change {
 }
 
 impl Store {
+    /// Remembers that `token` was issued to `user` (one `PutItem`, before the sign-in's
+    /// transaction: a pointer to a session that was never recorded leads a refresh nowhere).
+    pub(crate) async fn remember_refresh_token(&self, user: &UserId, token: &str) -> Result<(), StoreError> {
+        let owner = RefreshOwner {
+            user_id: user.clone(),
+            expires_at: (now_millis() + LONGEST_SESSION_MS + KEEP_MS) / 1000,
+        };
+        self.ddb
+            .put_item()
+            .table_name(&self.data_table)
+            .set_item(Some(super::to_item(&owner, &refresh_owner_key(token))?))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(())
+    }
+
+    /// The member a refresh token was issued to by Quire's sign-in, if it was (one read).
+    pub async fn refresh_token_owner(&self, token: &str) -> Result<Option<UserId>, StoreError> {
+        match self.read(&self.data_table, &refresh_owner_key(token)).await? {
+            Some(item) => Ok(Some(super::from_item::<RefreshOwner>(item)?.user_id)),
+            None => Ok(None),
+        }
+    }
+
     /// Signs the caller's session out (`session.signed-out`, AUTHN-2): it refuses every request
     /// from now on. A refresh racing it is read again and the sign-out retried, so it never
     /// answers "already ended" while the session lives; [`StoreError::Conflict`] only when the
