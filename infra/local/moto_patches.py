@@ -289,6 +289,11 @@ def sign_out(self: CognitoIdpUserPool, username: str) -> None:
 # no refresh token of the client is refused (UnsupportedTokenTypeException).
 
 
+class UnauthorizedException(JsonRESTError):
+    def __init__(self) -> None:
+        super().__init__("UnauthorizedException", "Client authentication failed")
+
+
 class UnsupportedTokenTypeException(JsonRESTError):
     def __init__(self) -> None:
         super().__init__("UnsupportedTokenTypeException", "Unsupported token type")
@@ -309,7 +314,7 @@ def revoke_token(self: CognitoIdpBackend, client_id: str, token: str, client_sec
             continue
         client = pool.clients[client_id]
         if client.generate_secret and not secrets.compare_digest(str(client_secret or ""), str(client.secret)):
-            raise NotAuthorizedError(f"Client secret does not match for the client: {client_id}")
+            raise UnauthorizedException()
         if token not in pool.refresh_tokens:
             raise UnsupportedTokenTypeException()
         held = pool.refresh_tokens[token]
@@ -401,8 +406,13 @@ def respond_to_auth_challenge(
     if challenge_name == "SOFTWARE_TOKEN_MFA" and session in self.sessions:
         username, pool = self.sessions[session]
         user = pool._get_user(username)
-        # Cognito binds a challenge session to its user; moto signs in whoever USERNAME names.
-        if not _same_user(pool, username, challenge_responses.get("USERNAME") or ""):
+        # The secret first, as Cognito: no one without it learns whether a code is right.
+        _require_secret_hash(
+            self, client_id, challenge_responses.get("USERNAME"), challenge_responses.get("SECRET_HASH")
+        )
+        # Cognito binds a challenge session to its user, named by their username (not an alias);
+        # moto signs in whoever USERNAME names.
+        if user is None or challenge_responses.get("USERNAME") != user.username:
             raise NotAuthorizedError("Invalid session for the user.")
         secret = getattr(user, "quire_totp_secret", None) if user is not None else None
         code = challenge_responses.get("SOFTWARE_TOKEN_MFA_CODE") or ""
@@ -419,8 +429,9 @@ def respond_to_auth_challenge(
 # RevokeToken; a refresh's SECRET_HASH is over the user's username (in a pool whose users sign
 # in with their email, a UUID: their sub), whatever name the sign-in used. moto checks
 # SECRET_HASH for the SRP and refresh flows and challenge answers only, and a refresh's over the
-# name the sign-in used. The adapter checks the other calls as Cognito does (NotAuthorizedException)
-# and keeps each refresh token under the user's username.
+# name the sign-in used. The adapter checks the other calls as Cognito does (NotAuthorizedException,
+# with Cognito's message), checks a challenge answer's secret before its code, and keeps each
+# refresh token under the user's username.
 
 _original_initiate_auth = CognitoIdpBackend.initiate_auth
 _original_create_refresh_token = CognitoIdpUserPool.create_refresh_token
@@ -442,9 +453,15 @@ def _require_secret_hash(backend: CognitoIdpBackend, client_id: str, username: s
 
 
 def initiate_auth(self: CognitoIdpBackend, client_id: str, auth_flow: str, auth_parameters: dict):
+    parameters = auth_parameters or {}
     if str(auth_flow) == "USER_PASSWORD_AUTH":
-        parameters = auth_parameters or {}
         _require_secret_hash(self, client_id, parameters.get("USERNAME"), parameters.get("SECRET_HASH"))
+    elif str(auth_flow) in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+        # moto checks this one too, but answers a mismatch with the hash as its message.
+        for pool in self.user_pools.values():
+            held = pool.refresh_tokens.get(parameters.get("REFRESH_TOKEN"))
+            if client_id in pool.clients and held is not None:
+                _require_secret_hash(self, client_id, held[1], parameters.get("SECRET_HASH"))
     return _original_initiate_auth(self, client_id, auth_flow, auth_parameters)
 
 

@@ -371,6 +371,119 @@ async fn a_sign_in_that_went_round_quire_is_refused() {
     assert_refused(&me(&token).await, "token-revoked");
 }
 
+/// Every unauthenticated Cognito call a client could make round Quire is refused without the
+/// app client's secret: a refresh, a reset code asked for or used, the answer to a TOTP
+/// challenge Quire handed out (with its right code), and revoking a token. The challenge, the
+/// refresh and the revocation work through Quire afterwards, which holds the secret (Quire's
+/// reset requests are tested in password_reset.rs).
+///
+/// Proves: AUTHN-5, AUTHN-7
+#[tokio::test]
+async fn cognito_refuses_every_unauthenticated_call_without_the_secret() {
+    let h = harness();
+    let org = h.new_org("nosecret").await;
+    let owner = org.user(Role::Owner).clone();
+    let cognito = h.cognito();
+    let client = h.user_pool_client_id.clone();
+    let refused = |error: Option<bool>| assert_eq!(error, Some(true), "refused as unauthorised");
+    let signed_in = h.sign_in(&owner.email).await;
+    let refresh = refresh_token(&signed_in);
+
+    refused(
+        cognito
+            .initiate_auth()
+            .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::RefreshTokenAuth)
+            .client_id(&client)
+            .auth_parameters("REFRESH_TOKEN", &refresh)
+            .send()
+            .await
+            .err()
+            .map(|e| e.into_service_error().is_not_authorized_exception()),
+    );
+    refused(
+        cognito
+            .forgot_password()
+            .client_id(&client)
+            .username(&owner.email)
+            .send()
+            .await
+            .err()
+            .map(|e| e.into_service_error().is_not_authorized_exception()),
+    );
+    refused(
+        cognito
+            .confirm_forgot_password()
+            .client_id(&client)
+            .username(&owner.email)
+            .confirmation_code("123456")
+            .password("Quire-Guessed-Passw0rd!")
+            .send()
+            .await
+            .err()
+            .map(|e| e.into_service_error().is_not_authorized_exception()),
+    );
+    let login = post(
+        "/auth/login",
+        None,
+        Some(json!({"email": owner.email, "password": h.password})),
+    )
+    .await;
+    let session = login.body["session"].as_str().expect("a challenge").to_owned();
+    refused(
+        cognito
+            .respond_to_auth_challenge()
+            .client_id(&client)
+            .challenge_name(aws_sdk_cognitoidentityprovider::types::ChallengeNameType::SoftwareTokenMfa)
+            .session(&session)
+            .challenge_responses("USERNAME", owner.user_id.as_str())
+            .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", h.totp_code(&owner.email))
+            .send()
+            .await
+            .err()
+            .map(|e| e.into_service_error().is_not_authorized_exception()),
+    );
+    refused(
+        cognito
+            .revoke_token()
+            .client_id(&client)
+            .token(&refresh)
+            .send()
+            .await
+            .err()
+            .map(|e| e.into_service_error().is_unauthorized_exception()),
+    );
+
+    // Through Quire, each works.
+    let answered = post(
+        "/auth/mfa",
+        None,
+        Some(json!({"email": owner.email, "session": session, "code": h.totp_code(&owner.email)})),
+    )
+    .await;
+    assert_eq!(answered.status, StatusCode::OK, "{}", answered.text);
+    let renewed = post(
+        "/auth/refresh",
+        None,
+        Some(json!({"refreshToken": refresh_token(&answered.body)})),
+    )
+    .await;
+    assert_eq!(
+        renewed.status,
+        StatusCode::OK,
+        "a TOTP sign-in refreshes: {}",
+        renewed.text
+    );
+    let refreshed = post("/auth/refresh", None, Some(json!({"refreshToken": refresh.clone()}))).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    let signed_out = post(
+        "/auth/logout",
+        Some(&access(&signed_in)),
+        Some(json!({"refreshToken": refresh})),
+    )
+    .await;
+    assert_eq!(signed_out.body["refreshToken"], "revoked", "{}", signed_out.text);
+}
+
 /// A refresh body that is not one is refused before Cognito is asked, naming the field; a
 /// refresh token Cognito does not know is refused as such.
 ///

@@ -507,6 +507,32 @@ mod tests {
         );
     }
 
+    /// The app client has a secret, and only the auth function may read it (decision 34): a
+    /// template that dropped the secret, or let another function read it, fails here.
+    ///
+    /// Proves: AUTHN-5
+    #[test]
+    fn only_the_auth_function_reads_the_app_clients_secret() {
+        let doc = parse(&template()).unwrap();
+        let (_, client) = resources(&doc)
+            .find(|(name, _)| name == "UserPoolClient")
+            .expect("UserPoolClient");
+        assert_eq!(
+            client["Properties"]["GenerateSecret"].as_bool(),
+            Some(true),
+            "the app client has a secret"
+        );
+        let readers: Vec<String> = resources(&doc)
+            .filter(|(_, resource)| {
+                serde_norway::to_string(&resource["Properties"]["Policies"])
+                    .unwrap_or_default()
+                    .contains("cognito-idp:DescribeUserPoolClient")
+            })
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(readers, ["AuthFunction"]);
+    }
+
     /// An Owner or Admin session without a second factor opens exactly enrolment, the account
     /// page and sign-out, in every function (AUTHN-7): a route that declared itself open to it
     /// anywhere else fails here.

@@ -76,12 +76,17 @@ impl AppClient {
                     .send()
                     .await
                     .map_err(|error| Problem::unavailable(error.into_service_error()))?;
-                Ok::<_, Problem>(
-                    described
-                        .user_pool_client
-                        .and_then(|client| client.client_secret)
-                        .map(ClientSecret),
-                )
+                let secret = described
+                    .user_pool_client
+                    .and_then(|client| client.client_secret)
+                    .map(ClientSecret);
+                if secret.is_none() {
+                    // Everything works, unguarded: anyone may call Cognito round Quire.
+                    tracing::error!(
+                        "the app client has no secret: Cognito's unauthenticated calls are open to any client"
+                    );
+                }
+                Ok::<_, Problem>(secret)
             })
             .await?;
         Ok(secret.as_ref())

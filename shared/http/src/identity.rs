@@ -29,7 +29,7 @@ use crate::auth::AuthError;
 use crate::context::RequestCtx;
 use crate::problem::Problem;
 use crate::App;
-use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
+use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_cognitoidentityprovider::operation::admin_user_global_sign_out::AdminUserGlobalSignOutError;
 use aws_sdk_cognitoidentityprovider::operation::associate_software_token::AssociateSoftwareTokenError;
 use aws_sdk_cognitoidentityprovider::operation::change_password::ChangePasswordError;
@@ -164,17 +164,21 @@ async fn discard(app: &App, tokens: Option<&AuthenticationResultType>) {
     let Some(refresh) = tokens.and_then(|t| t.refresh_token()) else {
         return;
     };
-    if let Err(problem) = revoke_refresh_token(app, refresh).await {
-        tracing::warn!(problem = %problem.detail(), "the tokens of a refused sign-in were not revoked at Cognito");
+    if let Err(error) = revoke_refresh_token(app, refresh).await {
+        tracing::warn!(%error, "the tokens of a refused sign-in were not revoked at Cognito");
     }
 }
 
 /// Revokes a refresh token at Cognito (`RevokeToken`, with the app client's secret), and with
 /// it the access tokens it issued.
 ///
-/// Errors: 503 (Cognito refused or could not be asked; the token stays valid there).
-async fn revoke_refresh_token(app: &App, token: &str) -> Result<(), Problem> {
-    let secret = app.client.secret(&app.cognito).await?;
+/// Errors: what Cognito said, or why it could not be asked (the token stays valid there).
+async fn revoke_refresh_token(app: &App, token: &str) -> Result<(), String> {
+    let secret = app
+        .client
+        .secret(&app.cognito)
+        .await
+        .map_err(|p| p.detail().to_owned())?;
     app.cognito
         .revoke_token()
         .client_id(app.client.id())
@@ -183,7 +187,7 @@ async fn revoke_refresh_token(app: &App, token: &str) -> Result<(), Problem> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|error| Problem::unavailable(DisplayErrorContext(&error).to_string()))
+        .map_err(|error| DisplayErrorContext(&error).to_string())
 }
 
 /// A Cognito call's `AuthParameters` or `ChallengeResponses`: `entries`, and `SECRET_HASH` for a
@@ -527,8 +531,8 @@ pub async fn answer_mfa_challenge(
         | RespondToAuthChallengeError::ExpiredCodeException(_) => "wrong-code",
         // Cognito no longer knows the session (expired, used), or its user or factor is gone or
         // barred: nothing was judged, and a new sign-in is the way on.
-        RespondToAuthChallengeError::NotAuthorizedException(_)
-        | RespondToAuthChallengeError::UserNotFoundException(_)
+        RespondToAuthChallengeError::NotAuthorizedException(_) if !secret_refused(&error) => "expired-challenge",
+        RespondToAuthChallengeError::UserNotFoundException(_)
         | RespondToAuthChallengeError::SoftwareTokenMfaNotFoundException(_)
         | RespondToAuthChallengeError::PasswordResetRequiredException(_) => "expired-challenge",
         // What the emulator answers for a session it does not know; on AWS, a client or pool
@@ -730,7 +734,7 @@ pub async fn request_password_reset(app: &App, ctx: &RequestCtx, email: &Email) 
         Err(error) => match error.into_service_error() {
             ForgotPasswordError::UserNotFoundException(_) => "unknown-account",
             ForgotPasswordError::InvalidParameterException(_) => "no-verified-email",
-            ForgotPasswordError::NotAuthorizedException(_) => "not-allowed",
+            ForgotPasswordError::NotAuthorizedException(e) if !secret_refused(&e) => "not-allowed",
             ForgotPasswordError::LimitExceededException(_) | ForgotPasswordError::TooManyRequestsException(_) => {
                 return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
             }
@@ -860,7 +864,7 @@ pub async fn reset_password(
         ConfirmForgotPasswordError::CodeMismatchException(_) => "wrong-code",
         ConfirmForgotPasswordError::ExpiredCodeException(_) => "expired-code",
         ConfirmForgotPasswordError::UserNotFoundException(_) => "unknown-account",
-        ConfirmForgotPasswordError::NotAuthorizedException(_) => "not-allowed",
+        ConfirmForgotPasswordError::NotAuthorizedException(_) if !secret_refused(&error) => "not-allowed",
         ConfirmForgotPasswordError::InvalidPasswordException(_) => {
             app.store.attempt_not_judged(attempt).await?;
             app.store.give_back(slot).await?;
@@ -966,7 +970,14 @@ pub async fn refresh_session(
     // Cognito checks a refresh's secret hash over the member's username, which the token alone
     // does not name: Quire's sign-in remembered whose it is. A token it did not issue is counted
     // and refused without asking Cognito.
-    let Some(owner) = app.store.refresh_token_owner(&refresh.0).await? else {
+    let owner = match app.store.refresh_token_owner(&refresh.0).await {
+        Ok(owner) => owner,
+        Err(error) => {
+            app.store.give_back(slot).await?;
+            return Err(stored(error));
+        }
+    };
+    let Some(owner) = owner else {
         return Err(Problem::unauthorized("the refresh token is not valid; sign in again"));
     };
     let asked = app
@@ -985,8 +996,10 @@ pub async fn refresh_session(
         Err(error) => {
             return Err(match error.into_service_error() {
                 // Made up, expired, revoked at Cognito, or its user is gone or barred: counted.
-                InitiateAuthError::NotAuthorizedException(_)
-                | InitiateAuthError::UserNotFoundException(_)
+                InitiateAuthError::NotAuthorizedException(ref e) if !secret_refused(e) => {
+                    Problem::unauthorized("the refresh token is not valid; sign in again")
+                }
+                InitiateAuthError::UserNotFoundException(_)
                 | InitiateAuthError::UserNotConfirmedException(_)
                 | InitiateAuthError::PasswordResetRequiredException(_) => {
                     Problem::unauthorized("the refresh token is not valid; sign in again")
@@ -1104,8 +1117,8 @@ pub async fn sign_out(
         Some(token) if !caller.session().issued_refresh_token(&token.0) => RefreshTokenOutcome::NotThisSession,
         Some(token) => match revoke_refresh_token(app, &token.0).await {
             Ok(()) => RefreshTokenOutcome::Revoked,
-            Err(problem) => {
-                tracing::warn!(problem = %problem.detail(), "a signed-out session's refresh token was not revoked at Cognito");
+            Err(error) => {
+                tracing::warn!(%error, "a signed-out session's refresh token was not revoked at Cognito");
                 RefreshTokenOutcome::NotRevoked
             }
         },
@@ -1299,6 +1312,9 @@ async fn within_limit(
 /// Why Cognito refused a password it judged, as the trail records it (never returned), or
 /// `None` when it did not judge it.
 fn refusal_reason(error: &InitiateAuthError, known: bool) -> Option<&'static str> {
+    if secret_refused(error) {
+        return None;
+    }
     Some(match error {
         InitiateAuthError::NotAuthorizedException(_) if known => "wrong-password",
         InitiateAuthError::NotAuthorizedException(_) | InitiateAuthError::UserNotFoundException(_) if !known => {
@@ -1309,6 +1325,28 @@ fn refusal_reason(error: &InitiateAuthError, known: bool) -> Option<&'static str
         InitiateAuthError::PasswordResetRequiredException(_) => "password-reset-required",
         _ => return None,
     })
+}
+
+/// Whether Cognito refused the app client's secret (`crate::app_client`) rather than judging a
+/// credential: its `NotAuthorizedException` says so ("Unable to verify secret hash for client
+/// …", "SecretHash does not match for the client …", "… configured with secret but SECRET_HASH
+/// was not received"). That is Quire's configuration (a secret rotated or a client replaced):
+/// never counted against anyone, answered 503, logged as an error.
+fn secret_refused(error: &impl ProvideErrorMetadata) -> bool {
+    let refused = error.code() == Some("NotAuthorizedException")
+        && error.message().is_some_and(|message| {
+            let message = message.to_ascii_lowercase();
+            ["secret hash", "secrethash", "secret_hash", "client secret"]
+                .iter()
+                .any(|phrase| message.contains(phrase))
+        });
+    if refused {
+        tracing::error!(
+            message = error.message().unwrap_or_default(),
+            "Cognito refused the app client's secret"
+        );
+    }
+    refused
 }
 
 /// How a refusal Cognito did not judge reaches the client.
@@ -1329,9 +1367,43 @@ fn rfc3339(time: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_cognitoidentityprovider::error::ErrorMetadata;
     use aws_sdk_cognitoidentityprovider::types::error::{
         NotAuthorizedException, TooManyRequestsException, UserNotFoundException,
     };
+
+    fn not_authorized(message: &str) -> InitiateAuthError {
+        InitiateAuthError::NotAuthorizedException(
+            NotAuthorizedException::builder()
+                .message(message)
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("NotAuthorizedException")
+                        .message(message)
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    /// Cognito refusing the app client's secret is Quire's configuration, not a wrong password:
+    /// not judged (503, nothing counted), whatever Cognito's wording; a wrong password is judged.
+    ///
+    /// Proves: AUTHN-5
+    #[test]
+    fn a_refused_client_secret_is_not_a_wrong_password() {
+        for message in [
+            "Unable to verify secret hash for client 4a1b2c3d",
+            "SecretHash does not match for the client: 4a1b2c3d",
+            "Client 4a1b2c3d is configured with secret but SECRET_HASH was not received",
+        ] {
+            assert!(secret_refused(&not_authorized(message)), "{message}");
+            assert_eq!(refusal_reason(&not_authorized(message), true), None, "{message}");
+        }
+        let wrong = not_authorized("Incorrect username or password.");
+        assert!(!secret_refused(&wrong));
+        assert_eq!(refusal_reason(&wrong, true), Some("wrong-password"));
+    }
 
     /// Cognito's refusals: judged ones are failures with the reason kept for the trail, and the
     /// same for an unknown account and a wrong password as far as the client sees; its quota is

@@ -243,11 +243,6 @@ impl Store {
         session: Option<StartSession<'_>>,
         challenge: Option<(keys::Key, ChallengeRecord)>,
     ) -> Result<(), StoreError> {
-        if let Some((start, token)) = session.and_then(|s| s.refresh_token.map(|t| (s, t))) {
-            if account.user.as_ref() == Some(start.user) && account.is_known() {
-                self.remember_refresh_token(start.user, token).await?;
-            }
-        }
         let answered = session.and_then(|s| s.second_factor);
         if answered.is_some_and(|c| Some(c.user()) != account.user.as_ref()) {
             return Err(StoreError::Corrupt("an answer to another member's challenge".into()));
@@ -273,6 +268,11 @@ impl Store {
         };
         if started.is_some() && !events.iter().any(|(a, _)| *a == Action::SignInSucceeded) {
             return Err(StoreError::Corrupt("a session without its sign-in".into()));
+        }
+        // Whose the refresh token is, before the sign-in commits (a pointer to a session never
+        // recorded leads a refresh nowhere); the session was checked to be the member's above.
+        if let (Some(new), Some(token)) = (&started, session.and_then(|s| s.refresh_token)) {
+            self.remember_refresh_token(new.user(), token).await?;
         }
         let mut rest = events;
         while let Some((first, _)) = rest.first() {
