@@ -480,6 +480,16 @@ mod tests {
         assert!(found.is_empty(), "{found:#?}");
     }
 
+    /// Every function's routes that `keep` keeps, as "METHOD /path".
+    fn routes_where(keep: impl Fn(&quire_http::Route) -> bool) -> Vec<String> {
+        crate::stack::function_routes()
+            .iter()
+            .flat_map(|(_, router)| router.routes().iter())
+            .filter(|r| keep(r))
+            .map(|r| r.key())
+            .collect()
+    }
+
     /// An expired password opens exactly these routes, in every function (AUTHN-4): changing
     /// it, the account page, sign-out, and enrolling an authenticator (without which an Owner or
     /// Admin could not reach the change: `pipeline::mfa`). A route that declared itself open to
@@ -488,12 +498,7 @@ mod tests {
     /// Proves: AUTHN-4
     #[test]
     fn an_expired_password_opens_exactly_its_change_and_the_account_routes() {
-        let open: Vec<String> = crate::stack::function_routes()
-            .iter()
-            .flat_map(|(_, router)| router.routes().iter())
-            .filter(|r| r.open_while_password_expired)
-            .map(|r| r.key())
-            .collect();
+        let open = routes_where(|r| r.open_while_password_expired);
         assert_eq!(
             open,
             [
@@ -540,12 +545,7 @@ mod tests {
     /// Proves: AUTHN-7
     #[test]
     fn a_session_without_a_second_factor_opens_exactly_enrolment_and_the_account_page() {
-        let open: Vec<String> = crate::stack::function_routes()
-            .iter()
-            .flat_map(|(_, router)| router.routes().iter())
-            .filter(|r| r.open_without_mfa)
-            .map(|r| r.key())
-            .collect();
+        let open = routes_where(|r| r.open_without_mfa);
         assert_eq!(
             open,
             [

@@ -251,7 +251,7 @@ pub async fn check_password(
             // Tokens with no challenge for a member who enrolled an authenticator: Cognito's
             // state was changed round Quire (their factor turned off with an access token).
             // Refused, not judged, and recorded; the tokens are revoked.
-            if out.authentication_result.is_some() && app.store.mfa_enrolment(&account).await?.is_some() {
+            if out.authentication_result.is_some() && account.mfa_enrolled_at().is_some() {
                 tracing::error!(
                     account = subject.key_part(),
                     "Cognito issued tokens without the second factor Quire's record requires"
@@ -390,7 +390,7 @@ pub struct TotpCode(String);
 impl TryFrom<String> for TotpCode {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        if value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) {
+        if six_digits(&value) {
             Ok(TotpCode(value))
         } else {
             Err("code: must be the 6 digits the authenticator shows".into())
@@ -761,7 +761,7 @@ pub struct ResetCode(String);
 impl TryFrom<String> for ResetCode {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        if value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) {
+        if six_digits(&value) {
             Ok(ResetCode(value))
         } else {
             Err("code: must be the 6 digits of the reset code".into())
@@ -1247,6 +1247,11 @@ pub async fn change_password(
             })
         }
     }
+}
+
+/// Whether `value` is a code as Cognito issues them (reset codes, TOTP codes): six ASCII digits.
+fn six_digits(value: &str) -> bool {
+    value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The access token a protected request carried (the authentication layer verified it), for

@@ -41,6 +41,8 @@ pub struct Account {
     user: Option<UserId>,
     /// Their role, if they are still a member.
     role: Option<Role>,
+    /// When they enrolled their authenticator (`crate::mfa`), if they did.
+    mfa_enrolled_at: Option<std::time::SystemTime>,
 }
 
 /// The session a sign-in starts (`crate::sessions`): written in the transaction that records
@@ -72,6 +74,11 @@ impl Account {
         self.is_known() && self.role.is_some_and(Role::requires_mfa)
     }
 
+    /// When the member the email names enrolled their authenticator, if they did.
+    pub fn mfa_enrolled_at(&self) -> Option<std::time::SystemTime> {
+        self.mfa_enrolled_at.filter(|_| self.is_known())
+    }
+
     /// The member's organisation and user, if the email names one.
     pub(crate) fn member(&self) -> Option<(&OrgId, &UserId)> {
         self.user
@@ -90,6 +97,7 @@ impl Account {
             target: Target::new("address", address),
             user: None,
             role: None,
+            mfa_enrolled_at: None,
         }
     }
 }
@@ -107,7 +115,7 @@ fn anonymous(email: &str) -> Actor {
 
 impl Store {
     /// The account an email names: one read of the account directory and, for a member, one of
-    /// the membership (who they are, as the entry records them). An email that names no one
+    /// the membership (who they are, as the entry records them) with their enrolment record. An email that names no one
     /// is an account of the platform's trail, recorded as typed.
     pub async fn account(&self, email: &str) -> Result<Account, StoreError> {
         let subject = Subject::account(email);
@@ -123,9 +131,22 @@ impl Store {
                 target: Target::new("account", subject.key_part()),
                 user: None,
                 role: None,
+                mfa_enrolled_at: None,
             });
         };
-        let member = self.member(&entry.org_id, &entry.user_id).await?;
+        // The membership and the enrolment record in one read (`crate::mfa`).
+        let member_key = keys::member(&entry.org_id, &entry.user_id);
+        let mfa_key = keys::mfa(&entry.org_id, &entry.user_id);
+        let mut found = self.batch_read(&[member_key.clone(), mfa_key.clone()]).await?;
+        let member = found
+            .remove(&member_key)
+            .map(super::from_item::<crate::directory::Membership>)
+            .transpose()?;
+        let mfa_enrolled_at = found
+            .remove(&mfa_key)
+            .map(super::from_item::<crate::mfa::MfaRecord>)
+            .transpose()?
+            .and_then(|m| m.enrolled_at_for(&entry.org_id, &entry.user_id));
         let role = member.as_ref().map(|m| m.role);
         let actor = match member {
             Some(member) => member.actor(),
@@ -143,6 +164,7 @@ impl Store {
             target: Target::new("user", entry.user_id.as_str()),
             user: Some(entry.user_id),
             role,
+            mfa_enrolled_at,
         })
     }
 

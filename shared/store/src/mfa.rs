@@ -1,6 +1,7 @@
 //! Which members enrolled a second factor (AUTHN-7): Quire's own record, beside the member's
 //! sessions, written with the `mfa.enrolled` entry and read with the caller in the tenant
-//! layer's `BatchGetItem` (no extra round trip). Cognito holds the authenticator; this record is
+//! layer's `BatchGetItem`, and with the membership when a sign-in finds its account
+//! (`Store::account`): no extra round trip either way. Cognito holds the authenticator; this record is
 //! what Quire relies on when Cognito's state could have been changed round Quire (a member's
 //! access token can call Cognito's `SetUserMFAPreference` directly): a sign-in Cognito answers
 //! with tokens and no challenge, for a member with this record, is refused
@@ -8,7 +9,6 @@
 //! session that has not passed the current one.
 
 use super::{keys, AuditContext, Store, StoreError};
-use crate::accounts::Account;
 use crate::sessions::now_millis;
 use crate::tenant::TenantScope;
 use quire_core::audit::{Action, Target};
@@ -76,17 +76,5 @@ impl Store {
             )
             .commit()
             .await
-    }
-
-    /// When the member an email names enrolled their authenticator, if they did (one read).
-    /// `None` for an email that names no member.
-    pub async fn mfa_enrolment(&self, account: &Account) -> Result<Option<SystemTime>, StoreError> {
-        let Some((org, user)) = account.member() else {
-            return Ok(None);
-        };
-        match self.read(&self.data_table, &keys::mfa(org, user)).await? {
-            Some(item) => Ok(super::from_item::<MfaRecord>(item)?.enrolled_at_for(org, user)),
-            None => Ok(None),
-        }
     }
 }
