@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 FUNCTIONS=(
     "health quire-fn-health"
     "auth quire-fn-auth"
+    "registration quire-fn-registration"
     "documents quire-fn-documents"
     "audit quire-fn-audit"
     "audit-writer quire-fn-audit-writer"

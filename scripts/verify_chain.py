@@ -52,6 +52,11 @@ ACTIONS = {
     "mfa.enrolled",
     "mfa.challenge.passed",
     "mfa.challenge.failed",
+    "organisation.registered",
+    "registration.refused",
+    "registration.confirmed",
+    "registration.confirm.failed",
+    "registration.code.requested",
 }
 
 

@@ -3,8 +3,8 @@ memory, and AWS's LastEvaluatedKey; for Cognito, password-reset codes as Cognito
 checks them, delivered to a local mailbox (see "Cognito: password-reset codes" below), a
 global sign-out that finds the user by any of their names ("signing a user out everywhere"),
 RevokeToken, which moto lacks ("RevokeToken"), a TOTP secret of each user's own ("TOTP
-secrets"), and the app client's secret checked on every call Cognito checks it on ("the app
-client's secret").
+secrets"), the app client's secret checked on every call Cognito checks it on ("the app
+client's secret"), and sign-up with emailed confirmation codes ("sign-up confirmation codes").
 
 Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
 that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
@@ -44,12 +44,14 @@ from cryptography.hazmat.primitives.twofactor import InvalidToken
 from moto.cognitoidp.exceptions import (
     CodeMismatchException,
     ExpiredCodeException,
+    InvalidParameterException,
     NotAuthorizedError,
     ResourceNotFoundError,
 )
 from moto.cognitoidp.models import (
     CognitoIdpBackend,
     CognitoIdpUserPool,
+    UserStatus,
     cognitoidp_backends,
     find_account_region_by_value,
     flatten_attrs,
@@ -57,7 +59,7 @@ from moto.cognitoidp.models import (
 from moto.cognitoidp.responses import CognitoIdpResponse
 from moto.cognitoidp.utils import check_secret_hash, cognito_totp, verify_totp
 from moto.core.exceptions import JsonRESTError
-from moto.core.responses import EmptyResult
+from moto.core.responses import ActionResult, EmptyResult
 
 from moto.dynamodb.comparisons import OpDefault
 from moto.dynamodb.exceptions import MockValidationException
@@ -194,7 +196,9 @@ def install(mailbox: str | None = None) -> None:
 # ConfirmForgotPassword refuses any other code (CodeMismatchException) and an old one
 # (ExpiredCodeException); for an unknown user, with PreventUserExistenceErrors, it answers as for
 # a wrong code. moto accepts any code that does not start with its own prefix, never expires
-# one, and shows the code in a response header. The adapter issues a 6-digit code, keeps when it
+# one, and shows the code in a response header (and sends one to an unconfirmed user, whose
+# email Cognito has not verified: Cognito refuses with InvalidParameterException, as the adapter
+# does). The adapter issues a 6-digit code, keeps when it
 # was issued, checks code, age and single use as Cognito does, and delivers the code to the local
 # mailbox (a JSON-lines file, --mailbox) in place of the email: the product never sees it except
 # through the person who reads the mail.
@@ -223,8 +227,13 @@ def _pool_user(backend: CognitoIdpBackend, client_id: str, username: str):
 
 
 def forgot_password(self: CognitoIdpBackend, client_id: str, username: str):
-    _, details = _original_forgot_password(self, client_id, username)
     _, user = _pool_user(self, client_id, username)
+    if user is not None and user.status == UserStatus.UNCONFIRMED:
+        # Cognito sends reset codes to a verified email only; an unconfirmed user has none.
+        raise InvalidParameterException(
+            "Cannot reset password for the user as there is no registered/verified email or phone_number"
+        )
+    _, details = _original_forgot_password(self, client_id, username)
     if user is not None:
         code = f"{secrets.randbelow(1_000_000):06d}"
         user.confirmation_code = code
@@ -498,6 +507,83 @@ def _confirm_forgot_password_response(self: CognitoIdpResponse):
     return _original_confirm_forgot_password_response(self)
 
 
+# --- Cognito: sign-up confirmation codes ----------------------------------------------------------
+#
+# On AWS, SignUp is refused (NotAuthorizedException) in a pool whose AdminCreateUserConfig allows
+# only administrators to create users; otherwise it makes the user unconfirmed and emails a
+# 6-digit code valid for 24 hours. ConfirmSignUp refuses any other code (CodeMismatchException,
+# also for an unknown user with PreventUserExistenceErrors), an old one (ExpiredCodeException)
+# and a user confirmed already (NotAuthorizedException); ResendConfirmationCode replaces the code,
+# refuses a confirmed user (InvalidParameterException) and answers an unknown one as a known one.
+# Each checks the app client's SecretHash. moto checks neither the pool's setting nor the
+# secret, issues no code, confirms with any code (or none), and has no ResendConfirmationCode.
+# The adapter does what Cognito does, delivering each code to the local mailbox.
+
+SIGN_UP_CODE_SECONDS = 24 * 60 * 60  # Cognito: a sign-up confirmation code is valid for 24 hours.
+_original_sign_up = CognitoIdpBackend.sign_up
+_original_sign_up_response = CognitoIdpResponse.sign_up
+
+
+def _issue_sign_up_code(user: Any, username: str) -> None:
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    user.quire_sign_up_code = code
+    user.quire_sign_up_code_issued_at = time.time()
+    _deliver(flatten_attrs(user.attributes).get("email", username), "sign-up", code)
+
+
+def sign_up(self: CognitoIdpBackend, client_id: str, username: str, password: str, attributes: list):
+    for pool in self.user_pools.values():
+        if client_id in pool.clients:
+            if pool.extended_config.get("AdminCreateUserConfig", {}).get("AllowAdminCreateUserOnly"):
+                raise NotAuthorizedError("SignUp is not permitted for this user pool")
+    user, details = _original_sign_up(self, client_id, username, password, attributes)
+    _issue_sign_up_code(user, username)
+    return user, details
+
+
+def _sign_up_response(self: CognitoIdpResponse):
+    _require_secret_hash(
+        _backend_of_client(self), self._get_param("ClientId"), self._get_param("Username"), self._get_param("SecretHash")
+    )
+    return _original_sign_up_response(self)
+
+
+def _confirm_sign_up_response(self: CognitoIdpResponse):
+    client_id, username = self._get_param("ClientId"), self._get_param("Username")
+    backend = _backend_of_client(self)
+    _require_secret_hash(backend, client_id, username, self._get_param("SecretHash"))
+    _, user = _pool_user(backend, client_id, username)
+    code = str(self._get_param("ConfirmationCode") or "")
+    if user is None:
+        raise CodeMismatchException("Invalid verification code provided, please try again.")
+    if user.status != UserStatus.UNCONFIRMED:
+        raise NotAuthorizedError(f"User cannot be confirmed. Current status is {user.status.value}")
+    issued = getattr(user, "quire_sign_up_code_issued_at", None)
+    if issued is None or not secrets.compare_digest(str(user.quire_sign_up_code), code):
+        raise CodeMismatchException("Invalid verification code provided, please try again.")
+    if time.time() - issued > SIGN_UP_CODE_SECONDS:
+        raise ExpiredCodeException("Invalid code provided, please request a code again.")
+    user.status = UserStatus.CONFIRMED
+    user.quire_sign_up_code = None
+    user.quire_sign_up_code_issued_at = None
+    user.update_attributes([{"Name": "email_verified", "Value": "true"}])
+    return EmptyResult()
+
+
+def _resend_confirmation_code_response(self: CognitoIdpResponse):
+    client_id, username = self._get_param("ClientId"), self._get_param("Username")
+    backend = _backend_of_client(self)
+    _require_secret_hash(backend, client_id, username, self._get_param("SecretHash"))
+    _, user = _pool_user(backend, client_id, username)
+    if user is not None:
+        if user.status != UserStatus.UNCONFIRMED:
+            raise InvalidParameterException("User is already confirmed.")
+        _issue_sign_up_code(user, username)
+    return ActionResult(
+        {"CodeDeliveryDetails": {"Destination": "e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}}
+    )
+
+
 def install_cognito(mailbox: str | None) -> None:
     global MAILBOX
     MAILBOX = mailbox
@@ -513,3 +599,7 @@ def install_cognito(mailbox: str | None) -> None:
     CognitoIdpUserPool.create_refresh_token = create_refresh_token
     CognitoIdpResponse.forgot_password = _forgot_password_response
     CognitoIdpResponse.confirm_forgot_password = _confirm_forgot_password_response
+    CognitoIdpBackend.sign_up = sign_up
+    CognitoIdpResponse.sign_up = _sign_up_response
+    CognitoIdpResponse.confirm_sign_up = _confirm_sign_up_response
+    CognitoIdpResponse.resend_confirmation_code = _resend_confirmation_code_response

@@ -315,8 +315,15 @@ impl Harness {
     /// The platform's audit trail (identity events that name no organisation's account), oldest
     /// first, read from the store: no route serves it.
     pub async fn platform_entries(&self) -> Vec<Value> {
+        self.trail_entries(&quire_core::ids::OrgId::platform()).await
+    }
+
+    /// Any trail, oldest first, read from the store (for an organisation whose members cannot
+    /// read it yet: pending, or held at the admin MFA gate).
+    pub async fn trail_entries(&self, org: &quire_core::ids::OrgId) -> Vec<Value> {
+        let org = org.clone();
         self.on_stack(|stack| async move {
-            let scope = quire_store::testing::scope(&quire_core::ids::OrgId::platform());
+            let scope = quire_store::testing::scope(&org);
             let mut entries = Vec::new();
             let mut page = quire_store::PageRequest::parse([("limit", "100")]).expect("page");
             loop {
@@ -338,11 +345,20 @@ impl Harness {
 
     /// The newest password-reset code Cognito sent `email` (locally: the emulator's mailbox).
     pub fn reset_code(&self, email: &str) -> Option<String> {
+        self.mailed_code(email, "password-reset")
+    }
+
+    /// The newest sign-up confirmation code Cognito sent `email`.
+    pub fn confirmation_code(&self, email: &str) -> Option<String> {
+        self.mailed_code(email, "sign-up")
+    }
+
+    fn mailed_code(&self, email: &str, kind: &str) -> Option<String> {
         self.stack
             .emulator
             .mail_to(email)
             .into_iter()
-            .rfind(|mail| mail.kind == "password-reset")
+            .rfind(|mail| mail.kind == kind)
             .map(|mail| mail.code)
     }
 

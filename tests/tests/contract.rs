@@ -108,6 +108,53 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         .await;
     assert_eq!(forgot.status, StatusCode::ACCEPTED, "{}", forgot.text);
     check(Method::POST, "/auth/password/forgot", &forgot);
+    // Registration: accepted, a weak password, a wrong and a right code, a new code.
+    let registrant = format!("contract-{}@example.test", uuid::Uuid::new_v4().simple());
+    let from = quire_blackbox_tests::fresh_address();
+    let register = |password: &str| json!({"organisationName": "Contract Labs", "email": registrant, "password": password, "displayName": "C"});
+    for (password, status) in [
+        ("weak", StatusCode::BAD_REQUEST),
+        (h.password.as_str(), StatusCode::ACCEPTED),
+    ] {
+        let reply = h
+            .call_from(from, Method::POST, "/auth/register", None, Some(register(password)))
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        check(Method::POST, "/auth/register", &reply);
+    }
+    let confirmation = h.confirmation_code(&registrant).expect("a confirmation code");
+    for (code, status) in [
+        ("000000", StatusCode::BAD_REQUEST),
+        (confirmation.as_str(), StatusCode::OK),
+    ] {
+        let code = if status == StatusCode::BAD_REQUEST && confirmation == "000000" {
+            "000001"
+        } else {
+            code
+        };
+        let reply = h
+            .call_from(
+                from,
+                Method::POST,
+                "/auth/confirm",
+                None,
+                Some(json!({"email": registrant, "code": code, "password": h.password})),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        check(Method::POST, "/auth/confirm", &reply);
+    }
+    let resent = h
+        .call_from(
+            from,
+            Method::POST,
+            "/auth/confirm/resend",
+            None,
+            Some(json!({"email": registrant})),
+        )
+        .await;
+    assert_eq!(resent.status, StatusCode::ACCEPTED, "{}", resent.text);
+    check(Method::POST, "/auth/confirm/resend", &resent);
     let viewer_email = org.user(Role::Viewer).email.clone();
     let code = h.reset_code(&viewer_email).expect("a reset code in the mailbox");
     let reset = h

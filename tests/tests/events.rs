@@ -52,6 +52,10 @@ const TOTP_CODE: &str = "REPLACE_WITH_TOTP_CODE";
 const ENROLLING_TOKEN: &str = "REPLACE_WITH_ENROLLING_TOKEN";
 const ENROLMENT_CODE: &str = "REPLACE_WITH_ENROLMENT_CODE";
 /// The sample login (a seeded user of the local stack).
+/// The confirmation code Cognito emailed the registration samples' Owner.
+const CONFIRMATION_CODE: &str = "REPLACE_WITH_CONFIRMATION_CODE";
+/// The email the registration samples register and confirm.
+const REGISTER_EMAIL: &str = "owner@newlabs.test";
 const LOGIN_EMAIL: &str = "owner@acme.test";
 
 struct EventFile {
@@ -393,6 +397,27 @@ async fn api_samples_replay_through_their_function() {
                 &mut event,
                 &[(MFA_SESSION, session), (TOTP_CODE, h.totp_code(LOGIN_EMAIL))],
             );
+        }
+        if event.to_string().contains(CONFIRMATION_CODE) {
+            // The registration sample may replay after this one: register first if it has not.
+            if h.confirmation_code(REGISTER_EMAIL).is_none() {
+                let registered = h
+                    .call(
+                        reqwest::Method::POST,
+                        "/auth/register",
+                        None,
+                        Some(serde_json::json!({
+                            "organisationName": "New Labs Ltd",
+                            "email": REGISTER_EMAIL,
+                            "password": h.password,
+                            "displayName": "Nora Owner",
+                        })),
+                    )
+                    .await;
+                assert_eq!(registered.status, 202, "{}", registered.text);
+            }
+            let code = h.confirmation_code(REGISTER_EMAIL).expect("a confirmation code");
+            fill(&mut event, &[(CONFIRMATION_CODE, code)]);
         }
         if event.to_string().contains(RESET_CODE) {
             let code = h.reset_code(LOGIN_EMAIL).expect("the forgot-password sample ran first");

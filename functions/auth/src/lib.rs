@@ -2,8 +2,8 @@
 //! `quire_http::identity` (lockout AUTHN-5, rate limits RATE-4/RATE-5, identity events AUD-4);
 //! TOTP second factor: the sign-in's challenge, enrolment, and the admin gate's way out
 //! (AUTHN-7); password reset, change and expiry (AUTHN-3, AUTHN-4, RATE-2); sessions: refresh,
-//! sign-out and revocation (AUTHN-2, AUTHN-8). Registration and the other sign-in flows
-//! (AUTHN-6 in docs/requirements.md) build on these routes.
+//! sign-out and revocation (AUTHN-2, AUTHN-8). Registering an organisation is the registration
+//! function's (`functions/registration`): it writes what no sign-in may.
 
 use http::Method;
 use lambda_http::Request;

@@ -425,8 +425,9 @@ pub fn keys_built_outside_the_store(root: &std::path::Path) -> Vec<(String, usiz
 /// Store calls that reach another tenant's data without a caller's scope, and the only places
 /// that may make them: the chain's append and reconciler (the audit writer, the local stack
 /// that drives it, tests), a verification job's slices (the audit verifier, tests), resolving a
-/// caller (the tenant layer), onboarding (seeding, tests), and the test helpers (tests).
-pub const CAPABILITY_CALLS: [(&str, &[&str]); 10] = [
+/// caller (the tenant layer), onboarding (seeding, tests), registering and confirming an
+/// organisation (the registration module alone), and the test helpers (tests).
+pub const CAPABILITY_CALLS: [(&str, &[&str]); 12] = [
     (".append_outbox(", &["functions/audit-writer/", "tests/"]),
     (".append_stream_records(", &["functions/audit-writer/"]),
     (".drain_outbox(", &["tests/"]),
@@ -436,6 +437,11 @@ pub const CAPABILITY_CALLS: [(&str, &[&str]); 10] = [
     (".run_verification(", &["tests/"]),
     (".load_caller(", &["shared/http/src/pipeline/tenant.rs"]),
     (".create_organisation(", &["infra/local/src/seed.rs", "tests/"]),
+    (
+        ".register_organisation(",
+        &["shared/http/src/identity/registration.rs", "tests/"],
+    ),
+    (".confirm_registration(", &["shared/http/src/identity/registration.rs"]),
     ("quire_store::testing", &["tests/"]),
 ];
 
@@ -512,12 +518,13 @@ mod tests {
         );
     }
 
-    /// The app client has a secret, and only the auth function may read it (decision 34): a
-    /// template that dropped the secret, or let another function read it, fails here.
+    /// The app client has a secret, and only the auth and registration functions may read it
+    /// (decisions 34 and 35): a template that dropped the secret, or let another function read
+    /// it, fails here.
     ///
     /// Proves: AUTHN-5
     #[test]
-    fn only_the_auth_function_reads_the_app_clients_secret() {
+    fn only_the_identity_functions_read_the_app_clients_secret() {
         let doc = parse(&template()).unwrap();
         let (_, client) = resources(&doc)
             .find(|(name, _)| name == "UserPoolClient")
@@ -535,7 +542,7 @@ mod tests {
             })
             .map(|(name, _)| name)
             .collect();
-        assert_eq!(readers, ["AuthFunction"]);
+        assert_eq!(readers, ["AuthFunction", "RegistrationFunction"]);
     }
 
     /// An Owner or Admin session without a second factor opens exactly enrolment, the account

@@ -61,6 +61,7 @@ pub fn function_routes() -> Vec<(&'static str, quire_http::Router)> {
     vec![
         ("HealthFunction", quire_fn_health::routes()),
         ("AuthFunction", quire_fn_auth::routes()),
+        ("RegistrationFunction", quire_fn_registration::routes()),
         ("DocumentsFunction", quire_fn_documents::routes()),
         ("AuditFunction", quire_fn_audit::routes()),
     ]

@@ -1,8 +1,9 @@
 //! Quire's app client at Cognito and its secret (template.yaml `UserPoolClient`,
 //! `GenerateSecret: true`). Cognito refuses an unauthenticated call of a client with a secret
 //! (`InitiateAuth`, `RespondToAuthChallenge`, `ForgotPassword`, `ConfirmForgotPassword`,
-//! `RevokeToken`) unless it proves the secret, so only the auth function, whose role alone may
-//! read it (`cognito-idp:DescribeUserPoolClient`), can sign anyone in: a client cannot go round
+//! `RevokeToken`, `SignUp`, `ConfirmSignUp`, `ResendConfirmationCode`) unless it proves the
+//! secret, so only the auth and registration functions, whose roles alone may read it
+//! (`cognito-idp:DescribeUserPoolClient`), can sign anyone in or up: a client cannot go round
 //! Quire's lockout, rate limits and trail by calling Cognito itself.
 //!
 //! The proof is `SECRET_HASH` = Base64(HMAC-SHA256(key = client secret, message = username +

@@ -24,6 +24,9 @@
 //! lockout: a wrong code is a failed attempt). An Owner or Admin without one gets a session the
 //! admin MFA gate (`pipeline::mfa`) holds to enrolment: [`associate_authenticator`], then
 //! [`verify_authenticator`].
+//!
+//! Registering an organisation and confirming its Owner's email (AUTHN-6, RATE-1) are in
+//! `registration` ([`register`], [`confirm_registration`], [`resend_confirmation`]).
 
 use crate::auth::AuthError;
 use crate::context::RequestCtx;
@@ -53,6 +56,12 @@ use quire_store::limits::{Limited, RateLimit, Slot};
 use quire_store::sessions::{Refreshed, SessionId, SessionRefused};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod registration;
+pub use registration::{
+    confirm_registration, register, resend_confirmation, ConfirmationCode, DisplayName, NewRegistration,
+    OrganisationName,
+};
 
 /// A sign-in email: printable ASCII with one `@`, at most 128 characters (Cognito's username
 /// limit), compared lower-cased. ASCII only, so that the lockout's notion of "the same account"
@@ -155,6 +164,24 @@ async fn guard(app: &App, ctx: &RequestCtx, email: &Email, refused: fn() -> Prob
         account,
         events,
     })
+}
+
+/// Guards a check of an emailed code (a reset or confirmation code) for `subject`: the
+/// address's refused codes under `limit`, then the account's attempt reserved before anything
+/// is judged (a locked account is answered `refused()`, which a wrong code's answer must equal).
+async fn guard_code(
+    app: &App,
+    ctx: &RequestCtx,
+    limit: RateLimit,
+    subject: &Subject,
+    refused: fn() -> Problem,
+) -> Result<(Slot, quire_store::attempts::Attempt), Problem> {
+    let address = address(ctx)?;
+    let slot = within_limit(app, ctx, limit, &Subject::address(address), &Account::client(address)).await?;
+    match app.store.reserve_attempt(subject, app.config.sign_in_lockout).await? {
+        Reservation::Granted(attempt) => Ok((slot, attempt)),
+        Reservation::Refused => Err(refused()),
+    }
 }
 
 /// Revokes at Cognito the tokens of a sign-in Quire did not hand out (it could not be recorded,
@@ -789,23 +816,14 @@ pub async fn reset_password(
     new: &NewPassword,
 ) -> Result<(), Problem> {
     let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;
-    let address = address(ctx)?;
-    let slot = within_limit(
+    let (slot, attempt) = guard_code(
         app,
         ctx,
         RateLimit::PASSWORD_RESET_FAILURES_PER_ADDRESS,
-        &Subject::address(address),
-        &Account::client(address),
+        &Subject::password_reset(email.as_str()),
+        Problem::invalid_code,
     )
     .await?;
-    let attempt = match app
-        .store
-        .reserve_attempt(&Subject::password_reset(email.as_str()), app.config.sign_in_lockout)
-        .await?
-    {
-        Reservation::Granted(attempt) => attempt,
-        Reservation::Refused => return Err(Problem::invalid_code()),
-    };
     let account = app.store.account(email.as_str()).await?;
     let number = attempt.number();
     let result = app

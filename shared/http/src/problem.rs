@@ -125,6 +125,20 @@ impl Problem {
         .with("field", "code")
     }
 
+    /// A registration's confirmation that was refused: a wrong or expired code, a password
+    /// that is not the registration's, no registration pending for the email, or confirmations
+    /// of the account locked: one answer for each (AUTHN-6, AUTHN-9).
+    pub fn invalid_confirmation() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-code",
+            "Invalid code",
+            "the code and password do not confirm a registration of this email, or the code has \
+             expired; ask for a new one",
+        )
+        .with("field", "code")
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
     }

@@ -31,18 +31,20 @@ pub(crate) struct AccountEntry {
 /// Whom an identity event is about, and the trail it is recorded in.
 #[derive(Debug, Clone)]
 pub struct Account {
-    trail: TenantScope,
+    pub(crate) trail: TenantScope,
     /// The member, for what only they could have done (a right password or code).
-    actor: Actor,
+    pub(crate) actor: Actor,
     /// Whoever typed the email, for everything else: a wrong guess is not the member's act.
-    typed: Actor,
-    target: Target,
+    pub(crate) typed: Actor,
+    pub(crate) target: Target,
     /// The member the email names, if any.
     user: Option<UserId>,
     /// Their role, if they are still a member.
     role: Option<Role>,
     /// When they enrolled their authenticator (`crate::mfa`), if they did.
     mfa_enrolled_at: Option<std::time::SystemTime>,
+    /// Whether their organisation awaits its Owner's email confirmation (`crate::registration`).
+    pending: bool,
 }
 
 /// The session a sign-in starts (`crate::sessions`): written in the transaction that records
@@ -79,12 +81,45 @@ impl Account {
         self.mfa_enrolled_at.filter(|_| self.is_known())
     }
 
+    /// Whether the email names the Owner of a registration not yet confirmed (AUTHN-6).
+    pub fn registration_pending(&self) -> bool {
+        self.is_known() && self.pending && self.role == Some(Role::Owner)
+    }
+
+    /// Whom an event about this account names outside its organisation (in the platform's
+    /// trail): the email's digest, never the member's id, which would tell the platform's
+    /// readers whose account it is.
+    pub(crate) fn target_outside(&self) -> Target {
+        Target::new("account", Subject::account(&self.typed.email).key_part())
+    }
+
+    /// The member the email names (their Cognito username: the `sub`), if it names one.
+    pub fn user(&self) -> Option<&UserId> {
+        self.member().map(|(_, user)| user)
+    }
+
     /// The member's organisation and user, if the email names one.
     pub(crate) fn member(&self) -> Option<(&OrgId, &UserId)> {
         self.user
             .as_ref()
             .filter(|_| self.is_known())
             .map(|u| (self.trail.org_id(), u))
+    }
+
+    /// Someone registering a new organisation with `email` (AUTHN-6): whoever they are, what
+    /// their registration records before it creates anything goes to the platform's trail, so
+    /// that registering with a member's email writes nothing into that member's organisation's.
+    pub fn registrant(email: &str) -> Self {
+        Account {
+            trail: TenantScope::new(OrgId::platform()),
+            actor: anonymous(email),
+            typed: anonymous(email),
+            target: Target::new("account", Subject::account(email).key_part()),
+            user: None,
+            role: None,
+            mfa_enrolled_at: None,
+            pending: false,
+        }
     }
 
     /// No account: a client known only by its address (a rate limit per address). Its events
@@ -98,6 +133,7 @@ impl Account {
             user: None,
             role: None,
             mfa_enrolled_at: None,
+            pending: false,
         }
     }
 }
@@ -115,7 +151,8 @@ fn anonymous(email: &str) -> Actor {
 
 impl Store {
     /// The account an email names: one read of the account directory and, for a member, one of
-    /// the membership (who they are, as the entry records them) with their enrolment record. An email that names no one
+    /// the membership (who they are, as the entry records them) with their enrolment record and
+    /// their organisation. An email that names no one
     /// is an account of the platform's trail, recorded as typed.
     pub async fn account(&self, email: &str) -> Result<Account, StoreError> {
         let subject = Subject::account(email);
@@ -132,12 +169,22 @@ impl Store {
                 user: None,
                 role: None,
                 mfa_enrolled_at: None,
+                pending: false,
             });
         };
-        // The membership and the enrolment record in one read (`crate::mfa`).
+        // The membership, the enrolment record (`crate::mfa`) and the organisation (pending a
+        // registration's confirmation or not) in one read.
         let member_key = keys::member(&entry.org_id, &entry.user_id);
         let mfa_key = keys::mfa(&entry.org_id, &entry.user_id);
-        let mut found = self.batch_read(&[member_key.clone(), mfa_key.clone()]).await?;
+        let org_key = keys::organisation(&entry.org_id);
+        let mut found = self
+            .batch_read(&[member_key.clone(), mfa_key.clone(), org_key.clone()])
+            .await?;
+        let pending = found
+            .remove(&org_key)
+            .map(super::from_item::<crate::directory::Organisation>)
+            .transpose()?
+            .is_some_and(|org| org.org_id == entry.org_id && org.status == crate::directory::OrgStatus::Pending);
         let member = found
             .remove(&member_key)
             .map(super::from_item::<crate::directory::Membership>)
@@ -165,6 +212,7 @@ impl Store {
             user: Some(entry.user_id),
             role,
             mfa_enrolled_at,
+            pending,
         })
     }
 

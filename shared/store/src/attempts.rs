@@ -57,6 +57,12 @@ impl Subject {
         Subject::of("password-reset", &email.to_ascii_lowercase())
     }
 
+    /// An account's email-confirmation codes (AUTHN-6), by its sign-in email, counted apart
+    /// like reset codes.
+    pub fn confirmation(email: &str) -> Self {
+        Subject::of("confirmation", &email.to_ascii_lowercase())
+    }
+
     /// A client by its IP address as the edge established it (`RequestCtx::source_ip`), for
     /// limits per address.
     /// An IPv6 address counts as its /64 (one subscriber's usual allocation, so a client

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrgStatus {
+    /// Registered through the API; active once its Owner confirms their email (AUTHN-6).
+    Pending,
     Active,
     Suspended,
     Closed,
@@ -30,8 +32,8 @@ pub enum MemberStatus {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Organisation {
     pub(crate) org_id: OrgId,
-    name: String,
-    status: OrgStatus,
+    pub(crate) name: String,
+    pub(crate) status: OrgStatus,
 }
 
 impl Organisation {
@@ -62,9 +64,9 @@ pub struct NewMember<'a> {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DirectoryEntry {
-    user_id: UserId,
-    org_id: OrgId,
+pub(crate) struct DirectoryEntry {
+    pub(crate) user_id: UserId,
+    pub(crate) org_id: OrgId,
 }
 
 /// Why a verified token does not make a caller.

@@ -16,6 +16,7 @@
 //! | every DynamoDB key and S3 object key | `keys` (private; [`ObjectKey`] is public) |
 //! | how a change is written with its audit event | `transaction` ([`Store::transaction`]) |
 //! | organisations and memberships | `directory` |
+//! | registering an organisation: pending until its Owner confirms their email | [`registration`] |
 //! | reading a tenant's chain, its blobs | `audit_log` |
 //! | the chain's append, quarantine, reconciler (feature `chain-writer`) | `writer` |
 //! | verification: quick check and jobs | `verification` |
@@ -34,6 +35,7 @@ mod keys;
 pub mod limits;
 mod mfa;
 mod passwords;
+pub mod registration;
 pub mod sessions;
 pub mod size;
 pub mod tenant;

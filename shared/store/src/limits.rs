@@ -73,6 +73,37 @@ impl RateLimit {
         window: Duration::from_secs(15 * 60),
     };
 
+    /// Registrations per client address: 5 per 10 minutes (RATE-1), every well-formed attempt
+    /// counted (taken emails included; a request refused as malformed never reaches the count).
+    pub const REGISTRATIONS_PER_ADDRESS: RateLimit = RateLimit {
+        name: "registrations-per-address",
+        max: 5,
+        window: Duration::from_secs(10 * 60),
+    };
+
+    /// New confirmation codes asked for per client address: 5 per 15 minutes, as for reset
+    /// codes (docs/decisions.md, "Registration").
+    pub const CONFIRMATION_CODES_PER_ADDRESS: RateLimit = RateLimit {
+        name: "confirmation-codes-per-address",
+        max: 5,
+        window: Duration::from_secs(15 * 60),
+    };
+
+    /// New confirmation codes asked for per email: 3 per 15 minutes, as for reset codes.
+    pub const CONFIRMATION_CODES_PER_EMAIL: RateLimit = RateLimit {
+        name: "confirmation-codes-per-email",
+        max: 3,
+        window: Duration::from_secs(15 * 60),
+    };
+
+    /// Refused confirmation codes per client address: 30 per 15 minutes, counted like
+    /// [`RateLimit::PASSWORD_RESET_FAILURES_PER_ADDRESS`] (given back when the code is accepted).
+    pub const CONFIRMATION_FAILURES_PER_ADDRESS: RateLimit = RateLimit {
+        name: "confirmation-failures-per-address",
+        max: 30,
+        window: Duration::from_secs(15 * 60),
+    };
+
     fn window_seconds(&self) -> u64 {
         self.window.as_secs().max(1)
     }

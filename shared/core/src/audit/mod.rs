@@ -95,12 +95,31 @@ pub enum Action {
     /// like a failed sign-in; an unknown or expired challenge does not).
     #[serde(rename = "mfa.challenge.failed")]
     MfaChallengeFailed,
+    /// An organisation was registered through the API (`after`: the organisation, `Pending`
+    /// until its Owner confirms their email); the first entry of its trail.
+    #[serde(rename = "organisation.registered")]
+    OrganisationRegistered,
+    /// A registration that created nothing (`after.reason`, kept internal: the email is taken,
+    /// or the identity provider refused it), in the platform's trail.
+    #[serde(rename = "registration.refused")]
+    RegistrationRefused,
+    /// The Owner confirmed their email with Cognito's code: the organisation is active from
+    /// now (`after`: the attempt, and the organisation's status before and after).
+    #[serde(rename = "registration.confirmed")]
+    RegistrationConfirmed,
+    /// A confirmation code was refused (`after.reason`, kept internal; `after.lockedUntil` when
+    /// this failure locked confirmations of the account).
+    #[serde(rename = "registration.confirm.failed")]
+    RegistrationConfirmFailed,
+    /// A new confirmation code was asked for (`after.outcome`: `code-sent`, or why none was).
+    #[serde(rename = "registration.code.requested")]
+    RegistrationCodeRequested,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 29] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -125,6 +144,11 @@ impl Action {
         Action::MfaEnrolled,
         Action::MfaChallengePassed,
         Action::MfaChallengeFailed,
+        Action::OrganisationRegistered,
+        Action::RegistrationRefused,
+        Action::RegistrationConfirmed,
+        Action::RegistrationConfirmFailed,
+        Action::RegistrationCodeRequested,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -158,6 +182,19 @@ impl Action {
         Action::SessionsRevoked,
         Action::MfaChallengePassed,
         Action::MfaChallengeFailed,
+    ];
+
+    /// What registering an organisation records (AUTHN-6, RATE-1): the organisation and its
+    /// Owner in the new trail; a refusal or a rate limit's trip in the platform's; the
+    /// confirmation, its refused codes and requests for new ones in the account's trail.
+    pub const REGISTRATION: [Action; 7] = [
+        Action::OrganisationRegistered,
+        Action::MemberAdded,
+        Action::RegistrationRefused,
+        Action::RegistrationConfirmed,
+        Action::RegistrationConfirmFailed,
+        Action::RegistrationCodeRequested,
+        Action::RateLimitTripped,
     ];
 
     /// The stable dotted name (`document.updated`).
@@ -480,6 +517,11 @@ mod tests {
                 Action::MfaEnrolled => 21,
                 Action::MfaChallengePassed => 22,
                 Action::MfaChallengeFailed => 23,
+                Action::OrganisationRegistered => 24,
+                Action::RegistrationRefused => 25,
+                Action::RegistrationConfirmed => 26,
+                Action::RegistrationConfirmFailed => 27,
+                Action::RegistrationCodeRequested => 28,
             };
             assert_eq!(Action::ALL[position], action);
         }

@@ -1,0 +1,455 @@
+//! Registering an organisation (AUTHN-6, AUTHN-9, RATE-1): Cognito's `SignUp` makes the Owner's
+//! user, unconfirmed, and Quire writes the organisation, `Pending`, with its Owner in one
+//! transaction (`quire_store::registration`). The code Cognito emails confirms the email
+//! (`ConfirmSignUp`), and the organisation becomes active; until then Cognito refuses the
+//! Owner's sign-in and Quire refuses every request of the organisation.
+//!
+//! No answer tells whether an email has an account: a registration with a taken email is
+//! answered as a new one (and creates nothing); a confirmation for an email with nothing pending
+//! is answered as a wrong code; a request for a new code is answered alike for every email.
+//! Confirming takes the registration's password as well as the emailed code: the code proves
+//! the email, the password that the confirmer is who registered.
+//!
+//! Guards, as for the password routes: registrations count against the client's address
+//! ([`RateLimit::REGISTRATIONS_PER_ADDRESS`], every well-formed attempt, taken emails
+//! included); refused confirmations against the address and the account (five in a row lock
+//! the account's confirmations for the sign-in lockout's length); requests for new codes per
+//! address and per email.
+
+use super::{
+    address, guard_code, parameters, rfc3339, secret_refused, six_digits, stored, unrecorded, within_limit, Email,
+    Password,
+};
+use super::{Problem, RequestCtx, COGNITO_RETRY_AFTER_SECONDS};
+use crate::App;
+use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
+use aws_sdk_cognitoidentityprovider::operation::confirm_sign_up::ConfirmSignUpError;
+use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
+use aws_sdk_cognitoidentityprovider::operation::resend_confirmation_code::ResendConfirmationCodeError;
+use aws_sdk_cognitoidentityprovider::operation::sign_up::SignUpError;
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType};
+use quire_core::audit::Action;
+use quire_core::ids::{OrgId, UserId};
+use quire_core::password::{NewPassword, Violation};
+use quire_core::rbac::Role;
+use quire_store::accounts::Account;
+use quire_store::attempts::{Failed, Subject};
+use quire_store::limits::RateLimit;
+use quire_store::registration::{Confirmation, Registration};
+use quire_store::NewMember;
+use serde_json::json;
+
+/// Single-line text a person typed as a name: 1 to `MAX` characters with at least one letter
+/// or digit, no control, bidirectional or line- and paragraph-separator characters (U+2028,
+/// U+2029); surrounding white space trimmed.
+fn name_text<const MAX: usize>(field: &str, value: String) -> Result<String, String> {
+    let value = value.trim().to_owned();
+    if !value.chars().any(char::is_alphanumeric) || value.chars().count() > MAX {
+        return Err(format!(
+            "{field}: must be 1 to {MAX} characters with at least one letter or digit"
+        ));
+    }
+    let separator = |c: char| matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{61c}');
+    if quire_core::text::has_forbidden_chars(&value, false) || value.chars().any(separator) {
+        return Err(format!("{field}: must be a single line without control characters"));
+    }
+    Ok(value)
+}
+
+/// An organisation's name: 1 to 120 characters on one line.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct OrganisationName(String);
+
+impl TryFrom<String> for OrganisationName {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        name_text::<120>("organisationName", value).map(OrganisationName)
+    }
+}
+
+/// A person's name as others see it: 1 to 100 characters on one line.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct DisplayName(String);
+
+impl TryFrom<String> for DisplayName {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        name_text::<100>("displayName", value).map(DisplayName)
+    }
+}
+
+/// A confirmation code as Cognito emails it: six ASCII digits.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct ConfirmationCode(String);
+
+impl TryFrom<String> for ConfirmationCode {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if six_digits(&value) {
+            Ok(ConfirmationCode(value))
+        } else {
+            Err("code: must be the 6 digits of the confirmation code".into())
+        }
+    }
+}
+
+/// What a registration names: the new organisation, its Owner and their password (checked
+/// against the policy by the route, AUTHN-3).
+pub struct NewRegistration<'a> {
+    pub organisation: &'a OrganisationName,
+    pub email: &'a Email,
+    pub display_name: &'a DisplayName,
+    pub password: &'a NewPassword,
+}
+
+/// Registers a new organisation (module documentation): counted against the client's address
+/// first, then Cognito's `SignUp` (with the organisation's id as the user's `custom:org_id`),
+/// then the organisation, `Pending`, with its Owner in one transaction. An email Cognito or
+/// Quire's account directory already holds creates nothing and is recorded as
+/// `registration.refused` in the platform's trail; the answer is the same (AUTHN-9). A user
+/// Cognito made for a registration that could not be written is deleted again.
+///
+/// Errors: 429 `too-many-requests` (the address's limit, with `Retry-After`; Cognito's quota,
+/// whatever the email), 400 `weak-password` (Cognito refused a password the policy allows), 400
+/// `invalid-body` (Cognito refused the email), 503.
+pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> Result<(), Problem> {
+    let email = new.email;
+    let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;
+    let address = address(ctx)?;
+    let _counted = within_limit(
+        app,
+        ctx,
+        RateLimit::REGISTRATIONS_PER_ADDRESS,
+        &Subject::address(address),
+        &Account::client(address),
+    )
+    .await?;
+    let org = OrgId::generate();
+    let attribute = |name: &str, value: &str| {
+        AttributeType::builder()
+            .name(name)
+            .value(value)
+            .build()
+            .map_err(Problem::internal)
+    };
+    let signed_up = app
+        .cognito
+        .sign_up()
+        .client_id(app.client.id())
+        .set_secret_hash(secret_hash)
+        .username(email.as_str())
+        .password(new.password.expose())
+        .user_attributes(attribute("email", email.as_str())?)
+        .user_attributes(attribute("name", &new.display_name.0)?)
+        .user_attributes(attribute("custom:org_id", org.as_str())?)
+        .send()
+        .await;
+    let user = match signed_up {
+        Ok(out) => UserId::parse(&out.user_sub).map_err(|_| Problem::internal("Cognito gave a user an invalid sub"))?,
+        Err(error) => {
+            return match error.into_service_error() {
+                SignUpError::UsernameExistsException(_) => refused(app, ctx, email, "email-taken").await,
+                SignUpError::InvalidPasswordException(_) => {
+                    Err(Problem::weak_password(&[Violation::NotAccepted]).with("field", "password"))
+                }
+                SignUpError::InvalidParameterException(e) => {
+                    tracing::warn!(message = e.message().unwrap_or_default(), "SignUp refused a parameter");
+                    Err(Problem::invalid_body(
+                        "email: must be an email address the identity provider accepts",
+                        Some("email"),
+                    ))
+                }
+                SignUpError::TooManyRequestsException(_) | SignUpError::LimitExceededException(_) => {
+                    Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
+                }
+                SignUpError::NotAuthorizedException(e) => {
+                    // The secret refused, or sign-up not allowed in the pool: Quire's configuration.
+                    if !secret_refused(&e) {
+                        tracing::error!(
+                            message = e.message().unwrap_or_default(),
+                            "Cognito does not allow SignUp"
+                        );
+                    }
+                    Err(Problem::unavailable("the identity provider refused the registration"))
+                }
+                other => Err(Problem::unavailable(other)),
+            };
+        }
+    };
+    let registration = Registration {
+        org: &org,
+        name: &new.organisation.0,
+        owner: NewMember {
+            user: &user,
+            email: email.as_str(),
+            display_name: &new.display_name.0,
+            role: Role::Owner,
+        },
+    };
+    match app.store.register_organisation(registration, ctx.origin()).await {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            // Cognito made a user Quire has no organisation for: it goes again, so the email
+            // can register later; left behind, it would hold the email and confirm to nothing.
+            if let Err(delete) = app
+                .cognito
+                .admin_delete_user()
+                .user_pool_id(&app.config.user_pool_id)
+                .username(user.as_str())
+                .send()
+                .await
+            {
+                tracing::error!(
+                    error = %DisplayErrorContext(&delete),
+                    "a user Cognito made for an unwritten registration was not deleted"
+                );
+            }
+            match error {
+                // Quire's directory holds the email (Cognito did not): taken all the same.
+                quire_store::StoreError::AlreadyExists => refused(app, ctx, email, "email-taken").await,
+                other => Err(stored(other)),
+            }
+        }
+    }
+}
+
+/// A registration that created nothing, recorded in the platform's trail and answered as an
+/// accepted one.
+async fn refused(app: &App, ctx: &RequestCtx, email: &Email, reason: &str) -> Result<(), Problem> {
+    app.store
+        .record_registration_event(
+            &Account::registrant(email.as_str()),
+            ctx.origin(),
+            Action::RegistrationRefused,
+            &json!({ "reason": reason }),
+        )
+        .await
+        .map_err(unrecorded)
+}
+
+/// Confirms the email of a registration's Owner (AUTHN-6): `code` proves the email, and
+/// `password` proves the confirmer is who registered. Without the password, whoever registered
+/// someone else's email could have its owner confirm it (a new code is theirs to ask for) and
+/// then sign in as the Owner of an organisation recorded under that verified email.
+///
+/// Guarded like a reset code: refused attempts count per address
+/// ([`RateLimit::CONFIRMATION_FAILURES_PER_ADDRESS`]) and per account (five in a row lock the
+/// account's confirmations, `Subject::confirmation`). Cognito checks the password first
+/// (`InitiateAuth`: an unconfirmed user with the right password is answered
+/// `UserNotConfirmedException`), then the code (`ConfirmSignUp`); a right pair activates the
+/// organisation (`registration.confirmed`, the Owner's act). A refused attempt is
+/// `registration.confirm.failed`, in the registration's trail, or the platform's for an email
+/// with no registration pending (answered as a wrong code, without asking Cognito).
+///
+/// Errors: 400 `invalid-code` (wrong code or password, expired code, nothing pending, locked:
+/// one answer), 429 (the address's limit, with `Retry-After`), 503. Cognito's confirmation and
+/// the activation cannot be one transaction: when the activation fails after Cognito confirmed
+/// (503), the same request again finds the password accepted with tokens (the user is
+/// confirmed) and activates.
+pub async fn confirm_registration(
+    app: &App,
+    ctx: &RequestCtx,
+    email: &Email,
+    code: &ConfirmationCode,
+    password: &Password,
+) -> Result<(), Problem> {
+    let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;
+    let (slot, attempt) = guard_code(
+        app,
+        ctx,
+        RateLimit::CONFIRMATION_FAILURES_PER_ADDRESS,
+        &Subject::confirmation(email.as_str()),
+        Problem::invalid_confirmation,
+    )
+    .await?;
+    let number = attempt.number();
+    let judged = match app.store.account(email.as_str()).await {
+        Ok(account) if account.registration_pending() => confirm_at_cognito(app, email, code, password, secret_hash)
+            .await
+            .map(|r| (account, r)),
+        Ok(account) => {
+            let reason = if account.is_known() {
+                "nothing-pending"
+            } else {
+                "unknown-account"
+            };
+            Ok((account, Some(reason)))
+        }
+        Err(error) => Err(stored(error)),
+    };
+    let (account, reason) = match judged {
+        Ok(judged) => judged,
+        Err(problem) => {
+            // Nothing was judged: neither the account nor the address is charged.
+            app.store.attempt_not_judged(attempt).await?;
+            app.store.give_back(slot).await?;
+            return Err(problem);
+        }
+    };
+    let Some(reason) = reason else {
+        let activated = app
+            .store
+            .confirm_registration(&account, ctx.origin(), &json!({ "attempt": number }))
+            .await;
+        if let Err(error) = app.store.attempt_succeeded(attempt).await {
+            tracing::error!(%error, "the confirmation's attempt count was not cleared");
+        }
+        if let Err(error) = app.store.give_back(slot).await {
+            tracing::error!(%error, "the confirmation's address count was not cleared");
+        }
+        return match activated {
+            // Activated now, or by a racing request between the two reads.
+            Ok(Confirmation::Activated | Confirmation::NothingPending) => Ok(()),
+            Err(error) => {
+                tracing::error!(%error, "Cognito confirmed a registration Quire did not activate");
+                Err(unrecorded(error))
+            }
+        };
+    };
+    let mut outcome = json!({ "attempt": number, "reason": reason });
+    if let Failed::Locked { until } = app.store.attempt_failed(attempt).await? {
+        outcome["lockedUntil"] = json!(rfc3339(until));
+    }
+    app.store
+        .record_registration_event(&account, ctx.origin(), Action::RegistrationConfirmFailed, &outcome)
+        .await
+        .map_err(unrecorded)?;
+    Err(Problem::invalid_confirmation())
+}
+
+/// Cognito's verdict on a confirmation of a pending registration: `None` when the password and
+/// the code are right (or the password is, and Cognito confirmed the user earlier: its code was
+/// proved then), or the refusal's reason for the trail. `Err` when Cognito judged nothing.
+async fn confirm_at_cognito(
+    app: &App,
+    email: &Email,
+    code: &ConfirmationCode,
+    password: &Password,
+    secret_hash: Option<String>,
+) -> Result<Option<&'static str>, Problem> {
+    let checked = app
+        .cognito
+        .initiate_auth()
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .client_id(app.client.id())
+        .set_auth_parameters(Some(parameters(
+            [("USERNAME", email.as_str()), ("PASSWORD", &password.0)],
+            secret_hash.clone(),
+        )))
+        .send()
+        .await;
+    match checked.map_err(|e| e.into_service_error()) {
+        // The password is right and the user unconfirmed: the code decides.
+        Err(InitiateAuthError::UserNotConfirmedException(_)) => {}
+        // The password is right and Cognito confirmed the user earlier (an activation that
+        // failed): the tokens are not handed out, and the activation is finished.
+        Ok(out) => {
+            super::discard(app, out.authentication_result.as_ref()).await;
+            return Ok(None);
+        }
+        Err(InitiateAuthError::NotAuthorizedException(e)) if !secret_refused(&e) => return Ok(Some("wrong-password")),
+        Err(InitiateAuthError::UserNotFoundException(_)) => return Ok(Some("unknown-to-identity-provider")),
+        Err(InitiateAuthError::TooManyRequestsException(_)) => {
+            return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
+        }
+        Err(other) => return Err(Problem::unavailable(other)),
+    }
+    let confirmed = app
+        .cognito
+        .confirm_sign_up()
+        .client_id(app.client.id())
+        .set_secret_hash(secret_hash)
+        .username(email.as_str())
+        .confirmation_code(&code.0)
+        .send()
+        .await;
+    Ok(match confirmed.map_err(|e| e.into_service_error()) {
+        Ok(_) => None,
+        Err(ConfirmSignUpError::CodeMismatchException(_)) => Some("wrong-code"),
+        Err(ConfirmSignUpError::ExpiredCodeException(_)) => Some("expired-code"),
+        // Cognito's own limit on one user's codes: judged, and answered as a wrong code, so
+        // that only a pending registration's confirmation does not answer otherwise.
+        Err(ConfirmSignUpError::TooManyFailedAttemptsException(_) | ConfirmSignUpError::LimitExceededException(_)) => {
+            Some("identity-provider-limit")
+        }
+        Err(ConfirmSignUpError::UserNotFoundException(_)) => Some("unknown-to-identity-provider"),
+        Err(ConfirmSignUpError::NotAuthorizedException(e)) if !secret_refused(&e) => Some("not-allowed"),
+        Err(ConfirmSignUpError::TooManyRequestsException(_)) => {
+            return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
+        }
+        Err(other) => return Err(Problem::unavailable(other)),
+    })
+}
+
+/// Asks Cognito to email a registration's Owner a new confirmation code
+/// (`ResendConfirmationCode`), limited per address
+/// ([`RateLimit::CONFIRMATION_CODES_PER_ADDRESS`]) and then per email
+/// ([`RateLimit::CONFIRMATION_CODES_PER_EMAIL`]), and records the request
+/// (`registration.code.requested`, with whether a code was sent) in the registration's trail,
+/// or the platform's for an email with none pending. Cognito is asked only for a pending
+/// registration; whether a code was sent is never told (AUTHN-9), Cognito's own limits on a
+/// user's codes included.
+///
+/// Errors: 429 `too-many-requests` (either of Quire's limits, with `Retry-After`), 503.
+pub async fn resend_confirmation(app: &App, ctx: &RequestCtx, email: &Email) -> Result<(), Problem> {
+    let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;
+    let address = address(ctx)?;
+    let _counted = within_limit(
+        app,
+        ctx,
+        RateLimit::CONFIRMATION_CODES_PER_ADDRESS,
+        &Subject::address(address),
+        &Account::client(address),
+    )
+    .await?;
+    // The per-email limit's trip is recorded in the platform's trail: the email may be a
+    // member's, and this request is anonymous.
+    let _counted = within_limit(
+        app,
+        ctx,
+        RateLimit::CONFIRMATION_CODES_PER_EMAIL,
+        &Subject::confirmation(email.as_str()),
+        &Account::registrant(email.as_str()),
+    )
+    .await?;
+    let account = app.store.account(email.as_str()).await?;
+    let outcome = if account.registration_pending() {
+        let sent = app
+            .cognito
+            .resend_confirmation_code()
+            .client_id(app.client.id())
+            .set_secret_hash(secret_hash)
+            .username(email.as_str())
+            .send()
+            .await;
+        match sent.map_err(|e| e.into_service_error()) {
+            Ok(_) => "code-sent",
+            Err(ResendConfirmationCodeError::UserNotFoundException(_)) => "unknown-to-identity-provider",
+            // Cognito holds the user confirmed: a confirmation whose activation failed, which
+            // the next confirmation finishes.
+            Err(ResendConfirmationCodeError::InvalidParameterException(_)) => "confirmed-at-identity-provider",
+            Err(
+                ResendConfirmationCodeError::LimitExceededException(_)
+                | ResendConfirmationCodeError::TooManyRequestsException(_)
+                | ResendConfirmationCodeError::CodeDeliveryFailureException(_),
+            ) => "identity-provider-limit",
+            Err(other) => return Err(Problem::unavailable(other)),
+        }
+    } else if account.is_known() {
+        "nothing-pending"
+    } else {
+        "unknown-account"
+    };
+    app.store
+        .record_registration_event(
+            &account,
+            ctx.origin(),
+            Action::RegistrationCodeRequested,
+            &json!({ "outcome": outcome }),
+        )
+        .await
+        .map_err(unrecorded)
+}

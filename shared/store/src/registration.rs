@@ -1,0 +1,200 @@
+//! Registration (AUTHN-6): an organisation registered through the API exists from the first
+//! request, `Pending`, with its Owner; it becomes `Active` when the Owner confirms their email.
+//!
+//! The organisation, the Owner's membership, the user directory entry, the account directory
+//! entry and the password's date are one transaction, with `organisation.registered` and
+//! `member.added` as the first entries of the new trail: either the whole organisation exists or
+//! nothing does, and the account directory's conditional insert is what makes an email register
+//! one organisation at most. A pending organisation admits no request (`Store::load_caller`
+//! refuses every organisation that is not active).
+
+use super::{keys, AuditContext, Store, StoreError};
+use crate::accounts::{Account, AccountEntry};
+use crate::attempts::Subject;
+use crate::directory::{DirectoryEntry, MemberStatus, Membership, NewMember, OrgStatus, Organisation};
+use crate::passwords::PasswordRecord;
+use crate::tenant::TenantScope;
+use aws_sdk_dynamodb::types::AttributeValue;
+use quire_core::audit::{Action, Origin, Target};
+use quire_core::ids::OrgId;
+use quire_core::rbac::Role;
+
+/// A new organisation and its Owner, as a registration names them. `org` is chosen before the
+/// identity provider is asked (it is the user's `custom:org_id` there); `owner.user` is the
+/// `sub` the identity provider gave the Owner; `owner.role` must be [`Role::Owner`].
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    pub org: &'a OrgId,
+    /// The organisation's name as the registrant typed it (the route bounds and sanitises it).
+    pub name: &'a str,
+    pub owner: NewMember<'a>,
+}
+
+/// What a confirmation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The organisation was pending and is active from now, recorded as `registration.confirmed`.
+    Activated,
+    /// Nothing was pending: the organisation is active already, or the account is no
+    /// registration's Owner. Nothing was written.
+    NothingPending,
+}
+
+impl Store {
+    /// Writes a registration in one transaction (module documentation), recorded as made by its
+    /// Owner. Errors: [`StoreError::AlreadyExists`] when the email or the user is in the
+    /// directories already (nothing is written), [`StoreError::Corrupt`] for an Owner of another
+    /// role or the platform's id, otherwise the store's.
+    pub async fn register_organisation(
+        &self,
+        registration: Registration<'_>,
+        origin: Origin,
+    ) -> Result<(), StoreError> {
+        let Registration { org, name, owner } = registration;
+        if owner.role != Role::Owner || org.is_platform() {
+            return Err(StoreError::Corrupt("a registration's first member is its Owner".into()));
+        }
+        let scope = TenantScope::new(org.clone());
+        let organisation = Organisation {
+            org_id: org.clone(),
+            name: name.to_owned(),
+            status: OrgStatus::Pending,
+        };
+        let member = Membership {
+            org_id: org.clone(),
+            user_id: owner.user.clone(),
+            email: owner.email.to_owned(),
+            display_name: owner.display_name.to_owned(),
+            role: Role::Owner,
+            status: MemberStatus::Active,
+        };
+        let actor = member.actor();
+        let directory = DirectoryEntry {
+            user_id: owner.user.clone(),
+            org_id: org.clone(),
+        };
+        let account = AccountEntry {
+            user_id: owner.user.clone(),
+            org_id: org.clone(),
+        };
+        // The Owner chose the password at registration: its age counts from now (AUTHN-4).
+        let password = PasswordRecord::now(org, owner.user);
+        let account_key = keys::account(&Subject::account(owner.email));
+        let committed = self
+            .transaction(&scope, AuditContext::new(actor, origin))
+            .insert(
+                keys::organisation(org),
+                &organisation,
+                Some((
+                    Action::OrganisationRegistered,
+                    Target::new("organisation", org.as_str()),
+                )),
+            )
+            .insert(
+                keys::member(org, owner.user),
+                &member,
+                Some((Action::MemberAdded, Target::new("user", owner.user.as_str()))),
+            )
+            .insert(keys::user(owner.user), &directory, None)
+            .insert(account_key.clone(), &account, None)
+            .put_beside(password.key(), &password)
+            .commit()
+            .await;
+        match committed {
+            // The SDK retries a transaction whose answer was lost: a retry of one that committed
+            // finds its own items. The account directory names this user and organisation only
+            // if this registration wrote it.
+            Err(StoreError::AlreadyExists) => {
+                let stored = self
+                    .read(&self.data_table, &account_key)
+                    .await?
+                    .map(super::from_item::<AccountEntry>)
+                    .transpose()?;
+                match stored {
+                    Some(entry) if entry.user_id == *owner.user && entry.org_id == *org => Ok(()),
+                    _ => Err(StoreError::AlreadyExists),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Records a registration event ([`Action::REGISTRATION`]) about `account`, as made by
+    /// whoever typed the email: one transaction holding only the outbox item. In the account's
+    /// organisation's trail only for a pending registration; otherwise (an active member's
+    /// email, or no one's) in the platform's, so that an anonymous request writes into an
+    /// organisation's trail only when it acts on that organisation's own registration.
+    pub async fn record_registration_event(
+        &self,
+        account: &Account,
+        origin: Origin,
+        action: Action,
+        outcome: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let (trail, target) = if account.registration_pending() {
+            (account.trail.clone(), account.target.clone())
+        } else {
+            (TenantScope::new(OrgId::platform()), account.target_outside())
+        };
+        let audit = AuditContext::for_route(account.typed.clone(), origin, &Action::REGISTRATION);
+        self.transaction(&trail, audit)
+            .event(action, target, outcome)
+            .commit()
+            .await
+    }
+
+    /// Activates the organisation of `account`'s registration, once the identity provider has
+    /// confirmed the Owner's email: its status goes from `Pending` to `Active` only if it is
+    /// still pending, with `registration.confirmed` (`after`: `outcome` and the status change)
+    /// as the Owner's act, in one transaction. Idempotent: a second call finds nothing pending.
+    pub async fn confirm_registration(
+        &self,
+        account: &Account,
+        origin: Origin,
+        outcome: &serde_json::Value,
+    ) -> Result<Confirmation, StoreError> {
+        let Some((org, user)) = account.member().filter(|_| account.registration_pending()) else {
+            return Ok(Confirmation::NothingPending);
+        };
+        let Some(current) = self
+            .read(&self.data_table, &keys::organisation(org))
+            .await?
+            .map(super::from_item::<Organisation>)
+            .transpose()?
+            .filter(|o| o.org_id == *org && o.status == OrgStatus::Pending)
+        else {
+            return Ok(Confirmation::NothingPending);
+        };
+        let active = Organisation {
+            status: OrgStatus::Active,
+            ..current
+        };
+        let mut outcome = outcome.clone();
+        outcome["owner"] = serde_json::json!(user.as_str());
+        outcome["status"] = serde_json::json!({ "before": OrgStatus::Pending, "after": OrgStatus::Active });
+        // Only the holder of the emailed code confirms: the Owner's act.
+        let audit = AuditContext::for_route(account.actor.clone(), origin, &Action::REGISTRATION);
+        let committed = self
+            .transaction(&TenantScope::new(org.clone()), audit)
+            .put_beside_if(
+                keys::organisation(org),
+                &active,
+                "#status = :pending",
+                vec![(":pending", AttributeValue::S("Pending".into()))],
+            )
+            .with_names(vec![("#status", "status")])
+            .event(
+                Action::RegistrationConfirmed,
+                Target::new("organisation", org.as_str()),
+                &outcome,
+            )
+            .commit()
+            .await;
+        match committed {
+            Ok(()) => Ok(Confirmation::Activated),
+            // Another confirmation activated it first.
+            Err(StoreError::Conflict) => Ok(Confirmation::NothingPending),
+            Err(other) => Err(other),
+        }
+    }
+}
