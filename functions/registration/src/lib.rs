@@ -125,7 +125,7 @@ struct Register {
 const REGISTRATION_ACCEPTED: RegistrationAccepted = RegistrationAccepted {
     status: "accepted",
     detail: "if the email can register, a confirmation code was sent to it; the organisation is \
-             active once the code is confirmed at POST /auth/confirm",
+             active once the code is confirmed with the password at POST /auth/confirm",
 };
 
 async fn register_organisation(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {

@@ -65,7 +65,7 @@ Try (the README's quick start has more):
   curl -s -w '\n' {api}/audit -H "authorization: Bearer $TOKEN"
   curl -s -w '\n' {api}/audit/verify -H "authorization: Bearer $TOKEN"
 
-Mail Cognito would send (password-reset codes) lands in {mailbox}
+Mail Cognito would send (password-reset and sign-up confirmation codes) lands in {mailbox}
 
 Ctrl-C stops it."#,
         emulator = stack.emulator.endpoint,
