@@ -57,6 +57,7 @@ ACTIONS = {
     "registration.confirmed",
     "registration.confirm.failed",
     "registration.code.requested",
+    "registration.expired",
 }
 
 

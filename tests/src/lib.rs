@@ -53,6 +53,9 @@ pub fn harness() -> &'static Harness {
                 let options = StackOptions {
                     seed: vec!["acme".into(), "globex".into()],
                     demo_password: DEFAULT_DEMO_PASSWORD.into(),
+                    // Short enough for a test to outwait (tests/tests/registration.rs), long
+                    // enough that no other test's registration expires under it.
+                    registration_validity: Some(REGISTRATION_VALIDITY),
                     ..Default::default()
                 };
                 let stack: &'static Stack =
@@ -608,6 +611,10 @@ async fn reply(response: reqwest::Response) -> Reply {
         text,
     }
 }
+
+/// How long a registration stays unconfirmed before its email may register again, in the
+/// tests' stack (deployed: 24 hours).
+pub const REGISTRATION_VALIDITY: Duration = Duration::from_secs(20);
 
 /// What [`Harness::call_from`] sends as `User-Agent`.
 pub const USER_AGENT: &str = "quire-blackbox-tests";

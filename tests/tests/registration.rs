@@ -543,6 +543,7 @@ async fn a_registration_retried_after_it_committed_succeeds_and_another_is_refus
                     display_name: "Retry",
                     role: Role::Owner,
                 },
+                replaces: None,
             };
             let first = store
                 .register_organisation(registration(&org, &user), origin.clone())
@@ -564,4 +565,127 @@ async fn a_registration_retried_after_it_committed_succeeds_and_another_is_refus
     assert!(retried.is_ok(), "a retry of a committed registration: {retried:?}");
     assert!(matches!(other, Err(StoreError::AlreadyExists)), "{other:?}");
     assert!(!other_written, "a refused registration wrote its member");
+}
+
+/// A registration left unconfirmed past its validity gives its email back: the next
+/// registration of the email closes it (`registration.expired`, by Quire), deletes its Cognito
+/// user (whose password signs no one in any more), and registers anew; the new one confirms.
+/// Within the validity, a second registration changes nothing.
+///
+/// Proves: AUTHN-6
+#[tokio::test]
+async fn an_unconfirmed_registration_expires_and_its_email_registers_anew() {
+    let h = harness();
+    let email = new_email("expiring");
+    let mut squat = registration(&email);
+    squat["password"] = json!("Squatter-Chosen-Passw0rd!");
+    let reply = post_from(fresh_address(), "/auth/register", squat).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    let expired = org_of(&email).await;
+    register(&email).await;
+    assert_eq!(org_of(&email).await, expired, "replaced within its validity");
+
+    tokio::time::sleep(quire_blackbox_tests::REGISTRATION_VALIDITY + std::time::Duration::from_secs(2)).await;
+    register(&email).await;
+    let renewed = org_of(&email).await;
+    assert_ne!(renewed, expired, "the email did not register anew");
+    post_from(
+        fresh_address(),
+        "/auth/login",
+        json!({"email": email, "password": "Squatter-Chosen-Passw0rd!"}),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
+    let code = h.confirmation_code(&email).expect("the new registration's code");
+    let confirmed = post_from(
+        fresh_address(),
+        "/auth/confirm",
+        json!({"email": email, "code": code, "password": h.password}),
+    )
+    .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    let signed_in = sign_in(&email).await;
+    assert_eq!(signed_in.body["challenge"], "mfa-setup", "{}", signed_in.text);
+
+    h.trail_settled(&expired).await;
+    let old: Vec<Value> = h
+        .trail_entries(&expired)
+        .await
+        .iter()
+        .map(|e| e["event"].clone())
+        .collect();
+    let last = old.last().expect("entries");
+    assert_eq!(last["action"], "registration.expired", "{old:#?}");
+    assert_eq!(last["actor"]["role"], "System");
+    assert_eq!(last["target"], json!({"type": "organisation", "id": expired.as_str()}));
+    assert_eq!(last["after"]["status"], json!({"before": "Pending", "after": "Closed"}));
+    assert!(
+        last["after"]["unconfirmedForSeconds"].as_u64() >= Some(quire_blackbox_tests::REGISTRATION_VALIDITY.as_secs())
+    );
+}
+
+/// A Cognito user that no registration wrote (one made round Quire's transaction: the
+/// function stopped between `SignUp` and its write) holds its email only for the registration
+/// validity; after it, a registration of the email deletes it and goes through.
+///
+/// Proves: AUTHN-6
+#[tokio::test]
+async fn an_identity_without_a_registration_holds_its_email_only_for_the_validity() {
+    let h = harness();
+    let email = new_email("orphan");
+    let password = h.password.clone();
+    let orphan = email.clone();
+    h.on_stack(move |stack| async move {
+        let hash = stack
+            .app
+            .client
+            .secret_hash(&stack.app.cognito, &orphan)
+            .await
+            .expect("the client's secret");
+        stack
+            .app
+            .cognito
+            .sign_up()
+            .client_id(stack.app.client.id())
+            .set_secret_hash(hash)
+            .username(&orphan)
+            .password(&password)
+            .send()
+            .await
+            .expect("a user no registration wrote");
+    })
+    .await;
+    let from = fresh_address();
+    let early = post_from(from, "/auth/register", registration(&email)).await;
+    assert_eq!(early.status, StatusCode::ACCEPTED, "{}", early.text);
+    assert!(
+        h.cognito()
+            .admin_get_user()
+            .user_pool_id(&h.user_pool_id)
+            .username(&email)
+            .send()
+            .await
+            .expect("the user")
+            .user_attributes()
+            .iter()
+            .all(|a| a.name() != "custom:org_id"),
+        "replaced within the validity"
+    );
+    tokio::time::sleep(quire_blackbox_tests::REGISTRATION_VALIDITY + std::time::Duration::from_secs(2)).await;
+    register(&email).await;
+    let org = org_of(&email).await;
+    h.trail_settled(&org).await;
+    let actions: Vec<Value> = h
+        .trail_entries(&org)
+        .await
+        .iter()
+        .map(|e| e["event"]["action"].clone())
+        .collect();
+    assert_eq!(actions[..2], [json!("organisation.registered"), json!("member.added")]);
+    h.trail_settled(&OrgId::platform()).await;
+    let refused = events_of(&h.platform_entries().await, &["registration.refused"])
+        .into_iter()
+        .filter(|e| e["origin"]["ip"] == from.to_string())
+        .count();
+    assert_eq!(refused, 1, "the early registration was refused");
 }

@@ -34,6 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         origin_secret_refresh: None,
         sign_in_lockout: None,
         sessions: None,
+        registration_validity: None,
     };
     let stack = Stack::start(options).await?;
     let api = &stack.api_url;

@@ -31,6 +31,8 @@ pub struct StackOptions {
     pub sign_in_lockout: Option<quire_store::attempts::LockoutPolicy>,
     /// Session limits (`None`: as deployed, 8 hours idle, 12 at most).
     pub sessions: Option<quire_store::sessions::SessionPolicy>,
+    /// How long a registration may stay unconfirmed (`None`: as deployed, 24 hours).
+    pub registration_validity: Option<std::time::Duration>,
 }
 
 pub struct Stack {
@@ -116,6 +118,9 @@ impl Stack {
             sessions: options
                 .sessions
                 .unwrap_or(quire_store::sessions::SessionPolicy::DEFAULT),
+            registration_validity: options
+                .registration_validity
+                .unwrap_or(quire_http::config::REGISTRATION_VALIDITY),
         };
         let refresh = options
             .origin_secret_refresh

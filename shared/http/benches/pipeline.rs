@@ -92,6 +92,7 @@ impl Fixture {
             origin_secret_version: None,
             sign_in_lockout: quire_store::attempts::LockoutPolicy::SIGN_IN,
             sessions: quire_store::sessions::SessionPolicy::DEFAULT,
+            registration_validity: quire_http::config::REGISTRATION_VALIDITY,
         };
         // As deployed: every request proves it came through CloudFront.
         let edge = Edge::Verified(Arc::new(OriginVerifier::fixed(

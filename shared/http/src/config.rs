@@ -57,6 +57,22 @@ pub fn sessions_from(idle: Option<&str>, absolute: Option<&str>) -> Result<Sessi
     Ok(policy)
 }
 
+/// How long a registration may stay unconfirmed before its email may register again
+/// (AUTHN-6): Cognito's confirmation codes live 24 hours, the default.
+pub const REGISTRATION_VALIDITY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The registration validity from `QUIRE_REGISTRATION_VALIDITY_SECONDS` (1 to 604 800: a week;
+/// default 86 400). Below a day only so that tests need not wait; template.yaml does not set it.
+pub fn registration_validity_from(seconds: Option<&str>) -> Result<Duration, ConfigError> {
+    match seconds {
+        None => Ok(REGISTRATION_VALIDITY),
+        Some(text) => match text.parse::<u64>() {
+            Ok(n) if (1..=604_800).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err(ConfigError::Invalid("QUIRE_REGISTRATION_VALIDITY_SECONDS")),
+        },
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_table: String,
@@ -80,6 +96,9 @@ pub struct Config {
     /// Session idle and absolute limits (AUTHN-8): `QUIRE_SESSION_IDLE_SECONDS` (default 8
     /// hours) and `QUIRE_SESSION_ABSOLUTE_SECONDS` (default 12 hours).
     pub sessions: SessionPolicy,
+    /// How long a registration may stay unconfirmed before a new registration of its email
+    /// replaces it (AUTHN-6): `QUIRE_REGISTRATION_VALIDITY_SECONDS` (default 24 hours).
+    pub registration_validity: Duration,
 }
 
 impl Config {
@@ -102,6 +121,9 @@ impl Config {
             sessions: sessions_from(
                 var("QUIRE_SESSION_IDLE_SECONDS").ok().as_deref(),
                 var("QUIRE_SESSION_ABSOLUTE_SECONDS").ok().as_deref(),
+            )?,
+            registration_validity: registration_validity_from(
+                var("QUIRE_REGISTRATION_VALIDITY_SECONDS").ok().as_deref(),
             )?,
         })
     }
@@ -149,6 +171,16 @@ mod tests {
             (None, Some("18446744073709551615")),
         ] {
             assert!(lockout_from(failures, seconds).is_err(), "{failures:?} {seconds:?}");
+        }
+    }
+
+    /// Proves: AUTHN-6
+    #[test]
+    fn the_registration_validity_is_configurable_within_bounds_only() {
+        assert_eq!(registration_validity_from(None).unwrap(), REGISTRATION_VALIDITY);
+        assert_eq!(registration_validity_from(Some("20")).unwrap(), Duration::from_secs(20));
+        for bad in ["0", "604801", "-1", "a day", ""] {
+            assert!(registration_validity_from(Some(bad)).is_err(), "{bad:?}");
         }
     }
 

@@ -43,8 +43,9 @@ pub struct Account {
     role: Option<Role>,
     /// When they enrolled their authenticator (`crate::mfa`), if they did.
     mfa_enrolled_at: Option<std::time::SystemTime>,
-    /// Whether their organisation awaits its Owner's email confirmation (`crate::registration`).
-    pending: bool,
+    /// Their organisation's status, if the email names a member (`Pending` awaits its Owner's
+    /// email confirmation: `crate::registration`).
+    status: Option<crate::directory::OrgStatus>,
 }
 
 /// The session a sign-in starts (`crate::sessions`): written in the transaction that records
@@ -83,7 +84,16 @@ impl Account {
 
     /// Whether the email names the Owner of a registration not yet confirmed (AUTHN-6).
     pub fn registration_pending(&self) -> bool {
-        self.is_known() && self.pending && self.role == Some(Role::Owner)
+        self.is_known() && self.status == Some(crate::directory::OrgStatus::Pending) && self.role == Some(Role::Owner)
+    }
+
+    /// The organisation the email's member belongs to, if it names one and it is closed (a
+    /// registration that expired unconfirmed, `crate::registration`): its email may register
+    /// anew.
+    pub fn closed_organisation(&self) -> Option<&OrgId> {
+        self.member()
+            .map(|(org, _)| org)
+            .filter(|_| self.status == Some(crate::directory::OrgStatus::Closed))
     }
 
     /// Whom an event about this account names outside its organisation (in the platform's
@@ -91,6 +101,11 @@ impl Account {
     /// readers whose account it is.
     pub(crate) fn target_outside(&self) -> Target {
         Target::new("account", Subject::account(&self.typed.email).key_part())
+    }
+
+    /// The organisation of the member the email names, if it names one.
+    pub fn organisation(&self) -> Option<&OrgId> {
+        self.member().map(|(org, _)| org)
     }
 
     /// The member the email names (their Cognito username: the `sub`), if it names one.
@@ -118,7 +133,7 @@ impl Account {
             user: None,
             role: None,
             mfa_enrolled_at: None,
-            pending: false,
+            status: None,
         }
     }
 
@@ -133,7 +148,7 @@ impl Account {
             user: None,
             role: None,
             mfa_enrolled_at: None,
-            pending: false,
+            status: None,
         }
     }
 }
@@ -169,7 +184,7 @@ impl Store {
                 user: None,
                 role: None,
                 mfa_enrolled_at: None,
-                pending: false,
+                status: None,
             });
         };
         // The membership, the enrolment record (`crate::mfa`) and the organisation (pending a
@@ -180,11 +195,12 @@ impl Store {
         let mut found = self
             .batch_read(&[member_key.clone(), mfa_key.clone(), org_key.clone()])
             .await?;
-        let pending = found
+        let status = found
             .remove(&org_key)
             .map(super::from_item::<crate::directory::Organisation>)
             .transpose()?
-            .is_some_and(|org| org.org_id == entry.org_id && org.status == crate::directory::OrgStatus::Pending);
+            .filter(|org| org.org_id == entry.org_id)
+            .map(|org| org.status);
         let member = found
             .remove(&member_key)
             .map(super::from_item::<crate::directory::Membership>)
@@ -212,7 +228,7 @@ impl Store {
             user: Some(entry.user_id),
             role,
             mfa_enrolled_at,
-            pending,
+            status,
         })
     }
 

@@ -15,7 +15,7 @@ use crate::directory::{DirectoryEntry, MemberStatus, Membership, NewMember, OrgS
 use crate::passwords::PasswordRecord;
 use crate::tenant::TenantScope;
 use aws_sdk_dynamodb::types::AttributeValue;
-use quire_core::audit::{Action, Origin, Target};
+use quire_core::audit::{Action, Actor, Origin, Target};
 use quire_core::ids::OrgId;
 use quire_core::rbac::Role;
 
@@ -28,6 +28,9 @@ pub struct Registration<'a> {
     /// The organisation's name as the registrant typed it (the route bounds and sanitises it).
     pub name: &'a str,
     pub owner: NewMember<'a>,
+    /// The expired registration of the same email this one replaces
+    /// ([`Store::expire_registration`] closed it): its account directory entry is taken over.
+    pub replaces: Option<&'a OrgId>,
 }
 
 /// What a confirmation found.
@@ -50,7 +53,12 @@ impl Store {
         registration: Registration<'_>,
         origin: Origin,
     ) -> Result<(), StoreError> {
-        let Registration { org, name, owner } = registration;
+        let Registration {
+            org,
+            name,
+            owner,
+            replaces,
+        } = registration;
         if owner.role != Role::Owner || org.is_platform() {
             return Err(StoreError::Corrupt("a registration's first member is its Owner".into()));
         }
@@ -80,7 +88,7 @@ impl Store {
         // The Owner chose the password at registration: its age counts from now (AUTHN-4).
         let password = PasswordRecord::now(org, owner.user);
         let account_key = keys::account(&Subject::account(owner.email));
-        let committed = self
+        let tx = self
             .transaction(&scope, AuditContext::new(actor, origin))
             .insert(
                 keys::organisation(org),
@@ -96,10 +104,24 @@ impl Store {
                 Some((Action::MemberAdded, Target::new("user", owner.user.as_str()))),
             )
             .insert(keys::user(owner.user), &directory, None)
-            .insert(account_key.clone(), &account, None)
-            .put_beside(password.key(), &password)
-            .commit()
-            .await;
+            .put_beside(password.key(), &password);
+        let committed = match replaces {
+            None => tx.insert(account_key.clone(), &account, None).commit().await,
+            // The email's entry may name the expired registration only (or none).
+            Some(expired) => tx
+                .put_beside_if(
+                    account_key.clone(),
+                    &account,
+                    "attribute_not_exists(pk) OR orgId = :expired",
+                    vec![(":expired", AttributeValue::S(expired.to_string()))],
+                )
+                .commit()
+                .await
+                .map_err(|error| match error {
+                    StoreError::Conflict => StoreError::AlreadyExists,
+                    other => other,
+                }),
+        };
         match committed {
             // The SDK retries a transaction whose answer was lost: a retry of one that committed
             // finds its own items. The account directory names this user and organisation only
@@ -117,6 +139,29 @@ impl Store {
             }
             other => other,
         }
+    }
+
+    /// Closes the organisation of `account`'s registration if it is still pending: its Owner
+    /// never confirmed the email within the registration's validity, and the email registers
+    /// again (the caller deleted or is deleting the identity provider's user). `Pending` →
+    /// `Closed` only if still pending, recorded as `registration.expired` by Quire itself in
+    /// the organisation's trail, with `outcome`. `false` when it was not pending (confirmed
+    /// meanwhile, or no registration): nothing is written.
+    pub async fn expire_registration(
+        &self,
+        account: &Account,
+        origin: Origin,
+        outcome: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        self.end_pending(
+            account,
+            origin,
+            Actor::system("registration expiry"),
+            Action::RegistrationExpired,
+            OrgStatus::Closed,
+            outcome,
+        )
+        .await
     }
 
     /// Records a registration event ([`Action::REGISTRATION`]) about `account`, as made by
@@ -153,8 +198,38 @@ impl Store {
         origin: Origin,
         outcome: &serde_json::Value,
     ) -> Result<Confirmation, StoreError> {
+        // Only the holder of the emailed code and the password confirms: the Owner's act.
+        let activated = self
+            .end_pending(
+                account,
+                origin,
+                account.actor.clone(),
+                Action::RegistrationConfirmed,
+                OrgStatus::Active,
+                outcome,
+            )
+            .await?;
+        Ok(if activated {
+            Confirmation::Activated
+        } else {
+            Confirmation::NothingPending
+        })
+    }
+
+    /// Moves the organisation of `account`'s pending registration to `to`, only if still
+    /// pending, with `action` (target: the organisation; `after`: `outcome`, the Owner and the
+    /// status change) as `actor`'s, in one transaction. `false` when it was not pending.
+    async fn end_pending(
+        &self,
+        account: &Account,
+        origin: Origin,
+        actor: Actor,
+        action: Action,
+        to: OrgStatus,
+        outcome: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
         let Some((org, user)) = account.member().filter(|_| account.registration_pending()) else {
-            return Ok(Confirmation::NothingPending);
+            return Ok(false);
         };
         let Some(current) = self
             .read(&self.data_table, &keys::organisation(org))
@@ -163,37 +238,29 @@ impl Store {
             .transpose()?
             .filter(|o| o.org_id == *org && o.status == OrgStatus::Pending)
         else {
-            return Ok(Confirmation::NothingPending);
+            return Ok(false);
         };
-        let active = Organisation {
-            status: OrgStatus::Active,
-            ..current
-        };
+        let ended = Organisation { status: to, ..current };
         let mut outcome = outcome.clone();
         outcome["owner"] = serde_json::json!(user.as_str());
-        outcome["status"] = serde_json::json!({ "before": OrgStatus::Pending, "after": OrgStatus::Active });
-        // Only the holder of the emailed code confirms: the Owner's act.
-        let audit = AuditContext::for_route(account.actor.clone(), origin, &Action::REGISTRATION);
+        outcome["status"] = serde_json::json!({ "before": OrgStatus::Pending, "after": to });
+        let audit = AuditContext::for_route(actor, origin, &Action::REGISTRATION);
         let committed = self
             .transaction(&TenantScope::new(org.clone()), audit)
             .put_beside_if(
                 keys::organisation(org),
-                &active,
+                &ended,
                 "#status = :pending",
                 vec![(":pending", AttributeValue::S("Pending".into()))],
             )
             .with_names(vec![("#status", "status")])
-            .event(
-                Action::RegistrationConfirmed,
-                Target::new("organisation", org.as_str()),
-                &outcome,
-            )
+            .event(action, Target::new("organisation", org.as_str()), &outcome)
             .commit()
             .await;
         match committed {
-            Ok(()) => Ok(Confirmation::Activated),
-            // Another confirmation activated it first.
-            Err(StoreError::Conflict) => Ok(Confirmation::NothingPending),
+            Ok(()) => Ok(true),
+            // Another request ended it first.
+            Err(StoreError::Conflict) => Ok(false),
             Err(other) => Err(other),
         }
     }

@@ -114,12 +114,16 @@ pub enum Action {
     /// A new confirmation code was asked for (`after.outcome`: `code-sent`, or why none was).
     #[serde(rename = "registration.code.requested")]
     RegistrationCodeRequested,
+    /// A registration left unconfirmed past its validity was closed so that its email can
+    /// register again (`after`: the status change and the Owner), by Quire itself.
+    #[serde(rename = "registration.expired")]
+    RegistrationExpired,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -149,6 +153,7 @@ impl Action {
         Action::RegistrationConfirmed,
         Action::RegistrationConfirmFailed,
         Action::RegistrationCodeRequested,
+        Action::RegistrationExpired,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -186,14 +191,16 @@ impl Action {
 
     /// What registering an organisation records (AUTHN-6, RATE-1): the organisation and its
     /// Owner in the new trail; a refusal or a rate limit's trip in the platform's; the
-    /// confirmation, its refused codes and requests for new ones in the account's trail.
-    pub const REGISTRATION: [Action; 7] = [
+    /// confirmation, its refused codes and requests for new ones in the account's trail; the
+    /// expiry of an unconfirmed registration whose email registers again, in its trail.
+    pub const REGISTRATION: [Action; 8] = [
         Action::OrganisationRegistered,
         Action::MemberAdded,
         Action::RegistrationRefused,
         Action::RegistrationConfirmed,
         Action::RegistrationConfirmFailed,
         Action::RegistrationCodeRequested,
+        Action::RegistrationExpired,
         Action::RateLimitTripped,
     ];
 
@@ -522,6 +529,7 @@ mod tests {
                 Action::RegistrationConfirmed => 26,
                 Action::RegistrationConfirmFailed => 27,
                 Action::RegistrationCodeRequested => 28,
+                Action::RegistrationExpired => 29,
             };
             assert_eq!(Action::ALL[position], action);
         }

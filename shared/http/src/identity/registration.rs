@@ -23,11 +23,13 @@ use super::{
 use super::{Problem, RequestCtx, COGNITO_RETRY_AFTER_SECONDS};
 use crate::App;
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
+use aws_sdk_cognitoidentityprovider::operation::admin_delete_user::AdminDeleteUserError;
+use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserError;
 use aws_sdk_cognitoidentityprovider::operation::confirm_sign_up::ConfirmSignUpError;
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
 use aws_sdk_cognitoidentityprovider::operation::resend_confirmation_code::ResendConfirmationCodeError;
 use aws_sdk_cognitoidentityprovider::operation::sign_up::SignUpError;
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType};
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, UserStatusType};
 use quire_core::audit::Action;
 use quire_core::ids::{OrgId, UserId};
 use quire_core::password::{NewPassword, Violation};
@@ -38,6 +40,7 @@ use quire_store::limits::RateLimit;
 use quire_store::registration::{Confirmation, Registration};
 use quire_store::NewMember;
 use serde_json::json;
+use std::time::SystemTime;
 
 /// Single-line text a person typed as a name: 1 to `MAX` characters with at least one letter
 /// or digit, no control, bidirectional or line- and paragraph-separator characters (U+2028,
@@ -112,6 +115,11 @@ pub struct NewRegistration<'a> {
 /// `registration.refused` in the platform's trail; the answer is the same (AUTHN-9). A user
 /// Cognito made for a registration that could not be written is deleted again.
 ///
+/// An email held by a registration left unconfirmed longer than the registration validity
+/// (`Config::registration_validity`), or by a Cognito user that has no registration (one whose
+/// registration was never written), registers anew: the old registration is closed
+/// (`registration.expired`) and its Cognito user deleted first ([`reclaim`]).
+///
 /// Errors: 429 `too-many-requests` (the address's limit, with `Retry-After`; Cognito's quota,
 /// whatever the email), 400 `weak-password` (Cognito refused a password the policy allows), 400
 /// `invalid-body` (Cognito refused the email), 503.
@@ -128,55 +136,45 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
     )
     .await?;
     let org = OrgId::generate();
-    let attribute = |name: &str, value: &str| {
-        AttributeType::builder()
-            .name(name)
-            .value(value)
-            .build()
-            .map_err(Problem::internal)
-    };
-    let signed_up = app
-        .cognito
-        .sign_up()
-        .client_id(app.client.id())
-        .set_secret_hash(secret_hash)
-        .username(email.as_str())
-        .password(new.password.expose())
-        .user_attributes(attribute("email", email.as_str())?)
-        .user_attributes(attribute("name", &new.display_name.0)?)
-        .user_attributes(attribute("custom:org_id", org.as_str())?)
-        .send()
-        .await;
-    let user = match signed_up {
-        Ok(out) => UserId::parse(&out.user_sub).map_err(|_| Problem::internal("Cognito gave a user an invalid sub"))?,
-        Err(error) => {
-            return match error.into_service_error() {
-                SignUpError::UsernameExistsException(_) => refused(app, ctx, email, "email-taken").await,
-                SignUpError::InvalidPasswordException(_) => {
-                    Err(Problem::weak_password(&[Violation::NotAccepted]).with("field", "password"))
+    // A registration that expired earlier (its organisation closed) leaves its account entry
+    // for the next one to take over.
+    let mut replaces = app.store.account(email.as_str()).await?.closed_organisation().cloned();
+    let mut reclaimed = false;
+    let user = loop {
+        match sign_up(app, &new, &org, secret_hash.clone()).await {
+            Ok(user) => break user,
+            Err(SignUpError::UsernameExistsException(_)) if !reclaimed => match reclaim(app, ctx, email).await? {
+                Some(expired) => {
+                    reclaimed = true;
+                    replaces = replaces.or(expired);
                 }
-                SignUpError::InvalidParameterException(e) => {
-                    tracing::warn!(message = e.message().unwrap_or_default(), "SignUp refused a parameter");
-                    Err(Problem::invalid_body(
-                        "email: must be an email address the identity provider accepts",
-                        Some("email"),
-                    ))
+                None => return refused(app, ctx, email, "email-taken").await,
+            },
+            Err(SignUpError::UsernameExistsException(_)) => return refused(app, ctx, email, "email-taken").await,
+            Err(SignUpError::InvalidPasswordException(_)) => {
+                return Err(Problem::weak_password(&[Violation::NotAccepted]).with("field", "password"))
+            }
+            Err(SignUpError::InvalidParameterException(e)) => {
+                tracing::warn!(message = e.message().unwrap_or_default(), "SignUp refused a parameter");
+                return Err(Problem::invalid_body(
+                    "email: must be an email address the identity provider accepts",
+                    Some("email"),
+                ));
+            }
+            Err(SignUpError::TooManyRequestsException(_) | SignUpError::LimitExceededException(_)) => {
+                return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
+            }
+            Err(SignUpError::NotAuthorizedException(e)) => {
+                // The secret refused, or sign-up not allowed in the pool: Quire's configuration.
+                if !secret_refused(&e) {
+                    tracing::error!(
+                        message = e.message().unwrap_or_default(),
+                        "Cognito does not allow SignUp"
+                    );
                 }
-                SignUpError::TooManyRequestsException(_) | SignUpError::LimitExceededException(_) => {
-                    Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
-                }
-                SignUpError::NotAuthorizedException(e) => {
-                    // The secret refused, or sign-up not allowed in the pool: Quire's configuration.
-                    if !secret_refused(&e) {
-                        tracing::error!(
-                            message = e.message().unwrap_or_default(),
-                            "Cognito does not allow SignUp"
-                        );
-                    }
-                    Err(Problem::unavailable("the identity provider refused the registration"))
-                }
-                other => Err(Problem::unavailable(other)),
-            };
+                return Err(Problem::unavailable("the identity provider refused the registration"));
+            }
+            Err(other) => return Err(Problem::unavailable(other)),
         }
     };
     let registration = Registration {
@@ -188,20 +186,14 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
             display_name: &new.display_name.0,
             role: Role::Owner,
         },
+        replaces: replaces.as_ref(),
     };
     match app.store.register_organisation(registration, ctx.origin()).await {
         Ok(()) => Ok(()),
         Err(error) => {
             // Cognito made a user Quire has no organisation for: it goes again, so the email
             // can register later; left behind, it would hold the email and confirm to nothing.
-            if let Err(delete) = app
-                .cognito
-                .admin_delete_user()
-                .user_pool_id(&app.config.user_pool_id)
-                .username(user.as_str())
-                .send()
-                .await
-            {
+            if let Err(delete) = delete_user(app, user.as_str()).await {
                 tracing::error!(
                     error = %DisplayErrorContext(&delete),
                     "a user Cognito made for an unwritten registration was not deleted"
@@ -214,6 +206,116 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
             }
         }
     }
+}
+
+/// Cognito's `SignUp` of the registration's Owner: their `sub`, or Cognito's refusal.
+async fn sign_up(
+    app: &App,
+    new: &NewRegistration<'_>,
+    org: &OrgId,
+    secret_hash: Option<String>,
+) -> Result<UserId, SignUpError> {
+    let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build();
+    let attributes = [
+        attribute("email", new.email.as_str()),
+        attribute("name", &new.display_name.0),
+        attribute("custom:org_id", org.as_str()),
+    ]
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(SignUpError::unhandled)?;
+    let out = app
+        .cognito
+        .sign_up()
+        .client_id(app.client.id())
+        .set_secret_hash(secret_hash)
+        .username(new.email.as_str())
+        .password(new.password.expose())
+        .set_user_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(|e| e.into_service_error())?;
+    UserId::parse(&out.user_sub).map_err(|_| SignUpError::unhandled("Cognito gave a user an invalid sub"))
+}
+
+async fn delete_user(
+    app: &App,
+    username: &str,
+) -> Result<(), aws_sdk_cognitoidentityprovider::error::SdkError<AdminDeleteUserError>> {
+    app.cognito
+        .admin_delete_user()
+        .user_pool_id(&app.config.user_pool_id)
+        .username(username)
+        .send()
+        .await
+        .map(|_| ())
+}
+
+/// Frees an email Cognito holds for a new registration, if what holds it is an unconfirmed
+/// user older than the registration validity: either the Owner of a registration never
+/// confirmed (its organisation is closed first, `registration.expired`, and the account entry
+/// is the new registration's to take over: `Some(Some(org))`), or a user with no registration
+/// at all (a registration whose transaction never committed: `Some(None)`). `None`: the email
+/// stays taken (an active member's, a confirmed user's, or a registration still within its
+/// validity).
+///
+/// Errors: 503 when Cognito or the store cannot say or do it (the organisation closed and the
+/// user not deleted is finished by the next registration of the email).
+async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Option<OrgId>>, Problem> {
+    let account = app.store.account(email.as_str()).await.map_err(stored)?;
+    let expired_org = account.closed_organisation().cloned();
+    if account.is_known() && !account.registration_pending() && expired_org.is_none() {
+        return Ok(None);
+    }
+    let username = account.user().map_or(email.as_str(), |u| u.as_str());
+    let found = match app
+        .cognito
+        .admin_get_user()
+        .user_pool_id(&app.config.user_pool_id)
+        .username(username)
+        .send()
+        .await
+    {
+        Ok(found) => found,
+        Err(error) => {
+            return match error.into_service_error() {
+                AdminGetUserError::UserNotFoundException(_) => Ok(None),
+                other => Err(Problem::unavailable(other)),
+            }
+        }
+    };
+    let created = found
+        .user_create_date()
+        .and_then(|d| SystemTime::try_from(*d).ok())
+        .unwrap_or_else(SystemTime::now);
+    let age = SystemTime::now().duration_since(created).unwrap_or_default();
+    if found.user_status() != Some(&UserStatusType::Unconfirmed) || age < app.config.registration_validity {
+        return Ok(None);
+    }
+    let replaced = if account.registration_pending() {
+        let outcome = json!({ "unconfirmedForSeconds": age.as_secs() });
+        if !app
+            .store
+            .expire_registration(&account, ctx.origin(), &outcome)
+            .await
+            .map_err(stored)?
+        {
+            // Confirmed meanwhile: taken.
+            return Ok(None);
+        }
+        account.organisation().cloned()
+    } else {
+        expired_org
+    };
+    tracing::warn!(
+        account = Subject::account(email.as_str()).key_part(),
+        unconfirmed_for_seconds = age.as_secs(),
+        "an unconfirmed registration's identity is deleted for a new registration of its email"
+    );
+    delete_user(app, found.username())
+        .await
+        .map_err(|e| Problem::unavailable(DisplayErrorContext(&e)))?;
+    Ok(Some(replaced))
 }
 
 /// A registration that created nothing, recorded in the platform's trail and answered as an
