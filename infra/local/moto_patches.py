@@ -47,6 +47,7 @@ from moto.cognitoidp.exceptions import (
     InvalidParameterException,
     NotAuthorizedError,
     ResourceNotFoundError,
+    UserNotConfirmedException,
 )
 from moto.cognitoidp.models import (
     CognitoIdpBackend,
@@ -465,6 +466,11 @@ def initiate_auth(self: CognitoIdpBackend, client_id: str, auth_flow: str, auth_
     parameters = auth_parameters or {}
     if str(auth_flow) == "USER_PASSWORD_AUTH":
         _require_secret_hash(self, client_id, parameters.get("USERNAME"), parameters.get("SECRET_HASH"))
+        # Cognito answers an unconfirmed user UserNotConfirmedException whatever the password;
+        # moto checks the password first.
+        _, user = _pool_user(self, client_id, parameters.get("USERNAME") or "")
+        if user is not None and user.status == UserStatus.UNCONFIRMED:
+            raise UserNotConfirmedException("User is not confirmed.")
     elif str(auth_flow) in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
         # moto checks this one too, but answers a mismatch with the hash as its message.
         for pool in self.user_pools.values():
@@ -514,7 +520,9 @@ def _confirm_forgot_password_response(self: CognitoIdpResponse):
 # 6-digit code valid for 24 hours. ConfirmSignUp refuses any other code (CodeMismatchException,
 # also for an unknown user with PreventUserExistenceErrors), an old one (ExpiredCodeException)
 # and a user confirmed already (NotAuthorizedException); ResendConfirmationCode replaces the code,
-# refuses a confirmed user (InvalidParameterException) and answers an unknown one as a known one.
+# refuses a confirmed user (InvalidParameterException) and answers an unknown one as a known one;
+# and a password sign-in of an unconfirmed user is answered UserNotConfirmedException whatever
+# the password (moto checks the password first).
 # Each checks the app client's SecretHash. moto checks neither the pool's setting nor the
 # secret, issues no code, confirms with any code (or none), and has no ResendConfirmationCode.
 # The adapter does what Cognito does, delivering each code to the local mailbox.

@@ -7,6 +7,7 @@
 
 use quire_blackbox_tests::{events_of, fresh_address, harness, uuid_hex, Reply};
 use quire_core::ids::{OrgId, UserId};
+use quire_core::password::{NewPassword, PasswordVerifier};
 use quire_core::rbac::Role;
 use quire_store::limits::RateLimit;
 use quire_store::registration::Registration;
@@ -173,7 +174,8 @@ async fn a_registered_organisation_is_pending_until_its_owner_confirms_the_email
     assert_eq!(trail[0]["actor"]["email"], email.as_str());
     assert_eq!(trail[1]["after"]["role"], "Owner");
     assert_eq!(trail[2]["after"]["reason"], "email-not-confirmed");
-    assert_eq!(trail[3]["after"]["reason"], "wrong-password");
+    // Cognito answers an unconfirmed user alike whatever the password.
+    assert_eq!(trail[3]["after"]["reason"], "email-not-confirmed");
     assert_eq!(trail[4]["after"]["reason"], "wrong-code");
     assert_eq!(
         trail[5]["after"]["status"],
@@ -525,6 +527,7 @@ async fn a_registration_retried_after_it_committed_succeeds_and_another_is_refus
     let (first, retried, other, other_written) = h
         .on_stack(move |stack| async move {
             let store = &stack.app.store;
+            let verifier = PasswordVerifier::new(&NewPassword::parse("Retried-Passw0rd!".into()).expect("password"));
             let origin = quire_core::audit::Origin::new(Some("192.0.2.1"), None, "retried-registration");
             let (org, user) = (
                 OrgId::generate(),
@@ -543,6 +546,7 @@ async fn a_registration_retried_after_it_committed_succeeds_and_another_is_refus
                     display_name: "Retry",
                     role: Role::Owner,
                 },
+                verifier: &verifier,
                 replaces: None,
             };
             let first = store
@@ -582,20 +586,44 @@ async fn an_unconfirmed_registration_expires_and_its_email_registers_anew() {
     let reply = post_from(fresh_address(), "/auth/register", squat).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     let expired = org_of(&email).await;
+    let squatter = h
+        .cognito()
+        .admin_get_user()
+        .user_pool_id(&h.user_pool_id)
+        .username(&email)
+        .send()
+        .await
+        .expect("the squatter's user")
+        .username()
+        .to_owned();
+    let squatters_code = h.confirmation_code(&email).expect("a code");
     register(&email).await;
     assert_eq!(org_of(&email).await, expired, "replaced within its validity");
 
     tokio::time::sleep(quire_blackbox_tests::REGISTRATION_VALIDITY + std::time::Duration::from_secs(2)).await;
+    // Past its validity a registration confirms no more, even with its code and password.
+    post_from(
+        fresh_address(),
+        "/auth/confirm",
+        json!({"email": email, "code": squatters_code, "password": "Squatter-Chosen-Passw0rd!"}),
+    )
+    .await
+    .assert_problem(StatusCode::BAD_REQUEST, "invalid-code");
     register(&email).await;
     let renewed = org_of(&email).await;
     assert_ne!(renewed, expired, "the email did not register anew");
-    post_from(
-        fresh_address(),
-        "/auth/login",
-        json!({"email": email, "password": "Squatter-Chosen-Passw0rd!"}),
-    )
-    .await
-    .assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
+    let gone = h
+        .cognito()
+        .admin_get_user()
+        .user_pool_id(&h.user_pool_id)
+        .username(&squatter)
+        .send()
+        .await
+        .map_err(|e| e.into_service_error().is_user_not_found_exception());
+    assert!(
+        matches!(gone, Err(true)),
+        "the expired registration's user was not deleted"
+    );
     let code = h.confirmation_code(&email).expect("the new registration's code");
     let confirmed = post_from(
         fresh_address(),
@@ -615,6 +643,12 @@ async fn an_unconfirmed_registration_expires_and_its_email_registers_anew() {
         .map(|e| e["event"].clone())
         .collect();
     let last = old.last().expect("entries");
+    let refused = old
+        .iter()
+        .filter(|e| e["action"] == "registration.confirm.failed")
+        .map(|e| e["after"]["reason"].clone())
+        .collect::<Vec<Value>>();
+    assert_eq!(refused, [json!("expired-registration")]);
     assert_eq!(last["action"], "registration.expired", "{old:#?}");
     assert_eq!(last["actor"]["role"], "System");
     assert_eq!(last["target"], json!({"type": "organisation", "id": expired.as_str()}));
@@ -688,4 +722,12 @@ async fn an_identity_without_a_registration_holds_its_email_only_for_the_validit
         .filter(|e| e["origin"]["ip"] == from.to_string())
         .count();
     assert_eq!(refused, 1, "the early registration was refused");
+    let digest = quire_store::attempts::Subject::account(&email);
+    let expired: Vec<Value> = events_of(&h.platform_entries().await, &["registration.expired"])
+        .into_iter()
+        .filter(|e| e["target"]["id"] == digest.key_part())
+        .cloned()
+        .collect();
+    assert_eq!(expired.len(), 1, "{expired:#?}");
+    assert_eq!(expired[0]["after"]["identity"], "deleted");
 }

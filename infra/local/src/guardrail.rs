@@ -425,9 +425,9 @@ pub fn keys_built_outside_the_store(root: &std::path::Path) -> Vec<(String, usiz
 /// Store calls that reach another tenant's data without a caller's scope, and the only places
 /// that may make them: the chain's append and reconciler (the audit writer, the local stack
 /// that drives it, tests), a verification job's slices (the audit verifier, tests), resolving a
-/// caller (the tenant layer), onboarding (seeding, tests), registering and confirming an
-/// organisation (the registration module alone), and the test helpers (tests).
-pub const CAPABILITY_CALLS: [(&str, &[&str]); 12] = [
+/// caller (the tenant layer), onboarding (seeding, tests), registering, confirming and expiring
+/// an organisation's registration (the registration module alone), and the test helpers (tests).
+pub const CAPABILITY_CALLS: [(&str, &[&str]); 13] = [
     (".append_outbox(", &["functions/audit-writer/", "tests/"]),
     (".append_stream_records(", &["functions/audit-writer/"]),
     (".drain_outbox(", &["tests/"]),
@@ -442,6 +442,7 @@ pub const CAPABILITY_CALLS: [(&str, &[&str]); 12] = [
         &["shared/http/src/identity/registration.rs", "tests/"],
     ),
     (".confirm_registration(", &["shared/http/src/identity/registration.rs"]),
+    (".expire_registration(", &["shared/http/src/identity/registration.rs"]),
     ("quire_store::testing", &["tests/"]),
 ];
 

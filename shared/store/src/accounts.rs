@@ -103,6 +103,11 @@ impl Account {
         Target::new("account", Subject::account(&self.typed.email).key_part())
     }
 
+    /// Whether the email names a member of an active organisation.
+    pub fn organisation_active(&self) -> bool {
+        self.is_known() && self.status == Some(crate::directory::OrgStatus::Active)
+    }
+
     /// The organisation of the member the email names, if it names one.
     pub fn organisation(&self) -> Option<&OrgId> {
         self.member().map(|(org, _)| org)

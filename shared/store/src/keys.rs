@@ -77,6 +77,13 @@ pub(crate) fn organisation(org: &OrgId) -> Key {
     Key::new(format!("{}#PROFILE", tenant(org)), "ORG")
 }
 
+/// A registration awaiting its Owner's confirmation (`crate::registration`): when it was made
+/// and its password verifier. A partition of its own, so that IAM grants it to the registration
+/// function alone.
+pub(crate) fn registration(org: &OrgId) -> Key {
+    Key::new(format!("{}#REGISTRATION", tenant(org)), "REGISTRATION")
+}
+
 pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#MEMBER", tenant(org)), user.as_str())
 }

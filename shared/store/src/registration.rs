@@ -16,8 +16,11 @@ use crate::passwords::PasswordRecord;
 use crate::tenant::TenantScope;
 use aws_sdk_dynamodb::types::AttributeValue;
 use quire_core::audit::{Action, Actor, Origin, Target};
-use quire_core::ids::OrgId;
+use quire_core::ids::{OrgId, UserId};
+use quire_core::password::PasswordVerifier;
 use quire_core::rbac::Role;
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
 
 /// A new organisation and its Owner, as a registration names them. `org` is chosen before the
 /// identity provider is asked (it is the user's `custom:org_id` there); `owner.user` is the
@@ -28,9 +31,43 @@ pub struct Registration<'a> {
     /// The organisation's name as the registrant typed it (the route bounds and sanitises it).
     pub name: &'a str,
     pub owner: NewMember<'a>,
+    /// The registrant's password verifier, kept until the registration is confirmed or expires.
+    pub verifier: &'a PasswordVerifier,
     /// The expired registration of the same email this one replaces
     /// ([`Store::expire_registration`] closed it): its account directory entry is taken over.
     pub replaces: Option<&'a OrgId>,
+}
+
+/// A registration's own record beside its organisation (`keys::registration`): the verifier of
+/// the password the registrant chose, until the registration ends (confirmed or expired).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrationRecord {
+    org_id: OrgId,
+    user_id: UserId,
+    /// Milliseconds since the Unix epoch.
+    registered_at: u64,
+    verifier: Option<PasswordVerifier>,
+}
+
+/// A registration awaiting its Owner's confirmation.
+#[derive(Debug, Clone)]
+pub struct PendingRegistration {
+    registered_at: SystemTime,
+    verifier: PasswordVerifier,
+}
+
+impl PendingRegistration {
+    /// When the registration was written.
+    pub fn registered_at(&self) -> SystemTime {
+        self.registered_at
+    }
+
+    /// Whether `password` is the registrant's (Argon2id, CPU-bound: run it on a blocking
+    /// thread from async code).
+    pub fn verifies(&self, password: &str) -> bool {
+        self.verifier.verifies(password)
+    }
 }
 
 /// What a confirmation found.
@@ -57,6 +94,7 @@ impl Store {
             org,
             name,
             owner,
+            verifier,
             replaces,
         } = registration;
         if owner.role != Role::Owner || org.is_platform() {
@@ -88,6 +126,12 @@ impl Store {
         // The Owner chose the password at registration: its age counts from now (AUTHN-4).
         let password = PasswordRecord::now(org, owner.user);
         let account_key = keys::account(&Subject::account(owner.email));
+        let record = RegistrationRecord {
+            org_id: org.clone(),
+            user_id: owner.user.clone(),
+            registered_at: crate::sessions::now_millis(),
+            verifier: Some(verifier.clone()),
+        };
         let tx = self
             .transaction(&scope, AuditContext::new(actor, origin))
             .insert(
@@ -104,6 +148,7 @@ impl Store {
                 Some((Action::MemberAdded, Target::new("user", owner.user.as_str()))),
             )
             .insert(keys::user(owner.user), &directory, None)
+            .insert(keys::registration(org), &record, None)
             .put_beside(password.key(), &password);
         let committed = match replaces {
             None => tx.insert(account_key.clone(), &account, None).commit().await,
@@ -139,6 +184,25 @@ impl Store {
             }
             other => other,
         }
+    }
+
+    /// The registration `account`'s email awaits confirmation of, if it does: one consistent
+    /// read of its record.
+    pub async fn pending_registration(&self, account: &Account) -> Result<Option<PendingRegistration>, StoreError> {
+        let Some((org, user)) = account.member().filter(|_| account.registration_pending()) else {
+            return Ok(None);
+        };
+        let Some(item) = self.read(&self.data_table, &keys::registration(org)).await? else {
+            return Ok(None);
+        };
+        let record: RegistrationRecord = super::from_item(item)?;
+        Ok(record
+            .verifier
+            .filter(|_| record.org_id == *org && record.user_id == *user)
+            .map(|verifier| PendingRegistration {
+                registered_at: std::time::UNIX_EPOCH + std::time::Duration::from_millis(record.registered_at),
+                verifier,
+            }))
     }
 
     /// Closes the organisation of `account`'s registration if it is still pending: its Owner
@@ -244,9 +308,17 @@ impl Store {
         let mut outcome = outcome.clone();
         outcome["owner"] = serde_json::json!(user.as_str());
         outcome["status"] = serde_json::json!({ "before": OrgStatus::Pending, "after": to });
+        // The verifier is of no use once the registration ends: it goes with the change.
+        let spent = RegistrationRecord {
+            org_id: org.clone(),
+            user_id: user.clone(),
+            registered_at: 0,
+            verifier: None,
+        };
         let audit = AuditContext::for_route(actor, origin, &Action::REGISTRATION);
         let committed = self
             .transaction(&TenantScope::new(org.clone()), audit)
+            .put_beside(keys::registration(org), &spent)
             .put_beside_if(
                 keys::organisation(org),
                 &ended,

@@ -115,7 +115,9 @@ pub enum Action {
     #[serde(rename = "registration.code.requested")]
     RegistrationCodeRequested,
     /// A registration left unconfirmed past its validity was closed so that its email can
-    /// register again (`after`: the status change and the Owner), by Quire itself.
+    /// register again (`after`: the status change and the Owner), by Quire itself; or, in the
+    /// platform's trail, an unconfirmed identity no registration wrote was deleted for the same
+    /// reason (`after.identity`).
     #[serde(rename = "registration.expired")]
     RegistrationExpired,
 }

@@ -17,8 +17,7 @@
 //! address and per email.
 
 use super::{
-    address, guard_code, parameters, rfc3339, secret_refused, six_digits, stored, unrecorded, within_limit, Email,
-    Password,
+    address, guard_code, rfc3339, secret_refused, six_digits, stored, unrecorded, within_limit, Email, Password,
 };
 use super::{Problem, RequestCtx, COGNITO_RETRY_AFTER_SECONDS};
 use crate::App;
@@ -26,13 +25,12 @@ use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::operation::admin_delete_user::AdminDeleteUserError;
 use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserError;
 use aws_sdk_cognitoidentityprovider::operation::confirm_sign_up::ConfirmSignUpError;
-use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
 use aws_sdk_cognitoidentityprovider::operation::resend_confirmation_code::ResendConfirmationCodeError;
 use aws_sdk_cognitoidentityprovider::operation::sign_up::SignUpError;
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, UserStatusType};
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, UserStatusType};
 use quire_core::audit::Action;
 use quire_core::ids::{OrgId, UserId};
-use quire_core::password::{NewPassword, Violation};
+use quire_core::password::{NewPassword, PasswordVerifier, Violation};
 use quire_core::rbac::Role;
 use quire_store::accounts::Account;
 use quire_store::attempts::{Failed, Subject};
@@ -40,7 +38,7 @@ use quire_store::limits::RateLimit;
 use quire_store::registration::{Confirmation, Registration};
 use quire_store::NewMember;
 use serde_json::json;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Single-line text a person typed as a name: 1 to `MAX` characters with at least one letter
 /// or digit, no control, bidirectional or line- and paragraph-separator characters (U+2028,
@@ -118,7 +116,7 @@ pub struct NewRegistration<'a> {
 /// An email held by a registration left unconfirmed longer than the registration validity
 /// (`Config::registration_validity`), or by a Cognito user that has no registration (one whose
 /// registration was never written), registers anew: the old registration is closed
-/// (`registration.expired`) and its Cognito user deleted first ([`reclaim`]).
+/// (`registration.expired`) and its Cognito user deleted first (`reclaim`).
 ///
 /// Errors: 429 `too-many-requests` (the address's limit, with `Retry-After`; Cognito's quota,
 /// whatever the email), 400 `weak-password` (Cognito refused a password the policy allows), 400
@@ -136,6 +134,12 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
     )
     .await?;
     let org = OrgId::generate();
+    // Argon2id is CPU-bound: off the async threads.
+    let text = new.password.expose().to_owned();
+    let verifier = tokio::task::spawn_blocking(move || NewPassword::parse(text).map(|p| PasswordVerifier::new(&p)))
+        .await
+        .map_err(Problem::internal)?
+        .map_err(|violations| Problem::weak_password(&violations).with("field", "password"))?;
     // A registration that expired earlier (its organisation closed) leaves its account entry
     // for the next one to take over.
     let mut replaces = app.store.account(email.as_str()).await?.closed_organisation().cloned();
@@ -186,6 +190,7 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
             display_name: &new.display_name.0,
             role: Role::Owner,
         },
+        verifier: &verifier,
         replaces: replaces.as_ref(),
     };
     match app.store.register_organisation(registration, ctx.origin()).await {
@@ -252,27 +257,28 @@ async fn delete_user(
 }
 
 /// Frees an email Cognito holds for a new registration, if what holds it is an unconfirmed
-/// user older than the registration validity: either the Owner of a registration never
-/// confirmed (its organisation is closed first, `registration.expired`, and the account entry
-/// is the new registration's to take over: `Some(Some(org))`), or a user with no registration
-/// at all (a registration whose transaction never committed: `Some(None)`). `None`: the email
-/// stays taken (an active member's, a confirmed user's, or a registration still within its
-/// validity).
+/// user and the registration validity has passed (`Config::registration_validity`): either
+/// the Owner of a registration never confirmed, counted from its record (its organisation is
+/// closed first, `registration.expired`, so that no confirmation can activate it any more:
+/// confirmations stop a margin before the validity ends; the new registration takes over the
+/// account entry: `Some(Some(org))`), or a user with no registration, counted from Cognito's
+/// creation date (a registration whose transaction never committed, or whose organisation was
+/// closed before its user could be deleted: `Some(closed organisation)`). `None`: the email
+/// stays taken (an active member's, a confirmed user's, a registration within its validity).
+/// The user is looked up by the email, so a user left from an earlier reclaim is found too.
 ///
-/// Errors: 503 when Cognito or the store cannot say or do it (the organisation closed and the
-/// user not deleted is finished by the next registration of the email).
+/// Errors: 503 when Cognito or the store cannot say or do it; what was done is finished by the
+/// next registration of the email.
 async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Option<OrgId>>, Problem> {
     let account = app.store.account(email.as_str()).await.map_err(stored)?;
-    let expired_org = account.closed_organisation().cloned();
-    if account.is_known() && !account.registration_pending() && expired_org.is_none() {
+    if account.organisation_active() {
         return Ok(None);
     }
-    let username = account.user().map_or(email.as_str(), |u| u.as_str());
     let found = match app
         .cognito
         .admin_get_user()
         .user_pool_id(&app.config.user_pool_id)
-        .username(username)
+        .username(email.as_str())
         .send()
         .await
     {
@@ -284,15 +290,21 @@ async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Op
             }
         }
     };
-    let created = found
-        .user_create_date()
-        .and_then(|d| SystemTime::try_from(*d).ok())
-        .unwrap_or_else(SystemTime::now);
-    let age = SystemTime::now().duration_since(created).unwrap_or_default();
-    if found.user_status() != Some(&UserStatusType::Unconfirmed) || age < app.config.registration_validity {
+    if found.user_status() != Some(&UserStatusType::Unconfirmed) {
         return Ok(None);
     }
-    let replaced = if account.registration_pending() {
+    let validity = app.config.registration_validity;
+    let since = |time: SystemTime| SystemTime::now().duration_since(time).unwrap_or_default();
+    let registration_of_found =
+        account.registration_pending() && account.user().map(|u| u.as_str()) == Some(found.username());
+    let replaced = if registration_of_found {
+        let Some(pending) = app.store.pending_registration(&account).await.map_err(stored)? else {
+            return Ok(None);
+        };
+        let age = since(pending.registered_at());
+        if age < validity {
+            return Ok(None);
+        }
         let outcome = json!({ "unconfirmedForSeconds": age.as_secs() });
         if !app
             .store
@@ -305,17 +317,38 @@ async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Op
         }
         account.organisation().cloned()
     } else {
-        expired_org
+        let created = found
+            .user_create_date()
+            .and_then(|d| SystemTime::try_from(*d).ok())
+            .unwrap_or_else(SystemTime::now);
+        if since(created) < validity || account.registration_pending() {
+            return Ok(None);
+        }
+        // An identity no organisation's trail knows: its end is recorded in the platform's.
+        let outcome = json!({ "identity": "deleted", "unconfirmedForSeconds": since(created).as_secs() });
+        app.store
+            .record_registration_event(
+                &Account::registrant(email.as_str()),
+                ctx.origin(),
+                Action::RegistrationExpired,
+                &outcome,
+            )
+            .await
+            .map_err(unrecorded)?;
+        account.closed_organisation().cloned()
     };
     tracing::warn!(
         account = Subject::account(email.as_str()).key_part(),
-        unconfirmed_for_seconds = age.as_secs(),
-        "an unconfirmed registration's identity is deleted for a new registration of its email"
+        "an unconfirmed identity is deleted for a new registration of its email"
     );
-    delete_user(app, found.username())
-        .await
-        .map_err(|e| Problem::unavailable(DisplayErrorContext(&e)))?;
-    Ok(Some(replaced))
+    match delete_user(app, found.username()).await {
+        Ok(()) => Ok(Some(replaced)),
+        Err(error) => match error.into_service_error() {
+            // Deleted by a racing registration of the same email.
+            AdminDeleteUserError::UserNotFoundException(_) => Ok(Some(replaced)),
+            other => Err(Problem::unavailable(other)),
+        },
+    }
 }
 
 /// A registration that created nothing, recorded in the platform's trail and answered as an
@@ -339,18 +372,19 @@ async fn refused(app: &App, ctx: &RequestCtx, email: &Email, reason: &str) -> Re
 ///
 /// Guarded like a reset code: refused attempts count per address
 /// ([`RateLimit::CONFIRMATION_FAILURES_PER_ADDRESS`]) and per account (five in a row lock the
-/// account's confirmations, `Subject::confirmation`). Cognito checks the password first
-/// (`InitiateAuth`: an unconfirmed user with the right password is answered
-/// `UserNotConfirmedException`), then the code (`ConfirmSignUp`); a right pair activates the
-/// organisation (`registration.confirmed`, the Owner's act). A refused attempt is
+/// account's confirmations, `Subject::confirmation`). The password is checked against the
+/// registration's Argon2id verifier (Cognito answers an unconfirmed user's sign-in alike
+/// whatever the password), then Cognito checks the code (`ConfirmSignUp`); a right pair
+/// activates the organisation (`registration.confirmed`, the Owner's act). A registration past
+/// its validity (less a margin: `confirmation_margin`) confirms no more. A refused attempt is
 /// `registration.confirm.failed`, in the registration's trail, or the platform's for an email
 /// with no registration pending (answered as a wrong code, without asking Cognito).
 ///
-/// Errors: 400 `invalid-code` (wrong code or password, expired code, nothing pending, locked:
-/// one answer), 429 (the address's limit, with `Retry-After`), 503. Cognito's confirmation and
-/// the activation cannot be one transaction: when the activation fails after Cognito confirmed
-/// (503), the same request again finds the password accepted with tokens (the user is
-/// confirmed) and activates.
+/// Errors: 400 `invalid-code` (wrong code or password, expired code or registration, nothing
+/// pending, locked: one answer), 429 (the address's limit, with `Retry-After`), 503. Cognito's
+/// confirmation and the activation cannot be one transaction: when the activation fails after
+/// Cognito confirmed (503), the same request again finds Cognito holding the user confirmed
+/// and, the password proved, activates.
 pub async fn confirm_registration(
     app: &App,
     ctx: &RequestCtx,
@@ -358,7 +392,7 @@ pub async fn confirm_registration(
     code: &ConfirmationCode,
     password: &Password,
 ) -> Result<(), Problem> {
-    let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;
+    let secret = app.client.secret(&app.cognito).await?;
     let (slot, attempt) = guard_code(
         app,
         ctx,
@@ -369,9 +403,10 @@ pub async fn confirm_registration(
     .await?;
     let number = attempt.number();
     let judged = match app.store.account(email.as_str()).await {
-        Ok(account) if account.registration_pending() => confirm_at_cognito(app, email, code, password, secret_hash)
-            .await
-            .map(|r| (account, r)),
+        Ok(account) if account.registration_pending() => {
+            let judged = confirm_pending(app, &account, code, password, secret).await;
+            judged.map(|reason| (account, reason))
+        }
         Ok(account) => {
             let reason = if account.is_known() {
                 "nothing-pending"
@@ -403,8 +438,14 @@ pub async fn confirm_registration(
             tracing::error!(%error, "the confirmation's address count was not cleared");
         }
         return match activated {
-            // Activated now, or by a racing request between the two reads.
-            Ok(Confirmation::Activated | Confirmation::NothingPending) => Ok(()),
+            Ok(Confirmation::Activated) => Ok(()),
+            // Not pending any more: activated by a racing confirmation (the answer it got is
+            // this one's too), or closed as expired meanwhile (refused, not "confirmed").
+            Ok(Confirmation::NothingPending) => match app.store.account(email.as_str()).await {
+                Ok(now) if now.organisation_active() => Ok(()),
+                Ok(_) => Err(Problem::invalid_confirmation()),
+                Err(error) => Err(stored(error)),
+            },
             Err(error) => {
                 tracing::error!(%error, "Cognito confirmed a registration Quire did not activate");
                 Err(unrecorded(error))
@@ -422,49 +463,52 @@ pub async fn confirm_registration(
     Err(Problem::invalid_confirmation())
 }
 
-/// Cognito's verdict on a confirmation of a pending registration: `None` when the password and
-/// the code are right (or the password is, and Cognito confirmed the user earlier: its code was
-/// proved then), or the refusal's reason for the trail. `Err` when Cognito judged nothing.
-async fn confirm_at_cognito(
+/// How long before the registration validity ends confirmations stop, so that a confirmation
+/// under way never meets the expiry of its registration (`reclaim`): longer than a function
+/// runs (10 s) plus clock skew, and a tenth of the validity at most (tests shorten it).
+fn confirmation_margin(validity: Duration) -> Duration {
+    (validity / 10).min(Duration::from_secs(60))
+}
+
+/// The verdict on a confirmation of a pending registration: `None` when the password is the
+/// registrant's (Quire's verifier, `quire_store::registration`: Cognito answers an unconfirmed
+/// user's sign-in alike whatever the password, so it cannot tell) and Cognito accepts the code
+/// (`ConfirmSignUp`, for the user the registration names), or holds the user confirmed already
+/// (an activation that failed: its code was proved then); otherwise the refusal's reason for
+/// the trail. `Err` when nothing was judged.
+async fn confirm_pending(
     app: &App,
-    email: &Email,
+    account: &Account,
     code: &ConfirmationCode,
     password: &Password,
-    secret_hash: Option<String>,
+    secret: Option<&crate::app_client::ClientSecret>,
 ) -> Result<Option<&'static str>, Problem> {
-    let checked = app
-        .cognito
-        .initiate_auth()
-        .auth_flow(AuthFlowType::UserPasswordAuth)
-        .client_id(app.client.id())
-        .set_auth_parameters(Some(parameters(
-            [("USERNAME", email.as_str()), ("PASSWORD", &password.0)],
-            secret_hash.clone(),
-        )))
-        .send()
-        .await;
-    match checked.map_err(|e| e.into_service_error()) {
-        // The password is right and the user unconfirmed: the code decides.
-        Err(InitiateAuthError::UserNotConfirmedException(_)) => {}
-        // The password is right and Cognito confirmed the user earlier (an activation that
-        // failed): the tokens are not handed out, and the activation is finished.
-        Ok(out) => {
-            super::discard(app, out.authentication_result.as_ref()).await;
-            return Ok(None);
-        }
-        Err(InitiateAuthError::NotAuthorizedException(e)) if !secret_refused(&e) => return Ok(Some("wrong-password")),
-        Err(InitiateAuthError::UserNotFoundException(_)) => return Ok(Some("unknown-to-identity-provider")),
-        Err(InitiateAuthError::TooManyRequestsException(_)) => {
-            return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
-        }
-        Err(other) => return Err(Problem::unavailable(other)),
+    let (Some(user), Some(pending)) = (
+        account.user(),
+        app.store.pending_registration(account).await.map_err(stored)?,
+    ) else {
+        return Ok(Some("nothing-pending"));
+    };
+    let age = SystemTime::now()
+        .duration_since(pending.registered_at())
+        .unwrap_or_default();
+    let validity = app.config.registration_validity;
+    if age + confirmation_margin(validity) >= validity {
+        return Ok(Some("expired-registration"));
+    }
+    let typed = password.0.clone();
+    let verified = tokio::task::spawn_blocking(move || pending.verifies(&typed))
+        .await
+        .map_err(Problem::internal)?;
+    if !verified {
+        return Ok(Some("wrong-password"));
     }
     let confirmed = app
         .cognito
         .confirm_sign_up()
         .client_id(app.client.id())
-        .set_secret_hash(secret_hash)
-        .username(email.as_str())
+        .set_secret_hash(secret.map(|s| s.secret_hash(user.as_str(), app.client.id())))
+        .username(user.as_str())
         .confirmation_code(&code.0)
         .send()
         .await;
@@ -478,7 +522,9 @@ async fn confirm_at_cognito(
             Some("identity-provider-limit")
         }
         Err(ConfirmSignUpError::UserNotFoundException(_)) => Some("unknown-to-identity-provider"),
-        Err(ConfirmSignUpError::NotAuthorizedException(e)) if !secret_refused(&e) => Some("not-allowed"),
+        // "User cannot be confirmed. Current status is CONFIRMED": confirmed by an earlier
+        // request whose activation failed; the password was proved just now.
+        Err(ConfirmSignUpError::NotAuthorizedException(e)) if !secret_refused(&e) => None,
         Err(ConfirmSignUpError::TooManyRequestsException(_)) => {
             return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
         }
