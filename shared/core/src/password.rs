@@ -108,7 +108,7 @@ impl std::fmt::Debug for NewPassword {
 pub struct PasswordVerifier(String);
 
 impl PasswordVerifier {
-    /// The verifier of `password` (about 20 ms optimised; CPU-bound, so callers in async code
+    /// The verifier of `password` (CPU- and memory-bound by design, so callers in async code
     /// run it on a blocking thread).
     pub fn new(password: &NewPassword) -> Self {
         use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
