@@ -356,6 +356,17 @@ impl Harness {
         self.mailed_code(email, "sign-up")
     }
 
+    /// Every sign-up confirmation code Cognito sent `email`, oldest first.
+    pub fn confirmation_codes(&self, email: &str) -> Vec<String> {
+        self.stack
+            .emulator
+            .mail_to(email)
+            .into_iter()
+            .filter(|mail| mail.kind == "sign-up")
+            .map(|mail| mail.code)
+            .collect()
+    }
+
     fn mailed_code(&self, email: &str, kind: &str) -> Option<String> {
         self.stack
             .emulator
