@@ -5,6 +5,7 @@
 //! RATE-4), the trip recorded once (RATE-5); every step in the new organisation's trail or the
 //! platform's (AUD-3). Each test registers from addresses of its own.
 
+use aws_sdk_cognitoidentityprovider::operation::admin_get_user::{AdminGetUserError, AdminGetUserOutput};
 use quire_blackbox_tests::{events_of, fresh_address, harness, uuid_hex, Reply};
 use quire_core::ids::{OrgId, UserId};
 use quire_core::password::{NewPassword, PasswordVerifier};
@@ -39,17 +40,39 @@ async fn register(email: &str) {
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
 }
 
-/// The organisation Cognito's user for `email` names (`custom:org_id`, set at registration).
-async fn org_of(email: &str) -> OrgId {
+/// Cognito's user `name` (an email or a `sub`) names, if there is one.
+async fn cognito_user(name: &str) -> Option<AdminGetUserOutput> {
     let h = harness();
-    let user = h
+    let found = h
         .cognito()
         .admin_get_user()
         .user_pool_id(&h.user_pool_id)
-        .username(email)
+        .username(name)
         .send()
-        .await
-        .expect("the registration made a Cognito user");
+        .await;
+    match found.map_err(|e| e.into_service_error()) {
+        Ok(user) => Some(user),
+        Err(AdminGetUserError::UserNotFoundException(_)) => None,
+        Err(other) => panic!("AdminGetUser: {other}"),
+    }
+}
+
+/// The platform trail's events of `action` about `email` (named by its digest there), oldest
+/// first, once the trail has settled.
+async fn platform_events_about(email: &str, action: &str) -> Vec<Value> {
+    let h = harness();
+    h.trail_settled(&OrgId::platform()).await;
+    let digest = quire_store::attempts::Subject::account(email);
+    events_of(&h.platform_entries().await, &[action])
+        .into_iter()
+        .filter(|e| e["target"]["id"] == digest.key_part())
+        .cloned()
+        .collect()
+}
+
+/// The organisation Cognito's user for `email` names (`custom:org_id`, set at registration).
+async fn org_of(email: &str) -> OrgId {
+    let user = cognito_user(email).await.expect("the registration made a Cognito user");
     let org = user
         .user_attributes()
         .iter()
@@ -190,13 +213,7 @@ async fn a_registered_organisation_is_pending_until_its_owner_confirms_the_email
         1,
         "{actions:#?}"
     );
-    h.trail_settled(&OrgId::platform()).await;
-    let digest = quire_store::attempts::Subject::account(&email);
-    let after: Vec<Value> = events_of(&h.platform_entries().await, &["registration.confirm.failed"])
-        .into_iter()
-        .filter(|e| e["target"]["id"] == digest.key_part())
-        .cloned()
-        .collect();
+    let after = platform_events_about(&email, "registration.confirm.failed").await;
     assert_eq!(after.len(), 1, "{after:#?}");
     assert_eq!(after[0]["after"]["reason"], "nothing-pending");
     assert!(actions.contains(&"mfa.enrolled"), "{actions:#?}");
@@ -340,13 +357,8 @@ async fn wrong_confirmation_codes_are_answered_alike_and_five_lock_confirmations
     h.audit_settled(&member_org).await;
     let own = h.audit_entries(&h.token(&member_org, Role::Owner).await).await;
     assert_eq!(events_of(&own, &["registration.confirm.failed"]).len(), 0);
-    h.trail_settled(&OrgId::platform()).await;
-    let digest = quire_store::attempts::Subject::account(&member.email);
-    let about_member = events_of(&h.platform_entries().await, &["registration.confirm.failed"])
-        .into_iter()
-        .filter(|e| e["target"]["id"] == digest.key_part())
-        .count();
-    assert_eq!(about_member, 5);
+    let about_member = platform_events_about(&member.email, "registration.confirm.failed").await;
+    assert_eq!(about_member.len(), 5);
 }
 
 /// A new code is asked for with one answer for every email; it replaces the old one, which
@@ -592,12 +604,7 @@ async fn an_unconfirmed_registration_expires_and_its_email_registers_anew() {
     let reply = post_from(fresh_address(), "/auth/register", squat).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     let expired = org_of(&email).await;
-    let squatter = h
-        .cognito()
-        .admin_get_user()
-        .user_pool_id(&h.user_pool_id)
-        .username(&email)
-        .send()
+    let squatter = cognito_user(&email)
         .await
         .expect("the squatter's user")
         .username()
@@ -618,16 +625,8 @@ async fn an_unconfirmed_registration_expires_and_its_email_registers_anew() {
     register(&email).await;
     let renewed = org_of(&email).await;
     assert_ne!(renewed, expired, "the email did not register anew");
-    let gone = h
-        .cognito()
-        .admin_get_user()
-        .user_pool_id(&h.user_pool_id)
-        .username(&squatter)
-        .send()
-        .await
-        .map_err(|e| e.into_service_error().is_user_not_found_exception());
     assert!(
-        matches!(gone, Err(true)),
+        cognito_user(&squatter).await.is_none(),
         "the expired registration's user was not deleted"
     );
     let code = h.confirmation_code(&email).expect("the new registration's code");
@@ -699,11 +698,7 @@ async fn an_identity_without_a_registration_holds_its_email_only_for_the_validit
     let early = post_from(from, "/auth/register", registration(&email)).await;
     assert_eq!(early.status, StatusCode::ACCEPTED, "{}", early.text);
     assert!(
-        h.cognito()
-            .admin_get_user()
-            .user_pool_id(&h.user_pool_id)
-            .username(&email)
-            .send()
+        cognito_user(&email)
             .await
             .expect("the user")
             .user_attributes()
@@ -728,12 +723,54 @@ async fn an_identity_without_a_registration_holds_its_email_only_for_the_validit
         .filter(|e| e["origin"]["ip"] == from.to_string())
         .count();
     assert_eq!(refused, 1, "the early registration was refused");
-    let digest = quire_store::attempts::Subject::account(&email);
-    let expired: Vec<Value> = events_of(&h.platform_entries().await, &["registration.expired"])
-        .into_iter()
-        .filter(|e| e["target"]["id"] == digest.key_part())
-        .cloned()
-        .collect();
+    let expired = platform_events_about(&email, "registration.expired").await;
     assert_eq!(expired.len(), 1, "{expired:#?}");
     assert_eq!(expired[0]["after"]["identity"], "deleted");
+}
+
+/// New confirmation codes are limited to 3 per email (from any addresses) and 5 per address
+/// (whatever the emails) in a window: then 429 with `Retry-After`, each trip recorded once in
+/// the platform's trail (the requests are anonymous, the email may be a member's).
+///
+/// Proves: RATE-5
+#[tokio::test]
+async fn new_confirmation_codes_are_limited_per_email_and_per_address() {
+    let email = new_email("codes");
+    register(&email).await;
+    let per_email = RateLimit::CONFIRMATION_CODES_PER_EMAIL;
+    for n in 0..per_email.max {
+        let reply = post_from(fresh_address(), "/auth/confirm/resend", json!({"email": email})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "request {n}: {}", reply.text);
+    }
+    for _ in 0..2 {
+        let reply = post_from(fresh_address(), "/auth/confirm/resend", json!({"email": email})).await;
+        reply.assert_problem(StatusCode::TOO_MANY_REQUESTS, "too-many-requests");
+        let retry: u64 = reply
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After");
+        assert!((1..=per_email.window.as_secs()).contains(&retry), "Retry-After {retry}");
+    }
+    let trips = platform_events_about(&email, "rate-limit.tripped").await;
+    assert_eq!(trips.len(), 1, "{trips:#?}");
+    assert_eq!(trips[0]["after"]["limit"], per_email.name);
+
+    let from = fresh_address();
+    let per_address = RateLimit::CONFIRMATION_CODES_PER_ADDRESS;
+    for n in 0..per_address.max {
+        let reply = post_from(from, "/auth/confirm/resend", json!({"email": new_email("spray")})).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "request {n}: {}", reply.text);
+    }
+    post_from(from, "/auth/confirm/resend", json!({"email": new_email("late")}))
+        .await
+        .assert_problem(StatusCode::TOO_MANY_REQUESTS, "too-many-requests");
+    let h = harness();
+    h.trail_settled(&OrgId::platform()).await;
+    let trips = events_of(&h.platform_entries().await, &["rate-limit.tripped"])
+        .into_iter()
+        .filter(|e| e["origin"]["ip"] == from.to_string())
+        .cloned()
+        .collect::<Vec<Value>>();
+    assert_eq!(trips.len(), 1, "{trips:#?}");
+    assert_eq!(trips[0]["after"]["limit"], per_address.name);
 }

@@ -15,7 +15,7 @@ use quire_core::rbac::Permission;
 use quire_http::identity::{
     answer_mfa_challenge, associate_authenticator, bearer, change_password as change, check_password, refresh_session,
     request_password_reset, reset_password as reset, revoke_sessions, sign_out, verify_authenticator, ChallengeSession,
-    Email, Password, RefreshToken, RefreshTokenOutcome, ResetCode, SignIn, TotpCode,
+    Email, EmailedCode, Password, RefreshToken, RefreshTokenOutcome, SignIn, TotpCode,
 };
 use quire_http::json::{ok, parse_body, respond};
 use quire_http::route::HandlerResult;
@@ -600,7 +600,7 @@ struct ResetPassword {
     email: Email,
     /// The 6 digits of the code Cognito emailed (valid for one hour, once).
     #[schema(value_type = String, pattern = "^[0-9]{6}$")]
-    code: ResetCode,
+    code: EmailedCode,
     /// Checked against the password policy before Cognito is called (AUTHN-3).
     #[schema(value_type = String, format = Password)]
     new_password: String,

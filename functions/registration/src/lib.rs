@@ -9,7 +9,7 @@ use lambda_http::Request;
 use quire_core::audit::Action;
 use quire_core::password::NewPassword;
 use quire_http::identity::{
-    confirm_registration, register, resend_confirmation, ConfirmationCode, DisplayName, Email, NewRegistration,
+    confirm_registration, register, resend_confirmation, DisplayName, Email, EmailedCode, NewRegistration,
     OrganisationName, Password,
 };
 use quire_http::json::{ok, parse_body, respond};
@@ -153,7 +153,7 @@ struct Confirm {
     email: Email,
     /// The 6 digits of the code Cognito emailed at registration (valid for 24 hours).
     #[schema(value_type = String, pattern = "^[0-9]{6}$")]
-    code: ConfirmationCode,
+    code: EmailedCode,
     /// The password chosen at registration: proves the confirmer is who registered.
     #[schema(value_type = String, format = Password)]
     password: Password,

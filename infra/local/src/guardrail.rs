@@ -344,6 +344,47 @@ pub fn table_users_without_the_key(template: &str) -> Result<Vec<String>, String
     Ok(found)
 }
 
+/// The functions whose role may put or update items of the data table whose partition key
+/// matches `key` (a statement without a `dynamodb:LeadingKeys` condition reaches every key; a
+/// condition's `*` matches anything).
+pub fn data_table_writers(template: &str, key: &str) -> Result<Vec<String>, String> {
+    fn glob(pattern: &[u8], text: &[u8]) -> bool {
+        match (pattern.first(), text.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..])),
+            (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
+            _ => false,
+        }
+    }
+    let doc = parse(template)?;
+    let mut found = Vec::new();
+    for (name, resource) in resources(&doc) {
+        let writes = resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|policy| policy["Statement"].as_sequence().into_iter().flatten())
+            .filter(|statement| format!("{:?}", statement["Resource"]).contains("DataTable"))
+            .filter(|statement| {
+                let actions = format!("{:?}", statement["Action"]);
+                actions.contains("dynamodb:PutItem") || actions.contains("dynamodb:UpdateItem")
+            })
+            .any(|statement| {
+                match statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].as_sequence() {
+                    None => true,
+                    Some(keys) => keys
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .any(|pattern| glob(pattern.as_bytes(), key.as_bytes())),
+                }
+            });
+        if writes {
+            found.push(name);
+        }
+    }
+    Ok(found)
+}
+
 /// Every disagreement between the two, in words. Empty means consistent.
 pub fn violations(template: &RouteSet, declared: &RouteSet) -> Vec<String> {
     let mut found = Vec::new();
@@ -544,6 +585,39 @@ mod tests {
             .map(|(name, _)| name)
             .collect();
         assert_eq!(readers, ["AuthFunction", "RegistrationFunction"]);
+    }
+
+    /// Only the registration function may write an organisation's profile, its memberships,
+    /// the user and account directories and registration records (decision 35): no sign-in,
+    /// document or audit function can make a member or take over an email. A template that
+    /// granted another function one of them fails here.
+    ///
+    /// Proves: OPS-1
+    #[test]
+    fn only_the_registration_function_writes_organisations_and_the_directories() {
+        for key in [
+            "ORG#org-1#PROFILE",
+            "ORG#org-1#MEMBER",
+            "ORG#org-1#REGISTRATION",
+            "USER#user-1",
+            "ACCOUNT#account#digest",
+        ] {
+            assert_eq!(
+                data_table_writers(&template(), key).unwrap(),
+                ["RegistrationFunction"],
+                "{key}"
+            );
+        }
+        let widened = template().replacen(
+            "                    - \"ORG#*#SESSION#*\"\n                    - \"REFRESH#*\"",
+            "                    - \"ORG#*\"\n                    - \"REFRESH#*\"",
+            1,
+        );
+        assert_ne!(widened, template(), "the edit must change the template");
+        assert_eq!(
+            data_table_writers(&widened, "ORG#org-1#MEMBER").unwrap(),
+            ["AuthFunction", "RegistrationFunction"]
+        );
     }
 
     /// An Owner or Admin session without a second factor opens exactly enrolment, the account

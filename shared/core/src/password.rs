@@ -71,6 +71,7 @@ impl Violation {
 }
 
 /// A password that meets the policy: the only way a new password reaches Cognito.
+#[derive(Clone)]
 pub struct NewPassword(String);
 
 impl NewPassword {

@@ -59,8 +59,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod registration;
 pub use registration::{
-    confirm_registration, register, resend_confirmation, ConfirmationCode, DisplayName, NewRegistration,
-    OrganisationName,
+    confirm_registration, register, resend_confirmation, DisplayName, NewRegistration, OrganisationName,
 };
 
 /// A sign-in email: printable ASCII with one `@`, at most 128 characters (Cognito's username
@@ -780,18 +779,19 @@ pub async fn request_password_reset(app: &App, ctx: &RequestCtx, email: &Email) 
     Ok(())
 }
 
-/// A reset code as Cognito emails it: six ASCII digits.
+/// A code as Cognito emails it (a password-reset or a sign-up confirmation code): six ASCII
+/// digits.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(try_from = "String")]
-pub struct ResetCode(String);
+pub struct EmailedCode(String);
 
-impl TryFrom<String> for ResetCode {
+impl TryFrom<String> for EmailedCode {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
         if six_digits(&value) {
-            Ok(ResetCode(value))
+            Ok(EmailedCode(value))
         } else {
-            Err("code: must be the 6 digits of the reset code".into())
+            Err("code: must be the 6 digits of the emailed code".into())
         }
     }
 }
@@ -812,7 +812,7 @@ pub async fn reset_password(
     app: &App,
     ctx: &RequestCtx,
     email: &Email,
-    code: &ResetCode,
+    code: &EmailedCode,
     new: &NewPassword,
 ) -> Result<(), Problem> {
     let secret_hash = app.client.secret_hash(&app.cognito, email.as_str()).await?;

@@ -62,6 +62,19 @@ pub struct NewMember<'a> {
     pub role: Role,
 }
 
+impl NewMember<'_> {
+    /// The joining member as the audit trail records them.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.user.to_string(),
+            display_name: self.display_name.to_owned(),
+            email: self.email.to_owned(),
+            role: self.role.as_str().to_owned(),
+            impersonator: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DirectoryEntry {
@@ -237,7 +250,30 @@ impl Store {
         actor: Actor,
         origin: Origin,
     ) -> Result<(), StoreError> {
-        let org_id = scope.org_id().clone();
+        // The sign-in email is Cognito's username: one account per email, across organisations.
+        let account = crate::accounts::AccountEntry {
+            user_id: new.user.clone(),
+            org_id: scope.org_id().clone(),
+        };
+        self.transaction(scope, AuditContext::new(actor, origin))
+            .join(new)
+            .insert(
+                keys::account(&crate::attempts::Subject::account(new.email)),
+                &account,
+                None,
+            )
+            .commit()
+            .await
+    }
+}
+
+impl crate::transaction::Transaction<'_> {
+    /// Writes `new` as an active member of the transaction's organisation (`member.added`), with
+    /// their user directory entry and their password's date (joining sets the password, so its
+    /// age counts from now). The account directory entry is the caller's: how it may be written
+    /// depends on the way in (`Store::add_member`, `Store::register_organisation`).
+    pub(crate) fn join(self, new: NewMember<'_>) -> Self {
+        let org_id = self.scope().org_id().clone();
         let user = new.user;
         let member = Membership {
             org_id: org_id.clone(),
@@ -251,27 +287,13 @@ impl Store {
             user_id: user.clone(),
             org_id: org_id.clone(),
         };
-        let account = crate::accounts::AccountEntry {
-            user_id: user.clone(),
-            org_id: org_id.clone(),
-        };
-        // The sign-in email is Cognito's username: one account per email, across organisations.
-        // Joining sets the password, so its age counts from now.
         let password = PasswordRecord::now(&org_id, user);
-        self.transaction(scope, AuditContext::new(actor, origin))
-            .insert(keys::user(user), &entry, None)
+        self.insert(keys::user(user), &entry, None)
             .put_beside(password.key(), &password)
-            .insert(
-                keys::account(&crate::attempts::Subject::account(new.email)),
-                &account,
-                None,
-            )
             .insert(
                 keys::member(&org_id, user),
                 &member,
                 Some((Action::MemberAdded, Target::new("user", user.as_str()))),
             )
-            .commit()
-            .await
     }
 }

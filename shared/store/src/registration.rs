@@ -2,17 +2,17 @@
 //! request, `Pending`, with its Owner; it becomes `Active` when the Owner confirms their email.
 //!
 //! The organisation, the Owner's membership, the user directory entry, the account directory
-//! entry and the password's date are one transaction, with `organisation.registered` and
-//! `member.added` as the first entries of the new trail: either the whole organisation exists or
-//! nothing does, and the account directory's conditional insert is what makes an email register
-//! one organisation at most. A pending organisation admits no request (`Store::load_caller`
+//! entry, the password's date and the registration's own record (when it was made, and the
+//! verifier of the registrant's password until it ends) are one transaction, with
+//! `organisation.registered` and `member.added` as the first entries of the new trail: either
+//! the whole organisation exists or nothing does, and the account directory's conditional
+//! insert is what makes an email register one organisation at most. A pending organisation admits no request (`Store::load_caller`
 //! refuses every organisation that is not active).
 
 use super::{keys, AuditContext, Store, StoreError};
 use crate::accounts::{Account, AccountEntry};
 use crate::attempts::Subject;
-use crate::directory::{DirectoryEntry, MemberStatus, Membership, NewMember, OrgStatus, Organisation};
-use crate::passwords::PasswordRecord;
+use crate::directory::{NewMember, OrgStatus, Organisation};
 use crate::tenant::TenantScope;
 use aws_sdk_dynamodb::types::AttributeValue;
 use quire_core::audit::{Action, Actor, Origin, Target};
@@ -106,25 +106,10 @@ impl Store {
             name: name.to_owned(),
             status: OrgStatus::Pending,
         };
-        let member = Membership {
-            org_id: org.clone(),
-            user_id: owner.user.clone(),
-            email: owner.email.to_owned(),
-            display_name: owner.display_name.to_owned(),
-            role: Role::Owner,
-            status: MemberStatus::Active,
-        };
-        let actor = member.actor();
-        let directory = DirectoryEntry {
-            user_id: owner.user.clone(),
-            org_id: org.clone(),
-        };
         let account = AccountEntry {
             user_id: owner.user.clone(),
             org_id: org.clone(),
         };
-        // The Owner chose the password at registration: its age counts from now (AUTHN-4).
-        let password = PasswordRecord::now(org, owner.user);
         let account_key = keys::account(&Subject::account(owner.email));
         let record = RegistrationRecord {
             org_id: org.clone(),
@@ -132,8 +117,9 @@ impl Store {
             registered_at: crate::sessions::now_millis(),
             verifier: Some(verifier.clone()),
         };
+        // The Owner chose the password at registration: `join` counts its age from now (AUTHN-4).
         let tx = self
-            .transaction(&scope, AuditContext::new(actor, origin))
+            .transaction(&scope, AuditContext::new(owner.actor(), origin))
             .insert(
                 keys::organisation(org),
                 &organisation,
@@ -142,14 +128,8 @@ impl Store {
                     Target::new("organisation", org.as_str()),
                 )),
             )
-            .insert(
-                keys::member(org, owner.user),
-                &member,
-                Some((Action::MemberAdded, Target::new("user", owner.user.as_str()))),
-            )
-            .insert(keys::user(owner.user), &directory, None)
-            .insert(keys::registration(org), &record, None)
-            .put_beside(password.key(), &password);
+            .join(owner)
+            .insert(keys::registration(org), &record, None);
         let committed = match replaces {
             None => tx.insert(account_key.clone(), &account, None).commit().await,
             // The email's entry may name the expired registration only (or none).

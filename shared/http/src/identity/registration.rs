@@ -17,7 +17,7 @@
 //! address and per email.
 
 use super::{
-    address, guard_code, rfc3339, secret_refused, six_digits, stored, unrecorded, within_limit, Email, Password,
+    address, guard_code, rfc3339, secret_refused, stored, unrecorded, within_limit, Email, EmailedCode, Password,
 };
 use super::{Problem, RequestCtx, COGNITO_RETRY_AFTER_SECONDS};
 use crate::App;
@@ -81,22 +81,6 @@ impl TryFrom<String> for DisplayName {
     }
 }
 
-/// A confirmation code as Cognito emails it: six ASCII digits.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(try_from = "String")]
-pub struct ConfirmationCode(String);
-
-impl TryFrom<String> for ConfirmationCode {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        if six_digits(&value) {
-            Ok(ConfirmationCode(value))
-        } else {
-            Err("code: must be the 6 digits of the confirmation code".into())
-        }
-    }
-}
-
 /// What a registration names: the new organisation, its Owner and their password (checked
 /// against the policy by the route, AUTHN-3).
 pub struct NewRegistration<'a> {
@@ -135,25 +119,27 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
     .await?;
     let org = OrgId::generate();
     // Argon2id is CPU-bound: off the async threads.
-    let text = new.password.expose().to_owned();
-    let verifier = tokio::task::spawn_blocking(move || NewPassword::parse(text).map(|p| PasswordVerifier::new(&p)))
+    let password = new.password.clone();
+    let verifier = tokio::task::spawn_blocking(move || PasswordVerifier::new(&password))
         .await
-        .map_err(Problem::internal)?
-        .map_err(|violations| Problem::weak_password(&violations).with("field", "password"))?;
+        .map_err(Problem::internal)?;
     // A registration that expired earlier (its organisation closed) leaves its account entry
     // for the next one to take over.
-    let mut replaces = app.store.account(email.as_str()).await?.closed_organisation().cloned();
+    let account = app.store.account(email.as_str()).await?;
+    let mut replaces = account.closed_organisation().cloned();
     let mut reclaimed = false;
     let user = loop {
         match sign_up(app, &new, &org, secret_hash.clone()).await {
             Ok(user) => break user,
-            Err(SignUpError::UsernameExistsException(_)) if !reclaimed => match reclaim(app, ctx, email).await? {
-                Some(expired) => {
-                    reclaimed = true;
-                    replaces = replaces.or(expired);
+            Err(SignUpError::UsernameExistsException(_)) if !reclaimed => {
+                match reclaim(app, ctx, email, &account).await? {
+                    Some(expired) => {
+                        reclaimed = true;
+                        replaces = replaces.or(expired);
+                    }
+                    None => return refused(app, ctx, email, "email-taken").await,
                 }
-                None => return refused(app, ctx, email, "email-taken").await,
-            },
+            }
             Err(SignUpError::UsernameExistsException(_)) => return refused(app, ctx, email, "email-taken").await,
             Err(SignUpError::InvalidPasswordException(_)) => {
                 return Err(Problem::weak_password(&[Violation::NotAccepted]).with("field", "password"))
@@ -269,8 +255,12 @@ async fn delete_user(
 ///
 /// Errors: 503 when Cognito or the store cannot say or do it; what was done is finished by the
 /// next registration of the email.
-async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Option<OrgId>>, Problem> {
-    let account = app.store.account(email.as_str()).await.map_err(stored)?;
+async fn reclaim(
+    app: &App,
+    ctx: &RequestCtx,
+    email: &Email,
+    account: &Account,
+) -> Result<Option<Option<OrgId>>, Problem> {
     if account.organisation_active() {
         return Ok(None);
     }
@@ -297,8 +287,11 @@ async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Op
     let since = |time: SystemTime| SystemTime::now().duration_since(time).unwrap_or_default();
     let registration_of_found =
         account.registration_pending() && account.user().map(|u| u.as_str()) == Some(found.username());
+    // An identity no organisation's trail knows: its end is recorded in the platform's, once
+    // it is deleted.
+    let mut orphan = None;
     let replaced = if registration_of_found {
-        let Some(pending) = app.store.pending_registration(&account).await.map_err(stored)? else {
+        let Some(pending) = app.store.pending_registration(account).await.map_err(stored)? else {
             return Ok(None);
         };
         let age = since(pending.registered_at());
@@ -308,7 +301,7 @@ async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Op
         let outcome = json!({ "unconfirmedForSeconds": age.as_secs() });
         if !app
             .store
-            .expire_registration(&account, ctx.origin(), &outcome)
+            .expire_registration(account, ctx.origin(), &outcome)
             .await
             .map_err(stored)?
         {
@@ -324,8 +317,21 @@ async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Op
         if since(created) < validity || account.registration_pending() {
             return Ok(None);
         }
-        // An identity no organisation's trail knows: its end is recorded in the platform's.
-        let outcome = json!({ "identity": "deleted", "unconfirmedForSeconds": since(created).as_secs() });
+        orphan = Some(json!({ "identity": "deleted", "unconfirmedForSeconds": since(created).as_secs() }));
+        account.closed_organisation().cloned()
+    };
+    tracing::warn!(
+        account = Subject::account(email.as_str()).key_part(),
+        "an unconfirmed identity is deleted for a new registration of its email"
+    );
+    if let Err(error) = delete_user(app, found.username()).await {
+        match error.into_service_error() {
+            // Deleted by a racing registration of the same email.
+            AdminDeleteUserError::UserNotFoundException(_) => {}
+            other => return Err(Problem::unavailable(other)),
+        }
+    }
+    if let Some(outcome) = orphan {
         app.store
             .record_registration_event(
                 &Account::registrant(email.as_str()),
@@ -335,20 +341,8 @@ async fn reclaim(app: &App, ctx: &RequestCtx, email: &Email) -> Result<Option<Op
             )
             .await
             .map_err(unrecorded)?;
-        account.closed_organisation().cloned()
-    };
-    tracing::warn!(
-        account = Subject::account(email.as_str()).key_part(),
-        "an unconfirmed identity is deleted for a new registration of its email"
-    );
-    match delete_user(app, found.username()).await {
-        Ok(()) => Ok(Some(replaced)),
-        Err(error) => match error.into_service_error() {
-            // Deleted by a racing registration of the same email.
-            AdminDeleteUserError::UserNotFoundException(_) => Ok(Some(replaced)),
-            other => Err(Problem::unavailable(other)),
-        },
     }
+    Ok(Some(replaced))
 }
 
 /// A registration that created nothing, recorded in the platform's trail and answered as an
@@ -389,7 +383,7 @@ pub async fn confirm_registration(
     app: &App,
     ctx: &RequestCtx,
     email: &Email,
-    code: &ConfirmationCode,
+    code: &EmailedCode,
     password: &Password,
 ) -> Result<(), Problem> {
     let secret = app.client.secret(&app.cognito).await?;
@@ -408,11 +402,7 @@ pub async fn confirm_registration(
             judged.map(|reason| (account, reason))
         }
         Ok(account) => {
-            let reason = if account.is_known() {
-                "nothing-pending"
-            } else {
-                "unknown-account"
-            };
+            let reason = nothing_pending(&account);
             Ok((account, Some(reason)))
         }
         Err(error) => Err(stored(error)),
@@ -463,6 +453,15 @@ pub async fn confirm_registration(
     Err(Problem::invalid_confirmation())
 }
 
+/// Why an email with no registration pending was not acted on, as the trail records it.
+fn nothing_pending(account: &Account) -> &'static str {
+    if account.is_known() {
+        "nothing-pending"
+    } else {
+        "unknown-account"
+    }
+}
+
 /// How long before the registration validity ends confirmations stop, so that a confirmation
 /// under way never meets the expiry of its registration (`reclaim`): longer than a function
 /// runs (10 s) plus clock skew, and a tenth of the validity at most (tests shorten it).
@@ -479,7 +478,7 @@ fn confirmation_margin(validity: Duration) -> Duration {
 async fn confirm_pending(
     app: &App,
     account: &Account,
-    code: &ConfirmationCode,
+    code: &EmailedCode,
     password: &Password,
     secret: Option<&crate::app_client::ClientSecret>,
 ) -> Result<Option<&'static str>, Problem> {
@@ -586,10 +585,8 @@ pub async fn resend_confirmation(app: &App, ctx: &RequestCtx, email: &Email) -> 
             ) => "identity-provider-limit",
             Err(other) => return Err(Problem::unavailable(other)),
         }
-    } else if account.is_known() {
-        "nothing-pending"
     } else {
-        "unknown-account"
+        nothing_pending(&account)
     };
     app.store
         .record_registration_event(
