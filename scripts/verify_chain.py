@@ -58,6 +58,8 @@ ACTIONS = {
     "registration.confirm.failed",
     "registration.code.requested",
     "registration.expired",
+    "mfa.disabled",
+    "reauthentication.failed",
 }
 
 

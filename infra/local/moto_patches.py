@@ -4,7 +4,8 @@ checks them, delivered to a local mailbox (see "Cognito: password-reset codes" b
 global sign-out that finds the user by any of their names ("signing a user out everywhere"),
 RevokeToken, which moto lacks ("RevokeToken"), a TOTP secret of each user's own ("TOTP
 secrets"), the app client's secret checked on every call Cognito checks it on ("the app
-client's secret"), and sign-up with emailed confirmation codes ("sign-up confirmation codes").
+client's secret"), sign-up with emailed confirmation codes ("sign-up confirmation codes"), and
+each user's password history ("password history").
 
 Limits. moto checks the 100 actions of a transaction and each item's size, but not the 4 MB
 that AWS allows for the aggregate size of the items in one transaction; Quire's audit writer
@@ -35,6 +36,7 @@ must still say whether a next page exists), so the emulator returns it as AWS do
 
 import base64
 import copy
+import hashlib
 import json
 import secrets
 import time
@@ -248,7 +250,7 @@ def forgot_password(self: CognitoIdpBackend, client_id: str, username: str):
 def confirm_forgot_password(
     self: CognitoIdpBackend, client_id: str, username: str, password: str, confirmation_code: str
 ) -> None:
-    _, user = _pool_user(self, client_id, username)
+    pool, user = _pool_user(self, client_id, username)
     issued = getattr(user, "quire_code_issued_at", None) if user is not None else None
     if user is None or user.confirmation_code is None or issued is None:
         raise CodeMismatchException("Invalid verification code provided, please try again.")
@@ -257,7 +259,11 @@ def confirm_forgot_password(
     if time.time() - issued > RESET_CODE_SECONDS:
         user.confirmation_code = None
         raise ExpiredCodeException("Invalid code provided, please request a code again.")
+    # Once the code is proved (see "password history" below); the code stays usable.
+    _refuse_recent(pool, user, password)
+    _password_history(user)
     user.password = password
+    _remember_password(pool, user)
     user.confirmation_code = None
     user.quire_code_issued_at = None
 
@@ -356,8 +362,10 @@ def _revoke_token_response(self: CognitoIdpResponse):
 # and checks a code against the user's own secret (the pending one for VerifySoftwareToken, the
 # verified one for the challenge) over the current step and one on either side. moto's check of
 # its fixed secret stays off (moto_server.py does not turn it on); its bookkeeping is kept. moto
-# also signs in whoever the answer's USERNAME names, whatever user the challenge session is for;
-# Cognito refuses the mismatch (NotAuthorizedException), and so does the adapter.
+# also signs in whoever the answer's USERNAME names, whatever user the challenge session is for,
+# and its NEW_PASSWORD_REQUIRED answer sets that user's password from any session (one that
+# asked for a TOTP code too), unchecked for the client's secret; Cognito refuses these
+# (NotAuthorizedException), and so does the adapter.
 
 TOTP_DRIFT_STEPS = 1
 _original_associate_software_token = CognitoIdpBackend.associate_software_token
@@ -428,6 +436,24 @@ def respond_to_auth_challenge(
         code = challenge_responses.get("SOFTWARE_TOKEN_MFA_CODE") or ""
         if secret is None or not _code_matches(secret, code):
             raise CodeMismatchException("Invalid code received for user")
+    if challenge_name == "NEW_PASSWORD_REQUIRED" and session in self.sessions:
+        username, pool = self.sessions[session]
+        _require_secret_hash(
+            self, client_id, challenge_responses.get("USERNAME"), challenge_responses.get("SECRET_HASH")
+        )
+        # moto sets the password of whoever USERNAME names, from any session; Cognito, only the
+        # challenged user's, and only from a session that asked for a new password.
+        user = pool._get_user(username)
+        if user is None or challenge_responses.get("USERNAME") != user.username:
+            raise NotAuthorizedError("Invalid session for the user.")
+        if user.status != UserStatus.FORCE_CHANGE_PASSWORD:
+            raise NotAuthorizedError("Invalid session for the user.")
+        # See "password history" below.
+        _refuse_recent(pool, user, challenge_responses.get("NEW_PASSWORD") or "")
+        _password_history(user)
+        answered = _original_respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses)
+        _remember_password(pool, user)
+        return answered
     return _original_respond_to_auth_challenge(self, session, client_id, challenge_name, challenge_responses)
 
 
@@ -592,6 +618,88 @@ def _resend_confirmation_code_response(self: CognitoIdpResponse):
     )
 
 
+# --- Cognito: password history -----------------------------------------------------------------
+#
+# On AWS, a pool whose password policy sets PasswordHistorySize n (Essentials tier and above)
+# refuses a new password equal to one of the user's last n passwords, the current one included,
+# with PasswordHistoryPolicyViolationException: in ChangePassword once the previous password is
+# proved, in ConfirmForgotPassword once the code is, in the NEW_PASSWORD_REQUIRED answer and in
+# AdminSetUserPassword. moto keeps no history. The adapter keeps on each user the SHA-256 of the
+# passwords set through those calls (and the one they signed up or were given permanently),
+# the last n, and refuses as Cognito does; a code or challenge it refuses stays usable. Not
+# known and not imitated: whether Cognito counts a temporary password (the adapter does not).
+
+_original_change_password = CognitoIdpBackend.change_password
+_original_admin_set_user_password = CognitoIdpBackend.admin_set_user_password
+
+
+class PasswordHistoryPolicyViolationException(JsonRESTError):
+    def __init__(self) -> None:
+        super().__init__(
+            "PasswordHistoryPolicyViolationException",
+            "The password does not comply with the password history policy.",
+        )
+
+
+def _history_size(pool: CognitoIdpUserPool) -> int:
+    policy = pool.extended_config.get("Policies", {}).get("PasswordPolicy", {})
+    return int(policy.get("PasswordHistorySize") or 0)
+
+
+def _password_digest(password: str) -> str:
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def _password_history(user: Any) -> list[str]:
+    history = getattr(user, "quire_password_history", None)
+    if history is None:
+        temporary = user.status == UserStatus.FORCE_CHANGE_PASSWORD
+        history = [_password_digest(user.password)] if user.password and not temporary else []
+        user.quire_password_history = history
+    return history
+
+
+def _refuse_recent(pool: CognitoIdpUserPool, user: Any, password: str) -> None:
+    size = _history_size(pool)
+    if size and _password_digest(password) in _password_history(user)[-size:]:
+        raise PasswordHistoryPolicyViolationException()
+
+
+def _remember_password(pool: CognitoIdpUserPool, user: Any) -> None:
+    history = _password_history(user)
+    history.append(_password_digest(user.password))
+    del history[: max(0, len(history) - max(_history_size(pool), 1))]
+
+
+def _pool_of_access_token(backend: CognitoIdpBackend, access_token: str):
+    for pool in backend.user_pools.values():
+        if access_token in pool.access_tokens:
+            _, username = pool.access_tokens[access_token]
+            return pool, pool._get_user(username)
+    return None, None
+
+
+def change_password(self: CognitoIdpBackend, access_token: str, previous_password: str, proposed_password: str):
+    pool, user = _pool_of_access_token(self, access_token)
+    if user is not None and user.password == previous_password:
+        _refuse_recent(pool, user, proposed_password)
+        _password_history(user)
+    _original_change_password(self, access_token, previous_password, proposed_password)
+    if user is not None:
+        _remember_password(pool, user)
+
+
+def admin_set_user_password(self: CognitoIdpBackend, user_pool_id: str, username: str, password: str, permanent: bool):
+    pool = self.describe_user_pool(user_pool_id)
+    user = self.admin_get_user(user_pool_id, username)
+    if permanent:
+        _refuse_recent(pool, user, password)
+    _password_history(user)
+    _original_admin_set_user_password(self, user_pool_id, username, password, permanent)
+    if permanent:
+        _remember_password(pool, user)
+
+
 def install_cognito(mailbox: str | None) -> None:
     global MAILBOX
     MAILBOX = mailbox
@@ -611,3 +719,5 @@ def install_cognito(mailbox: str | None) -> None:
     CognitoIdpResponse.sign_up = _sign_up_response
     CognitoIdpResponse.confirm_sign_up = _confirm_sign_up_response
     CognitoIdpResponse.resend_confirmation_code = _resend_confirmation_code_response
+    CognitoIdpBackend.change_password = change_password
+    CognitoIdpBackend.admin_set_user_password = admin_set_user_password

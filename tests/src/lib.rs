@@ -6,7 +6,7 @@
 //! (requirement IDs of docs/requirements.md); `scripts/traceability` builds the matrix from them.
 
 use quire_core::rbac::Role;
-use quire_local::seed::{Authenticators, SeededOrg, DEFAULT_DEMO_PASSWORD};
+use quire_local::seed::{Onboarding, SeededOrg, DEFAULT_DEMO_PASSWORD};
 use quire_local::{Stack, StackOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -214,20 +214,25 @@ impl Harness {
     /// A fresh organisation with its four users, for tests that must not disturb the others;
     /// its Owner and Admin have an authenticator each.
     pub async fn new_org(&self, prefix: &str) -> SeededOrg {
-        self.new_org_with(prefix, Authenticators::Enrolled).await
+        self.new_org_with(prefix, Onboarding::Enrolled).await
     }
 
     /// [`Harness::new_org`] whose Owner and Admin have no authenticator yet.
     pub async fn new_org_without_authenticators(&self, prefix: &str) -> SeededOrg {
-        self.new_org_with(prefix, Authenticators::None).await
+        self.new_org_with(prefix, Onboarding::WithoutAuthenticators).await
     }
 
-    async fn new_org_with(&self, prefix: &str, authenticators: Authenticators) -> SeededOrg {
+    /// [`Harness::new_org`] whose four users were invited: the demo password is a temporary
+    /// one their first sign-in must replace (Cognito's new-password challenge); no
+    /// authenticators.
+    pub async fn new_org_invited(&self, prefix: &str) -> SeededOrg {
+        self.new_org_with(prefix, Onboarding::Invited).await
+    }
+
+    async fn new_org_with(&self, prefix: &str, onboarding: Onboarding) -> SeededOrg {
         let slug = format!("{prefix}{}", &uuid_hex()[..8]);
         let org = self
-            .on_stack(
-                move |stack| async move { stack.seed_org(&slug, authenticators).await.expect("seed organisation") },
-            )
+            .on_stack(move |stack| async move { stack.seed_org(&slug, onboarding).await.expect("seed organisation") })
             .await;
         self.totp_secrets
             .lock()
@@ -269,6 +274,51 @@ impl Harness {
         }
         let answer = json!({"email": email, "session": reply.body["session"], "code": self.totp_code(email)});
         self.post_from(from, "/auth/mfa", answer).await
+    }
+
+    /// Signs `email` in from `from` with the demo password, which must lead to `challenge`
+    /// (`mfa`, `new-password`) and no token: the challenge's session.
+    pub async fn challenge_session(&self, from: std::net::IpAddr, email: &str, challenge: &str) -> String {
+        let login = json!({"email": email, "password": self.password});
+        let reply = self.post_from(Some(from), "/auth/login", login).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.body["challenge"], challenge, "{}", reply.text);
+        assert!(
+            reply.body.get("accessToken").is_none(),
+            "no token before: {}",
+            reply.text
+        );
+        reply.body["session"].as_str().expect("a challenge session").to_owned()
+    }
+
+    /// Cognito's challenge session of `email`'s demo password, got from Cognito directly (round
+    /// Quire's guards and trail), as whoever holds the app client's secret could.
+    pub async fn challenge_session_from_cognito(&self, email: &str) -> String {
+        let hash = {
+            let email = email.to_owned();
+            self.on_stack(move |stack| async move {
+                stack
+                    .app
+                    .client
+                    .secret_hash(&stack.app.cognito, &email)
+                    .await
+                    .expect("the client's secret")
+                    .expect("a secret")
+            })
+            .await
+        };
+        self.cognito()
+            .initiate_auth()
+            .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+            .client_id(&self.user_pool_client_id)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", &self.password)
+            .auth_parameters("SECRET_HASH", hash)
+            .send()
+            .await
+            .expect("Cognito challenges the sign-in")
+            .session
+            .expect("Cognito's challenge session")
     }
 
     async fn post_from(&self, from: Option<std::net::IpAddr>, path: &str, body: Value) -> Reply {

@@ -98,12 +98,48 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         .await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.text);
     check(Method::POST, "/auth/mfa", &login);
+    // An invited member's first sign-in: the new-password challenge, a weak answer, an unknown
+    // session, and the answer that signs them in.
+    let invited = h.new_org_invited("contractinv").await.user(Role::User).email.clone();
+    let challenged = h
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"email": invited, "password": h.password})),
+        )
+        .await;
+    assert_eq!(challenged.body["challenge"], "new-password", "{}", challenged.text);
+    check(Method::POST, "/auth/login", &challenged);
+    let answer =
+        |session: &Value, password: &str| json!({"email": invited, "session": session, "newPassword": password});
+    for (session, password, status) in [
+        (&challenged.body["session"], "weak", StatusCode::BAD_REQUEST),
+        (
+            &json!("A".repeat(40)),
+            "Chosen-Passw0rd-of-mine!",
+            StatusCode::UNAUTHORIZED,
+        ),
+        (&challenged.body["session"], "Chosen-Passw0rd-of-mine!", StatusCode::OK),
+    ] {
+        let reply = h
+            .call(
+                Method::POST,
+                "/auth/password/new",
+                None,
+                Some(answer(session, password)),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        check(Method::POST, "/auth/password/new", &reply);
+    }
     let forgot = h
         .call(
             Method::POST,
             "/auth/password/forgot",
             None,
-            Some(json!({"email": org.user(Role::Viewer).email})),
+            // The invited member, whom nothing below signs in: the reset changes their password.
+            Some(json!({"email": invited})),
         )
         .await;
     assert_eq!(forgot.status, StatusCode::ACCEPTED, "{}", forgot.text);
@@ -155,14 +191,13 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         .await;
     assert_eq!(resent.status, StatusCode::ACCEPTED, "{}", resent.text);
     check(Method::POST, "/auth/confirm/resend", &resent);
-    let viewer_email = org.user(Role::Viewer).email.clone();
-    let code = h.reset_code(&viewer_email).expect("a reset code in the mailbox");
+    let code = h.reset_code(&invited).expect("a reset code in the mailbox");
     let reset = h
         .call(
             Method::POST,
             "/auth/password/reset",
             None,
-            Some(json!({"email": viewer_email, "code": code, "newPassword": h.password})),
+            Some(json!({"email": invited, "code": code, "newPassword": "Contract-Reset-Passw0rd!"})),
         )
         .await;
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
@@ -371,6 +406,26 @@ async fn every_route_answers_as_its_openapi_schema_says() {
     assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.text);
     check(Method::POST, "/auth/mfa/verify", &enrolled);
     h.remember_totp_secret(&org.user(Role::User).email, &secret);
+    // Turning it off: a refused re-authentication, a role that must keep it, then the User's.
+    let disable = |password: &str, code: String| json!({"password": password, "code": code});
+    let code = || quire_local::seed::totp_code(&secret).expect("code");
+    for (token, password, status) in [
+        (&user, "Not-the-Passw0rd!", StatusCode::BAD_REQUEST),
+        (&token, h.password.as_str(), StatusCode::FORBIDDEN),
+        (&user, h.password.as_str(), StatusCode::OK),
+        (&user, h.password.as_str(), StatusCode::CONFLICT),
+    ] {
+        let reply = h
+            .call(
+                Method::DELETE,
+                "/auth/mfa",
+                Some(token),
+                Some(disable(password, code())),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        check(Method::DELETE, "/auth/mfa", &reply);
+    }
 
     // Every operation of the document was answered at least once above.
     let mut operations = std::collections::BTreeSet::new();

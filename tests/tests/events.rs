@@ -51,12 +51,24 @@ const TOTP_CODE: &str = "REPLACE_WITH_TOTP_CODE";
 /// the gate needs none of theirs), and the code of the secret enrolment gave them.
 const ENROLLING_TOKEN: &str = "REPLACE_WITH_ENROLLING_TOKEN";
 const ENROLMENT_CODE: &str = "REPLACE_WITH_ENROLMENT_CODE";
+/// An invited member's email, and the session of the new-password challenge their temporary
+/// password got.
+const INVITED_EMAIL: &str = "REPLACE_WITH_INVITED_EMAIL";
+const NEW_PASSWORD_SESSION: &str = "REPLACE_WITH_NEW_PASSWORD_SESSION";
+/// An access token of a member with an authenticator, whose authenticator the sample turns off
+/// (a member of an organisation of its own: no other sample's state depends on it), and its
+/// current code.
+const DISABLING_TOKEN: &str = "REPLACE_WITH_DISABLING_TOKEN";
+const DISABLING_CODE: &str = "REPLACE_WITH_DISABLING_CODE";
 /// The sample login (a seeded user of the local stack).
 /// The confirmation code Cognito emailed the registration samples' Owner.
 const CONFIRMATION_CODE: &str = "REPLACE_WITH_CONFIRMATION_CODE";
 /// The email the registration samples register and confirm.
 const REGISTER_EMAIL: &str = "owner@newlabs.test";
 const LOGIN_EMAIL: &str = "owner@acme.test";
+/// The member the forgot-password and reset samples reset (to a new password, as the last 5
+/// may not be reused): not the sample login's, which later samples sign in with.
+const RESET_EMAIL: &str = "viewer@acme.test";
 
 struct EventFile {
     path: PathBuf,
@@ -398,6 +410,39 @@ async fn api_samples_replay_through_their_function() {
                 &[(MFA_SESSION, session), (TOTP_CODE, h.totp_code(LOGIN_EMAIL))],
             );
         }
+        if event.to_string().contains(DISABLING_TOKEN) {
+            let own = h.new_org("eventsoff").await;
+            let member = h.token(&own, Role::User).await;
+            let setup = h
+                .call(reqwest::Method::POST, "/auth/mfa/setup", Some(&member), None)
+                .await;
+            let secret = setup.body["secretCode"].as_str().expect("a secret").to_owned();
+            let code = quire_local::seed::totp_code(&secret).expect("code");
+            let verified = h
+                .call(
+                    reqwest::Method::POST,
+                    "/auth/mfa/verify",
+                    Some(&member),
+                    Some(serde_json::json!({ "code": code })),
+                )
+                .await;
+            assert_eq!(verified.status, 200, "{}", verified.text);
+            fill(&mut event, &[(DISABLING_TOKEN, member), (DISABLING_CODE, code)]);
+        }
+        if event.to_string().contains(NEW_PASSWORD_SESSION) {
+            let invited = h.new_org_invited("eventsinv").await.user(Role::User).email.clone();
+            let login = h
+                .call(
+                    reqwest::Method::POST,
+                    "/auth/login",
+                    None,
+                    Some(serde_json::json!({"email": invited, "password": h.password})),
+                )
+                .await;
+            assert_eq!(login.body["challenge"], "new-password", "{}", login.text);
+            let session = login.body["session"].as_str().expect("a challenge session").to_owned();
+            fill(&mut event, &[(INVITED_EMAIL, invited), (NEW_PASSWORD_SESSION, session)]);
+        }
         if event.to_string().contains(CONFIRMATION_CODE) {
             // The registration sample may replay after this one: register first if it has not.
             if h.confirmation_code(REGISTER_EMAIL).is_none() {
@@ -420,7 +465,7 @@ async fn api_samples_replay_through_their_function() {
             fill(&mut event, &[(CONFIRMATION_CODE, code)]);
         }
         if event.to_string().contains(RESET_CODE) {
-            let code = h.reset_code(LOGIN_EMAIL).expect("the forgot-password sample ran first");
+            let code = h.reset_code(RESET_EMAIL).expect("the forgot-password sample ran first");
             fill(&mut event, &[(RESET_CODE, code)]);
         }
         assert_filled(&file, &event);

@@ -4,7 +4,7 @@
 //! enrolment, their account page and sign-out until they enrol one. Every test works in an
 //! organisation of its own, from addresses of its own.
 
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, SoftwareTokenMfaSettingsType};
+use aws_sdk_cognitoidentityprovider::types::SoftwareTokenMfaSettingsType;
 use quire_blackbox_tests::{events_of, fresh_address, harness, Reply};
 use quire_core::audit::{Action, Origin};
 use quire_core::rbac::Role;
@@ -17,18 +17,9 @@ async fn post_from(from: IpAddr, path: &str, body: Value) -> Reply {
     harness().call_from(from, Method::POST, path, None, Some(body)).await
 }
 
-/// Signs `email` in with the demo password: the challenge's session.
+/// Signs `email` in with the demo password: the TOTP challenge's session.
 async fn challenged(from: IpAddr, email: &str) -> String {
-    let h = harness();
-    let login = post_from(from, "/auth/login", json!({"email": email, "password": h.password})).await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
-    assert_eq!(login.body["challenge"], "mfa", "{}", login.text);
-    assert!(
-        login.body.get("accessToken").is_none(),
-        "no token before the code: {}",
-        login.text
-    );
-    login.body["session"].as_str().expect("a challenge session").to_owned()
+    harness().challenge_session(from, email, "mfa").await
 }
 
 async fn answer(from: IpAddr, email: &str, session: &str, code: &str) -> Reply {
@@ -166,31 +157,7 @@ async fn only_a_challenge_quire_held_can_be_answered() {
     let owner = org.user(Role::Owner).email.clone();
     let admin = org.user(Role::Admin).email.clone();
     // Cognito's challenge, got directly by whoever holds the app client's secret.
-    let hash = {
-        let owner = owner.clone();
-        h.on_stack(move |stack| async move {
-            stack
-                .app
-                .client
-                .secret_hash(&stack.app.cognito, &owner)
-                .await
-                .expect("the client's secret")
-                .expect("a secret")
-        })
-        .await
-    };
-    let direct = h
-        .cognito()
-        .initiate_auth()
-        .auth_flow(AuthFlowType::UserPasswordAuth)
-        .client_id(&h.user_pool_client_id)
-        .auth_parameters("USERNAME", &owner)
-        .auth_parameters("PASSWORD", &h.password)
-        .auth_parameters("SECRET_HASH", hash)
-        .send()
-        .await
-        .expect("Cognito challenges the sign-in");
-    let direct = direct.session.expect("Cognito's challenge session");
+    let direct = h.challenge_session_from_cognito(&owner).await;
     let from = fresh_address();
     let refused = answer(from, &owner, &direct, &h.totp_code(&owner)).await;
     refused.assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
@@ -235,7 +202,11 @@ async fn a_challenge_starts_one_session_at_most() {
             let store = &stack.app.store;
             let account = store.account(&owner.email).await.expect("account");
             let challenge = store
-                .pending_challenge(&account, &session)
+                .pending_challenge(
+                    &account,
+                    quire_store::challenges::ChallengeKind::SoftwareTokenMfa,
+                    &session,
+                )
                 .await
                 .expect("read")
                 .expect("the sign-in held its challenge");
@@ -618,4 +589,154 @@ async fn an_expired_password_and_no_authenticator_can_both_be_mended() {
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
     let documents = h.call(Method::GET, "/documents", Some(&token), None).await;
     assert_eq!(documents.status, StatusCode::OK, "{}", documents.text);
+}
+
+async fn disable(token: &str, password: &str, code: &str) -> Reply {
+    harness()
+        .call(
+            Method::DELETE,
+            "/auth/mfa",
+            Some(token),
+            Some(json!({"password": password, "code": code})),
+        )
+        .await
+}
+
+/// A User turns their authenticator off only with a fresh re-authentication: a wrong password
+/// and a wrong code are refused alike and recorded; the password and current code turn it off
+/// at Cognito (the next sign-in asks for no code) and in Quire's record (the account page says
+/// none), recorded as `mfa.disabled`; there is then nothing left to turn off.
+///
+/// Proves: AUTHN-7, AUD-1
+#[tokio::test]
+async fn a_member_turns_their_authenticator_off_after_re_authenticating() {
+    let h = harness();
+    let org = h.new_org("mfaoff").await;
+    let email = org.user(Role::User).email.clone();
+    let token = h.token(&org, Role::User).await;
+    let secret = enrol(&token, 0).await;
+    let code = || quire_local::seed::totp_code(&secret).expect("code");
+
+    let wrong_password = disable(&token, "Not-the-Passw0rd!", &code()).await;
+    wrong_password.assert_problem(StatusCode::BAD_REQUEST, "reauthentication-failed");
+    let wrong_code = disable(&token, &h.password, &wrong_code_of(&secret)).await;
+    assert_eq!(wrong_code.body, wrong_password.body);
+    let me = h.call(Method::GET, "/auth/me", Some(&token), None).await;
+    assert!(me.body["mfa"]["enrolledAt"].is_string(), "still on: {}", me.text);
+
+    let off = disable(&token, &h.password, &code()).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    assert_eq!(off.body["status"], "disabled");
+    let me = h.call(Method::GET, "/auth/me", Some(&token), None).await;
+    assert_eq!(me.body["mfa"]["enrolledAt"], Value::Null, "{}", me.text);
+    let login = post_from(
+        fresh_address(),
+        "/auth/login",
+        json!({"email": email, "password": h.password}),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    assert!(login.body["accessToken"].is_string(), "no code asked: {}", login.text);
+    disable(&token, &h.password, &code())
+        .await
+        .assert_problem(StatusCode::CONFLICT, "no-authenticator");
+
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let failed = events_of(&entries, &["reauthentication.failed"]);
+    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    assert_eq!(reasons, ["wrong-password", "wrong-code"], "{failed:#?}");
+    assert!(failed.iter().all(|e| e["after"]["purpose"] == "mfa.disable"));
+    let disabled = events_of(&entries, &["mfa.disabled"]);
+    assert_eq!(disabled.len(), 1, "{disabled:#?}");
+    assert_eq!(disabled[0]["actor"]["email"], email.as_str());
+    let session = me.body["session"]["id"].as_str().expect("session id");
+    assert_eq!(disabled[0]["after"]["session"], session, "{:#}", disabled[0]);
+    assert_eq!(disabled[0]["after"]["reauthenticated"], json!(["password", "totp"]));
+    assert!(disabled[0]["after"]["enrolledAt"].is_string() && disabled[0]["after"]["disabledAt"].is_string());
+}
+
+/// An Owner or Admin cannot turn their second factor off, even with the right password and
+/// code: refused before anything is checked or recorded, and Cognito still asks for the code.
+///
+/// Proves: AUTHN-7
+#[tokio::test]
+async fn owners_and_admins_keep_their_second_factor() {
+    let h = harness();
+    let org = h.new_org("mfakeep").await;
+    for role in [Role::Owner, Role::Admin] {
+        let email = org.user(role).email.clone();
+        let token = h.token(&org, role).await;
+        disable(&token, &h.password, &h.totp_code(&email))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "mfa-mandatory");
+        challenged(fresh_address(), &email).await;
+    }
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    assert!(events_of(&entries, &["reauthentication.failed", "mfa.disabled"]).is_empty());
+}
+
+/// Wrong re-authentications count like wrong passwords, wrong codes too: the fifth locks the
+/// account (recorded once), whose sign-in then refuses even the right password. Every
+/// re-authentication, refused or not, counts toward the member's limit of 10 per 15 minutes:
+/// the 11th is a 429 with `Retry-After`, its window's trip recorded once.
+///
+/// Proves: AUTHN-5, RATE-5
+#[tokio::test]
+async fn wrong_re_authentications_lock_the_account() {
+    let h = harness();
+    let org = h.new_org("mfaofflock").await;
+    let email = org.user(Role::Viewer).email.clone();
+    let token = h.token(&org, Role::Viewer).await;
+    let secret = enrol(&token, 0).await;
+    let code = || quire_local::seed::totp_code(&secret).expect("code");
+    for n in 0..5 {
+        let (password, code) = if n < 3 {
+            ("Not-the-Passw0rd!".to_owned(), code())
+        } else {
+            (h.password.clone(), wrong_code_of(&secret))
+        };
+        disable(&token, &password, &code)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "reauthentication-failed");
+    }
+    for _ in 0..5 {
+        disable(&token, &h.password, &code())
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "reauthentication-failed");
+    }
+    post_from(
+        fresh_address(),
+        "/auth/login",
+        json!({"email": email, "password": h.password}),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
+    for _ in 0..2 {
+        let limited = disable(&token, &h.password, &code()).await;
+        limited.assert_problem(StatusCode::TOO_MANY_REQUESTS, "too-many-requests");
+        assert!(limited.header("retry-after").is_some(), "{}", limited.text);
+    }
+
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let failed = events_of(&entries, &["reauthentication.failed"]);
+    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "wrong-password",
+            "wrong-password",
+            "wrong-password",
+            "wrong-code",
+            "wrong-code"
+        ],
+        "the locked attempts are refused unrecorded: {failed:#?}"
+    );
+    assert_eq!(events_of(&entries, &["sign-in.locked"]).len(), 1);
+    let tripped = events_of(&entries, &["rate-limit.tripped"]);
+    assert_eq!(tripped.len(), 1, "{tripped:#?}");
+    assert_eq!(tripped[0]["after"]["limit"], "reauthentications-per-member");
+    assert!(events_of(&entries, &["mfa.disabled"]).is_empty());
 }

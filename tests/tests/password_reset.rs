@@ -648,3 +648,117 @@ async fn a_reset_renews_an_expired_password_and_an_unknown_age_counts_as_expired
         json!({"changedAt": null, "expiresAt": null, "expired": true})
     );
 }
+
+/// A new password may not be one of the member's last 5: a change back is refused naming the
+/// rule and changes nothing; after five more changes the oldest is out of the window and
+/// accepted, the one five back is not (with the current password counted among the 5, as the
+/// emulator counts it: decision 37). A wrong current password is answered as wrong whatever
+/// the new one is.
+///
+/// Proves: AUTHN-3
+#[tokio::test]
+async fn a_new_password_may_not_be_one_of_the_last_five() {
+    let h = harness();
+    let org = h.new_org("history").await;
+    let token = h.token(&org, Role::User).await;
+    let demo = h.password.clone();
+    let recently_used = |reply: &Reply| {
+        reply.assert_problem(StatusCode::BAD_REQUEST, "weak-password");
+        let rules: Vec<&str> = reply.body["violations"]
+            .as_array()
+            .expect("violations")
+            .iter()
+            .filter_map(|v| v["rule"].as_str())
+            .collect();
+        assert_eq!(rules, ["recently-used"], "{}", reply.text);
+    };
+    let p: Vec<String> = (1..=5).map(|n| format!("History-Passw0rd-{n}!")).collect();
+    let changed = |reply: Reply| assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    changed(change(&token, &demo, &p[0]).await);
+    recently_used(&change(&token, &p[0], &demo).await);
+    change(&token, "Not-the-Passw0rd!", &demo)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "wrong-password");
+    changed(change(&token, &p[0], &p[1]).await);
+    changed(change(&token, &p[1], &p[2]).await);
+    changed(change(&token, &p[2], &p[3]).await);
+    // The last five: the demo password, then the first to the fourth (the current one).
+    recently_used(&change(&token, &p[3], &demo).await);
+    changed(change(&token, &p[3], &p[4]).await);
+    // Now the first to the fifth: the demo password is out of the window, the first is not.
+    recently_used(&change(&token, &p[4], &p[0]).await);
+    changed(change(&token, &p[4], &demo).await);
+}
+
+/// A reset to a recent password is refused as `recently-used` and recorded with that reason
+/// (counted like a wrong code, decision 37); with a wrong code, as the emulator orders
+/// Cognito's checks, the answer is a wrong code's. The emulator leaves the code usable, and the
+/// member chooses another password.
+///
+/// Proves: AUTHN-3
+#[tokio::test]
+async fn a_reset_tells_a_recent_password_only_to_the_codes_holder() {
+    let h = harness();
+    let org = h.new_org("resethist").await;
+    let member = org.user(Role::User).clone();
+    let from = fresh_address();
+    assert_eq!(
+        forgot_from(from, json!({"email": member.email})).await.status,
+        StatusCode::ACCEPTED
+    );
+    let code = h.reset_code(&member.email).expect("a code in the mailbox");
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let guessed = reset_from(
+        from,
+        json!({"email": member.email, "code": wrong, "newPassword": h.password}),
+    )
+    .await;
+    guessed.assert_problem(StatusCode::BAD_REQUEST, "invalid-code");
+    let recent = reset_from(
+        from,
+        json!({"email": member.email, "code": code, "newPassword": h.password}),
+    )
+    .await;
+    recent.assert_problem(StatusCode::BAD_REQUEST, "weak-password");
+    assert_eq!(recent.body["violations"][0]["rule"], "recently-used", "{}", recent.text);
+    let reset = reset_from(
+        from,
+        json!({"email": member.email, "code": code, "newPassword": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let failed = events_of(&entries, &["password.reset.failed"]);
+    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    assert_eq!(reasons, ["wrong-code", "recently-used"], "{failed:#?}");
+}
+
+/// A refused recent password counts like a wrong current password (decision 37): the fifth in
+/// a row locks the account's changes, which then refuse even a right current password; each
+/// refusal is recorded with its reason.
+///
+/// Proves: AUTHN-3, AUTHN-5
+#[tokio::test]
+async fn recent_passwords_count_toward_the_lockout() {
+    let h = harness();
+    let org = h.new_org("histlock").await;
+    let token = h.token(&org, Role::User).await;
+    let first = "Lockout-History-Passw0rd!";
+    let changed = change(&token, &h.password, first).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    for _ in 0..5 {
+        let recent = change(&token, first, &h.password).await;
+        recent.assert_problem(StatusCode::BAD_REQUEST, "weak-password");
+        assert_eq!(recent.body["violations"][0]["rule"], "recently-used", "{}", recent.text);
+    }
+    change(&token, first, "A-Fresh-Passw0rd-now!")
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "wrong-password");
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let failed = events_of(&entries, &["password.change.failed"]);
+    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    assert_eq!(reasons, ["recently-used"; 5], "{failed:#?}");
+    assert_eq!(events_of(&entries, &["sign-in.locked"]).len(), 1);
+}

@@ -753,3 +753,52 @@ async fn signing_out_with_the_refresh_token_revokes_it_at_cognito_too() {
     let outcomes: Vec<&Value> = ended.iter().map(|e| &e["after"]["refreshToken"]).collect();
     assert_eq!(outcomes, [&json!("not-this-session"), &json!("revoked")], "{ended:?}");
 }
+
+/// An organisation's own session limits (AUTHN-8) govern its members' sessions: a sign-in
+/// starts with them and a refresh slides by them; a stored limit out of bounds is brought to
+/// the nearest bound. (They are set here in the organisation's record directly: the route that
+/// sets them is the organisation settings'.)
+///
+/// Proves: AUTHN-8
+#[tokio::test]
+async fn an_organisations_own_limits_govern_its_sessions() {
+    let h = harness();
+    let org = h.new_org("orglimits").await;
+    let member = org.user(Role::User).clone();
+    let profile = quire_store::testing::organisation(&org.org_id);
+    h.tamper_number(profile.clone(), "sessionIdleMinutes", 20).await;
+    h.tamper_number(profile.clone(), "sessionMaxHours", 2).await;
+    let time = |v: &Value| humantime::parse_rfc3339(v.as_str().expect("a time")).expect("RFC 3339");
+    let span = |session: &Value, end: &str| {
+        time(&session[end])
+            .duration_since(time(&session["startedAt"]))
+            .expect("after the start")
+    };
+    let signed_in = h.sign_in(&member.email).await;
+    let session = me(&access(&signed_in)).await.body["session"].clone();
+    let near = |d: Duration, minutes: u64| d.abs_diff(Duration::from_secs(minutes * 60)) < Duration::from_secs(5);
+    assert!(near(span(&session, "idleUntil"), 20), "{session:#}");
+    assert!(near(span(&session, "absoluteUntil"), 120), "{session:#}");
+
+    // A refresh slides the idle end by the organisation's limit, not the deployment's.
+    h.tamper_number(profile.clone(), "sessionIdleMinutes", 45).await;
+    let refreshed = post(
+        "/auth/refresh",
+        None,
+        Some(json!({"refreshToken": refresh_token(&signed_in)})),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    let slid = me(&access(&refreshed.body)).await.body["session"].clone();
+    let idle_left = time(&slid["idleUntil"])
+        .duration_since(SystemTime::now())
+        .expect("in the future");
+    assert!(near(idle_left, 45), "{slid:#}");
+
+    // Out of bounds (never written through the API): the nearest bound.
+    h.tamper_number(profile.clone(), "sessionIdleMinutes", 1).await;
+    h.tamper_number(profile, "sessionMaxHours", 1000).await;
+    let bounded = me(&access(&h.sign_in(&member.email).await)).await.body["session"].clone();
+    assert!(near(span(&bounded, "idleUntil"), 15), "{bounded:#}");
+    assert!(near(span(&bounded, "absoluteUntil"), 24 * 60), "{bounded:#}");
+}

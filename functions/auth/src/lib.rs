@@ -1,7 +1,8 @@
 //! The auth function: password sign-in through Cognito, guarded and recorded by
 //! `quire_http::identity` (lockout AUTHN-5, rate limits RATE-4/RATE-5, identity events AUD-4);
 //! TOTP second factor: the sign-in's challenge, enrolment, and the admin gate's way out
-//! (AUTHN-7); password reset, change and expiry (AUTHN-3, AUTHN-4, RATE-2); sessions: refresh,
+//! (AUTHN-7); an invited member's first password (Cognito's new-password challenge); password
+//! reset, change and expiry (AUTHN-3, AUTHN-4, RATE-2); sessions: refresh,
 //! sign-out and revocation (AUTHN-2, AUTHN-8). Registering an organisation is the registration
 //! function's (`functions/registration`): it writes what no sign-in may.
 
@@ -13,9 +14,10 @@ use quire_core::ids::UserId;
 use quire_core::password::NewPassword;
 use quire_core::rbac::Permission;
 use quire_http::identity::{
-    answer_mfa_challenge, associate_authenticator, bearer, change_password as change, check_password, refresh_session,
-    request_password_reset, reset_password as reset, revoke_sessions, sign_out, verify_authenticator, ChallengeSession,
-    Email, EmailedCode, Password, RefreshToken, RefreshTokenOutcome, SignIn, TotpCode,
+    answer_mfa_challenge, answer_new_password, associate_authenticator, bearer, change_password as change,
+    check_password, disable_authenticator, refresh_session, request_password_reset, reset_password as reset,
+    revoke_sessions, sign_out, verify_authenticator, ChallengeSession, Email, EmailedCode, Password, RefreshToken,
+    RefreshTokenOutcome, SignIn, TotpCode,
 };
 use quire_http::json::{ok, parse_body, respond};
 use quire_http::route::HandlerResult;
@@ -73,6 +75,36 @@ pub fn routes() -> Router {
         .accepts_body(8 * 1024),
         Route::new(
             Method::POST,
+            "/auth/password/new",
+            Access::Public,
+            Module::Platform,
+            // Records the answer (`password.changed`, with the session it starts), a refused
+            // one, locks, unlocks and rate-limit trips.
+            Effect::Writes(&Action::NEW_PASSWORD),
+            new_password,
+        )
+        .request_schema::<NewPasswordAnswer>()
+        .response_schema::<Tokens>()
+        .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field), or the new password \
+             breaks the policy (`weak-password`, with `violations` naming every rule it breaks, \
+             `recently-used` for one of the last 5)",
+        )
+        .problem(
+            "401",
+            "the challenge is unknown, used or expired (3 minutes), or the account is locked \
+             after consecutive failures (`invalid-credentials`: one answer); or the new password \
+             was set but the sign-in could not be completed (`unauthorized`: sign in with it)",
+        )
+        .problem(
+            "429",
+            "too many failed sign-ins from this address in the current window (`too-many-requests`, \
+             with `Retry-After` in seconds), or Cognito's request quota",
+        )
+        .accepts_body(8 * 1024),
+        Route::new(
+            Method::POST,
             "/auth/mfa/setup",
             Access::Member,
             Module::Platform,
@@ -102,6 +134,47 @@ pub fn routes() -> Router {
         .accepts_body(1024)
         .without_mfa()
         .while_password_expired(),
+        Route::new(
+            Method::DELETE,
+            "/auth/mfa",
+            Access::Member,
+            Module::Platform,
+            // The authenticator turned off (`mfa.disabled`), or the refused re-authentication
+            // and the lock or unlock of the account's count it causes, or the member's limit's
+            // trip.
+            Effect::Writes(&[
+                Action::MfaDisabled,
+                Action::ReauthenticationFailed,
+                Action::SignInLocked,
+                Action::SignInUnlocked,
+                Action::RateLimitTripped,
+            ]),
+            mfa_disable,
+        )
+        .request_schema::<MfaDisable>()
+        .response_schema::<Status>()
+        .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field), or the password or code \
+             is not correct, or the account is locked after consecutive failures \
+             (`reauthentication-failed`: one answer for each)",
+        )
+        .problem(
+            "403",
+            "an Owner or Admin must keep a second factor (`mfa-mandatory`; `mfa-required` from a \
+             session that has not passed it)",
+        )
+        .problem(
+            "409",
+            "the account has no authenticator (`no-authenticator`), or it changed while being \
+             turned off and is still on (`conflict`)",
+        )
+        .problem(
+            "429",
+            "more than 10 re-authentications by this member in the current 15-minute window \
+             (`too-many-requests`, with `Retry-After` in seconds)",
+        )
+        .accepts_body(4 * 1024),
         Route::new(
             Method::POST,
             "/auth/password/forgot",
@@ -281,23 +354,62 @@ impl Tokens {
     }
 }
 
-/// The password was right: the session's tokens, or the second factor Cognito asks for.
+/// The password was right: the session's tokens, or the step Cognito asks for next.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum SignedIn {
     Tokens(Tokens),
-    Challenge(MfaChallenge),
+    Challenge(Challenge),
 }
 
-/// The account has a TOTP authenticator: answer with its code at `POST /auth/mfa` within 3
-/// minutes.
+/// A step before the session: within 3 minutes, `mfa` (the account has a TOTP authenticator)
+/// is answered with its code at `POST /auth/mfa`; `new-password` (the password was the
+/// temporary one the member was invited with) with a password of their own at
+/// `POST /auth/password/new`.
 #[derive(Serialize, utoipa::ToSchema)]
-struct MfaChallenge {
-    /// Always `mfa`.
+struct Challenge {
+    /// `mfa` or `new-password`.
     #[schema(example = "mfa")]
     challenge: &'static str,
-    /// What `POST /auth/mfa` answers: opaque, a credential for this sign-in only.
+    /// What the answer names: opaque, a credential for this sign-in only.
     session: String,
+}
+
+impl From<SignIn> for SignedIn {
+    fn from(signed_in: SignIn) -> Self {
+        match signed_in {
+            SignIn::Tokens { tokens, mfa_setup } => SignedIn::Tokens(Tokens::of(tokens, mfa_setup)),
+            SignIn::MfaChallenge { session } => SignedIn::Challenge(Challenge {
+                challenge: "mfa",
+                session,
+            }),
+            SignIn::NewPasswordChallenge { session } => SignedIn::Challenge(Challenge {
+                challenge: "new-password",
+                session,
+            }),
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NewPasswordAnswer {
+    /// The email the sign-in was for.
+    #[schema(value_type = String, format = Email)]
+    email: Email,
+    /// The `session` of the sign-in's `new-password` challenge.
+    #[schema(value_type = String)]
+    session: ChallengeSession,
+    /// Checked against the password policy before Cognito is called (AUTHN-3).
+    #[schema(value_type = String, format = Password)]
+    new_password: String,
+}
+
+async fn new_password(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: NewPasswordAnswer = parse_body(&req)?;
+    let new = NewPassword::parse(input.new_password).map_err(|violations| Problem::weak_password(&violations))?;
+    let (tokens, mfa_setup) = answer_new_password(&app, &ctx, &input.email, &input.session, &new).await?;
+    ok(&Tokens::of(tokens, mfa_setup))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -351,6 +463,23 @@ struct MfaCode {
     /// The 6 digits the newly set-up authenticator shows now.
     #[schema(value_type = String, pattern = "^[0-9]{6}$")]
     code: TotpCode,
+}
+
+/// A fresh re-authentication: the password now and the authenticator's current code.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MfaDisable {
+    #[schema(value_type = String, format = Password)]
+    password: Password,
+    /// The 6 digits the authenticator shows now.
+    #[schema(value_type = String, pattern = "^[0-9]{6}$")]
+    code: TotpCode,
+}
+
+async fn mfa_disable(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: MfaDisable = parse_body(&req)?;
+    disable_authenticator(&app, &ctx, bearer(&req)?, &input.password, &input.code).await?;
+    ok(&Status { status: "disabled" })
 }
 
 async fn mfa_verify(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
@@ -493,7 +622,7 @@ async fn change_password(app: Arc<App>, ctx: RequestCtx, req: Request) -> Handle
 /// What was done.
 #[derive(Serialize, utoipa::ToSchema)]
 struct Status {
-    /// `signed-out`, `revoked`, `changed` or `enrolled`.
+    /// `signed-out`, `revoked`, `changed`, `enrolled` or `disabled`.
     status: &'static str,
 }
 
@@ -557,13 +686,8 @@ async fn revoke(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 
 async fn login(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let input: Login = parse_body(&req)?;
-    match check_password(&app, &ctx, &input.email, &input.password).await? {
-        SignIn::Tokens { tokens, mfa_setup } => ok(&SignedIn::Tokens(Tokens::of(tokens, mfa_setup))),
-        SignIn::MfaChallenge { session } => ok(&SignedIn::Challenge(MfaChallenge {
-            challenge: "mfa",
-            session,
-        })),
-    }
+    let signed_in = check_password(&app, &ctx, &input.email, &input.password).await?;
+    ok(&SignedIn::from(signed_in))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -528,6 +528,44 @@ mod tests {
         assert!(found.is_empty(), "{found:#?}");
     }
 
+    /// The user pool's password policy is Quire's (AUTHN-3): Cognito refuses what Quire's check
+    /// lets through only if the two drift apart, and the history Cognito keeps is the one the
+    /// answers name. A template edited to another length or history fails here.
+    ///
+    /// Proves: AUTHN-3
+    #[test]
+    fn the_user_pools_password_policy_is_quires() {
+        use quire_core::password::{HISTORY, MIN_CHARS};
+        let policy_of = |template: &str| {
+            let doc = parse(template).unwrap();
+            let policy = doc["Resources"]["UserPool"]["Properties"]["Policies"]["PasswordPolicy"].clone();
+            assert!(policy.is_mapping(), "the pool has a password policy");
+            policy
+        };
+        let holds = |policy: &Value| {
+            policy["MinimumLength"].as_u64() == Some(MIN_CHARS as u64)
+                && policy["PasswordHistorySize"].as_u64() == Some(HISTORY as u64)
+                && [
+                    "RequireUppercase",
+                    "RequireLowercase",
+                    "RequireNumbers",
+                    "RequireSymbols",
+                ]
+                .iter()
+                .all(|rule| policy[*rule].as_bool() == Some(true))
+        };
+        assert!(holds(&policy_of(&template())));
+        for (from, to) in [
+            ("MinimumLength: 12", "MinimumLength: 8"),
+            ("PasswordHistorySize: 5", "PasswordHistorySize: 2"),
+            ("RequireSymbols: true", "RequireSymbols: false"),
+        ] {
+            let drifted = template().replacen(from, to, 1);
+            assert_ne!(drifted, template(), "{from}: the edit must change the template");
+            assert!(!holds(&policy_of(&drifted)), "{to}");
+        }
+    }
+
     /// Every function's routes that `keep` keeps, as "METHOD /path".
     fn routes_where(keep: impl Fn(&quire_http::Route) -> bool) -> Vec<String> {
         crate::stack::function_routes()

@@ -43,13 +43,18 @@ impl SeededOrg {
     }
 }
 
-/// Whether the seeded Owner and Admin have an authenticator.
+/// How far the seeded users are onboarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Authenticators {
-    /// Enrolled, as after their first sign-in.
+pub enum Onboarding {
+    /// Permanent passwords; the Owner and Admin have an authenticator, as after their first
+    /// sign-in.
     Enrolled,
-    /// None yet: their first sign-in is held at the admin MFA gate until they enrol one.
-    None,
+    /// Permanent passwords; no authenticators yet: the Owner's and Admin's first sign-in is held
+    /// at the admin MFA gate until they enrol one.
+    WithoutAuthenticators,
+    /// Invited: the password is a temporary one (Cognito's `FORCE_CHANGE_PASSWORD`), which the
+    /// first sign-in must replace with one of the member's own; no authenticators.
+    Invited,
 }
 
 /// Creates organisation `<slug>` with `owner@<slug>.test`, `admin@…`, `user@…` and `viewer@…`.
@@ -58,7 +63,7 @@ pub async fn organisation(
     user_pool_id: &str,
     slug: &str,
     password: &str,
-    authenticators: Authenticators,
+    onboarding: Onboarding,
 ) -> Result<SeededOrg, LocalError> {
     let seeder = Actor::system("local seed");
     let origin = Origin::new(None, Some("quire-local"), "local-seed");
@@ -77,6 +82,7 @@ pub async fn organisation(
             .admin_create_user()
             .user_pool_id(user_pool_id)
             .username(&email)
+            .set_temporary_password((onboarding == Onboarding::Invited).then(|| password.to_owned()))
             .user_attributes(
                 AttributeType::builder()
                     .name("email")
@@ -110,15 +116,17 @@ pub async fn organisation(
             .find(|a| a.name == "sub")
             .and_then(|a| a.value)
             .ok_or_else(|| LocalError::Other("created user has no sub".into()))?;
-        app.cognito
-            .admin_set_user_password()
-            .user_pool_id(user_pool_id)
-            .username(&email)
-            .password(password)
-            .permanent(true)
-            .send()
-            .await
-            .map_err(|e| LocalError::aws("AdminSetUserPassword", &e))?;
+        if onboarding != Onboarding::Invited {
+            app.cognito
+                .admin_set_user_password()
+                .user_pool_id(user_pool_id)
+                .username(&email)
+                .password(password)
+                .permanent(true)
+                .send()
+                .await
+                .map_err(|e| LocalError::aws("AdminSetUserPassword", &e))?;
+        }
         let user_id = UserId::parse(&sub).map_err(LocalError::Other)?;
         let display_name = format!("{name} {}", role.as_str());
         app.store
@@ -135,7 +143,7 @@ pub async fn organisation(
             )
             .await
             .map_err(|e| LocalError::Other(e.to_string()))?;
-        let totp_secret = if role.requires_mfa() && authenticators == Authenticators::Enrolled {
+        let totp_secret = if role.requires_mfa() && onboarding == Onboarding::Enrolled {
             let secret = enrol_authenticator(app, &email, password).await?;
             let audit = AuditContext::for_route(seeder.clone(), origin.clone(), &[Action::MfaEnrolled]);
             app.store

@@ -133,12 +133,12 @@ impl Stack {
         let seeds = options
             .seed
             .iter()
-            .map(|slug| (slug, seed::Authenticators::Enrolled))
+            .map(|slug| (slug, seed::Onboarding::Enrolled))
             .chain(
                 options
                     .seed_without_authenticators
                     .iter()
-                    .map(|slug| (slug, seed::Authenticators::None)),
+                    .map(|slug| (slug, seed::Onboarding::WithoutAuthenticators)),
             );
         for (slug, authenticators) in seeds {
             orgs.push(
@@ -230,13 +230,13 @@ impl Stack {
     }
 
     /// Seeds one more organisation (tests that must not disturb the others).
-    pub async fn seed_org(&self, slug: &str, authenticators: seed::Authenticators) -> Result<SeededOrg, LocalError> {
+    pub async fn seed_org(&self, slug: &str, onboarding: seed::Onboarding) -> Result<SeededOrg, LocalError> {
         seed::organisation(
             &self.app,
             &self.provisioned.user_pool_id,
             slug,
             &self.demo_password,
-            authenticators,
+            onboarding,
         )
         .await
     }

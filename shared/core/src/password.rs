@@ -18,6 +18,16 @@ pub const MAX_CHARS: usize = 256;
 /// one's own account and signing out are allowed.
 pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
 
+/// How many of a member's passwords a new one may not repeat (AUTHN-3). Enforced by Cognito
+/// (the user pool's `PasswordHistorySize` in template.yaml; a guardrail test holds them equal),
+/// reported as [`Violation::RecentlyUsed`]. Quire keeps no password history of its own: a
+/// check of its own before Cognito proves the code or current password would tell anyone
+/// whether a guess was one of an account's recent passwords. Cognito's documentation says
+/// neither whether it checks the history before or after the code or current password, nor
+/// whether the current password is one of the `n`: Quire counts a refused recent password as
+/// a failed attempt (decision 37), and the emulator counts the current one.
+pub const HISTORY: usize = 5;
+
 /// The characters Cognito counts as symbols (its "special characters", space included).
 pub const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
 
@@ -44,8 +54,12 @@ pub enum Violation {
     /// changing it (AUTHN-4). Found by the change route, not by [`violations`].
     #[serde(rename = "same-as-current")]
     SameAsCurrent,
-    /// Cognito refused a password that meets every rule above (its own checks, such as a
-    /// recent password): never found by [`violations`], only reported from Cognito.
+    /// One of the member's last [`HISTORY`] passwords: never found by [`violations`], only
+    /// reported from Cognito (`PasswordHistoryPolicyViolationException`).
+    #[serde(rename = "recently-used")]
+    RecentlyUsed,
+    /// Cognito refused a password that meets every rule above for a reason of its own: never
+    /// found by [`violations`], only reported from Cognito.
     #[serde(rename = "not-accepted")]
     NotAccepted,
 }
@@ -65,7 +79,8 @@ impl Violation {
             Violation::ControlCharacters => "no control characters",
             Violation::SurroundingSpace => "no space at the start or the end",
             Violation::SameAsCurrent => "different from the current password",
-            Violation::NotAccepted => "accepted by the identity provider (it refuses, for example, a recent password)",
+            Violation::RecentlyUsed => "not one of the last 5 passwords",
+            Violation::NotAccepted => "accepted by the identity provider",
         }
     }
 }

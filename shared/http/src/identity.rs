@@ -25,6 +25,11 @@
 //! admin MFA gate (`pipeline::mfa`) holds to enrolment: [`associate_authenticator`], then
 //! [`verify_authenticator`].
 //!
+//! A member invited with a temporary password is asked for a password of their own after it
+//! (Cognito's `NEW_PASSWORD_REQUIRED`): the challenge is held alike and answered through
+//! [`answer_new_password`], guarded alike; the new password is checked against the policy
+//! first and recorded as `password.changed` with the session it starts.
+//!
 //! Registering an organisation and confirming its Owner's email (AUTHN-6, RATE-1) are in
 //! `registration` ([`register`], [`confirm_registration`], [`resend_confirmation`]).
 
@@ -51,7 +56,7 @@ use quire_core::ids::UserId;
 use quire_core::password::{NewPassword, Violation};
 use quire_store::accounts::{Account, StartSession};
 use quire_store::attempts::{Failed, Reservation, Subject};
-use quire_store::challenges::HoldChallenge;
+use quire_store::challenges::{ChallengeKind, HoldChallenge};
 use quire_store::limits::{Limited, RateLimit, Slot};
 use quire_store::sessions::{Refreshed, SessionId, SessionRefused};
 use serde_json::{json, Value};
@@ -118,6 +123,10 @@ pub enum SignIn {
     /// by Quire for `quire_store::challenges::CHALLENGE_VALIDITY`; [`answer_mfa_challenge`]
     /// answers it.
     MfaChallenge { session: String },
+    /// Cognito asks for a password of the member's own in place of the temporary one they were
+    /// invited with (`NEW_PASSWORD_REQUIRED`): held like the TOTP challenge;
+    /// [`answer_new_password`] answers it.
+    NewPasswordChallenge { session: String },
 }
 
 /// A credential check of an account under way: its place in the address's failure count, its
@@ -229,14 +238,18 @@ fn parameters<const N: usize>(
         .collect()
 }
 
+/// The answer to a right credential Cognito asks a step of that Quire does not hold a
+/// challenge for.
+const UNOFFERED_STEP: &str = "this account needs a sign-in step this API does not offer yet";
+
 /// Cognito quotas are per second: a client that waits this long finds capacity again.
 const COGNITO_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// Checks `email`'s password through Cognito (`InitiateAuth`, `USER_PASSWORD_AUTH`), guarded and
-/// recorded as the module documentation says. Returns the session's tokens, or the TOTP
-/// challenge Cognito asks for (held for its answer). A right password that leads to a TOTP
-/// challenge neither counts as a failure nor clears the account's count: the code is the
-/// attempt that decides.
+/// recorded as the module documentation says. Returns the session's tokens, or the TOTP or
+/// new-password challenge Cognito asks for (held for its answer). A right password that leads
+/// to a challenge neither counts as a failure nor clears the account's count: the answer is
+/// the attempt that decides.
 ///
 /// Errors: 429 `too-many-requests` (the address's limit, with `Retry-After`), 401
 /// `invalid-credentials` (wrong password, unknown email, locked account: one answer), 401
@@ -304,17 +317,31 @@ pub async fn check_password(
                     json!({ "attempt": number, "challenge": challenge.as_ref().map(|c| c.as_str()).unwrap_or("none") }),
                 )),
             }
-            // A TOTP challenge of a member is held for its answer.
+            // A TOTP or new-password challenge of a member is held for its answer.
+            let kind = match out.challenge_name {
+                Some(ChallengeNameType::SoftwareTokenMfa) => Some(ChallengeKind::SoftwareTokenMfa),
+                Some(ChallengeNameType::NewPasswordRequired) => Some(ChallengeKind::NewPasswordRequired),
+                _ => None,
+            };
             let challenge = out
                 .session
                 .as_deref()
                 .filter(|_| out.authentication_result.is_none() && account.is_known())
-                .filter(|_| out.challenge_name == Some(ChallengeNameType::SoftwareTokenMfa));
+                .zip(kind);
             // Tokens start a session, written with the sign-in's entry; a member's only.
             let recorded = match (session_of(app, out.authentication_result.as_ref()).await, challenge) {
-                (Ok(None), Some(session)) => app
+                (Ok(None), Some((session, kind))) => app
                     .store
-                    .record_challenge(&account, ctx.origin(), &events, HoldChallenge { session, started_at })
+                    .record_challenge(
+                        &account,
+                        ctx.origin(),
+                        &events,
+                        HoldChallenge {
+                            kind,
+                            session,
+                            started_at,
+                        },
+                    )
                     .await
                     .map_err(unrecorded),
                 (Ok(session), _) => {
@@ -324,7 +351,7 @@ pub async fn check_password(
                         .map(|(user, id)| StartSession {
                             user,
                             id,
-                            policy: app.config.sessions,
+                            policy: account.session_policy(app.config.sessions),
                             started_at,
                             refresh_token: out.authentication_result.as_ref().and_then(|t| t.refresh_token()),
                             second_factor: None,
@@ -356,16 +383,17 @@ pub async fn check_password(
             if let Err(error) = app.store.give_back(slot).await {
                 tracing::error!(%error, "the sign-in's address count was not cleared");
             }
-            let challenge = challenge.map(str::to_owned);
+            let challenge = challenge.map(|(session, kind)| (session.to_owned(), kind));
             match (out.authentication_result, challenge) {
                 (Some(tokens), _) => Ok(SignIn::Tokens {
                     tokens,
                     mfa_setup: account.requires_mfa(),
                 }),
-                (None, Some(session)) => Ok(SignIn::MfaChallenge { session }),
-                (None, None) => Err(Problem::unauthorized(
-                    "this account needs a sign-in step this API does not offer yet",
-                )),
+                (None, Some((session, ChallengeKind::SoftwareTokenMfa))) => Ok(SignIn::MfaChallenge { session }),
+                (None, Some((session, ChallengeKind::NewPasswordRequired))) => {
+                    Ok(SignIn::NewPasswordChallenge { session })
+                }
+                (None, None) => Err(Problem::unauthorized(UNOFFERED_STEP)),
             }
         }
         Err(error) => {
@@ -460,6 +488,97 @@ pub async fn answer_mfa_challenge(
     session: &ChallengeSession,
     code: &TotpCode,
 ) -> Result<AuthenticationResultType, Problem> {
+    let (tokens, _) = answer_challenge(app, ctx, email, session, Answer::Totp(code)).await?;
+    Ok(tokens)
+}
+
+/// Answers the new-password challenge a sign-in of `email` was given (`NEW_PASSWORD_REQUIRED`:
+/// the member signed in with the temporary password they were invited with), guarded like the
+/// TOTP answer (the address's failures, the account's lockout: a locked account gets the answer
+/// an unknown challenge gets). `new` was checked against the policy (AUTHN-3) first. Only a
+/// challenge Quire's sign-in held is sent to Cognito (`RespondToAuthChallenge`,
+/// `NEW_PASSWORD_REQUIRED`). Cognito's acceptance is recorded as `password.changed` (the
+/// password's age counts from it, AUTHN-4) and `sign-in.succeeded` with the session it starts,
+/// in one transaction with the challenge used; the account's failure count is cleared, as the
+/// right temporary password earned. A challenge Quire did not hold, or that Cognito no longer
+/// knows, is `password.change.failed` and counts against the address only.
+///
+/// Returns the session's tokens, and whether the admin MFA gate holds them to enrolment (an
+/// Owner or Admin, who must enrol an authenticator next). When the sign-in cannot be completed
+/// though Cognito set the password (Cognito asks another step; its tokens skip a second factor
+/// Quire's record requires; the session cannot be recorded), the change is recorded and the
+/// answer is a 401 `unauthorized` telling the member to sign in with the new password.
+///
+/// Errors: 401 `invalid-credentials` (unknown, used or expired challenge; locked account), 400
+/// `weak-password` (Cognito refused the password: `recently-used`, one of the member's last 5,
+/// counted against the lockout, or `not-accepted`; each recorded as `password.change.failed`),
+/// 429 (the address's limit, with `Retry-After`; Cognito's quota), 503.
+pub async fn answer_new_password(
+    app: &App,
+    ctx: &RequestCtx,
+    email: &Email,
+    session: &ChallengeSession,
+    new: &NewPassword,
+) -> Result<(AuthenticationResultType, bool), Problem> {
+    answer_challenge(app, ctx, email, session, Answer::NewPassword(new)).await
+}
+
+/// An answer to a held challenge (`quire_store::challenges`).
+#[derive(Clone, Copy)]
+enum Answer<'a> {
+    Totp(&'a TotpCode),
+    NewPassword(&'a NewPassword),
+}
+
+impl Answer<'_> {
+    fn kind(self) -> ChallengeKind {
+        match self {
+            Answer::Totp(_) => ChallengeKind::SoftwareTokenMfa,
+            Answer::NewPassword(_) => ChallengeKind::NewPasswordRequired,
+        }
+    }
+
+    fn cognito_name(self) -> ChallengeNameType {
+        match self {
+            Answer::Totp(_) => ChallengeNameType::SoftwareTokenMfa,
+            Answer::NewPassword(_) => ChallengeNameType::NewPasswordRequired,
+        }
+    }
+
+    /// Cognito's `ChallengeResponses` entry of the answer.
+    fn response(&self) -> (&'static str, &str) {
+        match self {
+            Answer::Totp(code) => ("SOFTWARE_TOKEN_MFA_CODE", &code.0),
+            Answer::NewPassword(new) => ("NEW_PASSWORD", new.expose()),
+        }
+    }
+
+    /// The entry of a refused answer.
+    fn failed(self) -> Action {
+        match self {
+            Answer::Totp(_) => Action::MfaChallengeFailed,
+            Answer::NewPassword(_) => Action::PasswordChangeFailed,
+        }
+    }
+
+    /// The answer every refusal gets (a locked account's included).
+    fn refused(self) -> fn() -> Problem {
+        match self {
+            Answer::Totp(_) => Problem::invalid_mfa_answer,
+            Answer::NewPassword(_) => Problem::invalid_new_password_answer,
+        }
+    }
+}
+
+/// Answers a challenge Quire's sign-in held, as [`answer_mfa_challenge`] and
+/// [`answer_new_password`] say.
+async fn answer_challenge(
+    app: &App,
+    ctx: &RequestCtx,
+    email: &Email,
+    session: &ChallengeSession,
+    answer: Answer<'_>,
+) -> Result<(AuthenticationResultType, bool), Problem> {
     let secret = app.client.secret(&app.cognito).await?;
     let Guarded {
         slot,
@@ -467,33 +586,27 @@ pub async fn answer_mfa_challenge(
         attempt,
         account,
         mut events,
-    } = guard(app, ctx, email, Problem::invalid_mfa_answer).await?;
+    } = guard(app, ctx, email, answer.refused()).await?;
     let number = attempt.number();
-    let Some(challenge) = app.store.pending_challenge(&account, &session.0).await? else {
+    let Some(challenge) = app.store.pending_challenge(&account, answer.kind(), &session.0).await? else {
         app.store.attempt_not_judged(attempt).await?;
         events.push((
-            Action::MfaChallengeFailed,
+            answer.failed(),
             json!({ "attempt": number, "reason": "unknown-challenge" }),
         ));
-        app.store
-            .record_identity_events(&account, ctx.origin(), &events, None)
-            .await
-            .map_err(unrecorded)?;
-        return Err(Problem::invalid_mfa_answer());
+        record_refusal(app, ctx, &account, answer, &events).await?;
+        return Err(answer.refused()());
     };
     let answered = app
         .cognito
         .respond_to_auth_challenge()
         .client_id(app.client.id())
-        .challenge_name(ChallengeNameType::SoftwareTokenMfa)
+        .challenge_name(answer.cognito_name())
         .session(&session.0)
         // The member's Cognito username (their `sub`): what Cognito binds the challenge to and
         // checks the secret hash of.
         .set_challenge_responses(Some(parameters(
-            [
-                ("USERNAME", challenge.user().as_str()),
-                ("SOFTWARE_TOKEN_MFA_CODE", &code.0),
-            ],
+            [("USERNAME", challenge.user().as_str()), answer.response()],
             secret.map(|s| s.secret_hash(challenge.user().as_str(), app.client.id())),
         )))
         .send()
@@ -501,46 +614,88 @@ pub async fn answer_mfa_challenge(
     let error = match answered {
         Ok(out) => {
             let tokens = out.authentication_result;
-            events.push((
-                Action::MfaChallengePassed,
-                json!({ "attempt": number, "method": "totp" }),
-            ));
-            events.push((
-                Action::SignInSucceeded,
-                json!({ "attempt": number, "secondFactor": "totp" }),
-            ));
+            match answer {
+                Answer::Totp(_) => {
+                    events.push((
+                        Action::MfaChallengePassed,
+                        json!({ "attempt": number, "method": "totp" }),
+                    ));
+                    events.push((
+                        Action::SignInSucceeded,
+                        json!({ "attempt": number, "secondFactor": "totp" }),
+                    ));
+                }
+                Answer::NewPassword(_) => {
+                    // Cognito set the password: from here on it is recorded, whatever else.
+                    events.push((
+                        Action::PasswordChanged,
+                        json!({ "attempt": number, "via": "new-password-challenge" }),
+                    ));
+                    // Tokens without the second factor Quire's record says the member has (it
+                    // was turned off round Quire), or no tokens (Cognito asks another step):
+                    // the password is set, the sign-in is not completed.
+                    let skipped = tokens.is_some() && account.mfa_enrolled_at().is_some();
+                    if skipped || tokens.is_none() {
+                        if skipped {
+                            tracing::error!(
+                                account = subject.key_part(),
+                                "Cognito issued tokens without the second factor Quire's record requires"
+                            );
+                            events.push((
+                                Action::SignInFailed,
+                                json!({ "attempt": number, "reason": "second-factor-skipped" }),
+                            ));
+                        }
+                        discard(app, tokens.as_ref()).await;
+                        app.store.attempt_not_judged(attempt).await?;
+                        app.store.give_back(slot).await?;
+                        return Err(new_password_set(app, ctx, &account, &events, Some(&challenge)).await);
+                    }
+                    events.push((Action::SignInSucceeded, json!({ "attempt": number })));
+                }
+            }
             let recorded = match session_of(app, tokens.as_ref()).await {
-                Ok(Some((user, id))) => app
-                    .store
-                    .record_identity_events(
-                        &account,
-                        ctx.origin(),
-                        &events,
-                        Some(StartSession {
-                            user: &user,
-                            id: &id,
-                            policy: app.config.sessions,
-                            started_at: challenge.started_at(),
-                            refresh_token: tokens.as_ref().and_then(|t| t.refresh_token()),
-                            second_factor: Some(&challenge),
-                        }),
-                    )
-                    .await
-                    .map_err(|error| match error {
-                        // Another answer used the challenge first.
-                        quire_store::StoreError::Conflict => Problem::invalid_mfa_answer(),
-                        other => unrecorded(other),
-                    }),
-                Ok(None) => Err(Problem::unauthorized(
-                    "this account needs a sign-in step this API does not offer yet",
-                )),
+                Ok(started) => {
+                    let start = started.as_ref().map(|(user, id)| StartSession {
+                        user,
+                        id,
+                        policy: account.session_policy(app.config.sessions),
+                        started_at: challenge.started_at(),
+                        refresh_token: tokens.as_ref().and_then(|t| t.refresh_token()),
+                        second_factor: matches!(answer, Answer::Totp(_)).then_some(&challenge),
+                    });
+                    match (answer, start) {
+                        (Answer::Totp(_), None) => Err(Problem::unauthorized(UNOFFERED_STEP)),
+                        (Answer::Totp(_), Some(start)) => app
+                            .store
+                            .record_identity_events(&account, ctx.origin(), &events, Some(start))
+                            .await
+                            .map_err(|error| match error {
+                                // Another answer used the challenge first.
+                                quire_store::StoreError::Conflict => answer.refused()(),
+                                other => unrecorded(other),
+                            }),
+                        (Answer::NewPassword(_), start) => app
+                            .store
+                            .record_new_password(&account, ctx.origin(), &events, Some(&challenge), start)
+                            .await
+                            .map_err(unrecorded),
+                    }
+                }
                 Err(problem) => Err(problem),
             };
             if let Err(problem) = recorded {
                 discard(app, tokens.as_ref()).await;
                 app.store.attempt_not_judged(attempt).await.map_err(unrecorded)?;
                 app.store.give_back(slot).await.map_err(unrecorded)?;
-                return Err(problem);
+                return Err(match answer {
+                    Answer::Totp(_) => problem,
+                    // The password is set all the same: recorded without the session.
+                    Answer::NewPassword(_) => {
+                        events.retain(|(action, _)| *action != Action::SignInSucceeded);
+                        new_password_set(app, ctx, &account, &events, Some(&challenge)).await
+                    }
+                });
             }
             if let Err(error) = app.store.attempt_succeeded(attempt).await {
                 tracing::error!(%error, "the sign-in's attempt count was not cleared");
@@ -548,33 +703,52 @@ pub async fn answer_mfa_challenge(
             if let Err(error) = app.store.give_back(slot).await {
                 tracing::error!(%error, "the sign-in's address count was not cleared");
             }
-            return tokens.ok_or_else(|| Problem::internal("a recorded sign-in without tokens"));
+            let mfa_setup = matches!(answer, Answer::NewPassword(_)) && account.requires_mfa();
+            return tokens
+                .map(|tokens| (tokens, mfa_setup))
+                .ok_or_else(|| Problem::internal("a recorded sign-in without tokens"));
         }
         Err(error) => error.into_service_error(),
     };
-    let reason = match &error {
+    // What the refusal was, whether it judged the account's credential (a wrong code; a recent
+    // password, which counts in case Cognito checks the history before the session: decision
+    // 37), and its answer.
+    let refused = answer.refused()();
+    let (reason, judged, problem) = match &error {
         RespondToAuthChallengeError::CodeMismatchException(_)
-        | RespondToAuthChallengeError::ExpiredCodeException(_) => "wrong-code",
+        | RespondToAuthChallengeError::ExpiredCodeException(_)
+            if matches!(answer, Answer::Totp(_)) =>
+        {
+            ("wrong-code", true, refused)
+        }
+        RespondToAuthChallengeError::PasswordHistoryPolicyViolationException(_) => (
+            "recently-used",
+            true,
+            Problem::weak_password(&[Violation::RecentlyUsed]),
+        ),
+        // Quire's policy passed it; Cognito's own checks did not.
+        RespondToAuthChallengeError::InvalidPasswordException(_) => {
+            ("not-accepted", false, Problem::weak_password(&[Violation::NotAccepted]))
+        }
         // Cognito no longer knows the session (expired, used), or its user or factor is gone or
         // barred: nothing was judged, and a new sign-in is the way on.
-        RespondToAuthChallengeError::NotAuthorizedException(_) if !secret_refused(&error) => "expired-challenge",
+        RespondToAuthChallengeError::NotAuthorizedException(_) if !secret_refused(&error) => {
+            ("expired-challenge", false, refused)
+        }
         RespondToAuthChallengeError::UserNotFoundException(_)
         | RespondToAuthChallengeError::SoftwareTokenMfaNotFoundException(_)
-        | RespondToAuthChallengeError::PasswordResetRequiredException(_) => "expired-challenge",
+        | RespondToAuthChallengeError::PasswordResetRequiredException(_) => ("expired-challenge", false, refused),
         // What the emulator answers for a session it does not know; on AWS, a client or pool
         // that does not exist, which is Quire's configuration: logged.
         RespondToAuthChallengeError::ResourceNotFoundException(_) => {
             tracing::warn!(error = %DisplayErrorContext(&error), "RespondToAuthChallenge: resource not found");
-            "expired-challenge"
+            ("expired-challenge", false, refused)
         }
         _ => {
             app.store.attempt_not_judged(attempt).await?;
             app.store.give_back(slot).await?;
             if !events.is_empty() {
-                app.store
-                    .record_identity_events(&account, ctx.origin(), &events, None)
-                    .await
-                    .map_err(unrecorded)?;
+                record_refusal(app, ctx, &account, answer, &events).await?;
             }
             return Err(match error {
                 RespondToAuthChallengeError::TooManyRequestsException(_) => {
@@ -584,11 +758,8 @@ pub async fn answer_mfa_challenge(
             });
         }
     };
-    events.push((
-        Action::MfaChallengeFailed,
-        json!({ "attempt": number, "reason": reason }),
-    ));
-    if reason == "wrong-code" {
+    events.push((answer.failed(), json!({ "attempt": number, "reason": reason })));
+    if judged {
         if let Failed::Locked { until } = app.store.attempt_failed(attempt).await? {
             tracing::warn!(
                 account = subject.key_part(),
@@ -602,12 +773,67 @@ pub async fn answer_mfa_challenge(
     } else {
         app.store.attempt_not_judged(attempt).await?;
     }
-    app.store
-        .record_identity_events(&account, ctx.origin(), &events, None)
-        .await
-        .map_err(unrecorded)?;
-    Err(Problem::invalid_mfa_answer())
+    record_refusal(app, ctx, &account, answer, &events).await?;
+    Err(problem)
 }
+
+/// Records a refused answer's events in the account's trail, with the actions its route
+/// declares.
+async fn record_refusal(
+    app: &App,
+    ctx: &RequestCtx,
+    account: &Account,
+    answer: Answer<'_>,
+    events: &[(Action, Value)],
+) -> Result<(), Problem> {
+    let recorded = match answer {
+        Answer::Totp(_) => {
+            app.store
+                .record_identity_events(account, ctx.origin(), events, None)
+                .await
+        }
+        Answer::NewPassword(_) => {
+            app.store
+                .record_new_password_refused(account, ctx.origin(), events)
+                .await
+        }
+    };
+    recorded.map_err(unrecorded)
+}
+
+/// What a new password Cognito set answers when the sign-in cannot be completed (Cognito asks
+/// another step, its tokens skip the member's second factor, or the session cannot be
+/// recorded): the change is recorded with `events` (`password.changed` and what refused the
+/// sign-in), using `answered` if it is still unused and without it otherwise (another answer
+/// used it), and the member is told to sign in with the new password. A change that cannot be
+/// recorded at all is logged as an error: Cognito's change and the trail cannot be one
+/// transaction.
+async fn new_password_set(
+    app: &App,
+    ctx: &RequestCtx,
+    account: &Account,
+    events: &[(Action, Value)],
+    answered: Option<&quire_store::challenges::PendingChallenge>,
+) -> Problem {
+    let mut recorded = app
+        .store
+        .record_new_password(account, ctx.origin(), events, answered, None)
+        .await;
+    if answered.is_some() && recorded.is_err() {
+        recorded = app
+            .store
+            .record_new_password(account, ctx.origin(), events, None, None)
+            .await;
+    }
+    if let Err(error) = recorded {
+        tracing::error!(%error, "a password Cognito set from a new-password challenge has no audit entry");
+    }
+    Problem::unauthorized(NEW_PASSWORD_SET)
+}
+
+/// See [`new_password_set`].
+const NEW_PASSWORD_SET: &str =
+    "the new password is set, but this sign-in could not be completed: sign in with the new password";
 
 /// Starts enrolling a TOTP authenticator for the caller (AUTHN-7): Cognito makes a new secret
 /// (`AssociateSoftwareToken`, with the caller's access token) for the caller's authenticator app.
@@ -683,24 +909,7 @@ pub async fn verify_authenticator(
     if verified.status != Some(VerifySoftwareTokenResponseType::Success) {
         return Err(Problem::invalid_totp_code());
     }
-    let preferred = app
-        .cognito
-        .set_user_mfa_preference()
-        .access_token(access_token)
-        .software_token_mfa_settings(
-            SoftwareTokenMfaSettingsType::builder()
-                .enabled(true)
-                .preferred_mfa(true)
-                .build(),
-        )
-        .send()
-        .await;
-    if let Err(error) = preferred {
-        return Err(match error.into_service_error() {
-            SetUserMFAPreferenceError::NotAuthorizedException(_) => Problem::token_revoked(),
-            other => Problem::unavailable(other),
-        });
-    }
+    set_totp(app, access_token, true).await?;
     match app.store.record_mfa_enrolled(caller, ctx.audit_context()?).await {
         Ok(true) => Ok(()),
         // Enrolled and recorded; the session ended meanwhile, so its next request is refused.
@@ -713,6 +922,317 @@ pub async fn verify_authenticator(
             Err(unrecorded(error))
         }
     }
+}
+
+/// Re-authenticates the signed-in caller for an act that needs a fresh proof of who they are
+/// (turning a second factor off; electronic signatures later): their password now and, if they
+/// have an authenticator, its current code, checked by Cognito (`InitiateAuth`
+/// `USER_PASSWORD_AUTH`, then `RespondToAuthChallenge` `SOFTWARE_TOKEN_MFA`). Guarded like the
+/// password change: reserved against the account's lockout (a locked account gets the answer a
+/// wrong password gets), a wrong password or code recorded as `reauthentication.failed` with
+/// `purpose` (and `sign-in.locked` when it starts a lock) and counted, a success clearing the
+/// count. The tokens the check makes Cognito issue are revoked at once: a re-authentication
+/// starts no session. Cognito's answer of tokens without a TOTP challenge for a member Quire's
+/// record says has an authenticator is refused (the code cannot be proved) and recorded.
+///
+/// Every re-authentication counts against the member's
+/// [`RateLimit::REAUTHENTICATIONS_PER_MEMBER`] first, whatever its outcome: refusals the
+/// lockout does not count (Cognito not judging, a factor turned off round Quire) are limited
+/// too; the window's trip is recorded once (`rate-limit.tripped`).
+///
+/// Errors: 429 `too-many-requests` (the member's limit, with `Retry-After`), 400
+/// `reauthentication-failed` (wrong password or code, locked account: one answer; a right
+/// password that needs another step; tokens that skipped the member's second factor), 503
+/// (Cognito did not judge: an outage or its quota).
+pub async fn reauthenticate(
+    app: &App,
+    ctx: &RequestCtx,
+    purpose: &str,
+    password: &Password,
+    code: Option<&TotpCode>,
+) -> Result<(), Problem> {
+    let caller = ctx.caller()?;
+    let secret = app.client.secret(&app.cognito).await?;
+    within_own_limit(
+        app,
+        ctx,
+        RateLimit::REAUTHENTICATIONS_PER_MEMBER,
+        &Subject::reauthentication(&caller.user_id),
+    )
+    .await?;
+    let (attempt, events) = reserve_own_attempt(app, caller, Problem::reauthentication_failed).await?;
+    let number = attempt.number();
+    let hash = |name: &str| secret.as_ref().map(|s| s.secret_hash(name, app.client.id()));
+    let checked = app
+        .cognito
+        .initiate_auth()
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .client_id(app.client.id())
+        // By the member's username (their `sub`), not their email: the proof is of this user.
+        .set_auth_parameters(Some(parameters(
+            [("USERNAME", caller.user_id.as_str()), ("PASSWORD", &password.0)],
+            hash(caller.user_id.as_str()),
+        )))
+        .send()
+        .await;
+    // What Cognito said: the tokens of a proof to discard, or why it refused (`None`: it
+    // judged nothing).
+    let outcome: Result<Option<AuthenticationResultType>, Option<&'static str>> = match checked {
+        Ok(out) => match (out.authentication_result, out.challenge_name, out.session, code) {
+            (Some(tokens), _, _, _) if caller.mfa_enrolled_at.is_some() => {
+                tracing::error!("Cognito issued tokens without the second factor Quire's record requires");
+                discard(app, Some(&tokens)).await;
+                Err(Some("second-factor-skipped"))
+            }
+            (Some(tokens), _, _, _) => Ok(Some(tokens)),
+            (None, Some(ChallengeNameType::SoftwareTokenMfa), Some(session), Some(code)) => {
+                let answered = app
+                    .cognito
+                    .respond_to_auth_challenge()
+                    .client_id(app.client.id())
+                    .challenge_name(ChallengeNameType::SoftwareTokenMfa)
+                    .session(session)
+                    .set_challenge_responses(Some(parameters(
+                        [
+                            ("USERNAME", caller.user_id.as_str()),
+                            ("SOFTWARE_TOKEN_MFA_CODE", &code.0),
+                        ],
+                        hash(caller.user_id.as_str()),
+                    )))
+                    .send()
+                    .await;
+                match answered {
+                    // Tokens, or nothing proved (Cognito asks yet another step).
+                    Ok(out) => match out.authentication_result {
+                        Some(tokens) => Ok(Some(tokens)),
+                        None => Err(Some("step-not-offered")),
+                    },
+                    Err(error) => match error.into_service_error() {
+                        RespondToAuthChallengeError::CodeMismatchException(_)
+                        | RespondToAuthChallengeError::ExpiredCodeException(_) => Err(Some("wrong-code")),
+                        other => {
+                            tracing::warn!(error = %DisplayErrorContext(&other), "re-authentication: the code was not judged");
+                            Err(None)
+                        }
+                    },
+                }
+            }
+            // The member has an authenticator and gave no code.
+            (None, Some(ChallengeNameType::SoftwareTokenMfa), _, None) => Err(Some("code-missing")),
+            // A right password that needs a step a re-authentication does not take.
+            (None, Some(_), _, _) => Err(Some("step-not-offered")),
+            _ => Err(None),
+        },
+        Err(error) => match refusal_reason(&error.into_service_error(), true) {
+            Some(reason) => Err(Some(reason)),
+            None => Err(None),
+        },
+    };
+    match outcome {
+        Ok(tokens) => {
+            discard(app, tokens.as_ref()).await;
+            if let Err(error) = app.store.attempt_succeeded(attempt).await {
+                tracing::error!(%error, "the re-authentication's attempt count was not cleared");
+            }
+            if !events.is_empty() {
+                app.store
+                    .record_own_account_events(caller, ctx.audit_context()?, &events)
+                    .await
+                    .map_err(unrecorded)?;
+            }
+            Ok(())
+        }
+        Err(Some(reason)) => {
+            let judged = matches!(reason, "wrong-password" | "wrong-code" | "code-missing");
+            let refused = (
+                Action::ReauthenticationFailed,
+                json!({ "attempt": number, "reason": reason, "purpose": purpose }),
+            );
+            own_credential_refused(app, ctx, attempt, judged, events, refused).await?;
+            Err(Problem::reauthentication_failed())
+        }
+        Err(None) => {
+            own_attempt_not_judged(app, ctx, attempt, &events).await?;
+            Err(Problem::unavailable("Cognito did not judge the re-authentication"))
+        }
+    }
+}
+
+/// Makes TOTP the access token's user's enabled and preferred second factor at Cognito, or
+/// turns it off (`SetUserMFAPreference`). Errors: 401 `token-revoked` (Cognito refuses the
+/// token), 503.
+async fn set_totp(app: &App, access_token: &str, on: bool) -> Result<(), Problem> {
+    app.cognito
+        .set_user_mfa_preference()
+        .access_token(access_token)
+        .software_token_mfa_settings(
+            SoftwareTokenMfaSettingsType::builder()
+                .enabled(on)
+                .preferred_mfa(on)
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|error| match error.into_service_error() {
+            SetUserMFAPreferenceError::NotAuthorizedException(_) => Problem::token_revoked(),
+            other => Problem::unavailable(other),
+        })
+}
+
+/// Counts a request of the signed-in caller against `limit` for `subject`: over it, a 429 with
+/// `Retry-After`, and the window's first refusal recorded in the caller's trail
+/// (`rate-limit.tripped`, as [`within_limit`] records it for an account).
+async fn within_own_limit(app: &App, ctx: &RequestCtx, limit: RateLimit, subject: &Subject) -> Result<(), Problem> {
+    match app.store.count_request(limit, subject).await? {
+        Limited::Allowed(_) => Ok(()),
+        Limited::Refused(refusal) => {
+            if refusal.trip {
+                let tripped = [(Action::RateLimitTripped, tripped(limit, &refusal))];
+                app.store
+                    .record_own_account_events(ctx.caller()?, ctx.audit_context()?, &tripped)
+                    .await
+                    .map_err(unrecorded)?;
+            }
+            Err(Problem::too_many_requests(refusal.retry_after.as_secs()))
+        }
+    }
+}
+
+/// What `rate-limit.tripped` records of a refused request's window.
+fn tripped(limit: RateLimit, refusal: &quire_store::limits::Refusal) -> Value {
+    json!({
+        "limit": limit.name,
+        "max": limit.max,
+        "windowSeconds": limit.window.as_secs(),
+        "windowEndsAt": rfc3339(UNIX_EPOCH + Duration::from_secs(refusal.window_ends)),
+    })
+}
+
+/// Reserves an attempt of the caller's own credential against their account's lockout (a
+/// password change, a re-authentication): the attempt, and the `sign-in.unlocked` it reports
+/// when it is the first after a lock. A locked account is answered `refused()`, which a wrong
+/// credential's answer must equal.
+async fn reserve_own_attempt(
+    app: &App,
+    caller: &quire_store::tenant::Caller,
+    refused: fn() -> Problem,
+) -> Result<(quire_store::attempts::Attempt, Vec<(Action, Value)>), Problem> {
+    let attempt = match app
+        .store
+        .reserve_attempt(&Subject::account(&caller.email), app.config.sign_in_lockout)
+        .await?
+    {
+        Reservation::Granted(attempt) => attempt,
+        Reservation::Refused => return Err(refused()),
+    };
+    let mut events: Vec<(Action, Value)> = Vec::new();
+    if let Some(ended) = attempt.ended_lock() {
+        events.push((Action::SignInUnlocked, json!({ "lockedUntil": rfc3339(ended) })));
+    }
+    Ok((attempt, events))
+}
+
+/// Gives an attempt of the caller's own credential back uncounted (Cognito judged nothing),
+/// recording `events` (an unlock the attempt reported) if there are any.
+async fn own_attempt_not_judged(
+    app: &App,
+    ctx: &RequestCtx,
+    attempt: quire_store::attempts::Attempt,
+    events: &[(Action, Value)],
+) -> Result<(), Problem> {
+    app.store.attempt_not_judged(attempt).await?;
+    if !events.is_empty() {
+        app.store
+            .record_own_account_events(ctx.caller()?, ctx.audit_context()?, events)
+            .await
+            .map_err(unrecorded)?;
+    }
+    Ok(())
+}
+
+/// Records a refused credential of the caller's own after `events`: `refused` (its action and
+/// outcome), counted against the account's lockout when `judged` (with `sign-in.locked` when
+/// it starts a lock), in one transaction of the caller's trail.
+async fn own_credential_refused(
+    app: &App,
+    ctx: &RequestCtx,
+    attempt: quire_store::attempts::Attempt,
+    judged: bool,
+    mut events: Vec<(Action, Value)>,
+    refused: (Action, Value),
+) -> Result<(), Problem> {
+    let number = attempt.number();
+    events.push(refused);
+    if !judged {
+        app.store.attempt_not_judged(attempt).await?;
+    } else if let Failed::Locked { until } = app.store.attempt_failed(attempt).await? {
+        events.push((
+            Action::SignInLocked,
+            json!({ "lockedUntil": rfc3339(until), "failures": number }),
+        ));
+    }
+    app.store
+        .record_own_account_events(ctx.caller()?, ctx.audit_context()?, &events)
+        .await
+        .map_err(unrecorded)
+}
+
+/// Turns the caller's TOTP authenticator off (AUTHN-7), after a fresh re-authentication with
+/// their password and the authenticator's current code ([`reauthenticate`]): Cognito stops
+/// asking for it (`SetUserMFAPreference`, with the caller's access token), and Quire's record
+/// of the enrolment is marked off with its entry (`mfa.disabled`). Never for a role that must
+/// have a second factor (Owner, Admin): they can replace their authenticator by enrolling a
+/// new one from a session that passed the current one.
+///
+/// Errors: 403 `mfa-mandatory` (the role must keep a second factor), 409 `no-authenticator`,
+/// 400 `reauthentication-failed`, 401 `token-revoked` (Cognito refuses the access token), 503. Cognito's change and the entry cannot be one transaction: a change whose entry cannot
+/// be committed is answered 503 and logged as an error, though the factor is off at Cognito.
+pub async fn disable_authenticator(
+    app: &App,
+    ctx: &RequestCtx,
+    access_token: &str,
+    password: &Password,
+    code: &TotpCode,
+) -> Result<(), Problem> {
+    let caller = ctx.caller()?;
+    if caller.role.requires_mfa() {
+        return Err(Problem::mfa_mandatory());
+    }
+    let Some(enrolled_at) = caller.mfa_enrolled_at else {
+        return Err(Problem::no_authenticator());
+    };
+    reauthenticate(app, ctx, "mfa.disable", password, Some(code)).await?;
+    set_totp(app, access_token, false).await?;
+    let recorded = app
+        .store
+        .record_mfa_disabled(caller, enrolled_at, &["password", "totp"], ctx.audit_context()?)
+        .await;
+    let Err(error) = recorded else {
+        return Ok(());
+    };
+    // Cognito's factor is off and Quire's record is not: left so, every sign-in of the member
+    // would be refused as one that skipped its second factor. Unless another request turned
+    // it off first (recorded there), Cognito's factor is turned back on.
+    if let quire_store::StoreError::Conflict = error {
+        let account = app.store.account(&caller.email).await?;
+        if account.mfa_enrolled_at().is_none() {
+            return Ok(());
+        }
+    }
+    tracing::error!(%error, "the authenticator's removal was not recorded; turning it back on at Cognito");
+    if let Err(problem) = set_totp(app, access_token, true).await {
+        tracing::error!(
+            detail = problem.detail(),
+            "an authenticator Cognito turned off has no audit entry and could not be turned back on"
+        );
+    }
+    Err(match error {
+        quire_store::StoreError::Conflict => {
+            Problem::conflict("the authenticator changed while it was being turned off; it is still on")
+        }
+        other => unrecorded(other),
+    })
 }
 
 /// Asks Cognito to send `email` a password-reset code (`ForgotPassword`), limited per address
@@ -804,7 +1324,8 @@ impl TryFrom<String> for EmailedCode {
 /// trail, or the platform's.
 ///
 /// Errors: 400 `invalid-code` (wrong, used or expired code, unknown email, locked resets: one
-/// answer), 400 `weak-password` when Cognito refuses a password the policy allows, 429 (the
+/// answer), 400 `weak-password` when Cognito refuses a password the policy allows (`recently-used`:
+/// one of the member's last 5, counted and recorded like a wrong code; `not-accepted`), 429 (the
 /// address's limit or Cognito's quota), 503. Cognito's change and the trail's entry cannot be
 /// one transaction: a reset whose entry cannot be committed is answered 503 and logged as an
 /// error, though the password did change.
@@ -883,6 +1404,9 @@ pub async fn reset_password(
         ConfirmForgotPasswordError::ExpiredCodeException(_) => "expired-code",
         ConfirmForgotPasswordError::UserNotFoundException(_) => "unknown-account",
         ConfirmForgotPasswordError::NotAuthorizedException(_) if !secret_refused(&error) => "not-allowed",
+        // Counted and recorded like a wrong code, in case Cognito checks the history before
+        // the code (decision 37); answered as what it is.
+        ConfirmForgotPasswordError::PasswordHistoryPolicyViolationException(_) => "recently-used",
         ConfirmForgotPasswordError::InvalidPasswordException(_) => {
             app.store.attempt_not_judged(attempt).await?;
             app.store.give_back(slot).await?;
@@ -911,7 +1435,10 @@ pub async fn reset_password(
         .record_identity_event(&account, ctx.origin(), Action::PasswordResetFailed, &outcome)
         .await
         .map_err(unrecorded)?;
-    Err(Problem::invalid_code())
+    Err(match reason {
+        "recently-used" => Problem::weak_password(&[Violation::RecentlyUsed]),
+        _ => Problem::invalid_code(),
+    })
 }
 
 /// The user and session of the access token Cognito issued in `tokens`, if it issued any.
@@ -1177,7 +1704,8 @@ fn stored(error: quire_store::StoreError) -> Problem {
 /// `POST /auth/sessions/revoke-mine` ends the others.
 ///
 /// Errors: 400 `wrong-password` (wrong current password, or locked), 400 `weak-password` (Cognito
-/// refused the new one), 429 (Cognito's quota), 503. Cognito's change and the entry cannot be
+/// refused the new one: `recently-used`, one of the member's last 5, counted and recorded like a
+/// wrong current password; `not-accepted`), 429 (Cognito's quota), 503. Cognito's change and the entry cannot be
 /// one transaction: a change whose entry cannot be committed is answered 503 and logged as an
 /// error, though the password did change.
 pub async fn change_password(
@@ -1192,19 +1720,8 @@ pub async fn change_password(
     if current.0 == new.expose() {
         return Err(Problem::weak_password(&[Violation::SameAsCurrent]));
     }
-    let attempt = match app
-        .store
-        .reserve_attempt(&Subject::account(&caller.email), app.config.sign_in_lockout)
-        .await?
-    {
-        Reservation::Granted(attempt) => attempt,
-        Reservation::Refused => return Err(Problem::wrong_password()),
-    };
+    let (attempt, events) = reserve_own_attempt(app, caller, Problem::wrong_password).await?;
     let number = attempt.number();
-    let mut events: Vec<(Action, Value)> = Vec::new();
-    if let Some(ended) = attempt.ended_lock() {
-        events.push((Action::SignInUnlocked, json!({ "lockedUntil": rfc3339(ended) })));
-    }
     let result = app
         .cognito
         .change_password()
@@ -1230,41 +1747,31 @@ pub async fn change_password(
         }
         Err(error) => error.into_service_error(),
     };
-    match error {
-        ChangePasswordError::NotAuthorizedException(_) => {
-            events.push((
-                Action::PasswordChangeFailed,
-                json!({ "attempt": number, "reason": "wrong-password" }),
-            ));
-            if let Failed::Locked { until } = app.store.attempt_failed(attempt).await? {
-                events.push((
-                    Action::SignInLocked,
-                    json!({ "lockedUntil": rfc3339(until), "failures": number }),
-                ));
-            }
-            app.store
-                .record_own_account_events(caller, ctx.audit_context()?, &events)
-                .await
-                .map_err(unrecorded)?;
-            Err(Problem::wrong_password())
-        }
+    let reason = match error {
+        ChangePasswordError::NotAuthorizedException(_) => "wrong-password",
+        // Counted and recorded like a wrong current password, in case Cognito checks the
+        // history before it (decision 37); answered as what it is.
+        ChangePasswordError::PasswordHistoryPolicyViolationException(_) => "recently-used",
         other => {
-            app.store.attempt_not_judged(attempt).await?;
-            if !events.is_empty() {
-                app.store
-                    .record_own_account_events(caller, ctx.audit_context()?, &events)
-                    .await
-                    .map_err(unrecorded)?;
-            }
-            Err(match other {
+            own_attempt_not_judged(app, ctx, attempt, &events).await?;
+            return Err(match other {
                 ChangePasswordError::InvalidPasswordException(_) => Problem::weak_password(&[Violation::NotAccepted]),
                 ChangePasswordError::LimitExceededException(_) | ChangePasswordError::TooManyRequestsException(_) => {
                     Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS)
                 }
                 other => Problem::unavailable(other),
-            })
+            });
         }
-    }
+    };
+    let refused = (
+        Action::PasswordChangeFailed,
+        json!({ "attempt": number, "reason": reason }),
+    );
+    own_credential_refused(app, ctx, attempt, true, events, refused).await?;
+    Err(match reason {
+        "recently-used" => Problem::weak_password(&[Violation::RecentlyUsed]),
+        _ => Problem::wrong_password(),
+    })
 }
 
 /// Whether `value` is a code as Cognito issues them (reset codes, TOTP codes): six ASCII digits.
@@ -1316,12 +1823,7 @@ async fn within_limit(
         Limited::Allowed(slot) => Ok(slot),
         Limited::Refused(refusal) => {
             if refusal.trip {
-                let outcome = json!({
-                    "limit": limit.name,
-                    "max": limit.max,
-                    "windowSeconds": limit.window.as_secs(),
-                    "windowEndsAt": rfc3339(UNIX_EPOCH + Duration::from_secs(refusal.window_ends)),
-                });
+                let outcome = tripped(limit, &refusal);
                 app.store
                     .record_identity_event(whom, ctx.origin(), Action::RateLimitTripped, &outcome)
                     .await

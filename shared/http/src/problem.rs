@@ -164,6 +164,17 @@ impl Problem {
         )
     }
 
+    /// An answer to a sign-in's new-password challenge was refused: a challenge that is
+    /// unknown, used or expired, or a locked account: one answer for each.
+    pub fn invalid_new_password_answer() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "Invalid credentials",
+            "this sign-in can no longer be completed; sign in again with the temporary password",
+        )
+    }
+
     /// A code given to enrol an authenticator is not its current one (AUTHN-7).
     pub fn invalid_totp_code() -> Self {
         Self::new(
@@ -250,6 +261,37 @@ impl Problem {
             "the current password is not correct",
         )
         .with("field", "currentPassword")
+    }
+
+    /// A re-authentication was refused: the password or the authenticator's code is not
+    /// correct, or the account is locked after consecutive failures: one answer for each.
+    pub fn reauthentication_failed() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "reauthentication-failed",
+            "Re-authentication failed",
+            "the password or the authenticator's code is not correct",
+        )
+    }
+
+    /// The caller's role must keep a second factor (Owner, Admin: AUTHN-7).
+    pub fn mfa_mandatory() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "mfa-mandatory",
+            "Second factor mandatory",
+            "an Owner or Admin must keep a second factor; enrol a new authenticator to replace it",
+        )
+    }
+
+    /// The caller has no authenticator to act on.
+    pub fn no_authenticator() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "no-authenticator",
+            "No authenticator",
+            "this account has no authenticator enrolled",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {

@@ -12,7 +12,7 @@
 
 use super::{keys, AuditContext, Store, StoreError};
 use crate::attempts::Subject;
-use crate::challenges::{ChallengeRecord, HoldChallenge, PendingChallenge, UNUSED};
+use crate::challenges::{ChallengeKind, ChallengeRecord, HoldChallenge, PendingChallenge, UNUSED};
 use crate::sessions::{millis_since_epoch, NewSession, SessionId, SessionPolicy, SessionRecord};
 use crate::tenant::TenantScope;
 use quire_core::audit::{Action, Actor, Origin, Target};
@@ -46,6 +46,8 @@ pub struct Account {
     /// Their organisation's status, if the email names a member (`Pending` awaits its Owner's
     /// email confirmation: `crate::registration`).
     status: Option<crate::directory::OrgStatus>,
+    /// The session limits their organisation set (idle minutes, absolute hours), if it did.
+    session_limits: Option<(Option<u32>, Option<u32>)>,
 }
 
 /// The session a sign-in starts (`crate::sessions`): written in the transaction that records
@@ -62,7 +64,8 @@ pub struct StartSession<'a> {
     pub refresh_token: Option<&'a str>,
     /// The TOTP challenge the sign-in answered (AUTHN-7), if it did: the session has passed a
     /// second factor, and the challenge is used in the same transaction (a challenge starts one
-    /// session at most: [`StoreError::Conflict`] when another answer used it first).
+    /// session at most: [`StoreError::Conflict`] when another answer used it first). A
+    /// challenge of another kind is [`StoreError::Corrupt`].
     pub second_factor: Option<&'a PendingChallenge>,
 }
 
@@ -103,6 +106,15 @@ impl Account {
         Target::new("account", Subject::account(&self.typed.email).key_part())
     }
 
+    /// The limits of a session the member starts (AUTHN-8): `default` (the deployment's) with
+    /// what their organisation set.
+    pub fn session_policy(&self, default: SessionPolicy) -> SessionPolicy {
+        match self.session_limits.filter(|_| self.is_known()) {
+            Some((idle_minutes, max_hours)) => default.of_organisation(idle_minutes, max_hours),
+            None => default,
+        }
+    }
+
     /// Whether the email names a member of an active organisation.
     pub fn organisation_active(&self) -> bool {
         self.is_known() && self.status == Some(crate::directory::OrgStatus::Active)
@@ -139,6 +151,7 @@ impl Account {
             role: None,
             mfa_enrolled_at: None,
             status: None,
+            session_limits: None,
         }
     }
 
@@ -154,6 +167,7 @@ impl Account {
             role: None,
             mfa_enrolled_at: None,
             status: None,
+            session_limits: None,
         }
     }
 }
@@ -190,6 +204,7 @@ impl Store {
                 role: None,
                 mfa_enrolled_at: None,
                 status: None,
+                session_limits: None,
             });
         };
         // The membership, the enrolment record (`crate::mfa`) and the organisation (pending a
@@ -200,12 +215,13 @@ impl Store {
         let mut found = self
             .batch_read(&[member_key.clone(), mfa_key.clone(), org_key.clone()])
             .await?;
-        let status = found
+        let organisation = found
             .remove(&org_key)
             .map(super::from_item::<crate::directory::Organisation>)
             .transpose()?
-            .filter(|org| org.org_id == entry.org_id)
-            .map(|org| org.status);
+            .filter(|org| org.org_id == entry.org_id);
+        let status = organisation.as_ref().map(|org| org.status);
+        let session_limits = organisation.map(|org| (org.session_idle_minutes, org.session_max_hours));
         let member = found
             .remove(&member_key)
             .map(super::from_item::<crate::directory::Membership>)
@@ -234,6 +250,7 @@ impl Store {
             role,
             mfa_enrolled_at,
             status,
+            session_limits,
         })
     }
 
@@ -285,7 +302,8 @@ impl Store {
 
     /// Several identity events about one account, in order (a failure and the lock it starts).
     /// Their actor is the member only for what proves the credential (`sign-in.succeeded`,
-    /// `sign-in.challenged`, `mfa.challenge.passed`, `password.reset`); otherwise whoever typed the email, so a guess
+    /// `sign-in.challenged`, `mfa.challenge.passed`, `password.reset`, and `password.changed`
+    /// by a new-password challenge); otherwise whoever typed the email, so a guess
     /// is never recorded as the member's act. Events of one actor commit in one transaction.
     ///
     /// With `session`, the `sign-in.succeeded` among the events starts it: the session is
@@ -299,7 +317,48 @@ impl Store {
         events: &[(Action, serde_json::Value)],
         session: Option<StartSession<'_>>,
     ) -> Result<(), StoreError> {
-        self.record_sign_in_step(account, origin, events, session, None).await
+        self.record_sign_in_step(account, origin, events, session, None, NewPasswordSet::No)
+            .await
+    }
+
+    /// Records the answer to a new-password challenge (`NEW_PASSWORD_REQUIRED`): Cognito set
+    /// the password the member chose in place of their temporary one. Identity events as
+    /// [`Store::record_identity_events`] records them; the `password.changed` among them (which
+    /// must be there) writes the new time the password's age counts from (`crate::passwords`)
+    /// in its transaction, its outcome gains that time (`changedAt`), and it uses `answered`
+    /// (`None` when another answer used it: the change is recorded all the same). With
+    /// `session`, the `sign-in.succeeded` that follows starts it, in the same transaction.
+    ///
+    /// Errors: [`StoreError::Conflict`] when another answer used the challenge first;
+    /// [`StoreError::Corrupt`] for a challenge of another kind or member, or events without
+    /// their `password.changed`.
+    pub async fn record_new_password(
+        &self,
+        account: &Account,
+        origin: Origin,
+        events: &[(Action, serde_json::Value)],
+        answered: Option<&PendingChallenge>,
+        session: Option<StartSession<'_>>,
+    ) -> Result<(), StoreError> {
+        if answered.is_some_and(|c| c.kind() != ChallengeKind::NewPasswordRequired) {
+            return Err(StoreError::Corrupt("a new password answering another challenge".into()));
+        }
+        self.record_sign_in_step(account, origin, events, session, None, NewPasswordSet::Set(answered))
+            .await
+    }
+
+    /// Records a refused answer to a new-password challenge (`password.change.failed`, and the
+    /// lock or unlock of the account's count it reports) as [`Store::record_identity_events`]
+    /// records identity events, with the actions the new-password answer declares
+    /// ([`Action::NEW_PASSWORD`]).
+    pub async fn record_new_password_refused(
+        &self,
+        account: &Account,
+        origin: Origin,
+        events: &[(Action, serde_json::Value)],
+    ) -> Result<(), StoreError> {
+        self.record_sign_in_step(account, origin, events, None, None, NewPasswordSet::Refused)
+            .await
     }
 
     /// Identity events as [`Store::record_identity_events`] records them, the
@@ -322,10 +381,14 @@ impl Store {
             return Err(StoreError::Corrupt("a challenge without its sign-in".into()));
         }
         let held = ChallengeRecord::hold(org, user, &challenge);
-        self.record_sign_in_step(account, origin, events, None, Some(held))
+        self.record_sign_in_step(account, origin, events, None, Some(held), NewPasswordSet::No)
             .await
     }
 
+    /// Identity events in order, each run of one actor in one transaction, with what the run's
+    /// events write: the session `sign-in.succeeded` starts (and the TOTP challenge it used),
+    /// the challenge `sign-in.challenged` holds, the password record and used challenge of
+    /// `password.changed` (only ever an answer to a new-password challenge here).
     async fn record_sign_in_step(
         &self,
         account: &Account,
@@ -333,11 +396,39 @@ impl Store {
         events: &[(Action, serde_json::Value)],
         session: Option<StartSession<'_>>,
         challenge: Option<(keys::Key, ChallengeRecord)>,
+        new_password: NewPasswordSet<'_>,
     ) -> Result<(), StoreError> {
+        // What the step may record: the new-password answer's actions, or the sign-in's.
+        let (set, new_password, allowed): (bool, Option<&PendingChallenge>, &[Action]) = match new_password {
+            NewPasswordSet::No => (false, None, &Action::IDENTITY),
+            NewPasswordSet::Refused => (false, None, &Action::NEW_PASSWORD),
+            NewPasswordSet::Set(answered) => (true, answered, &Action::NEW_PASSWORD),
+        };
+        // `password.changed` is recorded here exactly when a new password was set: checked
+        // before anything commits.
+        if set != events.iter().any(|(a, _)| *a == Action::PasswordChanged) {
+            return Err(StoreError::Corrupt(
+                "a password change recorded without its new password, or the reverse".into(),
+            ));
+        }
         let answered = session.and_then(|s| s.second_factor);
-        if answered.is_some_and(|c| Some(c.user()) != account.user.as_ref()) {
+        if answered.is_some_and(|c| c.kind() != ChallengeKind::SoftwareTokenMfa) {
+            return Err(StoreError::Corrupt(
+                "a second factor answering another challenge".into(),
+            ));
+        }
+        if answered
+            .into_iter()
+            .chain(new_password)
+            .any(|c| Some(c.user()) != account.user.as_ref())
+        {
             return Err(StoreError::Corrupt("an answer to another member's challenge".into()));
         }
+        let password = match (set, account.member()) {
+            (true, Some((org, user))) => Some(crate::passwords::PasswordRecord::now(org, user)),
+            (true, None) => return Err(StoreError::Corrupt("a new password for no member".into())),
+            (false, _) => None,
+        };
         let started = match session {
             None => None,
             Some(start) if account.user.as_ref() == Some(start.user) && account.is_known() => Some(NewSession {
@@ -375,7 +466,7 @@ impl Store {
             let actor = if by_member { &account.actor } else { &account.typed };
             let mut tx = self.transaction(
                 &account.trail,
-                AuditContext::for_route(actor.clone(), origin.clone(), &Action::IDENTITY),
+                AuditContext::for_route(actor.clone(), origin.clone(), allowed),
             );
             for (action, outcome) in &rest[..run] {
                 match (&started, action) {
@@ -396,6 +487,19 @@ impl Store {
                         }
                         tx = tx.event(*action, account.target.clone(), outcome);
                     }
+                    (_, Action::PasswordChanged) => {
+                        let Some(password) = &password else {
+                            return Err(StoreError::Corrupt("a password change without its record".into()));
+                        };
+                        let mut outcome = outcome.clone();
+                        outcome["changedAt"] = password.changed_at_rfc3339().into();
+                        if let Some(used) = new_password {
+                            tx = tx.put_beside_if(used.key().clone(), &used.used(), UNUSED, Vec::new());
+                        }
+                        tx = tx
+                            .put_beside(password.key(), password)
+                            .event(*action, account.target.clone(), &outcome);
+                    }
                     _ => tx = tx.event(*action, account.target.clone(), outcome),
                 }
             }
@@ -406,11 +510,26 @@ impl Store {
     }
 }
 
-/// Events only the holder of the credential can cause.
+/// Whether an account's events record a new password Cognito set (the answer to a
+/// new-password challenge), and the challenge it used if it is still unused.
+#[derive(Clone, Copy)]
+enum NewPasswordSet<'a> {
+    No,
+    /// An answer to a new-password challenge that set nothing.
+    Refused,
+    Set(Option<&'a PendingChallenge>),
+}
+
+/// Events only the holder of the credential can cause (a new password answers a challenge
+/// that only the right temporary password obtains).
 fn proves_credential(action: Action) -> bool {
     matches!(
         action,
-        Action::SignInSucceeded | Action::SignInChallenged | Action::PasswordReset | Action::MfaChallengePassed
+        Action::SignInSucceeded
+            | Action::SignInChallenged
+            | Action::PasswordReset
+            | Action::MfaChallengePassed
+            | Action::PasswordChanged
     )
 }
 

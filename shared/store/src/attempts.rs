@@ -57,6 +57,12 @@ impl Subject {
         Subject::of("password-reset", &email.to_ascii_lowercase())
     }
 
+    /// A signed-in member's re-authentications (`quire_http::identity::reauthenticate`), by
+    /// their user id (`sub`), for [`crate::limits::RateLimit::REAUTHENTICATIONS_PER_MEMBER`].
+    pub fn reauthentication(user: &quire_core::ids::UserId) -> Self {
+        Subject::of("reauthentication", user.as_str())
+    }
+
     /// An account's email-confirmation codes (AUTHN-6), by its sign-in email, counted apart
     /// like reset codes.
     pub fn confirmation(email: &str) -> Self {

@@ -34,11 +34,22 @@ pub(crate) struct Organisation {
     pub(crate) org_id: OrgId,
     pub(crate) name: String,
     pub(crate) status: OrgStatus,
+    /// The organisation's idle session limit in minutes, if it set one (AUTHN-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) session_idle_minutes: Option<u32>,
+    /// The organisation's absolute session limit in hours, if it set one (AUTHN-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) session_max_hours: Option<u32>,
 }
 
 impl Organisation {
     pub(crate) fn is_active(&self) -> bool {
         self.status == OrgStatus::Active
+    }
+
+    /// The session limits of the organisation's members: `default` with what it set.
+    pub(crate) fn session_policy(&self, default: crate::sessions::SessionPolicy) -> crate::sessions::SessionPolicy {
+        default.of_organisation(self.session_idle_minutes, self.session_max_hours)
     }
 }
 
@@ -227,6 +238,8 @@ impl Store {
             org_id: org_id.clone(),
             name: name.to_owned(),
             status: OrgStatus::Active,
+            session_idle_minutes: None,
+            session_max_hours: None,
         };
         self.transaction(&scope, AuditContext::new(actor, origin))
             .insert(

@@ -73,6 +73,16 @@ impl RateLimit {
         window: Duration::from_secs(15 * 60),
     };
 
+    /// Re-authentications per signed-in member: 10 per 15 minutes, every one counted (right
+    /// or wrong), so that refusals the lockout does not count (Cognito not judging, a factor
+    /// turned off round Quire) cannot flood the trail or spend the user pool's request quota
+    /// that everyone's sign-in shares.
+    pub const REAUTHENTICATIONS_PER_MEMBER: RateLimit = RateLimit {
+        name: "reauthentications-per-member",
+        max: 10,
+        window: Duration::from_secs(15 * 60),
+    };
+
     /// Registrations per client address: 5 per 10 minutes (RATE-1), every well-formed attempt
     /// counted (taken emails included; a request refused as malformed never reaches the count).
     pub const REGISTRATIONS_PER_ADDRESS: RateLimit = RateLimit {

@@ -16,14 +16,16 @@ use quire_core::ids::{OrgId, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The stored record: when the member's current authenticator was enrolled, in milliseconds
-/// since the Unix epoch.
+/// The stored record: when the member's current authenticator was enrolled, and when they
+/// turned it off if they did (then they have none), in milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MfaRecord {
     pub(crate) org_id: OrgId,
     pub(crate) user_id: UserId,
     pub(crate) enrolled_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) disabled_at: Option<u64>,
 }
 
 impl MfaRecord {
@@ -32,6 +34,7 @@ impl MfaRecord {
             org_id: org.clone(),
             user_id: user.clone(),
             enrolled_at: now_millis(),
+            disabled_at: None,
         }
     }
 
@@ -39,9 +42,10 @@ impl MfaRecord {
         keys::mfa(&self.org_id, &self.user_id)
     }
 
-    /// When it was enrolled, if the record is this member's.
+    /// When it was enrolled, if the record is this member's and the authenticator is on.
     pub(crate) fn enrolled_at_for(&self, org: &OrgId, user: &UserId) -> Option<SystemTime> {
-        (self.org_id == *org && self.user_id == *user).then(|| UNIX_EPOCH + Duration::from_millis(self.enrolled_at))
+        (self.org_id == *org && self.user_id == *user && self.disabled_at.is_none())
+            .then(|| UNIX_EPOCH + Duration::from_millis(self.enrolled_at))
     }
 
     /// What the `mfa.enrolled` entry records, with the session it opened (if any).
@@ -73,6 +77,52 @@ impl Store {
                 Action::MfaEnrolled,
                 Target::new("user", user.as_str()),
                 &record.outcome(None),
+            )
+            .commit()
+            .await
+    }
+
+    /// Records that the caller turned their authenticator off (`mfa.disabled`), after the
+    /// fresh re-authentication `reauthenticated` names (`password`, `totp`:
+    /// `quire_http::identity::disable_authenticator`): the enrolment record marked off, and its
+    /// entry with the session it was done from, in one transaction, only if the record is the
+    /// one `enrolled_at` names and still on ([`StoreError::Conflict`] otherwise: a new
+    /// enrolment or another removal came first).
+    pub async fn record_mfa_disabled(
+        &self,
+        caller: &crate::tenant::Caller,
+        enrolled_at: SystemTime,
+        reauthenticated: &[&str],
+        audit: AuditContext,
+    ) -> Result<(), StoreError> {
+        let enrolled = crate::sessions::millis_since_epoch(enrolled_at);
+        let record = MfaRecord {
+            org_id: caller.org_id().clone(),
+            user_id: caller.user_id.clone(),
+            enrolled_at: enrolled,
+            disabled_at: Some(now_millis()),
+        };
+        let at = |millis: u64| humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis)).to_string();
+        self.transaction(caller.scope(), audit)
+            .put_beside_if(
+                record.key(),
+                &record,
+                "enrolledAt = :enrolled AND attribute_not_exists(disabledAt)",
+                vec![(
+                    ":enrolled",
+                    aws_sdk_dynamodb::types::AttributeValue::N(enrolled.to_string()),
+                )],
+            )
+            .event(
+                Action::MfaDisabled,
+                Target::new("user", caller.user_id.as_str()),
+                &serde_json::json!({
+                    "method": "totp",
+                    "enrolledAt": at(enrolled),
+                    "disabledAt": at(record.disabled_at.unwrap_or_default()),
+                    "session": caller.session().id.as_str(),
+                    "reauthenticated": reauthenticated,
+                }),
             )
             .commit()
             .await

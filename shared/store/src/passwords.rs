@@ -33,6 +33,11 @@ impl PasswordRecord {
         keys::password(&self.org_id, &self.user_id)
     }
 
+    /// When it was set, as its entries say it (RFC 3339, UTC, whole seconds).
+    pub(crate) fn changed_at_rfc3339(&self) -> String {
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(self.changed_at)).to_string()
+    }
+
     /// When it was set, if the record is this member's.
     pub(crate) fn changed_at_for(&self, org: &OrgId, user: &UserId) -> Option<SystemTime> {
         (self.org_id == *org && self.user_id == *user).then(|| UNIX_EPOCH + Duration::from_millis(self.changed_at))
@@ -50,7 +55,6 @@ impl Store {
         before: &[(Action, serde_json::Value)],
     ) -> Result<(), StoreError> {
         let record = PasswordRecord::now(caller.org_id(), &caller.user_id);
-        let changed_at = UNIX_EPOCH + Duration::from_millis(record.changed_at);
         let mut tx = self.transaction(caller.scope(), audit);
         for (action, outcome) in before {
             tx = tx.event(*action, Target::new("user", caller.user_id.as_str()), outcome);
@@ -59,9 +63,7 @@ impl Store {
             .event(
                 Action::PasswordChanged,
                 Target::new("user", caller.user_id.as_str()),
-                &serde_json::json!({
-                    "changedAt": humantime::format_rfc3339_seconds(changed_at).to_string(),
-                }),
+                &serde_json::json!({ "changedAt": record.changed_at_rfc3339() }),
             )
             .commit()
             .await

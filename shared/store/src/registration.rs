@@ -105,6 +105,8 @@ impl Store {
             org_id: org.clone(),
             name: name.to_owned(),
             status: OrgStatus::Pending,
+            session_idle_minutes: None,
+            session_max_hours: None,
         };
         let account = AccountEntry {
             user_id: owner.user.clone(),

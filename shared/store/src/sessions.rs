@@ -112,6 +112,30 @@ impl SessionPolicy {
         idle: Duration::from_secs(8 * 3600),
         absolute: Duration::from_secs(12 * 3600),
     };
+
+    /// The idle limits an organisation may set (AUTHN-8): 15 minutes to 12 hours.
+    pub const IDLE_BOUNDS: (Duration, Duration) = (Duration::from_secs(15 * 60), Duration::from_secs(12 * 3600));
+    /// The absolute limits an organisation may set (AUTHN-8): 1 hour to 24 hours.
+    pub const ABSOLUTE_BOUNDS: (Duration, Duration) = (Duration::from_secs(3600), Duration::from_secs(24 * 3600));
+
+    /// `self` (the deployment's policy) with what an organisation set in its place: an idle
+    /// limit in minutes and an absolute one in hours, each brought within its bounds
+    /// ([`SessionPolicy::IDLE_BOUNDS`], [`SessionPolicy::ABSOLUTE_BOUNDS`]: a stored value out
+    /// of them was not written through the API, and is not trusted), the idle limit never
+    /// longer than the absolute one.
+    pub fn of_organisation(self, idle_minutes: Option<u32>, max_hours: Option<u32>) -> SessionPolicy {
+        let within = |value: Duration, (low, high): (Duration, Duration)| value.clamp(low, high);
+        let idle = idle_minutes.map_or(self.idle, |m| {
+            within(Duration::from_secs(u64::from(m) * 60), Self::IDLE_BOUNDS)
+        });
+        let absolute = max_hours.map_or(self.absolute, |h| {
+            within(Duration::from_secs(u64::from(h) * 3600), Self::ABSOLUTE_BOUNDS)
+        });
+        SessionPolicy {
+            idle: idle.min(absolute),
+            absolute,
+        }
+    }
 }
 
 /// Why a session ended.
@@ -578,11 +602,14 @@ impl Store {
         let mut found = self
             .batch_read(&[org_key.clone(), member_key.clone(), revocation_key.clone(), key.clone()])
             .await?;
-        let active = found
+        let organisation = found
             .remove(&org_key)
             .map(super::from_item::<crate::directory::Organisation>)
             .transpose()?
-            .is_some_and(|o| o.is_active() && o.org_id == org);
+            .filter(|o| o.org_id == org);
+        let active = organisation.as_ref().is_some_and(|o| o.is_active());
+        // The organisation's own limits, as its sessions started with them.
+        let policy = organisation.map_or(policy, |o| o.session_policy(policy));
         let member = found
             .remove(&member_key)
             .map(super::from_item::<Membership>)
@@ -708,6 +735,42 @@ mod tests {
             Some("refresh-token-1"),
             None,
         )
+    }
+
+    /// An organisation's limits replace the deployment's, each brought within its bounds (15
+    /// minutes to 12 hours idle, 1 to 24 hours at most), the idle one never past the absolute
+    /// one; what it did not set stays the deployment's.
+    ///
+    /// Proves: AUTHN-8
+    #[test]
+    fn an_organisations_limits_hold_within_their_bounds() {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        let of = |idle, max| SessionPolicy::DEFAULT.of_organisation(idle, max);
+        assert_eq!(of(None, None), SessionPolicy::DEFAULT);
+        assert_eq!(
+            of(Some(15), Some(1)),
+            SessionPolicy {
+                idle: minutes(15),
+                absolute: minutes(60)
+            }
+        );
+        assert_eq!(of(Some(14), None).idle, minutes(15));
+        assert_eq!(of(Some(0), None).idle, minutes(15));
+        assert_eq!(of(Some(12 * 60 + 1), None).idle, minutes(12 * 60));
+        assert_eq!(of(None, Some(0)).absolute, minutes(60));
+        assert_eq!(of(None, Some(25)).absolute, minutes(24 * 60));
+        assert_eq!(of(None, Some(24)).absolute, minutes(24 * 60));
+        assert_eq!(of(Some(u32::MAX), Some(u32::MAX)).absolute, minutes(24 * 60));
+        // Idle 12 hours under an absolute 2 hours: the absolute one wins.
+        assert_eq!(
+            of(Some(12 * 60), Some(2)),
+            SessionPolicy {
+                idle: minutes(120),
+                absolute: minutes(120)
+            }
+        );
+        // Only the idle limit set: the deployment's absolute limit stays.
+        assert_eq!(of(Some(30), None).absolute, SessionPolicy::DEFAULT.absolute);
     }
 
     /// Each limit refuses from its very millisecond on, and not one millisecond before.

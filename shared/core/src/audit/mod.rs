@@ -120,12 +120,20 @@ pub enum Action {
     /// reason (`after.identity`).
     #[serde(rename = "registration.expired")]
     RegistrationExpired,
+    /// The member turned their TOTP authenticator off after a fresh re-authentication
+    /// (`after.enrolledAt`, `after.disabledAt`).
+    #[serde(rename = "mfa.disabled")]
+    MfaDisabled,
+    /// A re-authentication of a signed-in member was refused (`after.reason`, kept internal:
+    /// a wrong password or code counts like a failed sign-in; `after.purpose`: what it was for).
+    #[serde(rename = "reauthentication.failed")]
+    ReauthenticationFailed,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 32] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -156,12 +164,14 @@ impl Action {
         Action::RegistrationConfirmFailed,
         Action::RegistrationCodeRequested,
         Action::RegistrationExpired,
+        Action::MfaDisabled,
+        Action::ReauthenticationFailed,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
     /// current password counts toward the sign-in lockout, so it may lock or unlock), their
     /// second factor. The only actions a route open to every member (`Access::Member`) may record.
-    pub const OWN_ACCOUNT: [Action; 9] = [
+    pub const OWN_ACCOUNT: [Action; 12] = [
         Action::SessionRefreshed,
         Action::SessionExpired,
         Action::SessionSignedOut,
@@ -171,6 +181,10 @@ impl Action {
         Action::SignInLocked,
         Action::SignInUnlocked,
         Action::MfaEnrolled,
+        Action::MfaDisabled,
+        Action::ReauthenticationFailed,
+        // A re-authentication's limit per member.
+        Action::RateLimitTripped,
     ];
 
     /// Identity events: what a sign-in or a rate limit records about an account or a client,
@@ -189,6 +203,19 @@ impl Action {
         Action::SessionsRevoked,
         Action::MfaChallengePassed,
         Action::MfaChallengeFailed,
+    ];
+
+    /// What answering a sign-in's new-password challenge records (an invited member's first
+    /// password): the change, a refused answer, the sign-in it completes or the refusal of its
+    /// tokens, locks, unlocks and rate-limit trips.
+    pub const NEW_PASSWORD: [Action; 7] = [
+        Action::PasswordChanged,
+        Action::PasswordChangeFailed,
+        Action::SignInSucceeded,
+        Action::SignInFailed,
+        Action::SignInLocked,
+        Action::SignInUnlocked,
+        Action::RateLimitTripped,
     ];
 
     /// What registering an organisation records (AUTHN-6, RATE-1): the organisation and its
@@ -427,6 +454,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The sign-in routes do not declare a password change, and the new-password answer
+    /// declares only what it records: a change, a refusal, the sign-in, and the lockout's and
+    /// limits' entries.
+    ///
+    /// Proves: AUD-1
+    #[test]
+    fn the_identity_lists_declare_what_their_routes_record() {
+        assert!(!Action::IDENTITY.contains(&Action::PasswordChanged));
+        assert!(!Action::IDENTITY.contains(&Action::PasswordChangeFailed));
+        for action in [
+            Action::PasswordReset,
+            Action::MfaChallengePassed,
+            Action::SessionsRevoked,
+        ] {
+            assert!(!Action::NEW_PASSWORD.contains(&action), "{action:?}");
+        }
+    }
+
     fn event(after: Value) -> AuditEvent {
         let mut event = AuditEvent::new(
             &OrgId::parse("org-1").unwrap(),
@@ -532,6 +577,8 @@ mod tests {
                 Action::RegistrationConfirmFailed => 27,
                 Action::RegistrationCodeRequested => 28,
                 Action::RegistrationExpired => 29,
+                Action::MfaDisabled => 30,
+                Action::ReauthenticationFailed => 31,
             };
             assert_eq!(Action::ALL[position], action);
         }
