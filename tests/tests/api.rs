@@ -475,6 +475,23 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     )
     .await;
     assert_problem(&bidi, StatusCode::BAD_REQUEST, "control-characters");
+    // Every body is an object: an array is not read by position, and no other JSON value
+    // gets an answer that names a Rust type.
+    for not_an_object in [r#"["x","sop","y"]"#, "null", r#""x""#, "42", r#" [{"title":"x"}]"#] {
+        let refused = post(not_an_object.into(), "application/json").await;
+        assert_problem(&refused, StatusCode::BAD_REQUEST, "invalid-body");
+        assert!(refused.text.contains("must be a JSON object"), "{}", refused.text);
+        assert!(!refused.text.contains("struct"), "{}", refused.text);
+    }
+    let login = h
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(serde_json::json!([org.user(Role::User).email, h.password])),
+        )
+        .await;
+    assert_problem(&login, StatusCode::BAD_REQUEST, "invalid-body");
     let body_on_get = h
         .raw(
             h.request(Method::GET, "/documents")

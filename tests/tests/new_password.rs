@@ -369,3 +369,32 @@ async fn a_new_password_set_without_a_completed_sign_in_is_recorded() {
     .await;
     temporary.assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
 }
+
+/// Made-up sessions are guesses: counted like wrong passwords, so that an email alone cannot
+/// write more than 5 entries into the account's organisation's trail before the lock, however
+/// many addresses send them.
+///
+/// Proves: AUTHN-5
+#[tokio::test]
+async fn made_up_sessions_count_toward_the_lockout() {
+    let h = harness();
+    let org = h.new_org_invited("newpwguess").await;
+    let user = org.user(Role::User).email.clone();
+    for n in 0..8u32 {
+        let session = format!("{n}{}", "G".repeat(40));
+        let refused = answer(fresh_address(), &user, &session, CHOSEN).await;
+        refused.assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
+    }
+    // Locked: even the temporary password is refused.
+    post_from(
+        fresh_address(),
+        "/auth/login",
+        json!({"email": user, "password": h.password}),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
+    h.trail_settled(&org.org_id).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    assert_eq!(events_of(&entries, &["password.change.failed"]).len(), 5);
+    assert_eq!(events_of(&entries, &["sign-in.locked"]).len(), 1);
+}

@@ -755,8 +755,8 @@ async fn signing_out_with_the_refresh_token_revokes_it_at_cognito_too() {
 }
 
 /// An organisation's own session limits (AUTHN-8) govern its members' sessions: a sign-in
-/// starts with them and a refresh slides by them; a stored limit out of bounds is brought to
-/// the nearest bound. (They are set here in the organisation's record directly: the route that
+/// starts with them, a refresh slides by them and applies a lowered absolute limit to a
+/// session already running; a stored limit out of bounds is brought to the nearest bound. (They are set here in the organisation's record directly: the route that
 /// sets them is the organisation settings'.)
 ///
 /// Proves: AUTHN-8
@@ -780,8 +780,10 @@ async fn an_organisations_own_limits_govern_its_sessions() {
     assert!(near(span(&session, "idleUntil"), 20), "{session:#}");
     assert!(near(span(&session, "absoluteUntil"), 120), "{session:#}");
 
-    // A refresh slides the idle end by the organisation's limit, not the deployment's.
+    // A refresh slides the idle end by the organisation's limit, not the deployment's, and
+    // brings in an absolute end the organisation lowered since the sign-in.
     h.tamper_number(profile.clone(), "sessionIdleMinutes", 45).await;
+    h.tamper_number(profile.clone(), "sessionMaxHours", 1).await;
     let refreshed = post(
         "/auth/refresh",
         None,
@@ -794,6 +796,7 @@ async fn an_organisations_own_limits_govern_its_sessions() {
         .duration_since(SystemTime::now())
         .expect("in the future");
     assert!(near(idle_left, 45), "{slid:#}");
+    assert!(near(span(&slid, "absoluteUntil"), 60), "{slid:#}");
 
     // Out of bounds (never written through the API): the nearest bound.
     h.tamper_number(profile.clone(), "sessionIdleMinutes", 1).await;

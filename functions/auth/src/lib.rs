@@ -88,8 +88,8 @@ pub fn routes() -> Router {
         .problem(
             "400",
             "the request is malformed (`invalid-body`, naming the field), or the new password \
-             breaks the policy (`weak-password`, with `violations` naming every rule it breaks, \
-             `recently-used` for one of the last 5)",
+             breaks the policy (`weak-password`, with `violations` naming every rule it breaks; \
+             the rule `recently-used` for one of the member's last 5 passwords)",
         )
         .problem(
             "401",

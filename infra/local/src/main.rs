@@ -25,6 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     quire_core::telemetry::init();
     let password = std::env::var("QUIRE_DEMO_PASSWORD").unwrap_or_else(|_| DEFAULT_DEMO_PASSWORD.to_owned());
+    // The default is for local use only and documented; a chosen one is not echoed.
+    let password_said = match std::env::var_os("QUIRE_DEMO_PASSWORD") {
+        Some(_) => "the value of QUIRE_DEMO_PASSWORD".to_owned(),
+        None => format!("{DEFAULT_DEMO_PASSWORD} (the local default)"),
+    };
     let options = StackOptions {
         api_port: Some(port("QUIRE_PORT", 3000)?),
         emulator_port: Some(port("QUIRE_EMULATOR_PORT", 4566)?),
@@ -44,7 +49,7 @@ Quire is running at {api}  (emulator: {emulator})
 (as deployed, behind its CloudFront edge; API Gateway's own address {origin} refuses requests that skip it)
 
 Users: owner@acme.test, admin@acme.test, user@acme.test, viewer@acme.test (and @globex.test)
-Password: $QUIRE_DEMO_PASSWORD, or the local default documented in README.md
+Password: {password_said}
 Owners and Admins sign in with a TOTP code too (AUTHN-7); five wrong codes in a row lock the
 account like five wrong passwords. Their authenticators' secrets (new on every start):
 {secrets}

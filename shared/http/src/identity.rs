@@ -476,8 +476,9 @@ impl TryFrom<String> for ChallengeSession {
 /// `SOFTWARE_TOKEN_MFA`). A right code starts a session that has passed a second factor, from
 /// the password's check, recorded as `mfa.challenge.passed` and `sign-in.succeeded` with the
 /// challenge used in the same transaction; a wrong one is `mfa.challenge.failed` (and
-/// `sign-in.locked` when it starts a lock). A challenge Quire did not hold, or that Cognito no
-/// longer knows, is recorded as failed but counts against the address only: it judged nothing.
+/// `sign-in.locked` when it starts a lock). A challenge Quire does not hold (made up,
+/// another's, used or expired) is recorded as failed and counted like a wrong code; one that
+/// Cognito no longer knows counts against the address only: it judged nothing.
 ///
 /// Errors: 401 `invalid-credentials` (wrong code, unknown or expired challenge, locked account:
 /// one answer), 429 (the address's limit, with `Retry-After`; Cognito's quota), 503.
@@ -500,8 +501,9 @@ pub async fn answer_mfa_challenge(
 /// `NEW_PASSWORD_REQUIRED`). Cognito's acceptance is recorded as `password.changed` (the
 /// password's age counts from it, AUTHN-4) and `sign-in.succeeded` with the session it starts,
 /// in one transaction with the challenge used; the account's failure count is cleared, as the
-/// right temporary password earned. A challenge Quire did not hold, or that Cognito no longer
-/// knows, is `password.change.failed` and counts against the address only.
+/// right temporary password earned. A challenge Quire does not hold is `password.change.failed`
+/// and counted like a wrong code; one that Cognito no longer knows counts against the address
+/// only.
 ///
 /// Returns the session's tokens, and whether the admin MFA gate holds them to enrolment (an
 /// Owner or Admin, who must enrol an authenticator next). When the sign-in cannot be completed
@@ -589,11 +591,18 @@ async fn answer_challenge(
     } = guard(app, ctx, email, answer.refused()).await?;
     let number = attempt.number();
     let Some(challenge) = app.store.pending_challenge(&account, answer.kind(), &session.0).await? else {
-        app.store.attempt_not_judged(attempt).await?;
+        // A guess at a session: counted like a wrong code, so that made-up sessions write no
+        // more into the account's trail than wrong passwords can.
         events.push((
             answer.failed(),
             json!({ "attempt": number, "reason": "unknown-challenge" }),
         ));
+        if let Failed::Locked { until } = app.store.attempt_failed(attempt).await? {
+            events.push((
+                Action::SignInLocked,
+                json!({ "lockedUntil": rfc3339(until), "failures": number }),
+            ));
+        }
         record_refusal(app, ctx, &account, answer, &events).await?;
         return Err(answer.refused()());
     };
@@ -647,15 +656,20 @@ async fn answer_challenge(
                             ));
                         }
                         discard(app, tokens.as_ref()).await;
-                        app.store.attempt_not_judged(attempt).await?;
-                        app.store.give_back(slot).await?;
-                        return Err(new_password_set(app, ctx, &account, &events, Some(&challenge)).await);
+                        // Recorded first: nothing may return before the change is.
+                        let problem = new_password_set(app, ctx, &account, &events, Some(&challenge)).await;
+                        release(app, attempt, slot).await;
+                        return Err(problem);
                     }
                     events.push((Action::SignInSucceeded, json!({ "attempt": number })));
                 }
             }
+            // Whether the store was asked to record: then the runs of events before the
+            // member's own (an unlock) were committed unless they were what failed.
+            let mut stored = false;
             let recorded = match session_of(app, tokens.as_ref()).await {
                 Ok(started) => {
+                    stored = true;
                     let start = started.as_ref().map(|(user, id)| StartSession {
                         user,
                         id,
@@ -686,16 +700,20 @@ async fn answer_challenge(
             };
             if let Err(problem) = recorded {
                 discard(app, tokens.as_ref()).await;
+                if let Answer::NewPassword(_) = answer {
+                    // The password is set all the same: recorded without the session, before
+                    // anything else may fail.
+                    events.retain(|(action, _)| *action != Action::SignInSucceeded);
+                    if stored {
+                        events.drain(..first_change(&events));
+                    }
+                    let problem = new_password_set(app, ctx, &account, &events, Some(&challenge)).await;
+                    release(app, attempt, slot).await;
+                    return Err(problem);
+                }
                 app.store.attempt_not_judged(attempt).await.map_err(unrecorded)?;
                 app.store.give_back(slot).await.map_err(unrecorded)?;
-                return Err(match answer {
-                    Answer::Totp(_) => problem,
-                    // The password is set all the same: recorded without the session.
-                    Answer::NewPassword(_) => {
-                        events.retain(|(action, _)| *action != Action::SignInSucceeded);
-                        new_password_set(app, ctx, &account, &events, Some(&challenge)).await
-                    }
-                });
+                return Err(problem);
             }
             if let Err(error) = app.store.attempt_succeeded(attempt).await {
                 tracing::error!(%error, "the sign-in's attempt count was not cleared");
@@ -819,16 +837,37 @@ async fn new_password_set(
         .store
         .record_new_password(account, ctx.origin(), events, answered, None)
         .await;
-    if answered.is_some() && recorded.is_err() {
+    // Another answer used the challenge: the runs before the change committed (the member's
+    // run is the one that failed); the change is recorded without the challenge.
+    if answered.is_some() && matches!(recorded, Err(quire_store::StoreError::Conflict)) {
         recorded = app
             .store
-            .record_new_password(account, ctx.origin(), events, None, None)
+            .record_new_password(account, ctx.origin(), &events[first_change(events)..], None, None)
             .await;
     }
     if let Err(error) = recorded {
         tracing::error!(%error, "a password Cognito set from a new-password challenge has no audit entry");
     }
     Problem::unauthorized(NEW_PASSWORD_SET)
+}
+
+/// Where `password.changed` is among `events` (0 if it is not).
+fn first_change(events: &[(Action, Value)]) -> usize {
+    events
+        .iter()
+        .position(|(action, _)| *action == Action::PasswordChanged)
+        .unwrap_or(0)
+}
+
+/// Gives an attempt and the address's count back uncounted once what had to be recorded is:
+/// a failure is logged, not answered.
+async fn release(app: &App, attempt: quire_store::attempts::Attempt, slot: Slot) {
+    if let Err(error) = app.store.attempt_not_judged(attempt).await {
+        tracing::error!(%error, "an attempt was not given back");
+    }
+    if let Err(error) = app.store.give_back(slot).await {
+        tracing::error!(%error, "an address's count was not given back");
+    }
 }
 
 /// See [`new_password_set`].
@@ -1043,7 +1082,7 @@ pub async fn reauthenticate(
             Ok(())
         }
         Err(Some(reason)) => {
-            let judged = matches!(reason, "wrong-password" | "wrong-code" | "code-missing");
+            let judged = matches!(reason, "wrong-password" | "wrong-code");
             let refused = (
                 Action::ReauthenticationFailed,
                 json!({ "attempt": number, "reason": reason, "purpose": purpose }),
@@ -1203,7 +1242,13 @@ pub async fn disable_authenticator(
         return Err(Problem::no_authenticator());
     };
     reauthenticate(app, ctx, "mfa.disable", password, Some(code)).await?;
-    set_totp(app, access_token, false).await?;
+    if let Err(problem) = set_totp(app, access_token, false).await {
+        // Cognito may have turned it off before failing to answer: on again, best effort.
+        if let Err(again) = set_totp(app, access_token, true).await {
+            tracing::warn!(detail = again.detail(), "an unanswered turn-off could not be undone");
+        }
+        return Err(problem);
+    }
     let recorded = app
         .store
         .record_mfa_disabled(caller, enrolled_at, &["password", "totp"], ctx.audit_context()?)
@@ -1212,11 +1257,11 @@ pub async fn disable_authenticator(
         return Ok(());
     };
     // Cognito's factor is off and Quire's record is not: left so, every sign-in of the member
-    // would be refused as one that skipped its second factor. Unless another request turned
-    // it off first (recorded there), Cognito's factor is turned back on.
+    // would be refused as one that skipped its second factor. Unless Quire's record shows this
+    // very enrolment turned off (another request did it, and recorded it), Cognito's factor is
+    // turned back on: a factor on at Cognito and off in Quire's record still signs in.
     if let quire_store::StoreError::Conflict = error {
-        let account = app.store.account(&caller.email).await?;
-        if account.mfa_enrolled_at().is_none() {
+        if let Ok(true) = app.store.authenticator_disabled(caller, enrolled_at).await {
             return Ok(());
         }
     }

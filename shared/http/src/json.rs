@@ -17,6 +17,12 @@ pub fn parse_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {
     if bytes.is_empty() {
         return Err(Problem::invalid_body("a JSON body is required", None));
     }
+    // Every body is an object (the contract's `type: object`): serde would fill a struct from
+    // an array by position, and name the Rust type when given null or a string.
+    let first = bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        return Err(Problem::invalid_body("the body must be a JSON object", None));
+    }
     // The path says which field a wrong type or value is in, which serde's message does not.
     serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(|error| {
         let path = error.path().to_string();

@@ -35,11 +35,23 @@ pub(crate) struct Organisation {
     pub(crate) name: String,
     pub(crate) status: OrgStatus,
     /// The organisation's idle session limit in minutes, if it set one (AUTHN-8).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_count")]
     pub(crate) session_idle_minutes: Option<u32>,
     /// The organisation's absolute session limit in hours, if it set one (AUTHN-8).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_count")]
     pub(crate) session_max_hours: Option<u32>,
+}
+
+/// A stored limit read as a count whatever number was stored (negative: 0; fractional: rounded
+/// down; beyond `u32`: `u32::MAX`; the bounds then apply), or none for anything but a number:
+/// a bad value must not make the organisation's record, read on every request, unreadable.
+fn lenient_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value
+        .as_ref()
+        .and_then(serde_json::Value::as_f64)
+        .filter(|n| n.is_finite())
+        .map(|n| n.clamp(0.0, f64::from(u32::MAX)) as u32))
 }
 
 impl Organisation {
@@ -308,5 +320,28 @@ impl crate::transaction::Transaction<'_> {
                 &member,
                 Some((Action::MemberAdded, Target::new("user", user.as_str()))),
             )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bad stored session limit leaves the organisation readable (and the bounds then apply).
+    ///
+    /// Proves: AUTHN-8
+    #[test]
+    fn a_bad_stored_session_limit_leaves_the_organisation_readable() {
+        let read = |idle: serde_json::Value, max: serde_json::Value| {
+            let stored = serde_json::json!({
+                "orgId": "acme", "name": "Acme", "status": "Active",
+                "sessionIdleMinutes": idle, "sessionMaxHours": max,
+            });
+            let org: Organisation = serde_json::from_value(stored).expect("readable");
+            (org.session_idle_minutes, org.session_max_hours)
+        };
+        assert_eq!(read((-5).into(), 2.7.into()), (Some(0), Some(2)));
+        assert_eq!(read(1e30.into(), "soon".into()), (Some(u32::MAX), None));
+        assert_eq!(read(30.into(), serde_json::Value::Null), (Some(30), None));
     }
 }

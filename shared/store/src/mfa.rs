@@ -82,6 +82,24 @@ impl Store {
             .await
     }
 
+    /// Whether the caller's enrolment of `enrolled_at` is recorded as turned off (one read of
+    /// the enrolment record).
+    pub async fn authenticator_disabled(
+        &self,
+        caller: &crate::tenant::Caller,
+        enrolled_at: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let key = keys::mfa(caller.org_id(), &caller.user_id);
+        let Some(item) = self.read(&self.data_table, &key).await? else {
+            return Ok(false);
+        };
+        let record: MfaRecord = super::from_item(item)?;
+        Ok(record.org_id == *caller.org_id()
+            && record.user_id == caller.user_id
+            && record.enrolled_at == crate::sessions::millis_since_epoch(enrolled_at)
+            && record.disabled_at.is_some())
+    }
+
     /// Records that the caller turned their authenticator off (`mfa.disabled`), after the
     /// fresh re-authentication `reauthenticated` names (`password`, `totp`:
     /// `quire_http::identity::disable_authenticator`): the enrolment record marked off, and its

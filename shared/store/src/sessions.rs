@@ -337,6 +337,19 @@ impl SessionRecord {
         summary
     }
 
+    /// The session under `policy` as it stands now: an absolute limit lowered since the session
+    /// started (its organisation changed it) brings both ends in; a raised one extends nothing.
+    fn bounded(&self, policy: SessionPolicy) -> Self {
+        let absolute_until = self
+            .absolute_until
+            .min(self.started_at.saturating_add(millis(policy.absolute)));
+        SessionRecord {
+            absolute_until,
+            idle_until: self.idle_until.min(absolute_until),
+            ..self.clone()
+        }
+    }
+
     /// The session refreshed at `now`: its idle end slides, never past the absolute one.
     fn slid(&self, now: u64, policy: SessionPolicy) -> Self {
         SessionRecord {
@@ -629,6 +642,7 @@ impl Store {
         let audit = AuditContext::for_route(member.actor(), origin, &Action::OWN_ACCOUNT);
         let refused = self
             .change_session(&scope, &key, audit, Some(first), None, |current, now| {
+                let current = &current.bounded(policy);
                 match current.admits(&org, user, revocation.as_ref(), now) {
                     // Recorded when it ended.
                     Err(SessionRefused::Expired) if current.ended.is_some() => Change::Refuse(SessionRefused::Expired),
@@ -735,6 +749,37 @@ mod tests {
             Some("refresh-token-1"),
             None,
         )
+    }
+
+    /// A lowered absolute limit brings a running session's ends in; a raised one extends
+    /// nothing.
+    ///
+    /// Proves: AUTHN-8
+    #[test]
+    fn a_lowered_absolute_limit_bounds_a_running_session() {
+        let s = session(1_000_000);
+        let lowered = s.bounded(SessionPolicy {
+            idle: Duration::from_secs(10),
+            absolute: Duration::from_secs(5),
+        });
+        assert_eq!(lowered.absolute_until, 1_005_000);
+        assert_eq!(lowered.idle_until, 1_005_000);
+        let raised = s.bounded(SessionPolicy {
+            idle: Duration::from_secs(10),
+            absolute: Duration::from_secs(3600),
+        });
+        assert_eq!(
+            (raised.absolute_until, raised.idle_until),
+            (s.absolute_until, s.idle_until)
+        );
+        assert!(lowered
+            .admits(
+                &OrgId::parse("acme").unwrap(),
+                &UserId::parse("u1").unwrap(),
+                None,
+                1_005_000
+            )
+            .is_err());
     }
 
     /// An organisation's limits replace the deployment's, each brought within its bounds (15
