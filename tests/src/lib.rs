@@ -532,6 +532,16 @@ impl Harness {
             .is_some()
     }
 
+    /// Sets a list-of-strings attribute of a data-table item directly (see [`Harness::tamper`]).
+    pub async fn tamper_list(&self, key: (String, String), name: &str, values: &[&str]) {
+        let list = values
+            .iter()
+            .map(|v| aws_sdk_dynamodb::types::AttributeValue::S((*v).to_owned()))
+            .collect();
+        self.set_attribute(key, name, aws_sdk_dynamodb::types::AttributeValue::L(list))
+            .await
+    }
+
     async fn set_attribute(
         &self,
         (pk, sk): (String, String),

@@ -257,7 +257,7 @@ async fn a_session_past_its_idle_end_is_refused_and_its_expiry_recorded_once() {
             stack
                 .app
                 .store
-                .refresh_session(&user, &SessionId::parse(&id).expect("id"), short, origin)
+                .refresh_session(&user, &SessionId::parse(&id).expect("id"), short, None, origin)
                 .await
                 .expect("refresh")
         })
@@ -520,6 +520,7 @@ async fn a_bad_refresh_is_refused_with_a_clear_problem() {
                     &UserId::parse("no-such-user").expect("id"),
                     &SessionId::parse("no-such-session").expect("id"),
                     SessionPolicy::DEFAULT,
+                    None,
                     origin,
                 )
                 .await

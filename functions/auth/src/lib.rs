@@ -238,6 +238,11 @@ pub fn routes() -> Router {
             "too many refused refreshes from this address in the current 15-minute window \
              (`too-many-requests`, with `Retry-After` in seconds), or Cognito's request quota",
         )
+        .problem(
+            "403",
+            "refused by the request filter (`request-refused`), or from outside the \
+             organisation's IP allowlist (`ip-not-allowed`)",
+        )
         .accepts_body(8 * 1024),
         Route::new(
             Method::GET,

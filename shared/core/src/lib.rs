@@ -8,6 +8,7 @@
 //! | roles, permissions, the default matrix | [`rbac`] |
 //! | audit events, canonical JSON (RFC 8785), the SHA-256 hash chain, blobs | [`audit`] |
 //! | free text made safe to record | [`text`] |
+//! | an organisation's IP allowlist (CIDR ranges, IPv4 and IPv6) | [`network`] |
 //! | logs and metrics (one JSON line each) | [`telemetry`] |
 //!
 //! The crates above it: `quire-store` (DynamoDB, the tenant scope, the transaction builder),
@@ -16,6 +17,7 @@
 
 pub mod audit;
 pub mod ids;
+pub mod network;
 pub mod password;
 pub mod rbac;
 pub mod telemetry;

@@ -1606,7 +1606,7 @@ pub async fn refresh_session(
     };
     let decided = app
         .store
-        .refresh_session(&user, &id, app.config.sessions, ctx.origin())
+        .refresh_session(&user, &id, app.config.sessions, viewer(ctx), ctx.origin())
         .await
         .map_err(unrecorded)?;
     match decided {
@@ -1618,7 +1618,13 @@ pub async fn refresh_session(
         }
         Refreshed::Refused(SessionRefused::Expired) => Err(Problem::session_expired()),
         Refreshed::Refused(SessionRefused::Revoked | SessionRefused::Unknown) => Err(Problem::token_revoked()),
+        Refreshed::AddressNotAllowed => Err(Problem::ip_not_allowed()),
     }
+}
+
+/// The request's address as the edge established it.
+fn viewer(ctx: &RequestCtx) -> Option<std::net::IpAddr> {
+    ctx.source_ip.as_deref().and_then(|ip| ip.parse().ok())
 }
 
 /// Revokes every session `user` of the caller's organisation started until now (AUTHN-2):

@@ -66,6 +66,7 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
             "403",
             "refused by the request filter (`request-refused`), the token lacks a scope of \
              `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), an \
+             address outside the organisation's IP allowlist (`ip-not-allowed`), an \
              expired password (`password-expired`), an Owner or Admin session without a second \
              factor (`mfa-required`), or the role lacks the permission \
              (`forbidden`)",

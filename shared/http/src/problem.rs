@@ -274,6 +274,16 @@ impl Problem {
         )
     }
 
+    /// The request came from an address outside the organisation's IP allowlist (ORG-3).
+    pub fn ip_not_allowed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "ip-not-allowed",
+            "Address not allowed",
+            "your organisation allows requests only from its listed networks",
+        )
+    }
+
     /// The caller's role must keep a second factor (Owner, Admin: AUTHN-7).
     pub fn mfa_mandatory() -> Self {
         Self::new(

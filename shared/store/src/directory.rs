@@ -40,6 +40,9 @@ pub(crate) struct Organisation {
     /// The organisation's absolute session limit in hours, if it set one (AUTHN-8).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_count")]
     pub(crate) session_max_hours: Option<u32>,
+    /// The CIDR ranges its members' requests may come from (ORG-3); empty: anywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient_list")]
+    pub(crate) ip_allowlist: Vec<String>,
 }
 
 /// A stored limit read as a count whatever number was stored (negative: 0; fractional: rounded
@@ -52,6 +55,22 @@ fn lenient_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
         .and_then(serde_json::Value::as_f64)
         .filter(|n| n.is_finite())
         .map(|n| n.clamp(0.0, f64::from(u32::MAX)) as u32))
+}
+
+/// A stored list of strings read whatever was stored: anything else (a `NULL` included) reads
+/// as one entry no range parses, so the list it makes allows nothing (fails closed) and the
+/// record stays readable. An absent attribute is an empty list (`#[serde(default)]`).
+fn lenient_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Strings(Vec<String>),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Stored::deserialize(deserializer)? {
+        Stored::Strings(entries) => entries,
+        Stored::Other(_) => vec!["<not a list of strings>".to_owned()],
+    })
 }
 
 impl Organisation {
@@ -202,6 +221,10 @@ impl Store {
             .map(super::from_item::<crate::mfa::MfaRecord>)
             .transpose()?
             .and_then(|m| m.enrolled_at_for(&org.org_id, user));
+        let (ip_allowlist, broken) = quire_core::network::IpAllowlist::stored(&org.ip_allowlist);
+        if let Some(error) = broken {
+            tracing::error!(org = %org.org_id, %error, "the organisation's IP allowlist does not parse: every request is refused");
+        }
         Ok(Ok(Caller::new(
             member.user_id,
             member.email,
@@ -210,6 +233,7 @@ impl Store {
             org.org_id,
             record.view(session),
             password_changed_at,
+            ip_allowlist,
         )
         .with_mfa_enrolled_at(mfa_enrolled_at)))
     }
@@ -252,6 +276,7 @@ impl Store {
             status: OrgStatus::Active,
             session_idle_minutes: None,
             session_max_hours: None,
+            ip_allowlist: Vec::new(),
         };
         self.transaction(&scope, AuditContext::new(actor, origin))
             .insert(
@@ -343,5 +368,47 @@ mod tests {
         assert_eq!(read((-5).into(), 2.7.into()), (Some(0), Some(2)));
         assert_eq!(read(1e30.into(), "soon".into()), (Some(u32::MAX), None));
         assert_eq!(read(30.into(), serde_json::Value::Null), (Some(30), None));
+    }
+
+    /// An IP allowlist stored as anything but a list of strings leaves the organisation
+    /// readable, and allows nothing (ORG-3 fails closed); an absent one is empty.
+    ///
+    /// Proves: ORG-3
+    #[test]
+    fn a_bad_stored_ip_allowlist_is_readable_and_allows_nothing() {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        let read = |value: Option<A>| {
+            let mut item: crate::Item = [
+                ("orgId", A::S("acme".into())),
+                ("name", A::S("Acme".into())),
+                ("status", A::S("Active".into())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            if let Some(value) = value {
+                item.insert("ipAllowlist".into(), value);
+            }
+            let org: Organisation = crate::from_item(item).expect("readable");
+            quire_core::network::IpAllowlist::stored(&org.ip_allowlist).0
+        };
+        let anywhere: std::net::IpAddr = "198.51.100.1".parse().unwrap();
+        assert!(!read(None).is_restricted());
+        let listed = read(Some(A::L(vec![A::S("198.51.100.0/24".into())])));
+        assert!(listed.allows(anywhere));
+        for bad in [
+            A::Null(true),
+            A::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1, 2])),
+            A::Bs(vec![aws_sdk_dynamodb::primitives::Blob::new(vec![1])]),
+            A::Ns(vec!["1".into()]),
+            A::N("7".into()),
+            A::S("198.51.100.0/24".into()),
+            A::M([("a".to_owned(), A::S("b".into()))].into_iter().collect()),
+            A::L(vec![A::N("1".into())]),
+            A::L(vec![A::S("198.51.100.0/24".into()), A::Null(true)]),
+        ] {
+            let list = read(Some(bad.clone()));
+            assert!(list.is_restricted() && !list.allows(anywhere), "{bad:?}");
+        }
     }
 }

@@ -107,6 +107,7 @@ impl Store {
             status: OrgStatus::Pending,
             session_idle_minutes: None,
             session_max_hours: None,
+            ip_allowlist: Vec::new(),
         };
         let account = AccountEntry {
             user_id: owner.user.clone(),

@@ -214,6 +214,9 @@ pub enum Refreshed {
     Granted,
     /// Refused; an expiry was recorded by this refresh or an earlier one.
     Refused(SessionRefused),
+    /// Refused, nothing written: the request came from outside the organisation's IP
+    /// allowlist (ORG-3).
+    AddressNotAllowed,
 }
 
 pub(crate) fn now_millis() -> u64 {
@@ -598,11 +601,15 @@ impl Store {
     /// refused without a record (the end was recorded when it happened). The member must still
     /// be active in an active organisation, or the session is [`SessionRefused::Unknown`]. A
     /// racing change of the session (another refresh, a sign-out) is read again and judged anew.
+    ///
+    /// `viewer` is the request's address: outside the organisation's IP allowlist (ORG-3), the
+    /// refresh is refused before anything is written ([`Refreshed::AddressNotAllowed`]).
     pub async fn refresh_session(
         &self,
         user: &UserId,
         id: &SessionId,
         policy: SessionPolicy,
+        viewer: Option<std::net::IpAddr>,
         origin: Origin,
     ) -> Result<Refreshed, StoreError> {
         let Some(org) = self.organisation_of(user).await? else {
@@ -621,6 +628,12 @@ impl Store {
             .transpose()?
             .filter(|o| o.org_id == org);
         let active = organisation.as_ref().is_some_and(|o| o.is_active());
+        if let Some(o) = &organisation {
+            let (allowlist, _) = quire_core::network::IpAllowlist::stored(&o.ip_allowlist);
+            if allowlist.is_restricted() && !viewer.is_some_and(|v| allowlist.allows(v)) {
+                return Ok(Refreshed::AddressNotAllowed);
+            }
+        }
         // The organisation's own limits, as its sessions started with them.
         let policy = organisation.map_or(policy, |o| o.session_policy(policy));
         let member = found

@@ -28,9 +28,14 @@ pub struct Caller {
     pub password_changed_at: Option<std::time::SystemTime>,
     /// When the member enrolled their authenticator (AUTHN-7, `crate::mfa`), if they did.
     pub mfa_enrolled_at: Option<std::time::SystemTime>,
+    /// Where the organisation's members' requests may come from (ORG-3).
+    pub ip_allowlist: quire_core::network::IpAllowlist,
 }
 
 impl Caller {
+    // Every part is required: a default for one (the IP allowlist) would skip its check for
+    // whoever forgot it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         user_id: UserId,
         email: String,
@@ -39,6 +44,7 @@ impl Caller {
         org: OrgId,
         session: Session,
         password_changed_at: Option<std::time::SystemTime>,
+        ip_allowlist: quire_core::network::IpAllowlist,
     ) -> Self {
         Caller {
             user_id,
@@ -49,6 +55,7 @@ impl Caller {
             session,
             password_changed_at,
             mfa_enrolled_at: None,
+            ip_allowlist,
         }
     }
 
@@ -129,6 +136,7 @@ mod tests {
             OrgId::parse("acme").unwrap(),
             crate::testing_session("s1"),
             None,
+            Default::default(),
         );
         let actor = caller.actor();
         assert_eq!((actor.user_id.as_str(), actor.role.as_str()), ("u1", "Owner"));
@@ -149,6 +157,7 @@ mod tests {
                 OrgId::parse("acme").unwrap(),
                 crate::testing_session("s1"),
                 changed,
+                Default::default(),
             )
         };
         let known = caller(Some(set));

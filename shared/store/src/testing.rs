@@ -84,6 +84,7 @@ pub fn caller(org: &OrgId, user: &UserId, role: quire_core::rbac::Role) -> crate
         org.clone(),
         crate::testing_session("test-session"),
         Some(std::time::SystemTime::now()),
+        Default::default(),
     )
 }
 
