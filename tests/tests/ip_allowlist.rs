@@ -31,6 +31,9 @@ async fn an_organisations_members_are_served_only_from_its_ranges() {
     let user = h.token(&org, Role::User).await;
     let owner = h.token(&org, Role::Owner).await;
     let outsider = h.token(&other, Role::User).await;
+    // Signed in before the list is set (a sign-in from outside it is refused).
+    let viewer = h.token(&org, Role::Viewer).await;
+    let signed_in = h.sign_in(&org.user(Role::User).email).await;
     let profile = quire_store::testing::organisation(&org.org_id);
 
     h.tamper_list(profile.clone(), "ipAllowlist", &["127.210.0.0/16", "127.211.4.5"])
@@ -58,7 +61,6 @@ async fn an_organisations_members_are_served_only_from_its_ranges() {
         .assert_problem(StatusCode::FORBIDDEN, "ip-not-allowed");
     // Refused before the route's own checks, and nothing written: a Viewer may not create
     // documents (403 `forbidden` from inside), but from outside the answer is the address's.
-    let viewer = h.token(&org, Role::Viewer).await;
     let outside: IpAddr = "127.209.0.1".parse().unwrap();
     let create = serde_json::json!({"title": "From outside", "type": "sop", "body": "x"});
     h.call_from(outside, Method::POST, "/documents", Some(&viewer), Some(create.clone()))
@@ -75,7 +77,6 @@ async fn an_organisations_members_are_served_only_from_its_ranges() {
         listed.text
     );
     // A session is not refreshed from outside either (nothing recorded), and is from inside.
-    let signed_in = h.sign_in(&org.user(Role::User).email).await;
     let refresh = serde_json::json!({"refreshToken": signed_in["refreshToken"]});
     h.call_from(outside, Method::POST, "/auth/refresh", None, Some(refresh.clone()))
         .await
@@ -108,4 +109,58 @@ async fn an_organisations_members_are_served_only_from_its_ranges() {
     documents_from("127.210.0.1", &user)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "ip-not-allowed");
+}
+
+/// A sign-in from outside the list is refused with `ip-not-allowed` only once the password is
+/// right, so the answer tells nothing to whoever does not know it; nothing is counted and no
+/// session starts; from inside, the same sign-in succeeds.
+///
+/// Proves: ORG-3, AUTHN-9
+#[tokio::test]
+async fn a_sign_in_from_outside_is_refused_once_the_password_is_right() {
+    let h = harness();
+    let org = h.new_org("iplistsignin").await;
+    let email = org.user(Role::User).email.clone();
+    h.tamper_list(
+        quire_store::testing::organisation(&org.org_id),
+        "ipAllowlist",
+        &["127.212.0.0/16"],
+    )
+    .await;
+    let sign_in = |from: &str, password: String| {
+        let from: IpAddr = from.parse().expect("address");
+        let body = serde_json::json!({"email": email, "password": password});
+        async move { h.call_from(from, Method::POST, "/auth/login", None, Some(body)).await }
+    };
+    sign_in("127.213.0.1", "Not-the-Passw0rd!".into())
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "invalid-credentials");
+    for _ in 0..5 {
+        let refused = sign_in("127.213.0.1", h.password.clone()).await;
+        refused.assert_problem(StatusCode::FORBIDDEN, "ip-not-allowed");
+        assert!(refused.body.get("accessToken").is_none());
+    }
+    // Not counted: five refusals did not lock the account.
+    let inside = sign_in("127.212.0.1", h.password.clone()).await;
+    assert_eq!(inside.status, StatusCode::OK, "{}", inside.text);
+    assert!(inside.body["accessToken"].is_string());
+    h.trail_settled(&org.org_id).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let failed = quire_blackbox_tests::events_of(&entries, &["sign-in.failed"]);
+    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "wrong-password",
+            "address-not-allowed",
+            "address-not-allowed",
+            "address-not-allowed",
+            "address-not-allowed",
+            "address-not-allowed"
+        ]
+    );
+    assert_eq!(
+        quire_blackbox_tests::events_of(&entries, &["sign-in.succeeded"]).len(),
+        1
+    );
 }

@@ -49,6 +49,11 @@ pub fn routes() -> Router {
             "too many failed sign-ins from this address in the current window (`too-many-requests`, \
          with `Retry-After` in seconds), or Cognito's request quota",
         )
+        .problem(
+            "403",
+            "refused by the request filter (`request-refused`), or the password was right but the \
+             request came from outside the organisation's IP allowlist (`ip-not-allowed`)",
+        )
         .accepts_body(4 * 1024),
         Route::new(
             Method::POST,

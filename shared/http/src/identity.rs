@@ -287,26 +287,34 @@ pub async fn check_password(
         .await;
     match result {
         Ok(out) => {
-            // Tokens with no challenge for a member who enrolled an authenticator: Cognito's
-            // state was changed round Quire (their factor turned off with an access token).
-            // Refused, not judged, and recorded; the tokens are revoked.
-            if out.authentication_result.is_some() && account.mfa_enrolled_at().is_some() {
+            // A right password that must not sign in, refused not judged and recorded, its
+            // tokens revoked: from outside the organisation's IP allowlist (ORG-3; told only to
+            // whoever knew the password, as a wrong one is answered as wrong whatever the
+            // address), or with tokens and no challenge for a member who enrolled an
+            // authenticator (Cognito's state changed round Quire: their factor turned off with
+            // an access token).
+            let skipped = out.authentication_result.is_some() && account.mfa_enrolled_at().is_some();
+            let refusal = if !account.address_allowed(viewer(ctx)) {
+                Some(("address-not-allowed", Problem::ip_not_allowed()))
+            } else if skipped {
                 tracing::error!(
                     account = subject.key_part(),
                     "Cognito issued tokens without the second factor Quire's record requires"
                 );
+                Some(("second-factor-skipped", Problem::invalid_credentials()))
+            } else {
+                None
+            };
+            if let Some((reason, problem)) = refusal {
                 discard(app, out.authentication_result.as_ref()).await;
-                events.push((
-                    Action::SignInFailed,
-                    json!({ "attempt": number, "reason": "second-factor-skipped" }),
-                ));
+                events.push((Action::SignInFailed, json!({ "attempt": number, "reason": reason })));
                 app.store.attempt_not_judged(attempt).await?;
                 app.store.give_back(slot).await?;
                 app.store
                     .record_identity_events(&account, ctx.origin(), &events, None)
                     .await
                     .map_err(unrecorded)?;
-                return Err(Problem::invalid_credentials());
+                return Err(problem);
             }
             // The password was right; a session exists only with tokens. A challenge (a new
             // password, MFA) is recorded as such, not as a sign-in.

@@ -48,6 +48,8 @@ pub struct Account {
     status: Option<crate::directory::OrgStatus>,
     /// The session limits their organisation set (idle minutes, absolute hours), if it did.
     session_limits: Option<(Option<u32>, Option<u32>)>,
+    /// Their organisation's IP allowlist as stored (ORG-3).
+    ip_allowlist: Vec<String>,
 }
 
 /// The session a sign-in starts (`crate::sessions`): written in the transaction that records
@@ -115,6 +117,14 @@ impl Account {
         }
     }
 
+    /// Whether a request from `viewer` may act on the member's account: inside their
+    /// organisation's IP allowlist, or the organisation set none (ORG-3). A stored list that
+    /// does not parse allows nothing; an email that names no member is not restricted.
+    pub fn address_allowed(&self, viewer: Option<std::net::IpAddr>) -> bool {
+        let (list, _) = quire_core::network::IpAllowlist::stored(&self.ip_allowlist);
+        !self.is_known() || !list.is_restricted() || viewer.is_some_and(|v| list.allows(v))
+    }
+
     /// Whether the email names a member of an active organisation.
     pub fn organisation_active(&self) -> bool {
         self.is_known() && self.status == Some(crate::directory::OrgStatus::Active)
@@ -152,6 +162,7 @@ impl Account {
             mfa_enrolled_at: None,
             status: None,
             session_limits: None,
+            ip_allowlist: Vec::new(),
         }
     }
 
@@ -168,6 +179,7 @@ impl Account {
             mfa_enrolled_at: None,
             status: None,
             session_limits: None,
+            ip_allowlist: Vec::new(),
         }
     }
 }
@@ -205,6 +217,7 @@ impl Store {
                 mfa_enrolled_at: None,
                 status: None,
                 session_limits: None,
+                ip_allowlist: Vec::new(),
             });
         };
         // The membership, the enrolment record (`crate::mfa`) and the organisation (pending a
@@ -221,7 +234,10 @@ impl Store {
             .transpose()?
             .filter(|org| org.org_id == entry.org_id);
         let status = organisation.as_ref().map(|org| org.status);
-        let session_limits = organisation.map(|org| (org.session_idle_minutes, org.session_max_hours));
+        let session_limits = organisation
+            .as_ref()
+            .map(|org| (org.session_idle_minutes, org.session_max_hours));
+        let ip_allowlist = organisation.map(|org| org.ip_allowlist).unwrap_or_default();
         let member = found
             .remove(&member_key)
             .map(super::from_item::<crate::directory::Membership>)
@@ -251,6 +267,7 @@ impl Store {
             mfa_enrolled_at,
             status,
             session_limits,
+            ip_allowlist,
         })
     }
 

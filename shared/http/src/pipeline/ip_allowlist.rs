@@ -5,7 +5,7 @@
 //! behind the verified origin secret, never a header the client chose). The list came with the
 //! caller (the organisation's record, read in the tenant layer's `BatchGetItem`): no extra read.
 //! Public routes are not checked here; a refresh is checked where it reads the organisation
-//! (`quire_store::sessions`), and the public routes before any session (sign-in, reset) not yet.
+//! (`quire_store::sessions`), a sign-in once its password is right (`identity::check_password`).
 
 use super::edge::Viewer;
 use super::stage::Stage;
