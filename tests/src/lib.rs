@@ -93,6 +93,15 @@ pub fn events_of<'e>(entries: &'e [Value], actions: &[&str]) -> Vec<&'e Value> {
         .collect()
 }
 
+/// The internal reasons (`after.reason`) of the entries with `action` among `entries` (their
+/// events, as [`Harness::trail_entries`] gives them), in order.
+pub fn reasons_of<'e>(entries: &'e [Value], action: &str) -> Vec<&'e str> {
+    events_of(entries, &[action])
+        .into_iter()
+        .filter_map(|e| e["after"]["reason"].as_str())
+        .collect()
+}
+
 fn secrets_of(orgs: &[SeededOrg]) -> std::collections::HashMap<String, String> {
     orgs.iter()
         .flat_map(|org| org.users.iter())

@@ -5,7 +5,7 @@
 //! Locally the viewer's address is the test client's loopback address (127.0.0.0/8); the IPv6
 //! and mapped-address edges are `quire_core::network`'s unit tests.
 
-use quire_blackbox_tests::{harness, Reply};
+use quire_blackbox_tests::{events_of, harness, reasons_of, Reply};
 use quire_core::rbac::Role;
 use reqwest::{Method, StatusCode};
 use std::net::IpAddr;
@@ -89,11 +89,11 @@ async fn an_organisations_members_are_served_only_from_its_ranges() {
     h.trail_settled(&org.org_id).await;
     let entries = h.trail_entries(&org.org_id).await;
     assert_eq!(
-        quire_blackbox_tests::events_of(&entries, &["session.refreshed"]).len(),
+        events_of(&entries, &["session.refreshed"]).len(),
         1,
         "only the refresh from inside"
     );
-    assert!(quire_blackbox_tests::events_of(&entries, &["document.created"]).is_empty());
+    assert!(events_of(&entries, &["document.created"]).is_empty());
     // Another organisation's members are not affected.
     assert_eq!(documents_from("127.209.0.1", &outsider).await.status, StatusCode::OK);
 
@@ -146,8 +146,7 @@ async fn a_sign_in_from_outside_is_refused_once_the_password_is_right() {
     assert!(inside.body["accessToken"].is_string());
     h.trail_settled(&org.org_id).await;
     let entries = h.trail_entries(&org.org_id).await;
-    let failed = quire_blackbox_tests::events_of(&entries, &["sign-in.failed"]);
-    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    let reasons = reasons_of(&entries, "sign-in.failed");
     assert_eq!(
         reasons,
         [
@@ -159,8 +158,5 @@ async fn a_sign_in_from_outside_is_refused_once_the_password_is_right() {
             "address-not-allowed"
         ]
     );
-    assert_eq!(
-        quire_blackbox_tests::events_of(&entries, &["sign-in.succeeded"]).len(),
-        1
-    );
+    assert_eq!(events_of(&entries, &["sign-in.succeeded"]).len(), 1);
 }

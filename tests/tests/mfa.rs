@@ -5,7 +5,7 @@
 //! organisation of its own, from addresses of its own.
 
 use aws_sdk_cognitoidentityprovider::types::SoftwareTokenMfaSettingsType;
-use quire_blackbox_tests::{events_of, fresh_address, harness, Reply};
+use quire_blackbox_tests::{events_of, fresh_address, harness, reasons_of, Reply};
 use quire_core::audit::{Action, Origin};
 use quire_core::rbac::Role;
 use quire_store::accounts::StartSession;
@@ -644,7 +644,7 @@ async fn a_member_turns_their_authenticator_off_after_re_authenticating() {
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
     let failed = events_of(&entries, &["reauthentication.failed"]);
-    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    let reasons = reasons_of(&entries, "reauthentication.failed");
     assert_eq!(reasons, ["wrong-password", "wrong-code"], "{failed:#?}");
     assert!(failed.iter().all(|e| e["after"]["purpose"] == "mfa.disable"));
     let disabled = events_of(&entries, &["mfa.disabled"]);
@@ -722,7 +722,7 @@ async fn wrong_re_authentications_lock_the_account() {
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
     let failed = events_of(&entries, &["reauthentication.failed"]);
-    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    let reasons = reasons_of(&entries, "reauthentication.failed");
     assert_eq!(
         reasons,
         [

@@ -5,7 +5,7 @@
 //! Changing one's password, guarded like a sign-in (AUTHN-5), and its expiry (AUTHN-4). Each
 //! test asks from addresses of its own, so no other test's requests count.
 
-use quire_blackbox_tests::{events_of, fresh_address, harness, uuid_hex, Reply};
+use quire_blackbox_tests::{events_of, fresh_address, harness, reasons_of, uuid_hex, Reply};
 use quire_core::ids::OrgId;
 use quire_core::rbac::Role;
 use quire_store::limits::RateLimit;
@@ -697,7 +697,7 @@ async fn a_new_password_may_not_be_one_of_the_last_five() {
 ///
 /// Proves: AUTHN-3
 #[tokio::test]
-async fn a_reset_tells_a_recent_password_only_to_the_codes_holder() {
+async fn a_reset_to_a_recent_password_is_refused_and_recorded() {
     let h = harness();
     let org = h.new_org("resethist").await;
     let member = org.user(Role::User).clone();
@@ -730,7 +730,7 @@ async fn a_reset_tells_a_recent_password_only_to_the_codes_holder() {
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
     let failed = events_of(&entries, &["password.reset.failed"]);
-    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    let reasons = reasons_of(&entries, "password.reset.failed");
     assert_eq!(reasons, ["wrong-code", "recently-used"], "{failed:#?}");
 }
 
@@ -758,7 +758,7 @@ async fn recent_passwords_count_toward_the_lockout() {
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
     let failed = events_of(&entries, &["password.change.failed"]);
-    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
+    let reasons = reasons_of(&entries, "password.change.failed");
     assert_eq!(reasons, ["recently-used"; 5], "{failed:#?}");
     assert_eq!(events_of(&entries, &["sign-in.locked"]).len(), 1);
 }
