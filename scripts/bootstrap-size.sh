@@ -21,6 +21,8 @@ FUNCTIONS=(
     "health quire-fn-health"
     "auth quire-fn-auth"
     "registration quire-fn-registration"
+    "organisation quire-fn-organisation"
+    "members quire-fn-members"
     "documents quire-fn-documents"
     "audit quire-fn-audit"
     "audit-writer quire-fn-audit-writer"

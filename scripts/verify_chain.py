@@ -60,6 +60,10 @@ ACTIONS = {
     "registration.expired",
     "mfa.disabled",
     "reauthentication.failed",
+    "organisation.updated",
+    "member.role.changed",
+    "member.deactivated",
+    "member.reactivated",
 }
 
 

@@ -357,14 +357,7 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .local_address(from)
-            .user_agent(USER_AGENT)
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("http client");
-        let mut request = client.request(method, format!("{}{path}", self.api));
+        let mut request = self.request_from(from, method, path);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -441,6 +434,18 @@ impl Harness {
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         client().request(method, format!("{}{path}", self.api))
+    }
+
+    /// [`Harness::request`] sent from `from` (see [`Harness::call_from`]), for headers of one's own.
+    pub fn request_from(&self, from: std::net::IpAddr, method: Method, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .local_address(from)
+            .user_agent(USER_AGENT)
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("http client")
+            .request(method, format!("{}{path}", self.api))
     }
 
     /// Logs in through the API (Cognito underneath; an Owner or Admin with their TOTP code) and

@@ -342,6 +342,40 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         &h.call(Method::GET, "/audit/verifications", Some(&token), None).await,
     );
 
+    // The organisation's settings: read, changed, a change that would lock its sender out.
+    check(
+        Method::GET,
+        "/organisation",
+        &h.call(Method::GET, "/organisation", Some(&token), None).await,
+    );
+    let settings = |version: &str, body: Value| {
+        h.request(Method::PATCH, "/organisation")
+            .bearer_auth(&token)
+            .header("if-match", version)
+            .json(&body)
+    };
+    let changed = h
+        .raw(settings(
+            "\"1\"",
+            json!({"sessionIdleMinutes": 90, "ipAllowlist": ["127.0.0.0/8"], "reason": "contract"}),
+        ))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    check(Method::PATCH, "/organisation", &changed);
+    let lockout = h
+        .raw(settings(
+            "\"2\"",
+            json!({"ipAllowlist": ["2001:db8::/32"], "reason": "contract"}),
+        ))
+        .await;
+    lockout.assert_problem(StatusCode::CONFLICT, "lockout-not-confirmed");
+    check(Method::PATCH, "/organisation", &lockout);
+    let stale = h
+        .raw(settings("\"1\"", json!({"name": "Stale", "reason": "contract"})))
+        .await;
+    stale.assert_problem(StatusCode::PRECONDITION_FAILED, "precondition-failed");
+    check(Method::PATCH, "/organisation", &stale);
+
     // Problems: unauthenticated, forbidden, not found, stale.
     check(
         Method::GET,
@@ -425,6 +459,51 @@ async fn every_route_answers_as_its_openapi_schema_says() {
             .await;
         assert_eq!(reply.status, status, "{}", reply.text);
         check(Method::DELETE, "/auth/mfa", &reply);
+    }
+
+    // Members: listed, read, a role changed, the last Owner kept, deactivated, reactivated.
+    check(
+        Method::GET,
+        "/members",
+        &h.call(Method::GET, "/members?limit=2", Some(&token), None).await,
+    );
+    let viewer_id = org.user(Role::Viewer).user_id.to_string();
+    check(
+        Method::GET,
+        "/members/{userId}",
+        &h.call(Method::GET, &format!("/members/{viewer_id}"), Some(&token), None)
+            .await,
+    );
+    let member_change = |path: String, method: Method, body: Value| {
+        let token = token.clone();
+        async move { h.call(method, &path, Some(&token), Some(body)).await }
+    };
+    let promoted = member_change(
+        format!("/members/{viewer_id}"),
+        Method::PATCH,
+        json!({"role": "User", "reason": "contract"}),
+    )
+    .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.text);
+    check(Method::PATCH, "/members/{userId}", &promoted);
+    let owner_id = org.user(Role::Owner).user_id.to_string();
+    let last = member_change(
+        format!("/members/{owner_id}"),
+        Method::PATCH,
+        json!({"role": "Admin", "reason": "contract"}),
+    )
+    .await;
+    last.assert_problem(StatusCode::CONFLICT, "last-owner");
+    check(Method::PATCH, "/members/{userId}", &last);
+    for change in ["deactivate", "reactivate"] {
+        let reply = member_change(
+            format!("/members/{viewer_id}/{change}"),
+            Method::POST,
+            json!({"reason": "contract"}),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        check(Method::POST, &format!("/members/{{userId}}/{change}"), &reply);
     }
 
     // Every operation of the document was answered at least once above.

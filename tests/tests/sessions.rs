@@ -621,16 +621,17 @@ async fn a_revocation_stops_the_refresh_tokens_at_cognito() {
     assert_eq!(entries[0]["after"]["identityProvider"], "signed-out");
 }
 
-/// A member of an organisation that is no longer active can neither use nor refresh a session.
+/// A member of a closed organisation can neither use nor refresh a session (a suspended one's
+/// are read-only: `tests/lifecycle.rs`).
 ///
 /// Proves: AUTHN-8, TEN-6
 #[tokio::test]
-async fn a_suspended_organisations_sessions_are_neither_admitted_nor_refreshed() {
+async fn a_closed_organisations_sessions_are_neither_admitted_nor_refreshed() {
     let h = harness();
-    let org = h.new_org("suspended").await;
+    let org = h.new_org("closed").await;
     let member = org.user(Role::User).clone();
     let signed_in = h.sign_in(&member.email).await;
-    h.tamper(quire_store::testing::organisation(&org.org_id), "status", "Suspended")
+    h.tamper(quire_store::testing::organisation(&org.org_id), "status", "Closed")
         .await;
     let refused = me(&access(&signed_in)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);

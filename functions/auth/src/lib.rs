@@ -22,6 +22,7 @@ use quire_http::identity::{
 use quire_http::json::{ok, parse_body, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::Lifecycle;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -322,7 +323,8 @@ pub fn routes() -> Router {
         )
         .request_schema::<Revoke>()
         .response_schema::<Status>()
-        .accepts_body(1024),
+        .accepts_body(1024)
+        .while_read_only(),
     ])
     .expect("auth route table")
 }
@@ -540,9 +542,25 @@ struct Me {
     /// `Owner`, `Admin`, `User` or `Viewer`.
     role: &'static str,
     organisation_id: String,
+    organisation: LifecycleView,
     session: SessionView,
     password: PasswordView,
     mfa: MfaView,
+}
+
+/// What the organisation's status means now (ORG-1).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LifecycleView {
+    /// `pending`, `active`, `trial`, `trial-ended`, `locked` or `suspended`.
+    status: &'static str,
+    /// When true, the organisation's records can be read but not changed (`trial-ended`,
+    /// `suspended`).
+    read_only: bool,
+    /// When a trial ends (RFC 3339, UTC); `null` unless on trial.
+    trial_ends_at: Option<String>,
+    /// When an ended trial locks (RFC 3339, UTC); `null` unless it ended.
+    locks_at: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -593,6 +611,18 @@ async fn me(_app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
         display_name: caller.display_name.clone(),
         role: caller.role.as_str(),
         organisation_id: caller.org_id().to_string(),
+        organisation: LifecycleView {
+            status: caller.lifecycle.as_str(),
+            read_only: caller.lifecycle.read_only(),
+            trial_ends_at: match caller.lifecycle {
+                Lifecycle::Trial { ends_at } => Some(time(ends_at)),
+                _ => None,
+            },
+            locks_at: match caller.lifecycle {
+                Lifecycle::TrialEnded { locks_at } => Some(time(locks_at)),
+                _ => None,
+            },
+        },
         session: SessionView {
             id: session.id.as_str().to_owned(),
             started_at: time(session.started_at),

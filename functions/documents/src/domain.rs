@@ -68,35 +68,8 @@ pub enum DocumentType {
     Record,
 }
 
-/// A reason for change (Part 11 §11.10(e)): 1 to 1000 characters on one line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(try_from = "String", into = "String")]
-pub struct Reason(String);
-
-impl TryFrom<String> for Reason {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        if value.trim().is_empty()
-            || value.chars().count() > 1000
-            || quire_core::text::has_forbidden_chars(&value, false)
-        {
-            return Err("reason: must be 1 to 1000 characters on one line".into());
-        }
-        Ok(Reason(value))
-    }
-}
-
-impl From<Reason> for String {
-    fn from(reason: Reason) -> String {
-        reason.0
-    }
-}
-
-impl Reason {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// A reason for change: one type for every route that takes one.
+pub use quire_core::text::Reason;
 
 /// Lifecycle state (DOC-1). Only drafts exist until the review workflow arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

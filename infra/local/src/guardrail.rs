@@ -625,21 +625,25 @@ mod tests {
         assert_eq!(readers, ["AuthFunction", "RegistrationFunction"]);
     }
 
-    /// Only the registration function may write an organisation's profile, its memberships,
-    /// the user and account directories and registration records (decision 35): no sign-in,
-    /// document or audit function can make a member or take over an email. A template that
-    /// granted another function one of them fails here.
+    /// Only the registration function may write the user and account directories and
+    /// registration records (decision 35): no sign-in, document, audit or administration
+    /// function can make a user or take over an email. An organisation's profile is written by
+    /// its registration and by the organisation function (its settings); its memberships by
+    /// its registration and by the members function (roles and status), no other. A template
+    /// that granted another function one of them fails here.
     ///
     /// Proves: OPS-1
     #[test]
-    fn only_the_registration_function_writes_organisations_and_the_directories() {
-        for key in [
-            "ORG#org-1#PROFILE",
-            "ORG#org-1#MEMBER",
-            "ORG#org-1#REGISTRATION",
-            "USER#user-1",
-            "ACCOUNT#account#digest",
-        ] {
+    fn only_their_own_functions_write_organisations_memberships_and_the_directories() {
+        assert_eq!(
+            data_table_writers(&template(), "ORG#org-1#PROFILE").unwrap(),
+            ["RegistrationFunction", "OrganisationFunction"]
+        );
+        assert_eq!(
+            data_table_writers(&template(), "ORG#org-1#MEMBER").unwrap(),
+            ["RegistrationFunction", "MembersFunction"]
+        );
+        for key in ["ORG#org-1#REGISTRATION", "USER#user-1", "ACCOUNT#account#digest"] {
             assert_eq!(
                 data_table_writers(&template(), key).unwrap(),
                 ["RegistrationFunction"],
@@ -654,8 +658,28 @@ mod tests {
         assert_ne!(widened, template(), "the edit must change the template");
         assert_eq!(
             data_table_writers(&widened, "ORG#org-1#MEMBER").unwrap(),
-            ["AuthFunction", "RegistrationFunction"]
+            ["AuthFunction", "RegistrationFunction", "MembersFunction"]
         );
+    }
+
+    /// A read-only organisation (ORG-1) still writes exactly the changes that contain a
+    /// compromise, in every function: a route that declared itself open while read-only
+    /// anywhere else fails here.
+    ///
+    /// Proves: ORG-1
+    #[test]
+    fn a_read_only_organisation_writes_exactly_what_locks_a_door() {
+        let open = routes_where(|r| r.open_while_read_only);
+        assert_eq!(
+            open,
+            [
+                "POST /auth/sessions/revoke",
+                "PATCH /organisation",
+                "PATCH /members/{userId}",
+                "POST /members/{userId}/deactivate"
+            ]
+        );
+        assert!(routes_where(|r| r.open_while_read_only && !r.effect.writes()).is_empty());
     }
 
     /// An Owner or Admin session without a second factor opens exactly enrolment, the account

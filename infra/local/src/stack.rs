@@ -64,6 +64,8 @@ pub fn function_routes() -> Vec<(&'static str, quire_http::Router)> {
         ("HealthFunction", quire_fn_health::routes()),
         ("AuthFunction", quire_fn_auth::routes()),
         ("RegistrationFunction", quire_fn_registration::routes()),
+        ("OrganisationFunction", quire_fn_organisation::routes()),
+        ("MembersFunction", quire_fn_members::routes()),
         ("DocumentsFunction", quire_fn_documents::routes()),
         ("AuditFunction", quire_fn_audit::routes()),
     ]

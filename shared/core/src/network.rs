@@ -71,6 +71,20 @@ impl IpAllowlist {
         self.broken || !self.ranges.is_empty()
     }
 
+    /// The ranges in canonical form (`10.1.2.3/8` → `10.0.0.0/8`, a single address as a /32 or
+    /// /128, a mapped IPv6 range as its IPv4 range), each once, in the order first given: what
+    /// an organisation stores, so that what it reads back is what is enforced.
+    pub fn entries(&self) -> Vec<String> {
+        let mut entries: Vec<String> = Vec::with_capacity(self.ranges.len());
+        for range in &self.ranges {
+            let text = range.to_string();
+            if !entries.contains(&text) {
+                entries.push(text);
+            }
+        }
+        entries
+    }
+
     /// Whether a request from `address` is allowed.
     pub fn allows(&self, address: IpAddr) -> bool {
         if self.broken {
@@ -186,6 +200,31 @@ mod tests {
         assert!(IpAllowlist::parse(&["10.0.0.0/8", "0.0.0.0/0", "2001:db8:0::/48"]).is_ok());
         let all_mapped = IpAllowlist::parse(&["::ffff:0:0/96"]).unwrap();
         assert!(all_mapped.allows(ip("8.8.8.8")) && !all_mapped.allows(ip("2001:db8::1")));
+        // The canonical form: host bits cleared, single addresses as ranges, mapped ranges as
+        // IPv4, duplicates once, order kept.
+        let canonical = IpAllowlist::parse(&[
+            "10.1.2.3/8",
+            "203.0.113.7",
+            "2001:db8::1",
+            "::ffff:192.0.2.0/120",
+            "10.0.0.0/8",
+            " 2001:DB8:1::/48 ",
+        ])
+        .unwrap();
+        assert_eq!(
+            canonical.entries(),
+            [
+                "10.0.0.0/8",
+                "203.0.113.7/32",
+                "2001:db8::1/128",
+                "192.0.2.0/24",
+                "2001:db8:1::/48"
+            ]
+        );
+        assert_eq!(
+            IpAllowlist::parse(&canonical.entries()).unwrap().entries(),
+            canonical.entries()
+        );
         // What a stored entry's error shows is cut short.
         let long = "x".repeat(10_000);
         let error = IpAllowlist::parse(&[long]).unwrap_err();

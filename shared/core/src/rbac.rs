@@ -49,6 +49,9 @@ impl Role {
                 AuditRead,
                 AuditVerify,
                 UserManage,
+                MemberRead,
+                OrganisationRead,
+                OrganisationManage,
             ],
             Role::Admin => &[
                 DocumentRead,
@@ -57,6 +60,8 @@ impl Role {
                 AuditRead,
                 AuditVerify,
                 UserManage,
+                MemberRead,
+                OrganisationRead,
             ],
             Role::User => &[DocumentRead, DocumentCreate, DocumentEdit],
             Role::Viewer => &[DocumentRead],
@@ -72,25 +77,71 @@ pub enum Permission {
     DocumentEdit,
     AuditRead,
     AuditVerify,
-    /// Managing the organisation's members: today, revoking a member's sessions (AUTHN-2).
+    /// Managing the organisation's members: their roles and status, revoking their sessions
+    /// (AUTHN-2).
     UserManage,
+    /// Reading the organisation's members: their roles and status.
+    MemberRead,
+    /// Reading the organisation's settings: its session limits and IP allowlist (ORG-3).
+    OrganisationRead,
+    /// Changing the organisation's settings (`PATCH /organisation`): an Owner's by default, as
+    /// an IP allowlist or session limit binds every member, Owners included.
+    OrganisationManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 9] = [
         Permission::DocumentRead,
         Permission::DocumentCreate,
         Permission::DocumentEdit,
         Permission::AuditRead,
         Permission::AuditVerify,
         Permission::UserManage,
+        Permission::MemberRead,
+        Permission::OrganisationRead,
+        Permission::OrganisationManage,
     ];
 
     pub fn writes(self) -> bool {
         matches!(
             self,
-            Permission::DocumentCreate | Permission::DocumentEdit | Permission::UserManage
+            Permission::DocumentCreate
+                | Permission::DocumentEdit
+                | Permission::UserManage
+                | Permission::OrganisationManage
         )
+    }
+}
+
+/// Why a role may not be given (RBAC-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignRefused {
+    /// Only an Owner makes an Owner, or changes or deactivates one.
+    OwnersOnly,
+    /// The role holds a permission the one giving it does not.
+    BeyondOwnGrants,
+}
+
+impl Role {
+    /// Whether a member of role `self` may change a member of role `current` to role `next`
+    /// (RBAC-1): only an Owner makes or changes Owners, and nobody gives, or takes from anyone,
+    /// a role holding a permission they do not hold themselves.
+    pub fn may_assign(self, current: Role, next: Role) -> Result<(), AssignRefused> {
+        if (current == Role::Owner || next == Role::Owner) && self != Role::Owner {
+            return Err(AssignRefused::OwnersOnly);
+        }
+        let within = |role: Role| role.permissions().iter().all(|p| self.grants(*p));
+        if !within(next) || !within(current) {
+            return Err(AssignRefused::BeyondOwnGrants);
+        }
+        Ok(())
+    }
+
+    /// Whether a member of role `self` may deactivate or reactivate a member of role `target`
+    /// (RBAC-1): only an Owner does so to an Owner, and nobody to a role holding a permission
+    /// they do not hold.
+    pub fn may_manage(self, target: Role) -> Result<(), AssignRefused> {
+        self.may_assign(target, target)
     }
 }
 
@@ -121,6 +172,9 @@ mod tests {
                     AuditRead,
                     AuditVerify,
                     UserManage,
+                    MemberRead,
+                    OrganisationRead,
+                    OrganisationManage,
                 ],
             ),
             (
@@ -132,6 +186,8 @@ mod tests {
                     AuditRead,
                     AuditVerify,
                     UserManage,
+                    MemberRead,
+                    OrganisationRead,
                 ],
             ),
             (Role::User, vec![DocumentRead, DocumentCreate, DocumentEdit]),
@@ -148,11 +204,51 @@ mod tests {
         }
     }
 
+    /// Every (giver, current, next) triple of the default matrix: only Owners touch Owners,
+    /// nobody gives more than they hold.
+    ///
+    /// Proves: RBAC-1
+    #[test]
+    fn roles_are_given_only_within_ones_own_grants() {
+        use Role::*;
+        for giver in Role::ALL {
+            for current in Role::ALL {
+                for next in Role::ALL {
+                    let expected = if (current == Owner || next == Owner) && giver != Owner {
+                        Err(AssignRefused::OwnersOnly)
+                    } else if [current, next]
+                        .iter()
+                        .any(|role| role.permissions().iter().any(|p| !giver.grants(*p)))
+                    {
+                        Err(AssignRefused::BeyondOwnGrants)
+                    } else {
+                        Ok(())
+                    };
+                    assert_eq!(
+                        giver.may_assign(current, next),
+                        expected,
+                        "{giver:?} {current:?} {next:?}"
+                    );
+                }
+            }
+        }
+        // What that means for the default matrix, spelled out.
+        assert_eq!(Admin.may_assign(User, Owner), Err(AssignRefused::OwnersOnly));
+        assert_eq!(Admin.may_assign(Owner, Admin), Err(AssignRefused::OwnersOnly));
+        assert_eq!(Admin.may_assign(Owner, Owner), Err(AssignRefused::OwnersOnly));
+        assert_eq!(Admin.may_assign(User, Admin), Ok(()));
+        assert_eq!(Admin.may_assign(Admin, Viewer), Ok(()));
+        assert_eq!(Owner.may_assign(Owner, Viewer), Ok(()));
+        assert_eq!(User.may_assign(Viewer, Admin), Err(AssignRefused::BeyondOwnGrants));
+        assert_eq!(Admin.may_manage(Owner), Err(AssignRefused::OwnersOnly));
+        assert_eq!(Owner.may_manage(Owner), Ok(()));
+        assert_eq!(Admin.may_manage(Admin), Ok(()));
+    }
+
     #[test]
     fn default_matrix() {
-        assert!(Permission::ALL
-            .iter()
-            .all(|p| Role::Owner.grants(*p) && Role::Admin.grants(*p)));
+        assert!(Permission::ALL.iter().all(|p| Role::Owner.grants(*p)));
+        assert!(!Role::Admin.grants(Permission::OrganisationManage));
         assert!(Role::User.grants(Permission::DocumentEdit));
         assert!(!Role::User.grants(Permission::AuditRead));
         assert!(!Role::Viewer.grants(Permission::AuditVerify));

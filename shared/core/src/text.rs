@@ -24,6 +24,34 @@ pub fn sanitize_line(text: &str, max_chars: usize) -> String {
         .collect()
 }
 
+/// A reason for change (21 CFR Part 11 §11.10(e)): 1 to 1000 characters on one line, not blank.
+/// Every change an administrator or author makes carries one into its audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+pub struct Reason(String);
+
+impl TryFrom<String> for Reason {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.trim().is_empty() || value.chars().count() > 1000 || has_forbidden_chars(&value, false) {
+            return Err("reason: must be 1 to 1000 characters on one line".into());
+        }
+        Ok(Reason(value))
+    }
+}
+
+impl From<Reason> for String {
+    fn from(reason: Reason) -> String {
+        reason.0
+    }
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

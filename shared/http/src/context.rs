@@ -47,6 +47,11 @@ impl RequestCtx {
         }
     }
 
+    /// The viewer's IP address as the edge established it (`pipeline::edge::Viewer`), if it did.
+    pub fn viewer(&self) -> Option<std::net::IpAddr> {
+        self.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+    }
+
     /// Where the request came from, as the audit trail records it.
     pub fn origin(&self) -> Origin {
         Origin::new(

@@ -294,7 +294,7 @@ pub async fn check_password(
             // authenticator (Cognito's state changed round Quire: their factor turned off with
             // an access token).
             let skipped = out.authentication_result.is_some() && account.mfa_enrolled_at().is_some();
-            let refusal = if !account.address_allowed(viewer(ctx)) {
+            let refusal = if !account.address_allowed(ctx.viewer()) {
                 Some(("address-not-allowed", Problem::ip_not_allowed()))
             } else if skipped {
                 tracing::error!(
@@ -1614,7 +1614,7 @@ pub async fn refresh_session(
     };
     let decided = app
         .store
-        .refresh_session(&user, &id, app.config.sessions, viewer(ctx), ctx.origin())
+        .refresh_session(&user, &id, app.config.sessions, ctx.viewer(), ctx.origin())
         .await
         .map_err(unrecorded)?;
     match decided {
@@ -1630,11 +1630,6 @@ pub async fn refresh_session(
     }
 }
 
-/// The request's address as the edge established it.
-fn viewer(ctx: &RequestCtx) -> Option<std::net::IpAddr> {
-    ctx.source_ip.as_deref().and_then(|ip| ip.parse().ok())
-}
-
 /// Revokes every session `user` of the caller's organisation started until now (AUTHN-2):
 /// Cognito first (`AdminUserGlobalSignOut`: their refresh tokens stop working), then Quire's
 /// revocation mark with its entry (`sessions.revoked`), which refuses their access tokens on the
@@ -1646,22 +1641,7 @@ pub async fn revoke_sessions(app: &App, ctx: &RequestCtx, user: &UserId) -> Resu
     if !app.store.has_member(caller.scope(), user).await.map_err(stored)? {
         return Err(Problem::not_found());
     }
-    // Cognito's username is the `sub`, which never changes (an email can).
-    let signed_out = app
-        .cognito
-        .admin_user_global_sign_out()
-        .user_pool_id(&app.config.user_pool_id)
-        .username(user.as_str())
-        .send()
-        .await;
-    let identity_provider = match signed_out {
-        Ok(_) => "signed-out",
-        Err(error) => match error.into_service_error() {
-            // Gone from Cognito: no refresh token of theirs is left to stop; the entry says so.
-            AdminUserGlobalSignOutError::UserNotFoundException(_) => "no-such-user",
-            other => return Err(Problem::unavailable(other)),
-        },
-    };
+    let identity_provider = sign_out_everywhere(app, user).await?;
     match app
         .store
         .revoke_sessions(caller.scope(), user, ctx.audit_context()?, identity_provider)
@@ -1671,6 +1651,29 @@ pub async fn revoke_sessions(app: &App, ctx: &RequestCtx, user: &UserId) -> Resu
         // Removed from the organisation between the two reads.
         Ok(false) => Err(Problem::not_found()),
         Err(error) => Err(stored(error)),
+    }
+}
+
+/// Ends every refresh token of `user` at Cognito (`AdminUserGlobalSignOut`), before Quire's
+/// revocation mark ends their sessions: what it found, as `sessions.revoked` records it
+/// (`signed-out`, or `no-such-user` when Cognito has no such user, so none of theirs is left).
+///
+/// Errors: 503 when Cognito cannot be asked.
+pub async fn sign_out_everywhere(app: &App, user: &UserId) -> Result<&'static str, Problem> {
+    // Cognito's username is the `sub`, which never changes (an email can).
+    let signed_out = app
+        .cognito
+        .admin_user_global_sign_out()
+        .user_pool_id(&app.config.user_pool_id)
+        .username(user.as_str())
+        .send()
+        .await;
+    match signed_out {
+        Ok(_) => Ok("signed-out"),
+        Err(error) => match error.into_service_error() {
+            AdminUserGlobalSignOutError::UserNotFoundException(_) => Ok("no-such-user"),
+            other => Err(Problem::unavailable(other)),
+        },
     }
 }
 

@@ -56,21 +56,21 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
             "a dependency is unavailable or the records were busy; retry after `Retry-After`",
         ),
     ];
+    let lifecycle = matches!(route.access, crate::route::Access::Requires(_));
     if protected {
+        let forbidden = if !lifecycle {
+            FORBIDDEN
+        } else if route.effect.writes() {
+            FORBIDDEN_DATA_WRITE
+        } else {
+            FORBIDDEN_DATA_READ
+        };
         codes.push((
             "401",
             "no valid access token (`unauthorized`), or its session was signed out or revoked \
              (`token-revoked`) or passed its time limit (`session-expired`)",
         ));
-        codes.push((
-            "403",
-            "refused by the request filter (`request-refused`), the token lacks a scope of \
-             `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), an \
-             address outside the organisation's IP allowlist (`ip-not-allowed`), an \
-             expired password (`password-expired`), an Owner or Admin session without a second \
-             factor (`mfa-required`), or the role lacks the permission \
-             (`forbidden`)",
-        ));
+        codes.push(("403", forbidden));
     } else {
         codes.push(("403", "refused by the request filter (`request-refused`)"));
     }
@@ -108,6 +108,28 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
     codes.sort();
     codes
 }
+
+/// Why a protected route may answer 403: every layer between the edge and the handler.
+const FORBIDDEN: &str = "refused by the request filter (`request-refused`), the token lacks a scope of \
+     `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), an address outside \
+     the organisation's IP allowlist (`ip-not-allowed`), an expired password \
+     (`password-expired`), an Owner or Admin session without a second factor (`mfa-required`), or \
+     the role lacks the permission (`forbidden`)";
+/// [`FORBIDDEN`] for a route of the organisation's data that reads: also its lifecycle.
+const FORBIDDEN_DATA_READ: &str = "refused by the request filter (`request-refused`), the token lacks a \
+     scope of `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), the \
+     organisation not yet confirmed (`organisation-pending`) or its trial over for more than 14 \
+     days (`organisation-locked`), an address outside the organisation's IP allowlist \
+     (`ip-not-allowed`), an expired password (`password-expired`), an Owner or Admin session \
+     without a second factor (`mfa-required`), or the role lacks the permission (`forbidden`)";
+/// [`FORBIDDEN`] for a route of the organisation's data that writes: also its read-only states.
+const FORBIDDEN_DATA_WRITE: &str = "refused by the request filter (`request-refused`), the token lacks a \
+     scope of `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), the \
+     organisation not yet confirmed (`organisation-pending`), its trial over (`trial-ended`, \
+     read-only for 14 days; then `organisation-locked`) or suspended (`organisation-suspended`), an \
+     address outside the organisation's IP allowlist (`ip-not-allowed`), an expired password \
+     (`password-expired`), an Owner or Admin session without a second factor (`mfa-required`), or \
+     the role lacks the permission (`forbidden`)";
 
 /// The components by name; two different types with one name would silently lose one.
 fn one_per_name(

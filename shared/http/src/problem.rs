@@ -284,6 +284,88 @@ impl Problem {
         )
     }
 
+    /// A role the caller may not give, or a member they may not manage (RBAC-1).
+    pub fn role_not_grantable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "role-not-grantable",
+            "Role not grantable",
+            detail,
+        )
+    }
+
+    /// The organisation's last active Owner cannot be demoted or deactivated (RBAC-1).
+    pub fn last_owner() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "last-owner",
+            "Last Owner",
+            "this member is the organisation's last active Owner: make another Owner first",
+        )
+    }
+
+    /// A member cannot deactivate themself.
+    pub fn cannot_deactivate_self() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "cannot-deactivate-self",
+            "Cannot deactivate yourself",
+            "another administrator must deactivate you",
+        )
+    }
+
+    /// The organisation's trial ended: its data is read-only for 14 days (ORG-1).
+    pub fn trial_ended() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "trial-ended",
+            "Trial ended",
+            "your organisation's trial has ended: its records can be read but not changed",
+        )
+    }
+
+    /// The organisation is suspended: its data is read-only (ORG-1).
+    pub fn organisation_suspended() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "organisation-suspended",
+            "Organisation suspended",
+            "your organisation is suspended: its records can be read but not changed",
+        )
+    }
+
+    /// The organisation awaits its Owner's confirmation: only one's own account (ORG-1).
+    pub fn organisation_pending() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "organisation-pending",
+            "Organisation not yet active",
+            "your organisation is not active until its Owner confirms their email",
+        )
+    }
+
+    /// The organisation's trial ended more than 14 days ago: only one's own account (ORG-1).
+    pub fn organisation_locked() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "organisation-locked",
+            "Organisation locked",
+            "your organisation's trial has ended and its records are locked",
+        )
+    }
+
+    /// An IP allowlist that would refuse the address the request saving it comes from (ORG-3):
+    /// saved only with `confirmLockout: true`.
+    pub fn lockout_not_confirmed() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "lockout-not-confirmed",
+            "The allowlist would refuse you",
+            "the IP allowlist does not include the address this request comes from, so your next \
+             request would be refused; send confirmLockout: true to save it anyway",
+        )
+    }
+
     /// The caller's role must keep a second factor (Owner, Admin: AUTHN-7).
     pub fn mfa_mandatory() -> Self {
         Self::new(

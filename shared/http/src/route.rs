@@ -112,6 +112,8 @@ pub struct Route {
     /// Whether an Owner or Admin whose session has not passed a second factor may call it
     /// ([`Route::without_mfa`]).
     pub open_without_mfa: bool,
+    /// Whether it writes even while its organisation is read-only ([`Route::while_read_only`]).
+    pub open_while_read_only: bool,
     handler: Handler,
 }
 
@@ -182,6 +184,7 @@ impl Route {
             response_schema: None,
             problems: Vec::new(),
             open_while_password_expired: false,
+            open_while_read_only: false,
             open_without_mfa: false,
             body_optional: false,
             scopes: DEFAULT_SCOPES,
@@ -193,6 +196,16 @@ impl Route {
     /// password, reading one's own account and signing out are (`pipeline::password`).
     pub fn while_password_expired(mut self) -> Self {
         self.open_while_password_expired = true;
+        self
+    }
+
+    /// Keeps a writing route open while its organisation is read-only (ORG-1: a trial ended, a
+    /// suspension): only the changes that contain a compromise are (ending a member's sessions,
+    /// deactivating them or changing their role, tightening the organisation's settings), so
+    /// that a read-only organisation is never one whose administrators cannot lock a door
+    /// (`pipeline::lifecycle`; a guardrail test holds the list).
+    pub fn while_read_only(mut self) -> Self {
+        self.open_while_read_only = true;
         self
     }
 

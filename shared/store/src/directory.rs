@@ -12,13 +12,69 @@ use quire_core::ids::{OrgId, UserId};
 use quire_core::rbac::Role;
 use serde::{Deserialize, Serialize};
 
+/// An organisation's status as stored (ORG-1); what it means at a given moment is its
+/// [`Lifecycle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrgStatus {
     /// Registered through the API; active once its Owner confirms their email (AUTHN-6).
     Pending,
     Active,
+    /// On trial until its `trialEndsAt`; then read-only for [`TRIAL_GRACE`], then locked.
+    Trial,
+    /// Read-only: suspended by the platform's operators (billing).
     Suspended,
     Closed,
+}
+
+/// How long an ended trial stays readable before it locks (ORG-1): 14 days.
+pub const TRIAL_GRACE: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+
+/// What an organisation's status means at a moment (ORG-1): which of its members' requests are
+/// served. Every member may still act on their own account (sign out, read `/auth/me`) in all
+/// but a closed organisation, whose members are refused everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Awaiting its Owner's confirmation: nothing but one's own account.
+    Pending,
+    /// Everything its members' roles allow.
+    Active,
+    /// On trial: everything, until `ends_at`.
+    Trial { ends_at: std::time::SystemTime },
+    /// Its trial ended: read-only until `locks_at` ([`TRIAL_GRACE`] after the end).
+    TrialEnded { locks_at: std::time::SystemTime },
+    /// Its trial ended more than [`TRIAL_GRACE`] ago, or it is on trial with no readable end:
+    /// nothing but one's own account.
+    Locked,
+    /// Read-only.
+    Suspended,
+    /// Refused everything.
+    Closed,
+}
+
+impl Lifecycle {
+    /// Whether its data may be read but not changed.
+    pub fn read_only(self) -> bool {
+        matches!(self, Lifecycle::TrialEnded { .. } | Lifecycle::Suspended)
+    }
+
+    /// Whether its members are admitted at all (signed in, their sessions refreshed).
+    pub fn admits_members(self) -> bool {
+        self != Lifecycle::Closed
+    }
+
+    /// The status's name in the API: `pending`, `active`, `trial`, `trial-ended`, `locked`,
+    /// `suspended`, `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Pending => "pending",
+            Lifecycle::Active => "active",
+            Lifecycle::Trial { .. } => "trial",
+            Lifecycle::TrialEnded { .. } => "trial-ended",
+            Lifecycle::Locked => "locked",
+            Lifecycle::Suspended => "suspended",
+            Lifecycle::Closed => "closed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,9 +84,11 @@ pub enum MemberStatus {
     Removed,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An organisation's record (`keys::organisation`), read on every request by the tenant layer
+/// and changed by its administrators (`crate::organisation`) and its registration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Organisation {
+pub struct Organisation {
     pub(crate) org_id: OrgId,
     pub(crate) name: String,
     pub(crate) status: OrgStatus,
@@ -43,6 +101,22 @@ pub(crate) struct Organisation {
     /// The CIDR ranges its members' requests may come from (ORG-3); empty: anywhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient_list")]
     pub(crate) ip_allowlist: Vec<String>,
+    /// When a trial ends, in milliseconds since the Unix epoch (status `Trial` only).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_millis"
+    )]
+    pub(crate) trial_ends_at: Option<u64>,
+    /// Counts the record's changes from 1 (a record written before versions were kept reads as
+    /// 1): every change is conditioned on the version it was made against, so one made against
+    /// a stale read is refused (`ETag` and `If-Match` on `/organisation`).
+    #[serde(default = "first_version", deserialize_with = "lenient_version")]
+    pub(crate) version: u64,
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 /// A stored limit read as a count whatever number was stored (negative: 0; fractional: rounded
@@ -55,6 +129,26 @@ fn lenient_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
         .and_then(serde_json::Value::as_f64)
         .filter(|n| n.is_finite())
         .map(|n| n.clamp(0.0, f64::from(u32::MAX)) as u32))
+}
+
+/// A stored moment read as milliseconds whatever was stored: a non-negative integer before the
+/// year 10000 (what RFC 3339 can write), else none (a trial without a readable end is locked:
+/// fails closed).
+fn lenient_millis<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    const YEAR_10000_MS: u64 = 253_402_300_800_000;
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+        .filter(|ms| *ms < YEAR_10000_MS))
+}
+
+/// A stored version read whatever was stored: a number that is not a whole one (or anything
+/// else) reads as 0, a version no change can name, so the record stays readable and no change
+/// is made against it; an absent one is 1 (`#[serde(default)]`).
+fn lenient_version<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.as_ref().and_then(serde_json::Value::as_u64).unwrap_or(0))
 }
 
 /// A stored list of strings read whatever was stored: anything else (a `NULL` included) reads
@@ -74,8 +168,80 @@ fn lenient_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec
 }
 
 impl Organisation {
-    pub(crate) fn is_active(&self) -> bool {
-        self.status == OrgStatus::Active
+    /// A new organisation's record: no settings of its own, version 1.
+    pub(crate) fn new(org_id: OrgId, name: &str, status: OrgStatus) -> Self {
+        Organisation {
+            org_id,
+            name: name.to_owned(),
+            status,
+            session_idle_minutes: None,
+            session_max_hours: None,
+            ip_allowlist: Vec::new(),
+            trial_ends_at: None,
+            version: first_version(),
+        }
+    }
+
+    /// What its status means at `now` (ORG-1).
+    pub fn lifecycle(&self, now: std::time::SystemTime) -> Lifecycle {
+        match self.status {
+            OrgStatus::Pending => Lifecycle::Pending,
+            OrgStatus::Active => Lifecycle::Active,
+            OrgStatus::Suspended => Lifecycle::Suspended,
+            OrgStatus::Closed => Lifecycle::Closed,
+            OrgStatus::Trial => {
+                let Some(ends_at) = self
+                    .trial_ends_at
+                    .map(|millis| std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis))
+                else {
+                    return Lifecycle::Locked;
+                };
+                let locks_at = ends_at + TRIAL_GRACE;
+                if now < ends_at {
+                    Lifecycle::Trial { ends_at }
+                } else if now < locks_at {
+                    Lifecycle::TrialEnded { locks_at }
+                } else {
+                    Lifecycle::Locked
+                }
+            }
+        }
+    }
+
+    pub fn id(&self) -> &OrgId {
+        &self.org_id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn status(&self) -> OrgStatus {
+        self.status
+    }
+
+    /// The idle session limit it set, in minutes, as stored (the bounds apply when it is used).
+    pub fn session_idle_minutes(&self) -> Option<u32> {
+        self.session_idle_minutes
+    }
+
+    /// The absolute session limit it set, in hours, as stored.
+    pub fn session_max_hours(&self) -> Option<u32> {
+        self.session_max_hours
+    }
+
+    /// The IP allowlist's entries as stored (canonical when written through the API).
+    pub fn ip_allowlist(&self) -> &[String] {
+        &self.ip_allowlist
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Whether its members are admitted now (anything but closed: [`Lifecycle`]).
+    pub(crate) fn admits_members(&self) -> bool {
+        self.lifecycle(std::time::SystemTime::now()).admits_members()
     }
 
     /// The session limits of the organisation's members: `default` with what it set.
@@ -84,9 +250,11 @@ impl Organisation {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A person's membership of an organisation (`keys::member`): read on every request by the
+/// tenant layer, changed by its administrators (`crate::members`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Membership {
+pub struct Membership {
     pub(crate) org_id: OrgId,
     pub(crate) user_id: UserId,
     pub(crate) email: String,
@@ -134,6 +302,26 @@ pub enum CallerRefused {
 }
 
 impl Membership {
+    pub fn user_id(&self) -> &UserId {
+        &self.user_id
+    }
+
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn status(&self) -> MemberStatus {
+        self.status
+    }
+
     pub(crate) fn is_active(&self) -> bool {
         self.status == MemberStatus::Active
     }
@@ -190,10 +378,8 @@ impl Store {
         let (Some(org), Some(member)) = (org, member) else {
             return Ok(Err(CallerRefused::NotMember));
         };
-        if org.status != OrgStatus::Active
-            || !member.is_active()
-            || member.user_id != *user
-            || member.org_id != org.org_id
+        let lifecycle = org.lifecycle(std::time::SystemTime::now());
+        if !lifecycle.admits_members() || !member.is_active() || member.user_id != *user || member.org_id != org.org_id
         {
             return Ok(Err(CallerRefused::NotMember));
         }
@@ -234,6 +420,7 @@ impl Store {
             record.view(session),
             password_changed_at,
             ip_allowlist,
+            lifecycle,
         )
         .with_mfa_enrolled_at(mfa_enrolled_at)))
     }
@@ -270,14 +457,7 @@ impl Store {
     ) -> Result<TenantScope, StoreError> {
         let org_id = OrgId::generate();
         let scope = TenantScope::new(org_id.clone());
-        let record = Organisation {
-            org_id: org_id.clone(),
-            name: name.to_owned(),
-            status: OrgStatus::Active,
-            session_idle_minutes: None,
-            session_max_hours: None,
-            ip_allowlist: Vec::new(),
-        };
+        let record = Organisation::new(org_id.clone(), name, OrgStatus::Active);
         self.transaction(&scope, AuditContext::new(actor, origin))
             .insert(
                 keys::organisation(&org_id),
@@ -351,6 +531,71 @@ impl crate::transaction::Transaction<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A trial's edges, to the millisecond: open before its end, read-only from it, locked
+    /// from 14 days later; a trial without a readable end is locked; the other statuses mean
+    /// what they say whatever the time.
+    ///
+    /// Proves: ORG-1
+    #[test]
+    fn a_trial_ends_read_only_and_locks_fourteen_days_later() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let end_ms = 1_800_000_000_000u64;
+        let end = UNIX_EPOCH + Duration::from_millis(end_ms);
+        let ms = Duration::from_millis(1);
+        let mut org = Organisation::new(OrgId::parse("acme").unwrap(), "Acme", OrgStatus::Trial);
+        org.trial_ends_at = Some(end_ms);
+        let locks_at = end + TRIAL_GRACE;
+        assert_eq!(org.lifecycle(end - ms), Lifecycle::Trial { ends_at: end });
+        assert_eq!(org.lifecycle(end), Lifecycle::TrialEnded { locks_at });
+        assert_eq!(org.lifecycle(locks_at - ms), Lifecycle::TrialEnded { locks_at });
+        assert_eq!(org.lifecycle(locks_at), Lifecycle::Locked);
+        org.trial_ends_at = None;
+        assert_eq!(org.lifecycle(UNIX_EPOCH), Lifecycle::Locked);
+        let stored: Organisation = serde_json::from_value(serde_json::json!({
+            "orgId": "acme", "name": "Acme", "status": "Trial", "trialEndsAt": "tomorrow",
+        }))
+        .expect("readable");
+        assert_eq!(stored.lifecycle(UNIX_EPOCH), Lifecycle::Locked);
+        // Past what RFC 3339 can write (the account page shows the end): unreadable, locked.
+        for (ends, readable) in [
+            (253_402_300_799_999u64, true),
+            (253_402_300_800_000, false),
+            (u64::MAX, false),
+        ] {
+            let stored: Organisation = serde_json::from_value(serde_json::json!({
+                "orgId": "acme", "name": "Acme", "status": "Trial", "trialEndsAt": ends,
+            }))
+            .expect("readable");
+            assert_eq!(stored.trial_ends_at.is_some(), readable, "{ends}");
+        }
+        // A version that is not a whole number reads as 0: readable, and no change can name it.
+        for (version, read) in [
+            (serde_json::json!(7), 7),
+            (serde_json::json!("7"), 0),
+            (serde_json::json!(-1), 0),
+        ] {
+            let stored: Organisation = serde_json::from_value(serde_json::json!({
+                "orgId": "acme", "name": "Acme", "status": "Active", "version": version,
+            }))
+            .expect("readable");
+            assert_eq!(stored.version, read);
+        }
+        for (status, lifecycle) in [
+            (OrgStatus::Pending, Lifecycle::Pending),
+            (OrgStatus::Active, Lifecycle::Active),
+            (OrgStatus::Suspended, Lifecycle::Suspended),
+            (OrgStatus::Closed, Lifecycle::Closed),
+        ] {
+            let mut org = org.clone();
+            org.status = status;
+            org.trial_ends_at = Some(end_ms);
+            assert_eq!(org.lifecycle(locks_at + ms), lifecycle);
+        }
+        assert!(Lifecycle::Suspended.read_only() && Lifecycle::TrialEnded { locks_at }.read_only());
+        assert!(!Lifecycle::Locked.read_only() && !Lifecycle::Active.read_only());
+        assert!(!Lifecycle::Closed.admits_members() && Lifecycle::Locked.admits_members());
+    }
 
     /// A bad stored session limit leaves the organisation readable (and the bounds then apply).
     ///

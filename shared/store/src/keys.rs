@@ -85,7 +85,12 @@ pub(crate) fn registration(org: &OrgId) -> Key {
 }
 
 pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
-    Key::new(format!("{}#MEMBER", tenant(org)), user.as_str())
+    Key::new(members(org), user.as_str())
+}
+
+/// The partition of an organisation's memberships, one item per member by user id.
+pub(crate) fn members(org: &OrgId) -> String {
+    format!("{}#MEMBER", tenant(org))
 }
 
 /// A member's sign-in state (`crate::sessions`, `crate::passwords`): one partition per member,

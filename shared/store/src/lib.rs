@@ -16,6 +16,8 @@
 //! | every DynamoDB key and S3 object key | `keys` (private; [`ObjectKey`] is public) |
 //! | how a change is written with its audit event | `transaction` ([`Store::transaction`]) |
 //! | organisations and memberships | `directory` |
+//! | an organisation's settings, as its administrators change them | [`organisation`] |
+//! | an organisation's members, as its administrators manage them (the last-Owner rule) | [`members`] |
 //! | registering an organisation: pending until its Owner confirms their email | [`registration`] |
 //! | reading a tenant's chain, its blobs | `audit_log` |
 //! | the chain's append, quarantine, reconciler (feature `chain-writer`) | `writer` |
@@ -33,7 +35,9 @@ mod directory;
 pub mod idempotency;
 mod keys;
 pub mod limits;
+pub mod members;
 mod mfa;
+pub mod organisation;
 mod passwords;
 pub mod registration;
 pub mod sessions;
@@ -51,7 +55,9 @@ mod verification;
 mod writer;
 
 pub use audit_log::{AuditPage, Listed, PAGE_BLOB_BYTES};
-pub use directory::{CallerRefused, MemberStatus, NewMember, OrgStatus};
+pub use directory::{
+    CallerRefused, Lifecycle, MemberStatus, Membership, NewMember, OrgStatus, Organisation, TRIAL_GRACE,
+};
 pub use keys::{Collection, ObjectKey, ObjectKind};
 pub use transaction::{AuditContext, Stored, Transaction};
 pub use verification::{

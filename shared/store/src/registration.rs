@@ -101,14 +101,7 @@ impl Store {
             return Err(StoreError::Corrupt("a registration's first member is its Owner".into()));
         }
         let scope = TenantScope::new(org.clone());
-        let organisation = Organisation {
-            org_id: org.clone(),
-            name: name.to_owned(),
-            status: OrgStatus::Pending,
-            session_idle_minutes: None,
-            session_max_hours: None,
-            ip_allowlist: Vec::new(),
-        };
+        let organisation = Organisation::new(org.clone(), name, OrgStatus::Pending);
         let account = AccountEntry {
             user_id: owner.user.clone(),
             org_id: org.clone(),
@@ -287,7 +280,11 @@ impl Store {
         else {
             return Ok(false);
         };
-        let ended = Organisation { status: to, ..current };
+        let ended = Organisation {
+            status: to,
+            version: current.version + 1,
+            ..current
+        };
         let mut outcome = outcome.clone();
         outcome["owner"] = serde_json::json!(user.as_str());
         outcome["status"] = serde_json::json!({ "before": OrgStatus::Pending, "after": to });

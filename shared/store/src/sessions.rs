@@ -188,6 +188,40 @@ pub(crate) struct Revocation {
     expires_at: u64,
 }
 
+impl crate::Transaction<'_> {
+    /// Moves `user`'s revocation mark to now, with its `sessions.revoked` entry: every session
+    /// of theirs started until now refuses its next request. `stored` is the mark as read; the
+    /// write is conditioned on none later having been written since (the mark only moves
+    /// forward: one that finds a later mark, a clock behind or the same millisecond, records
+    /// that mark's time), else the change fails with [`StoreError::Conflict`].
+    /// `identity_provider` is what Cognito's sign-out of the member's refresh tokens found.
+    pub(crate) fn revocation(self, user: &UserId, stored: Option<&Revocation>, identity_provider: &str) -> Self {
+        let org = self.scope().org_id().clone();
+        let before = now_millis().max(stored.map_or(0, |m| m.before));
+        let mark = Revocation {
+            org_id: org.clone(),
+            user_id: user.clone(),
+            before,
+            expires_at: (before + LONGEST_SESSION_MS + KEEP_MS) / 1000,
+        };
+        self.put_beside_if(
+            keys::revocation(&org, user),
+            &mark,
+            "attribute_not_exists(pk) OR #before <= :before",
+            vec![(":before", crate::attempts::number(before))],
+        )
+        .with_names(vec![("#before", "before")])
+        .event(
+            Action::SessionsRevoked,
+            Target::new("user", user.as_str()),
+            &serde_json::json!({
+                "revokedBefore": rfc3339(before),
+                "identityProvider": identity_provider,
+            }),
+        )
+    }
+}
+
 /// Why a session does not admit a request or a refresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionRefused {
@@ -555,36 +589,10 @@ impl Store {
         identity_provider: &str,
         first: impl Fn(crate::Transaction<'_>) -> crate::Transaction<'_>,
     ) -> Result<(), StoreError> {
-        let key = keys::revocation(scope.org_id(), user);
         for _ in 0..TRIES {
-            let stored = self
-                .read(&self.data_table, &key)
-                .await?
-                .map(super::from_item::<Revocation>)
-                .transpose()?;
-            let before = now_millis().max(stored.map_or(0, |m| m.before));
-            let mark = Revocation {
-                org_id: scope.org_id().clone(),
-                user_id: user.clone(),
-                before,
-                expires_at: (before + LONGEST_SESSION_MS + KEEP_MS) / 1000,
-            };
+            let stored = self.revocation_mark(scope.org_id(), user).await?;
             let committed = first(self.transaction(scope, audit.clone()))
-                .put_beside_if(
-                    key.clone(),
-                    &mark,
-                    "attribute_not_exists(pk) OR #before <= :before",
-                    vec![(":before", crate::attempts::number(before))],
-                )
-                .with_names(vec![("#before", "before")])
-                .event(
-                    Action::SessionsRevoked,
-                    Target::new("user", user.as_str()),
-                    &serde_json::json!({
-                        "revokedBefore": rfc3339(before),
-                        "identityProvider": identity_provider,
-                    }),
-                )
+                .revocation(user, stored.as_ref(), identity_provider)
                 .commit()
                 .await;
             match committed {
@@ -593,6 +601,14 @@ impl Store {
             }
         }
         Err(StoreError::Contended)
+    }
+
+    /// `user`'s revocation mark as stored, if they have one.
+    pub(crate) async fn revocation_mark(&self, org: &OrgId, user: &UserId) -> Result<Option<Revocation>, StoreError> {
+        self.read(&self.data_table, &keys::revocation(org, user))
+            .await?
+            .map(super::from_item::<Revocation>)
+            .transpose()
     }
 
     /// Refreshes a session (AUTHN-8) for the user a token Cognito just issued names: granted,
@@ -627,7 +643,7 @@ impl Store {
             .map(super::from_item::<crate::directory::Organisation>)
             .transpose()?
             .filter(|o| o.org_id == org);
-        let active = organisation.as_ref().is_some_and(|o| o.is_active());
+        let active = organisation.as_ref().is_some_and(|o| o.admits_members());
         if let Some(o) = &organisation {
             let (allowlist, _) = quire_core::network::IpAllowlist::stored(&o.ip_allowlist);
             if allowlist.is_restricted() && !viewer.is_some_and(|v| allowlist.allows(v)) {

@@ -30,6 +30,8 @@ pub struct Caller {
     pub mfa_enrolled_at: Option<std::time::SystemTime>,
     /// Where the organisation's members' requests may come from (ORG-3).
     pub ip_allowlist: quire_core::network::IpAllowlist,
+    /// What the organisation's status means as the request is served (ORG-1).
+    pub lifecycle: crate::directory::Lifecycle,
 }
 
 impl Caller {
@@ -45,6 +47,7 @@ impl Caller {
         session: Session,
         password_changed_at: Option<std::time::SystemTime>,
         ip_allowlist: quire_core::network::IpAllowlist,
+        lifecycle: crate::directory::Lifecycle,
     ) -> Self {
         Caller {
             user_id,
@@ -56,6 +59,7 @@ impl Caller {
             password_changed_at,
             mfa_enrolled_at: None,
             ip_allowlist,
+            lifecycle,
         }
     }
 
@@ -137,6 +141,7 @@ mod tests {
             crate::testing_session("s1"),
             None,
             Default::default(),
+            crate::directory::Lifecycle::Active,
         );
         let actor = caller.actor();
         assert_eq!((actor.user_id.as_str(), actor.role.as_str()), ("u1", "Owner"));
@@ -158,6 +163,7 @@ mod tests {
                 crate::testing_session("s1"),
                 changed,
                 Default::default(),
+                crate::directory::Lifecycle::Active,
             )
         };
         let known = caller(Some(set));

@@ -85,6 +85,7 @@ pub fn caller(org: &OrgId, user: &UserId, role: quire_core::rbac::Role) -> crate
         crate::testing_session("test-session"),
         Some(std::time::SystemTime::now()),
         Default::default(),
+        crate::directory::Lifecycle::Active,
     )
 }
 

@@ -18,7 +18,7 @@
 use super::{keys, size, to_item, Item, Record, Store, StoreError, RECORD_KIND};
 use crate::tenant::TenantScope;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use quire_core::audit::{Action, Actor, AuditEvent, Origin, Target};
 use serde::Serialize;
 
@@ -104,6 +104,8 @@ impl OnCondition {
 struct Write {
     key: keys::Key,
     item: Item,
+    /// Only checks `condition` on the stored item (`ConditionCheck`): writes nothing.
+    check_only: bool,
     condition: Option<&'static str>,
     names: Vec<(&'static str, &'static str)>,
     values: Vec<(&'static str, AttributeValue)>,
@@ -116,6 +118,7 @@ impl Write {
         Write {
             key,
             item,
+            check_only: false,
             condition: None,
             names: Vec::new(),
             values: Vec::new(),
@@ -207,6 +210,7 @@ impl Transaction<'_> {
                 AttributeValue::S(R::COLLECTION.target_type().into()),
             );
             tx.writes.push(Write {
+                check_only: false,
                 key,
                 item,
                 condition: Some("attribute_exists(pk) AND #version = :expected"),
@@ -231,6 +235,16 @@ impl Transaction<'_> {
         })
     }
 
+    /// Records `action` on an item written beside it (not a [`Record`]: the organisation's own
+    /// record), with the item as read (`before`, which the write must be conditioned on) and as
+    /// written (`after`).
+    pub(crate) fn images<T: Serialize>(self, action: Action, target: Target, before: &T, after: &T) -> Self {
+        self.attempt(|tx| {
+            let (before, after) = (snapshot(before)?, snapshot(after)?);
+            tx.emit(action, target, Some(before), Some(after))
+        })
+    }
+
     /// The reason for change of the last event (Part 11 §11.10(e)).
     pub fn because(self, reason: &str) -> Self {
         self.attempt(|tx| match tx.events.pop() {
@@ -249,6 +263,7 @@ impl Transaction<'_> {
         self.attempt(|tx| {
             let item = to_item(value, &key)?;
             tx.writes.push(Write {
+                check_only: false,
                 key,
                 item,
                 condition: Some("attribute_not_exists(pk)"),
@@ -286,8 +301,33 @@ impl Transaction<'_> {
         self.attempt(|tx| {
             let item = to_item(value, &key)?;
             tx.writes.push(Write {
+                check_only: false,
                 key,
                 item,
+                condition: Some(condition),
+                names: Vec::new(),
+                values,
+                on_condition: OnCondition::Changed,
+            });
+            Ok(())
+        })
+    }
+
+    /// Makes the whole change depend on `condition` holding on the item at `key`, which it does
+    /// not write (DynamoDB's `ConditionCheck`): another member still being an active Owner.
+    /// When it does not hold, the change fails with [`StoreError::Conflict`].
+    pub(crate) fn check(
+        self,
+        key: keys::Key,
+        condition: &'static str,
+        values: Vec<(&'static str, AttributeValue)>,
+    ) -> Self {
+        self.attempt(|tx| {
+            let item = key.to_map();
+            tx.writes.push(Write {
+                key,
+                item,
+                check_only: true,
                 condition: Some(condition),
                 names: Vec::new(),
                 values,
@@ -362,6 +402,7 @@ impl Transaction<'_> {
             }
             let key = keys::outbox(org, &event.event_id);
             all.push(Write {
+                check_only: false,
                 item: store.outbox_item(&key, &event)?,
                 key,
                 condition: Some("attribute_not_exists(pk)"),
@@ -405,6 +446,24 @@ impl Transaction<'_> {
         let on_condition: Vec<OnCondition> = all.iter().map(|w| w.on_condition).collect();
         let mut items = Vec::with_capacity(all.len());
         for write in all {
+            if write.check_only {
+                let mut check = ConditionCheck::builder()
+                    .table_name(&store.data_table)
+                    .set_key(Some(write.key.to_map()))
+                    .condition_expression(write.condition.unwrap_or("attribute_exists(pk)"));
+                for (placeholder, name) in write.names {
+                    check = check.expression_attribute_names(placeholder, name);
+                }
+                for (name, value) in write.values {
+                    check = check.expression_attribute_values(name, value);
+                }
+                items.push(
+                    TransactWriteItem::builder()
+                        .condition_check(check.build().map_err(StoreError::aws)?)
+                        .build(),
+                );
+                continue;
+            }
             let mut put = Put::builder().table_name(&store.data_table).set_item(Some(write.item));
             if let Some(condition) = write.condition {
                 put = put.condition_expression(condition);

@@ -128,12 +128,29 @@ pub enum Action {
     /// a wrong password or code counts like a failed sign-in; `after.purpose`: what it was for).
     #[serde(rename = "reauthentication.failed")]
     ReauthenticationFailed,
+    /// An administrator changed the organisation's settings (`PATCH /organisation`: its name,
+    /// session limits, IP allowlist), with a reason; `before` and `after` are the organisation's
+    /// record as it was and as written.
+    #[serde(rename = "organisation.updated")]
+    OrganisationUpdated,
+    /// An administrator changed a member's role (`before` and `after`: the membership), with a
+    /// reason; `sessions.revoked` follows in the same transaction.
+    #[serde(rename = "member.role.changed")]
+    MemberRoleChanged,
+    /// An administrator deactivated a member: refused on every request until reactivated
+    /// (`before` and `after`: the membership), with a reason; `sessions.revoked` follows.
+    #[serde(rename = "member.deactivated")]
+    MemberDeactivated,
+    /// An administrator reactivated a member (`before` and `after`: the membership), with a
+    /// reason.
+    #[serde(rename = "member.reactivated")]
+    MemberReactivated,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 36] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -166,6 +183,10 @@ impl Action {
         Action::RegistrationExpired,
         Action::MfaDisabled,
         Action::ReauthenticationFailed,
+        Action::OrganisationUpdated,
+        Action::MemberRoleChanged,
+        Action::MemberDeactivated,
+        Action::MemberReactivated,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -579,6 +600,10 @@ mod tests {
                 Action::RegistrationExpired => 29,
                 Action::MfaDisabled => 30,
                 Action::ReauthenticationFailed => 31,
+                Action::OrganisationUpdated => 32,
+                Action::MemberRoleChanged => 33,
+                Action::MemberDeactivated => 34,
+                Action::MemberReactivated => 35,
             };
             assert_eq!(Action::ALL[position], action);
         }

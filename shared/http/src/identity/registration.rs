@@ -65,7 +65,18 @@ pub struct OrganisationName(String);
 impl TryFrom<String> for OrganisationName {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        name_text::<120>("organisationName", value).map(OrganisationName)
+        Self::named("organisationName", value)
+    }
+}
+
+impl OrganisationName {
+    /// The name in a field called `field` (errors start with it).
+    pub fn named(field: &str, value: String) -> Result<Self, String> {
+        name_text::<120>(field, value).map(OrganisationName)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -12,10 +12,11 @@
 //! | 4 | request filter: scanners, body limit, content type, strict JSON, control characters (HTTP-2) | [`filter`] |
 //! | 5 | JWT authentication (AUTHN-1) | [`authn`] |
 //! | 6 | tenant context from the membership record (TEN-1, TEN-6) | [`tenant`] |
+//! | 7 | the organisation's lifecycle: trial, read-only, locked (ORG-1) | [`lifecycle`] |
 //! | 8 | the organisation's IP allowlist: its members' requests only from its CIDR ranges (ORG-3) | [`ip_allowlist`] |
 //! | 10 | password expiry: an expired password opens only the routes that change it (AUTHN-4) | [`password`] |
 //! | 12 | admin MFA gate: an Owner or Admin session without a second factor opens only enrolment (AUTHN-7) | [`mfa`] |
-//! | 7, 9, 11, 13, 14 | lifecycle, SSO-only, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
+//! | 9, 11, 13, 14 | SSO-only, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
 //! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4) | [`authz`] |
 //!
 //! Traffic metrics (EMF) arrive with the operations work.
@@ -28,6 +29,7 @@ pub mod edge;
 pub mod filter;
 pub mod headers;
 pub mod ip_allowlist;
+pub mod lifecycle;
 pub mod mfa;
 pub mod password;
 pub mod routing;
@@ -54,6 +56,7 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
         .layer(stage::StageLayer::new(filter::RequestFilter))
         .layer(stage::StageLayer::new(authn::Authenticate::new(app.clone())))
         .layer(stage::StageLayer::new(tenant::ResolveTenant::new(app.clone())))
+        .layer(stage::StageLayer::new(lifecycle::OrganisationLifecycle))
         .layer(stage::StageLayer::new(ip_allowlist::IpAllowlist))
         .layer(stage::StageLayer::new(password::PasswordExpiry))
         .layer(stage::StageLayer::new(mfa::AdminMfa))

@@ -1,0 +1,246 @@
+//! The members function: an organisation's members as its administrators manage them (RBAC-1,
+//! RBAC-4, TEN-6): listing and reading memberships, changing a role, deactivating and
+//! reactivating a member. Storage and the rules a change is judged by are
+//! `quire_store::members`; ending a member's refresh tokens at Cognito is
+//! `quire_http::identity::sign_out_everywhere`.
+
+use http::Method;
+use lambda_http::Request;
+use quire_core::audit::Action;
+use quire_core::ids::UserId;
+use quire_core::rbac::Permission::{MemberRead, UserManage};
+use quire_core::rbac::{AssignRefused, Role};
+use quire_core::text::Reason;
+use quire_http::json::{ok, page_request, parse_body};
+use quire_http::route::HandlerResult;
+use quire_http::{identity, Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::members::{Judged, MemberChange, MemberChanged, MemberRefused};
+use quire_store::{Lifecycle, MemberStatus, Membership, Page};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Largest accepted request body: a role and a reason.
+pub const BODY_LIMIT: usize = 4 * 1024;
+
+pub fn routes() -> Router {
+    Router::new(vec![
+        Route::new(
+            Method::GET,
+            "/members",
+            Access::Requires(MemberRead),
+            Module::Platform,
+            Effect::Reads,
+            list,
+        )
+        .pages()
+        .response_schema::<Page<MemberView>>(),
+        Route::new(
+            Method::GET,
+            "/members/{userId}",
+            Access::Requires(MemberRead),
+            Module::Platform,
+            Effect::Reads,
+            get,
+        )
+        .response_schema::<MemberView>(),
+        Route::new(
+            Method::PATCH,
+            "/members/{userId}",
+            Access::Requires(UserManage),
+            Module::Platform,
+            Effect::Writes(&[Action::MemberRoleChanged, Action::SessionsRevoked]),
+            change_role,
+        )
+        .request_schema::<RoleChange>()
+        .response_schema::<MemberView>()
+        .problem(
+            "403",
+            "the role holds a permission the caller does not, or only an Owner may make or change \
+             an Owner (`role-not-grantable`), or any refusal of the pipeline",
+        )
+        .problem(
+            "409",
+            "the member is the organisation's last active Owner (`last-owner`)",
+        )
+        .accepts_body(BODY_LIMIT)
+        .while_read_only(),
+        Route::new(
+            Method::POST,
+            "/members/{userId}/deactivate",
+            Access::Requires(UserManage),
+            Module::Platform,
+            Effect::Writes(&[Action::MemberDeactivated, Action::SessionsRevoked]),
+            deactivate,
+        )
+        .request_schema::<WithReason>()
+        .response_schema::<MemberView>()
+        .problem(
+            "403",
+            "only an Owner may deactivate an Owner, nobody a role holding what they do not \
+             (`role-not-grantable`), or any refusal of the pipeline",
+        )
+        .problem(
+            "409",
+            "the member is the organisation's last active Owner (`last-owner`), or the caller \
+             themself (`cannot-deactivate-self`)",
+        )
+        .accepts_body(BODY_LIMIT)
+        .while_read_only(),
+        Route::new(
+            Method::POST,
+            "/members/{userId}/reactivate",
+            Access::Requires(UserManage),
+            Module::Platform,
+            Effect::Writes(&[Action::MemberReactivated, Action::SessionsRevoked]),
+            reactivate,
+        )
+        .request_schema::<WithReason>()
+        .response_schema::<MemberView>()
+        .problem(
+            "403",
+            "only an Owner may reactivate an Owner, nobody a role holding what they do not \
+             (`role-not-grantable`), or any refusal of the pipeline",
+        )
+        .accepts_body(BODY_LIMIT),
+    ])
+    .expect("members route table")
+}
+
+/// A member of the organisation.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct MemberView {
+    /// The Cognito `sub`.
+    user_id: String,
+    email: String,
+    display_name: String,
+    /// `Owner`, `Admin`, `User` or `Viewer`.
+    role: &'static str,
+    /// `active` or `deactivated` (refused on every request until reactivated).
+    status: &'static str,
+}
+
+impl MemberView {
+    fn of(member: &Membership) -> Self {
+        MemberView {
+            user_id: member.user_id().to_string(),
+            email: member.email().to_owned(),
+            display_name: member.display_name().to_owned(),
+            role: member.role().as_str(),
+            status: match member.status() {
+                MemberStatus::Active => "active",
+                MemberStatus::Suspended | MemberStatus::Removed => "deactivated",
+            },
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RoleChange {
+    /// `Owner`, `Admin`, `User` or `Viewer`.
+    #[schema(value_type = String)]
+    role: Role,
+    /// Why the role changes (21 CFR Part 11 §11.10(e)): recorded with the change.
+    #[schema(value_type = String, min_length = 1, max_length = 1000)]
+    reason: Reason,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WithReason {
+    /// Why (21 CFR Part 11 §11.10(e)): recorded with the change.
+    #[schema(value_type = String, min_length = 1, max_length = 1000)]
+    reason: Reason,
+}
+
+async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let page = app.store.list_members(caller.scope(), &page_request(&req)?).await?;
+    ok(&Page {
+        items: page.items.iter().map(MemberView::of).collect(),
+        next: page.next,
+    })
+}
+
+/// The member the path names: another organisation's, or no one's, is a 404 (TEN-3).
+fn member_id(ctx: &RequestCtx) -> Result<UserId, Problem> {
+    UserId::parse(ctx.param("userId")?).map_err(|_| Problem::not_found())
+}
+
+async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    match app.store.find_member(caller.scope(), &member_id(&ctx)?).await? {
+        Some(member) => ok(&MemberView::of(&member)),
+        None => Err(Problem::not_found()),
+    }
+}
+
+async fn change_role(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: RoleChange = parse_body(&req)?;
+    change(&app, &ctx, MemberChange::Role(input.role), &input.reason).await
+}
+
+async fn deactivate(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: WithReason = parse_body(&req)?;
+    change(&app, &ctx, MemberChange::Deactivate, &input.reason).await
+}
+
+async fn reactivate(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: WithReason = parse_body(&req)?;
+    change(&app, &ctx, MemberChange::Reactivate, &input.reason).await
+}
+
+/// Judges the change first, so that a refused one, or one that changes nothing, signs nobody
+/// out at Cognito; then ends the member's refresh tokens there and makes it, judged again
+/// against what is stored then (with the member's revocation mark: every change ends their
+/// sessions, a reactivation those started while they were deactivated).
+async fn change(app: &App, ctx: &RequestCtx, change: MemberChange, reason: &Reason) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let user = member_id(ctx)?;
+    match app.store.check_member_change(caller, &user, change).await? {
+        Err(refused) => return Err(problem(caller, refused)),
+        Ok(Judged::Unchanged(member)) => return ok(&MemberView::of(&member)),
+        Ok(Judged::Changes) => {}
+    }
+    let identity_provider = identity::sign_out_everywhere(app, &user).await?;
+    let made = app
+        .store
+        .change_member(
+            caller,
+            ctx.audit_context()?,
+            &user,
+            change,
+            reason.as_str(),
+            identity_provider,
+        )
+        .await;
+    let member = match made {
+        Ok(Ok(MemberChanged::Changed(member))) => return ok(&MemberView::of(&member)),
+        Ok(Ok(MemberChanged::Unchanged(member))) => Ok(member),
+        Ok(Err(refused)) => Err(problem(caller, refused)),
+        Err(error) => Err(error.into()),
+    };
+    // Judged anew in a race, or not written: signed out at Cognito for nothing.
+    tracing::warn!(member = %user, ?change, "a member was signed out at Cognito, but the change was not made");
+    ok(&MemberView::of(&member?))
+}
+
+fn problem(caller: &quire_store::tenant::Caller, refused: MemberRefused) -> Problem {
+    match refused {
+        MemberRefused::NotFound => Problem::not_found(),
+        MemberRefused::NotPermitted(AssignRefused::OwnersOnly) => {
+            Problem::role_not_grantable("only an Owner may make, change, deactivate or reactivate an Owner")
+        }
+        MemberRefused::NotPermitted(AssignRefused::BeyondOwnGrants) => {
+            Problem::role_not_grantable("the role holds a permission you do not hold")
+        }
+        MemberRefused::LastOwner => Problem::last_owner(),
+        MemberRefused::Oneself => Problem::cannot_deactivate_self(),
+        MemberRefused::CallerChanged => {
+            Problem::conflict("your own role or status changed while this request was made; send it again")
+        }
+        MemberRefused::ReadOnly if matches!(caller.lifecycle, Lifecycle::TrialEnded { .. }) => Problem::trial_ended(),
+        MemberRefused::ReadOnly => Problem::organisation_suspended(),
+    }
+}

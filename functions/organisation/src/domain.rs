@@ -1,0 +1,226 @@
+//! The values an organisation's settings are made of, each a type that cannot hold an invalid
+//! value (parse, don't validate), and the change a `PATCH /organisation` body asks for.
+
+use quire_core::network::IpAllowlist;
+use quire_core::text::Reason;
+use quire_http::identity::OrganisationName;
+use quire_store::organisation::OrganisationChange;
+use quire_store::sessions::SessionPolicy;
+use serde::{Deserialize, Deserializer};
+
+/// The organisation's name: 1 to 120 characters on one line, with a letter or digit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Name(OrganisationName);
+
+impl TryFrom<String> for Name {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        OrganisationName::named("name", value).map(Name)
+    }
+}
+
+/// The idle session limit an organisation may set, in minutes: within
+/// [`SessionPolicy::IDLE_BOUNDS`] (15 minutes to 12 hours, AUTHN-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u32")]
+pub struct IdleMinutes(u32);
+
+impl TryFrom<u32> for IdleMinutes {
+    type Error = String;
+    fn try_from(minutes: u32) -> Result<Self, String> {
+        let (low, high) = SessionPolicy::IDLE_BOUNDS;
+        let (low, high) = (low.as_secs() / 60, high.as_secs() / 60);
+        if !(low..=high).contains(&u64::from(minutes)) {
+            return Err(format!("sessionIdleMinutes: must be {low} to {high} minutes"));
+        }
+        Ok(IdleMinutes(minutes))
+    }
+}
+
+/// The absolute session limit an organisation may set, in hours: within
+/// [`SessionPolicy::ABSOLUTE_BOUNDS`] (1 to 24 hours, AUTHN-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u32")]
+pub struct MaxHours(u32);
+
+impl TryFrom<u32> for MaxHours {
+    type Error = String;
+    fn try_from(hours: u32) -> Result<Self, String> {
+        let (low, high) = SessionPolicy::ABSOLUTE_BOUNDS;
+        let (low, high) = (low.as_secs() / 3600, high.as_secs() / 3600);
+        if !(low..=high).contains(&u64::from(hours)) {
+            return Err(format!("sessionMaxHours: must be {low} to {high} hours"));
+        }
+        Ok(MaxHours(hours))
+    }
+}
+
+/// An IP allowlist as sent: at most 100 CIDR ranges or addresses, IPv4 or IPv6 (ORG-3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct Allowlist(IpAllowlist);
+
+impl TryFrom<Vec<String>> for Allowlist {
+    type Error = String;
+    fn try_from(entries: Vec<String>) -> Result<Self, String> {
+        IpAllowlist::parse(&entries)
+            .map(Allowlist)
+            .map_err(|why| format!("ipAllowlist: {why}"))
+    }
+}
+
+impl Allowlist {
+    pub fn list(&self) -> &IpAllowlist {
+        &self.0
+    }
+}
+
+/// A `PATCH /organisation` body. An absent setting is left as it is; `null` returns a session
+/// limit to the deployment's default, and is refused for the others.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrganisationPatch {
+    /// The organisation's name: 1 to 120 characters on one line.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 120)]
+    pub name: Option<Name>,
+    /// Without a refresh for this long, a member's session ends: 15 to 720 minutes; `null`
+    /// returns to the deployment's default.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, minimum = 15, maximum = 720)]
+    pub session_idle_minutes: Option<Option<IdleMinutes>>,
+    /// A member's session ends this long after its sign-in: 1 to 24 hours; `null` returns to
+    /// the deployment's default. Not shorter than `sessionIdleMinutes`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 24)]
+    pub session_max_hours: Option<Option<MaxHours>>,
+    /// The CIDR ranges (or single addresses), IPv4 or IPv6, members' requests may come from: at
+    /// most 100; empty allows every address. Stored in canonical form.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<String>, max_items = 100)]
+    pub ip_allowlist: Option<Allowlist>,
+    /// Saves an IP allowlist that excludes the address this request comes from (its sender's
+    /// next request is then refused).
+    #[serde(default)]
+    pub confirm_lockout: bool,
+    /// Why the settings change (21 CFR Part 11 §11.10(e)): recorded with the change.
+    #[schema(value_type = String, min_length = 1, max_length = 1000)]
+    pub reason: Reason,
+}
+
+/// A field that, when present, must hold a value (`null` is refused as the wrong type).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A field that, when present, holds a value or `null`.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Why a well-formed patch cannot be applied, with the field it is about.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub field: Option<&'static str>,
+    pub detail: &'static str,
+}
+
+impl OrganisationPatch {
+    /// The change the patch asks for.
+    ///
+    /// Errors: a patch that names no setting.
+    pub fn change(&self) -> Result<OrganisationChange, Refused> {
+        let change = OrganisationChange {
+            name: self.name.as_ref().map(|n| n.0.as_str().to_owned()),
+            session_idle_minutes: self.session_idle_minutes.map(|m| m.map(|m| m.0)),
+            session_max_hours: self.session_max_hours.map(|h| h.map(|h| h.0)),
+            ip_allowlist: self.ip_allowlist.as_ref().map(|l| l.0.clone()),
+        };
+        if change.name.is_none()
+            && change.session_idle_minutes.is_none()
+            && change.session_max_hours.is_none()
+            && change.ip_allowlist.is_none()
+        {
+            return Err(Refused {
+                field: None,
+                detail: "nothing to change: give at least one of name, sessionIdleMinutes, sessionMaxHours, \
+                         ipAllowlist",
+            });
+        }
+        Ok(change)
+    }
+}
+
+/// Checks the session limits an organisation would have after a change: an idle limit it set
+/// may not be longer than an absolute limit it set (each alone is bounded by its type).
+pub fn check_limits(idle_minutes: Option<u32>, max_hours: Option<u32>) -> Result<(), Refused> {
+    match (idle_minutes, max_hours) {
+        (Some(idle), Some(max)) if u64::from(idle) > u64::from(max) * 60 => Err(Refused {
+            field: Some("sessionIdleMinutes"),
+            detail: "sessionIdleMinutes: must not be longer than sessionMaxHours",
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch(json: &str) -> Result<OrganisationPatch, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    /// The limits' bounds, edges included; `null` resets a limit and is refused elsewhere.
+    ///
+    /// Proves: AUTHN-8
+    #[test]
+    fn session_limits_are_taken_exactly_within_their_bounds() {
+        for (idle, ok) in [(14, false), (15, true), (720, true), (721, false), (0, false)] {
+            let parsed = patch(&format!(r#"{{"sessionIdleMinutes": {idle}, "reason": "r"}}"#));
+            assert_eq!(parsed.is_ok(), ok, "{idle}: {parsed:?}");
+        }
+        for (max, ok) in [(0, false), (1, true), (24, true), (25, false)] {
+            let parsed = patch(&format!(r#"{{"sessionMaxHours": {max}, "reason": "r"}}"#));
+            assert_eq!(parsed.is_ok(), ok, "{max}: {parsed:?}");
+        }
+        for bad in ["-1", "1.5", "\"30\"", "4294967296"] {
+            assert!(
+                patch(&format!(r#"{{"sessionIdleMinutes": {bad}, "reason": "r"}}"#)).is_err(),
+                "{bad}"
+            );
+        }
+        let reset = patch(r#"{"sessionIdleMinutes": null, "sessionMaxHours": null, "reason": "r"}"#).unwrap();
+        let change = reset.change().unwrap();
+        assert_eq!(
+            (change.session_idle_minutes, change.session_max_hours),
+            (Some(None), Some(None))
+        );
+        for field in ["name", "ipAllowlist", "reason", "confirmLockout"] {
+            assert!(
+                patch(&format!(r#"{{"{field}": null, "reason": "r"}}"#)).is_err(),
+                "{field}"
+            );
+        }
+        assert!(check_limits(Some(60), Some(1)).is_ok());
+        assert!(check_limits(Some(61), Some(1)).is_err());
+        assert!(check_limits(Some(720), None).is_ok());
+    }
+
+    /// A patch must name a setting and give a reason; unknown fields are refused.
+    #[test]
+    fn a_patch_names_a_setting_and_a_reason() {
+        assert!(patch(r#"{"reason": "r"}"#).unwrap().change().is_err());
+        assert!(patch(r#"{"name": "Acme"}"#).is_err());
+        assert!(patch(r#"{"name": "Acme", "reason": " "}"#).is_err());
+        assert!(patch(r#"{"name": "Acme", "reason": "r", "status": "Active"}"#).is_err());
+        assert!(patch(r#"{"name": "  ", "reason": "r"}"#).is_err());
+        let named = patch(r#"{"name": " Acme Labs ", "reason": "r"}"#).unwrap();
+        assert_eq!(named.change().unwrap().name.as_deref(), Some("Acme Labs"));
+        let listed = patch(r#"{"ipAllowlist": ["10.1.2.3/8"], "reason": "r"}"#).unwrap();
+        assert_eq!(listed.change().unwrap().ip_allowlist.unwrap().entries(), ["10.0.0.0/8"]);
+        let error = patch(r#"{"ipAllowlist": ["10.0.0.0/8", "nope"], "reason": "r"}"#).unwrap_err();
+        assert!(error.starts_with("ipAllowlist: [1]"), "{error}");
+    }
+}

@@ -1,0 +1,151 @@
+//! An organisation's settings as its administrators read and change them (`GET` and `PATCH
+//! /organisation`): its name, its members' session limits (AUTHN-8) and its IP allowlist
+//! (ORG-3). The record is the one the tenant layer reads on every request
+//! ([`crate::Store::load_caller`]), so a change applies to every member's next request (the
+//! session limits at a session's next refresh).
+//!
+//! A change is one conditional write of the record, at the version it was made against, with
+//! its `organisation.updated` event (`before` and `after`: the record as read and as written)
+//! and reason, in one transaction. A change that changes nothing writes nothing.
+
+use super::{keys, AuditContext, Store, StoreError};
+use crate::directory::Organisation;
+use crate::tenant::TenantScope;
+use crate::Stored;
+use aws_sdk_dynamodb::types::AttributeValue;
+use quire_core::audit::{Action, Target};
+use quire_core::network::IpAllowlist;
+
+/// What a change sets; `None` leaves a setting as it is. A session limit of `Some(None)` goes
+/// back to the deployment's default. The caller has checked the values' bounds.
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationChange {
+    pub name: Option<String>,
+    pub session_idle_minutes: Option<Option<u32>>,
+    pub session_max_hours: Option<Option<u32>>,
+    /// Stored in its canonical form ([`IpAllowlist::entries`]); an empty list allows anywhere.
+    pub ip_allowlist: Option<IpAllowlist>,
+}
+
+impl OrganisationChange {
+    /// `current` with this change applied, at the next version.
+    fn applied_to(&self, current: &Organisation) -> Organisation {
+        let mut next = current.clone();
+        if let Some(name) = &self.name {
+            next.name.clone_from(name);
+        }
+        if let Some(idle) = self.session_idle_minutes {
+            next.session_idle_minutes = idle;
+        }
+        if let Some(max) = self.session_max_hours {
+            next.session_max_hours = max;
+        }
+        if let Some(list) = &self.ip_allowlist {
+            next.ip_allowlist = list.entries();
+        }
+        next
+    }
+}
+
+/// What [`Store::change_organisation`] did.
+#[derive(Debug, Clone)]
+pub enum OrganisationChanged {
+    /// Written at the next version, with its event.
+    Changed(Organisation),
+    /// Every setting already had its value: nothing was written or recorded.
+    Unchanged(Organisation),
+}
+
+// The conditions of a change, by whether the record read had a stored version (1: none) and
+// a trial end (`Store::change_organisation`).
+const FIRST_WITH_TRIAL: &str = "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :expected) \
+     AND #status = :status AND #trialEndsAt = :trialEndsAt";
+const FIRST_WITHOUT_TRIAL: &str = "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :expected) \
+     AND #status = :status AND attribute_not_exists(#trialEndsAt)";
+const LATER_WITH_TRIAL: &str =
+    "attribute_exists(pk) AND #version = :expected AND #status = :status AND #trialEndsAt = :trialEndsAt";
+const LATER_WITHOUT_TRIAL: &str =
+    "attribute_exists(pk) AND #version = :expected AND #status = :status AND attribute_not_exists(#trialEndsAt)";
+
+/// A status as DynamoDB stores it (the record's serialisation).
+fn status_value(status: crate::OrgStatus) -> Result<AttributeValue, StoreError> {
+    match serde_json::to_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))? {
+        serde_json::Value::String(text) => Ok(AttributeValue::S(text)),
+        _ => Err(StoreError::Corrupt("a status is a string".into())),
+    }
+}
+
+impl Store {
+    /// The caller's organisation's record, read consistently.
+    ///
+    /// Errors: [`StoreError::Corrupt`] when it is missing or names another organisation (the
+    /// tenant layer read it a moment ago).
+    pub async fn organisation(&self, scope: &TenantScope) -> Result<Stored<Organisation>, StoreError> {
+        let org = scope.org_id();
+        self.read(&self.data_table, &keys::organisation(org))
+            .await?
+            .map(super::from_item::<Organisation>)
+            .transpose()?
+            .filter(|record| record.org_id == *org)
+            .map(Stored::new)
+            .ok_or_else(|| StoreError::Corrupt("the caller's organisation has no record".into()))
+    }
+
+    /// Applies `change` to `current` (as read by [`Store::organisation`]) if the stored record
+    /// is still at its version, recording `organisation.updated` with `reason` as `audit`'s.
+    ///
+    /// Errors: [`StoreError::Conflict`] when the record changed since it was read.
+    pub async fn change_organisation(
+        &self,
+        scope: &TenantScope,
+        audit: AuditContext,
+        current: &Stored<Organisation>,
+        change: &OrganisationChange,
+        reason: &str,
+    ) -> Result<OrganisationChanged, StoreError> {
+        let org = scope.org_id();
+        if current.org_id != *org {
+            return Err(StoreError::Corrupt("a change of another organisation's record".into()));
+        }
+        let mut next = change.applied_to(current);
+        if next == *current.record() {
+            return Ok(OrganisationChanged::Unchanged(next));
+        }
+        next.version = current.version + 1;
+        // The whole record is written: it must still be the one read, its status and trial end
+        // above all, which are not this change's to set. Every writer of the record moves its
+        // version on; the status is checked as well, so that an edit that did not (made outside
+        // Quire) is not undone either. A record written before versions were kept has none
+        // stored and reads as version 1.
+        let condition = match (current.version == 1, current.trial_ends_at.is_some()) {
+            (true, true) => FIRST_WITH_TRIAL,
+            (true, false) => FIRST_WITHOUT_TRIAL,
+            (false, true) => LATER_WITH_TRIAL,
+            (false, false) => LATER_WITHOUT_TRIAL,
+        };
+        let mut values = vec![
+            (":expected", AttributeValue::N(current.version.to_string())),
+            (":status", status_value(current.status)?),
+        ];
+        if let Some(ends) = current.trial_ends_at {
+            values.push((":trialEndsAt", AttributeValue::N(ends.to_string())));
+        }
+        self.transaction(scope, audit)
+            .put_beside_if(keys::organisation(org), &next, condition, values)
+            .with_names(vec![
+                ("#version", "version"),
+                ("#status", "status"),
+                ("#trialEndsAt", "trialEndsAt"),
+            ])
+            .images(
+                Action::OrganisationUpdated,
+                Target::new("organisation", org.as_str()),
+                current.record(),
+                &next,
+            )
+            .because(reason)
+            .commit()
+            .await?;
+        Ok(OrganisationChanged::Changed(next))
+    }
+}
