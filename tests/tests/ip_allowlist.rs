@@ -1,9 +1,10 @@
 //! An organisation's IP allowlist over HTTP (ORG-3): its members' requests are served only from
 //! its CIDR ranges, as the edge established the viewer's address; an empty list allows every
 //! address; a stored list that does not parse refuses every request. The list is set here in the
-//! organisation's record directly (the route that sets it is the organisation settings').
-//! Locally the viewer's address is the test client's loopback address (127.0.0.0/8); the IPv6
-//! and mapped-address edges are `quire_core::network`'s unit tests.
+//! organisation's record directly, or through `PATCH /organisation`. Over HTTP the viewer's
+//! address is the test client's loopback address (127.0.0.0/8); IPv6 viewers reach a function's
+//! pipeline as the edge reports them (`CloudFront-Viewer-Address`), as API Gateway events, and
+//! every range edge is `quire_core::network`'s unit tests'.
 
 use quire_blackbox_tests::{events_of, harness, reasons_of, Reply};
 use quire_core::rbac::Role;
@@ -158,5 +159,135 @@ async fn a_sign_in_from_outside_is_refused_once_the_password_is_right() {
             "address-not-allowed"
         ]
     );
+    assert_eq!(events_of(&entries, &["sign-in.succeeded"]).len(), 1);
+}
+
+/// The allowlist over IPv6, as deployed: a request whose `CloudFront-Viewer-Address` (behind the
+/// verified origin secret) names an IPv6 viewer, through a function's whole pipeline. The list
+/// is set through `PATCH /organisation` (from outside it: confirmed); a viewer inside an IPv6
+/// range, or an IPv4-mapped address inside an IPv4 range, is served; one outside either is
+/// refused, with nothing written.
+///
+/// Proves: ORG-3
+#[tokio::test]
+async fn ipv6_viewers_are_matched_as_the_edge_reports_them() {
+    use tower::ServiceExt;
+    let h = harness();
+    let org = h.new_org("iplistv6").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let user = h.token(&org, Role::User).await;
+    let saved = h
+        .raw(
+            h.request(Method::PATCH, "/organisation")
+                .bearer_auth(&owner)
+                .header("if-match", "\"1\"")
+                .json(&serde_json::json!({
+                    "ipAllowlist": ["2001:db8:1::/48", "198.51.100.0/24"],
+                    "confirmLockout": true,
+                    "reason": "IPv6 office and the IPv4 gateway",
+                })),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    for (viewer, served) in [
+        ("2001:db8:1::5:443", true),
+        ("2001:db8:1:ffff:ffff:ffff:ffff:ffff:50123", true),
+        ("2001:db8:2::5:443", false),
+        ("2001:db8::1:443", false),
+        ("::ffff:198.51.100.7:443", true),
+        ("::ffff:198.51.101.7:443", false),
+        ("198.51.100.9:443", true),
+    ] {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "GET /documents",
+            "rawPath": "/documents",
+            "rawQueryString": "",
+            "headers": {
+                "authorization": format!("Bearer {user}"),
+                "cloudfront-viewer-address": viewer,
+                "host": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                "user-agent": "Mozilla/5.0",
+                "x-quire-origin-verify": h.origin_secret,
+            },
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "a1b2c3d4e5",
+                "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                "domainPrefix": "a1b2c3d4e5",
+                "http": {"method": "GET", "path": "/documents", "protocol": "HTTP/1.1",
+                         "sourceIp": "198.51.100.20", "userAgent": "Mozilla/5.0"},
+                "requestId": "ipv6-allowlist",
+                "routeKey": "GET /documents",
+                "stage": "$default",
+                "time": "01/Dec/2026:09:30:07 +0000",
+                "timeEpoch": 1796117407000u64,
+            },
+            "isBase64Encoded": false,
+        });
+        let response = h
+            .on_stack(move |stack| async move {
+                let router = quire_local::stack::function_routes()
+                    .into_iter()
+                    .find(|(name, _)| *name == "DocumentsFunction")
+                    .map(|(_, router)| router)
+                    .expect("the documents function");
+                let service = quire_http::pipeline::service(stack.app.clone(), router);
+                service
+                    .oneshot(quire_http::event::request(event).expect("an API Gateway event"))
+                    .await
+                    .expect("an answer")
+            })
+            .await;
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            lambda_http::Body::Text(text) => text.clone(),
+            _ => String::new(),
+        };
+        if served {
+            assert_eq!(status, 200, "{viewer}: {body}");
+        } else {
+            assert_eq!(status, 403, "{viewer}: {body}");
+            assert!(body.contains("urn:quire:problem:ip-not-allowed"), "{viewer}: {body}");
+        }
+    }
+}
+
+/// The answer to a sign-in's TOTP challenge must come from inside the list too: from outside it
+/// is refused with `ip-not-allowed` before Cognito is asked, recorded and not counted; the same
+/// challenge answered from inside signs in.
+///
+/// Proves: ORG-3
+#[tokio::test]
+async fn a_challenge_answered_from_outside_is_refused() {
+    let h = harness();
+    let org = h.new_org("iplistmfa").await;
+    let email = org.user(Role::Owner).email.clone();
+    h.tamper_list(
+        quire_store::testing::organisation(&org.org_id),
+        "ipAllowlist",
+        &["127.214.0.0/16"],
+    )
+    .await;
+    let inside: IpAddr = "127.214.0.1".parse().unwrap();
+    let outside: IpAddr = "127.215.0.1".parse().unwrap();
+    let session = h.challenge_session(inside, &email, "mfa").await;
+    let answer = |from: IpAddr| {
+        let body = serde_json::json!({"email": email, "session": session, "code": h.totp_code(&email)});
+        async move { h.call_from(from, Method::POST, "/auth/mfa", None, Some(body)).await }
+    };
+    for _ in 0..5 {
+        let refused = answer(outside).await;
+        refused.assert_problem(StatusCode::FORBIDDEN, "ip-not-allowed");
+        assert!(refused.body.get("accessToken").is_none());
+    }
+    // Not counted: five refusals locked nothing, and the challenge is still there to answer.
+    let signed_in = answer(inside).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
+    assert!(signed_in.body["accessToken"].is_string());
+    h.trail_settled(&org.org_id).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    assert_eq!(reasons_of(&entries, "mfa.challenge.failed"), ["address-not-allowed"; 5]);
+    assert!(events_of(&entries, &["sign-in.locked"]).is_empty());
     assert_eq!(events_of(&entries, &["sign-in.succeeded"]).len(), 1);
 }

@@ -4,7 +4,7 @@
 //! applies on the member's next request and ends their sessions; each is audited with before,
 //! after and reason.
 
-use quire_blackbox_tests::{events_of, harness, Harness, Reply};
+use quire_blackbox_tests::{events_of, harness, reasons_of, Harness, Reply};
 use quire_core::rbac::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -252,9 +252,9 @@ async fn owners_demoting_each_other_at_once_leave_an_owner() {
     assert_eq!(demotions.len(), made);
 }
 
-/// A deactivated member is refused on their next request with the token they hold, and after
-/// signing in again; reactivated, the sessions they started meanwhile end too, and a new
-/// sign-in is served. Both are audited with the reason.
+/// A deactivated member is refused on their next request with the token they hold, and their
+/// sign-in is refused once their password is right (recorded, starting nothing); reactivated,
+/// their old sessions stay ended and a new sign-in is served. Both are audited with the reason.
 ///
 /// Proves: TEN-6, RBAC-4
 #[tokio::test]
@@ -275,22 +275,18 @@ async fn a_deactivated_member_is_refused_on_the_next_request_until_reactivated()
         .await;
     assert_eq!(listed.body["status"], "deactivated", "{}", listed.text);
 
-    // Cognito still signs them in; the session is refused, and stays refused once reactivated.
-    let while_deactivated = h.login(&org.user(Role::User).email).await;
-    h.call(Method::GET, "/documents", Some(&while_deactivated), None)
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "no-membership");
+    // Their password is still right at Cognito: the sign-in is refused, and starts nothing.
+    let refused = h.sign_in_reply(None, &org.user(Role::User).email).await;
+    refused.assert_problem(StatusCode::FORBIDDEN, "no-membership");
+    assert!(refused.body.get("accessToken").is_none());
 
     let reactivated = status_change(h, &admin, &user_id, "reactivate").await;
     assert_eq!(reactivated.status, StatusCode::OK, "{}", reactivated.text);
     assert_eq!(reactivated.body["status"], "active");
-    // Their old sessions stay ended, and those started while deactivated end; a new sign-in is
-    // served.
-    for token in [&old, &while_deactivated] {
-        h.call(Method::GET, "/documents", Some(token), None)
-            .await
-            .assert_problem(StatusCode::UNAUTHORIZED, "token-revoked");
-    }
+    // Their old sessions stay ended; a new sign-in is served.
+    h.call(Method::GET, "/documents", Some(&old), None)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "token-revoked");
     let new = h.token(&org, Role::User).await;
     assert_eq!(
         h.call(Method::GET, "/documents", Some(&new), None).await.status,
@@ -304,6 +300,8 @@ async fn a_deactivated_member_is_refused_on_the_next_request_until_reactivated()
     assert_eq!(recorded[0]["after"]["status"], "Suspended");
     assert_eq!(recorded[0]["reason"], "deactivate for the test");
     assert_eq!(recorded[1]["after"]["status"], "Active");
+    let entries = h.trail_entries(&org.org_id).await;
+    assert_eq!(reasons_of(&entries, "sign-in.failed"), ["member-deactivated"]);
 }
 
 /// Members are listed a page at a time; a member of another organisation, or an id that names
@@ -369,6 +367,8 @@ async fn members_are_listed_by_page_and_other_organisations_members_are_not_foun
         json!({"role": "Viewer", "reason": ""}),
         json!({"role": null, "reason": "r"}),
         json!({"role": "viewer", "reason": "r"}),
+        json!({"role": {"Admin": null}, "reason": "r"}),
+        json!({"role": "Admin", "reason": "two\u{2028}lines"}),
         json!({"role": "Viewer", "reason": "r", "status": "Active"}),
     ] {
         h.call(Method::PATCH, &format!("/members/{user_id}"), Some(&owner), Some(body))

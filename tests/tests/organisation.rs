@@ -224,6 +224,8 @@ async fn bad_settings_are_refused_and_change_nothing() {
         (json!({"name": "", "reason": "r"}), Some("name")),
         (json!({"name": "a".repeat(121), "reason": "r"}), Some("name")),
         (json!({"name": "Line\nbreak", "reason": "r"}), Some("name")),
+        (json!({"name": "A\u{200b}cme", "reason": "r"}), Some("name")),
+        (json!({"name": "Acme", "reason": "two\u{2028}lines"}), Some("reason")),
         (json!({"name": "Acme", "reason": "Line\nbreak"}), Some("reason")),
         (json!({"status": "Closed", "reason": "r"}), Some("status")),
         (json!({"version": 9, "reason": "r"}), Some("version")),
@@ -316,8 +318,27 @@ async fn bad_settings_are_refused_and_change_nothing() {
     )
     .await
     .assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
-    assert_eq!(read(h, from, &owner).await.body["version"], 2);
-    assert_eq!(updates(h, &org.org_id).await.len(), 1);
+    // An absolute limit sent alone, shorter than the stored idle limit, is named itself.
+    patch(
+        h,
+        from,
+        &owner,
+        Some("\"2\""),
+        json!({"sessionIdleMinutes": 120, "reason": "Two hours"}),
+    )
+    .await;
+    let shorter = patch(
+        h,
+        from,
+        &owner,
+        Some("\"3\""),
+        json!({"sessionMaxHours": 1, "reason": "Short"}),
+    )
+    .await;
+    shorter.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    assert_eq!(shorter.body["field"], "sessionMaxHours", "{}", shorter.text);
+    assert_eq!(read(h, from, &owner).await.body["version"], 3);
+    assert_eq!(updates(h, &org.org_id).await.len(), 2);
 }
 
 /// Changes racing against the same version: exactly one is made and recorded, every other is

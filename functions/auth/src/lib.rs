@@ -53,7 +53,8 @@ pub fn routes() -> Router {
         .problem(
             "403",
             "refused by the request filter (`request-refused`), or the password was right but the \
-             request came from outside the organisation's IP allowlist (`ip-not-allowed`)",
+             request came from outside the organisation's IP allowlist (`ip-not-allowed`) or the \
+             member is deactivated (`no-membership`)",
         )
         .accepts_body(4 * 1024),
         Route::new(
@@ -77,6 +78,11 @@ pub fn routes() -> Router {
             "429",
             "too many failed sign-ins from this address in the current window (`too-many-requests`, \
              with `Retry-After` in seconds), or Cognito's request quota",
+        )
+        .problem(
+            "403",
+            "refused by the request filter (`request-refused`), or the answer came from outside \
+             the organisation's IP allowlist (`ip-not-allowed`)",
         )
         .accepts_body(8 * 1024),
         Route::new(
@@ -107,6 +113,11 @@ pub fn routes() -> Router {
             "429",
             "too many failed sign-ins from this address in the current window (`too-many-requests`, \
              with `Retry-After` in seconds), or Cognito's request quota",
+        )
+        .problem(
+            "403",
+            "refused by the request filter (`request-refused`), or the answer came from outside \
+             the organisation's IP allowlist (`ip-not-allowed`)",
         )
         .accepts_body(8 * 1024),
         Route::new(

@@ -140,10 +140,21 @@ impl MemberView {
 struct RoleChange {
     /// `Owner`, `Admin`, `User` or `Viewer`.
     #[schema(value_type = String)]
+    #[serde(deserialize_with = "role_named")]
     role: Role,
     /// Why the role changes (21 CFR Part 11 §11.10(e)): recorded with the change.
     #[schema(value_type = String, min_length = 1, max_length = 1000)]
     reason: Reason,
+}
+
+/// A role by its name, and nothing else (serde would also take an enum's map form,
+/// `{"Admin": null}`).
+fn role_named<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    Role::ALL
+        .into_iter()
+        .find(|role| role.as_str() == name)
+        .ok_or_else(|| serde::de::Error::custom("role: must be one of Owner, Admin, User, Viewer"))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

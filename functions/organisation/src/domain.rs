@@ -153,12 +153,20 @@ impl OrganisationPatch {
 }
 
 /// Checks the session limits an organisation would have after a change: an idle limit it set
-/// may not be longer than an absolute limit it set (each alone is bounded by its type).
-pub fn check_limits(idle_minutes: Option<u32>, max_hours: Option<u32>) -> Result<(), Refused> {
+/// may not be longer than an absolute limit it set (each alone is bounded by its type). The
+/// refusal names the field the change sent (`idle_sent`: the idle limit, else the absolute).
+pub fn check_limits(idle_minutes: Option<u32>, max_hours: Option<u32>, idle_sent: bool) -> Result<(), Refused> {
     match (idle_minutes, max_hours) {
-        (Some(idle), Some(max)) if u64::from(idle) > u64::from(max) * 60 => Err(Refused {
-            field: Some("sessionIdleMinutes"),
-            detail: "sessionIdleMinutes: must not be longer than sessionMaxHours",
+        (Some(idle), Some(max)) if u64::from(idle) > u64::from(max) * 60 => Err(if idle_sent {
+            Refused {
+                field: Some("sessionIdleMinutes"),
+                detail: "sessionIdleMinutes: must not be longer than sessionMaxHours",
+            }
+        } else {
+            Refused {
+                field: Some("sessionMaxHours"),
+                detail: "sessionMaxHours: must not be shorter than sessionIdleMinutes",
+            }
         }),
         _ => Ok(()),
     }
@@ -203,9 +211,16 @@ mod tests {
                 "{field}"
             );
         }
-        assert!(check_limits(Some(60), Some(1)).is_ok());
-        assert!(check_limits(Some(61), Some(1)).is_err());
-        assert!(check_limits(Some(720), None).is_ok());
+        assert!(check_limits(Some(60), Some(1), true).is_ok());
+        assert_eq!(
+            check_limits(Some(61), Some(1), true).unwrap_err().field,
+            Some("sessionIdleMinutes")
+        );
+        assert_eq!(
+            check_limits(Some(61), Some(1), false).unwrap_err().field,
+            Some("sessionMaxHours")
+        );
+        assert!(check_limits(Some(720), None, true).is_ok());
     }
 
     /// A patch must name a setting and give a reason; unknown fields are refused.

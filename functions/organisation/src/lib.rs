@@ -120,6 +120,7 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         check_limits(
             change.session_idle_minutes.unwrap_or(current.session_idle_minutes()),
             change.session_max_hours.unwrap_or(current.session_max_hours()),
+            change.session_idle_minutes.is_some(),
         )
         .map_err(refused)?;
     }

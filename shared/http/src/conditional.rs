@@ -76,7 +76,12 @@ pub fn require_match(req: &Request, current_version: u64) -> Result<(), Problem>
     }
     let tags: Vec<ETag> = members
         .iter()
-        .map(|m| m.parse::<ETag>().map_err(|_| unreadable()))
+        .map(|m| {
+            if !is_entity_tag(m) {
+                return Err(unreadable());
+            }
+            m.parse::<ETag>().map_err(|_| unreadable())
+        })
         .collect::<Result<_, _>>()?;
     // `*` beside tags is not the grammar's (`"*" / #entity-tag`): caught by the parse above.
     let current = etag(current_version);
@@ -85,6 +90,20 @@ pub fn require_match(req: &Request, current_version: u64) -> Result<(), Problem>
     } else {
         Err(Problem::precondition_failed())
     }
+}
+
+/// Whether `member` is an entity tag as RFC 9110 §8.8.3 writes one: `W/` optionally, then an
+/// opaque tag in double quotes whose characters are `%x21 / %x23-7E` (or obs-text); no space,
+/// tab or other control character inside. The `headers` crate assumes as much (it panics on a
+/// space inside the quotes in debug builds), so it is checked here first.
+fn is_entity_tag(member: &str) -> bool {
+    let opaque = member.strip_prefix("W/").unwrap_or(member);
+    opaque.len() >= 2
+        && opaque.starts_with('"')
+        && opaque.ends_with('"')
+        && opaque[1..opaque.len() - 1]
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
 }
 
 /// The members of a comma-separated field value, trimmed, empty ones dropped; a comma inside an
@@ -155,7 +174,19 @@ mod tests {
         // An empty list names no version: nothing matches it.
         assert_eq!(status(&[""], 3), 412);
         assert_eq!(status(&[","], 3), 412);
-        for malformed in ["3", "\"3", "\"3\" junk", "W/3", "\"3\", *"] {
+        for malformed in [
+            "3",
+            "\"3",
+            "\"3\" junk",
+            "W/3",
+            "\"3\", *",
+            "\"3 \"",
+            "\" 3\"",
+            "\"1\t2\"",
+            "\"1\", \"a b\"",
+            "W/\"3 \"",
+            "\"",
+        ] {
             assert_eq!(status(&[malformed], 3), 400, "{malformed}");
         }
     }

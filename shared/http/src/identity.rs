@@ -290,12 +290,16 @@ pub async fn check_password(
             // A right password that must not sign in, refused not judged and recorded, its
             // tokens revoked: from outside the organisation's IP allowlist (ORG-3; told only to
             // whoever knew the password, as a wrong one is answered as wrong whatever the
-            // address), or with tokens and no challenge for a member who enrolled an
+            // address), of a deactivated member, or with tokens and no challenge for a member who enrolled an
             // authenticator (Cognito's state changed round Quire: their factor turned off with
             // an access token).
             let skipped = out.authentication_result.is_some() && account.mfa_enrolled_at().is_some();
             let refusal = if !account.address_allowed(ctx.viewer()) {
                 Some(("address-not-allowed", Problem::ip_not_allowed()))
+            } else if account.member_deactivated() {
+                // Deactivated (RBAC-4, TEN-6): no session of theirs would be served, and one
+                // started now would come alive on reactivation.
+                Some(("member-deactivated", Problem::not_member()))
             } else if skipped {
                 tracing::error!(
                     account = subject.key_part(),
@@ -489,7 +493,9 @@ impl TryFrom<String> for ChallengeSession {
 /// Cognito no longer knows counts against the address only: it judged nothing.
 ///
 /// Errors: 401 `invalid-credentials` (wrong code, unknown or expired challenge, locked account:
-/// one answer), 429 (the address's limit, with `Retry-After`; Cognito's quota), 503.
+/// one answer), 403 `ip-not-allowed` (a held challenge answered from outside the organisation's
+/// IP allowlist, ORG-3: not counted), 429 (the address's limit, with `Retry-After`; Cognito's
+/// quota), 503.
 pub async fn answer_mfa_challenge(
     app: &App,
     ctx: &RequestCtx,
@@ -522,6 +528,7 @@ pub async fn answer_mfa_challenge(
 /// Errors: 401 `invalid-credentials` (unknown, used or expired challenge; locked account), 400
 /// `weak-password` (Cognito refused the password: `recently-used`, one of the member's last 5,
 /// counted against the lockout, or `not-accepted`; each recorded as `password.change.failed`),
+/// 403 `ip-not-allowed` (answered from outside the organisation's IP allowlist, not counted),
 /// 429 (the address's limit, with `Retry-After`; Cognito's quota), 503.
 pub async fn answer_new_password(
     app: &App,
@@ -614,6 +621,18 @@ async fn answer_challenge(
         record_refusal(app, ctx, &account, answer, &events).await?;
         return Err(answer.refused()());
     };
+    // ORG-3: the challenge was held for a password checked inside the organisation's allowlist;
+    // its answer must come from inside it too (the held session proves the password, so the
+    // answer tells nothing to whoever does not know it). Not counted, nothing sent to Cognito.
+    if !account.address_allowed(ctx.viewer()) {
+        events.push((
+            answer.failed(),
+            json!({ "attempt": number, "reason": "address-not-allowed" }),
+        ));
+        release(app, attempt, slot).await;
+        record_refusal(app, ctx, &account, answer, &events).await?;
+        return Err(Problem::ip_not_allowed());
+    }
     let answered = app
         .cognito
         .respond_to_auth_challenge()

@@ -41,6 +41,8 @@ pub struct Account {
     user: Option<UserId>,
     /// Their role, if they are still a member.
     role: Option<Role>,
+    /// Whether that membership is active (not deactivated).
+    member_active: bool,
     /// When they enrolled their authenticator (`crate::mfa`), if they did.
     mfa_enrolled_at: Option<std::time::SystemTime>,
     /// Their organisation's status, if the email names a member (`Pending` awaits its Owner's
@@ -125,6 +127,12 @@ impl Account {
         !self.is_known() || !list.is_restricted() || viewer.is_some_and(|v| list.allows(v))
     }
 
+    /// Whether the email names a member whose membership was deactivated (or is gone): their
+    /// password may be right at Cognito, and still no session of theirs is served.
+    pub fn member_deactivated(&self) -> bool {
+        self.is_known() && !self.member_active
+    }
+
     /// Whether the email names a member of an active organisation.
     pub fn organisation_active(&self) -> bool {
         self.is_known() && self.status == Some(crate::directory::OrgStatus::Active)
@@ -159,6 +167,7 @@ impl Account {
             target: Target::new("account", Subject::account(email).key_part()),
             user: None,
             role: None,
+            member_active: false,
             mfa_enrolled_at: None,
             status: None,
             session_limits: None,
@@ -176,6 +185,7 @@ impl Account {
             target: Target::new("address", address),
             user: None,
             role: None,
+            member_active: false,
             mfa_enrolled_at: None,
             status: None,
             session_limits: None,
@@ -214,6 +224,7 @@ impl Store {
                 target: Target::new("account", subject.key_part()),
                 user: None,
                 role: None,
+                member_active: false,
                 mfa_enrolled_at: None,
                 status: None,
                 session_limits: None,
@@ -248,6 +259,7 @@ impl Store {
             .transpose()?
             .and_then(|m| m.enrolled_at_for(&entry.org_id, &entry.user_id));
         let role = member.as_ref().map(|m| m.role);
+        let member_active = member.as_ref().is_some_and(|m| m.is_active());
         let actor = match member {
             Some(member) => member.actor(),
             // The directory names a user whose membership is gone: still their organisation's
@@ -264,6 +276,7 @@ impl Store {
             target: Target::new("user", entry.user_id.as_str()),
             user: Some(entry.user_id),
             role,
+            member_active,
             mfa_enrolled_at,
             status,
             session_limits,

@@ -41,8 +41,8 @@ use serde_json::json;
 use std::time::{Duration, SystemTime};
 
 /// Single-line text a person typed as a name: 1 to `MAX` characters with at least one letter
-/// or digit, no control, bidirectional or line- and paragraph-separator characters (U+2028,
-/// U+2029); surrounding white space trimmed.
+/// or digit, a plain line (`quire_core::text::is_plain_line`: no control, bidirectional,
+/// line- or paragraph-separator or invisible characters); surrounding white space trimmed.
 fn name_text<const MAX: usize>(field: &str, value: String) -> Result<String, String> {
     let value = value.trim().to_owned();
     if !value.chars().any(char::is_alphanumeric) || value.chars().count() > MAX {
@@ -50,8 +50,7 @@ fn name_text<const MAX: usize>(field: &str, value: String) -> Result<String, Str
             "{field}: must be 1 to {MAX} characters with at least one letter or digit"
         ));
     }
-    let separator = |c: char| matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{61c}');
-    if quire_core::text::has_forbidden_chars(&value, false) || value.chars().any(separator) {
+    if !quire_core::text::is_plain_line(&value) {
         return Err(format!("{field}: must be a single line without control characters"));
     }
     Ok(value)
