@@ -461,6 +461,44 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         check(Method::DELETE, "/auth/mfa", &reply);
     }
 
+    // The permission matrix: read, a role adjusted, the Owner's fixed.
+    check(
+        Method::GET,
+        "/organisation/roles",
+        &h.call(Method::GET, "/organisation/roles", Some(&token), None).await,
+    );
+    let version = h
+        .call(Method::GET, "/organisation", Some(&token), None)
+        .await
+        .header("etag")
+        .expect("an ETag")
+        .to_owned();
+    let role = |name: &str, version: &str, body: Value| {
+        h.request(Method::PUT, &format!("/organisation/roles/{name}"))
+            .bearer_auth(&token)
+            .header("if-match", version)
+            .json(&body)
+    };
+    let adjusted = h
+        .raw(role(
+            "Viewer",
+            &version,
+            json!({"permissions": ["DocumentRead", "AuditRead"], "reason": "contract"}),
+        ))
+        .await;
+    assert_eq!(adjusted.status, StatusCode::OK, "{}", adjusted.text);
+    check(Method::PUT, "/organisation/roles/{role}", &adjusted);
+    let current = adjusted.header("etag").expect("an ETag").to_owned();
+    let fixed = h
+        .raw(role(
+            "Owner",
+            &current,
+            json!({"permissions": [], "reason": "contract"}),
+        ))
+        .await;
+    fixed.assert_problem(StatusCode::FORBIDDEN, "role-not-grantable");
+    check(Method::PUT, "/organisation/roles/{role}", &fixed);
+
     // Members: listed, read, a role changed, the last Owner kept, deactivated, reactivated.
     check(
         Method::GET,

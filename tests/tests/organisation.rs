@@ -437,3 +437,184 @@ async fn a_change_never_writes_back_a_status_it_did_not_read() {
     }
     assert!(updates(h, &org.org_id).await.is_empty());
 }
+
+/// `PUT /organisation/roles/{role}`.
+async fn put_role(h: &Harness, token: &str, role: &str, version: &str, body: Value) -> Reply {
+    h.raw(
+        h.request(Method::PUT, &format!("/organisation/roles/{role}"))
+            .bearer_auth(token)
+            .header("if-match", version)
+            .json(&body),
+    )
+    .await
+}
+
+/// An organisation adjusts its roles' grants within the bounds (RBAC-1): the next request of a
+/// member of the role is answered by the new grants; each change is one `organisation.updated`
+/// with the matrix before and after; the Owner's grants are fixed, a Viewer never writes, only
+/// roles that must pass a second factor administer, and nobody grants or takes away what they
+/// do not hold, even an Admin the Owner let manage the organisation (who sets no allowlist).
+///
+/// Proves: RBAC-1, RBAC-3, RBAC-4, AUTHN-7
+#[tokio::test]
+async fn an_organisation_adjusts_its_roles_within_the_bounds() {
+    let h = harness();
+    let org = h.new_org("orgroles2").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let user = h.token(&org, Role::User).await;
+    let roles = h.call(Method::GET, "/organisation/roles", Some(&owner), None).await;
+    assert_eq!(roles.status, StatusCode::OK, "{}", roles.text);
+    assert_eq!(roles.header("etag"), Some("\"1\""));
+    let user_role = roles.body["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "User")
+        .cloned()
+        .expect("the User role");
+    assert_eq!(
+        user_role["permissions"],
+        json!(["DocumentRead", "DocumentCreate", "DocumentEdit"])
+    );
+    assert_eq!(user_role["adjusted"], false);
+
+    let read_only = json!({"permissions": ["DocumentRead"], "reason": "Authors only in QA"});
+    let adjusted = put_role(h, &owner, "User", "\"1\"", read_only.clone()).await;
+    assert_eq!(adjusted.status, StatusCode::OK, "{}", adjusted.text);
+    assert_eq!(adjusted.header("etag"), Some("\"2\""));
+    // The User's next request, with the token they hold.
+    h.call(
+        Method::POST,
+        "/documents",
+        Some(&user),
+        Some(json!({"title": "x", "type": "sop", "body": "y"})),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(
+        h.call(Method::GET, "/documents", Some(&user), None).await.status,
+        StatusCode::OK
+    );
+    put_role(h, &owner, "User", "\"1\"", read_only)
+        .await
+        .assert_problem(StatusCode::PRECONDITION_FAILED, "precondition-failed");
+
+    for (role, body, status, problem) in [
+        (
+            "Owner",
+            json!({"permissions": ["DocumentRead"], "reason": "r"}),
+            403,
+            "role-not-grantable",
+        ),
+        ("Superuser", json!({"permissions": [], "reason": "r"}), 404, "not-found"),
+        (
+            "Viewer",
+            json!({"permissions": ["DocumentRead", "DocumentCreate"], "reason": "r"}),
+            400,
+            "invalid-body",
+        ),
+        (
+            "Viewer",
+            json!({"permissions": ["DocumentRead", "Everything"], "reason": "r"}),
+            400,
+            "invalid-body",
+        ),
+        (
+            "Viewer",
+            json!({"permissions": ["DocumentRead", "DocumentRead"], "reason": "r"}),
+            400,
+            "invalid-body",
+        ),
+        (
+            "Viewer",
+            json!({"permissions": [{"DocumentRead": null}], "reason": "r"}),
+            400,
+            "invalid-body",
+        ),
+        ("Viewer", json!({"permissions": ["DocumentRead"]}), 400, "invalid-body"),
+        (
+            "User",
+            json!({"permissions": ["DocumentRead", "UserManage"], "reason": "r"}),
+            400,
+            "invalid-body",
+        ),
+        (
+            "Viewer",
+            json!({"permissions": ["OrganisationManage"], "reason": "r"}),
+            400,
+            "invalid-body",
+        ),
+    ] {
+        put_role(h, &owner, role, "\"2\"", body.clone())
+            .await
+            .assert_problem(StatusCode::from_u16(status).unwrap(), problem);
+    }
+
+    // Viewers may verify the trail's quick check here (a permission that writes nothing).
+    let viewers = json!({"permissions": ["DocumentRead", "AuditVerify"], "reason": "QA checks the chain"});
+    let viewers = put_role(h, &owner, "Viewer", "\"2\"", viewers).await;
+    assert_eq!(viewers.status, StatusCode::OK, "{}", viewers.text);
+    // The Owner lets Admins manage the organisation, but not verify the trail: an Admin then
+    // grants what they hold, takes away only what they hold, and sets no IP allowlist.
+    let admins = json!({
+        "permissions": ["DocumentRead", "AuditRead", "UserManage", "MemberRead", "OrganisationRead", "OrganisationManage"],
+        "reason": "Admins run the settings",
+    });
+    let delegated = put_role(h, &owner, "Admin", "\"3\"", admins).await;
+    assert_eq!(delegated.status, StatusCode::OK, "{}", delegated.text);
+    let admin = h.token(&org, Role::Admin).await;
+    put_role(
+        h,
+        &admin,
+        "User",
+        "\"4\"",
+        json!({"permissions": ["AuditVerify"], "reason": "r"}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "role-not-grantable");
+    put_role(
+        h,
+        &admin,
+        "Viewer",
+        "\"4\"",
+        json!({"permissions": ["DocumentRead"], "reason": "r"}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "role-not-grantable");
+    patch(
+        h,
+        "127.0.0.1",
+        &admin,
+        Some("\"4\""),
+        json!({"ipAllowlist": ["127.0.0.0/8"], "reason": "r"}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "role-not-grantable");
+    let granted = put_role(
+        h,
+        &admin,
+        "User",
+        "\"4\"",
+        json!({"permissions": ["DocumentRead", "AuditRead"], "reason": "QA reads the trail"}),
+    )
+    .await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
+
+    let recorded = updates(h, &org.org_id).await;
+    assert_eq!(recorded.len(), 4);
+    assert!(
+        recorded[0]["before"].get("rolePermissions").is_none(),
+        "{}",
+        recorded[0]
+    );
+    assert_eq!(
+        recorded[0]["after"]["rolePermissions"],
+        json!({"User": ["DocumentRead"]})
+    );
+    assert_eq!(recorded[0]["reason"], "Authors only in QA");
+    assert_eq!(recorded[3]["actor"]["role"], "Admin");
+    assert_eq!(
+        recorded[3]["after"]["rolePermissions"]["User"],
+        json!(["DocumentRead", "AuditRead"])
+    );
+}

@@ -8,7 +8,7 @@
 use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
 use quire_core::audit::Action;
-use quire_core::rbac::Permission::{AuditRead, AuditVerify};
+use quire_core::rbac::Permission::{AuditRead, AuditVerificationStart, AuditVerify};
 use quire_http::json::{ok, page_request, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
@@ -39,7 +39,7 @@ pub fn routes() -> Router {
         Route::new(
             Method::POST,
             "/audit/verifications",
-            Access::Requires(AuditVerify),
+            Access::Requires(AuditVerificationStart),
             Module::Audit,
             Effect::Writes(&[Action::AuditVerificationStarted]),
             start_verification,

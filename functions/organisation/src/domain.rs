@@ -2,6 +2,7 @@
 //! value (parse, don't validate), and the change a `PATCH /organisation` body asks for.
 
 use quire_core::network::IpAllowlist;
+use quire_core::rbac::{Permission, Role};
 use quire_core::text::Reason;
 use quire_http::identity::OrganisationName;
 use quire_store::organisation::OrganisationChange;
@@ -136,6 +137,7 @@ impl OrganisationPatch {
             session_idle_minutes: self.session_idle_minutes.map(|m| m.map(|m| m.0)),
             session_max_hours: self.session_max_hours.map(|h| h.map(|h| h.0)),
             ip_allowlist: self.ip_allowlist.as_ref().map(|l| l.0.clone()),
+            matrix: None,
         };
         if change.name.is_none()
             && change.session_idle_minutes.is_none()
@@ -170,6 +172,48 @@ pub fn check_limits(idle_minutes: Option<u32>, max_hours: Option<u32>, idle_sent
         }),
         _ => Ok(()),
     }
+}
+
+/// A `PUT /organisation/roles/{role}` body: the role's grants, in place of what it had.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolePermissions {
+    /// Permission names (`DocumentRead`, `DocumentCreate`, …, `Permission::ALL`): each once, at
+    /// most all of them; none is allowed (the role grants nothing).
+    #[serde(deserialize_with = "permission_names")]
+    #[schema(value_type = Vec<String>)]
+    pub permissions: Vec<Permission>,
+    /// Why the role's grants change (21 CFR Part 11 §11.10(e)): recorded with the change.
+    #[schema(value_type = String, min_length = 1, max_length = 1000)]
+    pub reason: Reason,
+}
+
+/// Permissions by their names only (serde would also take an enum's map form), each once.
+fn permission_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Permission>, D::Error> {
+    use serde::de::Error;
+    let names = Vec::<String>::deserialize(deserializer)?;
+    let mut permissions = Vec::with_capacity(names.len());
+    for name in names {
+        let permission = Permission::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .ok_or_else(|| D::Error::custom(format!("permissions: `{}` is not a permission", sanitize(&name))))?;
+        if permissions.contains(&permission) {
+            return Err(D::Error::custom(format!("permissions: `{name}` is given twice")));
+        }
+        permissions.push(permission);
+    }
+    Ok(permissions)
+}
+
+/// Client text in an error message: one line, cut short.
+fn sanitize(text: &str) -> String {
+    quire_core::text::sanitize_line(text, 64)
+}
+
+/// A role named in a path: `Owner`, `Admin`, `User` or `Viewer`.
+pub fn role_named(name: &str) -> Option<Role> {
+    Role::ALL.into_iter().find(|role| role.as_str() == name)
 }
 
 #[cfg(test)]

@@ -1,19 +1,22 @@
 //! The organisation function: an organisation's own settings, read by its Owners and Admins and
 //! changed by its Owners (`GET` and `PATCH /organisation`): its name, its members' session
-//! limits (AUTHN-8) and its IP allowlist (ORG-3). Storage is `quire_store::organisation`.
+//! limits (AUTHN-8) and its IP allowlist (ORG-3); and its permission matrix (`GET
+//! /organisation/roles`, `PUT /organisation/roles/{role}`, RBAC-1). Storage is
+//! `quire_store::organisation`.
 
 pub mod domain;
 
-use domain::{check_limits, OrganisationPatch, Refused};
+use domain::{check_limits, OrganisationPatch, Refused, RolePermissions};
 use http::Method;
 use lambda_http::Request;
 use quire_core::audit::Action;
 use quire_core::rbac::Permission::{OrganisationManage, OrganisationRead};
+use quire_core::rbac::{AdjustRefused, Permission, Role};
 use quire_http::conditional::{require_match, with_etag};
 use quire_http::json::{ok, parse_body};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
-use quire_store::organisation::OrganisationChanged;
+use quire_store::organisation::{OrganisationChange, OrganisationChanged};
 use quire_store::{Organisation, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
@@ -49,12 +52,50 @@ pub fn routes() -> Router {
              naming the field), or `If-Match` does not parse (`bad-request`)",
         )
         .problem(
+            "403",
+            "only an Owner sets the IP allowlist (`role-not-grantable`), or any refusal of the \
+             pipeline",
+        )
+        .problem(
             "409",
             "the IP allowlist excludes the address this request comes from and `confirmLockout` is \
              not `true` (`lockout-not-confirmed`)",
         )
         .accepts_body(BODY_LIMIT)
         .while_read_only(),
+        Route::new(
+            Method::GET,
+            "/organisation/roles",
+            Access::Requires(OrganisationRead),
+            Module::Platform,
+            Effect::Reads,
+            get_roles,
+        )
+        .response_schema::<RolesView>(),
+        Route::new(
+            Method::PUT,
+            "/organisation/roles/{role}",
+            Access::Requires(OrganisationManage),
+            Module::Platform,
+            Effect::Writes(&[Action::OrganisationUpdated]),
+            put_role,
+        )
+        .request_schema::<RolePermissions>()
+        .response_schema::<RolesView>()
+        .problem(
+            "400",
+            "the body is malformed, names a permission twice or one that does not exist, or gives \
+             a role a permission it may never hold: a write one to a Viewer, an administering one \
+             (`UserManage`, `OrganisationManage`) to a User or Viewer (`invalid-body`, naming the \
+             field), or `If-Match` does not parse (`bad-request`)",
+        )
+        .problem(
+            "403",
+            "the Owner's permissions are fixed, or the caller does not hold a permission the role \
+             grants now or will grant (`role-not-grantable`), or any refusal of the pipeline",
+        )
+        .problem("404", "no such role (`not-found`)")
+        .accepts_body(4 * 1024),
     ])
     .expect("organisation route table")
 }
@@ -92,6 +133,91 @@ impl OrganisationView {
     }
 }
 
+/// The organisation's permission matrix (RBAC-1). `ETag` carries the organisation's `version`,
+/// which a `PUT` names in `If-Match`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RolesView {
+    roles: Vec<RoleView>,
+    /// The organisation's version (its settings and matrix change it).
+    version: u64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RoleView {
+    /// `Owner`, `Admin`, `User` or `Viewer`.
+    role: &'static str,
+    /// What the role grants here.
+    permissions: Vec<&'static str>,
+    /// Whether the organisation adjusted it (else the default's grants; the Owner's are fixed).
+    adjusted: bool,
+}
+
+impl RolesView {
+    fn of(record: &Organisation) -> Self {
+        let matrix = record.matrix();
+        let adjusted: Vec<Role> = matrix.adjusted().map(|(role, _)| role).collect();
+        RolesView {
+            roles: Role::ALL
+                .into_iter()
+                .map(|role| RoleView {
+                    role: role.as_str(),
+                    permissions: matrix.permissions(role).into_iter().map(Permission::as_str).collect(),
+                    adjusted: adjusted.contains(&role),
+                })
+                .collect(),
+            version: record.version(),
+        }
+    }
+}
+
+async fn get_roles(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let record = app.store.organisation(caller.scope()).await?;
+    Ok(with_etag(ok(&RolesView::of(&record))?, record.version()))
+}
+
+/// Sets a role's grants (RBAC-1) against the version in `If-Match`, within the bounds
+/// (`Matrix::adjust`, judged in the caller's role as the organisation grants it now), recorded
+/// as `organisation.updated` with the reason. Applies on every member's next request.
+async fn put_role(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let role = domain::role_named(ctx.param("role")?).ok_or_else(Problem::not_found)?;
+    let input: RolePermissions = parse_body(&req)?;
+    let current = app.store.organisation(caller.scope()).await?;
+    require_match(&req, current.version())?;
+    // The matrix as stored now (the caller's was read when their request was admitted; the
+    // write is conditioned on this version): the caller must still manage the organisation in it.
+    if !current.matrix().grants(caller.role, OrganisationManage) {
+        return Err(Problem::forbidden("your role no longer grants OrganisationManage"));
+    }
+    let matrix = current
+        .matrix()
+        .adjust(role, &input.permissions, caller.role)
+        .map_err(|refused| match refused {
+            AdjustRefused::OwnerFixed => Problem::role_not_grantable("the Owner's permissions are fixed"),
+            AdjustRefused::BeyondOwnGrants(p) => {
+                Problem::role_not_grantable(format!("you do not hold {}, so you cannot grant it", p.as_str()))
+            }
+            AdjustRefused::NotForRole(p) => Problem::invalid_body(
+                format!(
+                    "permissions: a {} never holds {} (a Viewer writes nothing; only roles that must pass \
+                     a second factor administer)",
+                    role.as_str(),
+                    p.as_str()
+                ),
+                Some("permissions"),
+            ),
+        })?;
+    let change = OrganisationChange {
+        matrix: Some(matrix),
+        ..Default::default()
+    };
+    let record = commit(&app, &ctx, &current, &change, &input.reason).await?;
+    Ok(with_etag(ok(&RolesView::of(&record))?, record.version()))
+}
+
 fn answer(record: &Organisation) -> HandlerResult {
     Ok(with_etag(ok(&OrganisationView::of(record))?, record.version()))
 }
@@ -124,21 +250,37 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         )
         .map_err(refused)?;
     }
-    // ORG-3: whoever saves a list must still be allowed by it, or say they mean it.
+    // ORG-3: only an Owner sets the list (one who manages the organisation by delegation could
+    // otherwise shut the Owners out), and must still be allowed by it, or say they mean it.
+    if change.ip_allowlist.is_some() && caller.role != Role::Owner {
+        return Err(Problem::role_not_grantable("only an Owner sets the IP allowlist"));
+    }
     if let Some(list) = &change.ip_allowlist {
         let keeps_sender = ctx.viewer().is_some_and(|viewer| list.allows(viewer));
         if list.is_restricted() && !keeps_sender && !input.confirm_lockout {
             return Err(Problem::lockout_not_confirmed());
         }
     }
+    answer(&commit(&app, &ctx, &current, &change, &input.reason).await?)
+}
+
+/// Makes `change` of `current` with `reason` (`Store::change_organisation`): the record as it
+/// is afterwards. A record changed since `current` was read is a 412.
+async fn commit(
+    app: &App,
+    ctx: &RequestCtx,
+    current: &quire_store::Stored<Organisation>,
+    change: &OrganisationChange,
+    reason: &quire_core::text::Reason,
+) -> Result<Organisation, Problem> {
     let changed = app
         .store
         .change_organisation(
-            caller.scope(),
+            ctx.caller()?.scope(),
             ctx.audit_context()?,
-            &current,
-            &change,
-            input.reason.as_str(),
+            current,
+            change,
+            reason.as_str(),
         )
         .await
         .map_err(|error| match error {
@@ -146,6 +288,6 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             other => other.into(),
         })?;
     match changed {
-        OrganisationChanged::Changed(record) | OrganisationChanged::Unchanged(record) => answer(&record),
+        OrganisationChanged::Changed(record) | OrganisationChanged::Unchanged(record) => Ok(record),
     }
 }

@@ -96,7 +96,7 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
             )
         });
     }
-    if method == Method::PATCH {
+    if method == Method::PATCH || method == Method::PUT {
         codes.push(("409", "the record cannot be changed in its state (`conflict`)"));
         codes.push(("412", "the record changed since the version in `If-Match`"));
         codes.push(("428", "`If-Match` with the record's `ETag` is required"));

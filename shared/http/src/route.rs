@@ -280,7 +280,8 @@ impl Route {
 
     /// What is wrong with the route's declaration, if anything: a writing route without an
     /// audit action, a write on GET or HEAD, a route that needs a write permission but says it
-    /// only reads, or a writing route a Viewer may call (RBAC-3) beyond their own sessions.
+    /// only reads, or a writing route that needs a permission a Viewer may hold (RBAC-3) beyond
+    /// their own sessions.
     pub fn contradiction(&self) -> Option<String> {
         let key = self.key();
         match (self.effect, self.access) {
@@ -291,9 +292,11 @@ impl Route {
             (Effect::Reads, Access::Requires(p)) if p.writes() => Some(format!(
                 "route {key} requires {p:?}, a write permission, but declares that it reads"
             )),
-            (Effect::Writes(_), Access::Requires(p)) if quire_core::rbac::Role::Viewer.grants(p) => {
-                Some(format!("route {key} writes, and a Viewer holds {p:?} (RBAC-3)"))
-            }
+            // A Viewer may never hold a write permission, whatever the matrix (RBAC-3): so a
+            // writing route must require one.
+            (Effect::Writes(_), Access::Requires(p)) if !p.writes() => Some(format!(
+                "route {key} writes, and {p:?} is not a write permission: a Viewer may hold it (RBAC-3)"
+            )),
             (Effect::Writes(actions), Access::Member) if !actions.iter().all(|a| Action::OWN_ACCOUNT.contains(a)) => {
                 Some(format!(
                     "route {key} is open to every member and writes more than their own account's events (RBAC-3)"
@@ -650,8 +653,9 @@ mod tests {
             refused(route(Method::POST, Permission::DocumentEdit, Effect::Reads)).contains("declares that it reads")
         );
         assert!(refused(route(Method::POST, Permission::DocumentRead, edit)).contains("Viewer"));
+        assert!(refused(route(Method::POST, Permission::AuditVerify, edit)).contains("Viewer"));
         assert!(Router::new(vec![route(Method::POST, Permission::DocumentEdit, edit)]).is_ok());
-        assert!(Router::new(vec![route(Method::POST, Permission::AuditVerify, edit)]).is_ok());
+        assert!(Router::new(vec![route(Method::POST, Permission::AuditVerificationStart, edit)]).is_ok());
     }
 
     /// A route open to every member (a Viewer too) may record their own account's events and

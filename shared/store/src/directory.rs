@@ -9,7 +9,7 @@ use crate::sessions::{now_millis, Revocation, SessionId, SessionRecord, SessionR
 use crate::tenant::{Caller, TenantScope};
 use quire_core::audit::{Action, Actor, Origin, Target};
 use quire_core::ids::{OrgId, UserId};
-use quire_core::rbac::Role;
+use quire_core::rbac::{Matrix, Permission, Role};
 use serde::{Deserialize, Serialize};
 
 /// An organisation's status as stored (ORG-1); what it means at a given moment is its
@@ -101,6 +101,14 @@ pub struct Organisation {
     /// The CIDR ranges its members' requests may come from (ORG-3); empty: anywhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient_list")]
     pub(crate) ip_allowlist: Vec<String>,
+    /// The grants of Admin, User and Viewer as the organisation adjusted them (RBAC-1), by role
+    /// name; a role not named has the default's. Read as [`Organisation::matrix`].
+    #[serde(
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty",
+        deserialize_with = "lenient_matrix"
+    )]
+    pub(crate) role_permissions: std::collections::BTreeMap<String, Vec<Permission>>,
     /// When a trial ends, in milliseconds since the Unix epoch (status `Trial` only).
     #[serde(
         default,
@@ -143,6 +151,40 @@ fn lenient_millis<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<O
         .filter(|ms| *ms < YEAR_10000_MS))
 }
 
+/// A stored permission matrix read whatever was stored, failing closed: a map of the names
+/// Admin, User and Viewer to lists of permission names is read with a name no build knows
+/// dropped (the role holds less); anything else (`NULL`, another shape, another role name, a
+/// list of anything but strings) makes all three hold nothing, leaving the Owner, whose grants
+/// are fixed, to mend it. The record stays readable.
+fn lenient_matrix<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<String, Vec<Permission>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Names(std::collections::BTreeMap<String, Vec<String>>),
+        Other(serde::de::IgnoredAny),
+    }
+    let adjustable = [Role::Admin, Role::User, Role::Viewer];
+    let nothing = adjustable.iter().map(|r| (r.as_str().to_owned(), Vec::new())).collect();
+    let Stored::Names(stored) = Stored::deserialize(deserializer)? else {
+        return Ok(nothing);
+    };
+    if !stored.keys().all(|name| adjustable.iter().any(|r| r.as_str() == name)) {
+        return Ok(nothing);
+    }
+    Ok(stored
+        .into_iter()
+        .map(|(role, names)| {
+            let known = names
+                .iter()
+                .filter_map(|name| Permission::ALL.into_iter().find(|p| p.as_str() == name))
+                .collect();
+            (role, known)
+        })
+        .collect())
+}
+
 /// A stored version read whatever was stored: a number that is not a whole one (or anything
 /// else) reads as 0, a version no change can name, so the record stays readable and no change
 /// is made against it; an absent one is 1 (`#[serde(default)]`).
@@ -177,9 +219,20 @@ impl Organisation {
             session_idle_minutes: None,
             session_max_hours: None,
             ip_allowlist: Vec::new(),
+            role_permissions: std::collections::BTreeMap::new(),
             trial_ends_at: None,
             version: first_version(),
         }
+    }
+
+    /// Its permission matrix (RBAC-1): the default with the roles it adjusted.
+    pub fn matrix(&self) -> Matrix {
+        Matrix::with(self.role_permissions.iter().filter_map(|(name, grants)| {
+            Role::ALL
+                .into_iter()
+                .find(|r| r.as_str() == name)
+                .map(|role| (role, grants.clone()))
+        }))
     }
 
     /// What its status means at `now` (ORG-1).
@@ -407,6 +460,7 @@ impl Store {
             .map(super::from_item::<crate::mfa::MfaRecord>)
             .transpose()?
             .and_then(|m| m.enrolled_at_for(&org.org_id, user));
+        let matrix = org.matrix();
         let (ip_allowlist, broken) = quire_core::network::IpAllowlist::stored(&org.ip_allowlist);
         if let Some(error) = broken {
             tracing::error!(org = %org.org_id, %error, "the organisation's IP allowlist does not parse: every request is refused");
@@ -421,6 +475,7 @@ impl Store {
             password_changed_at,
             ip_allowlist,
             lifecycle,
+            matrix,
         )
         .with_mfa_enrolled_at(mfa_enrolled_at)))
     }
@@ -532,6 +587,24 @@ impl crate::transaction::Transaction<'_> {
 mod tests {
     use super::*;
 
+    /// An active organisation's record as DynamoDB would hold it, with `attribute` set to
+    /// `value` if given: read as the store reads it (it must stay readable).
+    fn stored_with(attribute: &str, value: Option<aws_sdk_dynamodb::types::AttributeValue>) -> Organisation {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        let mut item: crate::Item = [
+            ("orgId", A::S("acme".into())),
+            ("name", A::S("Acme".into())),
+            ("status", A::S("Active".into())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if let Some(value) = value {
+            item.insert(attribute.to_owned(), value);
+        }
+        crate::from_item(item).expect("readable")
+    }
+
     /// A trial's edges, to the millisecond: open before its end, read-only from it, locked
     /// from 14 days later; a trial without a readable end is locked; the other statuses mean
     /// what they say whatever the time.
@@ -597,6 +670,43 @@ mod tests {
         assert!(!Lifecycle::Closed.admits_members() && Lifecycle::Locked.admits_members());
     }
 
+    /// A stored matrix that does not read grants Admin, User and Viewer nothing (the Owner's
+    /// grants are fixed), and leaves the organisation readable; an unknown permission name is
+    /// dropped; an absent matrix is the default.
+    ///
+    /// Proves: RBAC-1
+    #[test]
+    fn a_bad_stored_matrix_is_readable_and_grants_nothing() {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        use quire_core::rbac::Permission::*;
+        let read = |value: Option<A>| stored_with("rolePermissions", value).matrix();
+        let map = |entries: Vec<(&str, A)>| A::M(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+        let names = |names: &[&str]| A::L(names.iter().map(|n| A::S((*n).into())).collect());
+        assert_eq!(read(None), Matrix::default());
+        let stored = read(Some(map(vec![("User", names(&["DocumentRead", "Teleport"]))])));
+        assert_eq!(stored.permissions(Role::User), [DocumentRead]);
+        assert_eq!(stored.permissions(Role::Admin), Role::Admin.permissions());
+        for bad in [
+            A::Null(true),
+            A::S("User".into()),
+            A::N("1".into()),
+            A::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1])),
+            A::L(vec![A::S("DocumentRead".into())]),
+            map(vec![("User", A::S("DocumentRead".into()))]),
+            map(vec![("User", A::L(vec![A::N("1".into())]))]),
+            map(vec![("User", A::L(vec![map(vec![("DocumentRead", A::Null(true))])]))]),
+            map(vec![("user", names(&["DocumentRead"]))]),
+            map(vec![("Owner", names(&["DocumentRead"]))]),
+            map(vec![("User", A::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1])))]),
+        ] {
+            let matrix = read(Some(bad.clone()));
+            for role in [Role::Admin, Role::User, Role::Viewer] {
+                assert!(matrix.permissions(role).is_empty(), "{bad:?}: {role:?}");
+            }
+            assert_eq!(matrix.permissions(Role::Owner), Role::Owner.permissions(), "{bad:?}");
+        }
+    }
+
     /// A bad stored session limit leaves the organisation readable (and the bounds then apply).
     ///
     /// Proves: AUTHN-8
@@ -623,18 +733,7 @@ mod tests {
     fn a_bad_stored_ip_allowlist_is_readable_and_allows_nothing() {
         use aws_sdk_dynamodb::types::AttributeValue as A;
         let read = |value: Option<A>| {
-            let mut item: crate::Item = [
-                ("orgId", A::S("acme".into())),
-                ("name", A::S("Acme".into())),
-                ("status", A::S("Active".into())),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-            if let Some(value) = value {
-                item.insert("ipAllowlist".into(), value);
-            }
-            let org: Organisation = crate::from_item(item).expect("readable");
+            let org = stored_with("ipAllowlist", value);
             quire_core::network::IpAllowlist::stored(&org.ip_allowlist).0
         };
         let anywhere: std::net::IpAddr = "198.51.100.1".parse().unwrap();

@@ -3,7 +3,7 @@
 //! reactivating a member.
 //!
 //! A change is judged ([`MemberChange`] against the membership as read and the caller's role,
-//! `quire_core::rbac::Role::may_assign`) and written in one transaction:
+//! `quire_core::rbac::Matrix::may_assign` in the organisation's matrix) and written in one transaction:
 //! - the membership, conditioned on the role and status it was judged with;
 //! - its event (`member.role.changed`, `member.deactivated`, `member.reactivated`) with the
 //!   membership before and after and the reason;
@@ -24,7 +24,7 @@ use crate::tenant::{Caller, TenantScope};
 use aws_sdk_dynamodb::types::AttributeValue;
 use quire_core::audit::{Action, Target};
 use quire_core::ids::UserId;
-use quire_core::rbac::{AssignRefused, Role};
+use quire_core::rbac::{AssignRefused, Matrix, Role};
 
 /// What an administrator does to a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,8 +99,8 @@ fn judge(
     let next = match change {
         MemberChange::Role(role) => {
             caller
-                .role
-                .may_assign(current.role, role)
+                .matrix
+                .may_assign(caller.role, current.role, role)
                 .map_err(MemberRefused::NotPermitted)?;
             Membership {
                 role,
@@ -109,8 +109,8 @@ fn judge(
         }
         MemberChange::Deactivate | MemberChange::Reactivate => {
             caller
-                .role
-                .may_manage(current.role)
+                .matrix
+                .may_assign(caller.role, current.role, current.role)
                 .map_err(MemberRefused::NotPermitted)?;
             if change == MemberChange::Deactivate && current.user_id == caller.user_id {
                 return Err(MemberRefused::Oneself);
@@ -129,7 +129,7 @@ fn judge(
     if next.role == current.role && next.status == current.status {
         return Ok(None);
     }
-    if caller.lifecycle.read_only() && gives_more(current, &next) {
+    if caller.lifecycle.read_only() && gives_more(&caller.matrix, current, &next) {
         return Err(MemberRefused::ReadOnly);
     }
     Ok(Some(next))
@@ -137,9 +137,13 @@ fn judge(
 
 /// Whether going from `current` to `next` gives the member access they did not have: active
 /// again, or a role holding a permission their role did not.
-fn gives_more(current: &Membership, next: &Membership) -> bool {
+fn gives_more(matrix: &Matrix, current: &Membership, next: &Membership) -> bool {
     next.status == MemberStatus::Active
-        && (current.status != MemberStatus::Active || next.role.permissions().iter().any(|p| !current.role.grants(*p)))
+        && (current.status != MemberStatus::Active
+            || matrix
+                .permissions(next.role)
+                .iter()
+                .any(|p| !matrix.grants(current.role, *p)))
 }
 
 /// Whether going from `current` to `next` leaves the organisation one active Owner fewer.
@@ -371,6 +375,7 @@ mod tests {
             None,
             Default::default(),
             lifecycle,
+            Default::default(),
         )
     }
 

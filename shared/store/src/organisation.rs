@@ -1,6 +1,6 @@
 //! An organisation's settings as its administrators read and change them (`GET` and `PATCH
-//! /organisation`): its name, its members' session limits (AUTHN-8) and its IP allowlist
-//! (ORG-3). The record is the one the tenant layer reads on every request
+//! /organisation`, `PUT /organisation/roles/{role}`): its name, its members' session limits
+//! (AUTHN-8), its IP allowlist (ORG-3) and its permission matrix (RBAC-1). The record is the one the tenant layer reads on every request
 //! ([`crate::Store::load_caller`]), so a change applies to every member's next request (the
 //! session limits at a session's next refresh).
 //!
@@ -15,6 +15,7 @@ use crate::Stored;
 use aws_sdk_dynamodb::types::AttributeValue;
 use quire_core::audit::{Action, Target};
 use quire_core::network::IpAllowlist;
+use quire_core::rbac::Matrix;
 
 /// What a change sets; `None` leaves a setting as it is. A session limit of `Some(None)` goes
 /// back to the deployment's default. The caller has checked the values' bounds.
@@ -25,6 +26,9 @@ pub struct OrganisationChange {
     pub session_max_hours: Option<Option<u32>>,
     /// Stored in its canonical form ([`IpAllowlist::entries`]); an empty list allows anywhere.
     pub ip_allowlist: Option<IpAllowlist>,
+    /// The permission matrix (RBAC-1), its adjusted roles stored; the caller has checked the
+    /// adjustment's bounds (`Matrix::adjust`).
+    pub matrix: Option<Matrix>,
 }
 
 impl OrganisationChange {
@@ -42,6 +46,12 @@ impl OrganisationChange {
         }
         if let Some(list) = &self.ip_allowlist {
             next.ip_allowlist = list.entries();
+        }
+        if let Some(matrix) = &self.matrix {
+            next.role_permissions = matrix
+                .adjusted()
+                .map(|(role, grants)| (role.as_str().to_owned(), grants))
+                .collect();
         }
         next
     }

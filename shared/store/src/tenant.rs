@@ -32,6 +32,8 @@ pub struct Caller {
     pub ip_allowlist: quire_core::network::IpAllowlist,
     /// What the organisation's status means as the request is served (ORG-1).
     pub lifecycle: crate::directory::Lifecycle,
+    /// The organisation's permission matrix (RBAC-1): what each role grants there.
+    pub matrix: quire_core::rbac::Matrix,
 }
 
 impl Caller {
@@ -48,6 +50,7 @@ impl Caller {
         password_changed_at: Option<std::time::SystemTime>,
         ip_allowlist: quire_core::network::IpAllowlist,
         lifecycle: crate::directory::Lifecycle,
+        matrix: quire_core::rbac::Matrix,
     ) -> Self {
         Caller {
             user_id,
@@ -60,6 +63,7 @@ impl Caller {
             mfa_enrolled_at: None,
             ip_allowlist,
             lifecycle,
+            matrix,
         }
     }
 
@@ -79,6 +83,11 @@ impl Caller {
     /// Whether the password has expired at `now`.
     pub fn password_expired(&self, now: std::time::SystemTime) -> bool {
         self.password_expires_at().is_none_or(|expires| now >= expires)
+    }
+
+    /// Whether the caller's role grants `permission` in their organisation's matrix (RBAC-1).
+    pub fn grants(&self, permission: quire_core::rbac::Permission) -> bool {
+        self.matrix.grants(self.role, permission)
     }
 
     /// The session the request's token belongs to (`crate::sessions`), which admitted it.
@@ -142,6 +151,7 @@ mod tests {
             None,
             Default::default(),
             crate::directory::Lifecycle::Active,
+            Default::default(),
         );
         let actor = caller.actor();
         assert_eq!((actor.user_id.as_str(), actor.role.as_str()), ("u1", "Owner"));
@@ -164,6 +174,7 @@ mod tests {
                 changed,
                 Default::default(),
                 crate::directory::Lifecycle::Active,
+                Default::default(),
             )
         };
         let known = caller(Some(set));

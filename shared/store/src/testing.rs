@@ -86,6 +86,7 @@ pub fn caller(org: &OrgId, user: &UserId, role: quire_core::rbac::Role) -> crate
         Some(std::time::SystemTime::now()),
         Default::default(),
         crate::directory::Lifecycle::Active,
+        Default::default(),
     )
 }
 

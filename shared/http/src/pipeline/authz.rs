@@ -1,4 +1,6 @@
-//! Layer 15: authorisation. The route's declared permission against the caller's current role.
+//! Layer 15: authorisation. The route's declared permission against the caller's current role,
+//! in their organisation's permission matrix (RBAC-1: the default, with what it adjusted; read
+//! with the organisation's record in the tenant layer's reads).
 
 use super::stage::Stage;
 use crate::problem::Problem;
@@ -25,7 +27,7 @@ impl Stage for Authorize {
                     .extensions()
                     .get::<Caller>()
                     .ok_or_else(|| Problem::internal("authorisation before tenant context"))?;
-                if caller.role.grants(permission) {
+                if caller.grants(permission) {
                     Ok(req)
                 } else {
                     Err(Problem::forbidden(format!(
