@@ -26,6 +26,14 @@ use quire_store::Lifecycle;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The 429 of every route a failed sign-in step counts against the address's limit.
+const SIGN_IN_LIMITED: &str = "too many failed sign-ins from this address in the current window \
+     (`too-many-requests`, with `Retry-After` in seconds), or Cognito's request quota";
+
+/// The 403 of a challenge's answer (ORG-3).
+const ANSWER_OUTSIDE_ALLOWLIST: &str = "refused by the request filter (`request-refused`), or the \
+     answer came from outside the organisation's IP allowlist (`ip-not-allowed`)";
+
 pub fn routes() -> Router {
     Router::new(vec![
         Route::new(
@@ -45,11 +53,7 @@ pub fn routes() -> Router {
             "the email or password is not correct, or the account is locked after consecutive \
          failures (`invalid-credentials`: the same answer for each, and for an unknown email)",
         )
-        .problem(
-            "429",
-            "too many failed sign-ins from this address in the current window (`too-many-requests`, \
-         with `Retry-After` in seconds), or Cognito's request quota",
-        )
+        .problem("429", SIGN_IN_LIMITED)
         .problem(
             "403",
             "refused by the request filter (`request-refused`), or the password was right but the \
@@ -74,16 +78,8 @@ pub fn routes() -> Router {
             "the code is not correct, the challenge is unknown, used or expired (3 minutes), or the \
              account is locked after consecutive failures (`invalid-credentials`: one answer)",
         )
-        .problem(
-            "429",
-            "too many failed sign-ins from this address in the current window (`too-many-requests`, \
-             with `Retry-After` in seconds), or Cognito's request quota",
-        )
-        .problem(
-            "403",
-            "refused by the request filter (`request-refused`), or the answer came from outside \
-             the organisation's IP allowlist (`ip-not-allowed`)",
-        )
+        .problem("429", SIGN_IN_LIMITED)
+        .problem("403", ANSWER_OUTSIDE_ALLOWLIST)
         .accepts_body(8 * 1024),
         Route::new(
             Method::POST,
@@ -109,16 +105,8 @@ pub fn routes() -> Router {
              after consecutive failures (`invalid-credentials`: one answer); or the new password \
              was set but the sign-in could not be completed (`unauthorized`: sign in with it)",
         )
-        .problem(
-            "429",
-            "too many failed sign-ins from this address in the current window (`too-many-requests`, \
-             with `Retry-After` in seconds), or Cognito's request quota",
-        )
-        .problem(
-            "403",
-            "refused by the request filter (`request-refused`), or the answer came from outside \
-             the organisation's IP allowlist (`ip-not-allowed`)",
-        )
+        .problem("429", SIGN_IN_LIMITED)
+        .problem("403", ANSWER_OUTSIDE_ALLOWLIST)
         .accepts_body(8 * 1024),
         Route::new(
             Method::POST,

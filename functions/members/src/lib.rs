@@ -151,10 +151,7 @@ struct RoleChange {
 /// `{"Admin": null}`).
 fn role_named<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
     let name = String::deserialize(deserializer)?;
-    Role::ALL
-        .into_iter()
-        .find(|role| role.as_str() == name)
-        .ok_or_else(|| serde::de::Error::custom("role: must be one of Owner, Admin, User, Viewer"))
+    Role::named(&name).ok_or_else(|| serde::de::Error::custom("role: must be one of Owner, Admin, User, Viewer"))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

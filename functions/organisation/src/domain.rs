@@ -2,7 +2,7 @@
 //! value (parse, don't validate), and the change a `PATCH /organisation` body asks for.
 
 use quire_core::network::IpAllowlist;
-use quire_core::rbac::{Permission, Role};
+use quire_core::rbac::Permission;
 use quire_core::text::Reason;
 use quire_http::identity::OrganisationName;
 use quire_store::organisation::OrganisationChange;
@@ -194,9 +194,7 @@ fn permission_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Pe
     let names = Vec::<String>::deserialize(deserializer)?;
     let mut permissions = Vec::with_capacity(names.len());
     for name in names {
-        let permission = Permission::ALL
-            .into_iter()
-            .find(|p| p.as_str() == name)
+        let permission = Permission::named(&name)
             .ok_or_else(|| D::Error::custom(format!("permissions: `{}` is not a permission", sanitize(&name))))?;
         if permissions.contains(&permission) {
             return Err(D::Error::custom(format!("permissions: `{name}` is given twice")));
@@ -209,11 +207,6 @@ fn permission_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Pe
 /// Client text in an error message: one line, cut short.
 fn sanitize(text: &str) -> String {
     quire_core::text::sanitize_line(text, 64)
-}
-
-/// A role named in a path: `Owner`, `Admin`, `User` or `Viewer`.
-pub fn role_named(name: &str) -> Option<Role> {
-    Role::ALL.into_iter().find(|role| role.as_str() == name)
 }
 
 #[cfg(test)]

@@ -183,7 +183,7 @@ async fn get_roles(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResu
 /// as `organisation.updated` with the reason. Applies on every member's next request.
 async fn put_role(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let role = domain::role_named(ctx.param("role")?).ok_or_else(Problem::not_found)?;
+    let role = Role::named(ctx.param("role")?).ok_or_else(Problem::not_found)?;
     let input: RolePermissions = parse_body(&req)?;
     let current = app.store.organisation(caller.scope()).await?;
     require_match(&req, current.version())?;

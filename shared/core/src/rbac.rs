@@ -16,6 +16,11 @@ pub enum Role {
 impl Role {
     pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::User, Role::Viewer];
 
+    /// The role a name names (`Owner`, `Admin`, `User`, `Viewer`: exactly [`Role::as_str`]).
+    pub fn named(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "Owner",
@@ -114,6 +119,11 @@ impl Permission {
         Permission::OrganisationRead,
         Permission::OrganisationManage,
     ];
+
+    /// The permission a name names (exactly [`Permission::as_str`]).
+    pub fn named(name: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.as_str() == name)
+    }
 
     /// The permission's name, as the API and the stored matrix write it.
     pub fn as_str(self) -> &'static str {
@@ -445,7 +455,14 @@ mod tests {
     fn a_permissions_name_is_its_serialised_name() {
         for permission in Permission::ALL {
             assert_eq!(serde_json::to_value(permission).unwrap(), permission.as_str());
+            assert_eq!(Permission::named(permission.as_str()), Some(permission));
         }
+        for role in Role::ALL {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(Role::named(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::named("owner"), None);
+        assert_eq!(Permission::named("documentread"), None);
     }
 
     #[test]

@@ -176,10 +176,7 @@ fn lenient_matrix<'de, D: serde::Deserializer<'de>>(
     Ok(stored
         .into_iter()
         .map(|(role, names)| {
-            let known = names
-                .iter()
-                .filter_map(|name| Permission::ALL.into_iter().find(|p| p.as_str() == name))
-                .collect();
+            let known = names.iter().filter_map(|name| Permission::named(name)).collect();
             (role, known)
         })
         .collect())
@@ -227,12 +224,11 @@ impl Organisation {
 
     /// Its permission matrix (RBAC-1): the default with the roles it adjusted.
     pub fn matrix(&self) -> Matrix {
-        Matrix::with(self.role_permissions.iter().filter_map(|(name, grants)| {
-            Role::ALL
-                .into_iter()
-                .find(|r| r.as_str() == name)
-                .map(|role| (role, grants.clone()))
-        }))
+        Matrix::with(
+            self.role_permissions
+                .iter()
+                .filter_map(|(name, grants)| Role::named(name).map(|role| (role, grants.clone()))),
+        )
     }
 
     /// What its status means at `now` (ORG-1).
@@ -267,10 +263,6 @@ impl Organisation {
 
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub fn status(&self) -> OrgStatus {
-        self.status
     }
 
     /// The idle session limit it set, in minutes, as stored (the bounds apply when it is used).

@@ -55,9 +55,7 @@ mod verification;
 mod writer;
 
 pub use audit_log::{AuditPage, Listed, PAGE_BLOB_BYTES};
-pub use directory::{
-    CallerRefused, Lifecycle, MemberStatus, Membership, NewMember, OrgStatus, Organisation, TRIAL_GRACE,
-};
+pub use directory::{CallerRefused, Lifecycle, MemberStatus, Membership, NewMember, OrgStatus, Organisation};
 pub use keys::{Collection, ObjectKey, ObjectKind};
 pub use transaction::{AuditContext, Stored, Transaction};
 pub use verification::{
@@ -286,6 +284,15 @@ pub(crate) fn to_item<T: Serialize>(value: &T, key: &Key) -> Result<Item, StoreE
     let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     item.extend(key.to_map());
     Ok(item)
+}
+
+/// A unit enum's value (a status, a role) as DynamoDB stores it: its serialised name, for a
+/// condition on it.
+pub(crate) fn name_value<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {
+    match serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))? {
+        serde_json::Value::String(text) => Ok(AttributeValue::S(text)),
+        _ => Err(StoreError::Corrupt("a name is a string".into())),
+    }
 }
 
 pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {

@@ -212,13 +212,30 @@ impl Store {
         user: &UserId,
         change: MemberChange,
     ) -> Result<Result<(Membership, Option<Membership>), MemberRefused>, StoreError> {
-        let Some(current) = self.find_member(caller.scope(), user).await? else {
+        // Both memberships in one consistent `BatchGetItem`.
+        let org = caller.scope().org_id();
+        let (member_key, caller_key) = (keys::member(org, user), keys::member(org, &caller.user_id));
+        // BatchGetItem refuses a key given twice: a change of oneself reads one.
+        let wanted = if *user == caller.user_id {
+            vec![member_key.clone()]
+        } else {
+            vec![member_key.clone(), caller_key.clone()]
+        };
+        let mut found = self.batch_read(&wanted).await?;
+        let mut membership = |key: &keys::Key, of: &UserId| -> Result<Option<Membership>, StoreError> {
+            Ok(found
+                .remove(key)
+                .map(super::from_item::<Membership>)
+                .transpose()?
+                .filter(|m| m.status != MemberStatus::Removed && m.user_id == *of && m.org_id == *org))
+        };
+        let Some(current) = membership(&member_key, user)? else {
             return Ok(Err(MemberRefused::NotFound));
         };
         let caller_now = if *user == caller.user_id {
             Some(current.clone())
         } else {
-            self.find_member(caller.scope(), &caller.user_id).await?
+            membership(&caller_key, &caller.user_id)?
         };
         let Some(caller_now) = caller_now else {
             return Ok(Err(MemberRefused::CallerChanged));
@@ -255,8 +272,8 @@ impl Store {
                     &next,
                     "#role = :role AND #status = :status",
                     vec![
-                        (":role", AttributeValue::S(current.role.as_str().into())),
-                        (":status", status_value(current.status)?),
+                        (":role", super::name_value(current.role)?),
+                        (":status", super::name_value(current.status)?),
                     ],
                 )
                 .with_names(vec![("#role", "role"), ("#status", "status")])
@@ -286,8 +303,8 @@ impl Store {
                         keys::member(org, &member),
                         "#role = :checkedRole AND #status = :active",
                         vec![
-                            (":checkedRole", AttributeValue::S(role.as_str().into())),
-                            (":active", status_value(MemberStatus::Active)?),
+                            (":checkedRole", super::name_value(role)?),
+                            (":active", super::name_value(MemberStatus::Active)?),
                         ],
                     )
                     .with_names(vec![("#role", "role"), ("#status", "status")]);
@@ -318,8 +335,8 @@ impl Store {
                 .expression_attribute_names("#role", "role")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                .expression_attribute_values(":owner", AttributeValue::S(Role::Owner.as_str().into()))
-                .expression_attribute_values(":active", status_value(MemberStatus::Active)?)
+                .expression_attribute_values(":owner", super::name_value(Role::Owner)?)
+                .expression_attribute_values(":active", super::name_value(MemberStatus::Active)?)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -336,14 +353,6 @@ impl Store {
                 None => return Ok(None),
             }
         }
-    }
-}
-
-/// A member status as DynamoDB stores it (the record's serialisation).
-fn status_value(status: MemberStatus) -> Result<AttributeValue, StoreError> {
-    match serde_json::to_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))? {
-        serde_json::Value::String(text) => Ok(AttributeValue::S(text)),
-        _ => Err(StoreError::Corrupt("a member status is a string".into())),
     }
 }
 

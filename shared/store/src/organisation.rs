@@ -77,14 +77,6 @@ const LATER_WITH_TRIAL: &str =
 const LATER_WITHOUT_TRIAL: &str =
     "attribute_exists(pk) AND #version = :expected AND #status = :status AND attribute_not_exists(#trialEndsAt)";
 
-/// A status as DynamoDB stores it (the record's serialisation).
-fn status_value(status: crate::OrgStatus) -> Result<AttributeValue, StoreError> {
-    match serde_json::to_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))? {
-        serde_json::Value::String(text) => Ok(AttributeValue::S(text)),
-        _ => Err(StoreError::Corrupt("a status is a string".into())),
-    }
-}
-
 impl Store {
     /// The caller's organisation's record, read consistently.
     ///
@@ -135,7 +127,7 @@ impl Store {
         };
         let mut values = vec![
             (":expected", AttributeValue::N(current.version.to_string())),
-            (":status", status_value(current.status)?),
+            (":status", super::name_value(current.status)?),
         ];
         if let Some(ends) = current.trial_ends_at {
             values.push((":trialEndsAt", AttributeValue::N(ends.to_string())));
