@@ -64,6 +64,11 @@ ACTIONS = {
     "member.role.changed",
     "member.deactivated",
     "member.reactivated",
+    "invitation.created",
+    "invitation.revoked",
+    "invitation.used",
+    "join.refused",
+    "join.requested",
 }
 
 

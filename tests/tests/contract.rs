@@ -544,6 +544,65 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         check(Method::POST, &format!("/members/{{userId}}/{change}"), &reply);
     }
 
+    // Invitations: made (and a bound refused), listed, used by a join, a wrong code, revoked.
+    let made = h
+        .call(
+            Method::POST,
+            "/invitations",
+            Some(&token),
+            Some(json!({"role": "User", "uses": 2, "expiresInHours": 1})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    check(Method::POST, "/invitations", &made);
+    let too_many = h
+        .call(
+            Method::POST,
+            "/invitations",
+            Some(&token),
+            Some(json!({"role": "User", "uses": 101, "expiresInHours": 1})),
+        )
+        .await;
+    too_many.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    check(Method::POST, "/invitations", &too_many);
+    check(
+        Method::GET,
+        "/invitations",
+        &h.call(Method::GET, "/invitations?limit=1", Some(&token), None).await,
+    );
+    let code = made.body["code"].as_str().unwrap().to_owned();
+    let joiner = format!("contract-join-{}@example.test", uuid::Uuid::new_v4().simple());
+    let join = |code: String| {
+        let body = json!({"code": code, "email": joiner, "password": h.password, "displayName": "J"});
+        async move {
+            h.call_from(
+                quire_blackbox_tests::fresh_address(),
+                Method::POST,
+                "/auth/join",
+                None,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let joined = join(code.clone()).await;
+    assert_eq!(joined.status, StatusCode::ACCEPTED, "{}", joined.text);
+    check(Method::POST, "/auth/join", &joined);
+    let wrong = join(format!(
+        "{}{}",
+        &code[..code.len() - 1],
+        if code.ends_with('0') { '1' } else { '0' }
+    ))
+    .await;
+    wrong.assert_problem(StatusCode::BAD_REQUEST, "invalid-join-code");
+    check(Method::POST, "/auth/join", &wrong);
+    let id = made.body["id"].as_str().unwrap();
+    let revoked = h
+        .call(Method::DELETE, &format!("/invitations/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    check(Method::DELETE, "/invitations/{invitationId}", &revoked);
+
     // Every operation of the document was answered at least once above.
     let mut operations = std::collections::BTreeSet::new();
     for (path, item) in document["paths"].as_object().unwrap() {

@@ -63,6 +63,10 @@ const DISABLING_CODE: &str = "REPLACE_WITH_DISABLING_CODE";
 /// The sample login (a seeded user of the local stack).
 /// The confirmation code Cognito emailed the registration samples' Owner.
 const CONFIRMATION_CODE: &str = "REPLACE_WITH_CONFIRMATION_CODE";
+/// The code of an invitation the join sample joins with, and the id of another the revocation
+/// sample revokes (both made by the samples' Owner before the replay).
+const JOIN_CODE: &str = "REPLACE_WITH_JOIN_CODE";
+const INVITATION_ID: &str = "REPLACE_WITH_INVITATION_ID";
 /// The email the registration samples register and confirm.
 const REGISTER_EMAIL: &str = "owner@newlabs.test";
 const LOGIN_EMAIL: &str = "owner@acme.test";
@@ -335,6 +339,19 @@ async fn api_samples_replay_through_their_function() {
     // One job per organisation at a time: the sample's POST starts the next one.
     h.verification_done(&token, job.body["id"].as_str().expect("job id"))
         .await;
+    let mut invitations = Vec::new();
+    for _ in 0..2 {
+        let made = h
+            .call(
+                reqwest::Method::POST,
+                "/invitations",
+                Some(&token),
+                Some(serde_json::json!({"role": "User", "uses": 1, "expiresInHours": 1})),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.text);
+        invitations.push(made.body);
+    }
     let signed_in = h.sign_in(&org.user(Role::Owner).email).await;
     // Signed in before the trail is counted: a sign-in writes its entries.
     let enrolling = h.token(&org, Role::User).await;
@@ -350,6 +367,8 @@ async fn api_samples_replay_through_their_function() {
         (BLOB_SHA256, quire_core::audit::blob::digest(&long_body)),
         (VERIFICATION_ID, job.body["id"].as_str().expect("job id").to_owned()),
         (ORIGIN_SECRET, h.origin_secret.clone()),
+        (JOIN_CODE, text(&invitations[0], "/code").to_owned()),
+        (INVITATION_ID, text(&invitations[1], "/id").to_owned()),
     ];
     // Routes declared as reading first: they must leave the trail as it was (a reading route
     // that wrote would add an entry); then the writing ones.

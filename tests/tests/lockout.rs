@@ -105,7 +105,7 @@ async fn an_unknown_account_gets_the_answers_a_known_one_gets() {
                     .reserve_attempt(&Subject::account(&email), LockoutPolicy::SIGN_IN)
                     .await
                     .expect("store");
-                refused.push(matches!(reservation, Reservation::Refused));
+                refused.push(matches!(reservation, Reservation::Refused { .. }));
             }
             refused
         })
@@ -168,7 +168,7 @@ async fn lost_outcomes_keep_nobody_out_longer_than_a_lock() {
             tokio::time::sleep(policy.lock + Duration::from_millis(1100)).await;
             let after = store.reserve_attempt(&subject, policy).await.expect("store");
             (
-                matches!(full, Reservation::Refused),
+                matches!(full, Reservation::Refused { .. }),
                 matches!(after, Reservation::Granted(_)),
             )
         })
@@ -224,7 +224,7 @@ async fn fifty_racing_attempts_never_get_more_than_the_limit_through() {
                     stack.app.store.attempt_not_judged(attempt).await.expect("store");
                     true
                 }
-                Reservation::Refused => false,
+                Reservation::Refused { .. } => false,
             };
             // The one given back does not count: the whole limit is there again, and no more.
             let mut again = 0;
@@ -239,7 +239,7 @@ async fn fifty_racing_attempts_never_get_more_than_the_limit_through() {
             (
                 count,
                 locked,
-                matches!(while_locked, Reservation::Refused),
+                matches!(while_locked, Reservation::Refused { .. }),
                 given_back,
                 again,
             )

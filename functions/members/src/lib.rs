@@ -1,19 +1,23 @@
 //! The members function: an organisation's members as its administrators manage them (RBAC-1,
 //! RBAC-4, TEN-6): listing and reading memberships, changing a role, deactivating and
-//! reactivating a member. Storage and the rules a change is judged by are
-//! `quire_store::members`; ending a member's refresh tokens at Cognito is
-//! `quire_http::identity::sign_out_everywhere`.
+//! reactivating a member; and its invitations (ORG-4): making one (its join code shown once),
+//! listing and revoking them. Storage and the rules a change is judged by are
+//! `quire_store::members` and `quire_store::invitations`; ending a member's refresh tokens at
+//! Cognito is `quire_http::identity::sign_out_everywhere`; joining with a code is the
+//! registration function's `POST /auth/join`.
 
 use http::Method;
 use lambda_http::Request;
 use quire_core::audit::Action;
 use quire_core::ids::UserId;
+use quire_core::invitation::InvitationId;
 use quire_core::rbac::Permission::{MemberRead, UserManage};
 use quire_core::rbac::{AssignRefused, Role};
 use quire_core::text::Reason;
-use quire_http::json::{ok, page_request, parse_body};
+use quire_http::json::{ok, page_request, parse_body, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{identity, Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::invitations::{Invitation, InvitationRefused, InvitationState, NewInvitation, MAX_USES};
 use quire_store::members::{Judged, MemberChange, MemberChanged, MemberRefused};
 use quire_store::{Lifecycle, MemberStatus, Membership, Page};
 use serde::{Deserialize, Serialize};
@@ -102,6 +106,61 @@ pub fn routes() -> Router {
              (`role-not-grantable`), or any refusal of the pipeline",
         )
         .accepts_body(BODY_LIMIT),
+        Route::new(
+            Method::POST,
+            "/invitations",
+            Access::Requires(UserManage),
+            Module::Platform,
+            Effect::Writes(&[Action::InvitationCreated]),
+            create_invitation,
+        )
+        .request_schema::<InvitationRequest>()
+        .response_schema::<CreatedInvitation>()
+        .problem(
+            "400",
+            "the request is malformed or out of bounds (`invalid-body`, naming the field: uses 1 \
+             to 100, expiresInHours 1 to 336)",
+        )
+        .problem(
+            "403",
+            "the role holds a permission the caller does not, or only an Owner may invite an Owner \
+             (`role-not-grantable`), or any refusal of the pipeline",
+        )
+        .problem(
+            "409",
+            "the caller's own role or status changed while the request was made (`conflict`)",
+        )
+        .accepts_body(BODY_LIMIT),
+        Route::new(
+            Method::GET,
+            "/invitations",
+            Access::Requires(MemberRead),
+            Module::Platform,
+            Effect::Reads,
+            list_invitations,
+        )
+        .pages()
+        .response_schema::<Page<InvitationView>>(),
+        Route::new(
+            Method::DELETE,
+            "/invitations/{invitationId}",
+            Access::Requires(UserManage),
+            Module::Platform,
+            Effect::Writes(&[Action::InvitationRevoked]),
+            revoke_invitation,
+        )
+        .response_schema::<InvitationView>()
+        .problem(
+            "403",
+            "the invitation's role holds a permission the caller does not, or is an Owner's and \
+             the caller is not (`role-not-grantable`), or any refusal of the pipeline",
+        )
+        .problem(
+            "409",
+            "the caller's own role or status changed while the request was made (`conflict`)",
+        )
+        // Revoking a leaked code contains a compromise: allowed while read-only (ORG-1).
+        .while_read_only(),
     ])
     .expect("members route table")
 }
@@ -250,5 +309,148 @@ fn problem(caller: &quire_store::tenant::Caller, refused: MemberRefused) -> Prob
         }
         MemberRefused::ReadOnly if matches!(caller.lifecycle, Lifecycle::TrialEnded { .. }) => Problem::trial_ended(),
         MemberRefused::ReadOnly => Problem::organisation_suspended(),
+    }
+}
+
+/// The longest an invitation may be valid, in hours (14 days).
+const MAX_HOURS: u32 = 336;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct InvitationRequest {
+    /// The role the invitation gives: `Owner`, `Admin`, `User` or `Viewer`.
+    #[schema(value_type = String)]
+    #[serde(deserialize_with = "role_named")]
+    role: Role,
+    /// The only email that may join with it; absent, anyone holding the code may.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Email)]
+    email: Option<identity::Email>,
+    /// How many people may join with it: 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
+    uses: u32,
+    /// How long it stays valid from now, in hours: 1 to 336 (14 days).
+    #[schema(minimum = 1, maximum = 336)]
+    expires_in_hours: u32,
+}
+
+/// An invitation as its organisation's administrators see it (never its code).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct InvitationView {
+    /// 16 hex digits.
+    id: String,
+    /// `Owner`, `Admin`, `User` or `Viewer`.
+    role: &'static str,
+    /// The only email that may join with it; `null`: anyone holding the code may.
+    email: Option<String>,
+    uses: u32,
+    used: u32,
+    /// `open`, `used-up`, `expired` or `revoked`.
+    state: InvitationState,
+    /// RFC 3339, UTC.
+    created_at: String,
+    /// The user id of the administrator who made it.
+    created_by: String,
+    /// RFC 3339, UTC.
+    expires_at: String,
+    /// RFC 3339, UTC; `null` unless it was revoked.
+    revoked_at: Option<String>,
+}
+
+fn rfc3339(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+impl InvitationView {
+    fn of(invitation: &Invitation) -> Self {
+        InvitationView {
+            id: invitation.id().to_string(),
+            role: invitation.role().as_str(),
+            email: invitation.email().map(str::to_owned),
+            uses: invitation.uses(),
+            used: invitation.used(),
+            state: invitation.state(std::time::SystemTime::now()),
+            created_at: rfc3339(invitation.created_at()),
+            created_by: invitation.created_by().to_owned(),
+            expires_at: rfc3339(invitation.expires_at()),
+            revoked_at: invitation.revoked_at().map(rfc3339),
+        }
+    }
+}
+
+/// A new invitation, with the code to hand out: shown here once, never again.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct CreatedInvitation {
+    #[serde(flatten)]
+    invitation: InvitationView,
+    /// The join code (`<organisation>.<invitation>.<secret>`) for `POST /auth/join`. Quire keeps
+    /// only the SHA-256 of its secret: it cannot be shown again.
+    code: String,
+}
+
+async fn create_invitation(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: InvitationRequest = parse_body(&req)?;
+    if !(1..=MAX_USES).contains(&input.uses) {
+        return Err(Problem::invalid_body("uses: must be 1 to 100", Some("uses")));
+    }
+    if !(1..=MAX_HOURS).contains(&input.expires_in_hours) {
+        return Err(Problem::invalid_body(
+            "expiresInHours: must be 1 to 336",
+            Some("expiresInHours"),
+        ));
+    }
+    let caller = ctx.caller()?;
+    let new = NewInvitation {
+        role: input.role,
+        email: input.email.as_ref().map(identity::Email::as_str),
+        uses: input.uses,
+        valid_for: std::time::Duration::from_secs(u64::from(input.expires_in_hours) * 3600),
+    };
+    match app.store.create_invitation(caller, ctx.audit_context()?, new).await? {
+        Ok((invitation, code)) => respond(
+            http::StatusCode::CREATED,
+            &CreatedInvitation {
+                invitation: InvitationView::of(&invitation),
+                code: code.expose(),
+            },
+        ),
+        Err(refused) => Err(invitation_problem(refused)),
+    }
+}
+
+async fn list_invitations(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let page = app.store.list_invitations(caller.scope(), &page_request(&req)?).await?;
+    ok(&Page {
+        items: page.items.iter().map(InvitationView::of).collect(),
+        next: page.next,
+    })
+}
+
+async fn revoke_invitation(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    // Another organisation's invitation, or no one's, is a 404 (TEN-3).
+    let id = InvitationId::parse(ctx.param("invitationId")?).map_err(|_| Problem::not_found())?;
+    match app.store.revoke_invitation(caller, ctx.audit_context()?, &id).await? {
+        Ok(invitation) => ok(&InvitationView::of(&invitation)),
+        Err(refused) => Err(invitation_problem(refused)),
+    }
+}
+
+fn invitation_problem(refused: InvitationRefused) -> Problem {
+    match refused {
+        InvitationRefused::NotFound => Problem::not_found(),
+        InvitationRefused::NotPermitted(AssignRefused::OwnersOnly) => {
+            Problem::role_not_grantable("only an Owner may invite an Owner or revoke an Owner's invitation")
+        }
+        InvitationRefused::NotPermitted(AssignRefused::BeyondOwnGrants) => {
+            Problem::role_not_grantable("the role holds a permission you do not hold")
+        }
+        InvitationRefused::CallerChanged => {
+            Problem::conflict("your own role or status changed while this request was made; send it again")
+        }
+        InvitationRefused::OutOfBounds => Problem::invalid_body("uses or expiresInHours out of bounds", None),
     }
 }

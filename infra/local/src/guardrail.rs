@@ -405,7 +405,7 @@ pub fn violations(template: &RouteSet, declared: &RouteSet) -> Vec<String> {
 
 /// Text that builds a storage key: a DynamoDB partition or sort key of Quire's layout, or an S3
 /// tenant prefix. Only the store crate's key module may hold it (TEN-2, TEN-4).
-pub const KEY_PATTERNS: [&str; 15] = [
+pub const KEY_PATTERNS: [&str; 16] = [
     "\"ORG#",
     "ORG#{",
     "#OUTBOX",
@@ -421,6 +421,7 @@ pub const KEY_PATTERNS: [&str; 15] = [
     "\"tenants/",
     "CURSOR_KEY",
     "\"ATTEMPTS#",
+    "\"JOIN#",
 ];
 
 /// Every line of Rust source under `root` (outside build output, hidden directories and the
@@ -629,7 +630,9 @@ mod tests {
     /// registration records (decision 35): no sign-in, document, audit or administration
     /// function can make a user or take over an email. An organisation's profile is written by
     /// its registration and by the organisation function (its settings); its memberships by
-    /// its registration and by the members function (roles and status), no other. A template
+    /// its registration and by the members function (roles and status), no other; its
+    /// invitations by the members function (made, revoked) and the registration function (a
+    /// join spends a use), no other. A template
     /// that granted another function one of them fails here.
     ///
     /// Proves: OPS-1
@@ -643,7 +646,16 @@ mod tests {
             data_table_writers(&template(), "ORG#org-1#MEMBER").unwrap(),
             ["RegistrationFunction", "MembersFunction"]
         );
-        for key in ["ORG#org-1#REGISTRATION", "USER#user-1", "ACCOUNT#account#digest"] {
+        assert_eq!(
+            data_table_writers(&template(), "ORG#org-1#INVITATION").unwrap(),
+            ["RegistrationFunction", "MembersFunction"]
+        );
+        for key in [
+            "ORG#org-1#REGISTRATION",
+            "USER#user-1",
+            "ACCOUNT#account#digest",
+            "JOIN#account#digest",
+        ] {
             assert_eq!(
                 data_table_writers(&template(), key).unwrap(),
                 ["RegistrationFunction"],
@@ -676,7 +688,8 @@ mod tests {
                 "POST /auth/sessions/revoke",
                 "PATCH /organisation",
                 "PATCH /members/{userId}",
-                "POST /members/{userId}/deactivate"
+                "POST /members/{userId}/deactivate",
+                "DELETE /invitations/{invitationId}"
             ]
         );
         assert!(routes_where(|r| r.open_while_read_only && !r.effect.writes()).is_empty());

@@ -5,6 +5,7 @@
 //! | you are looking for | module |
 //! |---|---|
 //! | organisation and user ids | [`ids`] |
+//! | join codes and invitation ids | [`invitation`] |
 //! | roles, permissions, the default matrix | [`rbac`] |
 //! | audit events, canonical JSON (RFC 8785), the SHA-256 hash chain, blobs | [`audit`] |
 //! | free text made safe to record | [`text`] |
@@ -17,6 +18,7 @@
 
 pub mod audit;
 pub mod ids;
+pub mod invitation;
 pub mod network;
 pub mod password;
 pub mod rbac;

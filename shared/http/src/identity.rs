@@ -62,7 +62,9 @@ use quire_store::sessions::{Refreshed, SessionId, SessionRefused};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod join;
 mod registration;
+pub use join::{join, NewJoin};
 pub use registration::{
     confirm_registration, register, resend_confirmation, DisplayName, NewRegistration, OrganisationName,
 };
@@ -158,7 +160,7 @@ async fn guard(app: &App, ctx: &RequestCtx, email: &Email, refused: fn() -> Prob
     let subject = Subject::account(email.as_str());
     let attempt = match app.store.reserve_attempt(&subject, app.config.sign_in_lockout).await? {
         Reservation::Granted(attempt) => attempt,
-        Reservation::Refused => return Err(refused()),
+        Reservation::Refused { .. } => return Err(refused()),
     };
     let account = app.store.account(email.as_str()).await?;
     let mut events: Vec<(Action, Value)> = Vec::new();
@@ -188,7 +190,7 @@ async fn guard_code(
     let slot = within_limit(app, ctx, limit, &Subject::address(address), &Account::client(address)).await?;
     match app.store.reserve_attempt(subject, app.config.sign_in_lockout).await? {
         Reservation::Granted(attempt) => Ok((slot, attempt)),
-        Reservation::Refused => Err(refused()),
+        Reservation::Refused { .. } => Err(refused()),
     }
 }
 
@@ -1190,7 +1192,7 @@ async fn reserve_own_attempt(
         .await?
     {
         Reservation::Granted(attempt) => attempt,
-        Reservation::Refused => return Err(refused()),
+        Reservation::Refused { .. } => return Err(refused()),
     };
     let mut events: Vec<(Action, Value)> = Vec::new();
     if let Some(ended) = attempt.ended_lock() {

@@ -133,8 +133,8 @@ impl Problem {
             StatusCode::BAD_REQUEST,
             "invalid-code",
             "Invalid code",
-            "the code and password do not confirm a registration of this email, or the code has \
-             expired; ask for a new one",
+            "the code and password do not confirm a registration or join of this email, or the \
+             code has expired; ask for a new one",
         )
         .with("field", "code")
     }
@@ -292,6 +292,46 @@ impl Problem {
             "Role not grantable",
             detail,
         )
+    }
+
+    /// A join code that does not join (ORG-4): no such invitation or not its secret, expired,
+    /// used up, revoked, or the organisation takes no new members now: one answer for each.
+    pub fn invalid_join_code() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-join-code",
+            "Invalid join code",
+            "the code joins no one: it is wrong, expired, used up or revoked, its maker may no \
+             longer invite, or the organisation takes no new members now; ask whoever invited you \
+             for a new one",
+        )
+        .with("field", "code")
+    }
+
+    /// The joiner proved their email, but the invitation they joined with no longer joins
+    /// anyone (ORG-4): its uses spent by others who confirmed first, revoked, expired, its
+    /// maker's authority changed, or the organisation takes no new members now. Told only to
+    /// whoever proved the email and the password.
+    pub fn invitation_closed() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "invitation-closed",
+            "Invitation closed",
+            "the invitation you joined with no longer admits anyone (its uses spent, revoked, \
+             expired, its maker may no longer invite, or the organisation takes no new members \
+             now); ask for a new invitation and join again with its code",
+        )
+    }
+
+    /// The invitation is bound to another email (ORG-4): told only to a holder of its code.
+    pub fn email_not_invited() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "email-not-invited",
+            "Email not invited",
+            "this invitation is for another email; join with the email it was sent to",
+        )
+        .with("field", "email")
     }
 
     /// The organisation's last active Owner cannot be demoted or deactivated (RBAC-1).

@@ -195,7 +195,7 @@ impl Account {
 }
 
 /// Someone not signed in, named only by the email they typed (if any).
-fn anonymous(email: &str) -> Actor {
+pub(crate) fn anonymous(email: &str) -> Actor {
     Actor {
         user_id: "anonymous".into(),
         display_name: String::new(),

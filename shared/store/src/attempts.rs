@@ -38,6 +38,13 @@ impl LockoutPolicy {
         max_failures: 5,
         lock: Duration::from_secs(15 * 60),
     };
+
+    /// RATE-3: five failed join codes from one address, or against one invitation, start a
+    /// fifteen-minute cooldown.
+    pub const JOIN_CODE: LockoutPolicy = LockoutPolicy {
+        max_failures: 5,
+        lock: Duration::from_secs(15 * 60),
+    };
 }
 
 /// Who is being guessed at: what names it, hashed (the clear text is never stored).
@@ -86,6 +93,19 @@ impl Subject {
             Err(_) => ip.to_owned(),
         };
         Subject::of("address", &key)
+    }
+
+    /// A client's failed join codes (RATE-3), by its address counted as [`Subject::address`]
+    /// counts it (an IPv6 client by its /64).
+    pub fn join_address(ip: &str) -> Self {
+        let Subject(address) = Subject::address(ip);
+        Subject::of("join-address", &address)
+    }
+
+    /// One invitation's failed join codes (RATE-3), by its organisation and id: a guess at its
+    /// secret is counted against it whatever the address.
+    pub fn join_code(org: &quire_core::ids::OrgId, invitation: &quire_core::invitation::InvitationId) -> Self {
+        Subject::of("join-code", &format!("{org}.{invitation}"))
     }
 
     fn of(kind: &str, name: &str) -> Self {
@@ -137,8 +157,11 @@ fn at(seconds: u64) -> SystemTime {
 #[derive(Debug)]
 pub enum Reservation {
     Granted(Attempt),
-    /// Locked, or as many attempts as the limit are already counted or in flight.
-    Refused,
+    /// Locked (until `locked_until`), or as many attempts as the limit are already counted or
+    /// in flight (`None`: their outcomes end it, or a lock one of them starts).
+    Refused {
+        locked_until: Option<SystemTime>,
+    },
 }
 
 /// What a failed attempt did.
@@ -205,21 +228,24 @@ impl Store {
     /// starts again at this attempt, so a lost outcome keeps nobody out longer than a lock.
     async fn when_full(&self, subject: &Subject, policy: LockoutPolicy, now: u64) -> Result<Reservation, StoreError> {
         let key = keys::attempts(subject);
+        let refused = Reservation::Refused { locked_until: None };
         let Some(item) = self.read(&self.data_table, &key).await? else {
-            return Ok(Reservation::Refused);
+            return Ok(refused);
         };
         let ended_lock = seconds(&item, "lockedUntil");
-        if ended_lock.is_some_and(|until| until > now) {
-            return Ok(Reservation::Refused);
+        if let Some(until) = ended_lock.filter(|until| *until > now) {
+            return Ok(Reservation::Refused {
+                locked_until: Some(at(until)),
+            });
         }
         let Some(last) = item.get("lastAttemptAt").and_then(|n| n.as_n().ok()).cloned() else {
-            return Ok(Reservation::Refused);
+            return Ok(refused);
         };
         if last
             .parse::<u64>()
             .map_or(true, |last| last.saturating_add(policy.lock.as_secs()) > now)
         {
-            return Ok(Reservation::Refused);
+            return Ok(refused);
         }
         let restarted = self
             .ddb
@@ -242,7 +268,7 @@ impl Store {
                 ended_lock,
             })),
             // Another attempt came first: this one is refused, as it would have been.
-            Err(error) if is_condition_failure(&error) => Ok(Reservation::Refused),
+            Err(error) if is_condition_failure(&error) => Ok(refused),
             Err(error) => Err(StoreError::aws(error)),
         }
     }

@@ -57,6 +57,12 @@ impl Lifecycle {
         matches!(self, Lifecycle::TrialEnded { .. } | Lifecycle::Suspended)
     }
 
+    /// Whether it serves everything its members' roles allow (active, or on trial before its
+    /// end): what taking new members needs.
+    pub fn serves_everything(self) -> bool {
+        matches!(self, Lifecycle::Active | Lifecycle::Trial { .. })
+    }
+
     /// Whether its members are admitted at all (signed in, their sessions refreshed).
     pub fn admits_members(self) -> bool {
         self != Lifecycle::Closed

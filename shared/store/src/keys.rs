@@ -56,6 +56,12 @@ impl Key {
         self.pk.starts_with("USER#") || self.pk.starts_with("ACCOUNT#")
     }
 
+    /// A join awaiting confirmation (`pending_join`): written beside the platform's own trail
+    /// only, never a tenant's.
+    pub fn is_pending_join(&self) -> bool {
+        self.pk.starts_with("JOIN#")
+    }
+
     pub fn from_map(item: &HashMap<String, AttributeValue>) -> Option<Self> {
         Some(Key {
             pk: item.get("pk")?.as_s().ok()?.clone(),
@@ -82,6 +88,16 @@ pub(crate) fn organisation(org: &OrgId) -> Key {
 /// function alone.
 pub(crate) fn registration(org: &OrgId) -> Key {
     Key::new(format!("{}#REGISTRATION", tenant(org)), "REGISTRATION")
+}
+
+/// An organisation's invitation (`crate::invitations`).
+pub(crate) fn invitation(org: &OrgId, id: &quire_core::invitation::InvitationId) -> Key {
+    Key::new(invitations(org), id.as_str())
+}
+
+/// The partition of an organisation's invitations, one item per invitation by id.
+pub(crate) fn invitations(org: &OrgId) -> String {
+    format!("{}#INVITATION", tenant(org))
 }
 
 pub(crate) fn member(org: &OrgId, user: &UserId) -> Key {
@@ -128,6 +144,12 @@ pub(crate) fn revocation(org: &OrgId, user: &UserId) -> Key {
 /// subject is named by a digest, never in clear.
 pub(crate) fn attempts(subject: &crate::attempts::Subject) -> Key {
     Key::new(format!("ATTEMPTS#{}", subject.key_part()), "COUNT")
+}
+
+/// A join awaiting its email's confirmation (`crate::invitations`), outside every tenant, by
+/// the email's digest (`Subject::account`): the organisation sees a join only once confirmed.
+pub(crate) fn pending_join(subject: &crate::attempts::Subject) -> Key {
+    Key::new(format!("JOIN#{}", subject.key_part()), "JOIN")
 }
 
 /// The account directory: which user and organisation a sign-in email names, by the email's

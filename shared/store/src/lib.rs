@@ -18,6 +18,7 @@
 //! | organisations and memberships | `directory` |
 //! | an organisation's settings, as its administrators change them | [`organisation`] |
 //! | an organisation's members, as its administrators manage them (the last-Owner rule) | [`members`] |
+//! | invitations and joining with a code (pending until the joiner confirms their email) | [`invitations`] |
 //! | registering an organisation: pending until its Owner confirms their email | [`registration`] |
 //! | reading a tenant's chain, its blobs | `audit_log` |
 //! | the chain's append, quarantine, reconciler (feature `chain-writer`) | `writer` |
@@ -33,6 +34,7 @@ pub mod challenges;
 mod cursor;
 mod directory;
 pub mod idempotency;
+pub mod invitations;
 mod keys;
 pub mod limits;
 pub mod members;

@@ -114,6 +114,15 @@ impl RateLimit {
         window: Duration::from_secs(15 * 60),
     };
 
+    /// Joins with a code per client address: 10 per 15 minutes (ORG-4), every well-formed
+    /// attempt counted (each may make Cognito send an email; failed codes are counted apart,
+    /// `crate::attempts::LockoutPolicy::JOIN_CODE`).
+    pub const JOINS_PER_ADDRESS: RateLimit = RateLimit {
+        name: "joins-per-address",
+        max: 10,
+        window: Duration::from_secs(15 * 60),
+    };
+
     fn window_seconds(&self) -> u64 {
         self.window.as_secs().max(1)
     }

@@ -77,6 +77,36 @@ const LATER_WITH_TRIAL: &str =
 const LATER_WITHOUT_TRIAL: &str =
     "attribute_exists(pk) AND #version = :expected AND #status = :status AND attribute_not_exists(#trialEndsAt)";
 
+/// A condition expression with its values.
+pub(crate) type Condition = (&'static str, Vec<(&'static str, AttributeValue)>);
+
+/// The attribute names [`as_read`]'s condition uses.
+pub(crate) const AS_READ_NAMES: [(&str, &str); 3] = [
+    ("#version", "version"),
+    ("#status", "status"),
+    ("#trialEndsAt", "trialEndsAt"),
+];
+
+/// A condition that an organisation's record is still `current` as read: its version (a record
+/// written before versions were kept has none stored and reads as 1), status and trial end,
+/// with its values (names: [`AS_READ_NAMES`]).
+pub(crate) fn as_read(current: &Organisation) -> Result<Condition, StoreError> {
+    let condition = match (current.version == 1, current.trial_ends_at.is_some()) {
+        (true, true) => FIRST_WITH_TRIAL,
+        (true, false) => FIRST_WITHOUT_TRIAL,
+        (false, true) => LATER_WITH_TRIAL,
+        (false, false) => LATER_WITHOUT_TRIAL,
+    };
+    let mut values = vec![
+        (":expected", AttributeValue::N(current.version.to_string())),
+        (":status", super::name_value(current.status)?),
+    ];
+    if let Some(ends) = current.trial_ends_at {
+        values.push((":trialEndsAt", AttributeValue::N(ends.to_string())));
+    }
+    Ok((condition, values))
+}
+
 impl Store {
     /// The caller's organisation's record, read consistently.
     ///
@@ -119,26 +149,10 @@ impl Store {
         // version on; the status is checked as well, so that an edit that did not (made outside
         // Quire) is not undone either. A record written before versions were kept has none
         // stored and reads as version 1.
-        let condition = match (current.version == 1, current.trial_ends_at.is_some()) {
-            (true, true) => FIRST_WITH_TRIAL,
-            (true, false) => FIRST_WITHOUT_TRIAL,
-            (false, true) => LATER_WITH_TRIAL,
-            (false, false) => LATER_WITHOUT_TRIAL,
-        };
-        let mut values = vec![
-            (":expected", AttributeValue::N(current.version.to_string())),
-            (":status", super::name_value(current.status)?),
-        ];
-        if let Some(ends) = current.trial_ends_at {
-            values.push((":trialEndsAt", AttributeValue::N(ends.to_string())));
-        }
+        let (condition, values) = as_read(current.record())?;
         self.transaction(scope, audit)
             .put_beside_if(keys::organisation(org), &next, condition, values)
-            .with_names(vec![
-                ("#version", "version"),
-                ("#status", "status"),
-                ("#trialEndsAt", "trialEndsAt"),
-            ])
+            .with_names(AS_READ_NAMES.to_vec())
             .images(
                 Action::OrganisationUpdated,
                 Target::new("organisation", org.as_str()),

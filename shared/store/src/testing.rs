@@ -54,6 +54,11 @@ pub fn organisation(org: &OrgId) -> RawKey {
     raw(keys::organisation(org))
 }
 
+/// An organisation's invitation (`crate::invitations`).
+pub fn invitation(org: &OrgId, id: &quire_core::invitation::InvitationId) -> RawKey {
+    raw(keys::invitation(org, id))
+}
+
 /// A membership item (data table).
 pub fn member(org: &OrgId, user: &UserId) -> RawKey {
     raw(keys::member(org, user))

@@ -422,9 +422,12 @@ impl Transaction<'_> {
         // TEN-2, in release builds too: nothing of this transaction lies outside the scope.
         // A platform item written beside a tenant's change (the user and account directories)
         // names that tenant and no other.
+        // A pending join only beside the platform's own trail.
+        let names_org = |w: &Write| w.item.get("orgId").and_then(|v| v.as_s().ok()) == Some(&org.to_string());
         let in_scope = |w: &Write| {
             keys::belongs_to(&w.key, org)
-                || (w.key.is_platform() && w.item.get("orgId").and_then(|v| v.as_s().ok()) == Some(&org.to_string()))
+                || (w.key.is_platform() && names_org(w))
+                || (w.key.is_pending_join() && org.is_platform() && names_org(w))
         };
         if let Some(stray) = all.iter().find(|w| !in_scope(w)) {
             return Err(StoreError::Corrupt(format!(
@@ -593,6 +596,29 @@ mod tests {
             assert!(
                 matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("outside the tenant")),
                 "{org}: {outcome:?}"
+            );
+        }
+    }
+
+    /// A pending join (`keys::pending_join`) is written only beside the platform's own trail
+    /// and names the platform: a tenant's change cannot write one, whichever organisation it
+    /// names.
+    ///
+    /// Proves: TEN-2
+    #[tokio::test]
+    async fn a_pending_join_is_written_beside_the_platforms_trail_only() {
+        let store = offline_store();
+        let subject = crate::attempts::Subject::account("someone@example.test");
+        for (scope, named) in [("acme", "acme"), ("acme", "platform"), ("platform", "acme")] {
+            let outcome = store
+                .transaction(&TenantScope::new(OrgId::parse(scope).unwrap()), audit())
+                .put_beside(keys::pending_join(&subject), &serde_json::json!({"orgId": named}))
+                .event(Action::MemberAdded, Target::new("account", "x"), &serde_json::json!({}))
+                .commit()
+                .await;
+            assert!(
+                matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("outside the tenant")),
+                "{scope} naming {named}: {outcome:?}"
             );
         }
     }

@@ -145,12 +145,34 @@ pub enum Action {
     /// reason.
     #[serde(rename = "member.reactivated")]
     MemberReactivated,
+    /// An administrator made an invitation (ORG-4; `after`: its role, bound email, uses and
+    /// expiry; never its code, which only its creator sees, once).
+    #[serde(rename = "invitation.created")]
+    InvitationCreated,
+    /// An administrator revoked an invitation: its code joins no one from now (`before` and
+    /// `after`: the invitation).
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked,
+    /// A joiner confirmed their email: one of the invitation's uses is spent (`before` and
+    /// `after`: the invitation); `member.added` follows in the same transaction.
+    #[serde(rename = "invitation.used")]
+    InvitationUsed,
+    /// A join was refused (`after.reason`, kept internal; `after.lockedUntil` when this failure
+    /// started a cooldown): in the invitation's organisation's trail when the code's secret was
+    /// right, otherwise in the platform's.
+    #[serde(rename = "join.refused")]
+    JoinRefused,
+    /// A join code opened an invitation and Cognito made the joiner's user, unconfirmed
+    /// (`after`: the organisation and invitation): in the platform's trail, as the organisation
+    /// sees a join only once its email is confirmed.
+    #[serde(rename = "join.requested")]
+    JoinRequested,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 41] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -187,6 +209,11 @@ impl Action {
         Action::MemberRoleChanged,
         Action::MemberDeactivated,
         Action::MemberReactivated,
+        Action::InvitationCreated,
+        Action::InvitationRevoked,
+        Action::InvitationUsed,
+        Action::JoinRefused,
+        Action::JoinRequested,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -243,7 +270,7 @@ impl Action {
     /// Owner in the new trail; a refusal or a rate limit's trip in the platform's; the
     /// confirmation, its refused codes and requests for new ones in the account's trail; the
     /// expiry of an unconfirmed registration whose email registers again, in its trail.
-    pub const REGISTRATION: [Action; 8] = [
+    pub const REGISTRATION: [Action; 10] = [
         Action::OrganisationRegistered,
         Action::MemberAdded,
         Action::RegistrationRefused,
@@ -252,6 +279,20 @@ impl Action {
         Action::RegistrationCodeRequested,
         Action::RegistrationExpired,
         Action::RateLimitTripped,
+        // A joiner's confirmation (`POST /auth/confirm` confirms both): the spent use with the
+        // new member, or the refusal of an invitation that no longer joins anyone.
+        Action::InvitationUsed,
+        Action::JoinRefused,
+    ];
+
+    /// What joining with a code records (ORG-4, RATE-3): the pending join, a refusal or a rate
+    /// limit's trip, in the platform's trail, or a refusal in the organisation's when the
+    /// code's secret was right; the expiry of an unconfirmed identity whose email joins again.
+    pub const JOIN: [Action; 4] = [
+        Action::JoinRequested,
+        Action::JoinRefused,
+        Action::RateLimitTripped,
+        Action::RegistrationExpired,
     ];
 
     /// The stable dotted name (`document.updated`).
@@ -604,6 +645,11 @@ mod tests {
                 Action::MemberRoleChanged => 33,
                 Action::MemberDeactivated => 34,
                 Action::MemberReactivated => 35,
+                Action::InvitationCreated => 36,
+                Action::InvitationRevoked => 37,
+                Action::InvitationUsed => 38,
+                Action::JoinRefused => 39,
+                Action::JoinRequested => 40,
             };
             assert_eq!(Action::ALL[position], action);
         }

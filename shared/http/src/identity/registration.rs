@@ -84,6 +84,12 @@ impl OrganisationName {
 #[serde(try_from = "String")]
 pub struct DisplayName(String);
 
+impl DisplayName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for DisplayName {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
@@ -139,7 +145,7 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
     let mut replaces = account.closed_organisation().cloned();
     let mut reclaimed = false;
     let user = loop {
-        match sign_up(app, &new, &org, secret_hash.clone()).await {
+        match sign_up(app, (email, new.display_name, new.password), &org, secret_hash.clone()).await {
             Ok(user) => break user,
             Err(SignUpError::UsernameExistsException(_)) if !reclaimed => {
                 match reclaim(app, ctx, email, &account).await? {
@@ -151,30 +157,7 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
                 }
             }
             Err(SignUpError::UsernameExistsException(_)) => return refused(app, ctx, email, "email-taken").await,
-            Err(SignUpError::InvalidPasswordException(_)) => {
-                return Err(Problem::weak_password(&[Violation::NotAccepted]).with("field", "password"))
-            }
-            Err(SignUpError::InvalidParameterException(e)) => {
-                tracing::warn!(message = e.message().unwrap_or_default(), "SignUp refused a parameter");
-                return Err(Problem::invalid_body(
-                    "email: must be an email address the identity provider accepts",
-                    Some("email"),
-                ));
-            }
-            Err(SignUpError::TooManyRequestsException(_) | SignUpError::LimitExceededException(_)) => {
-                return Err(Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS))
-            }
-            Err(SignUpError::NotAuthorizedException(e)) => {
-                // The secret refused, or sign-up not allowed in the pool: Quire's configuration.
-                if !secret_refused(&e) {
-                    tracing::error!(
-                        message = e.message().unwrap_or_default(),
-                        "Cognito does not allow SignUp"
-                    );
-                }
-                return Err(Problem::unavailable("the identity provider refused the registration"));
-            }
-            Err(other) => return Err(Problem::unavailable(other)),
+            Err(other) => return Err(sign_up_refused(other)),
         }
     };
     let registration = Registration {
@@ -209,17 +192,48 @@ pub async fn register(app: &App, ctx: &RequestCtx, new: NewRegistration<'_>) -> 
     }
 }
 
-/// Cognito's `SignUp` of the registration's Owner: their `sub`, or Cognito's refusal.
-async fn sign_up(
+/// The answer to a `SignUp` Cognito refused for another reason than a taken email.
+pub(super) fn sign_up_refused(error: SignUpError) -> Problem {
+    match error {
+        SignUpError::InvalidPasswordException(_) => {
+            Problem::weak_password(&[Violation::NotAccepted]).with("field", "password")
+        }
+        SignUpError::InvalidParameterException(e) => {
+            tracing::warn!(message = e.message().unwrap_or_default(), "SignUp refused a parameter");
+            Problem::invalid_body(
+                "email: must be an email address the identity provider accepts",
+                Some("email"),
+            )
+        }
+        SignUpError::TooManyRequestsException(_) | SignUpError::LimitExceededException(_) => {
+            Problem::too_many_requests(COGNITO_RETRY_AFTER_SECONDS)
+        }
+        SignUpError::NotAuthorizedException(e) => {
+            // The secret refused, or sign-up not allowed in the pool: Quire's configuration.
+            if !secret_refused(&e) {
+                tracing::error!(
+                    message = e.message().unwrap_or_default(),
+                    "Cognito does not allow SignUp"
+                );
+            }
+            Problem::unavailable("the identity provider refused the sign-up")
+        }
+        other => Problem::unavailable(other),
+    }
+}
+
+/// Cognito's `SignUp` of a person joining `org` (a registration's Owner, or a member joining
+/// with a code): their `sub`, or Cognito's refusal. Cognito emails them a confirmation code.
+pub(super) async fn sign_up(
     app: &App,
-    new: &NewRegistration<'_>,
+    (email, display_name, password): (&Email, &DisplayName, &NewPassword),
     org: &OrgId,
     secret_hash: Option<String>,
 ) -> Result<UserId, SignUpError> {
     let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build();
     let attributes = [
-        attribute("email", new.email.as_str()),
-        attribute("name", &new.display_name.0),
+        attribute("email", email.as_str()),
+        attribute("name", &display_name.0),
         attribute("custom:org_id", org.as_str()),
     ]
     .into_iter()
@@ -230,8 +244,8 @@ async fn sign_up(
         .sign_up()
         .client_id(app.client.id())
         .set_secret_hash(secret_hash)
-        .username(new.email.as_str())
-        .password(new.password.expose())
+        .username(email.as_str())
+        .password(password.expose())
         .set_user_attributes(Some(attributes))
         .send()
         .await
@@ -239,7 +253,7 @@ async fn sign_up(
     UserId::parse(&out.user_sub).map_err(|_| SignUpError::unhandled("Cognito gave a user an invalid sub"))
 }
 
-async fn delete_user(
+pub(super) async fn delete_user(
     app: &App,
     username: &str,
 ) -> Result<(), aws_sdk_cognitoidentityprovider::error::SdkError<AdminDeleteUserError>> {
@@ -265,7 +279,7 @@ async fn delete_user(
 ///
 /// Errors: 503 when Cognito or the store cannot say or do it; what was done is finished by the
 /// next registration of the email.
-async fn reclaim(
+pub(super) async fn reclaim(
     app: &App,
     ctx: &RequestCtx,
     email: &Email,
@@ -409,15 +423,26 @@ pub async fn confirm_registration(
     let judged = match app.store.account(email.as_str()).await {
         Ok(account) if account.registration_pending() => {
             let judged = confirm_pending(app, &account, code, password, secret).await;
-            judged.map(|reason| (account, reason))
+            judged.map(|reason| (account, None, reason))
         }
+        Ok(account) if may_await_join(&account) => match app.store.pending_join(email.as_str()).await {
+            Ok(Some(join)) => {
+                let judged = confirm_join(app, &join, code, password, secret).await;
+                judged.map(|reason| (account, Some(join), reason))
+            }
+            Ok(None) => {
+                let reason = nothing_pending(&account);
+                Ok((account, None, Some(reason)))
+            }
+            Err(error) => Err(stored(error)),
+        },
         Ok(account) => {
             let reason = nothing_pending(&account);
-            Ok((account, Some(reason)))
+            Ok((account, None, Some(reason)))
         }
         Err(error) => Err(stored(error)),
     };
-    let (account, reason) = match judged {
+    let (account, join, reason) = match judged {
         Ok(judged) => judged,
         Err(problem) => {
             // Nothing was judged: neither the account nor the address is charged.
@@ -426,6 +451,15 @@ pub async fn confirm_registration(
             return Err(problem);
         }
     };
+    if let (None, Some(join)) = (reason, &join) {
+        if let Err(error) = app.store.attempt_succeeded(attempt).await {
+            tracing::error!(%error, "the confirmation's attempt count was not cleared");
+        }
+        if let Err(error) = app.store.give_back(slot).await {
+            tracing::error!(%error, "the confirmation's address count was not cleared");
+        }
+        return super::join::complete(app, ctx, email, join, account.closed_organisation()).await;
+    }
     let Some(reason) = reason else {
         let activated = app
             .store
@@ -463,6 +497,13 @@ pub async fn confirm_registration(
     Err(Problem::invalid_confirmation())
 }
 
+/// Whether `account`'s email may await a join's confirmation (ORG-4): it names no member, or
+/// only the Owner of a registration that expired unconfirmed (whose account entry a join
+/// takes over, as a new registration does).
+fn may_await_join(account: &Account) -> bool {
+    !account.is_known() || account.closed_organisation().is_some()
+}
+
 /// Why an email with no registration pending was not acted on, as the trail records it.
 fn nothing_pending(account: &Account) -> &'static str {
     if account.is_known() {
@@ -498,15 +539,52 @@ async fn confirm_pending(
     ) else {
         return Ok(Some("nothing-pending"));
     };
-    let age = SystemTime::now()
-        .duration_since(pending.registered_at())
-        .unwrap_or_default();
+    let made_at = pending.registered_at();
+    confirm_identity(
+        app,
+        user,
+        made_at,
+        move |typed| pending.verifies(typed),
+        code,
+        password,
+        secret,
+    )
+    .await
+}
+
+/// The verdict on a confirmation of a pending join (ORG-4), as [`confirm_pending`] judges a
+/// registration's: the password against the join's verifier, then the code at Cognito.
+async fn confirm_join(
+    app: &App,
+    join: &quire_store::invitations::PendingJoin,
+    code: &EmailedCode,
+    password: &Password,
+    secret: Option<&crate::app_client::ClientSecret>,
+) -> Result<Option<&'static str>, Problem> {
+    let verifier = join.verifier().clone();
+    let check = move |typed: &str| verifier.verifies(typed);
+    confirm_identity(app, join.user(), join.joined_at(), check, code, password, secret).await
+}
+
+/// The verdict on confirming the email of `user`, whose registration or join was made at
+/// `made_at`: refused past the registration validity (less its margin), then `verifies` the
+/// password (on a blocking thread: Argon2id), then Cognito the code (`ConfirmSignUp`).
+async fn confirm_identity(
+    app: &App,
+    user: &UserId,
+    made_at: SystemTime,
+    verifies: impl FnOnce(&str) -> bool + Send + 'static,
+    code: &EmailedCode,
+    password: &Password,
+    secret: Option<&crate::app_client::ClientSecret>,
+) -> Result<Option<&'static str>, Problem> {
+    let age = SystemTime::now().duration_since(made_at).unwrap_or_default();
     let validity = app.config.registration_validity;
     if age + confirmation_margin(validity) >= validity {
         return Ok(Some("expired-registration"));
     }
     let typed = password.0.clone();
-    let verified = tokio::task::spawn_blocking(move || pending.verifies(&typed))
+    let verified = tokio::task::spawn_blocking(move || verifies(&typed))
         .await
         .map_err(Problem::internal)?;
     if !verified {
@@ -573,7 +651,8 @@ pub async fn resend_confirmation(app: &App, ctx: &RequestCtx, email: &Email) -> 
     )
     .await?;
     let account = app.store.account(email.as_str()).await?;
-    let outcome = if account.registration_pending() {
+    let join_pending = may_await_join(&account) && app.store.pending_join(email.as_str()).await?.is_some();
+    let outcome = if account.registration_pending() || join_pending {
         let sent = app
             .cognito
             .resend_confirmation_code()
