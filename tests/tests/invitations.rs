@@ -752,3 +752,53 @@ async fn a_record_without_a_version_takes_members_and_right_codes_refused_count_
     let wait: u64 = cooled.header("retry-after").unwrap().parse().unwrap();
     assert!((800..=900).contains(&wait), "{wait}");
 }
+
+/// Once an Owner lists the organisation's email domains, only their emails join (AUTHN-10),
+/// compared case-insensitively and a subdomain not for its parent; a join made before the list
+/// is refused at its confirmation; a holder of a right code is told why.
+///
+/// Proves: AUTHN-10, ORG-4
+#[tokio::test]
+async fn only_the_organisations_email_domains_join_once_it_lists_them() {
+    let h = harness();
+    let org = h.new_org("invdomains").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let (_, code) = invitation(h, &owner, "User", 5).await;
+    let early = new_email("early");
+    assert_eq!(join(&code, &early).await.status, StatusCode::ACCEPTED);
+    let listed = h
+        .raw(
+            h.request(Method::PATCH, "/organisation")
+                .bearer_auth(&owner)
+                .header("if-match", "\"1\"")
+                .json(&json!({"joinDomains": ["Allowed.Example"], "reason": "Staff emails only"})),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.body["joinDomains"], json!(["allowed.example"]));
+
+    for outside in [new_email("outside"), format!("sub-{}@lab.allowed.example", uuid_hex())] {
+        join(&code, &outside)
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "email-domain-not-allowed");
+    }
+    let inside = format!("staff-{}@ALLOWED.example", uuid_hex());
+    let confirmed = join_and_confirm(&code, &inside).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    confirm(&early)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "invitation-closed");
+
+    h.trail_settled(&org.org_id).await;
+    let trail = h.trail_entries(&org.org_id).await;
+    assert_eq!(
+        reasons_of(&trail, "join.refused"),
+        [
+            "email-domain-not-allowed",
+            "email-domain-not-allowed",
+            "email-domain-not-allowed"
+        ]
+    );
+    let updated = events_of(&trail, &["organisation.updated"]);
+    assert_eq!(updated[0]["after"]["joinDomains"], json!(["allowed.example"]));
+}

@@ -1,6 +1,7 @@
 //! The values an organisation's settings are made of, each a type that cannot hold an invalid
 //! value (parse, don't validate), and the change a `PATCH /organisation` body asks for.
 
+use quire_core::invitation::JoinDomains;
 use quire_core::network::IpAllowlist;
 use quire_core::rbac::Permission;
 use quire_core::text::Reason;
@@ -77,6 +78,20 @@ impl Allowlist {
     }
 }
 
+/// The email domains whose people may join with a code (AUTHN-10): at most 20 domain names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct Domains(JoinDomains);
+
+impl TryFrom<Vec<String>> for Domains {
+    type Error = String;
+    fn try_from(entries: Vec<String>) -> Result<Self, String> {
+        JoinDomains::parse(&entries)
+            .map(Domains)
+            .map_err(|why| format!("joinDomains: {why}"))
+    }
+}
+
 /// A `PATCH /organisation` body. An absent setting is left as it is; `null` returns a session
 /// limit to the deployment's default, and is refused for the others.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -101,6 +116,11 @@ pub struct OrganisationPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Vec<String>, max_items = 100)]
     pub ip_allowlist: Option<Allowlist>,
+    /// The email domains whose people may join with a code (`acme.example`; a subdomain must be
+    /// listed itself): at most 20; empty lets any email join. Stored lower-cased.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<String>, max_items = 20)]
+    pub join_domains: Option<Domains>,
     /// Saves an IP allowlist that excludes the address this request comes from (its sender's
     /// next request is then refused).
     #[serde(default)]
@@ -138,16 +158,18 @@ impl OrganisationPatch {
             session_max_hours: self.session_max_hours.map(|h| h.map(|h| h.0)),
             ip_allowlist: self.ip_allowlist.as_ref().map(|l| l.0.clone()),
             matrix: None,
+            join_domains: self.join_domains.as_ref().map(|d| d.0.clone()),
         };
         if change.name.is_none()
             && change.session_idle_minutes.is_none()
             && change.session_max_hours.is_none()
             && change.ip_allowlist.is_none()
+            && change.join_domains.is_none()
         {
             return Err(Refused {
                 field: None,
                 detail: "nothing to change: give at least one of name, sessionIdleMinutes, sessionMaxHours, \
-                         ipAllowlist",
+                         ipAllowlist, joinDomains",
             });
         }
         Ok(change)
@@ -242,7 +264,7 @@ mod tests {
             (change.session_idle_minutes, change.session_max_hours),
             (Some(None), Some(None))
         );
-        for field in ["name", "ipAllowlist", "reason", "confirmLockout"] {
+        for field in ["name", "ipAllowlist", "joinDomains", "reason", "confirmLockout"] {
             assert!(
                 patch(&format!(r#"{{"{field}": null, "reason": "r"}}"#)).is_err(),
                 "{field}"
@@ -274,5 +296,12 @@ mod tests {
         assert_eq!(listed.change().unwrap().ip_allowlist.unwrap().entries(), ["10.0.0.0/8"]);
         let error = patch(r#"{"ipAllowlist": ["10.0.0.0/8", "nope"], "reason": "r"}"#).unwrap_err();
         assert!(error.starts_with("ipAllowlist: [1]"), "{error}");
+        let domains = patch(r#"{"joinDomains": ["Acme.Example"], "reason": "r"}"#).unwrap();
+        assert_eq!(
+            domains.change().unwrap().join_domains.unwrap().entries(),
+            ["acme.example"]
+        );
+        let error = patch(r#"{"joinDomains": ["acme.example", "*.acme.example"], "reason": "r"}"#).unwrap_err();
+        assert!(error.starts_with("joinDomains: [1]"), "{error}");
     }
 }

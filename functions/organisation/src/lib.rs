@@ -115,6 +115,8 @@ struct OrganisationView {
     session_max_hours: Option<u32>,
     /// The CIDR ranges its members' requests may come from; empty: anywhere.
     ip_allowlist: Vec<String>,
+    /// The email domains whose people may join with a code; empty: any.
+    join_domains: Vec<String>,
     /// Counts the settings' changes from 1.
     version: u64,
 }
@@ -128,6 +130,7 @@ impl OrganisationView {
             session_idle_minutes: record.session_idle_minutes(),
             session_max_hours: record.session_max_hours(),
             ip_allowlist: record.ip_allowlist().to_vec(),
+            join_domains: record.join_domains().entries().to_vec(),
             version: record.version(),
         }
     }

@@ -66,7 +66,8 @@ pub fn routes() -> Router {
         )
         .problem(
             "403",
-            "the code is right and its invitation is for another email (`email-not-invited`)",
+            "the code is right and its invitation is for another email (`email-not-invited`), or \
+             the organisation lets only other email domains join (`email-domain-not-allowed`)",
         )
         .problem(
             "429",
@@ -97,9 +98,9 @@ pub fn routes() -> Router {
         .problem(
             "409",
             "the email and password are proved, but the invitation joined with no longer admits \
-             anyone: its uses spent, revoked, expired, its maker's authority changed, or the \
-             organisation takes no new members now (`invitation-closed`; join again with a new \
-             code)",
+             anyone: its uses spent, revoked, expired, its maker's authority changed, the \
+             organisation takes no new members now or no longer lets the email's domain join \
+             (`invitation-closed`; join again with a new code)",
         )
         .problem(
             "429",

@@ -1,4 +1,5 @@
-//! Join codes (ORG-4): what an invitation hands the person it invites, shown once.
+//! Join codes (ORG-4): what an invitation hands the person it invites, shown once; and the
+//! email domains an organisation lets join (AUTHN-10, [`JoinDomains`]).
 //!
 //! A code is `<organisation id>.<invitation id>.<secret>`: the organisation and invitation say
 //! which invitation to read (one consistent read, no index), the secret proves the holder was
@@ -137,6 +138,89 @@ impl fmt::Debug for JoinCode {
     }
 }
 
+/// Most domains an organisation's join allowlist may hold.
+pub const MAX_JOIN_DOMAINS: usize = 20;
+
+/// An organisation's email-domain allowlist for joining (AUTHN-10): who may join it with a code.
+/// An empty list allows every email. An entry is a domain name in the letters-digits-hyphen
+/// form of RFC 1035 §2.3.1 (as an email's domain is written, RFC 5321 §4.1.2: two labels at
+/// least, each 1 to 63 characters, 253 in all), compared ASCII case-insensitively with the part
+/// of an email after its last `@`; a subdomain is not its parent (`lab.acme.example` must be
+/// listed itself). Construct with [`JoinDomains::parse`] (an invalid entry is an error) or
+/// [`JoinDomains::stored`] (an invalid stored entry allows no one: fails closed).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JoinDomains {
+    domains: Vec<String>,
+    /// A stored list that did not parse: no email is allowed.
+    broken: bool,
+}
+
+impl JoinDomains {
+    /// The list of `entries`, lower-cased, without repeats, at most [`MAX_JOIN_DOMAINS`].
+    ///
+    /// Errors: the first entry that is not a domain name, by position, or too many entries.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+        if entries.len() > MAX_JOIN_DOMAINS {
+            return Err(format!("at most {MAX_JOIN_DOMAINS} domains"));
+        }
+        let mut domains: Vec<String> = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            let domain = entry.as_ref().trim().to_ascii_lowercase();
+            if !is_domain_name(&domain) {
+                return Err(format!(
+                    "[{i}]: not a domain name (letters, digits and hyphens in two labels or more, \
+                     as `acme.example`)"
+                ));
+            }
+            if !domains.contains(&domain) {
+                domains.push(domain);
+            }
+        }
+        domains.sort();
+        Ok(JoinDomains { domains, broken: false })
+    }
+
+    /// The list as stored with an organisation; one that does not parse (it was not written
+    /// through the API) allows no one.
+    pub fn stored<S: AsRef<str>>(entries: &[S]) -> Self {
+        Self::parse(entries).unwrap_or(JoinDomains {
+            domains: Vec::new(),
+            broken: true,
+        })
+    }
+
+    /// The domains, lower-cased and sorted: what is stored.
+    pub fn entries(&self) -> &[String] {
+        &self.domains
+    }
+
+    /// Whether `email` may join: its domain is listed, or the list is empty.
+    pub fn allows(&self, email: &str) -> bool {
+        if self.broken {
+            return false;
+        }
+        if self.domains.is_empty() {
+            return true;
+        }
+        email
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
+    }
+}
+
+/// RFC 1035 §2.3.1 letters-digits-hyphen labels, two or more, 253 characters at most.
+fn is_domain_name(text: &str) -> bool {
+    let labels: Vec<&str> = text.split('.').collect();
+    text.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +271,35 @@ mod tests {
             let error = JoinCode::parse(&bad).expect_err(&bad);
             assert!(!error.contains(&secret[..8]), "{error}");
         }
+    }
+
+    /// Proves: AUTHN-10
+    #[test]
+    fn join_domains_allow_their_emails_only_and_fail_closed_when_stored_broken() {
+        let list = JoinDomains::parse(&["Acme.Example", " lab.acme.example ", "acme.example"]).unwrap();
+        assert_eq!(list.entries(), ["acme.example", "lab.acme.example"]);
+        assert!(list.allows("jo@ACME.example"));
+        assert!(list.allows("jo@lab.acme.example"));
+        assert!(!list.allows("jo@other.acme.example"), "a subdomain is not its parent");
+        assert!(!list.allows("jo@acme.example.evil"));
+        assert!(!list.allows("acme.example@evil.example"));
+        assert!(JoinDomains::default().allows("anyone@anywhere.example"));
+        for bad in [
+            "acme",
+            "-acme.example",
+            "acme-.example",
+            "ac me.example",
+            "acme..example",
+            "*.acme.example",
+            "acme.example.",
+            "",
+        ] {
+            assert!(JoinDomains::parse(&[bad]).is_err(), "{bad:?}");
+        }
+        let too_many: Vec<String> = (0..=MAX_JOIN_DOMAINS).map(|i| format!("d{i}.example")).collect();
+        assert!(JoinDomains::parse(&too_many).is_err());
+        let broken = JoinDomains::stored(&["acme.example", "not a domain"]);
+        assert!(!broken.allows("jo@acme.example"));
+        assert!(JoinDomains::stored(&[] as &[&str]).allows("jo@acme.example"));
     }
 }

@@ -5,7 +5,7 @@
 //! | you are looking for | module |
 //! |---|---|
 //! | organisation and user ids | [`ids`] |
-//! | join codes and invitation ids | [`invitation`] |
+//! | join codes, invitation ids, the email domains that may join | [`invitation`] |
 //! | roles, permissions, the default matrix | [`rbac`] |
 //! | audit events, canonical JSON (RFC 8785), the SHA-256 hash chain, blobs | [`audit`] |
 //! | free text made safe to record | [`text`] |

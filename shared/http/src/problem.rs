@@ -323,6 +323,18 @@ impl Problem {
         )
     }
 
+    /// The organisation lets only other email domains join (AUTHN-10): told only to a holder of
+    /// a right code.
+    pub fn email_domain_not_allowed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "email-domain-not-allowed",
+            "Email domain not allowed",
+            "this organisation lets only emails of its own domains join; join with your email there",
+        )
+        .with("field", "email")
+    }
+
     /// The invitation is bound to another email (ORG-4): told only to a holder of its code.
     pub fn email_not_invited() -> Self {
         Self::new(

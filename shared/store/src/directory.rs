@@ -107,6 +107,10 @@ pub struct Organisation {
     /// The CIDR ranges its members' requests may come from (ORG-3); empty: anywhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient_list")]
     pub(crate) ip_allowlist: Vec<String>,
+    /// The email domains whose people may join it with a code (AUTHN-10); empty: any. Read as
+    /// [`Organisation::join_domains`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient_list")]
+    pub(crate) join_domains: Vec<String>,
     /// The grants of Admin, User and Viewer as the organisation adjusted them (RBAC-1), by role
     /// name; a role not named has the default's. Read as [`Organisation::matrix`].
     #[serde(
@@ -222,6 +226,7 @@ impl Organisation {
             session_idle_minutes: None,
             session_max_hours: None,
             ip_allowlist: Vec::new(),
+            join_domains: Vec::new(),
             role_permissions: std::collections::BTreeMap::new(),
             trial_ends_at: None,
             version: first_version(),
@@ -284,6 +289,12 @@ impl Organisation {
     /// The IP allowlist's entries as stored (canonical when written through the API).
     pub fn ip_allowlist(&self) -> &[String] {
         &self.ip_allowlist
+    }
+
+    /// The email domains that may join it (AUTHN-10); a stored list that does not read allows
+    /// no one.
+    pub fn join_domains(&self) -> quire_core::invitation::JoinDomains {
+        quire_core::invitation::JoinDomains::stored(&self.join_domains)
     }
 
     pub fn version(&self) -> u64 {

@@ -225,6 +225,8 @@ pub enum JoinRefusal {
     /// Its maker is no longer an active member in the role they made it with: an invitation
     /// lives only as long as its maker's authority (RBAC-1).
     InviterChanged,
+    /// The organisation lets only other email domains join (AUTHN-10).
+    EmailDomainNotAllowed,
     /// The invitation is bound to another email.
     EmailNotInvited,
 }
@@ -239,6 +241,7 @@ impl JoinRefusal {
             JoinRefusal::Revoked => "revoked",
             JoinRefusal::OrganisationNotAccepting => "organisation-not-accepting",
             JoinRefusal::InviterChanged => "inviter-changed",
+            JoinRefusal::EmailDomainNotAllowed => "email-domain-not-allowed",
             JoinRefusal::EmailNotInvited => "email-not-invited",
         }
     }
@@ -504,7 +507,7 @@ impl Store {
         else {
             return Ok(Err(JoinRefusal::WrongCode));
         };
-        if let Err(refusal) = self.still_opens(&invitation, SystemTime::now()).await? {
+        if let Err(refusal) = self.still_opens(&invitation, SystemTime::now(), email).await? {
             return Ok(Err(refusal));
         }
         if invitation
@@ -517,14 +520,16 @@ impl Store {
         Ok(Ok(OpenInvitation { invitation }))
     }
 
-    /// Whether `invitation` still joins people now: open, its maker still active in the role
-    /// they made it with and still allowed to give its role by the organisation's matrix as it
-    /// is now, its organisation serving everything; one `BatchGetItem`. `Ok(organisation)`: as
+    /// Whether `invitation` still joins people now, `email` among them: open, its maker still
+    /// active in the role they made it with and still allowed to give its role by the
+    /// organisation's matrix as it is now, its organisation serving everything and letting
+    /// `email`'s domain join (AUTHN-10); one `BatchGetItem`. `Ok(organisation)`: as
     /// read, which a join is conditioned on.
     async fn still_opens(
         &self,
         invitation: &Invitation,
         now: SystemTime,
+        email: &str,
     ) -> Result<Result<Organisation, JoinRefusal>, StoreError> {
         match invitation.state(now) {
             InvitationState::Open => {}
@@ -566,6 +571,9 @@ impl Store {
             .is_err()
         {
             return Ok(Err(JoinRefusal::InviterChanged));
+        }
+        if !organisation.join_domains().allows(email) {
+            return Ok(Err(JoinRefusal::EmailDomainNotAllowed));
         }
         Ok(Ok(organisation))
     }
@@ -651,7 +659,10 @@ impl Store {
             // written only if still unexpired then.
             let now = SystemTime::now();
             let judged = match self.invitation(&org, &pending.invitation_id).await? {
-                Some(current) => self.still_opens(&current, now).await?.map(|o| (current, o)),
+                Some(current) => self
+                    .still_opens(&current, now, &pending.email)
+                    .await?
+                    .map(|o| (current, o)),
                 None => Err(JoinRefusal::Revoked),
             };
             let (current, organisation) = match judged {

@@ -29,6 +29,8 @@ pub struct OrganisationChange {
     /// The permission matrix (RBAC-1), its adjusted roles stored; the caller has checked the
     /// adjustment's bounds (`Matrix::adjust`).
     pub matrix: Option<Matrix>,
+    /// The email domains that may join (AUTHN-10); an empty list lets any.
+    pub join_domains: Option<quire_core::invitation::JoinDomains>,
 }
 
 impl OrganisationChange {
@@ -46,6 +48,9 @@ impl OrganisationChange {
         }
         if let Some(list) = &self.ip_allowlist {
             next.ip_allowlist = list.entries();
+        }
+        if let Some(domains) = &self.join_domains {
+            next.join_domains = domains.entries().to_vec();
         }
         if let Some(matrix) = &self.matrix {
             next.role_permissions = matrix

@@ -129,7 +129,8 @@ pub enum Action {
     #[serde(rename = "reauthentication.failed")]
     ReauthenticationFailed,
     /// An administrator changed the organisation's settings (`PATCH /organisation`: its name,
-    /// session limits, IP allowlist), with a reason; `before` and `after` are the organisation's
+    /// session limits, IP allowlist, join domains; `PUT /organisation/roles/{role}`: its
+    /// permission matrix), with a reason; `before` and `after` are the organisation's
     /// record as it was and as written.
     #[serde(rename = "organisation.updated")]
     OrganisationUpdated,

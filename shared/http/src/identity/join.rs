@@ -291,6 +291,7 @@ async fn refuse(
         .map_err(unrecorded)?;
     Err(match refusal {
         JoinRefusal::EmailNotInvited => Problem::email_not_invited(),
+        JoinRefusal::EmailDomainNotAllowed => Problem::email_domain_not_allowed(),
         _ => Problem::invalid_join_code(),
     })
 }
