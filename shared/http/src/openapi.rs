@@ -121,15 +121,17 @@ const FORBIDDEN_DATA_READ: &str = "refused by the request filter (`request-refus
      organisation not yet confirmed (`organisation-pending`) or its trial over for more than 14 \
      days (`organisation-locked`), an address outside the organisation's IP allowlist \
      (`ip-not-allowed`), an expired password (`password-expired`), an Owner or Admin session \
-     without a second factor (`mfa-required`), or the role lacks the permission (`forbidden`)";
+     without a second factor (`mfa-required`), the route's module outside the organisation's plan \
+     (`module-not-in-plan`), or the role lacks the permission (`forbidden`)";
 /// [`FORBIDDEN`] for a route of the organisation's data that writes: also its read-only states.
 const FORBIDDEN_DATA_WRITE: &str = "refused by the request filter (`request-refused`), the token lacks a \
      scope of `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), the \
      organisation not yet confirmed (`organisation-pending`), its trial over (`trial-ended`, \
      read-only for 14 days; then `organisation-locked`) or suspended (`organisation-suspended`), an \
      address outside the organisation's IP allowlist (`ip-not-allowed`), an expired password \
-     (`password-expired`), an Owner or Admin session without a second factor (`mfa-required`), or \
-     the role lacks the permission (`forbidden`)";
+     (`password-expired`), its subscription suspended (`subscription-suspended`), an Owner or \
+     Admin session without a second factor (`mfa-required`), the route's module outside the \
+     organisation's plan (`module-not-in-plan`), or the role lacks the permission (`forbidden`)";
 
 /// The components by name; two different types with one name would silently lose one.
 fn one_per_name(

@@ -386,6 +386,27 @@ impl Problem {
         )
     }
 
+    /// The organisation's subscription is suspended (ORG-1, billing): reads only.
+    pub fn subscription_suspended() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "subscription-suspended",
+            "Subscription suspended",
+            "your organisation's subscription is suspended: its records can be read but not changed",
+        )
+    }
+
+    /// The route's module is not in the organisation's plan (ORG-2).
+    pub fn module_not_in_plan(module: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "module-not-in-plan",
+            "Module not in plan",
+            "your organisation's plan does not include this module",
+        )
+        .with("module", module)
+    }
+
     /// The organisation awaits its Owner's confirmation: only one's own account (ORG-1).
     pub fn organisation_pending() -> Self {
         Self::new(

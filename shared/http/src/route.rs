@@ -44,6 +44,17 @@ pub enum Module {
     Audit,
 }
 
+impl Module {
+    /// The module's name in an organisation's plan (`quire_store::Plan`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Module::Platform => quire_store::Plan::PLATFORM,
+            Module::Documents => "Documents",
+            Module::Audit => "Audit",
+        }
+    }
+}
+
 /// What a route does to stored data: declared with the route, never inferred from its
 /// permission. A reading route's handler gets no audit context, so it cannot commit a change;
 /// a writing route's transactions may record only the actions it declares (AUD-4).

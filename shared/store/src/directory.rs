@@ -111,6 +111,18 @@ pub struct Organisation {
     /// [`Organisation::join_domains`].
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "lenient_list")]
     pub(crate) join_domains: Vec<String>,
+    /// Its subscription's status as the platform's operators set it (ORG-1): `Active` or
+    /// `Suspended`; absent is active. Read as [`Organisation::plan`].
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_text")]
+    pub(crate) subscription: Option<String>,
+    /// The modules of its plan as the platform's operators set them (ORG-2); absent is every
+    /// module. Read as [`Organisation::plan`].
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_modules"
+    )]
+    pub(crate) modules: Option<Vec<String>>,
     /// The grants of Admin, User and Viewer as the organisation adjusted them (RBAC-1), by role
     /// name; a role not named has the default's. Read as [`Organisation::matrix`].
     #[serde(
@@ -147,6 +159,26 @@ fn lenient_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
         .and_then(serde_json::Value::as_f64)
         .filter(|n| n.is_finite())
         .map(|n| n.clamp(0.0, f64::from(u32::MAX)) as u32))
+}
+
+/// A stored text read whatever was stored: anything but a string reads as a text no status
+/// has (so a subscription that does not read is suspended: fails closed).
+fn lenient_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.map(|v| match v {
+        serde_json::Value::String(text) => text,
+        _ => "<not a string>".to_owned(),
+    }))
+}
+
+/// A stored list of module names read whatever was stored: anything but a list of strings
+/// reads as a list no module is on (a plan that does not read includes only the platform's
+/// own routes: fails closed).
+fn lenient_modules<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.map(|v| {
+        serde_json::from_value::<Vec<String>>(v).unwrap_or_else(|_| vec!["<not a list of strings>".to_owned()])
+    }))
 }
 
 /// A stored moment read as milliseconds whatever was stored: a non-negative integer before the
@@ -227,6 +259,8 @@ impl Organisation {
             session_max_hours: None,
             ip_allowlist: Vec::new(),
             join_domains: Vec::new(),
+            subscription: None,
+            modules: None,
             role_permissions: std::collections::BTreeMap::new(),
             trial_ends_at: None,
             version: first_version(),
@@ -291,6 +325,14 @@ impl Organisation {
         &self.ip_allowlist
     }
 
+    /// What its subscription lets it use (ORG-1, ORG-2).
+    pub fn plan(&self) -> Plan {
+        Plan {
+            subscription_suspended: self.subscription.as_deref().is_some_and(|s| s != "Active"),
+            modules: self.modules.clone(),
+        }
+    }
+
     /// The email domains that may join it (AUTHN-10); a stored list that does not read allows
     /// no one.
     pub fn join_domains(&self) -> quire_core::invitation::JoinDomains {
@@ -309,6 +351,41 @@ impl Organisation {
     /// The session limits of the organisation's members: `default` with what it set.
     pub(crate) fn session_policy(&self, default: crate::sessions::SessionPolicy) -> crate::sessions::SessionPolicy {
         default.of_organisation(self.session_idle_minutes, self.session_max_hours)
+    }
+}
+
+/// What an organisation's subscription lets it use, as the platform's operators set it on its
+/// record and the tenant layer read it with the caller (no extra read).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Billing (ORG-1): a suspended subscription changes nothing but the changes that contain
+    /// a compromise; reads go on. A status that does not read is suspended (fails closed).
+    subscription_suspended: bool,
+    /// The modules (ORG-2) by name; `None`: every module (a record from before plans).
+    modules: Option<Vec<String>>,
+}
+
+impl Plan {
+    /// The platform's own routes (sign-in, members, the organisation) are in every plan.
+    pub const PLATFORM: &'static str = "Platform";
+
+    pub fn subscription_suspended(&self) -> bool {
+        self.subscription_suspended
+    }
+
+    /// Whether the module named `module` is in the plan: the platform's always, others when
+    /// listed (or when the plan lists none, from before plans).
+    pub fn includes(&self, module: &str) -> bool {
+        module == Self::PLATFORM
+            || self
+                .modules
+                .as_ref()
+                .is_none_or(|listed| listed.iter().any(|m| m == module))
+    }
+
+    /// The modules listed, `None` for every module.
+    pub fn modules(&self) -> Option<&[String]> {
+        self.modules.as_deref()
     }
 }
 
@@ -470,6 +547,7 @@ impl Store {
             .transpose()?
             .and_then(|m| m.enrolled_at_for(&org.org_id, user));
         let matrix = org.matrix();
+        let plan = org.plan();
         let (ip_allowlist, broken) = quire_core::network::IpAllowlist::stored(&org.ip_allowlist);
         if let Some(error) = broken {
             tracing::error!(org = %org.org_id, %error, "the organisation's IP allowlist does not parse: every request is refused");
@@ -485,6 +563,7 @@ impl Store {
             ip_allowlist,
             lifecycle,
             matrix,
+            plan,
         )
         .with_mfa_enrolled_at(mfa_enrolled_at)))
     }

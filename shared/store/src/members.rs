@@ -385,6 +385,7 @@ mod tests {
             Default::default(),
             lifecycle,
             Default::default(),
+            Default::default(),
         )
     }
 

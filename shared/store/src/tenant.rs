@@ -34,6 +34,8 @@ pub struct Caller {
     pub lifecycle: crate::directory::Lifecycle,
     /// The organisation's permission matrix (RBAC-1): what each role grants there.
     pub matrix: quire_core::rbac::Matrix,
+    /// What the organisation's subscription lets it use (ORG-1 billing, ORG-2 modules).
+    pub plan: crate::directory::Plan,
 }
 
 impl Caller {
@@ -51,6 +53,7 @@ impl Caller {
         ip_allowlist: quire_core::network::IpAllowlist,
         lifecycle: crate::directory::Lifecycle,
         matrix: quire_core::rbac::Matrix,
+        plan: crate::directory::Plan,
     ) -> Self {
         Caller {
             user_id,
@@ -64,6 +67,7 @@ impl Caller {
             ip_allowlist,
             lifecycle,
             matrix,
+            plan,
         }
     }
 
@@ -152,6 +156,7 @@ mod tests {
             Default::default(),
             crate::directory::Lifecycle::Active,
             Default::default(),
+            Default::default(),
         );
         let actor = caller.actor();
         assert_eq!((actor.user_id.as_str(), actor.role.as_str()), ("u1", "Owner"));
@@ -174,6 +179,7 @@ mod tests {
                 changed,
                 Default::default(),
                 crate::directory::Lifecycle::Active,
+                Default::default(),
                 Default::default(),
             )
         };

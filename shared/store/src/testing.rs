@@ -92,6 +92,7 @@ pub fn caller(org: &OrgId, user: &UserId, role: quire_core::rbac::Role) -> crate
         Default::default(),
         crate::directory::Lifecycle::Active,
         Default::default(),
+        Default::default(),
     )
 }
 

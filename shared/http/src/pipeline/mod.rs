@@ -15,14 +15,17 @@
 //! | 7 | the organisation's lifecycle: trial, read-only, locked (ORG-1) | [`lifecycle`] |
 //! | 8 | the organisation's IP allowlist: its members' requests only from its CIDR ranges (ORG-3) | [`ip_allowlist`] |
 //! | 10 | password expiry: an expired password opens only the routes that change it (AUTHN-4) | [`password`] |
+//! | 11 | billing: a suspended subscription changes nothing but what contains a compromise (ORG-1) | [`billing`] |
 //! | 12 | admin MFA gate: an Owner or Admin session without a second factor opens only enrolment (AUTHN-7) | [`mfa`] |
-//! | 9, 11, 13, 14 | SSO-only, billing, modules, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
+//! | 13 | modules: a route of a module outside the organisation's plan is refused (ORG-2) | [`modules`] |
+//! | 9, 14 | SSO-only, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
 //! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4) | [`authz`] |
 //!
 //! Traffic metrics (EMF) arrive with the operations work.
 
 pub mod authn;
 pub mod authz;
+pub mod billing;
 pub mod correlation;
 pub mod dispatch;
 pub mod edge;
@@ -31,6 +34,7 @@ pub mod headers;
 pub mod ip_allowlist;
 pub mod lifecycle;
 pub mod mfa;
+pub mod modules;
 pub mod password;
 pub mod routing;
 pub mod stage;
@@ -59,7 +63,9 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
         .layer(stage::StageLayer::new(lifecycle::OrganisationLifecycle))
         .layer(stage::StageLayer::new(ip_allowlist::IpAllowlist))
         .layer(stage::StageLayer::new(password::PasswordExpiry))
+        .layer(stage::StageLayer::new(billing::Billing))
         .layer(stage::StageLayer::new(mfa::AdminMfa))
+        .layer(stage::StageLayer::new(modules::Modules))
         .layer(stage::StageLayer::new(authz::Authorize))
         .service(dispatch::Dispatch::new(app));
     BoxCloneSyncService::new(service)
