@@ -383,7 +383,7 @@ async fn racing_changes_of_one_version_make_exactly_one() {
 
 /// A change made against a record read before its status changed is refused, even when the
 /// status was changed without moving the version (an edit made outside Quire): a settings
-/// change never writes back a status, or a trial's end, it did not read.
+/// change never writes back a status, a trial's end, a subscription or a plan it did not read.
 ///
 /// Proves: ORG-1, ORG-3
 #[tokio::test]
@@ -393,7 +393,12 @@ async fn a_change_never_writes_back_a_status_it_did_not_read() {
     let h = harness();
     let org = h.new_org("orgstatus").await;
     let profile = quire_store::testing::organisation(&org.org_id);
-    for (name, value) in [("status", "Suspended"), ("trialEndsAt", "1800000000000")] {
+    for (name, value) in [
+        ("status", "Suspended"),
+        ("trialEndsAt", "1800000000000"),
+        ("subscription", "Suspended"),
+        ("modules", "Documents"),
+    ] {
         let org_id = org.org_id.clone();
         let read = h
             .on_stack(move |stack| async move {
@@ -405,10 +410,10 @@ async fn a_change_never_writes_back_a_status_it_did_not_read() {
                     .expect("the record")
             })
             .await;
-        if name == "status" {
-            h.tamper(profile.clone(), name, value).await;
-        } else {
-            h.tamper_number(profile.clone(), name, value.parse().unwrap()).await;
+        match name {
+            "trialEndsAt" => h.tamper_number(profile.clone(), name, value.parse().unwrap()).await,
+            "modules" => h.tamper_list(profile.clone(), name, &[value]).await,
+            _ => h.tamper(profile.clone(), name, value).await,
         }
         let org_id = org.org_id.clone();
         let outcome = h

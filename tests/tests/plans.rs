@@ -19,8 +19,9 @@ async fn create(h: &Harness, token: &str) -> Reply {
 
 /// A suspended subscription refuses every writing route with 403 `subscription-suspended`,
 /// whatever the role, while reads go on, and so do one's own account and the changes that
-/// contain a compromise (revoking a member's sessions); a status that does not read is
-/// suspended; once active again, writes go on.
+/// contain a compromise (revoking a member's sessions, a demotion) but not a promotion, and no
+/// code joins anyone; `/auth/me` says so; a status that does not read is suspended; once
+/// active again, writes go on.
 ///
 /// Proves: ORG-1
 #[tokio::test]
@@ -29,6 +30,15 @@ async fn a_suspended_subscription_reads_but_writes_nothing_but_containment() {
     let org = h.new_org("billing").await;
     let owner = h.token(&org, Role::Owner).await;
     let user = h.token(&org, Role::User).await;
+    let invited = h
+        .call(
+            Method::POST,
+            "/invitations",
+            Some(&owner),
+            Some(json!({"role": "User", "uses": 5, "expiresInHours": 1})),
+        )
+        .await;
+    let code = invited.body["code"].as_str().expect("a code").to_owned();
     let key = quire_store::testing::organisation(&org.org_id);
     h.tamper(key.clone(), "subscription", "Suspended").await;
     for token in [&owner, &user] {
@@ -58,6 +68,50 @@ async fn a_suspended_subscription_reads_but_writes_nothing_but_containment() {
         )
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+
+    // No more access for anyone: no promotion, no join; a demotion still goes through.
+    let me = h.call(Method::GET, "/auth/me", Some(&user), None).await;
+    assert_eq!(
+        (
+            me.body["organisation"]["subscription"].as_str(),
+            me.body["organisation"]["readOnly"].as_bool()
+        ),
+        (Some("suspended"), Some(true))
+    );
+    let user_id = org.user(Role::User).user_id.to_string();
+    let change = |role: &str| json!({"role": role, "reason": "Plan test"});
+    h.call(
+        Method::PATCH,
+        &format!("/members/{user_id}"),
+        Some(&owner),
+        Some(change("Admin")),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "subscription-suspended");
+    let demoted = h
+        .call(
+            Method::PATCH,
+            &format!("/members/{user_id}"),
+            Some(&owner),
+            Some(change("Viewer")),
+        )
+        .await;
+    assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.text);
+    let joined = h
+        .call_from(
+            quire_blackbox_tests::fresh_address(),
+            Method::POST,
+            "/auth/join",
+            None,
+            Some(json!({
+                "code": code,
+                "email": format!("joiner-{}@example.test", quire_blackbox_tests::uuid_hex()),
+                "password": h.password,
+                "displayName": "J",
+            })),
+        )
+        .await;
+    joined.assert_problem(StatusCode::BAD_REQUEST, "invalid-join-code");
 
     h.tamper(key.clone(), "subscription", "Overdue?").await;
     create(h, &owner)

@@ -554,8 +554,10 @@ struct LifecycleView {
     /// `pending`, `active`, `trial`, `trial-ended`, `locked` or `suspended`.
     status: &'static str,
     /// When true, the organisation's records can be read but not changed (`trial-ended`,
-    /// `suspended`).
+    /// `suspended`, or its subscription suspended).
     read_only: bool,
+    /// `active`, or `suspended` (billing: its records can be read but not changed).
+    subscription: &'static str,
     /// When a trial ends (RFC 3339, UTC); `null` unless on trial.
     trial_ends_at: Option<String>,
     /// When an ended trial locks (RFC 3339, UTC); `null` unless it ended.
@@ -612,7 +614,12 @@ async fn me(_app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
         organisation_id: caller.org_id().to_string(),
         organisation: LifecycleView {
             status: caller.lifecycle.as_str(),
-            read_only: caller.lifecycle.read_only(),
+            read_only: caller.lifecycle.read_only() || caller.plan.subscription_suspended(),
+            subscription: if caller.plan.subscription_suspended() {
+                "suspended"
+            } else {
+                "active"
+            },
             trial_ends_at: match caller.lifecycle {
                 Lifecycle::Trial { ends_at } => Some(time(ends_at)),
                 _ => None,

@@ -308,7 +308,8 @@ fn problem(caller: &quire_store::tenant::Caller, refused: MemberRefused) -> Prob
             Problem::conflict("your own role or status changed while this request was made; send it again")
         }
         MemberRefused::ReadOnly if matches!(caller.lifecycle, Lifecycle::TrialEnded { .. }) => Problem::trial_ended(),
-        MemberRefused::ReadOnly => Problem::organisation_suspended(),
+        MemberRefused::ReadOnly if caller.lifecycle.read_only() => Problem::organisation_suspended(),
+        MemberRefused::ReadOnly => Problem::subscription_suspended(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The organisation function: an organisation's own settings, read by its Owners and Admins and
-//! changed by its Owners (`GET` and `PATCH /organisation`): its name, its members' session
-//! limits (AUTHN-8) and its IP allowlist (ORG-3); and its permission matrix (`GET
+//! changed by those its matrix lets manage it, its Owners by default (`GET` and `PATCH
+//! /organisation`): its name, its members' session limits (AUTHN-8), its IP allowlist (ORG-3,
+//! an Owner's alone) and the email domains that may join (AUTHN-10); and its permission matrix (`GET
 //! /organisation/roles`, `PUT /organisation/roles/{role}`, RBAC-1). Storage is
 //! `quire_store::organisation`.
 
@@ -130,7 +131,9 @@ impl OrganisationView {
             session_idle_minutes: record.session_idle_minutes(),
             session_max_hours: record.session_max_hours(),
             ip_allowlist: record.ip_allowlist().to_vec(),
-            join_domains: record.join_domains().entries().to_vec(),
+            // As stored: a list that does not read shows as it is, not as the empty list that
+            // would say anyone may join.
+            join_domains: record.join_domains_stored().to_vec(),
             version: record.version(),
         }
     }

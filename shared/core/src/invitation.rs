@@ -208,11 +208,16 @@ impl JoinDomains {
     }
 }
 
-/// RFC 1035 §2.3.1 letters-digits-hyphen labels, two or more, 253 characters at most.
+/// RFC 1035 §2.3.1 letters-digits-hyphen labels, two or more, 253 characters at most, the last
+/// not all digits (RFC 3696 §2: a top-level domain is never numeric, so `192.0.2.1` is no
+/// domain).
 fn is_domain_name(text: &str) -> bool {
     let labels: Vec<&str> = text.split('.').collect();
     text.len() <= 253
         && labels.len() >= 2
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
         && labels.iter().all(|label| {
             (1..=63).contains(&label.len())
                 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -290,6 +295,7 @@ mod tests {
             "acme-.example",
             "ac me.example",
             "acme..example",
+            "192.0.2.1",
             "*.acme.example",
             "acme.example.",
             "",

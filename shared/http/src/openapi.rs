@@ -122,16 +122,19 @@ const FORBIDDEN_DATA_READ: &str = "refused by the request filter (`request-refus
      days (`organisation-locked`), an address outside the organisation's IP allowlist \
      (`ip-not-allowed`), an expired password (`password-expired`), an Owner or Admin session \
      without a second factor (`mfa-required`), the route's module outside the organisation's plan \
-     (`module-not-in-plan`), or the role lacks the permission (`forbidden`)";
+     (`module-not-in-plan`; never the platform's own routes), or the role lacks the permission \
+     (`forbidden`)";
 /// [`FORBIDDEN`] for a route of the organisation's data that writes: also its read-only states.
 const FORBIDDEN_DATA_WRITE: &str = "refused by the request filter (`request-refused`), the token lacks a \
      scope of `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), the \
      organisation not yet confirmed (`organisation-pending`), its trial over (`trial-ended`, \
      read-only for 14 days; then `organisation-locked`) or suspended (`organisation-suspended`), an \
      address outside the organisation's IP allowlist (`ip-not-allowed`), an expired password \
-     (`password-expired`), its subscription suspended (`subscription-suspended`), an Owner or \
-     Admin session without a second factor (`mfa-required`), the route's module outside the \
-     organisation's plan (`module-not-in-plan`), or the role lacks the permission (`forbidden`)";
+     (`password-expired`), its subscription suspended (`subscription-suspended`; the trial, \
+     suspension and subscription refusals never for the changes that contain a compromise, \
+     which stay open), an Owner or Admin session without a second factor (`mfa-required`), the \
+     route's module outside the organisation's plan (`module-not-in-plan`; never the platform's \
+     own routes), or the role lacks the permission (`forbidden`)";
 
 /// The components by name; two different types with one name would silently lose one.
 fn one_per_name(

@@ -161,23 +161,35 @@ fn lenient_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
         .map(|n| n.clamp(0.0, f64::from(u32::MAX)) as u32))
 }
 
-/// A stored text read whatever was stored: anything but a string reads as a text no status
-/// has (so a subscription that does not read is suspended: fails closed).
+/// A stored text read whatever was stored (present: `default` covers absent): anything but a
+/// string, `NULL` and binary included, reads as a text no status has (so a subscription that
+/// does not read is suspended: fails closed).
 fn lenient_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
-    Ok(value.map(|v| match v {
-        serde_json::Value::String(text) => text,
-        _ => "<not a string>".to_owned(),
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(Some(match Stored::deserialize(deserializer)? {
+        Stored::Text(text) => text,
+        Stored::Other(_) => "<not a string>".to_owned(),
     }))
 }
 
-/// A stored list of module names read whatever was stored: anything but a list of strings
-/// reads as a list no module is on (a plan that does not read includes only the platform's
-/// own routes: fails closed).
+/// A stored list of module names read whatever was stored (present: `default` covers
+/// absent): anything but a list of strings, `NULL` included, reads as a list no module is on
+/// (a plan that does not read includes only the platform's own routes: fails closed).
 fn lenient_modules<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
-    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
-    Ok(value.map(|v| {
-        serde_json::from_value::<Vec<String>>(v).unwrap_or_else(|_| vec!["<not a list of strings>".to_owned()])
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Names(Vec<String>),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(Some(match Stored::deserialize(deserializer)? {
+        Stored::Names(names) => names,
+        Stored::Other(_) => vec!["<not a list of strings>".to_owned()],
     }))
 }
 
@@ -331,6 +343,11 @@ impl Organisation {
             subscription_suspended: self.subscription.as_deref().is_some_and(|s| s != "Active"),
             modules: self.modules.clone(),
         }
+    }
+
+    /// The email domains that may join it as stored (a list that does not read shows as it is).
+    pub fn join_domains_stored(&self) -> &[String] {
+        &self.join_domains
     }
 
     /// The email domains that may join it (AUTHN-10); a stored list that does not read allows
@@ -841,6 +858,47 @@ mod tests {
         ] {
             let list = read(Some(bad.clone()));
             assert!(list.is_restricted() && !list.allows(anywhere), "{bad:?}");
+        }
+    }
+
+    /// A plan reads whatever was stored: absent is an active subscription with every module (a
+    /// record from before plans); anything else that is not what the operators write is a
+    /// suspended subscription, and a plan of the platform's routes only.
+    ///
+    /// Proves: ORG-1, ORG-2
+    #[test]
+    fn a_plan_that_does_not_read_is_suspended_and_holds_no_module() {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        let absent = stored_with("subscription", None).plan();
+        assert!(!absent.subscription_suspended() && absent.includes("Audit"));
+        assert!(!stored_with("subscription", Some(A::S("Active".into())))
+            .plan()
+            .subscription_suspended());
+        let listed = stored_with("modules", Some(A::L(vec![A::S("Documents".into())]))).plan();
+        assert!(listed.includes("Documents") && !listed.includes("Audit") && listed.includes("Platform"));
+        let odd = [
+            A::Null(true),
+            A::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1, 2])),
+            A::N("1".into()),
+            A::S(String::new()),
+            A::S("active".into()),
+            A::M([("a".to_owned(), A::S("b".into()))].into_iter().collect()),
+        ];
+        for bad in odd.clone() {
+            assert!(
+                stored_with("subscription", Some(bad.clone()))
+                    .plan()
+                    .subscription_suspended(),
+                "{bad:?}"
+            );
+        }
+        for bad in odd
+            .into_iter()
+            .chain([A::L(vec![A::N("1".into())]), A::S("Documents".into())])
+        {
+            let plan = stored_with("modules", Some(bad.clone())).plan();
+            assert!(!plan.includes("Documents") && !plan.includes("Audit"), "{bad:?}");
+            assert!(plan.includes("Platform"), "{bad:?}");
         }
     }
 }

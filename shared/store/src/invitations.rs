@@ -522,7 +522,8 @@ impl Store {
 
     /// Whether `invitation` still joins people now, `email` among them: open, its maker still
     /// active in the role they made it with and still allowed to give its role by the
-    /// organisation's matrix as it is now, its organisation serving everything and letting
+    /// organisation's matrix as it is now, its organisation serving everything (its
+    /// subscription not suspended) and letting
     /// `email`'s domain join (AUTHN-10); one `BatchGetItem`. `Ok(organisation)`: as
     /// read, which a join is conditioned on.
     async fn still_opens(
@@ -560,7 +561,7 @@ impl Store {
             .remove(&org_key)
             .map(super::from_item::<Organisation>)
             .transpose()?
-            .filter(|o| o.org_id == *org && o.lifecycle(now).serves_everything())
+            .filter(|o| o.org_id == *org && o.lifecycle(now).serves_everything() && !o.plan().subscription_suspended())
         else {
             return Ok(Err(JoinRefusal::OrganisationNotAccepting));
         };

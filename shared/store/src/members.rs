@@ -58,8 +58,8 @@ pub enum MemberRefused {
     /// The caller's own role or status changed since their request was admitted: it was
     /// judged by a role they may no longer hold.
     CallerChanged,
-    /// The organisation is read-only (ORG-1): only a change that gives no one more access is
-    /// made (a demotion, a deactivation).
+    /// The organisation is read-only (ORG-1), or its subscription suspended: only a change that
+    /// gives no one more access is made (a demotion, a deactivation).
     ReadOnly,
 }
 
@@ -129,7 +129,10 @@ fn judge(
     if next.role == current.role && next.status == current.status {
         return Ok(None);
     }
-    if caller.lifecycle.read_only() && gives_more(&caller.matrix, current, &next) {
+    // Read-only (ORG-1), or its subscription suspended (billing): no more access for anyone.
+    if (caller.lifecycle.read_only() || caller.plan.subscription_suspended())
+        && gives_more(&caller.matrix, current, &next)
+    {
         return Err(MemberRefused::ReadOnly);
     }
     Ok(Some(next))

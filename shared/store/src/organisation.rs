@@ -71,43 +71,56 @@ pub enum OrganisationChanged {
     Unchanged(Organisation),
 }
 
-// The conditions of a change, by whether the record read had a stored version (1: none) and
-// a trial end (`Store::change_organisation`).
-const FIRST_WITH_TRIAL: &str = "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :expected) \
-     AND #status = :status AND #trialEndsAt = :trialEndsAt";
-const FIRST_WITHOUT_TRIAL: &str = "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :expected) \
-     AND #status = :status AND attribute_not_exists(#trialEndsAt)";
-const LATER_WITH_TRIAL: &str =
-    "attribute_exists(pk) AND #version = :expected AND #status = :status AND #trialEndsAt = :trialEndsAt";
-const LATER_WITHOUT_TRIAL: &str =
-    "attribute_exists(pk) AND #version = :expected AND #status = :status AND attribute_not_exists(#trialEndsAt)";
-
 /// A condition expression with its values.
-pub(crate) type Condition = (&'static str, Vec<(&'static str, AttributeValue)>);
+pub(crate) type Condition = (String, Vec<(&'static str, AttributeValue)>);
 
 /// The attribute names [`as_read`]'s condition uses.
-pub(crate) const AS_READ_NAMES: [(&str, &str); 3] = [
+pub(crate) const AS_READ_NAMES: [(&str, &str); 5] = [
     ("#version", "version"),
     ("#status", "status"),
     ("#trialEndsAt", "trialEndsAt"),
+    ("#subscription", "subscription"),
+    ("#modules", "modules"),
 ];
 
 /// A condition that an organisation's record is still `current` as read: its version (a record
-/// written before versions were kept has none stored and reads as 1), status and trial end,
-/// with its values (names: [`AS_READ_NAMES`]).
+/// written before versions were kept has none stored and reads as 1), status, trial end and
+/// plan (subscription and modules, which the platform's operators set), with its values
+/// (names: [`AS_READ_NAMES`]). A change made against a stale read never writes back a status,
+/// a suspension or a plan it did not see.
 pub(crate) fn as_read(current: &Organisation) -> Result<Condition, StoreError> {
-    let condition = match (current.version == 1, current.trial_ends_at.is_some()) {
-        (true, true) => FIRST_WITH_TRIAL,
-        (true, false) => FIRST_WITHOUT_TRIAL,
-        (false, true) => LATER_WITH_TRIAL,
-        (false, false) => LATER_WITHOUT_TRIAL,
-    };
-    let mut values = vec![
-        (":expected", AttributeValue::N(current.version.to_string())),
-        (":status", super::name_value(current.status)?),
-    ];
-    if let Some(ends) = current.trial_ends_at {
-        values.push((":trialEndsAt", AttributeValue::N(ends.to_string())));
+    let mut condition = String::from("attribute_exists(pk)");
+    let mut values = vec![(":status", super::name_value(current.status)?)];
+    condition.push_str(if current.version == 1 {
+        " AND (attribute_not_exists(#version) OR #version = :expected)"
+    } else {
+        " AND #version = :expected"
+    });
+    values.push((":expected", AttributeValue::N(current.version.to_string())));
+    condition.push_str(" AND #status = :status");
+    match current.trial_ends_at {
+        Some(ends) => {
+            condition.push_str(" AND #trialEndsAt = :trialEndsAt");
+            values.push((":trialEndsAt", AttributeValue::N(ends.to_string())));
+        }
+        None => condition.push_str(" AND attribute_not_exists(#trialEndsAt)"),
+    }
+    match &current.subscription {
+        Some(status) => {
+            condition.push_str(" AND #subscription = :subscription");
+            values.push((":subscription", AttributeValue::S(status.clone())));
+        }
+        None => condition.push_str(" AND attribute_not_exists(#subscription)"),
+    }
+    match &current.modules {
+        Some(modules) => {
+            condition.push_str(" AND #modules = :modules");
+            values.push((
+                ":modules",
+                AttributeValue::L(modules.iter().cloned().map(AttributeValue::S).collect()),
+            ));
+        }
+        None => condition.push_str(" AND attribute_not_exists(#modules)"),
     }
     Ok((condition, values))
 }

@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use quire_core::audit::{Action, Actor, AuditEvent, Origin, Target};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// Who makes a change and from where: the actor and origin every event of a transaction records,
 /// and, for a change made through a route, the actions that route declares (nothing else can
@@ -106,7 +107,7 @@ struct Write {
     item: Item,
     /// Only checks `condition` on the stored item (`ConditionCheck`): writes nothing.
     check_only: bool,
-    condition: Option<&'static str>,
+    condition: Option<Cow<'static, str>>,
     names: Vec<(&'static str, &'static str)>,
     values: Vec<(&'static str, AttributeValue)>,
     on_condition: OnCondition,
@@ -213,7 +214,7 @@ impl Transaction<'_> {
                 check_only: false,
                 key,
                 item,
-                condition: Some("attribute_exists(pk) AND #version = :expected"),
+                condition: Some("attribute_exists(pk) AND #version = :expected".into()),
                 names: vec![("#version", "version")],
                 values: vec![(":expected", AttributeValue::N(current.version().to_string()))],
                 on_condition: OnCondition::Changed,
@@ -266,7 +267,7 @@ impl Transaction<'_> {
                 check_only: false,
                 key,
                 item,
-                condition: Some("attribute_not_exists(pk)"),
+                condition: Some("attribute_not_exists(pk)".into()),
                 names: Vec::new(),
                 values: Vec::new(),
                 on_condition: OnCondition::AlreadyExists,
@@ -295,7 +296,7 @@ impl Transaction<'_> {
         self,
         key: keys::Key,
         value: &T,
-        condition: &'static str,
+        condition: impl Into<Cow<'static, str>>,
         values: Vec<(&'static str, AttributeValue)>,
     ) -> Self {
         self.attempt(|tx| {
@@ -304,7 +305,7 @@ impl Transaction<'_> {
                 check_only: false,
                 key,
                 item,
-                condition: Some(condition),
+                condition: Some(condition.into()),
                 names: Vec::new(),
                 values,
                 on_condition: OnCondition::Changed,
@@ -319,7 +320,7 @@ impl Transaction<'_> {
     pub(crate) fn check(
         self,
         key: keys::Key,
-        condition: &'static str,
+        condition: impl Into<Cow<'static, str>>,
         values: Vec<(&'static str, AttributeValue)>,
     ) -> Self {
         self.attempt(|tx| {
@@ -328,7 +329,7 @@ impl Transaction<'_> {
                 key,
                 item,
                 check_only: true,
-                condition: Some(condition),
+                condition: Some(condition.into()),
                 names: Vec::new(),
                 values,
                 on_condition: OnCondition::Changed,
@@ -405,7 +406,7 @@ impl Transaction<'_> {
                 check_only: false,
                 item: store.outbox_item(&key, &event)?,
                 key,
-                condition: Some("attribute_not_exists(pk)"),
+                condition: Some("attribute_not_exists(pk)".into()),
                 names: Vec::new(),
                 values: Vec::new(),
                 on_condition: OnCondition::AlreadyExists,
@@ -453,7 +454,7 @@ impl Transaction<'_> {
                 let mut check = ConditionCheck::builder()
                     .table_name(&store.data_table)
                     .set_key(Some(write.key.to_map()))
-                    .condition_expression(write.condition.unwrap_or("attribute_exists(pk)"));
+                    .condition_expression(write.condition.unwrap_or(Cow::Borrowed("attribute_exists(pk)")));
                 for (placeholder, name) in write.names {
                     check = check.expression_attribute_names(placeholder, name);
                 }

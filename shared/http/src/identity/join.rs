@@ -105,7 +105,9 @@ async fn reserve(app: &App, subject: &Subject) -> Result<Attempt, Problem> {
 ///
 /// Errors: 400 `invalid-join-code` (one answer for a wrong, expired, used-up or revoked code,
 /// one whose maker's authority changed and an organisation that takes no members now), 403
-/// `email-not-invited` (the code is right and bound to another email), 429 `too-many-requests`
+/// `email-not-invited` (the code is right and bound to another email), 403
+/// `email-domain-not-allowed` (the code is right and the organisation lets only other email
+/// domains join), 429 `too-many-requests`
 /// (the address's limit or a cooldown, with `Retry-After`; or Cognito's quota), 400
 /// `weak-password`, 503.
 pub async fn join(app: &App, ctx: &RequestCtx, new: NewJoin<'_>) -> Result<(), Problem> {
