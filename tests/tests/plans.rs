@@ -138,12 +138,19 @@ async fn a_module_outside_the_plan_is_refused_whatever_the_role() {
         StatusCode::CREATED,
         "every module before plans"
     );
+    let settings = h.call(Method::GET, "/organisation", Some(&owner), None).await;
+    assert_eq!(settings.body["modules"], json!(null), "every module: {}", settings.text);
     let key = quire_store::testing::organisation(&org.org_id);
     h.tamper_list(key.clone(), "modules", &["Documents"]).await;
     let audit = h.call(Method::GET, "/audit", Some(&owner), None).await;
     audit.assert_problem(StatusCode::FORBIDDEN, "module-not-in-plan");
     assert_eq!(audit.body["module"], "Audit");
     assert_eq!(create(h, &user).await.status, StatusCode::CREATED);
+    let settings = h.call(Method::GET, "/organisation", Some(&owner), None).await;
+    assert_eq!(
+        (settings.body["modules"].clone(), settings.body["subscription"].clone()),
+        (json!(["Documents"]), json!("active"))
+    );
     for path in ["/members", "/organisation", "/auth/me"] {
         let open = h.call(Method::GET, path, Some(&owner), None).await;
         assert_eq!(open.status, StatusCode::OK, "{path}: {}", open.text);

@@ -118,6 +118,12 @@ struct OrganisationView {
     ip_allowlist: Vec<String>,
     /// The email domains whose people may join with a code; empty: any.
     join_domains: Vec<String>,
+    /// Its subscription, as the platform's operators set it: `active`, or `suspended` (its
+    /// records can be read but not changed).
+    subscription: &'static str,
+    /// The modules of its plan, as the platform's operators set it (`Documents`, `Audit`; the
+    /// platform's own routes are in every plan); `null`: every module.
+    modules: Option<Vec<String>>,
     /// Counts the settings' changes from 1.
     version: u64,
 }
@@ -134,6 +140,12 @@ impl OrganisationView {
             // As stored: a list that does not read shows as it is, not as the empty list that
             // would say anyone may join.
             join_domains: record.join_domains_stored().to_vec(),
+            subscription: if record.plan().subscription_suspended() {
+                "suspended"
+            } else {
+                "active"
+            },
+            modules: record.plan().modules().map(<[String]>::to_vec),
             version: record.version(),
         }
     }
