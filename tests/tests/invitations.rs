@@ -429,6 +429,13 @@ async fn invitations_stay_within_the_inviters_bounds_and_their_bound_email() {
         .await
         .assert_problem(StatusCode::FORBIDDEN, "role-not-grantable");
     let foreign = h.token(&other, Role::Owner).await;
+    // Another organisation's invitation under this organisation's id joins no one: a code
+    // opens only the invitation its own organisation holds.
+    let (_, theirs) = invitation(h, &foreign, "User", 5).await;
+    let (_, rest) = theirs.split_once('.').unwrap();
+    join(&format!("{}.{rest}", org.org_id), &new_email("crossed"))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid-join-code");
     h.call(
         Method::DELETE,
         &format!("/invitations/{owners_id}"),
