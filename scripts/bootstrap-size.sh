@@ -23,6 +23,7 @@ FUNCTIONS=(
     "registration quire-fn-registration"
     "organisation quire-fn-organisation"
     "members quire-fn-members"
+    "operator quire-fn-operator"
     "documents quire-fn-documents"
     "audit quire-fn-audit"
     "audit-writer quire-fn-audit-writer"

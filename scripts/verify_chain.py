@@ -69,6 +69,7 @@ ACTIONS = {
     "invitation.used",
     "join.refused",
     "join.requested",
+    "operator.organisation.changed",
 }
 
 

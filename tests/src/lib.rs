@@ -250,6 +250,22 @@ impl Harness {
         org
     }
 
+    /// Seeds a platform operator (RBAC-6) with an authenticator (remembered), in the operators'
+    /// organisation and, when `in_group`, their Cognito group; returns the email.
+    pub async fn new_operator(&self, in_group: bool) -> String {
+        let email = format!("operator-{}@quire.test", &uuid_hex()[..12]);
+        let seeded = {
+            let email = email.clone();
+            self.on_stack(
+                move |stack| async move { stack.seed_operator(&email, in_group).await.expect("seed operator") },
+            )
+            .await
+        };
+        let secret = seeded.totp_secret.expect("an operator has an authenticator");
+        self.remember_totp_secret(&email, &secret);
+        email
+    }
+
     /// Records the secret of an authenticator a test enrolled for `email`: later sign-ins of
     /// theirs answer its challenge.
     pub fn remember_totp_secret(&self, email: &str, secret: &str) {

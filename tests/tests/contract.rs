@@ -603,6 +603,27 @@ async fn every_route_answers_as_its_openapi_schema_says() {
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
     check(Method::DELETE, "/invitations/{invitationId}", &revoked);
 
+    // The platform's operators: an organisation's terms read, changed, a bad change refused.
+    let operator = h.login(&h.new_operator(true).await).await;
+    let terms = format!("/operator/organisations/{}", org.org_id);
+    let read = h.call(Method::GET, &terms, Some(&operator), None).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    check(Method::GET, "/operator/organisations/{orgId}", &read);
+    let patch = |body: Value| {
+        h.raw(
+            h.request(Method::PATCH, &terms)
+                .bearer_auth(&operator)
+                .header("if-match", read.header("etag").unwrap_or_default())
+                .json(&body),
+        )
+    };
+    let changed = patch(json!({"modules": ["Documents", "Audit"], "reason": "contract"})).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    check(Method::PATCH, "/operator/organisations/{orgId}", &changed);
+    let refused = patch(json!({"status": "pending", "reason": "contract"})).await;
+    refused.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    check(Method::PATCH, "/operator/organisations/{orgId}", &refused);
+
     // Every operation of the document was answered at least once above.
     let mut operations = std::collections::BTreeSet::new();
     for (path, item) in document["paths"].as_object().unwrap() {

@@ -98,27 +98,27 @@ impl TryFrom<Vec<String>> for Domains {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OrganisationPatch {
     /// The organisation's name: 1 to 120 characters on one line.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "quire_http::json::present")]
     #[schema(value_type = String, min_length = 1, max_length = 120)]
     pub name: Option<Name>,
     /// Without a refresh for this long, a member's session ends: 15 to 720 minutes; `null`
     /// returns to the deployment's default.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "quire_http::json::nullable")]
     #[schema(value_type = Option<u32>, minimum = 15, maximum = 720)]
     pub session_idle_minutes: Option<Option<IdleMinutes>>,
     /// A member's session ends this long after its sign-in: 1 to 24 hours; `null` returns to
     /// the deployment's default. Not shorter than `sessionIdleMinutes`.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "quire_http::json::nullable")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 24)]
     pub session_max_hours: Option<Option<MaxHours>>,
     /// The CIDR ranges (or single addresses), IPv4 or IPv6, members' requests may come from: at
     /// most 100; empty allows every address. Stored in canonical form.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "quire_http::json::present")]
     #[schema(value_type = Vec<String>, max_items = 100)]
     pub ip_allowlist: Option<Allowlist>,
     /// The email domains whose people may join with a code (`acme.example`; a subdomain must be
     /// listed itself): at most 20; empty lets any email join. Stored lower-cased.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "quire_http::json::present")]
     #[schema(value_type = Vec<String>, max_items = 20)]
     pub join_domains: Option<Domains>,
     /// Saves an IP allowlist that excludes the address this request comes from (its sender's
@@ -128,16 +128,6 @@ pub struct OrganisationPatch {
     /// Why the settings change (21 CFR Part 11 §11.10(e)): recorded with the change.
     #[schema(value_type = String, min_length = 1, max_length = 1000)]
     pub reason: Reason,
-}
-
-/// A field that, when present, must hold a value (`null` is refused as the wrong type).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(deserializer).map(Some)
-}
-
-/// A field that, when present, holds a value or `null`.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Why a well-formed patch cannot be applied, with the field it is about.

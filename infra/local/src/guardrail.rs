@@ -468,8 +468,10 @@ pub fn keys_built_outside_the_store(root: &std::path::Path) -> Vec<(String, usiz
 /// that may make them: the chain's append and reconciler (the audit writer, the local stack
 /// that drives it, tests), a verification job's slices (the audit verifier, tests), resolving a
 /// caller (the tenant layer), onboarding (seeding, tests), registering, confirming and expiring
-/// an organisation's registration (the registration module alone), and the test helpers (tests).
-pub const CAPABILITY_CALLS: [(&str, &[&str]); 13] = [
+/// an organisation's registration (the registration module alone), provisioning the platform's
+/// operators (seeding), an operator's reach into an organisation (the operator function), and
+/// the test helpers (tests).
+pub const CAPABILITY_CALLS: [(&str, &[&str]); 16] = [
     (".append_outbox(", &["functions/audit-writer/", "tests/"]),
     (".append_stream_records(", &["functions/audit-writer/"]),
     (".drain_outbox(", &["tests/"]),
@@ -479,6 +481,9 @@ pub const CAPABILITY_CALLS: [(&str, &[&str]); 13] = [
     (".run_verification(", &["tests/"]),
     (".load_caller(", &["shared/http/src/pipeline/tenant.rs"]),
     (".create_organisation(", &["infra/local/src/seed.rs", "tests/"]),
+    (".provision_operators(", &["infra/local/src/seed.rs"]),
+    (".operated_organisation(", &["functions/operator/"]),
+    (".operate_organisation(", &["functions/operator/"]),
     (
         ".register_organisation(",
         &["shared/http/src/identity/registration.rs", "tests/"],
@@ -640,7 +645,7 @@ mod tests {
     fn only_their_own_functions_write_organisations_memberships_and_the_directories() {
         assert_eq!(
             data_table_writers(&template(), "ORG#org-1#PROFILE").unwrap(),
-            ["RegistrationFunction", "OrganisationFunction"]
+            ["RegistrationFunction", "OrganisationFunction", "OperatorFunction"]
         );
         assert_eq!(
             data_table_writers(&template(), "ORG#org-1#MEMBER").unwrap(),
@@ -693,6 +698,38 @@ mod tests {
             ]
         );
         assert!(routes_where(|r| r.open_while_read_only && !r.effect.writes()).is_empty());
+    }
+
+    /// Exactly the operator function's routes are the platform operators' (RBAC-6), and no
+    /// function can make anyone an operator: no policy grants a Cognito call that changes a
+    /// user's groups, and the group the routes require is the template's.
+    ///
+    /// Proves: RBAC-6
+    #[test]
+    fn only_the_operator_routes_are_for_operators_and_no_function_makes_one() {
+        let operators: Vec<(&str, String)> = crate::stack::function_routes()
+            .iter()
+            .flat_map(|(function, router)| router.routes().iter().map(move |r| (*function, r)))
+            .filter(|(_, r)| r.access == quire_http::Access::Operator)
+            .map(|(function, r)| (function, r.key()))
+            .collect();
+        assert_eq!(
+            operators,
+            [
+                ("OperatorFunction", "GET /operator/organisations/{orgId}".to_owned()),
+                ("OperatorFunction", "PATCH /operator/organisations/{orgId}".to_owned()),
+            ]
+        );
+        let template = template();
+        for grant in [
+            "cognito-idp:AdminAddUserToGroup",
+            "cognito-idp:AdminRemoveUserFromGroup",
+            "cognito-idp:*",
+        ] {
+            assert!(!template.contains(grant), "{grant}");
+        }
+        let group = format!("GroupName: {}\n", quire_core::rbac::OPERATORS_GROUP);
+        assert_eq!(template.matches(&group).count(), 1, "{group}");
     }
 
     /// An Owner or Admin session without a second factor opens exactly enrolment, the account

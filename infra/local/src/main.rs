@@ -42,6 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         registration_validity: None,
     };
     let stack = Stack::start(options).await?;
+    let operator = stack.seed_operator(quire_local::seed::OPERATOR_EMAIL, true).await?;
     let api = &stack.api_url;
     println!(
         r#"
@@ -54,6 +55,9 @@ Owners and Admins sign in with a TOTP code too (AUTHN-7); five wrong codes in a 
 account like five wrong passwords. Their authenticators' secrets (new on every start):
 {secrets}
 The current code of one: ./target/debug/quire-local totp <secret>
+The platform's operator (RBAC-6: an organisation's lifecycle, subscription and modules, at
+/operator/organisations/<orgId>) signs in the same way:
+  {operator_email:<18} {operator_secret}
 owner@globex.test and admin@globex.test have no authenticator yet: their sign-in answers
 "challenge": "mfa-setup", and until they enrol one (POST /auth/mfa/setup, then
 POST /auth/mfa/verify) only that, GET /auth/me and POST /auth/logout are open.
@@ -78,6 +82,8 @@ Ctrl-C stops it."#,
         origin = stack.origin_url,
         mailbox = stack.emulator.mailbox.display(),
         default = DEFAULT_DEMO_PASSWORD,
+        operator_email = operator.email,
+        operator_secret = operator.totp_secret.as_deref().unwrap_or("<none>"),
         owner_secret = stack
             .orgs
             .iter()

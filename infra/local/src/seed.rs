@@ -77,94 +77,170 @@ pub async fn organisation(
     for role in Role::ALL {
         let local = role.as_str().to_lowercase();
         let email = format!("{local}@{slug}.test");
-        let created = app
-            .cognito
-            .admin_create_user()
-            .user_pool_id(user_pool_id)
-            .username(&email)
-            .set_temporary_password((onboarding == Onboarding::Invited).then(|| password.to_owned()))
-            .user_attributes(
-                AttributeType::builder()
-                    .name("email")
-                    .value(&email)
-                    .build()
-                    .map_err(|e| LocalError::Other(e.to_string()))?,
-            )
-            .user_attributes(
-                AttributeType::builder()
-                    .name("email_verified")
-                    .value("true")
-                    .build()
-                    .map_err(|e| LocalError::Other(e.to_string()))?,
-            )
-            .user_attributes(
-                AttributeType::builder()
-                    .name("custom:org_id")
-                    .value(scope.org_id().as_str())
-                    .build()
-                    .map_err(|e| LocalError::Other(e.to_string()))?,
-            )
-            .message_action(MessageActionType::Suppress)
-            .send()
-            .await
-            .map_err(|e| LocalError::aws("AdminCreateUser", &e))?;
-        let sub = created
-            .user
-            .and_then(|u| u.attributes)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|a| a.name == "sub")
-            .and_then(|a| a.value)
-            .ok_or_else(|| LocalError::Other("created user has no sub".into()))?;
-        if onboarding != Onboarding::Invited {
-            app.cognito
-                .admin_set_user_password()
-                .user_pool_id(user_pool_id)
-                .username(&email)
-                .password(password)
-                .permanent(true)
-                .send()
-                .await
-                .map_err(|e| LocalError::aws("AdminSetUserPassword", &e))?;
-        }
-        let user_id = UserId::parse(&sub).map_err(LocalError::Other)?;
         let display_name = format!("{name} {}", role.as_str());
-        app.store
-            .add_member(
+        users.push(
+            user(
+                app,
+                user_pool_id,
                 &scope,
-                NewMember {
-                    user: &user_id,
-                    email: &email,
-                    display_name: &display_name,
-                    role,
-                },
-                seeder.clone(),
-                origin.clone(),
+                &email,
+                &display_name,
+                role,
+                password,
+                onboarding,
             )
-            .await
-            .map_err(|e| LocalError::Other(e.to_string()))?;
-        let totp_secret = if role.requires_mfa() && onboarding == Onboarding::Enrolled {
-            let secret = enrol_authenticator(app, &email, password).await?;
-            let audit = AuditContext::for_route(seeder.clone(), origin.clone(), &[Action::MfaEnrolled]);
-            app.store
-                .record_mfa_enrolment(&scope, &user_id, audit)
-                .await
-                .map_err(|e| LocalError::Other(e.to_string()))?;
-            Some(secret)
-        } else {
-            None
-        };
-        users.push(SeededUser {
-            email,
-            role,
-            user_id,
-            totp_secret,
-        });
+            .await?,
+        );
     }
     Ok(SeededOrg {
         slug: slug.to_owned(),
         org_id: scope.org_id().clone(),
         users,
+    })
+}
+
+/// The email of the platform's operator `make dev` seeds.
+pub const OPERATOR_EMAIL: &str = "operator@quire.test";
+
+/// A platform operator (RBAC-6): a member of the operators' organisation (an Owner's
+/// membership, so the admin MFA gate holds them; an authenticator enrolled) and, when
+/// `in_group`, of the operators' Cognito group, which an operator's route also needs.
+pub async fn operator(
+    app: &App,
+    user_pool_id: &str,
+    email: &str,
+    password: &str,
+    in_group: bool,
+) -> Result<SeededUser, LocalError> {
+    let seeder = Actor::system("local seed");
+    let origin = Origin::new(None, Some("quire-local"), "local-seed");
+    let scope = app
+        .store
+        .provision_operators(seeder, origin)
+        .await
+        .map_err(|e| LocalError::Other(e.to_string()))?;
+    let seeded = user(
+        app,
+        user_pool_id,
+        &scope,
+        email,
+        "Quire Operator",
+        Role::Owner,
+        password,
+        Onboarding::Enrolled,
+    )
+    .await?;
+    if !in_group {
+        return Ok(seeded);
+    }
+    app.cognito
+        .admin_add_user_to_group()
+        .user_pool_id(user_pool_id)
+        .username(email)
+        .group_name(quire_core::rbac::OPERATORS_GROUP)
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("AdminAddUserToGroup", &e))?;
+    Ok(seeded)
+}
+
+/// A real Cognito user (email verified, a permanent password unless invited) who is a member of
+/// `scope`'s organisation with `role`, with an authenticator enrolled when the role needs one
+/// and `onboarding` says so.
+#[allow(clippy::too_many_arguments)]
+async fn user(
+    app: &App,
+    user_pool_id: &str,
+    scope: &quire_store::tenant::TenantScope,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password: &str,
+    onboarding: Onboarding,
+) -> Result<SeededUser, LocalError> {
+    let seeder = Actor::system("local seed");
+    let origin = Origin::new(None, Some("quire-local"), "local-seed");
+    let created = app
+        .cognito
+        .admin_create_user()
+        .user_pool_id(user_pool_id)
+        .username(email)
+        .set_temporary_password((onboarding == Onboarding::Invited).then(|| password.to_owned()))
+        .user_attributes(
+            AttributeType::builder()
+                .name("email")
+                .value(email)
+                .build()
+                .map_err(|e| LocalError::Other(e.to_string()))?,
+        )
+        .user_attributes(
+            AttributeType::builder()
+                .name("email_verified")
+                .value("true")
+                .build()
+                .map_err(|e| LocalError::Other(e.to_string()))?,
+        )
+        .user_attributes(
+            AttributeType::builder()
+                .name("custom:org_id")
+                .value(scope.org_id().as_str())
+                .build()
+                .map_err(|e| LocalError::Other(e.to_string()))?,
+        )
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("AdminCreateUser", &e))?;
+    let sub = created
+        .user
+        .and_then(|u| u.attributes)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|a| a.name == "sub")
+        .and_then(|a| a.value)
+        .ok_or_else(|| LocalError::Other("created user has no sub".into()))?;
+    if onboarding != Onboarding::Invited {
+        app.cognito
+            .admin_set_user_password()
+            .user_pool_id(user_pool_id)
+            .username(email)
+            .password(password)
+            .permanent(true)
+            .send()
+            .await
+            .map_err(|e| LocalError::aws("AdminSetUserPassword", &e))?;
+    }
+    let user_id = UserId::parse(&sub).map_err(LocalError::Other)?;
+    app.store
+        .add_member(
+            scope,
+            NewMember {
+                user: &user_id,
+                email,
+                display_name,
+                role,
+            },
+            seeder.clone(),
+            origin.clone(),
+        )
+        .await
+        .map_err(|e| LocalError::Other(e.to_string()))?;
+    let totp_secret = if role.requires_mfa() && onboarding == Onboarding::Enrolled {
+        let secret = enrol_authenticator(app, email, password).await?;
+        let audit = AuditContext::for_route(seeder, origin, &[Action::MfaEnrolled]);
+        app.store
+            .record_mfa_enrolment(scope, &user_id, audit)
+            .await
+            .map_err(|e| LocalError::Other(e.to_string()))?;
+        Some(secret)
+    } else {
+        None
+    };
+    Ok(SeededUser {
+        email: email.to_owned(),
+        role,
+        user_id,
+        totp_secret,
     })
 }
 

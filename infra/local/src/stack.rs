@@ -66,6 +66,7 @@ pub fn function_routes() -> Vec<(&'static str, quire_http::Router)> {
         ("RegistrationFunction", quire_fn_registration::routes()),
         ("OrganisationFunction", quire_fn_organisation::routes()),
         ("MembersFunction", quire_fn_members::routes()),
+        ("OperatorFunction", quire_fn_operator::routes()),
         ("DocumentsFunction", quire_fn_documents::routes()),
         ("AuditFunction", quire_fn_audit::routes()),
     ]
@@ -229,6 +230,19 @@ impl Stack {
 
     pub fn org(&self, slug: &str) -> &SeededOrg {
         self.orgs.iter().find(|o| o.slug == slug).expect("seeded organisation")
+    }
+
+    /// Seeds a platform operator (RBAC-6) with an authenticator, in the operators'
+    /// organisation and, when `in_group`, their Cognito group (`seed::operator`).
+    pub async fn seed_operator(&self, email: &str, in_group: bool) -> Result<seed::SeededUser, LocalError> {
+        seed::operator(
+            &self.app,
+            &self.provisioned.user_pool_id,
+            email,
+            &self.demo_password,
+            in_group,
+        )
+        .await
     }
 
     /// Seeds one more organisation (tests that must not disturb the others).

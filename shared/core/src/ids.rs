@@ -75,6 +75,10 @@ id_type!(ExportId, "an export id");
 /// account. No organisation can have it: organisation ids are generated UUIDs.
 const PLATFORM: &str = "platform";
 
+/// The id of the platform operators' own organisation (`OrgId::operators`). No customer's
+/// organisation can have it either.
+const OPERATORS: &str = "operators";
+
 impl OrgId {
     /// A new organisation's id: a random (v4) UUID, so never [`OrgId::platform`].
     pub fn generate() -> Self {
@@ -90,6 +94,18 @@ impl OrgId {
 
     pub fn is_platform(&self) -> bool {
         self.0 == PLATFORM
+    }
+
+    /// The platform operators' own organisation (RBAC-6): their memberships, sessions and
+    /// sign-ins, so that an operator signs in, passes a second factor and is revoked exactly as
+    /// a member is. It holds no customer's data, its members reach no customer's routes, and it
+    /// is made by provisioning, never through the API.
+    pub fn operators() -> Self {
+        OrgId(OPERATORS.to_owned())
+    }
+
+    pub fn is_operators(&self) -> bool {
+        self.0 == OPERATORS
     }
 }
 
@@ -109,8 +125,10 @@ mod tests {
     #[test]
     fn no_organisation_is_the_platform() {
         assert!(OrgId::platform().is_platform());
+        assert!(OrgId::operators().is_operators() && !OrgId::operators().is_platform());
         for _ in 0..100 {
-            assert!(!OrgId::generate().is_platform());
+            let org = OrgId::generate();
+            assert!(!org.is_platform() && !org.is_operators());
         }
     }
 }

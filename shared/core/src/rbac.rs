@@ -5,6 +5,17 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The Cognito group of the platform's operators (RBAC-6; template.yaml `OperatorsGroup`). An
+/// operator's route needs both: this group in the verified token's `cognito:groups`, which only
+/// the pool's administrators can grant, and an active membership of the operators'
+/// organisation (`OrgId::operators`), which only provisioning writes.
+pub const OPERATORS_GROUP: &str = "quire-operators";
+
+/// How the audit trail names an operator's role: their membership of the operators'
+/// organisation is an Owner's (so the admin MFA gate holds them, AUTHN-7), but in any trail
+/// they act as the platform's operator.
+pub const OPERATOR_ROLE: &str = "PlatformOperator";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Role {
     Owner,

@@ -6,6 +6,22 @@ use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// For `#[serde(default, deserialize_with = "quire_http::json::present")]`: a field that, when
+/// present, must hold a value (`null` is refused as the wrong type); absent is `None`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// For `#[serde(default, deserialize_with = "quire_http::json::nullable")]`: a field that, when
+/// present, holds a value or `null` (`Some(None)`); absent is `None`.
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// Parses the body into `T`. Route types use `#[serde(deny_unknown_fields)]` and newtypes, so
 /// an unknown field, a missing field or an invalid value is a 400 that names the field.
 pub fn parse_body<T: DeserializeOwned>(req: &Request) -> Result<T, Problem> {

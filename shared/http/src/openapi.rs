@@ -296,6 +296,7 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                         Access::Public => json!("public"),
                         Access::Requires(p) => json!(format!("{p:?}")),
                         Access::Member => json!("member"),
+                        Access::Operator => json!("operator"),
                     },
                 )
                 .add("x-writes", json!(route.effect.writes()))

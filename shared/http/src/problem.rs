@@ -459,6 +459,28 @@ impl Problem {
         )
     }
 
+    /// The route is the platform operators' (RBAC-6): the caller is not a member of the
+    /// operators' organisation, or their token does not carry the operators' Cognito group.
+    pub fn operators_only() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "operators-only",
+            "Platform operators only",
+            "this route is for the platform's operators",
+        )
+    }
+
+    /// A platform operator called an organisation's route (RBAC-6): operators are members of no
+    /// customer's organisation; they act on one only through the operator routes.
+    pub fn not_for_operators() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "not-for-operators",
+            "Not a route for operators",
+            "a platform operator is a member of no organisation; use the operator routes",
+        )
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }

@@ -22,6 +22,11 @@ pub enum Access {
     Public,
     /// A verified token, an active membership, and this permission in the caller's role.
     Requires(Permission),
+    /// A platform operator (RBAC-6): a verified token carrying the operators' Cognito group
+    /// ([`quire_core::rbac::OPERATORS_GROUP`]) and an active membership of the operators'
+    /// organisation (`OrgId::operators`). Such a route may record only operators' actions
+    /// ([`Action::OPERATOR`]), and no other route may record them.
+    Operator,
     /// A verified token and an active membership, whatever the role: what every member may do
     /// to their own account (sign out, revoke their own sessions, change their password). Such a
     /// route may record only events of one's own account ([`Action::OWN_ACCOUNT`]), so this
@@ -45,6 +50,14 @@ pub enum Module {
 }
 
 impl Module {
+    /// The modules a plan lists (ORG-2); the platform's own routes are in every plan.
+    pub const IN_PLANS: [Module; 2] = [Module::Documents, Module::Audit];
+
+    /// The module a plan names (exactly [`Module::as_str`]), if a plan may list it.
+    pub fn in_plans(name: &str) -> Option<Module> {
+        Module::IN_PLANS.into_iter().find(|module| module.as_str() == name)
+    }
+
     /// The module's name in an organisation's plan (`quire_store::Plan`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -311,6 +324,18 @@ impl Route {
             (Effect::Writes(actions), Access::Member) if !actions.iter().all(|a| Action::OWN_ACCOUNT.contains(a)) => {
                 Some(format!(
                     "route {key} is open to every member and writes more than their own account's events (RBAC-3)"
+                ))
+            }
+            (Effect::Writes(actions), Access::Operator) if !actions.iter().all(|a| Action::OPERATOR.contains(a)) => {
+                Some(format!(
+                    "route {key} is an operator's and records more than operators' actions (RBAC-6)"
+                ))
+            }
+            (Effect::Writes(actions), _)
+                if self.access != Access::Operator && actions.iter().any(|a| Action::OPERATOR.contains(a)) =>
+            {
+                Some(format!(
+                    "route {key} records an operator's action but is not declared for operators (RBAC-6)"
                 ))
             }
             _ => None,

@@ -318,6 +318,17 @@ impl Organisation {
         &self.org_id
     }
 
+    /// Its status as stored (what it means now: [`Organisation::lifecycle`]).
+    pub fn status(&self) -> OrgStatus {
+        self.status
+    }
+
+    /// When its trial ends (status `Trial`), as stored and readable.
+    pub fn trial_ends_at(&self) -> Option<std::time::SystemTime> {
+        self.trial_ends_at
+            .map(|millis| std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis))
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -615,7 +626,30 @@ impl Store {
         actor: Actor,
         origin: Origin,
     ) -> Result<TenantScope, StoreError> {
-        let org_id = OrgId::generate();
+        self.create_organisation_as(OrgId::generate(), name, actor, origin)
+            .await
+    }
+
+    /// The platform operators' own organisation (RBAC-6, [`OrgId::operators`]), made by
+    /// provisioning (audited as `organisation.created` in its own trail) unless it exists:
+    /// its scope, for adding operators with [`Store::add_member`].
+    pub async fn provision_operators(&self, actor: Actor, origin: Origin) -> Result<TenantScope, StoreError> {
+        match self
+            .create_organisation_as(OrgId::operators(), "Quire platform operators", actor, origin)
+            .await
+        {
+            Err(StoreError::AlreadyExists) => Ok(TenantScope::new(OrgId::operators())),
+            made => made,
+        }
+    }
+
+    async fn create_organisation_as(
+        &self,
+        org_id: OrgId,
+        name: &str,
+        actor: Actor,
+        origin: Origin,
+    ) -> Result<TenantScope, StoreError> {
         let scope = TenantScope::new(org_id.clone());
         let record = Organisation::new(org_id.clone(), name, OrgStatus::Active);
         self.transaction(&scope, AuditContext::new(actor, origin))

@@ -9,11 +9,12 @@
 //! and reason, in one transaction. A change that changes nothing writes nothing.
 
 use super::{keys, AuditContext, Store, StoreError};
-use crate::directory::Organisation;
-use crate::tenant::TenantScope;
+use crate::directory::{OrgStatus, Organisation};
+use crate::tenant::{Caller, TenantScope};
 use crate::Stored;
 use aws_sdk_dynamodb::types::AttributeValue;
 use quire_core::audit::{Action, Target};
+use quire_core::ids::OrgId;
 use quire_core::network::IpAllowlist;
 use quire_core::rbac::Matrix;
 
@@ -157,22 +158,43 @@ impl Store {
         if current.org_id != *org {
             return Err(StoreError::Corrupt("a change of another organisation's record".into()));
         }
-        let mut next = change.applied_to(current);
+        let next = change.applied_to(current);
+        self.write_organisation(audit, current, next, Action::OrganisationUpdated, reason, false)
+            .await
+    }
+
+    /// Writes `next` over `current` at the next version with its event `action` and `reason`
+    /// (and its copy in the platform's trail when `in_platform_trail`), unless it changes
+    /// nothing.
+    async fn write_organisation(
+        &self,
+        audit: AuditContext,
+        current: &Stored<Organisation>,
+        mut next: Organisation,
+        action: Action,
+        reason: &str,
+        in_platform_trail: bool,
+    ) -> Result<OrganisationChanged, StoreError> {
         if next == *current.record() {
             return Ok(OrganisationChanged::Unchanged(next));
         }
+        let org = current.org_id.clone();
         next.version = current.version + 1;
-        // The whole record is written: it must still be the one read, its status and trial end
-        // above all, which are not this change's to set. Every writer of the record moves its
-        // version on; the status is checked as well, so that an edit that did not (made outside
-        // Quire) is not undone either. A record written before versions were kept has none
-        // stored and reads as version 1.
+        // The whole record is written: it must still be the one read, its status, trial end and
+        // plan above all, which are an operator's to set, and the settings, which are the
+        // Owner's. Every writer of the record moves its version on; the status is checked as
+        // well, so that an edit that did not (made outside Quire) is not undone either. A record
+        // written before versions were kept has none stored and reads as version 1.
         let (condition, values) = as_read(current.record())?;
-        self.transaction(scope, audit)
-            .put_beside_if(keys::organisation(org), &next, condition, values)
+        let mut change = self.transaction(&TenantScope::new(org.clone()), audit);
+        if in_platform_trail {
+            change = change.also_in_platform_trail();
+        }
+        change
+            .put_beside_if(keys::organisation(&org), &next, condition, values)
             .with_names(AS_READ_NAMES.to_vec())
             .images(
-                Action::OrganisationUpdated,
+                action,
                 Target::new("organisation", org.as_str()),
                 current.record(),
                 &next,
@@ -181,5 +203,94 @@ impl Store {
             .commit()
             .await?;
         Ok(OrganisationChanged::Changed(next))
+    }
+}
+
+/// What a platform operator sets on an organisation (RBAC-6): its terms, which its own
+/// administrators cannot change. `None` leaves a term as it is. The caller has checked the
+/// values (no status of `Pending`, which only registration sets; a trial's end with `Trial`).
+#[derive(Debug, Clone, Default)]
+pub struct OperatorChange {
+    /// Its status (ORG-1) with, for `Trial`, the trial's end in milliseconds since the Unix
+    /// epoch (any other status clears it).
+    pub status: Option<(OrgStatus, Option<u64>)>,
+    /// Whether its subscription is suspended (ORG-1 billing).
+    pub subscription_suspended: Option<bool>,
+    /// The modules of its plan by name (ORG-2); `Some(None)`: every module.
+    pub modules: Option<Option<Vec<String>>>,
+}
+
+impl OperatorChange {
+    /// `current` with this change applied (the version is the caller's to move).
+    fn applied_to(&self, current: &Organisation) -> Organisation {
+        let mut next = current.clone();
+        if let Some((status, trial_ends_at)) = self.status {
+            next.status = status;
+            next.trial_ends_at = trial_ends_at.filter(|_| status == OrgStatus::Trial);
+        }
+        if let Some(suspended) = self.subscription_suspended {
+            next.subscription = Some(if suspended { "Suspended" } else { "Active" }.to_owned());
+        }
+        if let Some(modules) = &self.modules {
+            next.modules.clone_from(modules);
+        }
+        next
+    }
+}
+
+impl Store {
+    /// An organisation's record as a platform operator reads it (RBAC-6), read consistently:
+    /// `None` for no such organisation, and for the platform's trail and the operators' own
+    /// organisation, which are no customer's.
+    ///
+    /// Errors: [`StoreError::Corrupt`] when `operator` is not a member of the operators'
+    /// organisation.
+    pub async fn operated_organisation(
+        &self,
+        operator: &Caller,
+        org: &OrgId,
+    ) -> Result<Option<Stored<Organisation>>, StoreError> {
+        if !operator.is_operator() {
+            return Err(StoreError::Corrupt(
+                "only a platform operator reads another organisation".into(),
+            ));
+        }
+        if org.is_platform() || org.is_operators() {
+            return Ok(None);
+        }
+        Ok(self
+            .read(&self.data_table, &keys::organisation(org))
+            .await?
+            .map(super::from_item::<Organisation>)
+            .transpose()?
+            .filter(|record| record.org_id == *org)
+            .map(Stored::new))
+    }
+
+    /// Applies a platform operator's `change` to `current` (as read by
+    /// [`Store::operated_organisation`]) if the stored record is still as read (its version,
+    /// status, trial end and plan: [`as_read`]), recording `operator.organisation.changed` with
+    /// `reason` in the organisation's trail and in the platform's, in one transaction. A
+    /// change that changes nothing writes nothing.
+    ///
+    /// Errors: [`StoreError::Conflict`] when the record changed since it was read;
+    /// [`StoreError::Corrupt`] when `operator` is not a platform operator.
+    pub async fn operate_organisation(
+        &self,
+        operator: &Caller,
+        audit: AuditContext,
+        current: &Stored<Organisation>,
+        change: &OperatorChange,
+        reason: &str,
+    ) -> Result<OrganisationChanged, StoreError> {
+        let org = &current.org_id;
+        if !operator.is_operator() || org.is_platform() || org.is_operators() {
+            return Err(StoreError::Corrupt(
+                "only a platform operator changes a customer's terms".into(),
+            ));
+        }
+        let next = change.applied_to(current);
+        self.write_organisation(audit, current, next, Action::OperatorOrganisationChanged, reason, true)
+            .await
     }
 }

@@ -111,13 +111,24 @@ impl Caller {
     /// The caller as the audit trail records them, as they are now (names and roles change later;
     /// the entry does not).
     pub fn actor(&self) -> Actor {
+        let role = if self.is_operator() {
+            quire_core::rbac::OPERATOR_ROLE
+        } else {
+            self.role.as_str()
+        };
         Actor {
             user_id: self.user_id.to_string(),
             display_name: self.display_name.clone(),
             email: self.email.clone(),
-            role: self.role.as_str().to_owned(),
+            role: role.to_owned(),
             impersonator: None,
         }
+    }
+
+    /// Whether the caller is a member of the platform operators' organisation (RBAC-6). Their
+    /// operator routes also need the operators' Cognito group (`pipeline::authz`).
+    pub fn is_operator(&self) -> bool {
+        self.scope.org.is_operators()
     }
 }
 

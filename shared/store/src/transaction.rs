@@ -138,6 +138,8 @@ pub struct Transaction<'s> {
     writes: Vec<Write>,
     events: Vec<AuditEvent>,
     error: Option<StoreError>,
+    /// Whether every event is also recorded in the platform's trail ([`Transaction::also_in_platform_trail`]).
+    platform_copy: bool,
 }
 
 impl Store {
@@ -150,6 +152,7 @@ impl Store {
             writes: Vec::new(),
             events: Vec::new(),
             error: None,
+            platform_copy: false,
         }
     }
 }
@@ -162,6 +165,14 @@ impl Transaction<'_> {
     /// The tenant this transaction changes.
     pub(crate) fn scope(&self) -> &TenantScope {
         &self.scope
+    }
+
+    /// Records every event of the change in the platform's trail too (RBAC-6: a platform
+    /// operator's action), with the same content, in the same transaction: both trails hold it,
+    /// or neither does.
+    pub(crate) fn also_in_platform_trail(mut self) -> Self {
+        self.platform_copy = true;
+        self
     }
 
     /// Makes the transaction fail with `error` at commit (the first error is kept).
@@ -385,6 +396,7 @@ impl Transaction<'_> {
             scope,
             writes,
             events,
+            platform_copy,
             ..
         } = self;
         if events.is_empty() {
@@ -392,34 +404,19 @@ impl Transaction<'_> {
         }
         let org = scope.org_id();
         let mut all = writes;
-        let mut blobs: Vec<quire_core::audit::blob::Blob> = Vec::new();
         let mut events = events;
         quire_core::audit::as_one_change(&mut events);
-        for mut event in events {
-            for blob in event.seal()? {
-                if !blobs.iter().any(|b| b.sha256 == blob.sha256) {
-                    blobs.push(blob);
-                }
-            }
-            let key = keys::outbox(org, &event.event_id);
-            all.push(Write {
-                check_only: false,
-                item: store.outbox_item(&key, &event)?,
-                key,
-                condition: Some("attribute_not_exists(pk)".into()),
-                names: Vec::new(),
-                values: Vec::new(),
-                on_condition: OnCondition::AlreadyExists,
-            });
-        }
-        for blob in blobs {
-            // Content-addressed: a blob already stored has these very bytes, so writing it again
-            // changes nothing; it carries no condition.
-            let key = keys::blob(org, &blob.sha256);
-            let mut item = key.to_map();
-            item.insert("content".into(), AttributeValue::S(blob.content));
-            all.push(Write::unconditional(key, item));
-        }
+        let platform = quire_core::ids::OrgId::platform();
+        let mut copies: Vec<AuditEvent> = if platform_copy && !org.is_platform() {
+            events.iter().map(|event| event.copied_to(&platform)).collect()
+        } else {
+            Vec::new()
+        };
+        quire_core::audit::as_one_change(&mut copies);
+        all.extend(store.outbox_writes(org, events)?);
+        // The copies are the store's own, keyed in the platform's trail, and checked below
+        // with it: they are what a platform operator's action records there.
+        let copied = store.outbox_writes(&platform, copies)?;
         // TEN-2, in release builds too: nothing of this transaction lies outside the scope.
         // A platform item written beside a tenant's change (the user and account directories)
         // names that tenant and no other.
@@ -436,6 +433,13 @@ impl Transaction<'_> {
                 stray.key.pk
             )));
         }
+        if let Some(stray) = copied.iter().find(|w| !keys::belongs_to(&w.key, &platform)) {
+            return Err(StoreError::Corrupt(format!(
+                "a copy outside the platform's trail: {}",
+                stray.key.pk
+            )));
+        }
+        all.extend(copied);
         let mut total = 0;
         for write in &all {
             let bytes = size::item_size(&write.item);
@@ -489,6 +493,39 @@ impl Transaction<'_> {
 }
 
 impl Store {
+    /// The outbox items of `events` in `org`'s trail, sealed (long values become blobs), with
+    /// the blobs they refer to.
+    fn outbox_writes(&self, org: &quire_core::ids::OrgId, events: Vec<AuditEvent>) -> Result<Vec<Write>, StoreError> {
+        let mut writes = Vec::new();
+        let mut blobs: Vec<quire_core::audit::blob::Blob> = Vec::new();
+        for mut event in events {
+            for blob in event.seal()? {
+                if !blobs.iter().any(|b| b.sha256 == blob.sha256) {
+                    blobs.push(blob);
+                }
+            }
+            let key = keys::outbox(org, &event.event_id);
+            writes.push(Write {
+                check_only: false,
+                item: self.outbox_item(&key, &event)?,
+                key,
+                condition: Some("attribute_not_exists(pk)".into()),
+                names: Vec::new(),
+                values: Vec::new(),
+                on_condition: OnCondition::AlreadyExists,
+            });
+        }
+        for blob in blobs {
+            // Content-addressed: a blob already stored has these very bytes, so writing it again
+            // changes nothing; it carries no condition.
+            let key = keys::blob(org, &blob.sha256);
+            let mut item = key.to_map();
+            item.insert("content".into(), AttributeValue::S(blob.content));
+            writes.push(Write::unconditional(key, item));
+        }
+        Ok(writes)
+    }
+
     /// Sends a transaction; a failed condition becomes the error its write declared, a transient
     /// conflict with another transaction is retried once and then reported as
     /// [`StoreError::Contended`] (not a changed record: nothing says the condition failed).

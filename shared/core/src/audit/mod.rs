@@ -168,12 +168,18 @@ pub enum Action {
     /// sees a join only once its email is confirmed.
     #[serde(rename = "join.requested")]
     JoinRequested,
+    /// A platform operator changed an organisation's terms (RBAC-6, ORG-1, ORG-2: its status
+    /// and trial end, its subscription, its modules), with a reason; `before` and `after` are
+    /// the organisation's record as it was and as written. Recorded twice, in one transaction:
+    /// in the organisation's trail and in the platform's.
+    #[serde(rename = "operator.organisation.changed")]
+    OperatorOrganisationChanged,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 41] = [
+    pub const ALL: [Action; 42] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -215,6 +221,7 @@ impl Action {
         Action::InvitationUsed,
         Action::JoinRefused,
         Action::JoinRequested,
+        Action::OperatorOrganisationChanged,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -285,6 +292,10 @@ impl Action {
         Action::InvitationUsed,
         Action::JoinRefused,
     ];
+
+    /// What a platform operator's routes record (RBAC-6), and only they: each in the
+    /// organisation's trail and the platform's.
+    pub const OPERATOR: [Action; 1] = [Action::OperatorOrganisationChanged];
 
     /// What joining with a code records (ORG-4, RATE-3): the pending join, a refusal or a rate
     /// limit's trip, in the platform's trail, or a refusal in the organisation's when the
@@ -429,6 +440,19 @@ impl AuditEvent {
     pub fn before(mut self, value: Value) -> Self {
         self.before = Some(value);
         self
+    }
+
+    /// The same event for another organisation's trail (`org`): everything as it is but the
+    /// organisation and a new id of the same millisecond (an id is unique across trails). For
+    /// what is recorded in two trails at once (RBAC-6: an operator's action in the
+    /// organisation's and in the platform's).
+    pub fn copied_to(&self, org: &OrgId) -> AuditEvent {
+        let millis = self.event_id.split_once('-').map_or("", |(millis, _)| millis);
+        AuditEvent {
+            event_id: format!("{millis}-{}", uuid::Uuid::new_v4()),
+            org_id: org.to_string(),
+            ..self.clone()
+        }
     }
 
     pub fn after(mut self, value: Value) -> Self {
@@ -651,6 +675,7 @@ mod tests {
                 Action::InvitationUsed => 38,
                 Action::JoinRefused => 39,
                 Action::JoinRequested => 40,
+                Action::OperatorOrganisationChanged => 41,
             };
             assert_eq!(Action::ALL[position], action);
         }

@@ -1,0 +1,154 @@
+//! The operator function: what the platform's operators set on a customer's organisation
+//! (RBAC-6): its lifecycle (ORG-1: status, trial end), its subscription (ORG-1 billing) and the
+//! modules of its plan (ORG-2), which its own administrators cannot change. `GET` and `PATCH
+//! /operator/organisations/{orgId}`, for operators only (`Access::Operator`: the operators'
+//! Cognito group and a membership of their own organisation). Every change is recorded with
+//! its reason in the organisation's trail and in the platform's, in one transaction. Storage is
+//! `quire_store::organisation` (`Store::operate_organisation`).
+
+pub mod domain;
+
+use domain::{Refused, TermsPatch};
+use http::Method;
+use lambda_http::Request;
+use quire_core::audit::Action;
+use quire_core::ids::OrgId;
+use quire_http::conditional::{require_match, with_etag};
+use quire_http::json::{ok, parse_body};
+use quire_http::route::HandlerResult;
+use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::organisation::OrganisationChanged;
+use quire_store::{Organisation, StoreError, Stored};
+use serde::Serialize;
+use std::sync::Arc;
+
+pub fn routes() -> Router {
+    Router::new(vec![
+        Route::new(
+            Method::GET,
+            "/operator/organisations/{orgId}",
+            Access::Operator,
+            Module::Platform,
+            Effect::Reads,
+            get,
+        )
+        .response_schema::<TermsView>()
+        .problem("404", "no such organisation (`not-found`)"),
+        Route::new(
+            Method::PATCH,
+            "/operator/organisations/{orgId}",
+            Access::Operator,
+            Module::Platform,
+            Effect::Writes(&[Action::OperatorOrganisationChanged]),
+            update,
+        )
+        .request_schema::<TermsPatch>()
+        .response_schema::<TermsView>()
+        .problem(
+            "400",
+            "the body is malformed, names no term, or a value is out of bounds (`invalid-body`, \
+             naming the field), or `If-Match` does not parse (`bad-request`)",
+        )
+        .problem("404", "no such organisation (`not-found`)")
+        .accepts_body(4 * 1024),
+    ])
+    .expect("operator route table")
+}
+
+/// An organisation's terms as its operators see them. `ETag` carries `version` (the
+/// organisation's, which its own settings move too), which a `PATCH` names in `If-Match`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct TermsView {
+    id: String,
+    name: String,
+    /// Its status as set: `pending`, `active`, `trial`, `suspended` or `closed`.
+    status: &'static str,
+    /// What the status means now (ORG-1): as `status`, or `trial-ended` (read-only) and
+    /// `locked` for a trial past its end.
+    lifecycle: &'static str,
+    /// When its trial ends (RFC 3339, UTC), for a trial.
+    trial_ends_at: Option<String>,
+    /// `active`, or `suspended` (its records can be read but not changed).
+    subscription: &'static str,
+    /// The modules of its plan; `null`: every module.
+    modules: Option<Vec<String>>,
+    /// Counts the organisation's changes from 1.
+    version: u64,
+}
+
+impl TermsView {
+    fn of(record: &Organisation) -> Self {
+        use quire_store::OrgStatus;
+        TermsView {
+            id: record.id().to_string(),
+            name: record.name().to_owned(),
+            status: match record.status() {
+                OrgStatus::Pending => "pending",
+                OrgStatus::Active => "active",
+                OrgStatus::Trial => "trial",
+                OrgStatus::Suspended => "suspended",
+                OrgStatus::Closed => "closed",
+            },
+            lifecycle: record.lifecycle(std::time::SystemTime::now()).as_str(),
+            trial_ends_at: record
+                .trial_ends_at()
+                .map(|at| humantime::format_rfc3339_millis(at).to_string()),
+            subscription: if record.plan().subscription_suspended() {
+                "suspended"
+            } else {
+                "active"
+            },
+            modules: record.plan().modules().map(<[String]>::to_vec),
+            version: record.version(),
+        }
+    }
+}
+
+fn answer(record: &Organisation) -> HandlerResult {
+    Ok(with_etag(ok(&TermsView::of(record))?, record.version()))
+}
+
+/// The organisation the path names, as the operator may read it: 404 for an id that does not
+/// parse, no organisation, the platform's trail and the operators' own organisation.
+async fn organisation(app: &App, ctx: &RequestCtx) -> Result<Stored<Organisation>, Problem> {
+    let org = OrgId::parse(ctx.param("orgId")?).map_err(|_| Problem::not_found())?;
+    app.store
+        .operated_organisation(ctx.caller()?, &org)
+        .await?
+        .ok_or_else(Problem::not_found)
+}
+
+async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    answer(organisation(&app, &ctx).await?.record())
+}
+
+/// Sets the terms the body names, against the version in `If-Match` (428 without, 412 when
+/// stale), recording `operator.organisation.changed` with the reason in the organisation's
+/// trail and the platform's. Applies on the organisation's members' next request. A change to
+/// what is already set writes nothing and answers as a read would.
+async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: TermsPatch = parse_body(&req)?;
+    let change = input
+        .change()
+        .map_err(|Refused { detail, field }| Problem::invalid_body(detail, field))?;
+    let current = organisation(&app, &ctx).await?;
+    require_match(&req, current.version())?;
+    let changed = app
+        .store
+        .operate_organisation(
+            ctx.caller()?,
+            ctx.audit_context()?,
+            &current,
+            &change,
+            input.reason.as_str(),
+        )
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict => Problem::precondition_failed(),
+            other => other.into(),
+        })?;
+    match changed {
+        OrganisationChanged::Changed(record) | OrganisationChanged::Unchanged(record) => answer(&record),
+    }
+}
