@@ -250,19 +250,30 @@ impl Harness {
         org
     }
 
-    /// Seeds a platform operator (RBAC-6) with an authenticator (remembered), in the operators'
-    /// organisation and, when `in_group`, their Cognito group; returns the email.
+    /// Seeds a platform operator (RBAC-6) as provisioned (an Owner's membership, an
+    /// authenticator, remembered), in the operators' organisation and, when `in_group`, their
+    /// Cognito group; returns the email.
     pub async fn new_operator(&self, in_group: bool) -> String {
+        self.new_operator_as(Role::Owner, in_group).await
+    }
+
+    /// [`Harness::new_operator`] whose membership has `role` (an authenticator only for a
+    /// role that needs one).
+    pub async fn new_operator_as(&self, role: Role, in_group: bool) -> String {
         let email = format!("operator-{}@quire.test", &uuid_hex()[..12]);
         let seeded = {
             let email = email.clone();
-            self.on_stack(
-                move |stack| async move { stack.seed_operator(&email, in_group).await.expect("seed operator") },
-            )
+            self.on_stack(move |stack| async move {
+                stack
+                    .seed_operator(&email, role, in_group)
+                    .await
+                    .expect("seed operator")
+            })
             .await
         };
-        let secret = seeded.totp_secret.expect("an operator has an authenticator");
-        self.remember_totp_secret(&email, &secret);
+        if let Some(secret) = seeded.totp_secret {
+            self.remember_totp_secret(&email, &secret);
+        }
         email
     }
 

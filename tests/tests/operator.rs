@@ -146,8 +146,9 @@ async fn an_operator_suspends_billing_and_both_trails_record_it() {
 }
 
 /// An operator sets the modules of a plan (ORG-2) and the lifecycle (ORG-1): a module left out
-/// is refused, `null` is every module again; a trial whose end has passed is read-only; a
-/// closed organisation admits no one; active again, everything is served.
+/// is refused, `null` is every module again; a trial that ended yesterday is read-only, one
+/// that ended more than 14 days ago locked; a closed organisation admits no one; active again,
+/// everything is served.
 ///
 /// Proves: RBAC-6, ORG-1, ORG-2
 #[tokio::test]
@@ -182,11 +183,26 @@ async fn an_operator_sets_the_plan_and_the_lifecycle() {
         StatusCode::OK
     );
 
-    let ended = set(
+    let yesterday = humantime::format_rfc3339(std::time::SystemTime::now() - std::time::Duration::from_secs(86_400));
+    let read_only = set(
         h,
         &operator,
         &org.org_id,
         3,
+        json!({"status": "trial", "trialEndsAt": yesterday.to_string(), "reason": "Trial ended"}),
+    )
+    .await;
+    assert_eq!(read_only.body["lifecycle"], "trial-ended", "{}", read_only.text);
+    create(h, &owner)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "trial-ended");
+    let listed = h.call(Method::GET, "/documents", Some(&owner), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let ended = set(
+        h,
+        &operator,
+        &org.org_id,
+        4,
         json!({"status": "trial", "trialEndsAt": "2026-01-01T00:00:00Z", "reason": "Trial backdated"}),
     )
     .await;
@@ -207,7 +223,7 @@ async fn an_operator_sets_the_plan_and_the_lifecycle() {
         h,
         &operator,
         &org.org_id,
-        4,
+        5,
         json!({"status": "closed", "reason": "Contract ended"}),
     )
     .await;
@@ -224,7 +240,7 @@ async fn an_operator_sets_the_plan_and_the_lifecycle() {
         h,
         &operator,
         &org.org_id,
-        5,
+        6,
         json!({"status": "active", "reason": "Renewed"}),
     )
     .await;
@@ -281,6 +297,22 @@ async fn only_operators_reach_their_routes_and_operators_reach_no_organisation()
     h.call(Method::GET, &path, Some(&ungrouped), None)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "operators-only");
+    set(
+        h,
+        &ungrouped,
+        &org.org_id,
+        1,
+        json!({"subscription": "suspended", "reason": "x"}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "operators-only");
+
+    // An operator whose session passed no second factor reaches nothing of theirs, whatever
+    // their membership's role.
+    let unproven = h.login(&h.new_operator_as(Role::User, true).await).await;
+    h.call(Method::GET, &path, Some(&unproven), None)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "mfa-required");
 
     let operator = h.login(&h.new_operator(true).await).await;
     for (method, route) in [
@@ -351,6 +383,16 @@ async fn an_operators_bad_request_changes_nothing() {
             .await
             .assert_problem(StatusCode::NOT_FOUND, "not-found");
     }
+    // What is already so changes nothing either: no version, no entry.
+    let same = set(
+        h,
+        &operator,
+        &org.org_id,
+        1,
+        json!({"subscription": "active", "modules": null, "reason": "x"}),
+    )
+    .await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.text);
     let read = h.call(Method::GET, &terms(&org.org_id), Some(&operator), None).await;
     assert_eq!(
         (read.header("etag"), read.body["subscription"].as_str()),
@@ -358,11 +400,80 @@ async fn an_operators_bad_request_changes_nothing() {
         "{}",
         read.text
     );
+    let platform = quire_core::ids::OrgId::platform();
+    h.trail_settled(&platform).await;
+    let entries = h.platform_entries().await;
+    assert!(
+        operator_entries(&entries)
+            .iter()
+            .all(|e| e["target"]["id"] != org.org_id.to_string()),
+        "nothing recorded about {}",
+        org.org_id
+    );
+}
+
+/// An organisation awaiting its Owner's email confirmation is its registration's: an operator
+/// reads it (`pending`) and changes nothing (409).
+///
+/// Proves: RBAC-6, AUTHN-6
+#[tokio::test]
+async fn an_operator_leaves_a_pending_registration_alone() {
+    let h = harness();
+    let operator = h.login(&h.new_operator(true).await).await;
+    let email = format!("pending-{}@example.test", quire_blackbox_tests::uuid_hex());
+    let registered = h
+        .call_from(
+            quire_blackbox_tests::fresh_address(),
+            Method::POST,
+            "/auth/register",
+            None,
+            Some(json!({
+                "organisationName": "Pending Labs",
+                "email": email,
+                "password": h.password,
+                "displayName": "Pat Pending",
+            })),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::ACCEPTED, "{}", registered.text);
+    let user = h
+        .cognito()
+        .admin_get_user()
+        .user_pool_id(&h.user_pool_id)
+        .username(&email)
+        .send()
+        .await
+        .expect("the registrant's user");
+    let org = user
+        .user_attributes()
+        .iter()
+        .find(|a| a.name() == "custom:org_id")
+        .and_then(|a| a.value())
+        .map(|id| quire_core::ids::OrgId::parse(id).expect("an organisation id"))
+        .expect("the registration's organisation");
+    let read = h.call(Method::GET, &terms(&org), Some(&operator), None).await;
+    assert_eq!(read.body["status"], "pending", "{}", read.text);
+    set(
+        h,
+        &operator,
+        &org,
+        1,
+        json!({"status": "active", "reason": "Skip the confirmation"}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "conflict");
+    let again = h.call(Method::GET, &terms(&org), Some(&operator), None).await;
+    assert_eq!(
+        (again.body["status"].as_str(), again.header("etag")),
+        (Some("pending"), Some("\"1\"")),
+        "{}",
+        again.text
+    );
 }
 
 /// An operator's change and the Owner's own settings change, racing against the same version:
-/// exactly one is written, the other is told its version is stale (412), and neither undoes
-/// the other.
+/// exactly one is written, the other is told its version is stale (412, whether its read or its
+/// conditional write found the other's change first), and neither undoes the other.
 ///
 /// Proves: RBAC-6, ORG-1
 #[tokio::test]

@@ -50,6 +50,11 @@ pub fn routes() -> Router {
              naming the field), or `If-Match` does not parse (`bad-request`)",
         )
         .problem("404", "no such organisation (`not-found`)")
+        .problem(
+            "409",
+            "the organisation awaits its Owner's confirmation (`conflict`): registration alone \
+             changes it until then",
+        )
         .accepts_body(4 * 1024),
     ])
     .expect("operator route table")
@@ -134,6 +139,13 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         .map_err(|Refused { detail, field }| Problem::invalid_body(detail, field))?;
     let current = organisation(&app, &ctx).await?;
     require_match(&req, current.version())?;
+    // A registration awaiting its Owner's email confirmation is the registration's alone
+    // (AUTHN-6): confirming or expiring it writes the record back.
+    if current.status() == quire_store::OrgStatus::Pending {
+        return Err(Problem::conflict(
+            "the organisation awaits its Owner's confirmation; its terms can be set once it is active",
+        ));
+    }
     let changed = app
         .store
         .operate_organisation(

@@ -345,8 +345,9 @@ pub fn table_users_without_the_key(template: &str) -> Result<Vec<String>, String
 }
 
 /// The functions whose role may put or update items of the data table whose partition key
-/// matches `key` (a statement without a `dynamodb:LeadingKeys` condition reaches every key; a
-/// condition's `*` matches anything).
+/// matches `key`: an `Allow` statement reaches it and no `Deny` statement does (a statement
+/// without a `dynamodb:LeadingKeys` condition reaches every key; a condition's `*` matches
+/// anything).
 pub fn data_table_writers(template: &str, key: &str) -> Result<Vec<String>, String> {
     fn glob(pattern: &[u8], text: &[u8]) -> bool {
         match (pattern.first(), text.first()) {
@@ -359,7 +360,7 @@ pub fn data_table_writers(template: &str, key: &str) -> Result<Vec<String>, Stri
     let doc = parse(template)?;
     let mut found = Vec::new();
     for (name, resource) in resources(&doc) {
-        let writes = resource["Properties"]["Policies"]
+        let statements: Vec<&Value> = resource["Properties"]["Policies"]
             .as_sequence()
             .into_iter()
             .flatten()
@@ -369,16 +370,28 @@ pub fn data_table_writers(template: &str, key: &str) -> Result<Vec<String>, Stri
                 let actions = format!("{:?}", statement["Action"]);
                 actions.contains("dynamodb:PutItem") || actions.contains("dynamodb:UpdateItem")
             })
-            .any(|statement| {
-                match statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].as_sequence() {
-                    None => true,
-                    Some(keys) => keys
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .any(|pattern| glob(pattern.as_bytes(), key.as_bytes())),
-                }
-            });
-        if writes {
+            .collect();
+        // Conservatively: an allow without a key condition reaches every key; a deny reaches
+        // every key only without any condition.
+        let reaches = |statement: &Value, operator: &str| match statement["Condition"][operator]["dynamodb:LeadingKeys"]
+            .as_sequence()
+        {
+            None => operator.starts_with("ForAll") || statement["Condition"].is_null(),
+            Some(keys) => keys
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|pattern| glob(pattern.as_bytes(), key.as_bytes())),
+        };
+        let effect = |statement: &Value| statement["Effect"].as_str().unwrap_or_default().to_owned();
+        let allowed = statements
+            .iter()
+            .filter(|s| effect(s) == "Allow")
+            .any(|s| reaches(s, "ForAllValues:StringLike"));
+        let denied = statements
+            .iter()
+            .filter(|s| effect(s) == "Deny")
+            .any(|s| reaches(s, "ForAnyValue:StringLike"));
+        if allowed && !denied {
             found.push(name);
         }
     }
@@ -721,13 +734,40 @@ mod tests {
             ]
         );
         let template = template();
-        for grant in [
-            "cognito-idp:AdminAddUserToGroup",
-            "cognito-idp:AdminRemoveUserFromGroup",
-            "cognito-idp:*",
-        ] {
-            assert!(!template.contains(grant), "{grant}");
+        // Every Cognito action any policy names: none on groups, none by wildcard.
+        let actions: Vec<&str> = template
+            .split("cognito-idp:")
+            .skip(1)
+            .map(|rest| {
+                rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '*')
+                    .next()
+                    .unwrap_or("")
+            })
+            .collect();
+        assert!(!actions.is_empty());
+        for action in &actions {
+            assert!(
+                !action.contains('*') && !action.contains("Group"),
+                "cognito-idp:{action}"
+            );
         }
+        // A token-generation trigger could put the group into any token.
+        for trigger in ["LambdaConfig", "PreTokenGeneration"] {
+            assert!(!template.contains(trigger), "{trigger}");
+        }
+        // The operator function may write neither the operators' own organisation nor the
+        // platform's records but its trail.
+        for key in ["ORG#operators#PROFILE", "ORG#operators#MEMBER", "ORG#platform#PROFILE"] {
+            assert!(
+                !data_table_writers(&template, key)
+                    .unwrap()
+                    .contains(&"OperatorFunction".to_owned()),
+                "{key}"
+            );
+        }
+        assert!(data_table_writers(&template, "ORG#platform#OUTBOX")
+            .unwrap()
+            .contains(&"OperatorFunction".to_owned()));
         let group = format!("GroupName: {}\n", quire_core::rbac::OPERATORS_GROUP);
         assert_eq!(template.matches(&group).count(), 1, "{group}");
     }

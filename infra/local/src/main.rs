@@ -42,7 +42,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         registration_validity: None,
     };
     let stack = Stack::start(options).await?;
-    let operator = stack.seed_operator(quire_local::seed::OPERATOR_EMAIL, true).await?;
+    let operator = stack
+        .seed_operator(quire_local::seed::OPERATOR_EMAIL, quire_core::rbac::Role::Owner, true)
+        .await?;
     let api = &stack.api_url;
     println!(
         r#"

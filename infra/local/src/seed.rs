@@ -102,14 +102,16 @@ pub async fn organisation(
 /// The email of the platform's operator `make dev` seeds.
 pub const OPERATOR_EMAIL: &str = "operator@quire.test";
 
-/// A platform operator (RBAC-6): a member of the operators' organisation (an Owner's
-/// membership, so the admin MFA gate holds them; an authenticator enrolled) and, when
-/// `in_group`, of the operators' Cognito group, which an operator's route also needs.
+/// A platform operator (RBAC-6) for local use: a member of the operators' organisation with
+/// `role` (an Owner, as provisioned; an authenticator enrolled for a role that needs one) and,
+/// when `in_group`, of the operators' Cognito group, which an operator's route also needs. Both
+/// grants in one step, with a password the seeder chose: a demo, not a provisioning procedure.
 pub async fn operator(
     app: &App,
     user_pool_id: &str,
     email: &str,
     password: &str,
+    role: Role,
     in_group: bool,
 ) -> Result<SeededUser, LocalError> {
     let seeder = Actor::system("local seed");
@@ -125,7 +127,7 @@ pub async fn operator(
         &scope,
         email,
         "Quire Operator",
-        Role::Owner,
+        role,
         password,
         Onboarding::Enrolled,
     )

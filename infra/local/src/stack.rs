@@ -232,14 +232,21 @@ impl Stack {
         self.orgs.iter().find(|o| o.slug == slug).expect("seeded organisation")
     }
 
-    /// Seeds a platform operator (RBAC-6) with an authenticator, in the operators'
-    /// organisation and, when `in_group`, their Cognito group (`seed::operator`).
-    pub async fn seed_operator(&self, email: &str, in_group: bool) -> Result<seed::SeededUser, LocalError> {
+    /// Seeds a platform operator (RBAC-6) in the operators' organisation with `role` (an
+    /// Owner's has an authenticator) and, when `in_group`, their Cognito group
+    /// (`seed::operator`).
+    pub async fn seed_operator(
+        &self,
+        email: &str,
+        role: quire_core::rbac::Role,
+        in_group: bool,
+    ) -> Result<seed::SeededUser, LocalError> {
         seed::operator(
             &self.app,
             &self.provisioned.user_pool_id,
             email,
             &self.demo_password,
+            role,
             in_group,
         )
         .await

@@ -228,8 +228,11 @@ impl OperatorChange {
             next.status = status;
             next.trial_ends_at = trial_ends_at.filter(|_| status == OrgStatus::Trial);
         }
-        if let Some(suspended) = self.subscription_suspended {
-            next.subscription = Some(if suspended { "Suspended" } else { "Active" }.to_owned());
+        // No subscription stored is an active one: setting it active changes nothing.
+        match self.subscription_suspended {
+            Some(false) if current.subscription.is_none() => {}
+            Some(suspended) => next.subscription = Some(if suspended { "Suspended" } else { "Active" }.to_owned()),
+            None => {}
         }
         if let Some(modules) = &self.modules {
             next.modules.clone_from(modules);
@@ -273,7 +276,8 @@ impl Store {
     /// `reason` in the organisation's trail and in the platform's, in one transaction. A
     /// change that changes nothing writes nothing.
     ///
-    /// Errors: [`StoreError::Conflict`] when the record changed since it was read;
+    /// Errors: [`StoreError::Conflict`] when the record changed since it was read, or awaits
+    /// its Owner's confirmation (`Pending`: only its registration changes it, AUTHN-6);
     /// [`StoreError::Corrupt`] when `operator` is not a platform operator.
     pub async fn operate_organisation(
         &self,
@@ -284,6 +288,9 @@ impl Store {
         reason: &str,
     ) -> Result<OrganisationChanged, StoreError> {
         let org = &current.org_id;
+        if current.status == OrgStatus::Pending {
+            return Err(StoreError::Conflict);
+        }
         if !operator.is_operator() || org.is_platform() || org.is_operators() {
             return Err(StoreError::Corrupt(
                 "only a platform operator changes a customer's terms".into(),

@@ -5,7 +5,8 @@
 //! is the session's own record (`quire_store::sessions`: a sign-in that answered Cognito's TOTP
 //! challenge, or an enrolment made in the session), read with the caller: no extra read, and no
 //! claim of the token a client could choose. The role is the membership's as of this request, so
-//! a member promoted to Admin meets the gate on their next request.
+//! a member promoted to Admin meets the gate on their next request. A platform operator (RBAC-6)
+//! meets it whatever their membership's role.
 
 use super::stage::Stage;
 use crate::problem::Problem;
@@ -30,7 +31,7 @@ impl Stage for AdminMfa {
             .extensions()
             .get::<Caller>()
             .ok_or_else(|| Problem::internal("MFA gate before tenant context"))?;
-        if caller.role.requires_mfa() && !caller.session().second_factor() {
+        if (caller.role.requires_mfa() || caller.is_operator()) && !caller.session().second_factor() {
             return Err(Problem::mfa_required());
         }
         Ok(req)
