@@ -603,6 +603,28 @@ async fn every_route_answers_as_its_openapi_schema_says() {
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
     check(Method::DELETE, "/invitations/{invitationId}", &revoked);
 
+    // The organisation's identity provider (AUTHN-10): configured, and a bad one refused.
+    let settings = h.call(Method::GET, "/organisation", Some(&token), None).await;
+    let provider = |body: Value| {
+        h.raw(
+            h.request(Method::PUT, "/organisation/identity-provider")
+                .bearer_auth(&token)
+                .header("if-match", settings.header("etag").unwrap_or_default())
+                .json(&body),
+        )
+    };
+    let configured = provider(json!({
+        "type": "SAML",
+        "metadataUrl": "https://idp.example.test/metadata.xml",
+        "reason": "contract",
+    }))
+    .await;
+    assert_eq!(configured.status, StatusCode::OK, "{}", configured.text);
+    check(Method::PUT, "/organisation/identity-provider", &configured);
+    let bad = provider(json!({"type": "SAML", "metadataUrl": "http://idp.example.test/", "reason": "contract"})).await;
+    bad.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    check(Method::PUT, "/organisation/identity-provider", &bad);
+
     // The platform's operators: an organisation's terms read, changed, a bad change refused.
     let operator = h.login(&h.new_operator(true).await).await;
     let terms = format!("/operator/organisations/{}", org.org_id);

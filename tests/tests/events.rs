@@ -67,6 +67,8 @@ const CONFIRMATION_CODE: &str = "REPLACE_WITH_CONFIRMATION_CODE";
 /// sample revokes (both made by the samples' Owner before the replay).
 const JOIN_CODE: &str = "REPLACE_WITH_JOIN_CODE";
 const INVITATION_ID: &str = "REPLACE_WITH_INVITATION_ID";
+/// The OIDC client secret of the identity-provider sample (made up at run time).
+const CLIENT_SECRET: &str = "REPLACE_WITH_CLIENT_SECRET";
 /// An access token of a platform operator (RBAC-6), for the operator samples.
 const OPERATOR_TOKEN: &str = "REPLACE_WITH_OPERATOR_TOKEN";
 /// The email the registration samples register and confirm.
@@ -360,6 +362,7 @@ async fn api_samples_replay_through_their_function() {
     let operator = h.login(&h.new_operator(true).await).await;
     let substitutions = [
         (OPERATOR_TOKEN, operator),
+        (CLIENT_SECRET, format!("oidc-{}", quire_blackbox_tests::uuid_hex())),
         (ORG_ID, org.org_id.to_string()),
         (ACCESS_TOKEN, token.clone()),
         (

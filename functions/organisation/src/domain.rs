@@ -8,6 +8,7 @@ use quire_core::text::Reason;
 use quire_http::identity::OrganisationName;
 use quire_store::organisation::OrganisationChange;
 use quire_store::sessions::SessionPolicy;
+use quire_store::IdentityProvider;
 use serde::{Deserialize, Deserializer};
 
 /// The organisation's name: 1 to 120 characters on one line, with a letter or digit.
@@ -121,8 +122,14 @@ pub struct OrganisationPatch {
     #[serde(default, deserialize_with = "quire_http::json::present")]
     #[schema(value_type = Vec<String>, max_items = 20)]
     pub join_domains: Option<Domains>,
+    /// Whether members sign in only through the organisation's identity provider (`PUT
+    /// /organisation/identity-provider` first): a password sign-in is then refused with 403
+    /// `sso-required` after the right password. Turning it on needs `confirmLockout: true`.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    pub sso_only: Option<bool>,
     /// Saves an IP allowlist that excludes the address this request comes from (its sender's
-    /// next request is then refused).
+    /// next request is then refused), or turns `ssoOnly` on (the sender's next password sign-in
+    /// is then refused).
     #[serde(default)]
     pub confirm_lockout: bool,
     /// Why the settings change (21 CFR Part 11 §11.10(e)): recorded with the change.
@@ -149,17 +156,20 @@ impl OrganisationPatch {
             ip_allowlist: self.ip_allowlist.as_ref().map(|l| l.0.clone()),
             matrix: None,
             join_domains: self.join_domains.as_ref().map(|d| d.0.clone()),
+            sso_only: self.sso_only,
+            identity_provider: None,
         };
         if change.name.is_none()
             && change.session_idle_minutes.is_none()
             && change.session_max_hours.is_none()
             && change.ip_allowlist.is_none()
             && change.join_domains.is_none()
+            && change.sso_only.is_none()
         {
             return Err(Refused {
                 field: None,
                 detail: "nothing to change: give at least one of name, sessionIdleMinutes, sessionMaxHours, \
-                         ipAllowlist, joinDomains",
+                         ipAllowlist, joinDomains, ssoOnly",
             });
         }
         Ok(change)
@@ -216,6 +226,198 @@ fn permission_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Pe
     Ok(permissions)
 }
 
+/// An `https` URL as an identity provider's issuer or metadata must be: at most 2 048
+/// characters, a host, no user information, no fragment (parsed by the `url` crate, WHATWG URL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsUrl(String);
+
+impl HttpsUrl {
+    fn parse(field: &str, value: &str) -> Result<Self, String> {
+        let refused =
+            || format!("{field}: must be an https URL of at most 2048 characters, without credentials or fragment");
+        if value.len() > 2048 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(refused());
+        }
+        let url = url::Url::parse(value).map_err(|_| refused())?;
+        if url.scheme() != "https"
+            || url.host_str().is_none_or(str::is_empty)
+            || !url.username().is_empty()
+            || url.password().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(refused());
+        }
+        Ok(HttpsUrl(value.to_owned()))
+    }
+}
+
+/// The client id Quire is known by at an OIDC provider: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ClientId(String);
+
+impl TryFrom<String> for ClientId {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("clientId: must be 1 to 255 visible ASCII characters".into());
+        }
+        Ok(ClientId(value))
+    }
+}
+
+/// The client secret Quire holds at an OIDC provider: 1 to 1 024 visible ASCII characters.
+/// Sent to Cognito only; never stored by Quire, recorded or shown (no `Debug` of its value).
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ClientSecret(String);
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+impl TryFrom<String> for ClientSecret {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.is_empty() || value.len() > 1024 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("clientSecret: must be 1 to 1024 visible ASCII characters".into());
+        }
+        Ok(ClientSecret(value))
+    }
+}
+
+impl ClientSecret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The OAuth scopes asked of an OIDC provider (RFC 6749 §3.3 `scope-token`s): `openid`
+/// included, each once, at most 20 of at most 128 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct Scopes(Vec<String>);
+
+impl TryFrom<Vec<String>> for Scopes {
+    type Error = String;
+    fn try_from(scopes: Vec<String>) -> Result<Self, String> {
+        // RFC 6749 §3.3: %x21 / %x23-5B / %x5D-7E.
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 128
+                && s.bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+        };
+        if scopes.len() > 20 || !scopes.iter().all(|s| token(s)) {
+            return Err("scopes: at most 20 OAuth scope tokens (RFC 6749 §3.3)".into());
+        }
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err("scopes: must include openid".into());
+        }
+        if scopes.iter().enumerate().any(|(i, s)| scopes[..i].contains(s)) {
+            return Err("scopes: a scope is named twice".into());
+        }
+        Ok(Scopes(scopes))
+    }
+}
+
+/// The kinds of identity provider Cognito federates: OpenID Connect and SAML 2.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ProviderType {
+    #[serde(rename = "OIDC")]
+    Oidc,
+    #[serde(rename = "SAML")]
+    Saml,
+}
+
+/// A `PUT /organisation/identity-provider` body: the organisation's identity provider (AUTHN-10),
+/// OIDC (`issuer`, `clientId`, `clientSecret`, `scopes`) or SAML (`metadataUrl`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IdentityProviderPut {
+    /// `OIDC` or `SAML`.
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: ProviderType,
+    /// OIDC: the issuer, an https URL (its `/.well-known/openid-configuration` is Cognito's to
+    /// read).
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    #[schema(value_type = String, max_length = 2048)]
+    pub issuer: Option<String>,
+    /// OIDC: the client id Quire is registered under at the provider.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    #[schema(value_type = String, min_length = 1, max_length = 255)]
+    pub client_id: Option<ClientId>,
+    /// OIDC: the client secret; sent to Cognito, never stored by Quire, recorded or shown.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    #[schema(value_type = String, min_length = 1, max_length = 1024)]
+    pub client_secret: Option<ClientSecret>,
+    /// OIDC: the scopes to ask for, `openid` included; default `["openid", "email"]`.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    #[schema(value_type = Vec<String>, max_items = 20)]
+    pub scopes: Option<Scopes>,
+    /// SAML: the URL of the provider's metadata document, https.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    #[schema(value_type = String, max_length = 2048)]
+    pub metadata_url: Option<String>,
+    /// Why the identity provider changes (21 CFR Part 11 §11.10(e)): recorded with the change.
+    #[schema(value_type = String, min_length = 1, max_length = 1000)]
+    pub reason: Reason,
+}
+
+impl IdentityProviderPut {
+    /// The provider as the organisation's record keeps it (named `name` at Cognito), and the
+    /// client secret that goes to Cognito only.
+    ///
+    /// Errors: a field of the other type, or one its type needs missing (400, naming it).
+    pub fn provider(&self, name: String) -> Result<(IdentityProvider, Option<ClientSecret>), String> {
+        match self.kind {
+            ProviderType::Oidc => {
+                if self.metadata_url.is_some() {
+                    return Err("metadataUrl: only for a SAML provider".into());
+                }
+                let issuer = HttpsUrl::parse(
+                    "issuer",
+                    self.issuer
+                        .as_deref()
+                        .ok_or("issuer: an OIDC provider needs its issuer")?,
+                )?;
+                let client_id = self.client_id.clone().ok_or("clientId: an OIDC provider needs one")?;
+                let secret = self
+                    .client_secret
+                    .clone()
+                    .ok_or("clientSecret: an OIDC provider needs one")?;
+                let scopes = self
+                    .scopes
+                    .clone()
+                    .map_or_else(|| vec!["openid".to_owned(), "email".to_owned()], |s| s.0);
+                Ok((
+                    IdentityProvider::oidc(name, issuer.0, client_id.0, scopes),
+                    Some(secret),
+                ))
+            }
+            ProviderType::Saml => {
+                if self.issuer.is_some()
+                    || self.client_id.is_some()
+                    || self.client_secret.is_some()
+                    || self.scopes.is_some()
+                {
+                    return Err("issuer, clientId, clientSecret, scopes: only for an OIDC provider".into());
+                }
+                let url = HttpsUrl::parse(
+                    "metadataUrl",
+                    self.metadata_url
+                        .as_deref()
+                        .ok_or("metadataUrl: a SAML provider needs its metadata URL")?,
+                )?;
+                Ok((IdentityProvider::saml(name, url.0), None))
+            }
+        }
+    }
+}
+
 /// Client text in an error message: one line, cut short.
 fn sanitize(text: &str) -> String {
     quire_core::text::sanitize_line(text, 64)
@@ -227,6 +429,70 @@ mod tests {
 
     fn patch(json: &str) -> Result<OrganisationPatch, String> {
         serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    fn provider(json: &str) -> Result<IdentityProvider, String> {
+        let put: IdentityProviderPut = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        put.provider("p".into()).map(|(provider, _)| provider)
+    }
+
+    /// An identity provider's URLs are https with a host and no credentials or fragment; an
+    /// OIDC one needs its client and `openid`, a SAML one its metadata and nothing of OIDC's;
+    /// the secret never shows in a `Debug` print.
+    ///
+    /// Proves: AUTHN-10
+    #[test]
+    fn an_identity_provider_is_one_of_its_type_with_https_urls() {
+        let oidc = |extra: &str| {
+            format!(
+                r#"{{"type":"OIDC","issuer":"https://id.example.test/x","clientId":"c","clientSecret":"s3cr3t"{extra},"reason":"r"}}"#
+            )
+        };
+        let made = provider(&oidc("")).unwrap();
+        assert_eq!(
+            (made.kind(), made.scopes()),
+            ("OIDC", &["openid".to_owned(), "email".to_owned()][..])
+        );
+        assert!(provider(&oidc(r#","scopes":["openid","profile"]"#)).is_ok());
+        for (extra, refused) in [
+            (r#","scopes":["profile"]"#, "scopes"),
+            (r#","scopes":["openid","a b"]"#, "scopes"),
+            (r#","scopes":["openid","é"]"#, "scopes"),
+            (r##","metadataUrl":"https://id.example.test/m""##, "metadataUrl"),
+        ] {
+            let refusal = provider(&oidc(extra)).unwrap_err();
+            assert!(
+                refusal.starts_with(refused) || refusal.contains(refused),
+                "{extra}: {refusal}"
+            );
+        }
+        for issuer in [
+            "http://id.example.test/",
+            "https://",
+            "https://u:p@id.example.test/",
+            "https://id.example.test/#f",
+            "https://id.example.test/ x",
+            "ftp://id.example.test/",
+        ] {
+            let body =
+                format!(r#"{{"type":"OIDC","issuer":"{issuer}","clientId":"c","clientSecret":"s","reason":"r"}}"#);
+            assert!(provider(&body).unwrap_err().starts_with("issuer"), "{issuer}");
+        }
+        let long = format!("https://id.example.test/{}", "a".repeat(2048));
+        let body = format!(r#"{{"type":"SAML","metadataUrl":"{long}","reason":"r"}}"#);
+        assert!(provider(&body).unwrap_err().starts_with("metadataUrl"));
+        let saml = provider(r#"{"type":"SAML","metadataUrl":"https://idp.example.test/m.xml","reason":"r"}"#).unwrap();
+        assert_eq!(
+            (saml.kind(), saml.metadata_url()),
+            ("SAML", Some("https://idp.example.test/m.xml"))
+        );
+        assert!(provider(
+            r#"{"type":"SAML","metadataUrl":"https://idp.example.test/m.xml","clientId":"c","reason":"r"}"#
+        )
+        .is_err());
+        assert!(provider(r#"{"type":"saml","reason":"r"}"#).is_err());
+        let put: IdentityProviderPut = serde_json::from_str(&oidc("")).unwrap();
+        assert!(!format!("{put:?}").contains("s3cr3t"));
     }
 
     /// The limits' bounds, edges included; `null` resets a limit and is refused elsewhere.

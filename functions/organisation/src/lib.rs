@@ -7,7 +7,7 @@
 
 pub mod domain;
 
-use domain::{check_limits, OrganisationPatch, Refused, RolePermissions};
+use domain::{check_limits, IdentityProviderPut, OrganisationPatch, Refused, RolePermissions};
 use http::Method;
 use lambda_http::Request;
 use quire_core::audit::Action;
@@ -54,13 +54,13 @@ pub fn routes() -> Router {
         )
         .problem(
             "403",
-            "only an Owner sets the IP allowlist (`role-not-grantable`), or any refusal of the \
-             pipeline",
+            "only an Owner sets the IP allowlist or `ssoOnly` (`role-not-grantable`), or any refusal \
+             of the pipeline",
         )
         .problem(
             "409",
-            "the IP allowlist excludes the address this request comes from and `confirmLockout` is \
-             not `true` (`lockout-not-confirmed`)",
+            "the IP allowlist excludes the address this request comes from, or `ssoOnly` is turned \
+             on, and `confirmLockout` is not `true` (`lockout-not-confirmed`)",
         )
         .accepts_body(BODY_LIMIT)
         .while_read_only(),
@@ -97,6 +97,33 @@ pub fn routes() -> Router {
         )
         .problem("404", "no such role (`not-found`)")
         .accepts_body(4 * 1024),
+        Route::new(
+            Method::PUT,
+            "/organisation/identity-provider",
+            Access::Requires(OrganisationManage),
+            Module::Platform,
+            Effect::Writes(&[Action::OrganisationUpdated]),
+            put_identity_provider,
+        )
+        .request_schema::<IdentityProviderPut>()
+        .response_schema::<OrganisationView>()
+        .problem(
+            "400",
+            "the body is malformed, a field of the other type is given or one the type needs is \
+             missing, or a value is out of bounds (`invalid-body`, naming the field), or \
+             `If-Match` does not parse (`bad-request`)",
+        )
+        .problem(
+            "403",
+            "only an Owner sets the identity provider (`role-not-grantable`), or any refusal of the \
+             pipeline",
+        )
+        .problem(
+            "503",
+            "Cognito did not take the configuration (`unavailable`): the organisation's record holds \
+             it; send the request again with the record's new `ETag`",
+        )
+        .accepts_body(8 * 1024),
     ])
     .expect("organisation route table")
 }
@@ -118,6 +145,11 @@ struct OrganisationView {
     ip_allowlist: Vec<String>,
     /// The email domains whose people may join with a code; empty: any.
     join_domains: Vec<String>,
+    /// Whether its members sign in only through its identity provider (a password sign-in is
+    /// refused with 403 `sso-required`).
+    sso_only: bool,
+    /// Its identity provider (OIDC or SAML), as configured at Cognito; never its client secret.
+    identity_provider: Option<ProviderView>,
     /// Its subscription, as the platform's operators set it: `active`, or `suspended` (its
     /// records can be read but not changed).
     subscription: &'static str,
@@ -146,9 +178,76 @@ impl OrganisationView {
                 "active"
             },
             modules: record.plan().modules().map(<[String]>::to_vec),
+            sso_only: record.sso_only(),
+            identity_provider: record.identity_provider().map(ProviderView::of),
             version: record.version(),
         }
     }
+}
+
+/// An organisation's identity provider as shown: never its client secret.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ProviderView {
+    /// `OIDC` or `SAML`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// Its name among the user pool's identity providers.
+    name: String,
+    /// OIDC: the issuer.
+    issuer: Option<String>,
+    /// OIDC: Quire's client id at the provider.
+    client_id: Option<String>,
+    /// OIDC: the scopes asked for.
+    scopes: Vec<String>,
+    /// SAML: the metadata document's URL.
+    metadata_url: Option<String>,
+}
+
+impl ProviderView {
+    fn of(provider: &quire_store::IdentityProvider) -> Self {
+        ProviderView {
+            kind: provider.kind().to_owned(),
+            name: provider.name().to_owned(),
+            issuer: provider.issuer().map(str::to_owned),
+            client_id: provider.client_id().map(str::to_owned),
+            scopes: provider.scopes().to_vec(),
+            metadata_url: provider.metadata_url().map(str::to_owned),
+        }
+    }
+}
+
+/// Sets the organisation's identity provider (AUTHN-10), an Owner's alone, against the version
+/// in `If-Match`: first in its record (recorded as `organisation.updated`, without the client
+/// secret), then at Cognito (`quire_http::identity::configure_identity_provider`), so that
+/// Cognito never holds a configuration the trail does not.
+async fn put_identity_provider(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let input: IdentityProviderPut = parse_body(&req)?;
+    let name = quire_store::IdentityProvider::name_for(caller.org_id());
+    let (provider, secret) = input.provider(name).map_err(|detail| {
+        let field = detail.split(':').next().unwrap_or_default().to_owned();
+        Problem::invalid_body(detail, Some(&field))
+    })?;
+    let current = app.store.organisation(caller.scope()).await?;
+    require_match(&req, current.version())?;
+    if caller.role != Role::Owner {
+        return Err(Problem::role_not_grantable("only an Owner sets the identity provider"));
+    }
+    let change = OrganisationChange {
+        identity_provider: Some(provider.clone()),
+        ..Default::default()
+    };
+    let previous = current.identity_provider().cloned();
+    let record = commit(&app, &ctx, &current, &change, &input.reason).await?;
+    quire_http::identity::configure_identity_provider(
+        &app,
+        previous.as_ref(),
+        &provider,
+        secret.as_ref().map(domain::ClientSecret::expose),
+    )
+    .await?;
+    answer(&record)
 }
 
 /// The organisation's permission matrix (RBAC-1). `ETag` carries the organisation's `version`,
@@ -277,6 +376,24 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         let keeps_sender = ctx.viewer().is_some_and(|viewer| list.allows(viewer));
         if list.is_restricted() && !keeps_sender && !input.confirm_lockout {
             return Err(Problem::lockout_not_confirmed());
+        }
+    }
+    // AUTHN-10: only an Owner turns SSO-only on or off; on needs an identity provider and the
+    // Owner's word that their own next password sign-in will be refused.
+    if let Some(sso_only) = change.sso_only {
+        if caller.role != Role::Owner {
+            return Err(Problem::role_not_grantable("only an Owner sets ssoOnly"));
+        }
+        if sso_only && !current.sso_only() {
+            if current.identity_provider().is_none() {
+                return Err(Problem::invalid_body(
+                    "ssoOnly: configure the identity provider first (PUT /organisation/identity-provider)",
+                    Some("ssoOnly"),
+                ));
+            }
+            if !input.confirm_lockout {
+                return Err(Problem::sso_lockout_not_confirmed());
+            }
         }
     }
     answer(&commit(&app, &ctx, &current, &change, &input.reason).await?)

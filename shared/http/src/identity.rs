@@ -63,8 +63,10 @@ use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod join;
+mod provider;
 mod registration;
 pub use join::{join, NewJoin};
+pub use provider::configure_identity_provider;
 pub use registration::{
     confirm_registration, register, resend_confirmation, DisplayName, NewRegistration, OrganisationName,
 };
@@ -298,6 +300,9 @@ pub async fn check_password(
             let skipped = out.authentication_result.is_some() && account.mfa_enrolled_at().is_some();
             let refusal = if !account.address_allowed(ctx.viewer()) {
                 Some(("address-not-allowed", Problem::ip_not_allowed()))
+            } else if account.sso_required() {
+                // AUTHN-10: told only to whoever knew the password, as for the allowlist.
+                Some(("sso-required", Problem::sso_required()))
             } else if account.member_deactivated() {
                 // Deactivated (RBAC-4, TEN-6): no session of theirs would be served, and one
                 // started now would come alive on reactivation.
@@ -625,15 +630,21 @@ async fn answer_challenge(
     };
     // ORG-3: the challenge was held for a password checked inside the organisation's allowlist;
     // its answer must come from inside it too (the held session proves the password, so the
-    // answer tells nothing to whoever does not know it). Not counted, nothing sent to Cognito.
-    if !account.address_allowed(ctx.viewer()) {
-        events.push((
-            answer.failed(),
-            json!({ "attempt": number, "reason": "address-not-allowed" }),
-        ));
+    // answer tells nothing to whoever does not know it). AUTHN-10: a challenge held before the
+    // organisation turned SSO-only completes no password sign-in after. Not counted, nothing
+    // sent to Cognito.
+    let refusal = if !account.address_allowed(ctx.viewer()) {
+        Some(("address-not-allowed", Problem::ip_not_allowed()))
+    } else if account.sso_required() {
+        Some(("sso-required", Problem::sso_required()))
+    } else {
+        None
+    };
+    if let Some((reason, problem)) = refusal {
+        events.push((answer.failed(), json!({ "attempt": number, "reason": reason })));
         release(app, attempt, slot).await;
         record_refusal(app, ctx, &account, answer, &events).await?;
-        return Err(Problem::ip_not_allowed());
+        return Err(problem);
     }
     let answered = app
         .cognito

@@ -459,6 +459,29 @@ impl Problem {
         )
     }
 
+    /// The organisation signs in only through its identity provider (AUTHN-10): told only to
+    /// whoever sent the right password.
+    pub fn sso_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "sso-required",
+            "Sign in through your organisation's identity provider",
+            "your organisation signs in only through its identity provider; password sign-in is off",
+        )
+    }
+
+    /// Turning SSO-only on without `confirmLockout: true` (AUTHN-10): the sender's next password
+    /// sign-in would be refused.
+    pub fn sso_lockout_not_confirmed() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "lockout-not-confirmed",
+            "SSO-only would refuse your password",
+            "with ssoOnly every member's password sign-in is refused, yours included; send \
+             confirmLockout: true to save it anyway",
+        )
+    }
+
     /// The route is the platform operators' (RBAC-6): the caller is not a member of the
     /// operators' organisation, or their token does not carry the operators' Cognito group.
     pub fn operators_only() -> Self {

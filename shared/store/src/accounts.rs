@@ -52,6 +52,8 @@ pub struct Account {
     session_limits: Option<(Option<u32>, Option<u32>)>,
     /// Their organisation's IP allowlist as stored (ORG-3).
     ip_allowlist: Vec<String>,
+    /// Whether their organisation signs in only through its identity provider (AUTHN-10).
+    sso_only: bool,
 }
 
 /// The session a sign-in starts (`crate::sessions`): written in the transaction that records
@@ -127,6 +129,12 @@ impl Account {
         !self.is_known() || !list.is_restricted() || viewer.is_some_and(|v| list.allows(v))
     }
 
+    /// Whether the email names a member of an organisation whose members sign in only through
+    /// its identity provider (AUTHN-10): their right password signs them in to nothing.
+    pub fn sso_required(&self) -> bool {
+        self.is_known() && self.sso_only
+    }
+
     /// Whether the email names a member whose membership was deactivated (or is gone): their
     /// password may be right at Cognito, and still no session of theirs is served.
     pub fn member_deactivated(&self) -> bool {
@@ -172,6 +180,7 @@ impl Account {
             status: None,
             session_limits: None,
             ip_allowlist: Vec::new(),
+            sso_only: false,
         }
     }
 
@@ -190,6 +199,7 @@ impl Account {
             status: None,
             session_limits: None,
             ip_allowlist: Vec::new(),
+            sso_only: false,
         }
     }
 }
@@ -229,6 +239,7 @@ impl Store {
                 status: None,
                 session_limits: None,
                 ip_allowlist: Vec::new(),
+                sso_only: false,
             });
         };
         // The membership, the enrolment record (`crate::mfa`) and the organisation (pending a
@@ -248,6 +259,7 @@ impl Store {
         let session_limits = organisation
             .as_ref()
             .map(|org| (org.session_idle_minutes, org.session_max_hours));
+        let sso_only = organisation.as_ref().is_some_and(|org| org.sso_only);
         let ip_allowlist = organisation.map(|org| org.ip_allowlist).unwrap_or_default();
         let member = found
             .remove(&member_key)
@@ -281,6 +293,7 @@ impl Store {
             status,
             session_limits,
             ip_allowlist,
+            sso_only,
         })
     }
 

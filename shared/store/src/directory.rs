@@ -131,6 +131,23 @@ pub struct Organisation {
         deserialize_with = "lenient_matrix"
     )]
     pub(crate) role_permissions: std::collections::BTreeMap<String, Vec<Permission>>,
+    /// Whether its members sign in only through its identity provider (AUTHN-10): a password
+    /// sign-in is refused after the right password. A stored value that is not a boolean reads
+    /// as `true` (fails closed). Read as [`Organisation::sso_only`].
+    #[serde(
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "lenient_flag"
+    )]
+    pub(crate) sso_only: bool,
+    /// Its identity provider as configured at Cognito (AUTHN-10), never its client secret; one
+    /// that does not read is none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_provider"
+    )]
+    pub(crate) identity_provider: Option<IdentityProvider>,
     /// When a trial ends, in milliseconds since the Unix epoch (status `Trial` only).
     #[serde(
         default,
@@ -236,6 +253,105 @@ fn lenient_matrix<'de, D: serde::Deserializer<'de>>(
         .collect())
 }
 
+/// A stored flag read whatever was stored: anything but `false` (a string, a number, `NULL`)
+/// reads as `true`, so a damaged SSO-only setting refuses passwords (fails closed).
+fn lenient_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value != Some(serde_json::Value::Bool(false)))
+}
+
+/// A stored identity provider read whatever was stored: one that does not read is none.
+fn lenient_provider<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<IdentityProvider>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// An organisation's identity provider as its record keeps it (AUTHN-10): what Quire configured
+/// at Cognito under [`IdentityProvider::name`], without the client secret, which only Cognito
+/// holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IdentityProvider {
+    /// Cognito's `ProviderName`: [`IdentityProvider::name_for`] the organisation.
+    name: String,
+    /// `OIDC` or `SAML`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// OIDC: the issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
+    /// OIDC: Quire's client id at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    /// OIDC: the scopes asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scopes: Vec<String>,
+    /// SAML: the provider's metadata URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metadata_url: Option<String>,
+}
+
+impl IdentityProvider {
+    /// The `ProviderName` of `org`'s provider at Cognito: its id's letters and digits (a UUID's
+    /// 32 hex digits), within Cognito's 32 characters and unique per organisation.
+    pub fn name_for(org: &OrgId) -> String {
+        org.as_str()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(32)
+            .collect()
+    }
+
+    /// An OpenID Connect provider (the caller checked the values).
+    pub fn oidc(name: String, issuer: String, client_id: String, scopes: Vec<String>) -> Self {
+        IdentityProvider {
+            name,
+            kind: "OIDC".into(),
+            issuer: Some(issuer),
+            client_id: Some(client_id),
+            scopes,
+            metadata_url: None,
+        }
+    }
+
+    /// A SAML 2.0 provider (the caller checked the URL).
+    pub fn saml(name: String, metadata_url: String) -> Self {
+        IdentityProvider {
+            name,
+            kind: "SAML".into(),
+            issuer: None,
+            client_id: None,
+            scopes: Vec::new(),
+            metadata_url: Some(metadata_url),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `OIDC` or `SAML`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    pub fn metadata_url(&self) -> Option<&str> {
+        self.metadata_url.as_deref()
+    }
+}
+
 /// A stored version read whatever was stored: a number that is not a whole one (or anything
 /// else) reads as 0, a version no change can name, so the record stays readable and no change
 /// is made against it; an absent one is 1 (`#[serde(default)]`).
@@ -273,6 +389,8 @@ impl Organisation {
             join_domains: Vec::new(),
             subscription: None,
             modules: None,
+            sso_only: false,
+            identity_provider: None,
             role_permissions: std::collections::BTreeMap::new(),
             trial_ends_at: None,
             version: first_version(),
@@ -341,6 +459,16 @@ impl Organisation {
     /// The absolute session limit it set, in hours, as stored.
     pub fn session_max_hours(&self) -> Option<u32> {
         self.session_max_hours
+    }
+
+    /// Whether its members sign in only through its identity provider (AUTHN-10).
+    pub fn sso_only(&self) -> bool {
+        self.sso_only
+    }
+
+    /// Its identity provider as configured at Cognito, if it has one.
+    pub fn identity_provider(&self) -> Option<&IdentityProvider> {
+        self.identity_provider.as_ref()
     }
 
     /// The IP allowlist's entries as stored (canonical when written through the API).

@@ -57,7 +57,9 @@ mod verification;
 mod writer;
 
 pub use audit_log::{AuditPage, Listed, PAGE_BLOB_BYTES};
-pub use directory::{CallerRefused, Lifecycle, MemberStatus, Membership, NewMember, OrgStatus, Organisation, Plan};
+pub use directory::{
+    CallerRefused, IdentityProvider, Lifecycle, MemberStatus, Membership, NewMember, OrgStatus, Organisation, Plan,
+};
 pub use keys::{Collection, ObjectKey, ObjectKind};
 pub use transaction::{AuditContext, Stored, Transaction};
 pub use verification::{

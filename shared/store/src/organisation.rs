@@ -32,6 +32,11 @@ pub struct OrganisationChange {
     pub matrix: Option<Matrix>,
     /// The email domains that may join (AUTHN-10); an empty list lets any.
     pub join_domains: Option<quire_core::invitation::JoinDomains>,
+    /// Whether members sign in only through the identity provider (AUTHN-10); the caller has
+    /// checked that one is configured before turning it on.
+    pub sso_only: Option<bool>,
+    /// The identity provider as configured at Cognito (AUTHN-10).
+    pub identity_provider: Option<crate::directory::IdentityProvider>,
 }
 
 impl OrganisationChange {
@@ -52,6 +57,12 @@ impl OrganisationChange {
         }
         if let Some(domains) = &self.join_domains {
             next.join_domains = domains.entries().to_vec();
+        }
+        if let Some(sso_only) = self.sso_only {
+            next.sso_only = sso_only;
+        }
+        if let Some(provider) = &self.identity_provider {
+            next.identity_provider = Some(provider.clone());
         }
         if let Some(matrix) = &self.matrix {
             next.role_permissions = matrix

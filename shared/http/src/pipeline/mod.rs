@@ -18,7 +18,8 @@
 //! | 11 | billing: a suspended subscription changes nothing but what contains a compromise (ORG-1) | [`billing`] |
 //! | 12 | admin MFA gate: an Owner or Admin session without a second factor opens only enrolment (AUTHN-7) | [`mfa`] |
 //! | 13 | modules: a route of a module outside the organisation's plan is refused (ORG-2) | [`modules`] |
-//! | 9, 14 | SSO-only, impersonation | not yet: each will be a [`stage::Stage`] inserted between `tenant` and `authz` |
+//! | 9 | SSO-only (AUTHN-10): judged at sign-in, where the password is, not per request (a session started before it goes on to its limits) | `crate::identity::check_password` |
+//! | 14 | impersonation | not yet: a [`stage::Stage`] inserted between `tenant` and `authz` |
 //! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4); the platform's operators apart (RBAC-6) | [`authz`] |
 //!
 //! Traffic metrics (EMF) arrive with the operations work.
