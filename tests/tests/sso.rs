@@ -42,16 +42,26 @@ fn oidc(secret: &str) -> Value {
     })
 }
 
-/// Cognito's identity provider `name`: its type and details.
+/// Cognito's identity provider `name`, if it has one: its type and details.
 async fn at_cognito(h: &Harness, name: &str) -> Option<(String, std::collections::HashMap<String, String>)> {
-    let described = h
+    let described = match h
         .cognito()
         .describe_identity_provider()
         .user_pool_id(&h.user_pool_id)
         .provider_name(name)
         .send()
         .await
-        .ok()?;
+    {
+        Ok(described) => described,
+        Err(error) => {
+            let error = error.into_service_error();
+            assert!(
+                error.is_resource_not_found_exception(),
+                "DescribeIdentityProvider: {error}"
+            );
+            return None;
+        }
+    };
     let provider = described.identity_provider?;
     Some((
         provider
@@ -107,10 +117,40 @@ async fn an_owner_configures_the_identity_provider_at_cognito_and_never_records_
     assert_eq!(last["after"]["identityProvider"]["clientId"], "quire-client");
     assert!(!serde_json::to_string(&entries).unwrap().contains(&secret));
 
+    // A new secret alone is a recorded change (when it was set), still never the secret.
+    let rotated = new_secret();
+    let again = put_provider(h, &owner, 2, oidc(&rotated)).await;
+    assert_eq!(again.header("etag"), Some("\"3\""), "{}", again.text);
+    let (_, details) = at_cognito(h, &name).await.expect("the provider at Cognito");
+    assert_eq!(details.get("client_secret"), Some(&rotated));
+    h.audit_settled(&org).await;
+    let entries = h.audit_entries(&owner).await;
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(!text.contains(&rotated) && !text.contains(&secret));
+    assert_eq!(
+        quire_blackbox_tests::events_of(&entries, &["organisation.updated"]).len(),
+        updates.len() + 1
+    );
+
+    // One Cognito lost is made again by the next request.
+    h.cognito()
+        .delete_identity_provider()
+        .user_pool_id(&h.user_pool_id)
+        .provider_name(&name)
+        .send()
+        .await
+        .expect("delete at Cognito");
+    let remade = put_provider(h, &owner, 3, oidc(&new_secret())).await;
+    assert_eq!(remade.status, StatusCode::OK, "{}", remade.text);
+    assert_eq!(
+        at_cognito(h, &name).await.map(|(kind, _)| kind).as_deref(),
+        Some("OIDC")
+    );
+
     let saml = put_provider(
         h,
         &owner,
-        2,
+        4,
         json!({"type": "SAML", "metadataUrl": "https://idp.example.test/metadata.xml", "reason": "New directory"}),
     )
     .await;
@@ -197,9 +237,83 @@ async fn sso_only_refuses_password_sign_in_after_the_right_password() {
         quire_blackbox_tests::reasons_of(&entries, "sign-in.failed").contains(&"sso-required"),
         "{entries:?}"
     );
+    assert!(
+        quire_blackbox_tests::reasons_of(&entries, "mfa.challenge.failed").contains(&"sso-required"),
+        "{entries:?}"
+    );
     let off = patch(h, &owner, 3, json!({"ssoOnly": false, "reason": "Directory outage"})).await;
     assert_eq!(off.body["ssoOnly"], false, "{}", off.text);
     h.login(&user).await;
+
+    // On again only while Cognito holds the provider the record names.
+    h.cognito()
+        .delete_identity_provider()
+        .user_pool_id(&h.user_pool_id)
+        .provider_name(org.org_id.as_str().replace('-', ""))
+        .send()
+        .await
+        .expect("delete at Cognito");
+    patch(
+        h,
+        &owner,
+        4,
+        json!({"ssoOnly": true, "confirmLockout": true, "reason": "SSO"}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "conflict");
+}
+
+/// An organisation whose identity provider shuts its members out (no session of theirs left)
+/// gets them back through a platform operator, who may turn SSO-only off and never on,
+/// recorded in the organisation's trail and the platform's.
+///
+/// Proves: AUTHN-10, RBAC-6
+#[tokio::test]
+async fn an_operator_turns_sso_only_off_and_never_on() {
+    let h = harness();
+    let org = h.new_org("ssoback").await;
+    let owner = h.token(&org, Role::Owner).await;
+    assert_eq!(
+        put_provider(h, &owner, 1, oidc(&new_secret())).await.status,
+        StatusCode::OK
+    );
+    let on = patch(
+        h,
+        &owner,
+        2,
+        json!({"ssoOnly": true, "confirmLockout": true, "reason": "SSO"}),
+    )
+    .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+    let user = org.user(Role::User).email.clone();
+    h.sign_in_reply(Some(quire_blackbox_tests::fresh_address()), &user)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "sso-required");
+    let operator = h.login(&h.new_operator(true).await).await;
+    let terms = format!("/operator/organisations/{}", org.org_id);
+    let operate = |version: u64, body: Value| at_version(h, Method::PATCH, &terms, &operator, version, body);
+    operate(3, json!({"ssoOnly": true, "reason": "x"}))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    let off = operate(
+        3,
+        json!({"ssoOnly": false, "reason": "Their directory is down: ticket 4711"}),
+    )
+    .await;
+    assert_eq!(off.body["ssoOnly"], false, "{}", off.text);
+    h.login(&user).await;
+    h.audit_settled(&org).await;
+    let entries = h.audit_entries(&owner).await;
+    let changes = quire_blackbox_tests::events_of(&entries, &["operator.organisation.changed"]);
+    assert_eq!(
+        (
+            changes.len(),
+            changes[0]["before"]["ssoOnly"].clone(),
+            changes[0]["after"]["ssoOnly"].clone()
+        ),
+        (1, json!(true), Value::Null),
+        "{entries:?}"
+    );
 }
 
 /// Only an Owner sets the provider or SSO-only; a provider that does not parse, or names the

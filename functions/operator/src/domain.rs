@@ -122,6 +122,11 @@ pub struct TermsPatch {
     #[serde(default, deserialize_with = "quire_http::json::nullable")]
     #[schema(value_type = Option<Vec<String>>)]
     pub modules: Option<Option<Modules>>,
+    /// `false` turns SSO-only off (AUTHN-10): the way back for an organisation whose identity
+    /// provider shuts its members out. Turning it on is its Owner's.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    #[schema(value_type = bool)]
+    pub sso_only: Option<bool>,
     /// Why the terms change (21 CFR Part 11 §11.10(e)): recorded with the change, in the
     /// organisation's trail and the platform's.
     #[schema(value_type = String, min_length = 1, max_length = 1000)]
@@ -157,14 +162,25 @@ impl TermsPatch {
             (Some(Status(status)), None) => Some((status, None)),
             (None, None) => None,
         };
+        if self.sso_only == Some(true) {
+            return Err(Refused {
+                detail: "ssoOnly: an operator may only turn it off; turning it on is the organisation's Owner's",
+                field: Some("ssoOnly"),
+            });
+        }
         let change = OperatorChange {
             status,
             subscription_suspended: self.subscription.map(|Subscription(suspended)| suspended),
             modules: self.modules.clone().map(|m| m.map(|Modules(names)| names)),
+            sso_only_off: self.sso_only == Some(false),
         };
-        if change.status.is_none() && change.subscription_suspended.is_none() && change.modules.is_none() {
+        if change.status.is_none()
+            && change.subscription_suspended.is_none()
+            && change.modules.is_none()
+            && !change.sso_only_off
+        {
             return Err(Refused {
-                detail: "name at least one of status, subscription, modules",
+                detail: "name at least one of status, subscription, modules, ssoOnly",
                 field: None,
             });
         }

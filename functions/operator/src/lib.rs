@@ -1,6 +1,7 @@
 //! The operator function: what the platform's operators set on a customer's organisation
 //! (RBAC-6): its lifecycle (ORG-1: status, trial end), its subscription (ORG-1 billing) and the
-//! modules of its plan (ORG-2), which its own administrators cannot change. `GET` and `PATCH
+//! modules of its plan (ORG-2), which its own administrators cannot change; and SSO-only off
+//! (AUTHN-10), the way back for an organisation its identity provider shuts out. `GET` and `PATCH
 //! /operator/organisations/{orgId}`, for operators only (`Access::Operator`: the operators'
 //! Cognito group and a membership of their own organisation). Every change is recorded with
 //! its reason in the organisation's trail and in the platform's, in one transaction. Storage is
@@ -78,6 +79,8 @@ struct TermsView {
     subscription: &'static str,
     /// The modules of its plan; `null`: every module.
     modules: Option<Vec<String>>,
+    /// Whether its members sign in only through its identity provider (its Owner's to turn on).
+    sso_only: bool,
     /// Counts the organisation's changes from 1.
     version: u64,
 }
@@ -105,6 +108,7 @@ impl TermsView {
                 "active"
             },
             modules: record.plan().modules().map(<[String]>::to_vec),
+            sso_only: record.sso_only(),
             version: record.version(),
         }
     }

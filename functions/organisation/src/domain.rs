@@ -227,23 +227,31 @@ fn permission_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Pe
 }
 
 /// An `https` URL as an identity provider's issuer or metadata must be: at most 2 048
-/// characters, a host, no user information, no fragment (parsed by the `url` crate, WHATWG URL).
+/// characters, a domain name (no IP address), no user information, no fragment, no `\`
+/// (which parsers read differently), and for an issuer no query (OpenID Connect Discovery
+/// 1.0 §4: it is appended to); parsed by the `url` crate (WHATWG URL).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpsUrl(String);
 
 impl HttpsUrl {
-    fn parse(field: &str, value: &str) -> Result<Self, String> {
-        let refused =
-            || format!("{field}: must be an https URL of at most 2048 characters, without credentials or fragment");
-        if value.len() > 2048 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    fn parse(field: &str, value: &str, query_allowed: bool) -> Result<Self, String> {
+        let refused = || {
+            format!(
+                "{field}: must be an https URL of at most 2048 characters on a domain name, without \
+                 credentials or fragment{}",
+                if query_allowed { "" } else { " or query" }
+            )
+        };
+        if value.len() > 2048 || value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
             return Err(refused());
         }
         let url = url::Url::parse(value).map_err(|_| refused())?;
         if url.scheme() != "https"
-            || url.host_str().is_none_or(str::is_empty)
+            || !matches!(url.host(), Some(url::Host::Domain(domain)) if !domain.is_empty())
             || !url.username().is_empty()
             || url.password().is_some()
             || url.fragment().is_some()
+            || (!query_allowed && url.query().is_some())
         {
             return Err(refused());
         }
@@ -383,6 +391,7 @@ impl IdentityProviderPut {
                     self.issuer
                         .as_deref()
                         .ok_or("issuer: an OIDC provider needs its issuer")?,
+                    false,
                 )?;
                 let client_id = self.client_id.clone().ok_or("clientId: an OIDC provider needs one")?;
                 let secret = self
@@ -411,6 +420,7 @@ impl IdentityProviderPut {
                     self.metadata_url
                         .as_deref()
                         .ok_or("metadataUrl: a SAML provider needs its metadata URL")?,
+                    true,
                 )?;
                 Ok((IdentityProvider::saml(name, url.0), None))
             }
@@ -473,9 +483,16 @@ mod tests {
             "https://id.example.test/#f",
             "https://id.example.test/ x",
             "ftp://id.example.test/",
+            "https://id.example.test\\@evil.example/",
+            "https://169.254.169.254/",
+            "https://0x7f000001/",
+            "https://[::1]/",
+            "https://id.example.test/?a=b",
         ] {
-            let body =
-                format!(r#"{{"type":"OIDC","issuer":"{issuer}","clientId":"c","clientSecret":"s","reason":"r"}}"#);
+            let body = serde_json::json!({
+                "type": "OIDC", "issuer": issuer, "clientId": "c", "clientSecret": "s", "reason": "r",
+            })
+            .to_string();
             assert!(provider(&body).unwrap_err().starts_with("issuer"), "{issuer}");
         }
         let long = format!("https://id.example.test/{}", "a".repeat(2048));

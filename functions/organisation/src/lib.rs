@@ -60,7 +60,8 @@ pub fn routes() -> Router {
         .problem(
             "409",
             "the IP allowlist excludes the address this request comes from, or `ssoOnly` is turned \
-             on, and `confirmLockout` is not `true` (`lockout-not-confirmed`)",
+             on, and `confirmLockout` is not `true` (`lockout-not-confirmed`); or `ssoOnly` is \
+             turned on while Cognito does not hold the identity provider (`conflict`)",
         )
         .accepts_body(BODY_LIMIT)
         .while_read_only(),
@@ -119,9 +120,14 @@ pub fn routes() -> Router {
              pipeline",
         )
         .problem(
+            "422",
+            "Cognito refused the configuration (`identity-provider-refused`): the organisation's \
+             record holds it, `ssoOnly` cannot be turned on until Cognito takes one",
+        )
+        .problem(
             "503",
-            "Cognito did not take the configuration (`unavailable`): the organisation's record holds \
-             it; send the request again with the record's new `ETag`",
+            "Cognito did not answer (`unavailable`): the organisation's record holds the \
+             configuration; send the request again with the record's new `ETag`",
         )
         .accepts_body(8 * 1024),
     ])
@@ -200,6 +206,8 @@ struct ProviderView {
     client_id: Option<String>,
     /// OIDC: the scopes asked for.
     scopes: Vec<String>,
+    /// OIDC: when the client secret was last sent to Cognito (RFC 3339, UTC).
+    client_secret_set_at: Option<String>,
     /// SAML: the metadata document's URL.
     metadata_url: Option<String>,
 }
@@ -212,6 +220,9 @@ impl ProviderView {
             issuer: provider.issuer().map(str::to_owned),
             client_id: provider.client_id().map(str::to_owned),
             scopes: provider.scopes().to_vec(),
+            client_secret_set_at: provider
+                .client_secret_set_at()
+                .map(|at| humantime::format_rfc3339_millis(at).to_string()),
             metadata_url: provider.metadata_url().map(str::to_owned),
         }
     }
@@ -238,11 +249,9 @@ async fn put_identity_provider(app: Arc<App>, ctx: RequestCtx, req: Request) -> 
         identity_provider: Some(provider.clone()),
         ..Default::default()
     };
-    let previous = current.identity_provider().cloned();
     let record = commit(&app, &ctx, &current, &change, &input.reason).await?;
     quire_http::identity::configure_identity_provider(
         &app,
-        previous.as_ref(),
         &provider,
         secret.as_ref().map(domain::ClientSecret::expose),
     )
@@ -393,6 +402,15 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             }
             if !input.confirm_lockout {
                 return Err(Problem::sso_lockout_not_confirmed());
+            }
+            // Cognito must hold the provider the record names (it may have refused it, or lost it).
+            let provider = current
+                .identity_provider()
+                .ok_or_else(|| Problem::internal("checked above"))?;
+            if !quire_http::identity::identity_provider_configured(&app, provider).await? {
+                return Err(Problem::conflict(
+                    "the identity provider is not configured at Cognito: send PUT /organisation/identity-provider again",
+                ));
             }
         }
     }

@@ -66,7 +66,7 @@ mod join;
 mod provider;
 mod registration;
 pub use join::{join, NewJoin};
-pub use provider::configure_identity_provider;
+pub use provider::{configure_identity_provider, identity_provider_configured};
 pub use registration::{
     confirm_registration, register, resend_confirmation, DisplayName, NewRegistration, OrganisationName,
 };

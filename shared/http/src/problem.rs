@@ -470,6 +470,19 @@ impl Problem {
         )
     }
 
+    /// Cognito refused an identity provider's configuration (AUTHN-10): its issuer or metadata
+    /// could not be read, or a detail is invalid. The organisation's record holds it; SSO-only
+    /// cannot be turned on until Cognito takes one.
+    pub fn identity_provider_refused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "identity-provider-refused",
+            "Identity provider refused",
+            "Cognito refused the identity provider's configuration (its issuer or metadata could not \
+             be read, or a detail is invalid); correct it and send it again",
+        )
+    }
+
     /// Turning SSO-only on without `confirmLockout: true` (AUTHN-10): the sender's next password
     /// sign-in would be refused.
     pub fn sso_lockout_not_confirmed() -> Self {

@@ -286,6 +286,10 @@ pub struct IdentityProvider {
     /// OIDC: the scopes asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     scopes: Vec<String>,
+    /// OIDC: when the client secret was last sent to Cognito (milliseconds since the Unix
+    /// epoch): the secret is never kept, so that a new one is still a recorded change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret_set_at: Option<u64>,
     /// SAML: the provider's metadata URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     metadata_url: Option<String>,
@@ -302,7 +306,8 @@ impl IdentityProvider {
             .collect()
     }
 
-    /// An OpenID Connect provider (the caller checked the values).
+    /// An OpenID Connect provider whose client secret is set now (the caller checked the
+    /// values).
     pub fn oidc(name: String, issuer: String, client_id: String, scopes: Vec<String>) -> Self {
         IdentityProvider {
             name,
@@ -310,6 +315,7 @@ impl IdentityProvider {
             issuer: Some(issuer),
             client_id: Some(client_id),
             scopes,
+            client_secret_set_at: Some(crate::sessions::now_millis()),
             metadata_url: None,
         }
     }
@@ -322,6 +328,7 @@ impl IdentityProvider {
             issuer: None,
             client_id: None,
             scopes: Vec::new(),
+            client_secret_set_at: None,
             metadata_url: Some(metadata_url),
         }
     }
@@ -345,6 +352,12 @@ impl IdentityProvider {
 
     pub fn scopes(&self) -> &[String] {
         &self.scopes
+    }
+
+    /// When the OIDC client secret was last sent to Cognito.
+    pub fn client_secret_set_at(&self) -> Option<std::time::SystemTime> {
+        self.client_secret_set_at
+            .map(|millis| std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis))
     }
 
     pub fn metadata_url(&self) -> Option<&str> {
@@ -1062,5 +1075,21 @@ mod tests {
             assert!(!plan.includes("Documents") && !plan.includes("Audit"), "{bad:?}");
             assert!(plan.includes("Platform"), "{bad:?}");
         }
+    }
+
+    /// SSO-only as stored: absent or `false` is off; anything else, `true` or damaged, is on
+    /// (a password is refused: fails closed).
+    ///
+    /// Proves: AUTHN-10
+    #[test]
+    fn sso_only_that_does_not_read_is_on() {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        assert!(!stored_with("ssoOnly", None).sso_only());
+        assert!(!stored_with("ssoOnly", Some(A::Bool(false))).sso_only());
+        for on in [A::Bool(true), A::S("false".into()), A::N("0".into()), A::Null(true)] {
+            assert!(stored_with("ssoOnly", Some(on.clone())).sso_only(), "{on:?}");
+        }
+        let damaged = stored_with("identityProvider", Some(A::S("x".into())));
+        assert!(damaged.identity_provider().is_none());
     }
 }

@@ -229,6 +229,9 @@ pub struct OperatorChange {
     pub subscription_suspended: Option<bool>,
     /// The modules of its plan by name (ORG-2); `Some(None)`: every module.
     pub modules: Option<Option<Vec<String>>>,
+    /// Turns SSO-only off (AUTHN-10): the way back for an organisation whose identity provider
+    /// shuts its members out. Turning it on is its Owner's.
+    pub sso_only_off: bool,
 }
 
 impl OperatorChange {
@@ -247,6 +250,9 @@ impl OperatorChange {
         }
         if let Some(modules) = &self.modules {
             next.modules.clone_from(modules);
+        }
+        if self.sso_only_off {
+            next.sso_only = false;
         }
         next
     }

@@ -1,14 +1,14 @@
 //! An organisation's identity provider at Cognito (AUTHN-10): the OIDC or SAML configuration
-//! its members would sign in through, kept as one of the user pool's identity providers
-//! (`CreateIdentityProvider`, `UpdateIdentityProvider`; `DeleteIdentityProvider` when its type
-//! changes, which Cognito does not update). The organisation's record keeps the same
-//! configuration without the client secret (`quire_store::IdentityProvider`). The local
-//! emulator stores the configuration but runs no federation.
+//! its members would sign in through, kept as one of the user pool's identity providers. What
+//! Cognito holds under the organisation's name is read first (`DescribeIdentityProvider`), then
+//! updated (`UpdateIdentityProvider`), made (`CreateIdentityProvider`), or, when its type is not
+//! the one wanted (Cognito updates no provider's type), deleted and made again. The
+//! organisation's record keeps the same configuration without the client secret
+//! (`quire_store::IdentityProvider`). The local emulator stores the configuration but checks
+//! none of it and runs no federation.
 
 use crate::{App, Problem};
-use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
-use aws_sdk_cognitoidentityprovider::operation::create_identity_provider::CreateIdentityProviderError;
-use aws_sdk_cognitoidentityprovider::operation::update_identity_provider::UpdateIdentityProviderError;
+use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
 use aws_sdk_cognitoidentityprovider::types::IdentityProviderTypeType;
 use quire_store::IdentityProvider;
 use std::collections::HashMap;
@@ -52,95 +52,101 @@ fn details(
     (IdentityProviderTypeType::Oidc, details, mapping)
 }
 
+/// A failed Cognito call as the client hears it, logged by its error code only: Cognito's
+/// messages may repeat a value sent (the client secret).
+fn failed(what: &str, error: &impl ProvideErrorMetadata) -> Problem {
+    let code = error.code().unwrap_or("unknown");
+    if code == "InvalidParameterException" {
+        tracing::warn!(
+            call = what,
+            code,
+            "Cognito refused the identity provider's configuration"
+        );
+        return Problem::identity_provider_refused();
+    }
+    Problem::unavailable(format!("Cognito {what}: {code}"))
+}
+
+/// The type of Cognito's identity provider `name`, if it has one.
+async fn held(app: &App, name: &str) -> Result<Option<IdentityProviderTypeType>, Problem> {
+    match app
+        .cognito
+        .describe_identity_provider()
+        .user_pool_id(&app.config.user_pool_id)
+        .provider_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.identity_provider.and_then(|p| p.provider_type)),
+        Err(error) => {
+            let error = error.into_service_error();
+            if error.is_resource_not_found_exception() {
+                Ok(None)
+            } else {
+                Err(failed("DescribeIdentityProvider", &error))
+            }
+        }
+    }
+}
+
 /// Makes Cognito's identity provider `next.name()` be `next` (with `secret`, an OIDC client
-/// secret), replacing `previous` (what the organisation's record held before): an update, or a
-/// creation when there was none (or Cognito lost it), or a deletion and a creation when the
-/// type changes.
+/// secret), whatever Cognito held under that name before.
 ///
-/// Errors: 503 when Cognito fails (the organisation's record already holds `next`: the same
-/// request, with the record's new `ETag`, configures it again).
+/// Errors: 422 `identity-provider-refused` when Cognito refuses the configuration (its issuer or
+/// metadata cannot be read, a detail is invalid); 503 when Cognito fails otherwise.
 pub async fn configure_identity_provider(
     app: &App,
-    previous: Option<&IdentityProvider>,
     next: &IdentityProvider,
     secret: Option<&str>,
 ) -> Result<(), Problem> {
     let (kind, details, mapping) = details(next, secret);
-    let unavailable = |what: &str, error: String| Problem::unavailable(format!("Cognito {what}: {error}"));
-    let same_kind = previous.is_some_and(|p| p.kind() == next.kind() && p.name() == next.name());
-    if let Some(previous) = previous.filter(|_| !same_kind) {
-        // Cognito updates no provider's type: the old one goes first (if it is there).
-        if let Err(error) = app
-            .cognito
-            .delete_identity_provider()
-            .user_pool_id(&app.config.user_pool_id)
-            .provider_name(previous.name())
-            .send()
-            .await
-        {
-            let error = error.into_service_error();
-            if !error.is_resource_not_found_exception() {
-                return Err(unavailable(
-                    "DeleteIdentityProvider",
-                    DisplayErrorContext(&error).to_string(),
-                ));
-            }
+    let pool = &app.config.user_pool_id;
+    match held(app, next.name()).await? {
+        Some(current) if current == kind => {
+            return app
+                .cognito
+                .update_identity_provider()
+                .user_pool_id(pool)
+                .provider_name(next.name())
+                .set_provider_details(Some(details))
+                .set_attribute_mapping(Some(mapping))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| failed("UpdateIdentityProvider", &e.into_service_error()));
         }
-    }
-    if same_kind {
-        let updated = app
-            .cognito
-            .update_identity_provider()
-            .user_pool_id(&app.config.user_pool_id)
-            .provider_name(next.name())
-            .set_provider_details(Some(details.clone()))
-            .set_attribute_mapping(Some(mapping.clone()))
-            .send()
-            .await;
-        match updated.map_err(|e| e.into_service_error()) {
-            Ok(_) => return Ok(()),
-            // Gone at Cognito (deleted outside Quire): made again below.
-            Err(UpdateIdentityProviderError::ResourceNotFoundException(_)) => {}
-            Err(error) => {
-                return Err(unavailable(
-                    "UpdateIdentityProvider",
-                    DisplayErrorContext(&error).to_string(),
-                ))
-            }
+        Some(_) => {
+            app.cognito
+                .delete_identity_provider()
+                .user_pool_id(pool)
+                .provider_name(next.name())
+                .send()
+                .await
+                .map_err(|e| failed("DeleteIdentityProvider", &e.into_service_error()))?;
         }
+        None => {}
     }
-    let created = app
-        .cognito
+    app.cognito
         .create_identity_provider()
-        .user_pool_id(&app.config.user_pool_id)
+        .user_pool_id(pool)
         .provider_name(next.name())
         .provider_type(kind)
-        .set_provider_details(Some(details.clone()))
-        .set_attribute_mapping(Some(mapping.clone()))
+        .set_provider_details(Some(details))
+        .set_attribute_mapping(Some(mapping))
         .send()
-        .await;
-    match created.map_err(|e| e.into_service_error()) {
-        Ok(_) => Ok(()),
-        // Made outside the record (an earlier attempt whose record write failed): update it.
-        Err(CreateIdentityProviderError::DuplicateProviderException(_)) => app
-            .cognito
-            .update_identity_provider()
-            .user_pool_id(&app.config.user_pool_id)
-            .provider_name(next.name())
-            .set_provider_details(Some(details))
-            .set_attribute_mapping(Some(mapping))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                unavailable(
-                    "UpdateIdentityProvider",
-                    DisplayErrorContext(&e.into_service_error()).to_string(),
-                )
-            }),
-        Err(error) => Err(unavailable(
-            "CreateIdentityProvider",
-            DisplayErrorContext(&error).to_string(),
-        )),
-    }
+        .await
+        .map(|_| ())
+        .map_err(|e| failed("CreateIdentityProvider", &e.into_service_error()))
+}
+
+/// Whether Cognito holds `provider` (its name and type) now: what turning SSO-only on needs.
+///
+/// Errors: 503 when Cognito cannot be asked.
+pub async fn identity_provider_configured(app: &App, provider: &IdentityProvider) -> Result<bool, Problem> {
+    let wanted = if provider.kind() == "SAML" {
+        IdentityProviderTypeType::Saml
+    } else {
+        IdentityProviderTypeType::Oidc
+    };
+    Ok(held(app, provider.name()).await? == Some(wanted))
 }
