@@ -1,9 +1,11 @@
 //! The organisation function: an organisation's own settings, read by its Owners and Admins and
 //! changed by those its matrix lets manage it, its Owners by default (`GET` and `PATCH
 //! /organisation`): its name, its members' session limits (AUTHN-8), its IP allowlist (ORG-3,
-//! an Owner's alone) and the email domains that may join (AUTHN-10); and its permission matrix (`GET
-//! /organisation/roles`, `PUT /organisation/roles/{role}`, RBAC-1). Storage is
-//! `quire_store::organisation`.
+//! an Owner's alone), the email domains that may join and SSO-only (AUTHN-10, an Owner's alone);
+//! its permission matrix (`GET /organisation/roles`, `PUT /organisation/roles/{role}`, RBAC-1);
+//! and its identity provider at Cognito (`PUT /organisation/identity-provider`, AUTHN-10, an
+//! Owner's alone). Storage is `quire_store::organisation`; Cognito's side is
+//! `quire_http::identity::configure_identity_provider`.
 
 pub mod domain;
 
@@ -49,8 +51,9 @@ pub fn routes() -> Router {
         .response_schema::<OrganisationView>()
         .problem(
             "400",
-            "the body is malformed, names no setting, or a value is out of bounds (`invalid-body`, \
-             naming the field), or `If-Match` does not parse (`bad-request`)",
+            "the body is malformed, names no setting, a value is out of bounds, or `ssoOnly` is \
+             turned on with no identity provider (`invalid-body`, naming the field), or \
+             `If-Match` does not parse (`bad-request`)",
         )
         .problem(
             "403",

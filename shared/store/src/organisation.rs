@@ -1,6 +1,8 @@
 //! An organisation's settings as its administrators read and change them (`GET` and `PATCH
-//! /organisation`, `PUT /organisation/roles/{role}`): its name, its members' session limits
-//! (AUTHN-8), its IP allowlist (ORG-3) and its permission matrix (RBAC-1). The record is the one the tenant layer reads on every request
+//! /organisation`, `PUT /organisation/roles/{role}`, `PUT /organisation/identity-provider`):
+//! its name, its members' session limits (AUTHN-8), its IP allowlist (ORG-3), its join domains,
+//! SSO-only and identity provider (AUTHN-10) and its permission matrix (RBAC-1); and its terms
+//! as the platform's operators set them ([`Store::operate_organisation`], RBAC-6). The record is the one the tenant layer reads on every request
 //! ([`crate::Store::load_caller`]), so a change applies to every member's next request (the
 //! session limits at a session's next refresh).
 //!
