@@ -615,11 +615,7 @@ async fn me(_app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
         organisation: LifecycleView {
             status: caller.lifecycle.as_str(),
             read_only: caller.lifecycle.read_only() || caller.plan.subscription_suspended(),
-            subscription: if caller.plan.subscription_suspended() {
-                "suspended"
-            } else {
-                "active"
-            },
+            subscription: caller.plan.subscription_name(),
             trial_ends_at: match caller.lifecycle {
                 Lifecycle::Trial { ends_at } => Some(time(ends_at)),
                 _ => None,

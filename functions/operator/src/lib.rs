@@ -102,11 +102,7 @@ impl TermsView {
             trial_ends_at: record
                 .trial_ends_at()
                 .map(|at| humantime::format_rfc3339_millis(at).to_string()),
-            subscription: if record.plan().subscription_suspended() {
-                "suspended"
-            } else {
-                "active"
-            },
+            subscription: record.plan().subscription_name(),
             modules: record.plan().modules().map(<[String]>::to_vec),
             sso_only: record.sso_only(),
             version: record.version(),

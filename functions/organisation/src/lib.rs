@@ -181,11 +181,7 @@ impl OrganisationView {
             // As stored: a list that does not read shows as it is, not as the empty list that
             // would say anyone may join.
             join_domains: record.join_domains_stored().to_vec(),
-            subscription: if record.plan().subscription_suspended() {
-                "suspended"
-            } else {
-                "active"
-            },
+            subscription: record.plan().subscription_name(),
             modules: record.plan().modules().map(<[String]>::to_vec),
             sso_only: record.sso_only(),
             identity_provider: record.identity_provider().map(ProviderView::of),

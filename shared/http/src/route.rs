@@ -710,4 +710,28 @@ mod tests {
         assert!(Router::new(vec![member(Effect::Writes(&[Action::SessionSignedOut]))]).is_ok());
         assert!(Router::new(vec![member(Effect::Reads)]).is_ok());
     }
+
+    /// An operator's route records only operators' actions, and no other route records them
+    /// (an organisation's Owner cannot write an entry that claims a platform operator's act).
+    ///
+    /// Proves: RBAC-6
+    #[test]
+    fn operators_actions_are_recorded_by_operators_routes_only() {
+        let declared =
+            |access: Access, effect: Effect| Route::new(Method::PATCH, "/x", access, Module::Platform, effect, noop);
+        let operated = Effect::Writes(&[Action::OperatorOrganisationChanged]);
+        assert!(Router::new(vec![declared(Access::Operator, operated)]).is_ok());
+        let beyond = Router::new(vec![declared(
+            Access::Operator,
+            Effect::Writes(&[Action::OperatorOrganisationChanged, Action::OrganisationUpdated]),
+        )])
+        .unwrap_err();
+        assert!(beyond.contains("more than operators' actions"), "{beyond}");
+        for access in [Access::Requires(Permission::OrganisationManage), Access::Public] {
+            let claimed = Router::new(vec![declared(access, operated)]).unwrap_err();
+            assert!(claimed.contains("not declared for operators"), "{access:?}: {claimed}");
+        }
+        // A member's route is held to their own account's events first.
+        assert!(Router::new(vec![declared(Access::Member, operated)]).is_err());
+    }
 }

@@ -542,6 +542,15 @@ impl Plan {
         self.subscription_suspended
     }
 
+    /// The subscription's name in the API: `active` or `suspended`.
+    pub fn subscription_name(&self) -> &'static str {
+        if self.subscription_suspended {
+            "suspended"
+        } else {
+            "active"
+        }
+    }
+
     /// Whether the module named `module` is in the plan: the platform's always, others when
     /// listed (or when the plan lists none, from before plans).
     pub fn includes(&self, module: &str) -> bool {
