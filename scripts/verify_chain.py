@@ -70,6 +70,8 @@ ACTIONS = {
     "join.refused",
     "join.requested",
     "operator.organisation.changed",
+    "impersonation.started",
+    "impersonation.ended",
 }
 
 

@@ -603,6 +603,31 @@ async fn every_route_answers_as_its_openapi_schema_says() {
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
     check(Method::DELETE, "/invitations/{invitationId}", &revoked);
 
+    // Impersonation (RBAC-5): started, read, a second start refused, ended.
+    let user_id = org.user(Role::User).user_id.to_string();
+    let impersonate = || {
+        h.call(
+            Method::POST,
+            "/impersonation",
+            Some(&token),
+            Some(json!({"userId": user_id, "minutes": 5, "reason": "contract"})),
+        )
+    };
+    let started = impersonate().await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+    check(Method::POST, "/impersonation", &started);
+    let twice = impersonate().await;
+    twice.assert_problem(StatusCode::CONFLICT, "conflict");
+    check(Method::POST, "/impersonation", &twice);
+    check(
+        Method::GET,
+        "/impersonation",
+        &h.call(Method::GET, "/impersonation", Some(&token), None).await,
+    );
+    let ended = h.call(Method::DELETE, "/impersonation", Some(&token), None).await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
+    check(Method::DELETE, "/impersonation", &ended);
+
     // The organisation's identity provider (AUTHN-10): configured, and a bad one refused.
     let settings = h.call(Method::GET, "/organisation", Some(&token), None).await;
     let provider = |body: Value| {

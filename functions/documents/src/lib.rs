@@ -102,11 +102,11 @@ fn now() -> String {
 async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let input: NewDocument = parse_body(&req)?;
-    let idempotency = idempotency_key(&req)?;
+    let idempotency = idempotency_key(&req, caller)?;
     if let Some((key, fingerprint)) = &idempotency {
         match app
             .store
-            .recall(caller.scope(), &caller.user_id, key, fingerprint)
+            .recall(caller.scope(), caller.principal(), key, fingerprint)
             .await?
         {
             Recall::New => {}
@@ -131,7 +131,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         .transaction(caller.scope(), ctx.audit_context()?)
         .create(&document, Action::DocumentCreated);
     if let Some((key, fingerprint)) = &idempotency {
-        change = change.remember(&caller.user_id, key, fingerprint, &document);
+        change = change.remember(caller.principal(), key, fingerprint, &document);
     }
     match change.commit().await {
         Ok(()) => created(&document),
@@ -140,7 +140,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             let (key, fingerprint) = idempotency.as_ref().expect("checked above");
             match app
                 .store
-                .recall(caller.scope(), &caller.user_id, key, fingerprint)
+                .recall(caller.scope(), caller.principal(), key, fingerprint)
                 .await?
             {
                 Recall::New => Err(Problem::conflict("the request raced another; send it again")),

@@ -11,12 +11,13 @@ use lambda_http::Request;
 use quire_core::audit::Action;
 use quire_core::ids::UserId;
 use quire_core::invitation::InvitationId;
-use quire_core::rbac::Permission::{MemberRead, UserManage};
+use quire_core::rbac::Permission::{Impersonate, MemberRead, UserManage};
 use quire_core::rbac::{AssignRefused, Role};
 use quire_core::text::Reason;
 use quire_http::json::{ok, page_request, parse_body, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{identity, Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use quire_store::impersonation::{Impersonation, ImpersonationRefused, MAX_MINUTES};
 use quire_store::invitations::{Invitation, InvitationRefused, InvitationState, NewInvitation, MAX_USES};
 use quire_store::members::{Judged, MemberChange, MemberChanged, MemberRefused};
 use quire_store::{Lifecycle, MemberStatus, Membership, Page};
@@ -161,6 +162,52 @@ pub fn routes() -> Router {
         )
         // Revoking a leaked code contains a compromise: allowed while read-only (ORG-1).
         .while_read_only(),
+        Route::new(
+            Method::POST,
+            "/impersonation",
+            Access::Requires(Impersonate),
+            Module::Platform,
+            Effect::Writes(&[Action::ImpersonationStarted]),
+            start_impersonation,
+        )
+        .request_schema::<ImpersonationRequest>()
+        .response_schema::<ImpersonationView>()
+        .problem(
+            "400",
+            "the request is malformed or out of bounds (`invalid-body`, naming the field: minutes \
+             1 to 60)",
+        )
+        .problem(
+            "403",
+            "the member is an Owner, the caller, deactivated, or holds a permission the caller \
+             does not (`impersonation-refused`), or any refusal of the pipeline",
+        )
+        .problem(
+            "409",
+            "the session has an impersonation that has not ended, or the caller's or the \
+             member's role or status changed while the request was made (`conflict`)",
+        )
+        .accepts_body(BODY_LIMIT),
+        // The session's own impersonation: reading and ending it are the signed-in member's,
+        // whatever their role now (one who lost `Impersonate` can still end theirs).
+        Route::new(
+            Method::GET,
+            "/impersonation",
+            Access::Member,
+            Module::Platform,
+            Effect::Reads,
+            current_impersonation,
+        )
+        .response_schema::<ImpersonationState>(),
+        Route::new(
+            Method::DELETE,
+            "/impersonation",
+            Access::Member,
+            Module::Platform,
+            Effect::Writes(&[Action::ImpersonationEnded]),
+            end_impersonation,
+        )
+        .response_schema::<ImpersonationState>(),
     ])
     .expect("members route table")
 }
@@ -453,5 +500,125 @@ fn invitation_problem(refused: InvitationRefused) -> Problem {
             Problem::conflict("your own role or status changed while this request was made; send it again")
         }
         InvitationRefused::OutOfBounds => Problem::invalid_body("uses or expiresInHours out of bounds", None),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImpersonationRequest {
+    /// The member to act as: their user id (Cognito `sub`).
+    #[schema(value_type = String)]
+    user_id: UserId,
+    /// How long, in minutes: 1 to 60.
+    #[schema(minimum = 1, maximum = 60)]
+    minutes: u32,
+    /// Why (21 CFR Part 11 §11.10(e)): recorded with the start.
+    #[schema(value_type = String, min_length = 1, max_length = 1000)]
+    reason: Reason,
+}
+
+/// An impersonation of the caller's session (RBAC-5). Requests that carry
+/// `Quire-Impersonate: <userId>` are served as the member until it ends.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ImpersonationView {
+    /// 16 hex digits: names it in the audit trail.
+    id: String,
+    /// The member acted as.
+    user_id: String,
+    /// The administrator acting.
+    impersonator: String,
+    reason: String,
+    /// RFC 3339, UTC.
+    started_at: String,
+    /// RFC 3339, UTC: it ends then unless ended before.
+    until: String,
+    /// Whether it may write (the organisation's `impersonationWrites` when it started; it must
+    /// still allow it).
+    writes: bool,
+    /// RFC 3339, UTC; `null` unless it was recorded as ended.
+    ended_at: Option<String>,
+    /// Why it ended: `ended` (`DELETE /impersonation`), `ran-out`, `member-deactivated`,
+    /// `member-is-owner`, `member-holds-more`, `member-gone` or `not-permitted`; `null` unless
+    /// it ended.
+    cause: Option<String>,
+}
+
+impl ImpersonationView {
+    fn of(impersonation: &Impersonation) -> Self {
+        ImpersonationView {
+            id: impersonation.id().to_owned(),
+            user_id: impersonation.user_id().to_string(),
+            impersonator: impersonation.impersonator().to_string(),
+            reason: impersonation.reason().to_owned(),
+            started_at: rfc3339(impersonation.started_at()),
+            until: rfc3339(impersonation.until()),
+            writes: impersonation.writes(),
+            ended_at: impersonation.ended_at().map(rfc3339),
+            cause: impersonation.end_cause().map(str::to_owned),
+        }
+    }
+}
+
+/// The session's impersonation: the one that still acts (`GET`), or the one just ended
+/// (`DELETE`); `null` when there is none.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ImpersonationState {
+    impersonation: Option<ImpersonationView>,
+}
+
+async fn start_impersonation(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let input: ImpersonationRequest = parse_body(&req)?;
+    if !(1..=MAX_MINUTES).contains(&input.minutes) {
+        return Err(Problem::invalid_body("minutes: must be 1 to 60", Some("minutes")));
+    }
+    let caller = ctx.caller()?;
+    let started = app
+        .store
+        .start_impersonation(
+            caller,
+            ctx.audit_context()?,
+            &input.user_id,
+            input.minutes,
+            input.reason.as_str(),
+        )
+        .await?;
+    match started {
+        Ok(impersonation) => respond(http::StatusCode::CREATED, &ImpersonationView::of(&impersonation)),
+        Err(refused) => Err(impersonation_problem(refused)),
+    }
+}
+
+async fn current_impersonation(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let live = app.store.live_impersonation(ctx.caller()?).await?;
+    ok(&ImpersonationState {
+        impersonation: live.as_ref().map(ImpersonationView::of),
+    })
+}
+
+async fn end_impersonation(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let ended = app.store.end_impersonation(caller, ctx.audit_context()?).await?;
+    ok(&ImpersonationState {
+        impersonation: ended.as_ref().map(ImpersonationView::of),
+    })
+}
+
+fn impersonation_problem(refused: ImpersonationRefused) -> Problem {
+    use ImpersonationRefused::*;
+    match refused {
+        NotFound => Problem::not_found(),
+        Oneself => Problem::impersonation_refused("you cannot impersonate yourself"),
+        Inactive => Problem::impersonation_refused("the member is deactivated"),
+        Owner => Problem::impersonation_refused("an Owner is never impersonated"),
+        BeyondOwnGrants => Problem::impersonation_refused("the member's role holds a permission yours does not"),
+        AlreadyActive => Problem::conflict(
+            "this session has an impersonation that has not ended: end it with DELETE /impersonation first",
+        ),
+        Changed => Problem::conflict(
+            "your own or the member's role or status changed while this request was made; send it again",
+        ),
+        OutOfBounds => Problem::invalid_body("minutes: must be 1 to 60", Some("minutes")),
+        NotActive | NotPermitted => Problem::internal("an impersonation refused as if it were acting"),
     }
 }

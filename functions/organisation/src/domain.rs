@@ -127,6 +127,10 @@ pub struct OrganisationPatch {
     /// `sso-required` after the right password. Turning it on needs `confirmLockout: true`.
     #[serde(default, deserialize_with = "quire_http::json::present")]
     pub sso_only: Option<bool>,
+    /// Whether an administrator impersonating a member may write as them (RBAC-5); `false`, the
+    /// default, keeps impersonation read-only. An Owner's alone to set.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    pub impersonation_writes: Option<bool>,
     /// Saves an IP allowlist that excludes the address this request comes from (its sender's
     /// next request is then refused), or turns `ssoOnly` on (the sender's next password sign-in
     /// is then refused).
@@ -158,6 +162,7 @@ impl OrganisationPatch {
             join_domains: self.join_domains.as_ref().map(|d| d.0.clone()),
             sso_only: self.sso_only,
             identity_provider: None,
+            impersonation_writes: self.impersonation_writes,
         };
         if change.name.is_none()
             && change.session_idle_minutes.is_none()
@@ -165,11 +170,12 @@ impl OrganisationPatch {
             && change.ip_allowlist.is_none()
             && change.join_domains.is_none()
             && change.sso_only.is_none()
+            && change.impersonation_writes.is_none()
         {
             return Err(Refused {
                 field: None,
                 detail: "nothing to change: give at least one of name, sessionIdleMinutes, sessionMaxHours, \
-                         ipAllowlist, joinDomains, ssoOnly",
+                         ipAllowlist, joinDomains, ssoOnly, impersonationWrites",
             });
         }
         Ok(change)

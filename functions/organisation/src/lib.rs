@@ -57,8 +57,8 @@ pub fn routes() -> Router {
         )
         .problem(
             "403",
-            "only an Owner sets the IP allowlist or `ssoOnly` (`role-not-grantable`), or any refusal \
-             of the pipeline",
+            "only an Owner sets the IP allowlist, `ssoOnly` or `impersonationWrites` \
+             (`role-not-grantable`), or any refusal of the pipeline",
         )
         .problem(
             "409",
@@ -157,6 +157,9 @@ struct OrganisationView {
     /// Whether its members sign in only through its identity provider (a password sign-in is
     /// refused with 403 `sso-required`).
     sso_only: bool,
+    /// Whether an administrator impersonating a member may write as them (RBAC-5); `false`:
+    /// impersonation only reads.
+    impersonation_writes: bool,
     /// Its identity provider (OIDC or SAML), as configured at Cognito; never its client secret.
     identity_provider: Option<ProviderView>,
     /// Its subscription, as the platform's operators set it: `active`, or `suspended` (its
@@ -184,6 +187,7 @@ impl OrganisationView {
             subscription: record.plan().subscription_name(),
             modules: record.plan().modules().map(<[String]>::to_vec),
             sso_only: record.sso_only(),
+            impersonation_writes: record.impersonation_writes(),
             identity_provider: record.identity_provider().map(ProviderView::of),
             version: record.version(),
         }
@@ -412,6 +416,10 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
                 ));
             }
         }
+    }
+    // RBAC-5: whether impersonation may write is an Owner's decision, like who may sign in.
+    if change.impersonation_writes.is_some() && caller.role != Role::Owner {
+        return Err(Problem::role_not_grantable("only an Owner sets impersonationWrites"));
     }
     answer(&commit(&app, &ctx, &current, &change, &input.reason).await?)
 }

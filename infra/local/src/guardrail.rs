@@ -345,10 +345,16 @@ pub fn table_users_without_the_key(template: &str) -> Result<Vec<String>, String
 }
 
 /// The functions whose role may put or update items of the data table whose partition key
-/// matches `key`: an `Allow` statement reaches it and no `Deny` statement does (a statement
-/// without a `dynamodb:LeadingKeys` condition reaches every key; a condition's `*` matches
-/// anything).
+/// matches `key` ([`data_table_access`]).
 pub fn data_table_writers(template: &str, key: &str) -> Result<Vec<String>, String> {
+    data_table_access(template, key, &["dynamodb:PutItem", "dynamodb:UpdateItem"])
+}
+
+/// The functions whose role may make one of `actions` on items of the data table whose
+/// partition key matches `key`: an `Allow` statement reaches it and no `Deny` statement does (a
+/// statement without a `dynamodb:LeadingKeys` condition reaches every key; a condition's `*`
+/// matches anything).
+pub fn data_table_access(template: &str, key: &str, actions: &[&str]) -> Result<Vec<String>, String> {
     fn glob(pattern: &[u8], text: &[u8]) -> bool {
         match (pattern.first(), text.first()) {
             (None, None) => true,
@@ -367,8 +373,8 @@ pub fn data_table_writers(template: &str, key: &str) -> Result<Vec<String>, Stri
             .flat_map(|policy| policy["Statement"].as_sequence().into_iter().flatten())
             .filter(|statement| format!("{:?}", statement["Resource"]).contains("DataTable"))
             .filter(|statement| {
-                let actions = format!("{:?}", statement["Action"]);
-                actions.contains("dynamodb:PutItem") || actions.contains("dynamodb:UpdateItem")
+                let granted = format!("{:?}", statement["Action"]);
+                actions.iter().any(|action| granted.contains(action))
             })
             .collect();
         // Conservatively: an allow without a key condition reaches every key; a deny reaches
@@ -477,14 +483,15 @@ pub fn keys_built_outside_the_store(root: &std::path::Path) -> Vec<(String, usiz
     scan(root, |_, code| KEY_PATTERNS.iter().any(|p| code.contains(p)))
 }
 
-/// Store calls that reach another tenant's data without a caller's scope, and the only places
-/// that may make them: the chain's append and reconciler (the audit writer, the local stack
-/// that drives it, tests), a verification job's slices (the audit verifier, tests), resolving a
-/// caller (the tenant layer), onboarding (seeding, tests), registering, confirming and expiring
-/// an organisation's registration (the registration module alone), provisioning the platform's
-/// operators (seeding), an operator's reach into an organisation (the operator function), and
-/// the test helpers (tests).
-pub const CAPABILITY_CALLS: [(&str, &[&str]); 16] = [
+/// Store calls that reach another tenant's data without a caller's scope, or make a caller, and
+/// the only places that may make them: the chain's append and reconciler (the audit writer, the
+/// local stack that drives it, tests), a verification job's slices (the audit verifier, tests),
+/// resolving a caller (the tenant layer), acting as another member (the impersonation layer,
+/// tests), onboarding (seeding, tests), registering, confirming and expiring an organisation's
+/// registration (the registration module alone), provisioning the platform's operators
+/// (seeding), an operator's reach into an organisation (the operator function), and the test
+/// helpers (tests).
+pub const CAPABILITY_CALLS: [(&str, &[&str]); 17] = [
     (".append_outbox(", &["functions/audit-writer/", "tests/"]),
     (".append_stream_records(", &["functions/audit-writer/"]),
     (".drain_outbox(", &["tests/"]),
@@ -493,6 +500,10 @@ pub const CAPABILITY_CALLS: [(&str, &[&str]); 16] = [
     (".run_verification_records(", &["functions/audit-verifier/"]),
     (".run_verification(", &["tests/"]),
     (".load_caller(", &["shared/http/src/pipeline/tenant.rs"]),
+    (
+        ".impersonate(",
+        &["shared/http/src/pipeline/impersonation.rs", "tests/"],
+    ),
     (".create_organisation(", &["infra/local/src/seed.rs", "tests/"]),
     (".provision_operators(", &["infra/local/src/seed.rs"]),
     (".operated_organisation(", &["functions/operator/"]),
@@ -689,6 +700,40 @@ mod tests {
         assert_eq!(
             data_table_writers(&widened, "ORG#org-1#MEMBER").unwrap(),
             ["AuthFunction", "RegistrationFunction", "MembersFunction"]
+        );
+    }
+
+    /// A function that serves a writing route open to impersonation (RBAC-5) may check, and
+    /// only check, the impersonation and the administrator's membership its changes are
+    /// conditioned on (`AuditContext::for_caller`); the local stack enforces no IAM, so without
+    /// this a deployed function would be refused every change made in an impersonation.
+    ///
+    /// Proves: RBAC-5
+    #[test]
+    fn functions_that_write_in_an_impersonation_may_check_what_it_is_conditioned_on() {
+        let template = template();
+        let mut writing: Vec<&str> = crate::stack::function_routes()
+            .into_iter()
+            .filter(|(_, router)| {
+                router
+                    .routes()
+                    .iter()
+                    .any(|r| r.accepts_impersonation() && r.effect.writes())
+            })
+            .map(|(function, _)| function)
+            .collect();
+        writing.sort_unstable();
+        assert_eq!(writing, ["AuditFunction", "DocumentsFunction"]);
+        for key in ["ORG#org-1#SESSION#user-1", "ORG#org-1#MEMBER"] {
+            let checkers = data_table_access(&template, key, &["dynamodb:ConditionCheckItem"]).unwrap();
+            for function in &writing {
+                assert!(checkers.iter().any(|c| c == function), "{function} cannot check {key}");
+            }
+        }
+        // Checking is not writing: the guard opens no member or session to these functions.
+        assert_eq!(
+            data_table_writers(&template, "ORG#org-1#MEMBER").unwrap(),
+            ["RegistrationFunction", "MembersFunction"]
         );
     }
 

@@ -76,6 +76,7 @@ impl Role {
                 MemberRead,
                 OrganisationRead,
                 OrganisationManage,
+                Impersonate,
             ],
             Role::Admin => &[
                 DocumentRead,
@@ -87,6 +88,7 @@ impl Role {
                 UserManage,
                 MemberRead,
                 OrganisationRead,
+                Impersonate,
             ],
             Role::User => &[DocumentRead, DocumentCreate, DocumentEdit],
             Role::Viewer => &[DocumentRead],
@@ -115,10 +117,12 @@ pub enum Permission {
     /// Changing the organisation's settings (`PATCH /organisation`): an Owner's by default, as
     /// an IP allowlist or session limit binds every member, Owners included.
     OrganisationManage,
+    /// Acting as another member, within one's own grants (RBAC-5, `POST /impersonation`).
+    Impersonate,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::DocumentRead,
         Permission::DocumentCreate,
         Permission::DocumentEdit,
@@ -129,6 +133,7 @@ impl Permission {
         Permission::MemberRead,
         Permission::OrganisationRead,
         Permission::OrganisationManage,
+        Permission::Impersonate,
     ];
 
     /// The permission a name names (exactly [`Permission::as_str`]).
@@ -149,13 +154,17 @@ impl Permission {
             Permission::MemberRead => "MemberRead",
             Permission::OrganisationRead => "OrganisationRead",
             Permission::OrganisationManage => "OrganisationManage",
+            Permission::Impersonate => "Impersonate",
         }
     }
 
     /// Whether it administers the organisation (its members, its settings and matrix): held
     /// only by roles that must pass a second factor ([`Role::requires_mfa`]), in every matrix.
     pub fn administers(self) -> bool {
-        matches!(self, Permission::UserManage | Permission::OrganisationManage)
+        matches!(
+            self,
+            Permission::UserManage | Permission::OrganisationManage | Permission::Impersonate
+        )
     }
 
     pub fn writes(self) -> bool {
@@ -166,6 +175,7 @@ impl Permission {
                 | Permission::AuditVerificationStart
                 | Permission::UserManage
                 | Permission::OrganisationManage
+                | Permission::Impersonate
         )
     }
 }
@@ -309,6 +319,7 @@ mod tests {
                     MemberRead,
                     OrganisationRead,
                     OrganisationManage,
+                    Impersonate,
                 ],
             ),
             (
@@ -323,6 +334,7 @@ mod tests {
                     UserManage,
                     MemberRead,
                     OrganisationRead,
+                    Impersonate,
                 ],
             ),
             (Role::User, vec![DocumentRead, DocumentCreate, DocumentEdit]),

@@ -19,15 +19,18 @@ use headers::{ETag, HeaderMapExt};
 use http::header::IF_MATCH;
 use lambda_http::{Body, Request, Response};
 use quire_store::idempotency::{fingerprint, IdempotencyKey};
+use quire_store::tenant::Caller;
 
 /// The request header of draft-ietf-httpapi-idempotency-key-header.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// The request's `Idempotency-Key`, if it sent one, with the fingerprint of the request it came
-/// with (method, path, body bytes).
+/// with (the member it acts as, method, path, body bytes). The key is kept under whoever signed
+/// in (`Caller::principal`); the fingerprint tells an administrator's request as themselves from
+/// the same one made impersonating a member (RBAC-5).
 ///
 /// Errors: 400 when the header is given twice or is not 1 to 255 visible ASCII characters.
-pub fn idempotency_key(req: &Request) -> Result<Option<(IdempotencyKey, String)>, Problem> {
+pub fn idempotency_key(req: &Request, caller: &Caller) -> Result<Option<(IdempotencyKey, String)>, Problem> {
     let mut values = req.headers().get_all(IDEMPOTENCY_KEY).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -41,7 +44,10 @@ pub fn idempotency_key(req: &Request) -> Result<Option<(IdempotencyKey, String)>
             Problem::bad_request("Idempotency-Key must be one value of 1 to 255 visible ASCII characters")
         })?;
     let body = crate::pipeline::filter::body_bytes(req.body());
-    Ok(Some((key, fingerprint(req.method().as_str(), req.uri().path(), body))))
+    Ok(Some((
+        key,
+        fingerprint(caller.user_id.as_str(), req.method().as_str(), req.uri().path(), body),
+    )))
 }
 
 /// The entity tag of version `version` of a record.

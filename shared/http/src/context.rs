@@ -43,7 +43,7 @@ impl RequestCtx {
     pub fn audit_context(&self) -> Result<AuditContext, Problem> {
         match self.effect {
             Effect::Reads => Err(Problem::internal("a route declared as reading asked to write")),
-            Effect::Writes(actions) => Ok(AuditContext::for_route(self.caller()?.actor(), self.origin(), actions)),
+            Effect::Writes(actions) => Ok(AuditContext::for_caller(self.caller()?, self.origin(), actions)),
         }
     }
 

@@ -30,7 +30,8 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
     let mut codes = vec![
         (
             "400",
-            "bad request: a malformed parameter, header or body (`invalid-parameter`, `invalid-body`, …)",
+            "bad request: a malformed parameter, header or body (`invalid-parameter`, `invalid-body`, …), \
+             or `Quire-Impersonate` on a route that takes none (`impersonation-not-here`)",
         ),
         ("404", "no such resource, or another organisation's (`not-found`)"),
         (
@@ -122,8 +123,9 @@ const FORBIDDEN_DATA_READ: &str = "refused by the request filter (`request-refus
      days (`organisation-locked`), an address outside the organisation's IP allowlist \
      (`ip-not-allowed`), an expired password (`password-expired`), an Owner or Admin session \
      without a second factor (`mfa-required`), the route's module outside the organisation's plan \
-     (`module-not-in-plan`; never the platform's own routes), or the role lacks the permission \
-     (`forbidden`)";
+     (`module-not-in-plan`; never the platform's own routes), the role lacks the permission \
+     (`forbidden`), or, with `Quire-Impersonate`, no impersonation of that member acts in the \
+     session (`impersonation-inactive`)";
 /// [`FORBIDDEN`] for a route of the organisation's data that writes: also its read-only states.
 const FORBIDDEN_DATA_WRITE: &str = "refused by the request filter (`request-refused`), the token lacks a \
      scope of `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), the \
@@ -134,7 +136,9 @@ const FORBIDDEN_DATA_WRITE: &str = "refused by the request filter (`request-refu
      suspension and subscription refusals never for the changes that contain a compromise, \
      which stay open), an Owner or Admin session without a second factor (`mfa-required`), the \
      route's module outside the organisation's plan (`module-not-in-plan`; never the platform's \
-     own routes), or the role lacks the permission (`forbidden`)";
+     own routes), the role lacks the permission (`forbidden`), or, with `Quire-Impersonate`, no \
+     impersonation of that member acts in the session (`impersonation-inactive`) or it may only \
+     read (`impersonation-read-only`)";
 
 /// The components by name; two different types with one name would silently lose one.
 fn one_per_name(
@@ -335,6 +339,19 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                             .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
                     );
                 }
+            }
+            if route.accepts_impersonation() {
+                operation = operation.parameter(
+                    ParameterBuilder::new()
+                        .name("Quire-Impersonate")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::False)
+                        .description(Some(
+                            "the user id of the member to act as, in an impersonation the session \
+                             started (`POST /impersonation`, RBAC-5)",
+                        ))
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                );
             }
             for name in route.query {
                 operation = operation.parameter(

@@ -517,6 +517,54 @@ impl Problem {
         )
     }
 
+    /// `Quire-Impersonate` on a route where no one is impersonated (RBAC-5,
+    /// `Route::accepts_impersonation`): one's own account, administering the organisation
+    /// (its members, settings and impersonation itself), an operator's or a public route.
+    pub fn impersonation_not_here() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "impersonation-not-here",
+            "No impersonation on this route",
+            "this route acts as the signed-in account only (one's own account, administering the \
+             organisation): send it without Quire-Impersonate",
+        )
+    }
+
+    /// `Quire-Impersonate` names a member the session does not act as (RBAC-5): the
+    /// impersonation ended, ran out or was never started in this session, or the member may no
+    /// longer be impersonated by the caller.
+    pub fn impersonation_inactive(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "impersonation-inactive",
+            "No such impersonation",
+            detail,
+        )
+    }
+
+    /// A writing route in an impersonation that may not write (RBAC-5): the organisation does
+    /// not allow write impersonation, or did not when it started.
+    pub fn impersonation_read_only() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "impersonation-read-only",
+            "Impersonation is read-only",
+            "this impersonation may only read; the organisation's Owner decides whether \
+             impersonation may write (impersonationWrites)",
+        )
+    }
+
+    /// An impersonation that may not start (RBAC-5): the member is an Owner, oneself,
+    /// deactivated, or holds a permission the caller does not.
+    pub fn impersonation_refused(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "impersonation-refused",
+            "Impersonation refused",
+            detail,
+        )
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }

@@ -342,6 +342,15 @@ impl Route {
         }
     }
 
+    /// Whether a request may be served as a member an administrator impersonates (RBAC-5,
+    /// `pipeline::impersonation`): a route of the organisation's records that does not
+    /// administer it. One's own account, the operators' routes, the public ones and those that
+    /// administer the organisation (its members, settings, and impersonating itself) act as
+    /// whoever signed in.
+    pub fn accepts_impersonation(&self) -> bool {
+        matches!(self.access, Access::Requires(p) if !p.administers())
+    }
+
     /// `GET /documents/{id}` — the API Gateway route key.
     pub fn key(&self) -> String {
         format!("{} {}", self.method, self.path)

@@ -140,6 +140,15 @@ pub struct Organisation {
         deserialize_with = "lenient_flag"
     )]
     pub(crate) sso_only: bool,
+    /// Whether an administrator impersonating a member may write as them (RBAC-5); absent,
+    /// impersonation only reads. A stored value other than `true` reads as `false` (fails
+    /// closed). Read as [`Organisation::impersonation_writes`].
+    #[serde(
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "strict_true"
+    )]
+    pub(crate) impersonation_writes: bool,
     /// Its identity provider as configured at Cognito (AUTHN-10), never its client secret; one
     /// that does not read is none.
     #[serde(
@@ -258,6 +267,12 @@ fn lenient_matrix<'de, D: serde::Deserializer<'de>>(
 fn lenient_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     let value = Option::<serde_json::Value>::deserialize(deserializer)?;
     Ok(value != Some(serde_json::Value::Bool(false)))
+}
+
+/// A flag that opens something, read whatever was stored: only `true` is on.
+fn strict_true<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value == Some(serde_json::Value::Bool(true)))
 }
 
 /// A stored identity provider read whatever was stored: one that does not read is none.
@@ -403,6 +418,7 @@ impl Organisation {
             subscription: None,
             modules: None,
             sso_only: false,
+            impersonation_writes: false,
             identity_provider: None,
             role_permissions: std::collections::BTreeMap::new(),
             trial_ends_at: None,
@@ -477,6 +493,11 @@ impl Organisation {
     /// Whether its members sign in only through its identity provider (AUTHN-10).
     pub fn sso_only(&self) -> bool {
         self.sso_only
+    }
+
+    /// Whether an administrator impersonating a member may write as them (RBAC-5).
+    pub fn impersonation_writes(&self) -> bool {
+        self.impersonation_writes
     }
 
     /// Its identity provider as configured at Cognito, if it has one.
@@ -743,7 +764,8 @@ impl Store {
             matrix,
             plan,
         )
-        .with_mfa_enrolled_at(mfa_enrolled_at)))
+        .with_mfa_enrolled_at(mfa_enrolled_at)
+        .with_impersonation_writes(org.impersonation_writes)))
     }
 
     /// The organisation the user directory names for a `sub` (one consistent read); never the
@@ -1100,5 +1122,21 @@ mod tests {
         }
         let damaged = stored_with("identityProvider", Some(A::S("x".into())));
         assert!(damaged.identity_provider().is_none());
+    }
+
+    /// Write impersonation is open only when the record says exactly `true` (RBAC-5).
+    ///
+    /// Proves: RBAC-5
+    #[test]
+    fn impersonation_writes_only_when_stored_true() {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        assert!(stored_with("impersonationWrites", Some(A::Bool(true))).impersonation_writes());
+        for off in [A::Bool(false), A::S("true".into()), A::N("1".into()), A::Null(true)] {
+            assert!(
+                !stored_with("impersonationWrites", Some(off.clone())).impersonation_writes(),
+                "{off:?}"
+            );
+        }
+        assert!(!stored_with("impersonationWrites", None).impersonation_writes());
     }
 }

@@ -47,10 +47,11 @@ impl IdempotencyKey {
     }
 }
 
-/// The request a key came with, as a SHA-256 over its method, path and body bytes: the same
+/// The request a key came with, as a SHA-256 over the member it acts as (the signed-in one,
+/// or the one an administrator impersonates, RBAC-5), its method, path and body bytes: the same
 /// key with another request is a client error, not a replay.
-pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
-    hash(&[method.as_bytes(), path.as_bytes(), body])
+pub fn fingerprint(acting_as: &str, method: &str, path: &str, body: &[u8]) -> String {
+    hash(&[acting_as.as_bytes(), method.as_bytes(), path.as_bytes(), body])
 }
 
 /// SHA-256 over the parts, each preceded by its length (8 bytes, big-endian), so no two lists
@@ -165,11 +166,15 @@ mod tests {
 
     #[test]
     fn fingerprints_tell_requests_apart() {
-        let a = fingerprint("POST", "/documents", b"{\"title\":\"a\"}");
-        assert_eq!(a, fingerprint("POST", "/documents", b"{\"title\":\"a\"}"));
-        assert_ne!(a, fingerprint("POST", "/documents", b"{\"title\":\"b\"}"));
-        assert_ne!(a, fingerprint("POST", "/documentsx", b"{\"title\":\"a\"}"));
+        let a = fingerprint("u1", "POST", "/documents", b"{\"title\":\"a\"}");
+        assert_eq!(a, fingerprint("u1", "POST", "/documents", b"{\"title\":\"a\"}"));
+        assert_ne!(a, fingerprint("u1", "POST", "/documents", b"{\"title\":\"b\"}"));
+        assert_ne!(a, fingerprint("u1", "POST", "/documentsx", b"{\"title\":\"a\"}"));
+        assert_ne!(a, fingerprint("u2", "POST", "/documents", b"{\"title\":\"a\"}"));
         // Lengths keep path and body apart.
-        assert_ne!(fingerprint("POST", "/a", b"\nb"), fingerprint("POST", "/a\n", b"b"));
+        assert_ne!(
+            fingerprint("u1", "POST", "/a", b"\nb"),
+            fingerprint("u1", "POST", "/a\n", b"b")
+        );
     }
 }

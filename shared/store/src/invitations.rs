@@ -330,7 +330,7 @@ async fn backoff() {
 impl crate::transaction::Transaction<'_> {
     /// Makes the change depend on `caller`'s membership still being the active one of the role
     /// their request was admitted with (their authority to make it).
-    fn caller_unchanged(self, caller: &Caller) -> Result<Self, StoreError> {
+    pub(crate) fn caller_unchanged(self, caller: &Caller) -> Result<Self, StoreError> {
         Ok(self
             .check(
                 keys::member(caller.scope().org_id(), &caller.user_id),

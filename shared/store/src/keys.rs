@@ -135,6 +135,15 @@ pub(crate) fn challenge(org: &OrgId, user: &UserId, digest: &str) -> Key {
     Key::new(format!("{}#SESSION#{user}", tenant(org)), format!("CHALLENGE#{digest}"))
 }
 
+/// The impersonation an administrator started in one of their sessions (`crate::impersonation`),
+/// beside their sessions, named by the session's id: at most one per session.
+pub(crate) fn impersonation(org: &OrgId, user: &UserId, session: &str) -> Key {
+    Key::new(
+        format!("{}#SESSION#{user}", tenant(org)),
+        format!("IMPERSONATION#{session}"),
+    )
+}
+
 /// A member's revocation mark: every session started until its time is revoked.
 pub(crate) fn revocation(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#SESSION#{user}", tenant(org)), "REVOKED")

@@ -34,6 +34,7 @@ pub mod challenges;
 mod cursor;
 mod directory;
 pub mod idempotency;
+pub mod impersonation;
 pub mod invitations;
 mod keys;
 pub mod limits;

@@ -39,6 +39,8 @@ pub struct OrganisationChange {
     pub sso_only: Option<bool>,
     /// The identity provider as configured at Cognito (AUTHN-10).
     pub identity_provider: Option<crate::directory::IdentityProvider>,
+    /// Whether an administrator impersonating a member may write as them (RBAC-5).
+    pub impersonation_writes: Option<bool>,
 }
 
 impl OrganisationChange {
@@ -62,6 +64,9 @@ impl OrganisationChange {
         }
         if let Some(sso_only) = self.sso_only {
             next.sso_only = sso_only;
+        }
+        if let Some(writes) = self.impersonation_writes {
+            next.impersonation_writes = writes;
         }
         if let Some(provider) = &self.identity_provider {
             next.identity_provider = Some(provider.clone());

@@ -36,6 +36,62 @@ pub struct Caller {
     pub matrix: quire_core::rbac::Matrix,
     /// What the organisation's subscription lets it use (ORG-1 billing, ORG-2 modules).
     pub plan: crate::directory::Plan,
+    /// Whether the organisation lets an impersonating administrator write (RBAC-5).
+    pub impersonation_writes: bool,
+    /// The impersonation this request is made in, when an administrator acts as this member
+    /// (RBAC-5): made only by [`crate::Store::impersonate`].
+    acting: Option<Acting>,
+}
+
+/// An administrator acting as the member a [`Caller`] is (RBAC-5).
+#[derive(Debug, Clone)]
+pub struct Acting {
+    /// The administrator who signed in.
+    pub impersonator: UserId,
+    /// Whether the impersonation may write: it was started so, and the organisation still
+    /// allows it.
+    pub writes: bool,
+    /// The administrator's role as judged, and the impersonation's version as read: what a
+    /// change made in it is conditioned on ([`ActingGuard`]).
+    impersonator_role: Role,
+    version: u64,
+}
+
+/// What a change made while impersonating is conditioned on (RBAC-5): the impersonation still
+/// as read and acting, the administrator's membership still as judged.
+#[derive(Debug, Clone)]
+pub(crate) struct ActingGuard {
+    impersonation: crate::keys::Key,
+    version: u64,
+    impersonator: crate::keys::Key,
+    impersonator_role: Role,
+}
+
+impl ActingGuard {
+    pub(crate) fn checks(&self) -> Result<Vec<crate::transaction::Write>, crate::StoreError> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let now = crate::sessions::now_millis();
+        Ok(vec![
+            crate::transaction::Write::check(
+                self.impersonation.clone(),
+                "#version = :impersonation AND attribute_not_exists(endedAt) AND #until > :now",
+                vec![("#version", "version"), ("#until", "until")],
+                vec![
+                    (":impersonation", AttributeValue::N(self.version.to_string())),
+                    (":now", AttributeValue::N(now.to_string())),
+                ],
+            ),
+            crate::transaction::Write::check(
+                self.impersonator.clone(),
+                "#role = :impersonatorRole AND #status = :active",
+                vec![("#role", "role"), ("#status", "status")],
+                vec![
+                    (":impersonatorRole", crate::name_value(self.impersonator_role)?),
+                    (":active", crate::name_value(crate::MemberStatus::Active)?),
+                ],
+            ),
+        ])
+    }
 }
 
 impl Caller {
@@ -68,7 +124,55 @@ impl Caller {
             lifecycle,
             matrix,
             plan,
+            impersonation_writes: false,
+            acting: None,
         }
+    }
+
+    pub(crate) fn with_impersonation_writes(self, impersonation_writes: bool) -> Self {
+        Caller {
+            impersonation_writes,
+            ..self
+        }
+    }
+
+    /// This caller acting as `member` of the same organisation (RBAC-5): the member's identity
+    /// and role; the session, password and second factor stay the administrator's, who signed in.
+    pub(crate) fn acting_as(&self, member: &crate::directory::Membership, writes: bool, version: u64) -> Caller {
+        Caller {
+            user_id: member.user_id.clone(),
+            email: member.email.clone(),
+            display_name: member.display_name.clone(),
+            role: member.role,
+            acting: Some(Acting {
+                impersonator: self.user_id.clone(),
+                writes,
+                impersonator_role: self.role,
+                version,
+            }),
+            ..self.clone()
+        }
+    }
+
+    /// What a change made by this caller is conditioned on, when an administrator acts as them.
+    pub(crate) fn acting_guard(&self) -> Option<ActingGuard> {
+        self.acting.as_ref().map(|acting| ActingGuard {
+            impersonation: crate::keys::impersonation(self.org_id(), &acting.impersonator, self.session.id.as_str()),
+            version: acting.version,
+            impersonator: crate::keys::member(self.org_id(), &acting.impersonator),
+            impersonator_role: acting.impersonator_role,
+        })
+    }
+
+    /// The impersonation this request is made in, if an administrator acts as this member.
+    pub fn acting(&self) -> Option<&Acting> {
+        self.acting.as_ref()
+    }
+
+    /// Who signed in: the impersonating administrator, or the member. What is theirs alone
+    /// (idempotency keys) is kept under this id.
+    pub fn principal(&self) -> &UserId {
+        self.acting.as_ref().map_or(&self.user_id, |a| &a.impersonator)
     }
 
     pub(crate) fn with_mfa_enrolled_at(self, mfa_enrolled_at: Option<std::time::SystemTime>) -> Self {
@@ -121,7 +225,7 @@ impl Caller {
             display_name: self.display_name.clone(),
             email: self.email.clone(),
             role: role.to_owned(),
-            impersonator: None,
+            impersonator: self.acting.as_ref().map(|a| a.impersonator.to_string()),
         }
     }
 

@@ -64,6 +64,11 @@ pub fn member(org: &OrgId, user: &UserId) -> RawKey {
     raw(keys::member(org, user))
 }
 
+/// The impersonation `user` started in their session `session` (data table).
+pub fn impersonation(org: &OrgId, user: &UserId, session: &str) -> RawKey {
+    raw(keys::impersonation(org, user, session))
+}
+
 /// A document record (data table).
 pub fn document(org: &OrgId, id: &str) -> RawKey {
     raw(keys::record(&scope(org), Collection::Documents, id))

@@ -31,6 +31,8 @@ pub struct AuditContext {
     pub actor: Actor,
     pub origin: Origin,
     declared: Option<&'static [Action]>,
+    /// What a change made while impersonating is conditioned on (RBAC-5).
+    guard: Option<crate::tenant::ActingGuard>,
 }
 
 impl AuditContext {
@@ -40,6 +42,7 @@ impl AuditContext {
             actor,
             origin,
             declared: None,
+            guard: None,
         }
     }
 
@@ -49,6 +52,23 @@ impl AuditContext {
             actor,
             origin,
             declared: Some(actions),
+            guard: None,
+        }
+    }
+
+    /// A change `caller` makes through a route: recorded as [`Caller::actor`], only the actions
+    /// the route declares. Made while an administrator impersonates `caller` (RBAC-5), the
+    /// change commits only if the impersonation still acts as read (not ended, not run out) and
+    /// the administrator's role and status are still as judged: a request in flight when it
+    /// ends writes nothing.
+    ///
+    /// [`Caller::actor`]: crate::tenant::Caller::actor
+    pub fn for_caller(caller: &crate::tenant::Caller, origin: Origin, actions: &'static [Action]) -> Self {
+        AuditContext {
+            actor: caller.actor(),
+            origin,
+            declared: Some(actions),
+            guard: caller.acting_guard(),
         }
     }
 
@@ -102,7 +122,7 @@ impl OnCondition {
     }
 }
 
-struct Write {
+pub(crate) struct Write {
     key: keys::Key,
     item: Item,
     /// Only checks `condition` on the stored item (`ConditionCheck`): writes nothing.
@@ -114,6 +134,24 @@ struct Write {
 }
 
 impl Write {
+    /// A `ConditionCheck` of `condition` on the item at `key`.
+    pub(crate) fn check(
+        key: keys::Key,
+        condition: &'static str,
+        names: Vec<(&'static str, &'static str)>,
+        values: Vec<(&'static str, AttributeValue)>,
+    ) -> Self {
+        Write {
+            item: key.to_map(),
+            key,
+            check_only: true,
+            condition: Some(Cow::Borrowed(condition)),
+            names,
+            values,
+            on_condition: OnCondition::Changed,
+        }
+    }
+
     /// A put whatever the item holds now.
     fn unconditional(key: keys::Key, item: Item) -> Self {
         Write {
@@ -394,11 +432,21 @@ impl Transaction<'_> {
         let Transaction {
             store,
             scope,
-            writes,
+            mut writes,
             events,
             platform_copy,
+            audit,
             ..
         } = self;
+        if let Some(guard) = audit.guard {
+            for check in guard.checks()? {
+                // DynamoDB refuses two operations on one item: a write of it is conditioned
+                // already.
+                if !writes.iter().any(|w| w.key == check.key) {
+                    writes.push(check);
+                }
+            }
+        }
         if events.is_empty() {
             return Err(StoreError::Corrupt("a change without an audit event".into()));
         }

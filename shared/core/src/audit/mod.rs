@@ -174,12 +174,26 @@ pub enum Action {
     /// in the organisation's trail and in the platform's.
     #[serde(rename = "operator.organisation.changed")]
     OperatorOrganisationChanged,
+    /// An administrator started acting as a member (RBAC-5; `target`: the member; `after`: the
+    /// impersonation, its end and whether it may write), with a reason. Until it ends, every
+    /// entry of a change made in it names the member as `actor` and the administrator as
+    /// `actor.impersonator`.
+    #[serde(rename = "impersonation.started")]
+    ImpersonationStarted,
+    /// An impersonation ended (`before` and `after`: the impersonation; `after.cause`): the
+    /// administrator ended it (`ended`), or a request made in it found it run out (`ran-out`)
+    /// or no longer allowed (`member-deactivated`, `member-is-owner`, `member-holds-more`,
+    /// `member-gone`, `not-permitted`). One that runs out with no request after it, or whose
+    /// session ends, stops without an entry of its own: its start recorded its end, and the
+    /// session's end is recorded.
+    #[serde(rename = "impersonation.ended")]
+    ImpersonationEnded,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 44] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -222,12 +236,14 @@ impl Action {
         Action::JoinRefused,
         Action::JoinRequested,
         Action::OperatorOrganisationChanged,
+        Action::ImpersonationStarted,
+        Action::ImpersonationEnded,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
     /// current password counts toward the sign-in lockout, so it may lock or unlock), their
-    /// second factor. The only actions a route open to every member (`Access::Member`) may record.
-    pub const OWN_ACCOUNT: [Action; 12] = [
+    /// second factor, the impersonation their session makes. The only actions a route open to every member (`Access::Member`) may record.
+    pub const OWN_ACCOUNT: [Action; 13] = [
         Action::SessionRefreshed,
         Action::SessionExpired,
         Action::SessionSignedOut,
@@ -241,6 +257,8 @@ impl Action {
         Action::ReauthenticationFailed,
         // A re-authentication's limit per member.
         Action::RateLimitTripped,
+        // Ending the impersonation one's own session makes (RBAC-5).
+        Action::ImpersonationEnded,
     ];
 
     /// Identity events: what a sign-in or a rate limit records about an account or a client,
@@ -324,7 +342,8 @@ pub struct Actor {
     pub display_name: String,
     pub email: String,
     pub role: String,
-    /// The admin acting as this user, when impersonating (RBAC-5).
+    /// The user id of the administrator acting as this user, when impersonating (RBAC-5): the
+    /// `impersonation.started` entry before it names them in full.
     #[serde(deserialize_with = "canonical::strict::nullable")]
     pub impersonator: Option<String>,
 }
@@ -676,6 +695,8 @@ mod tests {
                 Action::JoinRefused => 39,
                 Action::JoinRequested => 40,
                 Action::OperatorOrganisationChanged => 41,
+                Action::ImpersonationStarted => 42,
+                Action::ImpersonationEnded => 43,
             };
             assert_eq!(Action::ALL[position], action);
         }

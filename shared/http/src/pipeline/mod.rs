@@ -19,7 +19,7 @@
 //! | 12 | admin MFA gate: an Owner or Admin session without a second factor opens only enrolment (AUTHN-7) | [`mfa`] |
 //! | 13 | modules: a route of a module outside the organisation's plan is refused (ORG-2) | [`modules`] |
 //! | 9 | SSO-only (AUTHN-10): judged at sign-in, where the password is, not per request (a session started before it goes on to its limits) | `crate::identity::check_password` |
-//! | 14 | impersonation | not yet: a [`stage::Stage`] inserted between `tenant` and `authz` |
+//! | 14 | impersonation: an administrator acting as a member, named by `Quire-Impersonate` (RBAC-5) | [`impersonation`] |
 //! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4); the platform's operators apart (RBAC-6) | [`authz`] |
 //!
 //! Traffic metrics (EMF) arrive with the operations work.
@@ -32,6 +32,7 @@ pub mod dispatch;
 pub mod edge;
 pub mod filter;
 pub mod headers;
+pub mod impersonation;
 pub mod ip_allowlist;
 pub mod lifecycle;
 pub mod mfa;
@@ -67,6 +68,7 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
         .layer(stage::StageLayer::new(billing::Billing))
         .layer(stage::StageLayer::new(mfa::AdminMfa))
         .layer(stage::StageLayer::new(modules::Modules))
+        .layer(stage::StageLayer::new(impersonation::Impersonation::new(app.clone())))
         .layer(stage::StageLayer::new(authz::Authorize))
         .service(dispatch::Dispatch::new(app));
     BoxCloneSyncService::new(service)
