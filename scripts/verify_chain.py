@@ -72,6 +72,9 @@ ACTIONS = {
     "operator.organisation.changed",
     "impersonation.started",
     "impersonation.ended",
+    "operator.break-glass.opened",
+    "operator.break-glass.request",
+    "operator.break-glass.closed",
 }
 
 

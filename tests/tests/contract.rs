@@ -628,6 +628,39 @@ async fn every_route_answers_as_its_openapi_schema_says() {
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
     check(Method::DELETE, "/impersonation", &ended);
 
+    // Break-glass (RBAC-6): opened by an operator, read, a bad length refused, closed.
+    let operator = h.login(&h.new_operator(true).await).await;
+    let glass = format!("/operator/organisations/{}/break-glass", org.org_id);
+    let glass_path = "/operator/organisations/{orgId}/break-glass";
+    let opened = h
+        .call(
+            Method::POST,
+            &glass,
+            Some(&operator),
+            Some(json!({"minutes": 5, "reason": "contract"})),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
+    check(Method::POST, glass_path, &opened);
+    let too_long = h
+        .call(
+            Method::POST,
+            &glass,
+            Some(&operator),
+            Some(json!({"minutes": 61, "reason": "contract"})),
+        )
+        .await;
+    too_long.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    check(Method::POST, glass_path, &too_long);
+    check(
+        Method::GET,
+        glass_path,
+        &h.call(Method::GET, &glass, Some(&operator), None).await,
+    );
+    let closed = h.call(Method::DELETE, &glass, Some(&operator), None).await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+    check(Method::DELETE, glass_path, &closed);
+
     // The organisation's identity provider (AUTHN-10): configured, and a bad one refused.
     let settings = h.call(Method::GET, "/organisation", Some(&token), None).await;
     let provider = |body: Value| {

@@ -487,11 +487,12 @@ pub fn keys_built_outside_the_store(root: &std::path::Path) -> Vec<(String, usiz
 /// the only places that may make them: the chain's append and reconciler (the audit writer, the
 /// local stack that drives it, tests), a verification job's slices (the audit verifier, tests),
 /// resolving a caller (the tenant layer), acting as another member (the impersonation layer,
-/// tests), onboarding (seeding, tests), registering, confirming and expiring an organisation's
+/// tests), a platform operator inside an organisation (the break-glass layer; opening one, the
+/// operator function), onboarding (seeding, tests), registering, confirming and expiring an organisation's
 /// registration (the registration module alone), provisioning the platform's operators
 /// (seeding), an operator's reach into an organisation (the operator function), and the test
 /// helpers (tests).
-pub const CAPABILITY_CALLS: [(&str, &[&str]); 17] = [
+pub const CAPABILITY_CALLS: [(&str, &[&str]); 19] = [
     (".append_outbox(", &["functions/audit-writer/", "tests/"]),
     (".append_stream_records(", &["functions/audit-writer/"]),
     (".drain_outbox(", &["tests/"]),
@@ -504,6 +505,8 @@ pub const CAPABILITY_CALLS: [(&str, &[&str]); 17] = [
         ".impersonate(",
         &["shared/http/src/pipeline/impersonation.rs", "tests/"],
     ),
+    (".break_glass(", &["shared/http/src/pipeline/break_glass.rs"]),
+    (".open_break_glass(", &["functions/operator/"]),
     (".create_organisation(", &["infra/local/src/seed.rs", "tests/"]),
     (".provision_operators(", &["infra/local/src/seed.rs"]),
     (".operated_organisation(", &["functions/operator/"]),
@@ -679,6 +682,10 @@ mod tests {
             data_table_writers(&template(), "ORG#org-1#INVITATION").unwrap(),
             ["RegistrationFunction", "MembersFunction"]
         );
+        assert_eq!(
+            data_table_writers(&template(), "ORG#org-1#BREAK-GLASS").unwrap(),
+            ["OperatorFunction"]
+        );
         for key in [
             "ORG#org-1#REGISTRATION",
             "USER#user-1",
@@ -737,6 +744,34 @@ mod tests {
         );
     }
 
+    /// Every function serving a reading route of an organisation's records may record a
+    /// platform operator's break-glass request (RBAC-6) before serving it: the organisation's
+    /// outbox and the platform's. The local stack enforces no IAM; without this, a deployed
+    /// function would answer 503 to every break-glass read.
+    ///
+    /// Proves: RBAC-6
+    #[test]
+    fn functions_serving_break_glass_reads_may_record_them_in_both_trails() {
+        let template = template();
+        let serving: Vec<&str> = crate::stack::function_routes()
+            .into_iter()
+            .filter(|(_, router)| {
+                router
+                    .routes()
+                    .iter()
+                    .any(|r| matches!(r.access, quire_http::Access::Requires(_)) && !r.effect.writes())
+            })
+            .map(|(function, _)| function)
+            .collect();
+        assert!(serving.contains(&"DocumentsFunction"), "{serving:?}");
+        for key in ["ORG#org-1#OUTBOX", "ORG#platform#OUTBOX"] {
+            let writers = data_table_writers(&template, key).unwrap();
+            for function in &serving {
+                assert!(writers.iter().any(|w| w == function), "{function} cannot write {key}");
+            }
+        }
+    }
+
     /// A read-only organisation (ORG-1) still writes exactly the changes that contain a
     /// compromise, in every function: a route that declared itself open while read-only
     /// anywhere else fails here.
@@ -776,6 +811,18 @@ mod tests {
             [
                 ("OperatorFunction", "GET /operator/organisations/{orgId}".to_owned()),
                 ("OperatorFunction", "PATCH /operator/organisations/{orgId}".to_owned()),
+                (
+                    "OperatorFunction",
+                    "POST /operator/organisations/{orgId}/break-glass".to_owned()
+                ),
+                (
+                    "OperatorFunction",
+                    "GET /operator/organisations/{orgId}/break-glass".to_owned()
+                ),
+                (
+                    "OperatorFunction",
+                    "DELETE /operator/organisations/{orgId}/break-glass".to_owned()
+                ),
             ]
         );
         let template = template();

@@ -31,7 +31,8 @@ fn problems(route: &crate::route::Route) -> Vec<(&'static str, &'static str)> {
         (
             "400",
             "bad request: a malformed parameter, header or body (`invalid-parameter`, `invalid-body`, …), \
-             or `Quire-Impersonate` on a route that takes none (`impersonation-not-here`)",
+             or `Quire-Impersonate` or `Quire-Break-Glass` on a route that takes none \
+             (`impersonation-not-here`, `break-glass-not-here`)",
         ),
         ("404", "no such resource, or another organisation's (`not-found`)"),
         (
@@ -124,8 +125,10 @@ const FORBIDDEN_DATA_READ: &str = "refused by the request filter (`request-refus
      (`ip-not-allowed`), an expired password (`password-expired`), an Owner or Admin session \
      without a second factor (`mfa-required`), the route's module outside the organisation's plan \
      (`module-not-in-plan`; never the platform's own routes), the role lacks the permission \
-     (`forbidden`), or, with `Quire-Impersonate`, no impersonation of that member acts in the \
-     session (`impersonation-inactive`)";
+     (`forbidden`), with `Quire-Impersonate`, no impersonation of that member acts in the \
+     session (`impersonation-inactive`), or, with `Quire-Break-Glass`, the caller is no platform \
+     operator (`operators-only`) or their session opened no break-glass session into that \
+     organisation (`break-glass-inactive`)";
 /// [`FORBIDDEN`] for a route of the organisation's data that writes: also its read-only states.
 const FORBIDDEN_DATA_WRITE: &str = "refused by the request filter (`request-refused`), the token lacks a \
      scope of `x-scopes` (`insufficient-scope`), no active membership (`no-membership`), the \
@@ -138,7 +141,8 @@ const FORBIDDEN_DATA_WRITE: &str = "refused by the request filter (`request-refu
      route's module outside the organisation's plan (`module-not-in-plan`; never the platform's \
      own routes), the role lacks the permission (`forbidden`), or, with `Quire-Impersonate`, no \
      impersonation of that member acts in the session (`impersonation-inactive`) or it may only \
-     read (`impersonation-read-only`)";
+     read (`impersonation-read-only`), or, with `Quire-Break-Glass`, which only reads \
+     (`break-glass-read-only`)";
 
 /// The components by name; two different types with one name would silently lose one.
 fn one_per_name(
@@ -339,6 +343,20 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                             .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
                     );
                 }
+            }
+            if matches!(route.access, crate::route::Access::Requires(_)) {
+                operation = operation.parameter(
+                    ParameterBuilder::new()
+                        .name("Quire-Break-Glass")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::False)
+                        .description(Some(
+                            "a platform operator's only: the id of the organisation their session \
+                             opened (`POST /operator/organisations/{orgId}/break-glass`, RBAC-6), to \
+                             read it",
+                        ))
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                );
             }
             if route.accepts_impersonation() {
                 operation = operation.parameter(

@@ -565,6 +565,50 @@ impl Problem {
         )
     }
 
+    /// `Quire-Break-Glass` on a route that serves no organisation's records (RBAC-6): one's own
+    /// account, an operator's or a public route.
+    pub fn break_glass_not_here() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "break-glass-not-here",
+            "No break-glass on this route",
+            "this route serves no organisation's records: send it without Quire-Break-Glass",
+        )
+    }
+
+    /// `Quire-Break-Glass` names an organisation the operator's session has no open break-glass
+    /// session into (RBAC-6), or one that serves no records now.
+    pub fn break_glass_inactive(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "break-glass-inactive",
+            "No open break-glass session",
+            detail,
+        )
+    }
+
+    /// Opening a break-glass session (RBAC-6) needs a second factor passed within the last 15
+    /// minutes (`quire_store::break_glass::SECOND_FACTOR_WITHIN`).
+    pub fn second_factor_too_old() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "second-factor-too-old",
+            "Second factor too old",
+            "opening a break-glass session needs a second factor passed within the last 15 minutes: \
+             sign in again with your code",
+        )
+    }
+
+    /// A writing route in a break-glass session (RBAC-6): it only reads.
+    pub fn break_glass_read_only() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "break-glass-read-only",
+            "Break-glass is read-only",
+            "a break-glass session only reads the organisation's records",
+        )
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }

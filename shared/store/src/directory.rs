@@ -63,6 +63,12 @@ impl Lifecycle {
         matches!(self, Lifecycle::Active | Lifecycle::Trial { .. })
     }
 
+    /// Whether its records are served at all, to be read (active, on trial, or read-only):
+    /// what a platform operator's break-glass session needs (RBAC-6).
+    pub fn serves_reads(self) -> bool {
+        self.serves_everything() || self.read_only()
+    }
+
     /// Whether its members are admitted at all (signed in, their sessions refreshed).
     pub fn admits_members(self) -> bool {
         self != Lifecycle::Closed

@@ -144,6 +144,12 @@ pub(crate) fn impersonation(org: &OrgId, user: &UserId, session: &str) -> Key {
     )
 }
 
+/// A platform operator's break-glass session into an organisation (`crate::break_glass`), in the
+/// organisation's own partition, named by the operator and the session it was opened in.
+pub(crate) fn break_glass(org: &OrgId, operator: &UserId, session: &str) -> Key {
+    Key::new(format!("{}#BREAK-GLASS", tenant(org)), format!("{operator}#{session}"))
+}
+
 /// A member's revocation mark: every session started until its time is revoked.
 pub(crate) fn revocation(org: &OrgId, user: &UserId) -> Key {
     Key::new(format!("{}#SESSION#{user}", tenant(org)), "REVOKED")

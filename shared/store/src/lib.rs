@@ -30,6 +30,7 @@
 pub mod accounts;
 pub mod attempts;
 mod audit_log;
+pub mod break_glass;
 pub mod challenges;
 mod cursor;
 mod directory;

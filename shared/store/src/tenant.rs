@@ -41,6 +41,9 @@ pub struct Caller {
     /// The impersonation this request is made in, when an administrator acts as this member
     /// (RBAC-5): made only by [`crate::Store::impersonate`].
     acting: Option<Acting>,
+    /// Whether this is a platform operator in a break-glass session into this organisation
+    /// (RBAC-6): made only by [`crate::Store::break_glass`].
+    break_glass: bool,
 }
 
 /// An administrator acting as the member a [`Caller`] is (RBAC-5).
@@ -126,7 +129,34 @@ impl Caller {
             plan,
             impersonation_writes: false,
             acting: None,
+            break_glass: false,
         }
+    }
+
+    /// This platform operator in `org` through a break-glass session (RBAC-6): their identity,
+    /// session and second factor; the organisation's scope, lifecycle, matrix and plan; the
+    /// read permissions of its Admin role ([`Caller::grants`]).
+    pub(crate) fn in_break_glass(&self, org: &crate::directory::Organisation) -> Caller {
+        let (ip_allowlist, _) = quire_core::network::IpAllowlist::stored(&org.ip_allowlist);
+        Caller {
+            role: Role::Admin,
+            scope: TenantScope {
+                org: org.org_id.clone(),
+            },
+            ip_allowlist,
+            lifecycle: org.lifecycle(std::time::SystemTime::now()),
+            matrix: org.matrix(),
+            plan: org.plan(),
+            impersonation_writes: false,
+            acting: None,
+            break_glass: true,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this is a platform operator in a break-glass session (RBAC-6).
+    pub fn in_break_glass_session(&self) -> bool {
+        self.break_glass
     }
 
     pub(crate) fn with_impersonation_writes(self, impersonation_writes: bool) -> Self {
@@ -193,8 +223,12 @@ impl Caller {
         self.password_expires_at().is_none_or(|expires| now >= expires)
     }
 
-    /// Whether the caller's role grants `permission` in their organisation's matrix (RBAC-1).
+    /// Whether the caller's role grants `permission` in their organisation's matrix (RBAC-1); in
+    /// a break-glass session (RBAC-6), only what the Admin role grants there that does not write.
     pub fn grants(&self, permission: quire_core::rbac::Permission) -> bool {
+        if self.break_glass {
+            return !permission.writes() && self.matrix.grants(Role::Admin, permission);
+        }
         self.matrix.grants(self.role, permission)
     }
 
@@ -215,7 +249,7 @@ impl Caller {
     /// The caller as the audit trail records them, as they are now (names and roles change later;
     /// the entry does not).
     pub fn actor(&self) -> Actor {
-        let role = if self.is_operator() {
+        let role = if self.is_operator() || self.break_glass {
             quire_core::rbac::OPERATOR_ROLE
         } else {
             self.role.as_str()

@@ -111,6 +111,11 @@ pub fn mfa(org: &OrgId, user: &UserId) -> RawKey {
     raw(keys::mfa(org, user))
 }
 
+/// The break-glass session `operator` opened into `org` in their session `session` (data table).
+pub fn break_glass(org: &OrgId, operator: &UserId, session: &str) -> RawKey {
+    raw(keys::break_glass(org, operator, session))
+}
+
 /// The session `id` of `user` (data table): what a test moves past its end.
 pub fn session(org: &OrgId, user: &UserId, id: &str) -> RawKey {
     raw(keys::session(org, user, id))

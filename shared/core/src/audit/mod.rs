@@ -188,12 +188,26 @@ pub enum Action {
     /// session's end is recorded.
     #[serde(rename = "impersonation.ended")]
     ImpersonationEnded,
+    /// A platform operator opened an organisation's records to read, for a while, with a reason
+    /// (RBAC-6, break-glass; `target`: the organisation; `after`: the session, its end).
+    /// Recorded twice, in one transaction: in the organisation's trail and in the platform's.
+    #[serde(rename = "operator.break-glass.opened")]
+    OperatorBreakGlassOpened,
+    /// A request a platform operator made in a break-glass session, recorded before it was
+    /// served (`target`: the route, `GET /documents/{id}`; `after`: its path and the session).
+    /// In the organisation's trail and the platform's.
+    #[serde(rename = "operator.break-glass.request")]
+    OperatorBreakGlassRequest,
+    /// A platform operator closed a break-glass session before its end (`before` and `after`:
+    /// the session). In the organisation's trail and the platform's.
+    #[serde(rename = "operator.break-glass.closed")]
+    OperatorBreakGlassClosed,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 44] = [
+    pub const ALL: [Action; 47] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -238,6 +252,9 @@ impl Action {
         Action::OperatorOrganisationChanged,
         Action::ImpersonationStarted,
         Action::ImpersonationEnded,
+        Action::OperatorBreakGlassOpened,
+        Action::OperatorBreakGlassRequest,
+        Action::OperatorBreakGlassClosed,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -311,9 +328,15 @@ impl Action {
         Action::JoinRefused,
     ];
 
-    /// What a platform operator's routes record (RBAC-6), and only they: each in the
-    /// organisation's trail and the platform's.
-    pub const OPERATOR: [Action; 1] = [Action::OperatorOrganisationChanged];
+    /// What a platform operator's routes record (RBAC-6), and only they (a break-glass
+    /// request is recorded by the pipeline's break-glass layer, before any route runs): each in
+    /// the organisation's trail and the platform's.
+    pub const OPERATOR: [Action; 4] = [
+        Action::OperatorOrganisationChanged,
+        Action::OperatorBreakGlassOpened,
+        Action::OperatorBreakGlassRequest,
+        Action::OperatorBreakGlassClosed,
+    ];
 
     /// What joining with a code records (ORG-4, RATE-3): the pending join, a refusal or a rate
     /// limit's trip, in the platform's trail, or a refusal in the organisation's when the
@@ -697,6 +720,9 @@ mod tests {
                 Action::OperatorOrganisationChanged => 41,
                 Action::ImpersonationStarted => 42,
                 Action::ImpersonationEnded => 43,
+                Action::OperatorBreakGlassOpened => 44,
+                Action::OperatorBreakGlassRequest => 45,
+                Action::OperatorBreakGlassClosed => 46,
             };
             assert_eq!(Action::ALL[position], action);
         }

@@ -36,11 +36,12 @@ pub const VIEWER_ADDRESS: HeaderName = HeaderName::from_static("cloudfront-viewe
 
 /// Every request header Quire reads, besides `Authorization`; the origin-request policy
 /// forwards exactly these (a guardrail test compares them with template.yaml).
-pub const FORWARDED_HEADERS: [&str; 7] = [
+pub const FORWARDED_HEADERS: [&str; 8] = [
     "cloudfront-viewer-address",
     "content-type",
     "idempotency-key",
     "if-match",
+    "quire-break-glass",
     "quire-impersonate",
     "user-agent",
     "x-correlation-id",

@@ -74,7 +74,7 @@ impl Stage for Impersonation {
         let acting = self
             .app
             .store
-            .impersonate(caller, &member, origin(&req))
+            .impersonate(caller, &member, super::origin(&req))
             .await
             .map_err(|error| match error {
                 StoreError::Aws(_) => Problem::unavailable(error),
@@ -88,21 +88,6 @@ impl Stage for Impersonation {
         req.extensions_mut().insert(acting);
         Ok(req)
     }
-}
-
-/// Where the request came from, as an entry that ends an impersonation records it.
-fn origin(req: &Request) -> quire_core::audit::Origin {
-    let correlation = req
-        .extensions()
-        .get::<crate::context::CorrelationId>()
-        .map_or("", |c| c.0.as_str());
-    let viewer = req.extensions().get::<super::edge::Viewer>().map(|v| v.0.to_string());
-    // As the dispatcher reads it for the handler's entries.
-    let agent = req
-        .headers()
-        .get(http::header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    quire_core::audit::Origin::new(viewer.as_deref(), agent.as_deref(), correlation)
 }
 
 fn refusal(caller: &Caller, refused: ImpersonationRefused) -> Problem {

@@ -19,6 +19,7 @@
 //! | 12 | admin MFA gate: an Owner or Admin session without a second factor opens only enrolment (AUTHN-7) | [`mfa`] |
 //! | 13 | modules: a route of a module outside the organisation's plan is refused (ORG-2) | [`modules`] |
 //! | 9 | SSO-only (AUTHN-10): judged at sign-in, where the password is, not per request (a session started before it goes on to its limits) | `crate::identity::check_password` |
+//! | 14 | break-glass: a platform operator reading an organisation they opened, named by `Quire-Break-Glass`, every request recorded in two trails (RBAC-6) | [`break_glass`] |
 //! | 14 | impersonation: an administrator acting as a member, named by `Quire-Impersonate` (RBAC-5) | [`impersonation`] |
 //! | 15 | authorisation: the route's permission against the caller's role (RBAC-2..4); the platform's operators apart (RBAC-6) | [`authz`] |
 //!
@@ -27,6 +28,7 @@
 pub mod authn;
 pub mod authz;
 pub mod billing;
+pub mod break_glass;
 pub mod correlation;
 pub mod dispatch;
 pub mod edge;
@@ -52,6 +54,21 @@ use tower::ServiceBuilder;
 /// A whole function: the pipeline around its route table. Hand it to `quire_http::event::run`.
 pub type FunctionService = BoxCloneSyncService<Request, Response<Body>, lambda_http::Error>;
 
+/// Where a request came from, as an entry a layer records for it says (as the dispatcher gives
+/// it to the handler's entries: `RequestCtx::origin`).
+pub(crate) fn origin(req: &Request) -> quire_core::audit::Origin {
+    let correlation = req
+        .extensions()
+        .get::<crate::context::CorrelationId>()
+        .map_or("", |c| c.0.as_str());
+    let viewer = req.extensions().get::<edge::Viewer>().map(|v| v.0.to_string());
+    let agent = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    quire_core::audit::Origin::new(viewer.as_deref(), agent.as_deref(), correlation)
+}
+
 pub fn service(app: Arc<App>, router: Router) -> FunctionService {
     let router = Arc::new(router);
     let service = ServiceBuilder::new()
@@ -68,6 +85,7 @@ pub fn service(app: Arc<App>, router: Router) -> FunctionService {
         .layer(stage::StageLayer::new(billing::Billing))
         .layer(stage::StageLayer::new(mfa::AdminMfa))
         .layer(stage::StageLayer::new(modules::Modules))
+        .layer(stage::StageLayer::new(break_glass::BreakGlass::new(app.clone())))
         .layer(stage::StageLayer::new(impersonation::Impersonation::new(app.clone())))
         .layer(stage::StageLayer::new(authz::Authorize))
         .service(dispatch::Dispatch::new(app));
