@@ -400,6 +400,23 @@ impl Harness {
         self.trail_entries(&quire_core::ids::OrgId::platform()).await
     }
 
+    /// Checks the platform's whole chain with the store's own verifier (no route serves it) and
+    /// fails the test when it does not verify.
+    pub async fn assert_platform_chain_valid(&self) {
+        let platform = quire_core::ids::OrgId::platform();
+        let check = self
+            .on_stack(move |stack| async move {
+                stack
+                    .app
+                    .store
+                    .check_chain(&quire_store::testing::scope(&platform))
+                    .await
+                    .expect("platform chain")
+            })
+            .await;
+        assert!(check.verification.valid, "{:?}", check.verification);
+    }
+
     /// Any trail, oldest first, read from the store (for an organisation whose members cannot
     /// read it yet: pending, or held at the admin MFA gate).
     pub async fn trail_entries(&self, org: &quire_core::ids::OrgId) -> Vec<Value> {

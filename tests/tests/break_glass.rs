@@ -176,17 +176,7 @@ async fn an_operator_reads_through_break_glass_and_both_trails_record_every_requ
             assert_eq!(copy[field], entry[field], "{field}");
         }
     }
-    let check = h
-        .on_stack(move |stack| async move {
-            stack
-                .app
-                .store
-                .check_chain(&quire_store::testing::scope(&platform))
-                .await
-                .expect("platform chain")
-        })
-        .await;
-    assert!(check.verification.valid, "{:?}", check.verification);
+    h.assert_platform_chain_valid().await;
 }
 
 /// Only an operator, in their group, with a second factor passed in the last 15 minutes, opens

@@ -132,17 +132,7 @@ async fn an_operator_suspends_billing_and_both_trails_record_it() {
         }
         assert_eq!(copy["origin"]["correlationId"], change["origin"]["correlationId"]);
     }
-    let check = h
-        .on_stack(move |stack| async move {
-            stack
-                .app
-                .store
-                .check_chain(&quire_store::testing::scope(&platform))
-                .await
-                .expect("platform chain")
-        })
-        .await;
-    assert!(check.verification.valid, "{:?}", check.verification);
+    h.assert_platform_chain_valid().await;
 }
 
 /// An operator sets the modules of a plan (ORG-2) and the lifecycle (ORG-1): a module left out

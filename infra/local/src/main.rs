@@ -57,8 +57,9 @@ Owners and Admins sign in with a TOTP code too (AUTHN-7); five wrong codes in a 
 account like five wrong passwords. Their authenticators' secrets (new on every start):
 {secrets}
 The current code of one: ./target/debug/quire-local totp <secret>
-The platform's operator (RBAC-6: an organisation's lifecycle, subscription and modules, and
-turning SSO-only off, at /operator/organisations/<orgId>) signs in the same way:
+The platform's operator (RBAC-6: an organisation's lifecycle, subscription and modules,
+turning SSO-only off, and break-glass reads, at /operator/organisations/<orgId>) signs in the
+same way:
   {operator_email:<18} {operator_secret}
 owner@globex.test and admin@globex.test have no authenticator yet: their sign-in answers
 "challenge": "mfa-setup", and until they enrol one (POST /auth/mfa/setup, then

@@ -139,6 +139,27 @@ fn key(operator: &Caller, org: &OrgId) -> keys::Key {
     keys::break_glass(org, &operator.user_id, operator.session().id.as_str())
 }
 
+/// The organisation's record out of a batch read, if it is `org`'s and serves records now
+/// (`NotFound`, `NotServing` otherwise).
+fn serving(
+    found: &mut std::collections::HashMap<keys::Key, super::Item>,
+    profile: &keys::Key,
+    org: &OrgId,
+) -> Result<Result<Organisation, BreakGlassRefused>, StoreError> {
+    let Some(record) = found
+        .remove(profile)
+        .map(super::from_item::<Organisation>)
+        .transpose()?
+        .filter(|record| record.org_id == *org)
+    else {
+        return Ok(Err(BreakGlassRefused::NotFound));
+    };
+    if !record.lifecycle(SystemTime::now()).serves_reads() {
+        return Ok(Err(BreakGlassRefused::NotServing));
+    }
+    Ok(Ok(record))
+}
+
 /// Only a platform operator opens another organisation.
 fn operator_only(operator: &Caller) -> Result<(), StoreError> {
     if operator.is_operator() {
@@ -182,16 +203,8 @@ impl Store {
         let key = key(operator, org);
         let profile = keys::organisation(org);
         let mut found = self.batch_read(&[key.clone(), profile.clone()]).await?;
-        let Some(record) = found
-            .remove(&profile)
-            .map(super::from_item::<Organisation>)
-            .transpose()?
-            .filter(|record| record.org_id == *org)
-        else {
-            return Ok(Err(BreakGlassRefused::NotFound));
-        };
-        if !record.lifecycle(SystemTime::now()).serves_reads() {
-            return Ok(Err(BreakGlassRefused::NotServing));
+        if let Err(refused) = serving(&mut found, &profile, org)? {
+            return Ok(Err(refused));
         }
         let now = crate::sessions::now_millis();
         let stored = found.remove(&key).map(super::from_item::<BreakGlass>).transpose()?;
@@ -348,17 +361,10 @@ impl Store {
         let Some(open) = open else {
             return Ok(Err(BreakGlassRefused::NotOpen));
         };
-        let Some(record) = found
-            .remove(&profile)
-            .map(super::from_item::<Organisation>)
-            .transpose()?
-            .filter(|record| record.org_id == *org)
-        else {
-            return Ok(Err(BreakGlassRefused::NotFound));
+        let record = match serving(&mut found, &profile, org)? {
+            Ok(record) => record,
+            Err(refused) => return Ok(Err(refused)),
         };
-        if !record.lifecycle(SystemTime::now()).serves_reads() {
-            return Ok(Err(BreakGlassRefused::NotServing));
-        }
         let inside = operator.in_break_glass(&record);
         self.transaction(inside.scope(), AuditContext::new(inside.actor(), origin))
             .also_in_platform_trail()
