@@ -291,3 +291,54 @@ async fn a_challenge_answered_from_outside_is_refused() {
     assert!(events_of(&entries, &["sign-in.locked"]).is_empty());
     assert_eq!(events_of(&entries, &["sign-in.succeeded"]).len(), 1);
 }
+
+/// An organisation whose allowlist shuts every member out gets back in through a platform
+/// operator, who may clear the list and never set one; the change is recorded with its reason
+/// and the list before.
+///
+/// Proves: ORG-3, RBAC-6
+#[tokio::test]
+async fn an_operator_clears_an_allowlist_that_shuts_everyone_out_and_never_sets_one() {
+    use serde_json::{json, Value};
+    let h = harness();
+    let org = h.new_org("ipback").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let saved = h
+        .raw(
+            h.request(Method::PATCH, "/organisation")
+                .bearer_auth(&owner)
+                .header("if-match", "\"1\"")
+                .json(&json!({"ipAllowlist": ["192.0.2.0/24"], "confirmLockout": true, "reason": "Office only"})),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    documents_from("127.0.0.1", &owner)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "ip-not-allowed");
+
+    let operator = h.login(&h.new_operator(true).await).await;
+    let terms = format!("/operator/organisations/{}", org.org_id);
+    let operate = |body: Value| {
+        h.raw(
+            h.request(Method::PATCH, &terms)
+                .bearer_auth(&operator)
+                .header("if-match", "\"2\"")
+                .json(&body),
+        )
+    };
+    operate(json!({"ipAllowlist": ["127.0.0.0/8"], "reason": "Try"}))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    let cleared = operate(json!({"ipAllowlist": [], "reason": "Locked out by its allowlist: ticket 12"})).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.text);
+    assert_eq!(cleared.body["ipAllowlist"], json!([]));
+    assert_eq!(documents_from("127.0.0.1", &owner).await.status, StatusCode::OK);
+
+    h.trail_settled(&org.org_id).await;
+    let own = h.trail_entries(&org.org_id).await;
+    let changes = events_of(&own, &["operator.organisation.changed"]);
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0]["before"]["ipAllowlist"], json!(["192.0.2.0/24"]));
+    assert_eq!(changes[0]["after"]["ipAllowlist"], Value::Null);
+    assert_eq!(changes[0]["reason"], "Locked out by its allowlist: ticket 12");
+}

@@ -127,6 +127,11 @@ pub struct TermsPatch {
     #[serde(default, deserialize_with = "quire_http::json::present")]
     #[schema(value_type = bool)]
     pub sso_only: Option<bool>,
+    /// `[]` clears the IP allowlist (ORG-3): the way back for an organisation whose list shuts
+    /// every member out. Setting ranges is its Owner's.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    #[schema(value_type = Vec<String>, max_items = 0)]
+    pub ip_allowlist: Option<Vec<String>>,
     /// Why the terms change (21 CFR Part 11 §11.10(e)): recorded with the change, in the
     /// organisation's trail and the platform's.
     #[schema(value_type = String, min_length = 1, max_length = 1000)]
@@ -168,19 +173,27 @@ impl TermsPatch {
                 field: Some("ssoOnly"),
             });
         }
+        if self.ip_allowlist.as_ref().is_some_and(|list| !list.is_empty()) {
+            return Err(Refused {
+                detail: "ipAllowlist: an operator may only clear it ([]); setting ranges is the organisation's Owner's",
+                field: Some("ipAllowlist"),
+            });
+        }
         let change = OperatorChange {
             status,
             subscription_suspended: self.subscription.map(|Subscription(suspended)| suspended),
             modules: self.modules.clone().map(|m| m.map(|Modules(names)| names)),
             sso_only_off: self.sso_only == Some(false),
+            ip_allowlist_cleared: self.ip_allowlist.is_some(),
         };
         if change.status.is_none()
             && change.subscription_suspended.is_none()
             && change.modules.is_none()
             && !change.sso_only_off
+            && !change.ip_allowlist_cleared
         {
             return Err(Refused {
-                detail: "name at least one of status, subscription, modules, ssoOnly",
+                detail: "name at least one of status, subscription, modules, ssoOnly, ipAllowlist",
                 field: None,
             });
         }

@@ -1,7 +1,8 @@
 //! The operator function: what the platform's operators set on a customer's organisation
 //! (RBAC-6): its lifecycle (ORG-1: status, trial end), its subscription (ORG-1 billing) and the
 //! modules of its plan (ORG-2), which its own administrators cannot change; and SSO-only off
-//! (AUTHN-10), the way back for an organisation its identity provider shuts out; and
+//! (AUTHN-10) and the IP allowlist cleared (ORG-3), the ways back for an organisation its
+//! identity provider or its allowlist shuts out; and
 //! break-glass sessions (`/operator/organisations/{orgId}/break-glass`), which open one
 //! organisation's records to read for a while (`quire_store::break_glass`). `GET` and `PATCH
 //! /operator/organisations/{orgId}`, for operators only (`Access::Operator`: the operators'
@@ -130,6 +131,8 @@ struct TermsView {
     modules: Option<Vec<String>>,
     /// Whether its members sign in only through its identity provider (its Owner's to turn on).
     sso_only: bool,
+    /// The CIDR ranges its members' requests may come from; empty: anywhere (its Owner's to set).
+    ip_allowlist: Vec<String>,
     /// Counts the organisation's changes from 1.
     version: u64,
 }
@@ -154,6 +157,7 @@ impl TermsView {
             subscription: record.plan().subscription_name(),
             modules: record.plan().modules().map(<[String]>::to_vec),
             sso_only: record.sso_only(),
+            ip_allowlist: record.ip_allowlist().to_vec(),
             version: record.version(),
         }
     }

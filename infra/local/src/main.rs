@@ -58,8 +58,8 @@ account like five wrong passwords. Their authenticators' secrets (new on every s
 {secrets}
 The current code of one: ./target/debug/quire-local totp <secret>
 The platform's operator (RBAC-6: an organisation's lifecycle, subscription and modules,
-turning SSO-only off, and break-glass reads, at /operator/organisations/<orgId>) signs in the
-same way:
+turning SSO-only off, clearing an IP allowlist, and break-glass reads, at
+/operator/organisations/<orgId>) signs in the same way:
   {operator_email:<18} {operator_secret}
 owner@globex.test and admin@globex.test have no authenticator yet: their sign-in answers
 "challenge": "mfa-setup", and until they enrol one (POST /auth/mfa/setup, then

@@ -239,6 +239,9 @@ pub struct OperatorChange {
     /// Turns SSO-only off (AUTHN-10): the way back for an organisation whose identity provider
     /// shuts its members out. Turning it on is its Owner's.
     pub sso_only_off: bool,
+    /// Clears the IP allowlist (ORG-3): the way back for an organisation whose list shuts every
+    /// member out. Setting ranges is its Owner's.
+    pub ip_allowlist_cleared: bool,
 }
 
 impl OperatorChange {
@@ -260,6 +263,9 @@ impl OperatorChange {
         }
         if self.sso_only_off {
             next.sso_only = false;
+        }
+        if self.ip_allowlist_cleared {
+            next.ip_allowlist = Vec::new();
         }
         next
     }
