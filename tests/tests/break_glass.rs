@@ -40,8 +40,8 @@ const ACTIONS: [&str; 3] = [
     "operator.break-glass.closed",
 ];
 
-/// An operator opens an organisation with a reason and reads its documents, members and trail
-/// as its Admin would; writes are refused and not recorded; closed, the header opens nothing.
+/// An operator opens an organisation with a reason and reads its documents, members and
+/// settings as its Admin would; writes are refused and not recorded; closed, the header opens nothing.
 /// The organisation's trail and the platform's each hold the opening (with the reason), one
 /// entry per request served (its route and path) and the closing, by the operator as
 /// `PlatformOperator`, and both chains verify.

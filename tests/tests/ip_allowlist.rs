@@ -294,7 +294,7 @@ async fn a_challenge_answered_from_outside_is_refused() {
 
 /// An organisation whose allowlist shuts every member out gets back in through a platform
 /// operator, who may clear the list and never set one; the change is recorded with its reason
-/// and the list before.
+/// and the list before, in the organisation's trail and the platform's, which verifies.
 ///
 /// Proves: ORG-3, RBAC-6
 #[tokio::test]
@@ -339,6 +339,20 @@ async fn an_operator_clears_an_allowlist_that_shuts_everyone_out_and_never_sets_
     let changes = events_of(&own, &["operator.organisation.changed"]);
     assert_eq!(changes.len(), 1, "{changes:#?}");
     assert_eq!(changes[0]["before"]["ipAllowlist"], json!(["192.0.2.0/24"]));
+    assert!(changes[0]["after"].is_object(), "{changes:#?}");
     assert_eq!(changes[0]["after"]["ipAllowlist"], Value::Null);
     assert_eq!(changes[0]["reason"], "Locked out by its allowlist: ticket 12");
+    // The same change in the platform's trail, which still verifies.
+    let platform = quire_core::ids::OrgId::platform();
+    h.trail_settled(&platform).await;
+    let entries = h.platform_entries().await;
+    let copies: Vec<&Value> = events_of(&entries, &["operator.organisation.changed"])
+        .into_iter()
+        .filter(|e| e["target"]["id"] == org.org_id.as_str())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:#?}");
+    for field in ["action", "actor", "target", "before", "after", "reason"] {
+        assert_eq!(copies[0][field], changes[0][field], "{field}");
+    }
+    h.assert_platform_chain_valid().await;
 }

@@ -14,7 +14,7 @@ use quire_core::invitation::InvitationId;
 use quire_core::rbac::Permission::{Impersonate, MemberRead, UserManage};
 use quire_core::rbac::{AssignRefused, Role};
 use quire_core::text::Reason;
-use quire_http::json::{ok, page_request, parse_body, respond};
+use quire_http::json::{ok, page_request, parse_body, respond, rfc3339};
 use quire_http::route::HandlerResult;
 use quire_http::{identity, Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use quire_store::impersonation::{Impersonation, ImpersonationRefused, MAX_MINUTES};
@@ -404,10 +404,6 @@ struct InvitationView {
     expires_at: String,
     /// RFC 3339, UTC; `null` unless it was revoked.
     revoked_at: Option<String>,
-}
-
-fn rfc3339(time: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 impl InvitationView {

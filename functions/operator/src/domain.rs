@@ -247,6 +247,31 @@ mod tests {
         }
     }
 
+    /// An operator only clears an IP allowlist: `[]`, alone or with other terms; any range, an
+    /// empty string or `null` is refused.
+    ///
+    /// Proves: ORG-3
+    #[test]
+    fn an_operator_only_clears_an_ip_allowlist() {
+        let cleared = |body: &str| patch(body).unwrap().change().map(|c| c.ip_allowlist_cleared);
+        assert!(cleared(r#"{"ipAllowlist":[],"reason":"r"}"#).unwrap());
+        let with = patch(r#"{"ipAllowlist":[],"subscription":"active","reason":"r"}"#)
+            .unwrap()
+            .change()
+            .unwrap();
+        assert!(with.ip_allowlist_cleared && with.subscription_suspended == Some(false));
+        assert!(!cleared(r#"{"subscription":"active","reason":"r"}"#).unwrap());
+        for refused in [r#"["10.0.0.0/8"]"#, r#"[""]"#] {
+            let body = format!(r#"{{"ipAllowlist":{refused},"reason":"r"}}"#);
+            assert_eq!(
+                patch(&body).unwrap().change().unwrap_err().field,
+                Some("ipAllowlist"),
+                "{refused}"
+            );
+        }
+        assert!(patch(r#"{"ipAllowlist":null,"reason":"r"}"#).is_err());
+    }
+
     /// Proves: ORG-2
     #[test]
     fn modules_are_named_exactly_once_each_and_null_is_every_module() {

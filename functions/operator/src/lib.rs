@@ -19,7 +19,7 @@ use quire_core::audit::Action;
 use quire_core::ids::OrgId;
 use quire_core::text::Reason;
 use quire_http::conditional::{require_match, with_etag};
-use quire_http::json::{ok, parse_body, respond};
+use quire_http::json::{ok, parse_body, respond, rfc3339};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use quire_store::break_glass::{BreakGlass, BreakGlassRefused, MAX_MINUTES};
@@ -247,10 +247,6 @@ struct BreakGlassView {
     until: String,
     /// RFC 3339, UTC; `null` unless it was closed.
     closed_at: Option<String>,
-}
-
-fn rfc3339(time: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 impl BreakGlassView {

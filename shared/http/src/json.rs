@@ -87,6 +87,11 @@ pub fn respond<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<B
     Ok(response)
 }
 
+/// A time as the API shows it: RFC 3339 in UTC, to the second (`2026-12-01T23:17:58Z`).
+pub fn rfc3339(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
 pub fn ok<T: Serialize>(value: &T) -> Result<Response<Body>, Problem> {
     respond(StatusCode::OK, value)
 }

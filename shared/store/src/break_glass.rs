@@ -18,12 +18,13 @@
 
 use super::{keys, AuditContext, Store, StoreError};
 use crate::directory::Organisation;
+use crate::sessions::at_millis as time;
 use crate::tenant::{Caller, TenantScope};
 use aws_sdk_dynamodb::types::AttributeValue;
 use quire_core::audit::{Action, Origin, Target};
 use quire_core::ids::{OrgId, UserId};
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// The longest a break-glass session may last, in minutes.
 pub const MAX_MINUTES: u32 = 60;
@@ -53,10 +54,6 @@ pub struct BreakGlass {
     version: u64,
     /// DynamoDB TTL (seconds): a day after its end. Quire never relies on the deletion.
     expires_at: u64,
-}
-
-fn time(millis: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(millis)
 }
 
 impl BreakGlass {
@@ -211,16 +208,12 @@ impl Store {
         if stored.as_ref().is_some_and(|s| s.is_live(now)) {
             return Ok(Err(BreakGlassRefused::AlreadyOpen));
         }
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let id: [u8; 8] = aws_lc_rs::rand::generate(&rng)
-            .map_err(|_| StoreError::Corrupt("no random bytes".into()))?
-            .expose();
         let until = now.saturating_add(u64::from(minutes) * 60_000);
         let opened = BreakGlass {
             org_id: org.clone(),
             operator: operator.user_id.clone(),
             session_id: operator.session().id.as_str().to_owned(),
-            break_glass_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            break_glass_id: super::random_id()?,
             reason: reason.to_owned(),
             started_at: now,
             until,
@@ -228,14 +221,7 @@ impl Store {
             version: stored.as_ref().map_or(1, |s| s.version + 1),
             expires_at: until / 1000 + 86_400,
         };
-        let (condition, values, names) = match &stored {
-            None => ("attribute_not_exists(pk)", vec![], vec![]),
-            Some(s) => (
-                "#version = :expected",
-                vec![(":expected", AttributeValue::N(s.version.to_string()))],
-                vec![("#version", "version")],
-            ),
-        };
+        let (condition, values, names) = super::slot_as_read(stored.as_ref().map(|s| s.version));
         let committed = self
             .transaction(&TenantScope::new(org.clone()), audit)
             .also_in_platform_trail()

@@ -26,13 +26,14 @@
 
 use super::{keys, AuditContext, Store, StoreError};
 use crate::directory::Membership;
+use crate::sessions::at_millis as time;
 use crate::tenant::Caller;
 use aws_sdk_dynamodb::types::AttributeValue;
 use quire_core::audit::{Action, Target};
 use quire_core::ids::{OrgId, UserId};
 use quire_core::rbac::{Matrix, Permission, Role};
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// The longest an impersonation may last, in minutes.
 pub const MAX_MINUTES: u32 = 60;
@@ -62,10 +63,6 @@ pub struct Impersonation {
     version: u64,
     /// DynamoDB TTL (seconds): a day after its end. Quire never relies on the deletion.
     expires_at: u64,
-}
-
-fn time(millis: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(millis)
 }
 
 impl Impersonation {
@@ -245,16 +242,12 @@ impl Store {
         if stored.as_ref().is_some_and(|s| s.is_live(now)) {
             return Ok(Err(ImpersonationRefused::AlreadyActive));
         }
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let id: [u8; 8] = aws_lc_rs::rand::generate(&rng)
-            .map_err(|_| StoreError::Corrupt("no random bytes".into()))?
-            .expose();
         let until = now.saturating_add(u64::from(minutes) * 60_000);
         let impersonation = Impersonation {
             org_id: org.clone(),
             impersonator: caller.user_id.clone(),
             session_id: caller.session().id.as_str().to_owned(),
-            impersonation_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            impersonation_id: super::random_id()?,
             user_id: member.clone(),
             reason: reason.to_owned(),
             started_at: now,
@@ -267,21 +260,11 @@ impl Store {
         };
         // The slot is free, or holds what was read (ended or run out): a start racing another
         // in the same session writes once.
-        let (condition, values) = match &stored {
-            None => ("attribute_not_exists(pk)", vec![]),
-            Some(s) => (
-                "#version = :expected",
-                vec![(":expected", AttributeValue::N(s.version.to_string()))],
-            ),
-        };
+        let (condition, values, names) = super::slot_as_read(stored.as_ref().map(|s| s.version));
         let committed = self
             .transaction(caller.scope(), audit)
             .put_beside_if(key, &impersonation, condition, values)
-            .with_names(if stored.is_some() {
-                vec![("#version", "version")]
-            } else {
-                vec![]
-            })
+            .with_names(names)
             .event(
                 Action::ImpersonationStarted,
                 Target::new("user", member.as_str()),

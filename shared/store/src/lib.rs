@@ -286,6 +286,34 @@ pub struct Store {
 /// outbox items): what stream filters in template.yaml select on.
 pub(crate) const RECORD_KIND: &str = "kind";
 
+/// 16 hex digits from the system's random source: the id of a record a session holds
+/// (an impersonation, a break-glass session) in the trails.
+pub(crate) fn random_id() -> Result<String, StoreError> {
+    let bytes: [u8; 8] = aws_lc_rs::rand::generate(&aws_lc_rs::rand::SystemRandom::new())
+        .map_err(|_| StoreError::Corrupt("no random bytes".into()))?
+        .expose();
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The condition that a slot holding one record at a time is as read: empty, or at
+/// `stored_version` (a writer that raced this one wrote first, and this write fails).
+pub(crate) type SlotCondition = (
+    &'static str,
+    Vec<(&'static str, AttributeValue)>,
+    Vec<(&'static str, &'static str)>,
+);
+
+pub(crate) fn slot_as_read(stored_version: Option<u64>) -> SlotCondition {
+    match stored_version {
+        None => ("attribute_not_exists(pk)", vec![], vec![]),
+        Some(version) => (
+            "#version = :expected",
+            vec![(":expected", AttributeValue::N(version.to_string()))],
+            vec![("#version", "version")],
+        ),
+    }
+}
+
 pub(crate) fn to_item<T: Serialize>(value: &T, key: &Key) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     item.extend(key.to_map());

@@ -263,6 +263,11 @@ pub(crate) fn millis_since_epoch(time: SystemTime) -> u64 {
         .unwrap_or_default()
 }
 
+/// The time `ms` milliseconds after the Unix epoch: how the store keeps times.
+pub(crate) fn at_millis(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
 fn millis(duration: Duration) -> u64 {
     duration.as_millis() as u64
 }
