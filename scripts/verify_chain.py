@@ -75,6 +75,8 @@ ACTIONS = {
     "operator.break-glass.opened",
     "operator.break-glass.request",
     "operator.break-glass.closed",
+    "document.version.created",
+    "document.transitioned",
 }
 
 

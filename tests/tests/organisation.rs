@@ -479,7 +479,7 @@ async fn an_organisation_adjusts_its_roles_within_the_bounds() {
         .expect("the User role");
     assert_eq!(
         user_role["permissions"],
-        json!(["DocumentRead", "DocumentCreate", "DocumentEdit"])
+        json!(["DocumentRead", "DocumentCreate", "DocumentEdit", "DocumentApprove"])
     );
     assert_eq!(user_role["adjusted"], false);
 

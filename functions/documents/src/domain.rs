@@ -1,6 +1,16 @@
-//! Controlled documents: the values a document is made of, each a type that cannot hold an
-//! invalid value (parse, don't validate), and the record as stored.
+//! Controlled documents (DOC-1..3): the values a document is made of, each a type that cannot
+//! hold an invalid value (parse, don't validate), the records as stored, and the lifecycle's
+//! rules. No storage and no HTTP here.
+//!
+//! A document is two kinds of record:
+//! - [`Document`]: its identity (number, type, owner) and a summary of its versions (the latest
+//!   one's title and status, which version is effective, when its periodic review is due). Every
+//!   change of the document writes it, conditioned on its `version`: it is what `ETag` and
+//!   `If-Match` name, and what makes two racing changes of one document end with one winner.
+//! - [`DocumentVersion`]: one version's content (title, body) and where it is in the lifecycle.
+//!   Its content is fixed once it leaves Draft ([`VersionStatus::content_fixed`]).
 
+use quire_core::documents::DocumentTypeKey;
 use quire_store::{Collection, Record};
 use serde::{Deserialize, Serialize};
 
@@ -56,31 +66,82 @@ impl From<DocumentBody> for String {
     }
 }
 
-/// The kinds of controlled document a QMS keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentType {
-    Sop,
-    WorkInstruction,
-    Policy,
-    Form,
-    Specification,
-    Record,
+impl DocumentBody {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A reason for change: one type for every route that takes one.
 pub use quire_core::text::Reason;
 
-/// Lifecycle state (DOC-1). Only drafts exist until the review workflow arrives.
+/// Where a version is in its lifecycle (DOC-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum DocumentStatus {
+pub enum VersionStatus {
     Draft,
     InReview,
     Approved,
     Effective,
     Superseded,
     Obsolete,
+}
+
+impl VersionStatus {
+    pub const ALL: [VersionStatus; 6] = [
+        VersionStatus::Draft,
+        VersionStatus::InReview,
+        VersionStatus::Approved,
+        VersionStatus::Effective,
+        VersionStatus::Superseded,
+        VersionStatus::Obsolete,
+    ];
+
+    /// Its name in the API (`in_review`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionStatus::Draft => "draft",
+            VersionStatus::InReview => "in_review",
+            VersionStatus::Approved => "approved",
+            VersionStatus::Effective => "effective",
+            VersionStatus::Superseded => "superseded",
+            VersionStatus::Obsolete => "obsolete",
+        }
+    }
+
+    /// The states `POST …/transitions` may move a version in this state to:
+    /// - a draft is submitted for review, or withdrawn (obsolete);
+    /// - a version in review is recalled to draft (its route ends);
+    /// - an approved version is made effective (the effective one before it is superseded in
+    ///   the same change), or withdrawn;
+    /// - an effective version is withdrawn (obsolete).
+    ///
+    /// Approval is not a transition: a version becomes approved when the last signature its
+    /// route needs is given, and returns to draft when one is a rejection. Superseded comes
+    /// only with its successor becoming effective. Superseded and obsolete are final.
+    pub fn transitions(self) -> &'static [VersionStatus] {
+        use VersionStatus::*;
+        match self {
+            Draft => &[InReview, Obsolete],
+            InReview => &[Draft],
+            Approved => &[Effective, Obsolete],
+            Effective => &[Obsolete],
+            Superseded | Obsolete => &[],
+        }
+    }
+
+    /// Whether the version's content (title, body) can no longer change: every state after
+    /// Draft (DOC-2). A version recalled to draft from review is editable again; one that was
+    /// ever approved never returns to draft.
+    pub fn content_fixed(self) -> bool {
+        self != VersionStatus::Draft
+    }
+
+    /// Whether a new version may follow a latest version in this state: once it was approved
+    /// (approved, effective, superseded, obsolete), never while it is a draft or in review.
+    pub fn may_be_followed(self) -> bool {
+        !matches!(self, VersionStatus::Draft | VersionStatus::InReview)
+    }
 }
 
 /// A document id: a UUIDv7, so ids sort by creation time.
@@ -107,30 +168,192 @@ impl std::fmt::Display for DocumentId {
     }
 }
 
+/// A version number as a path names it: 1 to 999 999, digits only, no leading zero. Anything
+/// else is no version of anyone's: the caller gets a 404.
+pub fn parse_version_number(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 6 || text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// The most versions a document has.
+pub const MAX_VERSIONS: u32 = 999_999;
+
+/// A controlled document: its identity and the summary of its versions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Document {
     pub id: String,
-    pub title: DocumentTitle,
+    /// Its number in the organisation (`SOP-0001`): its type's prefix and the next number of
+    /// that prefix, given when it was created and never changed.
+    pub number: String,
+    /// Its type's key (`sop`), as the organisation's document types name it.
     #[serde(rename = "type")]
-    pub kind: DocumentType,
-    pub body: DocumentBody,
-    pub status: DocumentStatus,
-    pub version: u64,
+    #[schema(value_type = String)]
+    pub kind: DocumentTypeKey,
+    /// The latest version's title.
+    pub title: DocumentTitle,
+    /// The user id of the member responsible for it (who created it, until reassigned).
+    pub owner: String,
+    /// Months between periodic reviews once a version is effective (from its type when created).
+    pub review_interval_months: u16,
+    /// The latest version's number and state.
+    pub latest_version: u32,
+    pub status: VersionStatus,
+    /// The number of the version in effect, if one is.
+    pub effective_version: Option<u32>,
+    /// The day (UTC, `YYYY-MM-DD`) the effective version's periodic review is due: the interval
+    /// after it became effective. `null` while no version is effective.
+    pub review_due: Option<String>,
     pub created_at: String,
     pub created_by: String,
     pub updated_at: String,
     pub updated_by: String,
+    /// Counts the document's changes from 1 (any change of any of its versions): `ETag`.
+    pub version: u64,
 }
 
 impl Record for Document {
     const COLLECTION: Collection = Collection::Documents;
-    fn id(&self) -> &str {
-        &self.id
+    fn id(&self) -> String {
+        self.id.clone()
     }
     fn version(&self) -> u64 {
         self.version
     }
+}
+
+/// One version of a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DocumentVersion {
+    pub document_id: String,
+    /// 1 for the first version, then one more for each.
+    pub version_number: u32,
+    pub title: DocumentTitle,
+    pub body: DocumentBody,
+    pub status: VersionStatus,
+    /// Why this version was made (every version after the first, DOC-2).
+    pub reason_for_change: Option<String>,
+    /// Its authors: the user ids of who made it and of everyone who edited it as a draft. None
+    /// of them may review or approve it (DOC-3).
+    pub authors: Vec<String>,
+    /// Who reviews and approves it, from its submission for review (DOC-3); `null` for a
+    /// draft never submitted, and again when recalled to draft.
+    pub route: Option<ApprovalRoute>,
+    /// Its author: who made it.
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+    /// Counts this version's changes from 1.
+    pub version: u64,
+}
+
+impl DocumentVersion {
+    /// Its id in the versions' partition: the document's id and its number, zero-padded so
+    /// that ids sort by number.
+    pub fn key(document_id: &str, number: u32) -> String {
+        format!("{document_id}#{number:06}")
+    }
+
+    /// What every version id of a document starts with.
+    pub fn prefix(document_id: &str) -> String {
+        format!("{document_id}#")
+    }
+}
+
+impl Record for DocumentVersion {
+    const COLLECTION: Collection = Collection::DocumentVersions;
+    fn id(&self) -> String {
+        DocumentVersion::key(&self.document_id, self.version_number)
+    }
+    /// A version's events are its document's: one target, one history.
+    fn target_id(&self) -> String {
+        self.document_id.clone()
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// Whether a route's signers sign in any order or one after another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteOrder {
+    /// Reviewers and approvers sign in any order.
+    Parallel,
+    /// Reviewers in the order listed, then approvers in the order listed.
+    Sequential,
+}
+
+/// What a signer on a route is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepRole {
+    Reviewer,
+    Approver,
+}
+
+/// One signer of a route and whether they have signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteStep {
+    pub user_id: String,
+    pub role: StepRole,
+    /// The signature that completed the step, once given.
+    pub signature_id: Option<String>,
+}
+
+/// A version's approval route (DOC-3): reviewers first, then approvers, each a member who held
+/// `DocumentApprove` when it was submitted, none its author.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApprovalRoute {
+    pub order: RouteOrder,
+    pub steps: Vec<RouteStep>,
+    pub submitted_at: String,
+    pub submitted_by: String,
+}
+
+/// The most signers a route names (reviewers and approvers together).
+pub const MAX_ROUTE_STEPS: usize = 20;
+
+impl ApprovalRoute {
+    /// The steps still waiting that `user` may sign now: in a parallel route any of theirs; in
+    /// a sequential one only the first unsigned step, if it is theirs.
+    pub fn open_for(&self, user: &str) -> Vec<usize> {
+        let unsigned = self.steps.iter().enumerate().filter(|(_, s)| s.signature_id.is_none());
+        match self.order {
+            RouteOrder::Parallel => unsigned.filter(|(_, s)| s.user_id == user).map(|(i, _)| i).collect(),
+            RouteOrder::Sequential => unsigned
+                .take(1)
+                .filter(|(_, s)| s.user_id == user)
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    /// Whether every step is signed: the version is approved.
+    pub fn complete(&self) -> bool {
+        self.steps.iter().all(|s| s.signature_id.is_some())
+    }
+}
+
+/// The day a periodic review is due: `months` after `from` (an RFC 3339 time), as `YYYY-MM-DD`
+/// (UTC). The 31st plus a month is the last day of the shorter month.
+pub fn review_due(from: &str, months: u16) -> Option<String> {
+    let day = chrono::DateTime::parse_from_rfc3339(from).ok()?.date_naive();
+    day.checked_add_months(chrono::Months::new(u32::from(months)))
+        .map(|due| due.format("%Y-%m-%d").to_string())
+}
+
+/// A day as `reviewDue=before:<YYYY-MM-DD>` names it: exactly that form, a real date.
+pub fn parse_day(text: &str) -> Option<String> {
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let canonical = day.format("%Y-%m-%d").to_string();
+    (canonical == text).then_some(canonical)
 }
 
 #[cfg(test)]
@@ -159,5 +382,61 @@ mod tests {
         assert!(DocumentId::parse(&id).is_some());
         assert!(DocumentId::parse("../x").is_none());
         assert!(DocumentId::parse(&id.replace('-', "")).is_none());
+    }
+
+    #[test]
+    fn version_numbers_are_plain_positive_integers() {
+        assert_eq!(parse_version_number("1"), Some(1));
+        assert_eq!(parse_version_number("999999"), Some(999_999));
+        for bad in ["", "0", "01", "-1", "+1", "1.0", "1e3", "1000000", " 1", "١"] {
+            assert_eq!(parse_version_number(bad), None, "{bad:?}");
+        }
+        assert_eq!(DocumentVersion::key("d", 12), "d#000012");
+    }
+
+    /// Every state's transitions lead to states, none to itself, none back out of a final
+    /// state, and approval and supersession are never a client's transition.
+    ///
+    /// Proves: DOC-1
+    #[test]
+    fn the_lifecycle_is_the_documented_one() {
+        use VersionStatus::*;
+        let edges: Vec<(VersionStatus, VersionStatus)> = VersionStatus::ALL
+            .into_iter()
+            .flat_map(|from| from.transitions().iter().map(move |to| (from, *to)))
+            .collect();
+        assert_eq!(
+            edges,
+            [
+                (Draft, InReview),
+                (Draft, Obsolete),
+                (InReview, Draft),
+                (Approved, Effective),
+                (Approved, Obsolete),
+                (Effective, Obsolete),
+            ]
+        );
+        assert!(edges.iter().all(|(from, to)| from != to));
+        assert!(!edges.iter().any(|(_, to)| matches!(to, Approved | Superseded)));
+        assert!(Superseded.transitions().is_empty() && Obsolete.transitions().is_empty());
+        assert!(!Draft.content_fixed());
+        assert!(VersionStatus::ALL
+            .into_iter()
+            .filter(|s| *s != Draft)
+            .all(|s| s.content_fixed()));
+    }
+
+    #[test]
+    fn reviews_fall_due_whole_months_later() {
+        assert_eq!(review_due("2026-01-31T10:00:00.000Z", 1).as_deref(), Some("2026-02-28"));
+        assert_eq!(
+            review_due("2026-12-02T23:59:59.999Z", 24).as_deref(),
+            Some("2028-12-02")
+        );
+        assert_eq!(review_due("not a time", 1), None);
+        assert_eq!(parse_day("2026-02-28").as_deref(), Some("2026-02-28"));
+        for bad in ["2026-02-30", "2026-2-28", "26-02-28", "2026-02-28T00:00:00Z", ""] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
     }
 }

@@ -1,24 +1,38 @@
-//! The documents function: controlled documents (create, list, read, edit drafts).
+//! The documents function: controlled documents (DOC-1..3). Creating a document (numbered from
+//! its type's counter), editing its draft, its versions and their lifecycle, the line diff of
+//! two versions.
+//!
+//! Every change of a document writes its record ([`domain::Document`]) conditioned on the
+//! version read, with the version record(s) it changes and their events, in one transaction:
+//! of two changes racing on one document, one commits and the other is a 409 (or, with a stale
+//! `If-Match`, a 412), and nothing of the loser is written.
 
 pub mod domain;
 
-use domain::{Document, DocumentBody, DocumentId, DocumentStatus, DocumentTitle, DocumentType, Reason};
+use domain::{
+    ApprovalRoute, Document, DocumentBody, DocumentId, DocumentTitle, DocumentVersion, Reason, RouteOrder, RouteStep,
+    StepRole, VersionStatus,
+};
 use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
 use quire_core::audit::Action;
-use quire_core::rbac::Permission::{DocumentCreate, DocumentEdit, DocumentRead};
+use quire_core::ids::UserId;
+use quire_core::rbac::Permission::{self, DocumentCreate, DocumentEdit, DocumentRead};
 use quire_http::conditional::{idempotency_key, require_match, with_etag};
-use quire_http::json::{ok, page_request, parse_body, respond};
+use quire_http::json::{ok, page_request, parse_body, query, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use quire_store::idempotency::Recall;
-use quire_store::{Page, StoreError, Stored};
-use serde::Deserialize;
+use quire_store::{MemberStatus, Page, StoreError, Stored};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Largest accepted request body: a maximal document, with room for its before and after
 /// images to fit one audit outbox item (DynamoDB items hold at most 400 KB).
 pub const BODY_LIMIT: usize = 160 * 1024;
+
+/// A transition's body: a reason and, for a submission, the route.
+const TRANSITION_LIMIT: usize = 8 * 1024;
 
 pub fn routes() -> Router {
     Router::new(vec![
@@ -27,15 +41,21 @@ pub fn routes() -> Router {
             "/documents",
             Access::Requires(DocumentCreate),
             Module::Documents,
-            Effect::Writes(&[Action::DocumentCreated]),
+            Effect::Writes(&[Action::DocumentCreated, Action::DocumentVersionCreated]),
             create,
         )
         .request_schema::<NewDocument>()
         .response_schema::<Document>()
         .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field); an unknown `type` names \
+             the organisation's types",
+        )
+        .problem(
             "409",
-            "a request with the same `Idempotency-Key` was being committed at the same moment; send \
-             it again (`conflict`)",
+            "a request with the same `Idempotency-Key` was being committed at the same moment, or \
+             the type's counter was taken by other creations each time it was tried; send it again \
+             (`conflict`)",
         )
         .accepts_body(BODY_LIMIT)
         .takes_idempotency_key(),
@@ -68,7 +88,82 @@ pub fn routes() -> Router {
         )
         .request_schema::<DocumentPatch>()
         .response_schema::<Document>()
+        .problem(
+            "409",
+            "the latest version is not a draft: a change after approval needs a new version \
+             (`conflict`)",
+        )
         .accepts_body(BODY_LIMIT),
+        Route::new(
+            Method::GET,
+            "/documents/{id}/versions",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            Effect::Reads,
+            list_versions,
+        )
+        .pages()
+        .response_schema::<Page<DocumentVersion>>(),
+        Route::new(
+            Method::POST,
+            "/documents/{id}/versions",
+            Access::Requires(DocumentEdit),
+            Module::Documents,
+            Effect::Writes(&[Action::DocumentVersionCreated]),
+            new_version,
+        )
+        .request_schema::<NewVersion>()
+        .response_schema::<DocumentVersion>()
+        .problem(
+            "409",
+            "the latest version is a draft or in review (edit it, or recall it), or the document \
+             changed meanwhile (`conflict`)",
+        )
+        .accepts_body(TRANSITION_LIMIT),
+        Route::new(
+            Method::GET,
+            "/documents/{id}/versions/{v}",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            Effect::Reads,
+            get_version,
+        )
+        .response_schema::<DocumentVersion>(),
+        Route::new(
+            Method::GET,
+            "/documents/{id}/versions/{v}/diff",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            Effect::Reads,
+            diff,
+        )
+        .reads_query(&["against"])
+        .response_schema::<VersionDiff>()
+        .problem(
+            "400",
+            "`against` is missing or not a version number (`invalid-parameter`)",
+        ),
+        Route::new(
+            Method::POST,
+            "/documents/{id}/versions/{v}/transitions",
+            Access::Requires(DocumentEdit),
+            Module::Documents,
+            Effect::Writes(&[Action::DocumentTransitioned]),
+            transition,
+        )
+        .request_schema::<Transition>()
+        .response_schema::<DocumentVersion>()
+        .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field): a submission for review \
+             needs a route of members holding DocumentApprove, none an author of the version",
+        )
+        .problem(
+            "409",
+            "the version cannot move to that state (`transition-not-allowed`, with the states it \
+             can move to in `allowed`), or the document changed meanwhile (`conflict`)",
+        )
+        .accepts_body(TRANSITION_LIMIT),
     ])
     .expect("documents route table")
 }
@@ -77,8 +172,9 @@ pub fn routes() -> Router {
 #[serde(deny_unknown_fields)]
 struct NewDocument {
     title: DocumentTitle,
+    /// One of the organisation's document types' keys, exactly (`sop`).
     #[serde(rename = "type")]
-    kind: DocumentType,
+    kind: String,
     body: DocumentBody,
 }
 
@@ -86,10 +182,60 @@ struct NewDocument {
 #[serde(deny_unknown_fields)]
 struct DocumentPatch {
     title: Option<DocumentTitle>,
-    #[serde(rename = "type")]
-    kind: Option<DocumentType>,
     body: Option<DocumentBody>,
     reason: Reason,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewVersion {
+    /// Why the document changes (DOC-2): recorded with the new version.
+    reason: Reason,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Transition {
+    /// The state to move to: `in_review`, `draft`, `effective` or `obsolete`, as the version's
+    /// state allows.
+    to: VersionStatus,
+    reason: Reason,
+    /// With `to: in_review` only: who reviews and approves it.
+    route: Option<RouteRequest>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RouteRequest {
+    order: RouteOrder,
+    /// User ids of the reviewers (may be empty), in signing order when sequential.
+    #[serde(default)]
+    reviewers: Vec<String>,
+    /// User ids of the approvers (at least one), in signing order when sequential.
+    approvers: Vec<String>,
+}
+
+/// The line diff of two versions' bodies (and titles).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct VersionDiff {
+    document_id: String,
+    /// The version compared (`{v}`) and the one it is compared against (`against`).
+    version: u32,
+    against: u32,
+    /// The titles, when they differ.
+    title: Option<TitleChange>,
+    /// Lines only in `version`, lines only in `against`.
+    inserted: usize,
+    deleted: usize,
+    /// The unified diff (`--- v<against>` / `+++ v<version>`, three lines of context).
+    unified: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct TitleChange {
+    from: String,
+    to: String,
 }
 
 /// Same clock and format as audit entries: UTC, RFC 3339, milliseconds.
@@ -97,11 +243,25 @@ fn now() -> String {
     quire_core::audit::timestamp_now()
 }
 
-/// Creates a draft. With an `Idempotency-Key`, a repeat of the same request answers as the
-/// first did (201, the same document, nothing new recorded); the key with another body is 422.
+/// Creates a document and its first version, a draft, numbered from its type's counter. With
+/// an `Idempotency-Key`, a repeat of the same request answers as the first did (201, the same
+/// document, nothing new recorded); the key with another body is 422.
 async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let input: NewDocument = parse_body(&req)?;
+    let types = app
+        .store
+        .organisation(caller.scope())
+        .await?
+        .record()
+        .document_types()
+        .ok_or_else(|| Problem::internal("the organisation's document types do not read"))?;
+    let Some(kind) = types.find(&input.kind) else {
+        return Err(Problem::invalid_body(
+            format!("type: must be one of {}", types.keys().join(", ")),
+            Some("type"),
+        ));
+    };
     let idempotency = idempotency_key(&req, caller)?;
     if let Some((key, fingerprint)) = &idempotency {
         match app
@@ -113,42 +273,86 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             recall => return answer_again(recall).await,
         }
     }
-    let at = now();
-    let document = Document {
-        id: DocumentId::generate().to_string(),
-        title: input.title,
-        kind: input.kind,
-        body: input.body,
-        status: DocumentStatus::Draft,
-        version: 1,
-        created_at: at.clone(),
-        created_by: caller.user_id.to_string(),
-        updated_at: at,
-        updated_by: caller.user_id.to_string(),
-    };
-    let mut change = app
-        .store
-        .transaction(caller.scope(), ctx.audit_context()?)
-        .create(&document, Action::DocumentCreated);
-    if let Some((key, fingerprint)) = &idempotency {
-        change = change.remember(caller.principal(), key, fingerprint, &document);
-    }
-    match change.commit().await {
-        Ok(()) => created(&document),
-        // A request with the same key committed first.
-        Err(StoreError::Conflict) if idempotency.is_some() => {
-            let (key, fingerprint) = idempotency.as_ref().expect("checked above");
-            match app
-                .store
-                .recall(caller.scope(), caller.principal(), key, fingerprint)
-                .await?
-            {
-                Recall::New => Err(Problem::conflict("the request raced another; send it again")),
-                recall => answer_again(recall).await,
-            }
+    // Creations of one type race for its counter: the loser reads it again, after a pause
+    // that spreads the racers out.
+    for attempt in 0..CREATE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(jitter_millis(attempt))).await;
         }
-        Err(other) => Err(other.into()),
+        let counter = app.store.number_counter(caller.scope(), kind.prefix.as_str()).await?;
+        let at = now();
+        let id = DocumentId::generate().to_string();
+        let me = caller.user_id.to_string();
+        let document = Document {
+            id: id.clone(),
+            number: kind.prefix.number(counter.next()),
+            kind: kind.key.clone(),
+            title: input.title.clone(),
+            owner: me.clone(),
+            review_interval_months: kind.review_interval_months.months(),
+            latest_version: 1,
+            status: VersionStatus::Draft,
+            effective_version: None,
+            review_due: None,
+            created_at: at.clone(),
+            created_by: me.clone(),
+            updated_at: at.clone(),
+            updated_by: me.clone(),
+            version: 1,
+        };
+        let first = DocumentVersion {
+            document_id: id,
+            version_number: 1,
+            title: input.title.clone(),
+            body: input.body.clone(),
+            status: VersionStatus::Draft,
+            reason_for_change: None,
+            authors: vec![me.clone()],
+            route: None,
+            created_at: at.clone(),
+            created_by: me.clone(),
+            updated_at: at,
+            updated_by: me,
+            version: 1,
+        };
+        let mut change = app
+            .store
+            .transaction(caller.scope(), ctx.audit_context()?)
+            .create(&document, Action::DocumentCreated)
+            .create(&first, Action::DocumentVersionCreated)
+            .take_number(&counter);
+        if let Some((key, fingerprint)) = &idempotency {
+            change = change.remember(caller.principal(), key, fingerprint, &document);
+        }
+        match change.commit().await {
+            Ok(()) => return created(&document),
+            Err(StoreError::Conflict) => {
+                // The same key committed first, or another creation took the number.
+                if let Some((key, fingerprint)) = &idempotency {
+                    match app
+                        .store
+                        .recall(caller.scope(), caller.principal(), key, fingerprint)
+                        .await?
+                    {
+                        Recall::New => {}
+                        recall => return answer_again(recall).await,
+                    }
+                }
+            }
+            Err(other) => return Err(other.into()),
+        }
     }
+    Err(Problem::conflict(
+        "the request raced others for the type's number; send it again",
+    ))
+}
+
+/// How often a creation tries to take its type's next number before answering 409.
+const CREATE_ATTEMPTS: u32 = 10;
+
+/// A pause before another attempt: up to 10 ms per attempt made, at random.
+fn jitter_millis(attempt: u32) -> u64 {
+    u64::from(uuid::Uuid::new_v4().as_u128() as u8 % 10 + 1) * u64::from(attempt)
 }
 
 /// The answer to a create: 201, `Location`, `ETag`, the document.
@@ -188,50 +392,370 @@ async fn load(app: &App, ctx: &RequestCtx) -> Result<Stored<Document>, Problem> 
         .ok_or_else(Problem::not_found)
 }
 
+/// Version `number` of `document`: 404 if it has none so numbered.
+async fn load_version(
+    app: &App,
+    ctx: &RequestCtx,
+    document: &Document,
+    number: u32,
+) -> Result<Stored<DocumentVersion>, Problem> {
+    if number == 0 || number > document.latest_version {
+        return Err(Problem::not_found());
+    }
+    app.store
+        .get::<DocumentVersion>(ctx.caller()?.scope(), &DocumentVersion::key(&document.id, number))
+        .await?
+        .ok_or_else(|| Problem::internal("a version the document counts is missing"))
+}
+
+/// The version the path's `{v}` names.
+fn path_version(ctx: &RequestCtx) -> Result<u32, Problem> {
+    domain::parse_version_number(ctx.param("v")?).ok_or_else(Problem::not_found)
+}
+
 /// The document with its version as `ETag`, for the `If-Match` of an edit.
 async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let document = load(&app, &ctx).await?;
     Ok(with_etag(ok(document.record())?, document.version))
 }
 
+/// A change that fails because the document changed since it was read.
+fn changed_meanwhile(error: StoreError) -> Problem {
+    match error {
+        StoreError::Conflict => Problem::conflict("the document changed meanwhile; read it again"),
+        other => Problem::from(other),
+    }
+}
+
+/// `document` as it is after a change by `caller` of its version `version`.
+fn touched(document: &Document, caller: &UserId, version: &DocumentVersion) -> Document {
+    let mut next = document.clone();
+    if version.version_number == document.latest_version {
+        next.title = version.title.clone();
+        next.status = version.status;
+    }
+    next.updated_at.clone_from(&version.updated_at);
+    next.updated_by = caller.to_string();
+    next.version = document.version + 1;
+    next
+}
+
+/// Edits the draft (the latest version while it is a draft, DOC-2): its title and body.
 async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let before = load(&app, &ctx).await?;
+    let document = load(&app, &ctx).await?;
     // The edit must name the version it was made against (RFC 9110 §13.1.1).
-    require_match(&req, before.version)?;
+    require_match(&req, document.version)?;
     let patch: DocumentPatch = parse_body(&req)?;
-    if before.status != DocumentStatus::Draft {
+    let draft = load_version(&app, &ctx, &document, document.latest_version).await?;
+    if draft.status.content_fixed() {
         return Err(Problem::conflict(
             "only drafts can be edited; a change after approval needs a new version",
         ));
     }
-    let mut after = before.record().clone();
+    let mut after = draft.record().clone();
     if let Some(title) = patch.title {
         after.title = title;
-    }
-    if let Some(kind) = patch.kind {
-        after.kind = kind;
     }
     if let Some(body) = patch.body {
         after.body = body;
     }
-    if after == *before.record() {
+    if after == *draft.record() {
         // Nothing changes, so there is nothing to record.
-        return Ok(with_etag(ok(before.record())?, before.version));
+        return Ok(with_etag(ok(document.record())?, document.version));
     }
-    after.version = before.version + 1;
+    let me = caller.user_id.to_string();
+    if !after.authors.contains(&me) {
+        after.authors.push(me.clone());
+    }
     after.updated_at = now();
-    after.updated_by = caller.user_id.to_string();
+    after.updated_by = me;
+    after.version = draft.version + 1;
+    let next = touched(&document, &caller.user_id, &after);
     app.store
         .transaction(caller.scope(), ctx.audit_context()?)
-        .replace(&before, &after, Action::DocumentUpdated)
+        .replace(&draft, &after, Action::DocumentUpdated)
         .because(patch.reason.as_str())
+        .replace_derived(&document, &next)
         .commit()
         .await
         .map_err(|error| match error {
-            // The version moved between the check above and the write.
+            // The document moved between the check above and the write.
             StoreError::Conflict => Problem::precondition_failed(),
             other => Problem::from(other),
         })?;
-    Ok(with_etag(ok(&after)?, after.version))
+    Ok(with_etag(ok(&next)?, next.version))
+}
+
+/// A document's versions, first first.
+async fn list_versions(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let document = load(&app, &ctx).await?;
+    let page = app
+        .store
+        .list_under::<DocumentVersion>(
+            caller.scope(),
+            &DocumentVersion::prefix(&document.id),
+            true,
+            &page_request(&req)?,
+        )
+        .await?;
+    ok(&page)
+}
+
+async fn get_version(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let document = load(&app, &ctx).await?;
+    let version = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
+    Ok(with_etag(ok(version.record())?, document.version))
+}
+
+/// A new version (DOC-2): a draft copied from the latest version, with the reason for change.
+async fn new_version(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let input: NewVersion = parse_body(&req)?;
+    let document = load(&app, &ctx).await?;
+    if !document.status.may_be_followed() {
+        return Err(Problem::conflict(format!(
+            "version {} is {}: edit it, or recall it to draft, instead of making a new version",
+            document.latest_version,
+            document.status.as_str()
+        )));
+    }
+    if document.latest_version >= domain::MAX_VERSIONS {
+        return Err(Problem::conflict("the document has as many versions as it can hold"));
+    }
+    let latest = load_version(&app, &ctx, &document, document.latest_version).await?;
+    let at = now();
+    let me = caller.user_id.to_string();
+    let draft = DocumentVersion {
+        document_id: document.id.clone(),
+        version_number: document.latest_version + 1,
+        title: latest.title.clone(),
+        body: latest.body.clone(),
+        status: VersionStatus::Draft,
+        reason_for_change: Some(input.reason.as_str().to_owned()),
+        authors: vec![me.clone()],
+        route: None,
+        created_at: at.clone(),
+        created_by: me.clone(),
+        updated_at: at,
+        updated_by: me,
+        version: 1,
+    };
+    let mut next = touched(&document, &caller.user_id, &draft);
+    next.latest_version = draft.version_number;
+    next.title = draft.title.clone();
+    next.status = draft.status;
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .create(&draft, Action::DocumentVersionCreated)
+        .because(input.reason.as_str())
+        .replace_derived(&document, &next)
+        .commit()
+        .await
+        .map_err(|error| match error {
+            StoreError::AlreadyExists => Problem::conflict("the document changed meanwhile; read it again"),
+            other => changed_meanwhile(other),
+        })?;
+    let mut response = with_etag(respond(StatusCode::CREATED, &draft)?, next.version);
+    let location = format!("/documents/{}/versions/{}", document.id, draft.version_number);
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The line diff of version `{v}` against version `against` (`similar`'s Myers diff).
+async fn diff(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let (parameters, _) = query(&req, &["against"])?;
+    let against = parameters
+        .get("against")
+        .ok_or_else(|| Problem::invalid_parameter("against", "`against`: the version to compare with is missing"))?;
+    let against = domain::parse_version_number(against)
+        .ok_or_else(|| Problem::invalid_parameter("against", "`against` must be a version number"))?;
+    let document = load(&app, &ctx).await?;
+    let version = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
+    let other = load_version(&app, &ctx, &document, against).await?;
+    let text = similar::TextDiff::from_lines(other.body.as_str(), version.body.as_str());
+    let (mut inserted, mut deleted) = (0, 0);
+    for change in text.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => inserted += 1,
+            similar::ChangeTag::Delete => deleted += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    let unified = text
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("v{against}"), &format!("v{}", version.version_number))
+        .to_string();
+    let (from, to): (String, String) = (other.title.clone().into(), version.title.clone().into());
+    ok(&VersionDiff {
+        document_id: document.id.clone(),
+        version: version.version_number,
+        against,
+        title: (from != to).then_some(TitleChange { from, to }),
+        inserted,
+        deleted,
+        unified,
+    })
+}
+
+/// Moves a version in its lifecycle (DOC-1): only along [`VersionStatus::transitions`].
+async fn transition(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let input: Transition = parse_body(&req)?;
+    let document = load(&app, &ctx).await?;
+    let current = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
+    let from = current.status;
+    if !from.transitions().contains(&input.to) {
+        return Err(transition_not_allowed(&current, input.to));
+    }
+    if input.route.is_some() != (input.to == VersionStatus::InReview) {
+        return Err(Problem::invalid_body(
+            "route: a submission for review (`to: in_review`) names its route, and only it",
+            Some("route"),
+        ));
+    }
+    let at = now();
+    let mut after = current.record().clone();
+    after.status = input.to;
+    after.updated_at.clone_from(&at);
+    after.updated_by = caller.user_id.to_string();
+    after.version = current.version + 1;
+    let mut next = touched(&document, &caller.user_id, &after);
+    let mut superseded = None;
+    match input.to {
+        VersionStatus::InReview => {
+            let route = input.route.as_ref().ok_or_else(|| Problem::internal("checked above"))?;
+            after.route = Some(check_route(&app, &ctx, route, &after, &at).await?);
+        }
+        VersionStatus::Draft => after.route = None,
+        VersionStatus::Effective => {
+            if let Some(previous) = document.effective_version {
+                let stored = load_version(&app, &ctx, &document, previous).await?;
+                let mut retired = stored.record().clone();
+                retired.status = VersionStatus::Superseded;
+                retired.updated_at.clone_from(&at);
+                retired.updated_by = caller.user_id.to_string();
+                retired.version = stored.version + 1;
+                superseded = Some((stored, retired));
+            }
+            next.effective_version = Some(after.version_number);
+            next.review_due = domain::review_due(&at, document.review_interval_months);
+        }
+        VersionStatus::Obsolete => {
+            if document.effective_version == Some(after.version_number) {
+                next.effective_version = None;
+                next.review_due = None;
+            }
+        }
+        VersionStatus::Approved | VersionStatus::Superseded => {
+            return Err(Problem::internal("not a client's transition"));
+        }
+    }
+    let mut change = app
+        .store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .replace(&current, &after, Action::DocumentTransitioned)
+        .because(input.reason.as_str());
+    if let Some((stored, retired)) = &superseded {
+        let why = format!("superseded by version {}", after.version_number);
+        change = change
+            .replace(stored, retired, Action::DocumentTransitioned)
+            .because(&why);
+    }
+    change
+        .replace_derived(&document, &next)
+        .commit()
+        .await
+        .map_err(changed_meanwhile)?;
+    Ok(with_etag(ok(&after)?, next.version))
+}
+
+/// 409 naming the states the version can move to.
+fn transition_not_allowed(version: &DocumentVersion, to: VersionStatus) -> Problem {
+    let allowed: Vec<&str> = version.status.transitions().iter().map(|s| s.as_str()).collect();
+    let why = match to {
+        VersionStatus::Approved => "; a version is approved by its route's signatures".to_owned(),
+        VersionStatus::Superseded => "; a version is superseded when its successor becomes effective".to_owned(),
+        _ => String::new(),
+    };
+    Problem::transition_not_allowed(
+        format!(
+            "version {} is {} and cannot move to {}{why}; it can move to: {}",
+            version.version_number,
+            version.status.as_str(),
+            to.as_str(),
+            if allowed.is_empty() {
+                "nothing (final)".to_owned()
+            } else {
+                allowed.join(", ")
+            }
+        ),
+        allowed,
+    )
+}
+
+/// The route a submission names, checked (DOC-3): at least one approver; at most
+/// [`domain::MAX_ROUTE_STEPS`] signers, each named once; each an active member whose role holds
+/// `DocumentApprove` now; none an author of the version (who made or edited it).
+async fn check_route(
+    app: &App,
+    ctx: &RequestCtx,
+    request: &RouteRequest,
+    version: &DocumentVersion,
+    at: &str,
+) -> Result<ApprovalRoute, Problem> {
+    let caller = ctx.caller()?;
+    let refuse = |detail: String| Problem::invalid_body(detail, Some("route"));
+    if request.approvers.is_empty() {
+        return Err(refuse("route.approvers: at least one approver".into()));
+    }
+    let named: Vec<(&String, StepRole)> = request
+        .reviewers
+        .iter()
+        .map(|u| (u, StepRole::Reviewer))
+        .chain(request.approvers.iter().map(|u| (u, StepRole::Approver)))
+        .collect();
+    if named.len() > domain::MAX_ROUTE_STEPS {
+        return Err(refuse(format!(
+            "route: at most {} reviewers and approvers together",
+            domain::MAX_ROUTE_STEPS
+        )));
+    }
+    let mut steps = Vec::with_capacity(named.len());
+    for (i, (user, role)) in named.iter().enumerate() {
+        if named[..i].iter().any(|(other, _)| other == user) {
+            return Err(refuse(format!("route: {user} is named more than once")));
+        }
+        if version.authors.contains(user) {
+            return Err(refuse(format!(
+                "route: {user} is an author of this version and cannot review or approve it"
+            )));
+        }
+        let not_eligible = || refuse(format!("route: {user} is not an active member holding DocumentApprove"));
+        let id = UserId::parse(user).map_err(|_| not_eligible())?;
+        let member = app
+            .store
+            .find_member(caller.scope(), &id)
+            .await?
+            .ok_or_else(not_eligible)?;
+        if member.status() != MemberStatus::Active || !caller.matrix.grants(member.role(), Permission::DocumentApprove)
+        {
+            return Err(not_eligible());
+        }
+        steps.push(RouteStep {
+            user_id: id.to_string(),
+            role: *role,
+            signature_id: None,
+        });
+    }
+    Ok(ApprovalRoute {
+        order: request.order,
+        steps,
+        submitted_at: at.to_owned(),
+        submitted_by: caller.user_id.to_string(),
+    })
 }

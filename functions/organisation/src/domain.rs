@@ -131,6 +131,12 @@ pub struct OrganisationPatch {
     /// default, keeps impersonation read-only. An Owner's alone to set.
     #[serde(default, deserialize_with = "quire_http::json::present")]
     pub impersonation_writes: Option<bool>,
+    /// The organisation's document types (DOC-1), replacing the whole list: 1 to 50, each with
+    /// a unique `key` (how documents name it, matched exactly), a display `name`, a unique
+    /// number `prefix` (`SOP` numbers `SOP-0001`) and `reviewIntervalMonths` (1 to 120).
+    /// Numbers already given stay as they are; a prefix counts on from its last number.
+    #[serde(default, deserialize_with = "quire_http::json::present")]
+    pub document_types: Option<quire_core::documents::DocumentTypes>,
     /// Saves an IP allowlist that excludes the address this request comes from (its sender's
     /// next request is then refused), or turns `ssoOnly` on (the sender's next password sign-in
     /// is then refused).
@@ -163,6 +169,7 @@ impl OrganisationPatch {
             sso_only: self.sso_only,
             identity_provider: None,
             impersonation_writes: self.impersonation_writes,
+            document_types: self.document_types.clone(),
         };
         if change.name.is_none()
             && change.session_idle_minutes.is_none()
@@ -171,11 +178,12 @@ impl OrganisationPatch {
             && change.join_domains.is_none()
             && change.sso_only.is_none()
             && change.impersonation_writes.is_none()
+            && change.document_types.is_none()
         {
             return Err(Refused {
                 field: None,
                 detail: "nothing to change: give at least one of name, sessionIdleMinutes, sessionMaxHours, \
-                         ipAllowlist, joinDomains, ssoOnly, impersonationWrites",
+                         ipAllowlist, joinDomains, ssoOnly, impersonationWrites, documentTypes",
             });
         }
         Ok(change)

@@ -160,6 +160,9 @@ struct OrganisationView {
     /// Whether an administrator impersonating a member may write as them (RBAC-5); `false`:
     /// impersonation only reads.
     impersonation_writes: bool,
+    /// Its document types (DOC-1): the seeded six until it sets its own; `null` when what is
+    /// stored does not read (no document can be created until they are set again).
+    document_types: Option<quire_core::documents::DocumentTypes>,
     /// Its identity provider (OIDC or SAML), as configured at Cognito; never its client secret.
     identity_provider: Option<ProviderView>,
     /// Its subscription, as the platform's operators set it: `active`, or `suspended` (its
@@ -188,6 +191,7 @@ impl OrganisationView {
             modules: record.plan().modules().map(<[String]>::to_vec),
             sso_only: record.sso_only(),
             impersonation_writes: record.impersonation_writes(),
+            document_types: record.document_types(),
             identity_provider: record.identity_provider().map(ProviderView::of),
             version: record.version(),
         }

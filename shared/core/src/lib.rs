@@ -7,6 +7,7 @@
 //! | organisation and user ids | [`ids`] |
 //! | join codes, invitation ids, the email domains that may join | [`invitation`] |
 //! | roles, permissions, the default matrix | [`rbac`] |
+//! | an organisation's document types (key, number prefix, review interval) | [`documents`] |
 //! | audit events, canonical JSON (RFC 8785), the SHA-256 hash chain, blobs | [`audit`] |
 //! | free text made safe to record | [`text`] |
 //! | an organisation's IP allowlist (CIDR ranges, IPv4 and IPv6) | [`network`] |
@@ -17,6 +18,7 @@
 //! problems); dependencies point one way: core ← store ← crypto ← http ← functions.
 
 pub mod audit;
+pub mod documents;
 pub mod ids;
 pub mod invitation;
 pub mod network;

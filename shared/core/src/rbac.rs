@@ -69,6 +69,7 @@ impl Role {
                 DocumentRead,
                 DocumentCreate,
                 DocumentEdit,
+                DocumentApprove,
                 AuditRead,
                 AuditVerify,
                 AuditVerificationStart,
@@ -82,6 +83,7 @@ impl Role {
                 DocumentRead,
                 DocumentCreate,
                 DocumentEdit,
+                DocumentApprove,
                 AuditRead,
                 AuditVerify,
                 AuditVerificationStart,
@@ -90,7 +92,7 @@ impl Role {
                 OrganisationRead,
                 Impersonate,
             ],
-            Role::User => &[DocumentRead, DocumentCreate, DocumentEdit],
+            Role::User => &[DocumentRead, DocumentCreate, DocumentEdit, DocumentApprove],
             Role::Viewer => &[DocumentRead],
         }
     }
@@ -102,6 +104,9 @@ pub enum Permission {
     DocumentRead,
     DocumentCreate,
     DocumentEdit,
+    /// Reviewing, approving and rejecting documents with an electronic signature, being named
+    /// on an approval route (DOC-3, DOC-4).
+    DocumentApprove,
     AuditRead,
     /// Checking the audit chain and reading the full verifications' verdicts.
     AuditVerify,
@@ -122,10 +127,11 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::DocumentRead,
         Permission::DocumentCreate,
         Permission::DocumentEdit,
+        Permission::DocumentApprove,
         Permission::AuditRead,
         Permission::AuditVerify,
         Permission::AuditVerificationStart,
@@ -147,6 +153,7 @@ impl Permission {
             Permission::DocumentRead => "DocumentRead",
             Permission::DocumentCreate => "DocumentCreate",
             Permission::DocumentEdit => "DocumentEdit",
+            Permission::DocumentApprove => "DocumentApprove",
             Permission::AuditRead => "AuditRead",
             Permission::AuditVerify => "AuditVerify",
             Permission::AuditVerificationStart => "AuditVerificationStart",
@@ -172,6 +179,7 @@ impl Permission {
             self,
             Permission::DocumentCreate
                 | Permission::DocumentEdit
+                | Permission::DocumentApprove
                 | Permission::AuditVerificationStart
                 | Permission::UserManage
                 | Permission::OrganisationManage
@@ -312,6 +320,7 @@ mod tests {
                     DocumentRead,
                     DocumentCreate,
                     DocumentEdit,
+                    DocumentApprove,
                     AuditRead,
                     AuditVerify,
                     AuditVerificationStart,
@@ -328,6 +337,7 @@ mod tests {
                     DocumentRead,
                     DocumentCreate,
                     DocumentEdit,
+                    DocumentApprove,
                     AuditRead,
                     AuditVerify,
                     AuditVerificationStart,
@@ -337,7 +347,10 @@ mod tests {
                     Impersonate,
                 ],
             ),
-            (Role::User, vec![DocumentRead, DocumentCreate, DocumentEdit]),
+            (
+                Role::User,
+                vec![DocumentRead, DocumentCreate, DocumentEdit, DocumentApprove],
+            ),
             (Role::Viewer, vec![DocumentRead]),
         ];
         for (role, granted) in expected {

@@ -77,6 +77,41 @@ pub fn page_request(req: &Request) -> Result<quire_store::PageRequest, Problem> 
         .map_err(|invalid| Problem::invalid_parameter(&invalid.name, invalid.detail))
 }
 
+/// The query parameters `names` (each at most once), by name, and the page a listing asks for
+/// (`limit`, `cursor`, see [`quire_store::PageRequest::parse`]) from the rest: any other
+/// parameter, or one given twice, is a 400 naming it.
+pub fn query(
+    req: &Request,
+    names: &[&'static str],
+) -> Result<
+    (
+        std::collections::BTreeMap<&'static str, String>,
+        quire_store::PageRequest,
+    ),
+    Problem,
+> {
+    use lambda_http::RequestExt;
+    let query = req.query_string_parameters();
+    let mut found = std::collections::BTreeMap::new();
+    let mut rest = Vec::new();
+    for (name, value) in query.iter() {
+        match names.iter().find(|n| **n == name) {
+            Some(known) => {
+                if found.insert(*known, value.to_owned()).is_some() {
+                    return Err(Problem::invalid_parameter(
+                        name,
+                        format!("`{name}` given more than once"),
+                    ));
+                }
+            }
+            None => rest.push((name, value)),
+        }
+    }
+    let page = quire_store::PageRequest::parse(rest)
+        .map_err(|invalid| Problem::invalid_parameter(&invalid.name, invalid.detail))?;
+    Ok((found, page))
+}
+
 pub fn respond<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<Body>, Problem> {
     let text = serde_json::to_string(value).map_err(Problem::internal)?;
     let mut response = Response::new(Body::Text(text));

@@ -706,6 +706,18 @@ impl Problem {
         )
     }
 
+    /// A version cannot move to the state asked for (DOC-1): `allowed` lists the states it can
+    /// move to (empty when its state is final).
+    pub fn transition_not_allowed(detail: impl Into<String>, allowed: Vec<&str>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "transition-not-allowed",
+            "Transition not allowed",
+            detail,
+        )
+        .with("allowed", allowed)
+    }
+
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }

@@ -286,6 +286,13 @@ impl Route {
         self
     }
 
+    /// Declares the query parameters the route reads (`crate::json::query`); with
+    /// [`Route::pages`] first, a listing's filters beside `limit` and `cursor`.
+    pub fn reads_query(mut self, names: &'static [&'static str]) -> Self {
+        self.query = names;
+        self
+    }
+
     /// Declares that the handler honours `Idempotency-Key` (`crate::conditional`).
     pub fn takes_idempotency_key(mut self) -> Self {
         self.takes_idempotency_key = true;

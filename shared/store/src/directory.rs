@@ -8,6 +8,7 @@ use crate::passwords::PasswordRecord;
 use crate::sessions::{now_millis, Revocation, SessionId, SessionRecord, SessionRefused};
 use crate::tenant::{Caller, TenantScope};
 use quire_core::audit::{Action, Actor, Origin, Target};
+use quire_core::documents::DocumentTypes;
 use quire_core::ids::{OrgId, UserId};
 use quire_core::rbac::{Matrix, Permission, Role};
 use serde::{Deserialize, Serialize};
@@ -163,6 +164,11 @@ pub struct Organisation {
         deserialize_with = "lenient_provider"
     )]
     pub(crate) identity_provider: Option<IdentityProvider>,
+    /// Its document types (DOC-1) as it set them, kept as stored so that a value that does not
+    /// read never makes the record (read on every request) unreadable; read as
+    /// [`Organisation::document_types`]. Absent: [`DocumentTypes::seeded`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) document_types: Option<serde_json::Value>,
     /// When a trial ends, in milliseconds since the Unix epoch (status `Trial` only).
     #[serde(
         default,
@@ -426,6 +432,7 @@ impl Organisation {
             sso_only: false,
             impersonation_writes: false,
             identity_provider: None,
+            document_types: None,
             role_permissions: std::collections::BTreeMap::new(),
             trial_ends_at: None,
             version: first_version(),
@@ -504,6 +511,16 @@ impl Organisation {
     /// Whether an administrator impersonating a member may write as them (RBAC-5).
     pub fn impersonation_writes(&self) -> bool {
         self.impersonation_writes
+    }
+
+    /// Its document types (DOC-1): the seeded ones until it sets its own; `None` when what is
+    /// stored does not read as a list of types (no document can then be created until an
+    /// administrator sets them again).
+    pub fn document_types(&self) -> Option<DocumentTypes> {
+        match &self.document_types {
+            None => Some(DocumentTypes::seeded()),
+            Some(stored) => serde_json::from_value(stored.clone()).ok(),
+        }
     }
 
     /// Its identity provider as configured at Cognito, if it has one.

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 /// Kinds of tenant records stored by the generic record operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collection {
+    /// Controlled documents: one record each, the summary of its versions.
     Documents,
+    /// A document's versions (their content, status and route), by `<documentId>#<version>`.
+    DocumentVersions,
     /// Full re-walks of the audit chain (`store::VerificationJob`).
     Verifications,
 }
@@ -18,14 +21,25 @@ impl Collection {
     fn tag(self) -> &'static str {
         match self {
             Collection::Documents => "DOC",
+            Collection::DocumentVersions => "DOCVERSION",
             Collection::Verifications => "VERIFICATION",
         }
     }
 
-    /// The audit `target.type` of its records.
-    pub fn target_type(self) -> &'static str {
+    /// What its items are (the `kind` attribute stream filters select on).
+    pub fn kind(self) -> &'static str {
         match self {
             Collection::Documents => "document",
+            Collection::DocumentVersions => "document-version",
+            Collection::Verifications => "audit-verification",
+        }
+    }
+
+    /// The audit `target.type` of its records' events: a version's are its document's, so
+    /// a document's history is the entries of one target.
+    pub fn target_type(self) -> &'static str {
+        match self {
+            Collection::Documents | Collection::DocumentVersions => "document",
             Collection::Verifications => "audit-verification",
         }
     }
@@ -208,6 +222,11 @@ pub(crate) fn record_of(coll: Collection, key: &Key) -> Option<(OrgId, String)> 
         .strip_prefix(TENANT_PREFIX)?
         .strip_suffix(&format!("#{}", coll.tag()))?;
     Some((OrgId::parse(org).ok()?, key.sk.clone()))
+}
+
+/// The counter of a document number prefix (`crate::numbering`): the last number it gave.
+pub(crate) fn number_counter(scope: &TenantScope, prefix: &str) -> Key {
+    Key::new(format!("{}#NUMBER", tenant(scope.org_id())), prefix)
 }
 
 /// The last link of the chain a full verification found valid (where the quick check starts).

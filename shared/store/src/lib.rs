@@ -41,6 +41,7 @@ mod keys;
 pub mod limits;
 pub mod members;
 mod mfa;
+pub mod numbering;
 pub mod organisation;
 mod passwords;
 pub mod registration;
@@ -198,7 +199,13 @@ pub fn batch_item_failures(failed: Vec<String>) -> aws_lambda_events::event::str
 /// A tenant record kept by the generic operations below.
 pub trait Record: Serialize + DeserializeOwned + Send + Sync {
     const COLLECTION: Collection;
-    fn id(&self) -> &str;
+    /// Its sort key in its collection's partition.
+    fn id(&self) -> String;
+    /// The audit `target.id` of its events: its id, unless it is part of another record (a
+    /// document's version names its document).
+    fn target_id(&self) -> String {
+        self.id()
+    }
     /// Incremented on every change; used for optimistic concurrency.
     fn version(&self) -> u64;
 }
@@ -432,6 +439,25 @@ impl Store {
     pub async fn list<R: Record>(&self, scope: &TenantScope, page: &PageRequest) -> Result<Page<R>, StoreError> {
         let partition = keys::collection(scope, R::COLLECTION);
         let (items, next) = self.query_page(&self.data_table, &partition, None, false, page).await?;
+        Ok(Page {
+            items: items.into_iter().map(from_item).collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+
+    /// A page of the records whose ids start with `prefix` (a document's versions), in id
+    /// order, ascending or not.
+    pub async fn list_under<R: Record>(
+        &self,
+        scope: &TenantScope,
+        prefix: &str,
+        ascending: bool,
+        page: &PageRequest,
+    ) -> Result<Page<R>, StoreError> {
+        let partition = keys::collection(scope, R::COLLECTION);
+        let (items, next) = self
+            .query_page(&self.data_table, &partition, Some(prefix), ascending, page)
+            .await?;
         Ok(Page {
             items: items.into_iter().map(from_item).collect::<Result<_, _>>()?,
             next,

@@ -41,6 +41,8 @@ pub struct OrganisationChange {
     pub identity_provider: Option<crate::directory::IdentityProvider>,
     /// Whether an administrator impersonating a member may write as them (RBAC-5).
     pub impersonation_writes: Option<bool>,
+    /// The organisation's document types (DOC-1), in place of the seeded ones.
+    pub document_types: Option<quire_core::documents::DocumentTypes>,
 }
 
 impl OrganisationChange {
@@ -67,6 +69,9 @@ impl OrganisationChange {
         }
         if let Some(writes) = self.impersonation_writes {
             next.impersonation_writes = writes;
+        }
+        if let Some(types) = &self.document_types {
+            next.document_types = serde_json::to_value(types).ok();
         }
         if let Some(provider) = &self.identity_provider {
             next.identity_provider = Some(provider.clone());

@@ -74,6 +74,15 @@ pub fn document(org: &OrgId, id: &str) -> RawKey {
     raw(keys::record(&scope(org), Collection::Documents, id))
 }
 
+/// Version `number` of the document `id` (data table).
+pub fn document_version(org: &OrgId, id: &str, number: u32) -> RawKey {
+    raw(keys::record(
+        &scope(org),
+        Collection::DocumentVersions,
+        &format!("{id}#{number:06}"),
+    ))
+}
+
 /// The remembered idempotency key `key` of `user` (data table).
 pub fn idempotency(org: &OrgId, user: &UserId, key: &str) -> RawKey {
     let key = crate::idempotency::IdempotencyKey::parse(key).expect("a valid idempotency key");

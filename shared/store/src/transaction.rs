@@ -230,9 +230,9 @@ impl Transaction<'_> {
     /// Writes a new record (refused with [`StoreError::AlreadyExists`] if its id is taken) and
     /// records `action` with the record as `after`.
     pub fn create<R: Record>(self, record: &R, action: Action) -> Self {
-        let key = keys::record(&self.scope, R::COLLECTION, record.id());
-        let target = Target::new(R::COLLECTION.target_type(), record.id());
-        let kind = R::COLLECTION.target_type();
+        let key = keys::record(&self.scope, R::COLLECTION, &record.id());
+        let target = Target::new(R::COLLECTION.target_type(), &record.target_id());
+        let kind = R::COLLECTION.kind();
         self.insert(key, record, Some((action, target))).with_kind(kind)
     }
 
@@ -249,16 +249,33 @@ impl Transaction<'_> {
     /// Replaces `current` by `next` if the stored record is still at `current`'s version
     /// (otherwise [`StoreError::Conflict`]), and records `action` with both.
     pub fn replace<R: Record>(self, current: &Stored<R>, next: &R, action: Action) -> Self {
+        self.replace_as_read(current, next).attempt(|tx| {
+            tx.emit(
+                action,
+                Target::new(R::COLLECTION.target_type(), &next.target_id()),
+                Some(snapshot(current.record())?),
+                Some(snapshot(next)?),
+            )
+        })
+    }
+
+    /// Replaces `current` by `next` if the stored record is still at `current`'s version
+    /// (otherwise [`StoreError::Conflict`]), with no event of its own: for a record that sums up
+    /// records this change writes and records (a document's title and status, taken from the
+    /// version the change records). A change made of such writes alone records nothing and is
+    /// refused at commit.
+    pub fn replace_derived<R: Record>(self, current: &Stored<R>, next: &R) -> Self {
+        self.replace_as_read(current, next)
+    }
+
+    fn replace_as_read<R: Record>(self, current: &Stored<R>, next: &R) -> Self {
         self.attempt(|tx| {
             if current.id() != next.id() {
                 return Err(StoreError::Corrupt("a replacement must keep the record's id".into()));
             }
-            let key = keys::record(&tx.scope, R::COLLECTION, next.id());
+            let key = keys::record(&tx.scope, R::COLLECTION, &next.id());
             let mut item = to_item(next, &key)?;
-            item.insert(
-                RECORD_KIND.into(),
-                AttributeValue::S(R::COLLECTION.target_type().into()),
-            );
+            item.insert(RECORD_KIND.into(), AttributeValue::S(R::COLLECTION.kind().into()));
             tx.writes.push(Write {
                 check_only: false,
                 key,
@@ -268,12 +285,7 @@ impl Transaction<'_> {
                 values: vec![(":expected", AttributeValue::N(current.version().to_string()))],
                 on_condition: OnCondition::Changed,
             });
-            tx.emit(
-                action,
-                Target::new(R::COLLECTION.target_type(), next.id()),
-                Some(snapshot(current.record())?),
-                Some(snapshot(next)?),
-            )
+            Ok(())
         })
     }
 

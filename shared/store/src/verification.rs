@@ -104,8 +104,8 @@ struct VerificationLock {
 
 impl Record for VerificationJob {
     const COLLECTION: Collection = Collection::Verifications;
-    fn id(&self) -> &str {
-        &self.id
+    fn id(&self) -> String {
+        self.id.clone()
     }
     fn version(&self) -> u64 {
         self.version
@@ -617,7 +617,7 @@ impl Store {
                 _ => None,
             };
             if !matches!(record.event_name.as_str(), "INSERT" | "MODIFY")
-                || text(super::RECORD_KIND) != Some(Collection::Verifications.target_type())
+                || text(super::RECORD_KIND) != Some(Collection::Verifications.kind())
                 || !matches!(text("status"), Some("queued" | "running"))
             {
                 continue;

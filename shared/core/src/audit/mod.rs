@@ -202,12 +202,22 @@ pub enum Action {
     /// the session). In the organisation's trail and the platform's.
     #[serde(rename = "operator.break-glass.closed")]
     OperatorBreakGlassClosed,
+    /// A version of a document was made (`target`: the document; `after`: the version, its
+    /// content included): the first with `document.created`, each later one from the last
+    /// with its reason for change (DOC-2).
+    #[serde(rename = "document.version.created")]
+    DocumentVersionCreated,
+    /// A version moved in its lifecycle (`target`: the document; `before` and `after`: the
+    /// version; the reason): a client's transition, or the effective version superseded by its
+    /// successor in the same change (DOC-1).
+    #[serde(rename = "document.transitioned")]
+    DocumentTransitioned,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 47] = [
+    pub const ALL: [Action; 49] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -255,6 +265,8 @@ impl Action {
         Action::OperatorBreakGlassOpened,
         Action::OperatorBreakGlassRequest,
         Action::OperatorBreakGlassClosed,
+        Action::DocumentVersionCreated,
+        Action::DocumentTransitioned,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -723,6 +735,8 @@ mod tests {
                 Action::OperatorBreakGlassOpened => 44,
                 Action::OperatorBreakGlassRequest => 45,
                 Action::OperatorBreakGlassClosed => 46,
+                Action::DocumentVersionCreated => 47,
+                Action::DocumentTransitioned => 48,
             };
             assert_eq!(Action::ALL[position], action);
         }
