@@ -77,6 +77,8 @@ ACTIONS = {
     "operator.break-glass.closed",
     "document.version.created",
     "document.transitioned",
+    "document.signed",
+    "document.route.reassigned",
 }
 
 

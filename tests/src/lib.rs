@@ -568,6 +568,30 @@ impl Harness {
             .await
     }
 
+    /// Copies a data-table item, as is, to another key (a record copied behind the API's back).
+    pub async fn copy_item(&self, (pk, sk): (String, String), (to_pk, to_sk): (String, String)) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let found = self
+            .dynamodb()
+            .get_item()
+            .table_name(&self.data_table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .send()
+            .await
+            .expect("read the item");
+        let mut item = found.item.expect("the item exists");
+        item.insert("pk".into(), AttributeValue::S(to_pk));
+        item.insert("sk".into(), AttributeValue::S(to_sk));
+        self.dynamodb()
+            .put_item()
+            .table_name(&self.data_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("write the copy");
+    }
+
     /// Overwrites one number attribute of a data-table item directly (see [`Harness::tamper`]).
     pub async fn tamper_number(&self, key: (String, String), name: &str, value: u64) {
         self.set_attribute(key, name, aws_sdk_dynamodb::types::AttributeValue::N(value.to_string()))

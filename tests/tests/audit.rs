@@ -50,14 +50,19 @@ async fn each_write_yields_exactly_one_entry_with_before_and_after() {
 
     let entries = h.audit_entries(&owner).await;
     let about_doc: Vec<&Value> = entries.iter().filter(|e| e["event"]["target"]["id"] == id).collect();
-    assert_eq!(about_doc.len(), 2, "{about_doc:#?}");
-    let (created, updated) = (&about_doc[0]["event"], &about_doc[1]["event"]);
+    assert_eq!(about_doc.len(), 3, "{about_doc:#?}");
+    let (created, first, updated) = (&about_doc[0]["event"], &about_doc[1]["event"], &about_doc[2]["event"]);
     assert_eq!(created["action"], "document.created");
     assert_eq!(created["before"], Value::Null);
     assert_eq!(created["after"], doc);
+    // The content lives in the version, which has its own entry.
+    assert_eq!(first["action"], "document.version.created");
+    assert_eq!(first["before"], Value::Null);
+    assert_eq!(first["after"]["body"], "Step 1.\nStep 2.");
     assert_eq!(updated["action"], "document.updated");
-    assert_eq!(updated["before"], doc);
-    assert_eq!(updated["after"], patch.body);
+    assert_eq!(updated["before"], first["after"]);
+    assert_eq!(updated["after"]["body"], "Step 1: gloves");
+    assert_eq!(updated["after"]["version"], 2);
     assert_eq!(updated["reason"], "Clarified step 1");
     let actor = &updated["actor"];
     assert_eq!(actor["userId"], org.user(Role::User).user_id.to_string());
@@ -128,8 +133,8 @@ async fn the_api_offers_no_way_to_change_or_delete_entries() {
 
 /// An org whose chain holds seeding (the organisation, four members, the Owner's and Admin's
 /// authenticators: 7 entries), the owner's sign-in (challenged, the TOTP code passed, signed in:
-/// 3) and 3 document creations: 13 entries.
-async fn chain_of_thirteen(h: &Harness, prefix: &str) -> (SeededOrg, String) {
+/// 3) and 3 document creations (the document and its first version: 2 each): 16 entries.
+async fn chain_of_sixteen(h: &Harness, prefix: &str) -> (SeededOrg, String) {
     let org = h.new_org(prefix).await;
     let owner = h.token(&org, Role::Owner).await;
     for n in 0..3 {
@@ -138,7 +143,7 @@ async fn chain_of_thirteen(h: &Harness, prefix: &str) -> (SeededOrg, String) {
     h.audit_settled(&org).await;
     let v = verify(h, &owner).await;
     assert_eq!(v["valid"], true, "{v}");
-    assert_eq!(v["checked"], 13);
+    assert_eq!(v["checked"], 16);
     // What an independent verifier binds the entries to (`verify_chain.py --org`).
     assert_eq!(v["orgId"], org.org_id.to_string());
     h.audit_settled(&org).await;
@@ -188,7 +193,7 @@ async fn broken_at(h: &Harness, owner: &str) -> Value {
 #[tokio::test]
 async fn an_altered_entry_is_named() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "alter").await;
+    let (org, owner) = chain_of_sixteen(h, "alter").await;
     let mut item = read_entry(h, &org, 7).await;
     let AttributeValue::M(mut event) = item.remove("event").unwrap() else {
         panic!("event map")
@@ -206,7 +211,7 @@ async fn an_altered_entry_is_named() {
 #[tokio::test]
 async fn an_unreadable_entry_is_listed_in_its_place() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "unreadable").await;
+    let (org, owner) = chain_of_sixteen(h, "unreadable").await;
     let mut item = read_entry(h, &org, 7).await;
     item.insert("hash".into(), AttributeValue::N("7".into()));
     put_entry(h, item).await;
@@ -231,7 +236,7 @@ async fn an_unreadable_entry_is_listed_in_its_place() {
 #[tokio::test]
 async fn an_extra_attribute_on_an_entry_is_named() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "extra").await;
+    let (org, owner) = chain_of_sixteen(h, "extra").await;
     let mut item = read_entry(h, &org, 4).await;
     item.insert("note".into(), AttributeValue::S("added later".into()));
     put_entry(h, item).await;
@@ -242,7 +247,7 @@ async fn an_extra_attribute_on_an_entry_is_named() {
 #[tokio::test]
 async fn a_deleted_entry_is_named() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "delete").await;
+    let (org, owner) = chain_of_sixteen(h, "delete").await;
     let [pk, sk] = entry_key(&org, 6);
     h.dynamodb()
         .delete_item()
@@ -259,7 +264,7 @@ async fn a_deleted_entry_is_named() {
 #[tokio::test]
 async fn an_inserted_entry_is_named() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "insert").await;
+    let (org, owner) = chain_of_sixteen(h, "insert").await;
     // A copy of entry 9 placed after the head: `GET /audit` would list it as the newest entry.
     h.audit_settled(&org).await;
     let head_seq = verify(h, &owner).await["headSeq"].as_u64().unwrap();
@@ -278,7 +283,7 @@ async fn an_inserted_entry_is_named() {
 #[tokio::test]
 async fn reordered_entries_are_named() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "reorder").await;
+    let (org, owner) = chain_of_sixteen(h, "reorder").await;
     let (mut a, mut b) = (read_entry(h, &org, 3).await, read_entry(h, &org, 4).await);
     // Swap the entries' positions (their keys), keeping each entry's content.
     let (a_sk, b_sk) = (a["sk"].clone(), b["sk"].clone());
@@ -293,7 +298,8 @@ async fn reordered_entries_are_named() {
 #[tokio::test]
 async fn concurrent_writers_leave_one_contiguous_chain() {
     const WRITERS: usize = 16;
-    const DOCUMENTS_EACH: usize = 200;
+    // Each creation records two events (the document and its first version).
+    const DOCUMENTS_EACH: usize = 100;
     let h = harness();
     let org = h.new_org("storm").await;
     let owner = h.token(&org, Role::Owner).await;
@@ -418,7 +424,9 @@ async fn long_values_are_blobs_the_chain_commits_to() {
     let entries = h.audit_entries(&owner).await;
     let seq = entries
         .iter()
-        .find(|e| e["event"]["target"]["id"] == created.body["id"])
+        .find(|e| {
+            e["event"]["target"]["id"] == created.body["id"] && e["event"]["action"] == "document.version.created"
+        })
         .unwrap()["seq"]
         .clone();
     assert_eq!(broken_at(h, &owner).await, seq);
@@ -661,7 +669,7 @@ async fn a_full_verification_is_a_job_whose_start_and_verdict_are_audited() {
 #[tokio::test]
 async fn the_quick_check_goes_on_from_the_last_full_verification() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "increment").await;
+    let (org, owner) = chain_of_sixteen(h, "increment").await;
     let first = start_verification(h, &owner).await;
     let first_id = first["id"].as_str().unwrap().to_owned();
     assert_eq!(h.verification_done(&owner, &first_id).await["status"], "valid");
@@ -711,7 +719,7 @@ async fn the_quick_check_goes_on_from_the_last_full_verification() {
 async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
     use quire_store::{Slice, SliceBudget};
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "slices").await;
+    let (org, owner) = chain_of_sixteen(h, "slices").await;
     let paused = h.pause_verifier();
     // Let a poll already under way finish before the job exists.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -741,7 +749,7 @@ async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
     drop(paused);
     let done = h.verification_done(&owner, &id).await;
     assert_eq!(done["status"], "valid", "{done}");
-    assert_eq!(done["verdict"]["checked"], 13, "{done}");
+    assert_eq!(done["verdict"]["checked"], 16, "{done}");
     assert!(done["slices"].as_u64().unwrap() >= 2, "{done}");
 }
 
@@ -753,7 +761,7 @@ async fn a_long_verification_runs_in_slices_that_trigger_each_other() {
 #[tokio::test]
 async fn items_stored_outside_the_entries_break_the_chain() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "decoy").await;
+    let (org, owner) = chain_of_sixteen(h, "decoy").await;
     let copy = read_entry(h, &org, 9).await;
     // Above every entry: beyond u64, not a number, a short number; just after the head entry;
     // before entry 1: a prefix of the zero key, and just after it.
@@ -802,7 +810,7 @@ async fn items_stored_outside_the_entries_break_the_chain() {
 #[tokio::test]
 async fn a_second_verification_waits_for_the_first() {
     let h = harness();
-    let (org, owner) = chain_of_thirteen(h, "onejob").await;
+    let (org, owner) = chain_of_sixteen(h, "onejob").await;
     let held = h.pause_verifier();
     let replies =
         futures::future::join_all((0..8).map(|_| h.call(Method::POST, "/audit/verifications", Some(&owner), None)))

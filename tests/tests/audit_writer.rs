@@ -260,7 +260,8 @@ async fn an_outbox_item_whose_stream_record_was_lost_is_appended_by_the_reconcil
     h.on_stack(|stack| async move { stack.stream.discard_unread() }).await;
     resume_writer(h).await;
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    assert_eq!(outbox_len(h, &org).await, 1, "the stream never delivers it");
+    // A creation's two events: the document and its first version.
+    assert_eq!(outbox_len(h, &org).await, 2, "the stream never delivers them");
     let report = reconcile_now(h).await;
     assert!(report["appended"].as_u64().unwrap() >= 1, "{report}");
     assert_eq!(outbox_len(h, &org).await, 0);
@@ -321,7 +322,8 @@ async fn a_failing_batch_is_dead_lettered_after_its_retries_and_reconciled() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(dead, before + 1, "the batch is given up after MaximumRetryAttempts");
-    assert_eq!(outbox_len(h, &org).await, 1, "the outbox item waits for the reconciler");
+    // A creation's two events (the document and its first version), in one batch.
+    assert_eq!(outbox_len(h, &org).await, 2, "the outbox items wait for the reconciler");
     ddb.put_item()
         .table_name(&h.audit_table)
         .set_item(Some(head))

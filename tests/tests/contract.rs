@@ -301,6 +301,98 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         .await;
     assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
     check(Method::PATCH, "/documents/{id}", &edited);
+    let get = |path: String| {
+        let token = token.clone();
+        async move { h.call(Method::GET, &path, Some(&token), None).await }
+    };
+    check(
+        Method::GET,
+        "/documents/{id}/versions",
+        &get(format!("/documents/{id}/versions")).await,
+    );
+    check(
+        Method::GET,
+        "/documents/{id}/versions/{v}/diff",
+        &get(format!("/documents/{id}/versions/1/diff?against=1")).await,
+    );
+    let early = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions"),
+            Some(&token),
+            Some(json!({"reason": "contract"})),
+        )
+        .await;
+    early.assert_problem(StatusCode::CONFLICT, "conflict");
+    check(Method::POST, "/documents/{id}/versions", &early);
+    let route = json!({
+        "order": "parallel",
+        "reviewers": [org.user(Role::User).user_id.to_string()],
+        "approvers": [org.user(Role::Admin).user_id.to_string()],
+    });
+    let submitted = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/transitions"),
+            Some(&token),
+            Some(json!({"to": "in_review", "reason": "contract", "route": route})),
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text);
+    check(Method::POST, "/documents/{id}/versions/{v}/transitions", &submitted);
+    // The User signs: the Admin's password was changed above.
+    let signed = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&h.token(&org, Role::User).await),
+            Some(json!({"meaning": "reviewed", "password": h.password})),
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);
+    check(Method::POST, "/documents/{id}/versions/{v}/signatures", &signed);
+    let sid = signed.body["id"].as_str().expect("signature id").to_owned();
+    check(
+        Method::GET,
+        "/documents/{id}/versions/{v}",
+        &get(format!("/documents/{id}/versions/1")).await,
+    );
+    check(
+        Method::GET,
+        "/documents/{id}/versions/{v}/signatures",
+        &get(format!("/documents/{id}/versions/1/signatures")).await,
+    );
+    let reassigned = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/route/reassignments"),
+            Some(&token),
+            Some(json!({
+                "from": org.user(Role::Admin).user_id.to_string(),
+                "to": org.user(Role::Viewer).user_id.to_string(),
+                "reason": "contract",
+            })),
+        )
+        .await;
+    reassigned.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    check(
+        Method::POST,
+        "/documents/{id}/versions/{v}/route/reassignments",
+        &reassigned,
+    );
+    h.audit_settled(&org).await;
+    let verdict = get(format!("/documents/{id}/versions/1/signatures/{sid}/verify")).await;
+    assert_eq!(verdict.body["valid"], true, "{}", verdict.text);
+    check(
+        Method::GET,
+        "/documents/{id}/versions/{v}/signatures/{sid}/verify",
+        &verdict,
+    );
+    check(
+        Method::GET,
+        "/documents/{id}/history",
+        &get(format!("/documents/{id}/history")).await,
+    );
 
     h.audit_settled(&org).await;
     let audit = h.call(Method::GET, "/audit", Some(&token), None).await;

@@ -96,6 +96,10 @@ async fn documents_are_numbered_per_type_and_organisation() {
         3,
         "the refusals made nothing"
     );
+    // A counter set back (a restore) never gives a held number again: the next free one.
+    h.tamper_number(quire_store::testing::number_counter(&org.org_id, "SOP"), "last", 0)
+        .await;
+    assert_eq!(create(h, &token, "sop", "After a restore").await["number"], "SOP-0003");
 }
 
 /// Creations racing for one type's counter each get their own number: no gap, no repeat.
@@ -721,4 +725,783 @@ async fn another_tenants_document_is_not_found_on_every_version_route() {
         .await;
     assert_eq!(still.body["status"], "draft");
     assert_eq!(still.body["version"], 1);
+}
+
+/// Signs version `v` of `id` as `role` of `org`, re-authenticating with the demo password and,
+/// where the member has an authenticator, its current code.
+async fn sign(
+    h: &Harness,
+    org: &SeededOrg,
+    role: Role,
+    id: &str,
+    v: u32,
+    meaning: &str,
+) -> quire_blackbox_tests::Reply {
+    let user = org.user(role);
+    let mut body = json!({"meaning": meaning, "password": h.password});
+    if h.totp_secret(&user.email).is_some() {
+        body["totp"] = json!(h.totp_code(&user.email));
+    }
+    if meaning == "rejected" {
+        body["reason"] = json!("Step 2 contradicts the line layout");
+    }
+    h.call(
+        Method::POST,
+        &format!("/documents/{id}/versions/{v}/signatures"),
+        Some(&h.token(org, role).await),
+        Some(body),
+    )
+    .await
+}
+
+/// A User's document, submitted to the Admin (reviewer) and the Owner (approver).
+async fn submitted(h: &Harness, org: &SeededOrg, order: &str) -> String {
+    let author = h.token(org, Role::User).await;
+    let id = create(h, &author, "sop", "Line clearance").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = transition(
+        h,
+        &author,
+        &id,
+        1,
+        json!({"to": "in_review", "reason": "Ready", "route": route_of(org, order)}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    id
+}
+
+/// The printed name of `role` of `org`: their display name, as `GET /auth/me` shows it.
+async fn printed_name(h: &Harness, org: &SeededOrg, role: Role) -> String {
+    let me = h
+        .call(Method::GET, "/auth/me", Some(&h.token(org, role).await), None)
+        .await;
+    me.body["displayName"].as_str().expect("a display name").to_owned()
+}
+
+async fn version(h: &Harness, org: &SeededOrg, id: &str, v: u32) -> Value {
+    let token = h.token(org, Role::Viewer).await;
+    let reply = h
+        .call(
+            Method::GET,
+            &format!("/documents/{id}/versions/{v}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body
+}
+
+/// The whole path: a draft edited, routed to two colleagues, both sign with re-authentication,
+/// it is approved and made effective; version 2 follows with a reason and supersedes it; every
+/// display of a version shows its signatures' manifestations; the history shows exactly that.
+///
+/// Proves: DOC-1, DOC-2, DOC-3, DOC-4, AUD-3
+#[tokio::test]
+async fn a_document_is_routed_signed_released_and_superseded() {
+    let h = harness();
+    let org = h.new_org("signed").await;
+    let author = h.token(&org, Role::User).await;
+    let id = create(h, &author, "sop", "Line clearance").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edited = h
+        .edit_document(&author, &id, 1, json!({"body": "Step 1.\nStep 2.", "reason": "Scope"}))
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
+    let submit = transition(
+        h,
+        &author,
+        &id,
+        1,
+        json!({"to": "in_review", "reason": "Ready", "route": route_of(&org, "parallel")}),
+    )
+    .await;
+    assert_eq!(submit.status, StatusCode::OK, "{}", submit.text);
+    // Parallel: the approver may sign before the reviewer.
+    let approved = sign(h, &org, Role::Owner, &id, 1, "approved").await;
+    assert_eq!(approved.status, StatusCode::CREATED, "{}", approved.text);
+    assert_eq!(approved.body["meaning"], "approved");
+    assert_eq!(approved.body["printedName"], printed_name(h, &org, Role::Owner).await);
+    assert_eq!(approved.body["components"], json!(["password", "totp"]));
+    assert_eq!(approved.body["contentSha256"].as_str().unwrap().len(), 64);
+    assert!(approved.body["signedAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(version(h, &org, &id, 1).await["status"], "in_review");
+    let reviewed = sign(h, &org, Role::Admin, &id, 1, "reviewed").await;
+    assert_eq!(reviewed.status, StatusCode::CREATED, "{}", reviewed.text);
+    let read = version(h, &org, &id, 1).await;
+    assert_eq!(read["status"], "approved", "the route's last signature approves it");
+    let shown: Vec<(&str, &str)> = read["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["printedName"].as_str().unwrap(), s["meaning"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (printed_name(h, &org, Role::Owner).await.as_str(), "approved"),
+            (printed_name(h, &org, Role::Admin).await.as_str(), "reviewed"),
+        ]
+    );
+    let text = read["signatures"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(approved.body["signedAt"].as_str().unwrap()) && text.ends_with("approved"),
+        "{text}"
+    );
+    let released = transition(
+        h,
+        &author,
+        &id,
+        1,
+        json!({"to": "effective", "reason": "Training done"}),
+    )
+    .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.text);
+    let next = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions"),
+            Some(&author),
+            Some(json!({"reason": "Line 3 added"})),
+        )
+        .await;
+    assert_eq!(next.status, StatusCode::CREATED, "{}", next.text);
+    let submit = transition(
+        h,
+        &author,
+        &id,
+        2,
+        json!({"to": "in_review", "reason": "Ready", "route": route_of(&org, "sequential")}),
+    )
+    .await;
+    assert_eq!(submit.status, StatusCode::OK, "{}", submit.text);
+    for role in [Role::Admin, Role::Owner] {
+        let meaning = if role == Role::Admin { "reviewed" } else { "approved" };
+        let signed = sign(h, &org, role, &id, 2, meaning).await;
+        assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);
+    }
+    let released = transition(
+        h,
+        &author,
+        &id,
+        2,
+        json!({"to": "effective", "reason": "Training done"}),
+    )
+    .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.text);
+    assert_eq!(version(h, &org, &id, 1).await["status"], "superseded");
+    let listed = h
+        .call(Method::GET, &format!("/documents/{id}/versions"), Some(&author), None)
+        .await;
+    let counts: Vec<usize> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["signatures"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(counts, [2, 2], "each version lists its own signatures");
+    h.audit_settled(&org).await;
+    let history = h
+        .call(
+            Method::GET,
+            &format!("/documents/{id}/history?limit=100"),
+            Some(&author),
+            None,
+        )
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.text);
+    let actions: Vec<(&str, Option<u64>)> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let event = &e["event"];
+            (
+                event["action"].as_str().unwrap(),
+                event["after"]["versionNumber"].as_u64(),
+            )
+        })
+        .collect();
+    let v = |n| Some(n);
+    assert_eq!(
+        actions,
+        [
+            ("document.created", None),
+            ("document.version.created", v(1)),
+            ("document.updated", v(1)),
+            ("document.transitioned", v(1)),
+            ("document.signed", v(1)),
+            ("document.signed", v(1)),
+            ("document.transitioned", v(1)),
+            ("document.transitioned", v(1)),
+            ("document.version.created", v(2)),
+            ("document.transitioned", v(2)),
+            ("document.signed", v(2)),
+            ("document.signed", v(2)),
+            ("document.transitioned", v(2)),
+            ("document.transitioned", v(2)),
+            ("document.transitioned", v(1)),
+        ],
+        "{:#}",
+        history.body
+    );
+    let seqs: Vec<u64> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in the chain's order: {seqs:?}");
+}
+
+/// A sequential route is signed in its order; an author never approves; a signature on a
+/// draft, an unknown meaning or a second signature of one step are refused and write nothing.
+///
+/// Proves: DOC-3, DOC-4, HTTP-2
+#[tokio::test]
+async fn signatures_follow_the_route() {
+    let h = harness();
+    let org = h.new_org("order").await;
+    let id = submitted(h, &org, "sequential").await;
+    let early = sign(h, &org, Role::Owner, &id, 1, "approved").await;
+    early.assert_problem(StatusCode::CONFLICT, "signature-not-allowed");
+    assert!(early.text.contains("earlier signer"), "{}", early.text);
+    let author_approves = sign(h, &org, Role::User, &id, 1, "approved").await;
+    author_approves.assert_problem(StatusCode::CONFLICT, "signature-not-allowed");
+    assert!(
+        author_approves.text.contains("never review or approve"),
+        "{}",
+        author_approves.text
+    );
+    let wrong_role = sign(h, &org, Role::Admin, &id, 1, "approved").await;
+    wrong_role.assert_problem(StatusCode::CONFLICT, "signature-not-allowed");
+    let unknown = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&h.token(&org, Role::Admin).await),
+            Some(json!({"meaning": "blessed", "password": h.password})),
+        )
+        .await;
+    unknown.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    let authored = sign(h, &org, Role::User, &id, 1, "authored").await;
+    assert_eq!(authored.status, StatusCode::CREATED, "{}", authored.text);
+    let twice = sign(h, &org, Role::User, &id, 1, "authored").await;
+    twice.assert_problem(StatusCode::CONFLICT, "signature-not-allowed");
+    let reviewed = sign(h, &org, Role::Admin, &id, 1, "reviewed").await;
+    assert_eq!(reviewed.status, StatusCode::CREATED, "{}", reviewed.text);
+    let again = sign(h, &org, Role::Admin, &id, 1, "reviewed").await;
+    again.assert_problem(StatusCode::CONFLICT, "signature-not-allowed");
+    assert_eq!(version(h, &org, &id, 1).await["status"], "in_review");
+    let approved = sign(h, &org, Role::Owner, &id, 1, "approved").await;
+    assert_eq!(approved.status, StatusCode::CREATED, "{}", approved.text);
+    assert_eq!(version(h, &org, &id, 1).await["status"], "approved");
+    let released = sign(h, &org, Role::Admin, &id, 1, "released").await;
+    assert_eq!(released.status, StatusCode::CREATED, "{}", released.text);
+    let listed = h
+        .call(
+            Method::GET,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&h.token(&org, Role::Viewer).await),
+            None,
+        )
+        .await;
+    let meanings: Vec<&str> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["meaning"].as_str().unwrap())
+        .collect();
+    assert_eq!(meanings, ["authored", "reviewed", "approved", "released"]);
+    // A draft is never signed.
+    let author = h.token(&org, Role::User).await;
+    let draft = create(h, &author, "sop", "Draft").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_draft = sign(h, &org, Role::Owner, &draft, 1, "approved").await;
+    on_draft.assert_problem(StatusCode::CONFLICT, "signature-not-allowed");
+    let no_version = sign(h, &org, Role::Owner, &draft, 2, "approved").await;
+    no_version.assert_problem(StatusCode::NOT_FOUND, "not-found");
+    let none = h
+        .call(
+            Method::GET,
+            &format!("/documents/{draft}/versions/1/signatures"),
+            Some(&author),
+            None,
+        )
+        .await;
+    assert_eq!(none.body, json!([]));
+}
+
+/// A rejection needs a reason and returns the version to draft, its route ended: the author
+/// edits and submits again.
+///
+/// Proves: DOC-3, DOC-4
+#[tokio::test]
+async fn a_rejection_returns_the_version_to_draft() {
+    let h = harness();
+    let org = h.new_org("reject").await;
+    let id = submitted(h, &org, "parallel").await;
+    let owner = org.user(Role::Owner);
+    let no_reason = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&h.token(&org, Role::Owner).await),
+            Some(json!({"meaning": "rejected", "password": h.password, "totp": h.totp_code(&owner.email)})),
+        )
+        .await;
+    no_reason.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    let reviewed = sign(h, &org, Role::Admin, &id, 1, "reviewed").await;
+    assert_eq!(reviewed.status, StatusCode::CREATED, "{}", reviewed.text);
+    let rejected = sign(h, &org, Role::Owner, &id, 1, "rejected").await;
+    assert_eq!(rejected.status, StatusCode::CREATED, "{}", rejected.text);
+    let read = version(h, &org, &id, 1).await;
+    assert_eq!(read["status"], "draft");
+    assert_eq!(read["route"], Value::Null);
+    let author = h.token(&org, Role::User).await;
+    let etag = h
+        .call(Method::GET, &format!("/documents/{id}"), Some(&author), None)
+        .await
+        .body["version"]
+        .as_u64()
+        .unwrap();
+    let fixed = h
+        .edit_document(
+            &author,
+            &id,
+            etag,
+            json!({"body": "Step 1.\nStep 2 fixed.", "reason": "Review"}),
+        )
+        .await;
+    assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.text);
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let moved = events_of(&entries, &["document.transitioned"]);
+    let last = moved.last().unwrap();
+    assert_eq!(last["before"]["status"], "in_review");
+    assert_eq!(last["after"]["status"], "draft");
+    assert_eq!(
+        last["reason"],
+        format!("rejected by {}", printed_name(h, &org, Role::Owner).await)
+    );
+    let signed = events_of(&entries, &["document.signed"]);
+    assert_eq!(signed.last().unwrap()["reason"], "Step 2 contradicts the line layout");
+}
+
+/// A wrong password or code signs nothing: the answer is the re-authentication's one, the
+/// failure is recorded with its purpose and counted toward the sign-in lockout (the fifth
+/// locks the account, whose right password is then refused too).
+///
+/// Proves: DOC-4, AUTHN-5
+#[tokio::test]
+async fn a_wrong_password_or_code_signs_nothing_and_counts() {
+    let h = harness();
+    let org = h.new_org("wrongsig").await;
+    let id = submitted(h, &org, "parallel").await;
+    let owner = org.user(Role::Owner);
+    let token = h.token(&org, Role::Owner).await;
+    let path = format!("/documents/{id}/versions/1/signatures");
+    let attempt = |password: String, totp: Option<String>| {
+        let mut body = json!({"meaning": "approved", "password": password});
+        if let Some(code) = totp {
+            body["totp"] = json!(code);
+        }
+        h.call(Method::POST, &path, Some(&token), Some(body))
+    };
+    let right = h.totp_code(&owner.email);
+    let wrong_code = format!("{:06}", (right.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    let refusals = [
+        attempt("Not-the-Passw0rd!".into(), Some(h.totp_code(&owner.email))).await,
+        attempt(h.password.clone(), Some(wrong_code)).await,
+        attempt(h.password.clone(), None).await,
+    ];
+    for (n, refused) in refusals.iter().enumerate() {
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "refusal {n}: {}", refused.text);
+        refused.assert_problem(StatusCode::BAD_REQUEST, "reauthentication-failed");
+    }
+    let listed = h
+        .call(
+            Method::GET,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body, json!([]), "nothing was signed");
+    // A missing code is refused without being judged; two judged failures so far.
+    for _ in 0..3 {
+        attempt("Not-the-Passw0rd!".into(), Some(h.totp_code(&owner.email)))
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "reauthentication-failed");
+    }
+    // Five judged failures: locked, so the right password is refused too.
+    let locked = attempt(h.password.clone(), Some(h.totp_code(&owner.email))).await;
+    locked.assert_problem(StatusCode::BAD_REQUEST, "reauthentication-failed");
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let failed = events_of(&entries, &["reauthentication.failed"]);
+    assert!(failed.len() >= 6, "{failed:#?}");
+    assert!(failed.iter().all(|e| e["after"]["purpose"] == "document.signature"));
+    assert_eq!(events_of(&entries, &["sign-in.locked"]).len(), 1);
+    assert!(events_of(&entries, &["document.signed"]).is_empty());
+    assert_eq!(version(h, &org, &id, 1).await["status"], "in_review");
+}
+
+/// Verification recomputes the content hash and finds the signature's own entry: valid as
+/// signed; invalid, naming why, after the content changes in the table, and for a signature
+/// copied to another version.
+///
+/// Proves: DOC-5, AUD-2
+#[tokio::test]
+async fn verification_catches_changed_content_and_copied_signatures() {
+    let h = harness();
+    let org = h.new_org("verify").await;
+    let id = submitted(h, &org, "parallel").await;
+    let signed = sign(h, &org, Role::Admin, &id, 1, "reviewed").await;
+    assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);
+    let sid = signed.body["id"].as_str().unwrap().to_owned();
+    let viewer = h.token(&org, Role::Viewer).await;
+    let verify = |doc: String, v: u32, sid: String| {
+        let viewer = viewer.clone();
+        async move {
+            let reply = h
+                .call(
+                    Method::GET,
+                    &format!("/documents/{doc}/versions/{v}/signatures/{sid}/verify"),
+                    Some(&viewer),
+                    None,
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            reply.body
+        }
+    };
+    h.audit_settled(&org).await;
+    let valid = verify(id.clone(), 1, sid.clone()).await;
+    assert_eq!(valid["valid"], true, "{valid:#}");
+    assert!(valid["auditSeq"].is_u64());
+    assert_eq!(valid["manifestation"]["meaning"], "reviewed");
+
+    // The body changed behind the API's back.
+    h.tamper(
+        quire_store::testing::document_version(&org.org_id, &id, 1),
+        "body",
+        "Step 1. Skip step 2.",
+    )
+    .await;
+    let changed = verify(id.clone(), 1, sid.clone()).await;
+    assert_eq!(changed["valid"], false);
+    let failed: Vec<&str> = changed["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["content"], "{changed:#}");
+
+    // The signature copied, as is, to another document's version.
+    let other = submitted(h, &org, "parallel").await;
+    h.copy_item(
+        quire_store::testing::document_signature(&org.org_id, &id, 1, &sid),
+        quire_store::testing::document_signature(&org.org_id, &other, 1, &sid),
+    )
+    .await;
+    let copied = verify(other.clone(), 1, sid.clone()).await;
+    assert_eq!(copied["valid"], false);
+    let failed: Vec<&str> = copied["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["place", "content", "audit"], "{copied:#}");
+    assert!(copied["checks"][0]["detail"].as_str().unwrap().contains(&id));
+
+    // The same record re-labelled for the other document: its place holds, its content and
+    // its audit entry do not.
+    let key = quire_store::testing::document_signature(&org.org_id, &other, 1, &sid);
+    h.tamper(key, "documentId", &other).await;
+    let relabelled = verify(other.clone(), 1, sid.clone()).await;
+    let failed: Vec<&str> = relabelled["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["content", "audit"], "{relabelled:#}");
+    let unknown = h
+        .call(
+            Method::GET,
+            &format!(
+                "/documents/{id}/versions/1/signatures/{}/verify",
+                quire_blackbox_tests::uuid_hex()
+            ),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    unknown.assert_problem(StatusCode::NOT_FOUND, "not-found");
+}
+
+/// Two approvers signing at the same moment, and one approver's signature sent twice at once:
+/// exactly one of each pair commits, the other is a 409 that wrote nothing.
+///
+/// Proves: DOC-3, DOC-4, HTTP-5
+#[tokio::test]
+async fn racing_signatures_commit_one_at_a_time() {
+    let h = harness();
+    let org = h.new_org("sigrace").await;
+    let id = submitted(h, &org, "parallel").await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let pair = [(Role::Admin, "reviewed"), (Role::Owner, "approved")].map(|(role, meaning)| {
+        let (id, barrier, org) = (id.clone(), barrier.clone(), org.clone());
+        tokio::spawn(async move {
+            let h = harness();
+            let user = org.user(role);
+            let body = json!({"meaning": meaning, "password": h.password, "totp": h.totp_code(&user.email)});
+            let token = h.token(&org, role).await;
+            barrier.wait().await;
+            post_signature(h, &token, &id, body).await
+        })
+    });
+    let replies: Vec<_> = futures::future::join_all(pair)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let statuses: Vec<StatusCode> = replies.iter().map(|r| r.status).collect();
+    // Both may land when the two do not overlap at the store; when they do, one is a 409.
+    assert!(statuses.contains(&StatusCode::CREATED), "{statuses:?}");
+    for lost in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
+        lost.assert_problem(StatusCode::CONFLICT, "conflict");
+    }
+    let listed = h
+        .call(
+            Method::GET,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&h.token(&org, Role::Viewer).await),
+            None,
+        )
+        .await;
+    let won = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    assert_eq!(
+        listed.body.as_array().unwrap().len(),
+        won,
+        "only the winners are stored"
+    );
+    // No lost update: the route shows exactly the signatures given, and only both approve it.
+    let read = version(h, &org, &id, 1).await;
+    let signed_steps = read["route"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["signatureId"].is_string())
+        .count();
+    if won == 2 {
+        assert_eq!(read["status"], "approved", "{read:#}");
+    } else {
+        assert_eq!(
+            (read["status"].as_str(), signed_steps),
+            (Some("in_review"), 1),
+            "{read:#}"
+        );
+    }
+
+    // One approver's signature sent twice at once (a retry after a timeout).
+    let id = submitted(h, &org, "parallel").await;
+    let owner = org.user(Role::Owner);
+    let token = h.token(&org, Role::Owner).await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let code = h.totp_code(&owner.email);
+    let twice = (0..2).map(|_| {
+        let (id, barrier, token) = (id.clone(), barrier.clone(), token.clone());
+        let body = json!({"meaning": "approved", "password": h.password, "totp": code});
+        tokio::spawn(async move {
+            barrier.wait().await;
+            post_signature(harness(), &token, &id, body).await
+        })
+    });
+    let replies: Vec<_> = futures::future::join_all(twice)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let created = replies.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "{:?}", replies.iter().map(|r| &r.text).collect::<Vec<_>>());
+    let lost = replies.iter().find(|r| r.status != StatusCode::CREATED).unwrap();
+    assert_eq!(lost.status, StatusCode::CONFLICT, "{}", lost.text);
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let signed = events_of(&entries, &["document.signed"])
+        .into_iter()
+        .filter(|e| e["target"]["id"] == id.as_str())
+        .count();
+    assert_eq!(signed, 1, "one entry for the one signature");
+}
+
+/// A signature is its signer's own act: never given while impersonating (nor, read-only, in
+/// break-glass).
+///
+/// Proves: DOC-4, RBAC-5
+#[tokio::test]
+async fn nobody_signs_as_someone_else() {
+    let h = harness();
+    let org = h.new_org("sigimp").await;
+    let id = submitted(h, &org, "parallel").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let admin = org.user(Role::Admin);
+    let started = h
+        .call(
+            Method::POST,
+            "/impersonation",
+            Some(&owner),
+            Some(json!({"userId": admin.user_id.to_string(), "minutes": 10, "reason": "Support"})),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+    let refused = h
+        .raw(
+            h.request(Method::POST, &format!("/documents/{id}/versions/1/signatures"))
+                .bearer_auth(&owner)
+                .header("quire-impersonate", admin.user_id.to_string())
+                .json(&json!({"meaning": "reviewed", "password": h.password, "totp": h.totp_code(&admin.email)})),
+        )
+        .await;
+    refused.assert_problem(StatusCode::BAD_REQUEST, "impersonation-not-here");
+    let read = version(h, &org, &id, 1).await;
+    assert_eq!(read["signatures"], json!([]));
+}
+
+async fn post_signature(h: &Harness, token: &str, id: &str, body: Value) -> quire_blackbox_tests::Reply {
+    h.call(
+        Method::POST,
+        &format!("/documents/{id}/versions/1/signatures"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+/// The signature routes and the history refuse another organisation's document as not found.
+///
+/// Proves: TEN-3
+#[tokio::test]
+async fn another_tenants_signatures_and_history_are_not_found() {
+    let h = harness();
+    let acme = h.new_org("tensig").await;
+    let globex = h.new_org("tensig").await;
+    let id = submitted(h, &globex, "parallel").await;
+    let signed = sign(h, &globex, Role::Admin, &id, 1, "reviewed").await;
+    let sid = signed.body["id"].as_str().unwrap().to_owned();
+    let token = h.token(&acme, Role::Owner).await;
+    let owner = acme.user(Role::Owner);
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("/documents/{id}/versions/1/signatures"),
+            Some(json!({"meaning": "approved", "password": h.password, "totp": h.totp_code(&owner.email)})),
+        ),
+        (Method::GET, format!("/documents/{id}/versions/1/signatures"), None),
+        (
+            Method::GET,
+            format!("/documents/{id}/versions/1/signatures/{sid}/verify"),
+            None,
+        ),
+        (Method::GET, format!("/documents/{id}/history"), None),
+    ] {
+        let reply = h.call(method.clone(), &path, Some(&token), body).await;
+        reply.assert_problem(StatusCode::NOT_FOUND, "not-found");
+    }
+    let theirs = version(h, &globex, &id, 1).await;
+    assert_eq!(theirs["signatures"].as_array().unwrap().len(), 1);
+}
+
+/// A signer deactivated mid-route blocks it (their step can never be signed) until an Owner
+/// gives the step to another eligible member, which is recorded with its reason.
+///
+/// Proves: DOC-3, AUD-3
+#[tokio::test]
+async fn a_removed_signer_blocks_the_route_until_an_owner_reassigns() {
+    let h = harness();
+    let org = h.new_org("reassign").await;
+    let id = submitted(h, &org, "parallel").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let approved = sign(h, &org, Role::Owner, &id, 1, "approved").await;
+    assert_eq!(approved.status, StatusCode::CREATED, "{}", approved.text);
+    let admin = org.user(Role::Admin).user_id.to_string();
+    let viewer = org.user(Role::Viewer).user_id.to_string();
+    let admin_token = h.token(&org, Role::Admin).await;
+    let deactivated = h
+        .call(
+            Method::POST,
+            &format!("/members/{admin}/deactivate"),
+            Some(&owner),
+            Some(json!({"reason": "Left the company"})),
+        )
+        .await;
+    assert_eq!(deactivated.status, StatusCode::OK, "{}", deactivated.text);
+    let blocked = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&admin_token),
+            Some(json!({"meaning": "reviewed", "password": h.password, "totp": h.totp_code(&org.user(Role::Admin).email)})),
+        )
+        .await;
+    assert!(blocked.status.is_client_error(), "{}", blocked.text);
+    assert_eq!(version(h, &org, &id, 1).await["status"], "in_review");
+    let reassign = |token: String, from: String, to: String| {
+        let path = format!("/documents/{id}/versions/1/route/reassignments");
+        async move {
+            h.call(
+                Method::POST,
+                &path,
+                Some(&token),
+                Some(json!({"from": from, "to": to, "reason": "The reviewer left"})),
+            )
+            .await
+        }
+    };
+    let by_author = reassign(h.token(&org, Role::User).await, admin.clone(), viewer.clone()).await;
+    by_author.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    let ineligible = reassign(owner.clone(), admin.clone(), viewer.clone()).await;
+    ineligible.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    let author = org.user(Role::User).user_id.to_string();
+    let to_author = reassign(owner.clone(), admin.clone(), author).await;
+    to_author.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    let promoted = h
+        .call(
+            Method::PATCH,
+            &format!("/members/{viewer}"),
+            Some(&owner),
+            Some(json!({"role": "User", "reason": "Reviews documents"})),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.text);
+    let moved = reassign(owner.clone(), admin.clone(), viewer.clone()).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    assert_eq!(moved.body["route"]["steps"][0]["userId"], viewer.as_str());
+    let again = reassign(owner.clone(), admin.clone(), viewer.clone()).await;
+    again.assert_problem(StatusCode::CONFLICT, "conflict");
+    let reviewed = sign(h, &org, Role::Viewer, &id, 1, "reviewed").await;
+    assert_eq!(reviewed.status, StatusCode::CREATED, "{}", reviewed.text);
+    assert_eq!(version(h, &org, &id, 1).await["status"], "approved");
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let recorded = events_of(&entries, &["document.route.reassigned"]);
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    assert_eq!(recorded[0]["reason"], "The reviewer left");
+    assert_eq!(recorded[0]["before"]["route"]["steps"][0]["userId"], admin.as_str());
+    assert_eq!(recorded[0]["after"]["route"]["steps"][0]["userId"], viewer.as_str());
 }

@@ -26,6 +26,16 @@ const STREAM_FUNCTIONS: [(&str, &str, &[&str]); 2] = [
 const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
 const PASSWORD: &str = "REPLACE_WITH_PASSWORD";
 const DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000000";
+/// A document in review, routed to the User (reviewer, who has signed) and the Owner (approver,
+/// whose signature the signing sample gives); the User's signature, and the Owner's current
+/// authenticator code for the signing sample's re-authentication.
+const SIGNED_DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000001";
+const SIGNATURE_ID: &str = "REPLACE_WITH_SIGNATURE_ID";
+const SIGNING_CODE: &str = "REPLACE_WITH_SIGNING_CODE";
+/// A document in review whose route names the User, unsigned, for the reassignment sample, and
+/// the member (the Viewer, made a User) who takes the step.
+const REASSIGNED_DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000002";
+const REVIEWER_ID: &str = "REPLACE_WITH_REVIEWER_ID";
 const ORG_ID: &str = "REPLACE_WITH_ORG_ID";
 const EVENT_ID: &str = "REPLACE_WITH_EVENT_ID";
 const BLOB_SHA256: &str = "REPLACE_WITH_BLOB_SHA256";
@@ -336,6 +346,68 @@ async fn api_samples_replay_through_their_function() {
         )
         .await;
     assert_eq!(with_blob.status, 201, "{}", with_blob.text);
+    // A version in review whose route the reassignment sample changes: the Viewer, made a User,
+    // takes the User's step.
+    let owner_token = h.token(&org, Role::Owner).await;
+    let viewer_id = org.user(Role::Viewer).user_id.to_string();
+    let promoted = h
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/members/{viewer_id}"),
+            Some(&owner_token),
+            Some(serde_json::json!({"role": "User", "reason": "Reviews documents"})),
+        )
+        .await;
+    assert_eq!(promoted.status, 200, "{}", promoted.text);
+    // A version in review whose reviewer has signed, for the signature samples.
+    let admin = h.token(&org, Role::Admin).await;
+    let to_sign = h.create_document(&admin, "SOP-003 Signed").await;
+    let to_sign = to_sign["id"].as_str().expect("document id").to_owned();
+    let submitted = h
+        .call(
+            reqwest::Method::POST,
+            &format!("/documents/{to_sign}/versions/1/transitions"),
+            Some(&admin),
+            Some(serde_json::json!({
+                "to": "in_review",
+                "reason": "Ready for review",
+                "route": {
+                    "order": "sequential",
+                    "reviewers": [org.user(Role::User).user_id.to_string()],
+                    "approvers": [org.user(Role::Owner).user_id.to_string()],
+                },
+            })),
+        )
+        .await;
+    assert_eq!(submitted.status, 200, "{}", submitted.text);
+    let to_reassign = h.create_document(&admin, "SOP-004 Reassigned").await;
+    let to_reassign = to_reassign["id"].as_str().expect("document id").to_owned();
+    let routed = h
+        .call(
+            reqwest::Method::POST,
+            &format!("/documents/{to_reassign}/versions/1/transitions"),
+            Some(&admin),
+            Some(serde_json::json!({
+                "to": "in_review",
+                "reason": "Ready for review",
+                "route": {
+                    "order": "parallel",
+                    "reviewers": [org.user(Role::User).user_id.to_string()],
+                    "approvers": [org.user(Role::Owner).user_id.to_string()],
+                },
+            })),
+        )
+        .await;
+    assert_eq!(routed.status, 200, "{}", routed.text);
+    let reviewed = h
+        .call(
+            reqwest::Method::POST,
+            &format!("/documents/{to_sign}/versions/1/signatures"),
+            Some(&h.token(&org, Role::User).await),
+            Some(serde_json::json!({"meaning": "reviewed", "password": h.password})),
+        )
+        .await;
+    assert_eq!(reviewed.status, 201, "{}", reviewed.text);
     let job = h
         .call(reqwest::Method::POST, "/audit/verifications", Some(&token), None)
         .await;
@@ -372,6 +444,10 @@ async fn api_samples_replay_through_their_function() {
         (USER_ID, org.user(Role::User).user_id.to_string()),
         (PASSWORD, h.password.clone()),
         (DOCUMENT_ID, document["id"].as_str().expect("document id").to_owned()),
+        (SIGNED_DOCUMENT_ID, to_sign.clone()),
+        (REASSIGNED_DOCUMENT_ID, to_reassign.clone()),
+        (REVIEWER_ID, viewer_id.clone()),
+        (SIGNATURE_ID, text(&reviewed.body, "/id").to_owned()),
         (BLOB_SHA256, quire_core::audit::blob::digest(&long_body)),
         (VERIFICATION_ID, job.body["id"].as_str().expect("job id").to_owned()),
         (ORIGIN_SECRET, h.origin_secret.clone()),
@@ -492,6 +568,9 @@ async fn api_samples_replay_through_their_function() {
             }
             let code = h.confirmation_code(REGISTER_EMAIL).expect("a confirmation code");
             fill(&mut event, &[(CONFIRMATION_CODE, code)]);
+        }
+        if event.to_string().contains(SIGNING_CODE) {
+            fill(&mut event, &[(SIGNING_CODE, h.totp_code(&org.user(Role::Owner).email))]);
         }
         if event.to_string().contains(RESET_CODE) {
             let code = h.reset_code(RESET_EMAIL).expect("the forgot-password sample ran first");

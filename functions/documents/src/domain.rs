@@ -224,9 +224,10 @@ impl Record for Document {
     }
 }
 
-/// One version of a document.
+/// One version of a document. Its schema is open (no `deny_unknown_fields`) so that the
+/// version's displays can add to it (its signatures' manifestations, §11.50).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct DocumentVersion {
     pub document_id: String,
     /// 1 for the first version, then one more for each.

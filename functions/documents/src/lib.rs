@@ -1,6 +1,6 @@
-//! The documents function: controlled documents (DOC-1..3). Creating a document (numbered from
+//! The documents function: controlled documents (DOC-1..5). Creating a document (numbered from
 //! its type's counter), editing its draft, its versions and their lifecycle, the line diff of
-//! two versions.
+//! two versions, electronic signatures and their verification, a document's history.
 //!
 //! Every change of a document writes its record ([`domain::Document`]) conditioned on the
 //! version read, with the version record(s) it changes and their events, in one transaction:
@@ -8,6 +8,7 @@
 //! `If-Match`, a 412), and nothing of the loser is written.
 
 pub mod domain;
+pub mod signature;
 
 use domain::{
     ApprovalRoute, Document, DocumentBody, DocumentId, DocumentTitle, DocumentVersion, Reason, RouteOrder, RouteStep,
@@ -17,14 +18,15 @@ use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
 use quire_core::audit::Action;
 use quire_core::ids::UserId;
-use quire_core::rbac::Permission::{self, DocumentCreate, DocumentEdit, DocumentRead};
+use quire_core::rbac::Permission::{self, DocumentApprove, DocumentCreate, DocumentEdit, DocumentRead};
 use quire_http::conditional::{idempotency_key, require_match, with_etag};
 use quire_http::json::{ok, page_request, parse_body, query, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
 use quire_store::idempotency::Recall;
-use quire_store::{MemberStatus, Page, StoreError, Stored};
+use quire_store::{AuditPage, MemberStatus, Page, StoreError, Stored};
 use serde::{Deserialize, Serialize};
+use signature::{Check, Manifestation, Meaning, Signature};
 use std::sync::Arc;
 
 /// Largest accepted request body: a maximal document, with room for its before and after
@@ -53,9 +55,8 @@ pub fn routes() -> Router {
         )
         .problem(
             "409",
-            "a request with the same `Idempotency-Key` was being committed at the same moment, or \
-             the type's counter was taken by other creations each time it was tried; send it again \
-             (`conflict`)",
+            "a request with the same `Idempotency-Key` was being committed at the same moment; \
+             send it again (`conflict`)",
         )
         .accepts_body(BODY_LIMIT)
         .takes_idempotency_key(),
@@ -103,7 +104,7 @@ pub fn routes() -> Router {
             list_versions,
         )
         .pages()
-        .response_schema::<Page<DocumentVersion>>(),
+        .response_schema::<Page<VersionView>>(),
         Route::new(
             Method::POST,
             "/documents/{id}/versions",
@@ -128,7 +129,7 @@ pub fn routes() -> Router {
             Effect::Reads,
             get_version,
         )
-        .response_schema::<DocumentVersion>(),
+        .response_schema::<VersionView>(),
         Route::new(
             Method::GET,
             "/documents/{id}/versions/{v}/diff",
@@ -164,6 +165,85 @@ pub fn routes() -> Router {
              can move to in `allowed`), or the document changed meanwhile (`conflict`)",
         )
         .accepts_body(TRANSITION_LIMIT),
+        Route::new(
+            Method::POST,
+            "/documents/{id}/versions/{v}/signatures",
+            Access::Requires(DocumentApprove),
+            Module::Documents,
+            // The signature (`document.signed`) and the move it makes (`document.transitioned`);
+            // or the refused re-authentication and the lock or unlock of the account's count it
+            // causes, or the member's limit's trip.
+            Effect::Writes(&[
+                Action::DocumentSigned,
+                Action::DocumentTransitioned,
+                Action::ReauthenticationFailed,
+                Action::SignInLocked,
+                Action::SignInUnlocked,
+                Action::RateLimitTripped,
+            ]),
+            sign,
+        )
+        .request_schema::<SignRequest>()
+        .response_schema::<Signature>()
+        .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field; a rejection needs a              reason), or the password or code is not correct, or the account is locked after              consecutive failures (`reauthentication-failed`: one answer for each)",
+        )
+        .problem(
+            "409",
+            "the signature may not be given now (`signature-not-allowed`: a draft, not the              signer's step, signed already, an author approving), or the document changed              meanwhile and nothing was signed (`conflict`)",
+        )
+        .accepts_body(TRANSITION_LIMIT),
+        Route::new(
+            Method::POST,
+            "/documents/{id}/versions/{v}/route/reassignments",
+            Access::Requires(DocumentEdit),
+            Module::Documents,
+            Effect::Writes(&[Action::DocumentRouteReassigned]),
+            reassign,
+        )
+        .request_schema::<Reassignment>()
+        .response_schema::<DocumentVersion>()
+        .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field): the new signer must be \
+             an active member holding DocumentApprove, not an author and not on the route",
+        )
+        .problem("403", "only an Owner reassigns a route's signer (`forbidden`)")
+        .problem(
+            "409",
+            "the version is not in review, or `from` has no unsigned step on its route, or the \
+             document changed meanwhile (`conflict`)",
+        )
+        .accepts_body(TRANSITION_LIMIT),
+        Route::new(
+            Method::GET,
+            "/documents/{id}/versions/{v}/signatures",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            Effect::Reads,
+            list_signatures,
+        )
+        .response_schema::<Vec<Signature>>(),
+        Route::new(
+            Method::GET,
+            "/documents/{id}/versions/{v}/signatures/{sid}/verify",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            Effect::Reads,
+            verify_signature,
+        )
+        .response_schema::<SignatureVerdict>(),
+        Route::new(
+            Method::GET,
+            "/documents/{id}/history",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            Effect::Reads,
+            history,
+        )
+        .pages()
+        .response_schema::<AuditPage>(),
     ])
     .expect("documents route table")
 }
@@ -213,6 +293,51 @@ struct RouteRequest {
     reviewers: Vec<String>,
     /// User ids of the approvers (at least one), in signing order when sequential.
     approvers: Vec<String>,
+}
+
+/// A version with the manifestation of each of its signatures (§11.50), oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct VersionView {
+    #[serde(flatten)]
+    version: DocumentVersion,
+    signatures: Vec<Manifestation>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignRequest {
+    meaning: Meaning,
+    /// The signer's password, checked with Cognito now (§11.200(a)(1)).
+    #[schema(value_type = String, format = Password)]
+    password: quire_http::identity::Password,
+    /// The current code of the signer's authenticator: required when they have one.
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
+    totp: Option<quire_http::identity::TotpCode>,
+    /// Why: required with `rejected`, recorded with any meaning.
+    reason: Option<Reason>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Reassignment {
+    /// The user id of the signer whose unsigned step is given away.
+    from: String,
+    /// The user id of the member who takes it.
+    to: String,
+    reason: Reason,
+}
+
+/// What a signature's verification found (DOC-5, §11.70): valid only if every check holds.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct SignatureVerdict {
+    signature_id: String,
+    valid: bool,
+    /// The sequence number of the audit entry that records the signature, once appended.
+    audit_seq: Option<u64>,
+    checks: Vec<Check>,
+    manifestation: Manifestation,
 }
 
 /// The line diff of two versions' bodies (and titles).
@@ -273,19 +398,15 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             recall => return answer_again(recall).await,
         }
     }
-    // Creations of one type race for its counter: the loser reads it again, after a pause
-    // that spreads the racers out.
-    for attempt in 0..CREATE_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(jitter_millis(attempt))).await;
-        }
-        let counter = app.store.number_counter(caller.scope(), kind.prefix.as_str()).await?;
+    // A number already held (a counter set back) is skipped: the next one is taken.
+    for _ in 0..CREATE_ATTEMPTS {
+        let number = app.store.take_number(caller.scope(), kind.prefix.as_str()).await?;
         let at = now();
         let id = DocumentId::generate().to_string();
         let me = caller.user_id.to_string();
         let document = Document {
             id: id.clone(),
-            number: kind.prefix.number(counter.next()),
+            number: kind.prefix.number(number),
             kind: kind.key.clone(),
             title: input.title.clone(),
             owner: me.clone(),
@@ -301,7 +422,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             version: 1,
         };
         let first = DocumentVersion {
-            document_id: id,
+            document_id: id.clone(),
             version_number: 1,
             title: input.title.clone(),
             body: input.body.clone(),
@@ -320,14 +441,14 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             .transaction(caller.scope(), ctx.audit_context()?)
             .create(&document, Action::DocumentCreated)
             .create(&first, Action::DocumentVersionCreated)
-            .take_number(&counter);
+            .claim_number(&document.number, &id);
         if let Some((key, fingerprint)) = &idempotency {
             change = change.remember(caller.principal(), key, fingerprint, &document);
         }
         match change.commit().await {
             Ok(()) => return created(&document),
-            Err(StoreError::Conflict) => {
-                // The same key committed first, or another creation took the number.
+            // The same key committed first, or the number is held.
+            Err(StoreError::Conflict | StoreError::AlreadyExists) => {
                 if let Some((key, fingerprint)) = &idempotency {
                     match app
                         .store
@@ -343,17 +464,13 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         }
     }
     Err(Problem::conflict(
-        "the request raced others for the type's number; send it again",
+        "the request raced another with its key, or the type's next numbers are held; send it again",
     ))
 }
 
-/// How often a creation tries to take its type's next number before answering 409.
-const CREATE_ATTEMPTS: u32 = 10;
-
-/// A pause before another attempt: up to 10 ms per attempt made, at random.
-fn jitter_millis(attempt: u32) -> u64 {
-    u64::from(uuid::Uuid::new_v4().as_u128() as u8 % 10 + 1) * u64::from(attempt)
-}
+/// How many numbers a creation takes before answering 409: each failed attempt found its
+/// number held, or raced a request with its `Idempotency-Key`.
+const CREATE_ATTEMPTS: u32 = 3;
 
 /// The answer to a create: 201, `Location`, `ETag`, the document.
 fn created(document: &Document) -> HandlerResult {
@@ -500,13 +617,58 @@ async fn list_versions(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerR
             &page_request(&req)?,
         )
         .await?;
-    ok(&page)
+    let signed = signatures_of(&app, &ctx, &DocumentVersion::prefix(&document.id)).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|version| {
+            let signatures = signed
+                .iter()
+                .filter(|s| s.version_number == version.version_number && s.document_id == version.document_id)
+                .map(Signature::manifestation)
+                .collect();
+            VersionView { version, signatures }
+        })
+        .collect();
+    ok(&Page { items, next: page.next })
 }
 
 async fn get_version(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let document = load(&app, &ctx).await?;
     let version = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
-    Ok(with_etag(ok(version.record())?, document.version))
+    let signatures = signatures_of(
+        &app,
+        &ctx,
+        &Signature::version_prefix(&document.id, version.version_number),
+    )
+    .await?
+    .iter()
+    .map(Signature::manifestation)
+    .collect();
+    let view = VersionView {
+        version: version.into_record(),
+        signatures,
+    };
+    Ok(with_etag(ok(&view)?, document.version))
+}
+
+/// Every signature whose id starts with `prefix` (a document's or a version's), oldest first
+/// within a version.
+async fn signatures_of(app: &App, ctx: &RequestCtx, prefix: &str) -> Result<Vec<Signature>, Problem> {
+    let scope = ctx.caller()?.scope();
+    let mut all = Vec::new();
+    let mut page = quire_store::PageRequest {
+        limit: Some(quire_store::PageRequest::MAX_LIMIT),
+        cursor: None,
+    };
+    loop {
+        let found = app.store.list_under::<Signature>(scope, prefix, true, &page).await?;
+        all.extend(found.items);
+        match found.next {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(all),
+        }
+    }
 }
 
 /// A new version (DOC-2): a draft copied from the latest version, with the reason for change.
@@ -698,6 +860,28 @@ fn transition_not_allowed(version: &DocumentVersion, to: VersionStatus) -> Probl
     )
 }
 
+/// `user` as a signer a route may name (DOC-3): an active member whose role holds
+/// `DocumentApprove` now. The 400 names `field`.
+async fn eligible_signer(app: &App, ctx: &RequestCtx, user: &str, field: &str) -> Result<UserId, Problem> {
+    let caller = ctx.caller()?;
+    let not_eligible = || {
+        Problem::invalid_body(
+            format!("{field}: {user} is not an active member holding DocumentApprove"),
+            Some(field),
+        )
+    };
+    let id = UserId::parse(user).map_err(|_| not_eligible())?;
+    let member = app
+        .store
+        .find_member(caller.scope(), &id)
+        .await?
+        .ok_or_else(not_eligible)?;
+    if member.status() != MemberStatus::Active || !caller.matrix.grants(member.role(), Permission::DocumentApprove) {
+        return Err(not_eligible());
+    }
+    Ok(id)
+}
+
 /// The route a submission names, checked (DOC-3): at least one approver; at most
 /// [`domain::MAX_ROUTE_STEPS`] signers, each named once; each an active member whose role holds
 /// `DocumentApprove` now; none an author of the version (who made or edited it).
@@ -735,17 +919,7 @@ async fn check_route(
                 "route: {user} is an author of this version and cannot review or approve it"
             )));
         }
-        let not_eligible = || refuse(format!("route: {user} is not an active member holding DocumentApprove"));
-        let id = UserId::parse(user).map_err(|_| not_eligible())?;
-        let member = app
-            .store
-            .find_member(caller.scope(), &id)
-            .await?
-            .ok_or_else(not_eligible)?;
-        if member.status() != MemberStatus::Active || !caller.matrix.grants(member.role(), Permission::DocumentApprove)
-        {
-            return Err(not_eligible());
-        }
+        let id = eligible_signer(app, ctx, user, "route").await?;
         steps.push(RouteStep {
             user_id: id.to_string(),
             role: *role,
@@ -758,4 +932,304 @@ async fn check_route(
         submitted_at: at.to_owned(),
         submitted_by: caller.user_id.to_string(),
     })
+}
+
+/// Signs a version electronically (DOC-4): the signer re-authenticates now, with their password
+/// and, where they have an authenticator, its code; every signing uses every component
+/// (§11.200(a)(1) asks it of the first in a session, and it is simplest to hold to always). A
+/// refused re-authentication counts toward the sign-in lockout and is recorded
+/// (`reauthentication.failed`, purpose `document.signature`); nothing is signed. The signature
+/// binds the SHA-256 of the version's canonical content (§11.70). A route's last signature
+/// approves the version, a rejection returns it to draft, in the same change.
+async fn sign(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let input: SignRequest = parse_body(&req)?;
+    if input.meaning == Meaning::Rejected && input.reason.is_none() {
+        return Err(Problem::invalid_body("reason: a rejection says why", Some("reason")));
+    }
+    let document = load(&app, &ctx).await?;
+    let current = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
+    let me = caller.user_id.to_string();
+    let prefix = Signature::version_prefix(&document.id, current.version_number);
+    let signed = signatures_of(&app, &ctx, &prefix).await?;
+    let step = signature::judge(&current, &me, input.meaning, &signed).map_err(Problem::signature_not_allowed)?;
+    quire_http::identity::reauthenticate(&app, &ctx, "document.signature", &input.password, input.totp.as_ref())
+        .await?;
+    let at = now();
+    let mut components = vec!["password".to_owned()];
+    if caller.mfa_enrolled_at.is_some() {
+        components.push("totp".to_owned());
+    }
+    let signature = Signature {
+        id: uuid::Uuid::now_v7().hyphenated().to_string(),
+        document_id: document.id.clone(),
+        version_number: current.version_number,
+        signer_id: me.clone(),
+        printed_name: caller.display_name.clone(),
+        meaning: input.meaning,
+        reason: input.reason.as_ref().map(|r| r.as_str().to_owned()),
+        signed_at: at.clone(),
+        content_sha256: signature::content_sha256(&document, &current).map_err(Problem::internal)?,
+        components,
+        version: 1,
+    };
+    let mut after = current.record().clone();
+    let mut moved = None;
+    if let Some(step) = step {
+        let route = after
+            .route
+            .as_mut()
+            .ok_or_else(|| Problem::internal("a step needs a route"))?;
+        route.steps[step].signature_id = Some(signature.id.clone());
+        if input.meaning == Meaning::Rejected {
+            after.status = VersionStatus::Draft;
+            after.route = None;
+            moved = Some(format!("rejected by {}", caller.display_name));
+        } else if route.complete() {
+            after.status = VersionStatus::Approved;
+            moved = Some("approved: every signature of its route is given".to_owned());
+        }
+        after.updated_at.clone_from(&at);
+        after.updated_by.clone_from(&me);
+        after.version = current.version + 1;
+    }
+    let mut next = touched(&document, &caller.user_id, &after);
+    next.updated_at = at;
+    let mut change = app
+        .store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .create(&signature, Action::DocumentSigned);
+    if let Some(reason) = &input.reason {
+        change = change.because(reason.as_str());
+    }
+    change = match (&moved, step) {
+        (Some(why), _) => change
+            .replace(&current, &after, Action::DocumentTransitioned)
+            .because(why),
+        // A step signed, the route not finished: the version's route records it.
+        (None, Some(_)) => change.replace_derived(&current, &after),
+        (None, None) => change,
+    };
+    change
+        .replace_derived(&document, &next)
+        .commit()
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict | StoreError::AlreadyExists => Problem::conflict(
+                "the document changed while you signed (another signature or change came first); \
+                 nothing was signed: read it and sign again",
+            ),
+            other => Problem::from(other),
+        })?;
+    let mut response = respond(StatusCode::CREATED, &signature)?;
+    let location = format!(
+        "/documents/{}/versions/{}/signatures/{}/verify",
+        document.id, current.version_number, signature.id
+    );
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// A version's signatures, oldest first.
+async fn list_signatures(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let document = load(&app, &ctx).await?;
+    let version = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
+    let prefix = Signature::version_prefix(&document.id, version.version_number);
+    ok(&signatures_of(&app, &ctx, &prefix).await?)
+}
+
+/// Verifies a signature (DOC-5, §11.70): the record names the version it is stored with, the
+/// version's content hashes as signed, and the audit trail records this very signature in an
+/// entry whose hash and link to the one before hold. Any failed check makes it invalid, and
+/// says why. A signature whose entry the writer has not appended yet is not yet valid.
+async fn verify_signature(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let document = load(&app, &ctx).await?;
+    let version = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
+    let sid = ctx.param("sid")?;
+    if uuid::Uuid::try_parse(sid).is_err() || sid.len() != 36 {
+        return Err(Problem::not_found());
+    }
+    let stored = app
+        .store
+        .get::<Signature>(
+            caller.scope(),
+            &Signature::key(&document.id, version.version_number, sid),
+        )
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    let signature = stored.into_record();
+    let mut checks = signature::check_binding(&signature, &document, &version);
+    let (audit, seq) = audit_check(&app, &ctx, &document.id, &signature).await?;
+    checks.push(audit);
+    ok(&SignatureVerdict {
+        signature_id: sid.to_owned(),
+        valid: checks.iter().all(|c| c.ok),
+        audit_seq: seq,
+        manifestation: signature.manifestation(),
+        checks,
+    })
+}
+
+/// The audit check of a signature: its `document.signed` entry, found through the document's
+/// history, records exactly this signature, hashes as it claims, and links to the entry before.
+async fn audit_check(
+    app: &App,
+    ctx: &RequestCtx,
+    document_id: &str,
+    signature: &Signature,
+) -> Result<(Check, Option<u64>), Problem> {
+    let scope = ctx.caller()?.scope();
+    let expected = serde_json::to_value(signature).map_err(Problem::internal)?;
+    let fail = |detail: String| Check {
+        check: "audit",
+        ok: false,
+        detail,
+    };
+    let mut page = quire_store::PageRequest {
+        limit: Some(quire_store::PageRequest::MAX_LIMIT),
+        cursor: None,
+    };
+    loop {
+        let found = app.store.target_history(scope, "document", document_id, &page).await?;
+        for listed in &found.items {
+            let quire_store::Listed::Entry(entry) = listed else {
+                continue;
+            };
+            let event = &entry.event;
+            if event.action != Action::DocumentSigned
+                || event.after.as_ref().and_then(|a| a.get("id")) != Some(&serde_json::json!(signature.id))
+            {
+                continue;
+            }
+            if event.after.as_ref() != Some(&expected) {
+                return Ok((
+                    fail(format!(
+                        "audit entry {} records this signature with other content than the signature record holds",
+                        entry.seq
+                    )),
+                    Some(entry.seq),
+                ));
+            }
+            let hash = quire_core::audit::chain::canonical_content(entry.seq, &entry.prev_hash, event)
+                .map_err(|e| e.0)
+                .and_then(|content| quire_core::audit::chain::link_hash(&entry.prev_hash, &content).map_err(|e| e.0));
+            if hash.as_deref() != Ok(entry.hash.as_str()) {
+                return Ok((
+                    fail(format!(
+                        "audit entry {} does not hash to the hash it records",
+                        entry.seq
+                    )),
+                    Some(entry.seq),
+                ));
+            }
+            let previous = match entry.seq {
+                1 => Some(quire_core::audit::chain::GENESIS_HASH.to_owned()),
+                n => app.store.chain_entry(scope, n - 1).await?.map(|e| e.hash),
+            };
+            if previous.as_deref() != Some(entry.prev_hash.as_str()) {
+                return Ok((
+                    fail(format!(
+                        "audit entry {} does not link to the entry before it",
+                        entry.seq
+                    )),
+                    Some(entry.seq),
+                ));
+            }
+            return Ok((
+                Check {
+                    check: "audit",
+                    ok: true,
+                    detail: format!(
+                        "audit entry {} records this signature, hashes as recorded and links to the entry before",
+                        entry.seq
+                    ),
+                },
+                Some(entry.seq),
+            ));
+        }
+        match found.next {
+            Some(next) => page.cursor = Some(next),
+            None => {
+                return Ok((
+                    fail("no audit entry records this signature (yet: the trail may be a moment behind)".into()),
+                    None,
+                ))
+            }
+        }
+    }
+}
+
+/// A document's history (AUD-9): the entries of its trail about it, oldest first, from the
+/// trail's index by target, with the blobs they reference.
+async fn history(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let document = load(&app, &ctx).await?;
+    let page = app
+        .store
+        .target_history(caller.scope(), "document", &document.id, &page_request(&req)?)
+        .await?;
+    ok(&page)
+}
+
+/// Gives an unsigned step of a version's route to another signer (DOC-3): an Owner's act, for a
+/// signer removed from the organisation (whose step blocks the route until then) or away. The
+/// new signer must be eligible as at submission and not already on the route.
+async fn reassign(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let input: Reassignment = parse_body(&req)?;
+    if caller.role != quire_core::rbac::Role::Owner {
+        return Err(Problem::forbidden("only an Owner reassigns a route's signer"));
+    }
+    let document = load(&app, &ctx).await?;
+    let current = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
+    let route = match (&current.route, current.status) {
+        (Some(route), VersionStatus::InReview) => route,
+        _ => return Err(Problem::conflict("only a version in review has a route to reassign")),
+    };
+    let Some(step) = route
+        .steps
+        .iter()
+        .position(|s| s.user_id == input.from && s.signature_id.is_none())
+    else {
+        return Err(Problem::conflict(format!(
+            "{} has no unsigned step on this route",
+            input.from
+        )));
+    };
+    if current.authors.contains(&input.to) {
+        return Err(Problem::invalid_body(
+            format!(
+                "to: {} is an author of this version and cannot review or approve it",
+                input.to
+            ),
+            Some("to"),
+        ));
+    }
+    if route.steps.iter().any(|s| s.user_id == input.to) {
+        return Err(Problem::invalid_body(
+            format!("to: {} is on the route already", input.to),
+            Some("to"),
+        ));
+    }
+    let to = eligible_signer(&app, &ctx, &input.to, "to").await?;
+    let mut after = current.record().clone();
+    if let Some(route) = after.route.as_mut() {
+        route.steps[step].user_id = to.to_string();
+    }
+    after.updated_at = now();
+    after.updated_by = caller.user_id.to_string();
+    after.version = current.version + 1;
+    let next = touched(&document, &caller.user_id, &after);
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .replace(&current, &after, Action::DocumentRouteReassigned)
+        .because(input.reason.as_str())
+        .replace_derived(&document, &next)
+        .commit()
+        .await
+        .map_err(changed_meanwhile)?;
+    Ok(with_etag(ok(&after)?, next.version))
 }

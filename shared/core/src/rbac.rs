@@ -174,6 +174,12 @@ impl Permission {
         )
     }
 
+    /// Whether it signs electronically: an act of the signer alone (21 CFR Part 11
+    /// §11.100(a), §11.200(a)(2)), never done as someone else (RBAC-5).
+    pub fn signs(self) -> bool {
+        self == Permission::DocumentApprove
+    }
+
     pub fn writes(self) -> bool {
         matches!(
             self,

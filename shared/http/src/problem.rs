@@ -519,14 +519,15 @@ impl Problem {
 
     /// `Quire-Impersonate` on a route where no one is impersonated (RBAC-5,
     /// `Route::accepts_impersonation`): one's own account, administering the organisation
-    /// (its members, settings and impersonation itself), an operator's or a public route.
+    /// (its members, settings and impersonation itself), signing electronically, an operator's
+    /// or a public route.
     pub fn impersonation_not_here() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "impersonation-not-here",
             "No impersonation on this route",
             "this route acts as the signed-in account only (one's own account, administering the \
-             organisation): send it without Quire-Impersonate",
+             organisation, signing electronically): send it without Quire-Impersonate",
         )
     }
 
@@ -716,6 +717,17 @@ impl Problem {
             detail,
         )
         .with("allowed", allowed)
+    }
+
+    /// A signature that may not be given now (DOC-3, DOC-4): the version's state, the signer's
+    /// place on its route, or a signature given already; `detail` says which.
+    pub fn signature_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "signature-not-allowed",
+            "Signature not allowed",
+            detail,
+        )
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {

@@ -353,9 +353,10 @@ impl Route {
     /// `pipeline::impersonation`): a route of the organisation's records that does not
     /// administer it. One's own account, the operators' routes, the public ones and those that
     /// administer the organisation (its members, settings, and impersonating itself) act as
-    /// whoever signed in.
+    /// whoever signed in. Nor does signing electronically (`Permission::signs`): a signature
+    /// is its signer's own act, proved with their own password.
     pub fn accepts_impersonation(&self) -> bool {
-        matches!(self.access, Access::Requires(p) if !p.administers())
+        matches!(self.access, Access::Requires(p) if !p.administers() && !p.signs())
     }
 
     /// `GET /documents/{id}` — the API Gateway route key.

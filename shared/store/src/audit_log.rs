@@ -100,6 +100,83 @@ impl Store {
                 page,
             )
             .await?;
+        self.with_blobs(scope, items, next).await
+    }
+
+    /// A page of the scope's entries about one target (`target.type`, `target.id`), oldest
+    /// first, with the blobs they reference, from the audit table's `ByTarget` index: no scan of
+    /// the chain. The index is eventually consistent: an entry just appended may show a moment
+    /// later.
+    pub async fn target_history(
+        &self,
+        scope: &TenantScope,
+        target_type: &str,
+        target_id: &str,
+        page: &PageRequest,
+    ) -> Result<AuditPage, StoreError> {
+        let partition = keys::target_entries(scope.org_id(), target_type, target_id);
+        let sealer = self.cursor_sealer().await?;
+        let start = match &page.cursor {
+            None => None,
+            Some(cursor) => {
+                // Sealed as (index partition, entry sort key); DynamoDB wants the table's key
+                // with the index's.
+                let last = sealer.open(&partition, cursor).ok_or(StoreError::InvalidCursor)?;
+                let mut key = Key::new(keys::chain_partition(scope.org_id()), last.sk).to_map();
+                key.insert(keys::TARGET_ATTRIBUTE.into(), AttributeValue::S(partition.clone()));
+                Some(key)
+            }
+        };
+        let limit = page.limit();
+        let out = self
+            .ddb
+            .query()
+            .table_name(&self.audit_table)
+            .index_name(keys::TARGET_INDEX)
+            .key_condition_expression("#target = :target")
+            .expression_attribute_names("#target", keys::TARGET_ATTRIBUTE)
+            .expression_attribute_values(":target", AttributeValue::S(partition.clone()))
+            .scan_index_forward(true)
+            .limit(limit.saturating_add(1))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let mut items = out.items.unwrap_or_default();
+        let wanted = usize::try_from(limit).unwrap_or(PageRequest::DEFAULT_LIMIT as usize);
+        let last = if items.len() > wanted {
+            items.truncate(wanted);
+            items.last().and_then(Key::from_map)
+        } else {
+            out.last_evaluated_key.as_ref().and_then(Key::from_map)
+        };
+        let next = match last {
+            Some(last) => Some(
+                sealer
+                    .seal(&partition, &Key::new(partition.clone(), last.sk))
+                    .map_err(StoreError::Corrupt)?,
+            ),
+            None => None,
+        };
+        self.with_blobs(scope, items, next).await
+    }
+
+    /// Entry `seq` of the scope's chain, as stored: `None` if there is none; an error if it
+    /// does not read.
+    pub async fn chain_entry(&self, scope: &TenantScope, seq: u64) -> Result<Option<Entry>, StoreError> {
+        self.read(&self.audit_table, &keys::chain_entry(scope.org_id(), seq))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Items of a chain as a page, with the blobs they reference up to the page's budget.
+    async fn with_blobs(
+        &self,
+        scope: &TenantScope,
+        items: Vec<Item>,
+        next: Option<String>,
+    ) -> Result<AuditPage, StoreError> {
         let items: Vec<Listed> = items.into_iter().map(Listed::read).collect();
         // Blobs travel with the page up to a budget (a Lambda response holds 6 MB); the rest are
         // listed and read one by one (`GET /audit/blobs/{sha256}`).

@@ -13,6 +13,9 @@ pub enum Collection {
     Documents,
     /// A document's versions (their content, status and route), by `<documentId>#<version>`.
     DocumentVersions,
+    /// Electronic signatures of versions (never changed once written), by
+    /// `<documentId>#<version>#<signatureId>`.
+    DocumentSignatures,
     /// Full re-walks of the audit chain (`store::VerificationJob`).
     Verifications,
 }
@@ -22,6 +25,7 @@ impl Collection {
         match self {
             Collection::Documents => "DOC",
             Collection::DocumentVersions => "DOCVERSION",
+            Collection::DocumentSignatures => "DOCSIGNATURE",
             Collection::Verifications => "VERIFICATION",
         }
     }
@@ -31,6 +35,7 @@ impl Collection {
         match self {
             Collection::Documents => "document",
             Collection::DocumentVersions => "document-version",
+            Collection::DocumentSignatures => "document-signature",
             Collection::Verifications => "audit-verification",
         }
     }
@@ -39,7 +44,7 @@ impl Collection {
     /// a document's history is the entries of one target.
     pub fn target_type(self) -> &'static str {
         match self {
-            Collection::Documents | Collection::DocumentVersions => "document",
+            Collection::Documents | Collection::DocumentVersions | Collection::DocumentSignatures => "document",
             Collection::Verifications => "audit-verification",
         }
     }
@@ -229,6 +234,12 @@ pub(crate) fn number_counter(scope: &TenantScope, prefix: &str) -> Key {
     Key::new(format!("{}#NUMBER", tenant(scope.org_id())), prefix)
 }
 
+/// The claim of one document number (`SOP-0001`) by the record that holds it, beside the
+/// counters: a number has a `-`, a prefix none, so no claim is a counter.
+pub(crate) fn number_claim(scope: &TenantScope, number: &str) -> Key {
+    Key::new(format!("{}#NUMBER", tenant(scope.org_id())), number)
+}
+
 /// The last link of the chain a full verification found valid (where the quick check starts).
 pub(crate) fn verified(org: &OrgId) -> Key {
     Key::new(format!("{}#VERIFIED", tenant(org)), "THROUGH")
@@ -326,6 +337,15 @@ pub(crate) fn entry_seq(sk: &str) -> Option<u64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// The audit table's index of entries by target (template.yaml `AuditTable`'s `ByTarget`).
+pub(crate) const TARGET_INDEX: &str = "ByTarget";
+pub(crate) const TARGET_ATTRIBUTE: &str = "targetKey";
+
+/// The index partition of one target's entries: its organisation, type and id.
+pub(crate) fn target_entries(org: &OrgId, target_type: &str, target_id: &str) -> String {
+    format!("{}#TARGET#{target_type}#{target_id}", tenant(org))
 }
 
 pub(crate) fn chain_head(org: &OrgId) -> Key {

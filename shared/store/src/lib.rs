@@ -267,7 +267,7 @@ impl PageRequest {
         })
     }
 
-    fn limit(&self) -> i32 {
+    pub(crate) fn limit(&self) -> i32 {
         self.limit.unwrap_or(Self::DEFAULT_LIMIT)
     }
 }
@@ -340,6 +340,7 @@ pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreE
     item.remove("pk");
     item.remove("sk");
     item.remove(RECORD_KIND);
+    item.remove(keys::TARGET_ATTRIBUTE);
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

@@ -1,61 +1,49 @@
-//! Document numbers (DOC-1): one counter per number prefix per organisation, each number given
-//! once. A change that takes a number writes the counter, conditioned on it being as read, in
-//! its own transaction: of two changes that read the same counter, one commits and the other
-//! fails with [`StoreError::Conflict`] and reads it again ([`Store::number_counter`]). Numbers
-//! are never reused: a counter only counts up, and the number is written with the record that
-//! holds it, or neither is.
+//! Document numbers (DOC-1): one counter per number prefix per organisation.
+//!
+//! A creation first takes the prefix's next number with one atomic `UpdateItem` (`ADD`), which
+//! never fails for contention however many creations race; then its transaction claims the
+//! number (an item named by it, written only if absent) with the record that holds it. So a
+//! number is held by one record at most, even if the counter were ever set back (a restore):
+//! the claim of a number already held fails, and the creation takes the next one. A number a
+//! failed creation took is skipped, never given again: numbers only count up.
 
 use crate::tenant::TenantScope;
-use crate::{from_item, keys, slot_as_read, Store, StoreError, Transaction};
-use serde::{Deserialize, Serialize};
+use crate::{keys, Store, StoreError, Transaction};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-/// A prefix's counter as read: the last number it gave (0 before the first).
-#[derive(Debug, Clone)]
-pub struct NumberCounter {
-    prefix: String,
-    last: u64,
-    stored_version: Option<u64>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Stored {
-    prefix: String,
-    last: u64,
-    version: u64,
-}
-
-impl NumberCounter {
-    /// The number the next document of this prefix takes.
-    pub fn next(&self) -> u64 {
-        self.last + 1
-    }
-}
+/// The attribute of a counter holding the last number it gave.
+const LAST: &str = "last";
 
 impl Store {
-    /// The counter of `prefix` in the scope's organisation, read strongly consistent.
-    pub async fn number_counter(&self, scope: &TenantScope, prefix: &str) -> Result<NumberCounter, StoreError> {
+    /// Takes the next number of `prefix` in the scope's organisation: 1 for its first.
+    pub async fn take_number(&self, scope: &TenantScope, prefix: &str) -> Result<u64, StoreError> {
         let key = keys::number_counter(scope, prefix);
-        let stored: Option<Stored> = self.read(&self.data_table, &key).await?.map(from_item).transpose()?;
-        Ok(NumberCounter {
-            prefix: prefix.to_owned(),
-            last: stored.as_ref().map_or(0, |s| s.last),
-            stored_version: stored.map(|s| s.version),
-        })
+        let out = self
+            .ddb
+            .update_item()
+            .table_name(&self.data_table)
+            .set_key(Some(key.to_map()))
+            .update_expression("ADD #last :one")
+            .expression_attribute_names("#last", LAST)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| a.get(LAST))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt("a number counter did not count".into()))
     }
 }
 
 impl Transaction<'_> {
-    /// Takes `counter`'s next number: the counter moves on with this change, if it is still as
-    /// read (otherwise the change fails with [`StoreError::Conflict`]).
-    pub fn take_number(self, counter: &NumberCounter) -> Self {
-        let key = keys::number_counter(self.scope(), &counter.prefix);
-        let value = Stored {
-            prefix: counter.prefix.clone(),
-            last: counter.next(),
-            version: counter.stored_version.unwrap_or(0) + 1,
-        };
-        let (condition, values, names) = slot_as_read(counter.stored_version);
-        self.put_beside_if(key, &value, condition, values).with_names(names)
+    /// Claims `number` (`SOP-0001`) for `holder` (the record's id) with this change: the change
+    /// fails with [`StoreError::AlreadyExists`] if another record holds it.
+    pub fn claim_number(self, number: &str, holder: &str) -> Self {
+        let key = keys::number_claim(self.scope(), number);
+        self.insert(key, &serde_json::json!({ "holder": holder }), None)
     }
 }

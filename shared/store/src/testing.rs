@@ -83,6 +83,20 @@ pub fn document_version(org: &OrgId, id: &str, number: u32) -> RawKey {
     ))
 }
 
+/// The counter of the document number prefix `prefix` (data table).
+pub fn number_counter(org: &OrgId, prefix: &str) -> RawKey {
+    raw(keys::number_counter(&scope(org), prefix))
+}
+
+/// Signature `signature` of version `number` of the document `id` (data table).
+pub fn document_signature(org: &OrgId, id: &str, number: u32, signature: &str) -> RawKey {
+    raw(keys::record(
+        &scope(org),
+        Collection::DocumentSignatures,
+        &format!("{id}#{number:06}#{signature}"),
+    ))
+}
+
 /// The remembered idempotency key `key` of `user` (data table).
 pub fn idempotency(org: &OrgId, user: &UserId, key: &str) -> RawKey {
     let key = crate::idempotency::IdempotencyKey::parse(key).expect("a valid idempotency key");

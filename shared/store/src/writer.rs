@@ -232,7 +232,16 @@ impl Store {
             let (mut next, after) =
                 chain::extend(&new_head, vec![event]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let entry = next.pop().ok_or_else(|| StoreError::Corrupt("no entry".into()))?;
-            let item = to_item(&entry, &keys::chain_entry(org, entry.seq))?;
+            let mut item = to_item(&entry, &keys::chain_entry(org, entry.seq))?;
+            // Indexed by its target (`GET /documents/{id}/history`), outside what is hashed.
+            item.insert(
+                keys::TARGET_ATTRIBUTE.into(),
+                AttributeValue::S(keys::target_entries(
+                    org,
+                    &entry.event.target.kind,
+                    &entry.event.target.id,
+                )),
+            );
             let bytes = size::item_size(&item) + outbox_bytes;
             if bytes > budget && !entries.is_empty() {
                 break;

@@ -212,12 +212,24 @@ pub enum Action {
     /// successor in the same change (DOC-1).
     #[serde(rename = "document.transitioned")]
     DocumentTransitioned,
+    /// A version was signed electronically (DOC-4: `target`: the document; `after`: the
+    /// signature, with its meaning, printed name, time and content hash; the reason, if one was
+    /// given). The last signature of a route, or a rejection, moves the version in the same
+    /// change (`document.transitioned`). A refused re-authentication is
+    /// `reauthentication.failed` with `purpose: document.signature`.
+    #[serde(rename = "document.signed")]
+    DocumentSigned,
+    /// An Owner gave an unsigned step of a version's route to another signer (DOC-3: a signer
+    /// removed from the organisation, or away, blocks the route until then; `target`: the
+    /// document; `before` and `after`: the version; the reason).
+    #[serde(rename = "document.route.reassigned")]
+    DocumentRouteReassigned,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 49] = [
+    pub const ALL: [Action; 51] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -267,6 +279,8 @@ impl Action {
         Action::OperatorBreakGlassClosed,
         Action::DocumentVersionCreated,
         Action::DocumentTransitioned,
+        Action::DocumentSigned,
+        Action::DocumentRouteReassigned,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -737,6 +751,8 @@ mod tests {
                 Action::OperatorBreakGlassClosed => 46,
                 Action::DocumentVersionCreated => 47,
                 Action::DocumentTransitioned => 48,
+                Action::DocumentSigned => 49,
+                Action::DocumentRouteReassigned => 50,
             };
             assert_eq!(Action::ALL[position], action);
         }

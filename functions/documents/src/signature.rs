@@ -1,0 +1,365 @@
+//! Electronic signatures (DOC-4, DOC-5; 21 CFR Part 11 §11.50, §11.70, §11.100, §11.200):
+//! what a signature means, the record that keeps it, the content it is bound to, and the checks
+//! that tell a valid one from a copied or outlived one. No storage and no HTTP here.
+
+use crate::domain::{ApprovalRoute, Document, DocumentVersion, StepRole, VersionStatus};
+use quire_store::{Collection, Record};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a signer attests (§11.50(a)(3)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Meaning {
+    /// An author of the version vouches for its content (while it is in review).
+    Authored,
+    /// A reviewer on the route has reviewed it.
+    Reviewed,
+    /// An approver on the route approves it; the last signature of a route approves the version.
+    Approved,
+    /// A reviewer or approver on the route rejects it (with a reason): it returns to draft.
+    Rejected,
+    /// A holder of `DocumentApprove` releases an approved version for use; making it effective
+    /// is the transition.
+    Released,
+}
+
+impl Meaning {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Meaning::Authored => "authored",
+            Meaning::Reviewed => "reviewed",
+            Meaning::Approved => "approved",
+            Meaning::Rejected => "rejected",
+            Meaning::Released => "released",
+        }
+    }
+}
+
+/// A signature as stored: never changed or removed once written (a withdrawal would be a new
+/// record). `contentSha256` binds it to the version's content (§11.70).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Signature {
+    /// A UUIDv7: signatures of a version sort by time.
+    pub id: String,
+    pub document_id: String,
+    pub version_number: u32,
+    /// The signer's user id (Cognito `sub`) and printed name when they signed (§11.50(a)(1)).
+    pub signer_id: String,
+    pub printed_name: String,
+    pub meaning: Meaning,
+    /// Required with `rejected`; optional otherwise.
+    pub reason: Option<String>,
+    /// UTC, RFC 3339 with milliseconds (§11.50(a)(2)).
+    pub signed_at: String,
+    /// SHA-256 (hex) of the version's canonical content when it was signed ([`content_sha256`]).
+    pub content_sha256: String,
+    /// How the signer proved who they were at that moment: `password`, and `totp` where they
+    /// have an authenticator (§11.200(a)(1)).
+    pub components: Vec<String>,
+    /// Always 1: a signature never changes.
+    pub version: u64,
+}
+
+impl Signature {
+    /// Its id in the signatures' partition: document, version, signature.
+    pub fn key(document_id: &str, version_number: u32, id: &str) -> String {
+        format!("{}{id}", Self::version_prefix(document_id, version_number))
+    }
+
+    /// What the ids of a version's signatures start with.
+    pub fn version_prefix(document_id: &str, version_number: u32) -> String {
+        format!("{}#", DocumentVersion::key(document_id, version_number))
+    }
+
+    /// The manifestation every display of the signed version shows (§11.50): printed name, UTC
+    /// date and time, meaning.
+    pub fn manifestation(&self) -> Manifestation {
+        Manifestation {
+            signature_id: self.id.clone(),
+            printed_name: self.printed_name.clone(),
+            signed_at: self.signed_at.clone(),
+            meaning: self.meaning,
+            text: format!("{} — {} — {}", self.printed_name, self.signed_at, self.meaning.as_str()),
+        }
+    }
+}
+
+impl Record for Signature {
+    const COLLECTION: Collection = Collection::DocumentSignatures;
+    fn id(&self) -> String {
+        Signature::key(&self.document_id, self.version_number, &self.id)
+    }
+    /// A signature's event is its document's: one target, one history.
+    fn target_id(&self) -> String {
+        self.document_id.clone()
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// A signature as every display of its version shows it (§11.50).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifestation {
+    pub signature_id: String,
+    pub printed_name: String,
+    pub signed_at: String,
+    pub meaning: Meaning,
+    /// `<printed name> — <UTC time> — <meaning>`, as a reader sees it.
+    pub text: String,
+}
+
+/// The form of the content a signature is bound to; a later form (attachments) is a new number.
+pub const CONTENT_FORM: u32 = 1;
+
+/// SHA-256 (hex) of a version's canonical content (§11.70): the RFC 8785 JSON of
+/// `{"form", "documentId", "number", "type", "versionNumber", "title", "body"}`. Naming the
+/// document and the version, it differs for every version of every document even where their
+/// text is the same, so a signature copied elsewhere never matches.
+pub fn content_sha256(document: &Document, version: &DocumentVersion) -> Result<String, String> {
+    let content = serde_json::json!({
+        "form": CONTENT_FORM,
+        "documentId": version.document_id,
+        "number": document.number,
+        "type": document.kind,
+        "versionNumber": version.version_number,
+        "title": version.title,
+        "body": version.body,
+    });
+    let bytes = quire_core::audit::canonical::to_vec(&content).map_err(|e| e.0)?;
+    Ok(hex::encode(Sha256::digest(bytes)))
+}
+
+/// Why a signature of `meaning` by `signer` may not be given on `version` now; `None` when it
+/// may, with the route step it completes (reviewers and approvers).
+pub fn judge(
+    version: &DocumentVersion,
+    signer: &str,
+    meaning: Meaning,
+    signed: &[Signature],
+) -> Result<Option<usize>, String> {
+    let status = version.status;
+    if status == VersionStatus::Draft {
+        return Err("a draft is not signed: submit it for review first".into());
+    }
+    let is_author = version.authors.iter().any(|a| a == signer);
+    match meaning {
+        Meaning::Authored => {
+            if status != VersionStatus::InReview {
+                return Err(format!(
+                    "an author signs while the version is in review, not {}",
+                    status.as_str()
+                ));
+            }
+            if !is_author {
+                return Err("only an author of the version signs it as authored".into());
+            }
+            if signed
+                .iter()
+                .any(|s| s.signer_id == signer && s.meaning == Meaning::Authored)
+            {
+                return Err("you have signed this version as authored already".into());
+            }
+            Ok(None)
+        }
+        Meaning::Reviewed | Meaning::Approved | Meaning::Rejected => {
+            if is_author {
+                return Err("an author of the version can never review or approve it".into());
+            }
+            if status != VersionStatus::InReview {
+                return Err(format!(
+                    "reviews and approvals are signed while the version is in review, not {}",
+                    status.as_str()
+                ));
+            }
+            let route = version.route.as_ref().ok_or("the version has no route")?;
+            step_for(route, signer, meaning).map(Some)
+        }
+        Meaning::Released => {
+            if status != VersionStatus::Approved {
+                return Err(format!(
+                    "a release is signed on an approved version, not {}",
+                    status.as_str()
+                ));
+            }
+            if signed
+                .iter()
+                .any(|s| s.signer_id == signer && s.meaning == Meaning::Released)
+            {
+                return Err("you have signed this version as released already".into());
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// The route step `signer` completes with `meaning`: their open step whose role the meaning
+/// fits (a rejection fits either).
+fn step_for(route: &ApprovalRoute, signer: &str, meaning: Meaning) -> Result<usize, String> {
+    let open = route.open_for(signer);
+    let fits = |role: StepRole| match meaning {
+        Meaning::Reviewed => role == StepRole::Reviewer,
+        Meaning::Approved => role == StepRole::Approver,
+        _ => true,
+    };
+    if let Some(step) = open.iter().copied().find(|i| fits(route.steps[*i].role)) {
+        return Ok(step);
+    }
+    let mine: Vec<&crate::domain::RouteStep> = route.steps.iter().filter(|s| s.user_id == signer).collect();
+    Err(if mine.is_empty() {
+        "you are not on this version's route".into()
+    } else if mine.iter().all(|s| s.signature_id.is_some()) {
+        "you have signed your step of this route already".into()
+    } else if !open.is_empty() {
+        format!(
+            "your step on this route is not one a signature meaning {} completes",
+            meaning.as_str()
+        )
+    } else {
+        "the route is sequential and an earlier signer has not signed yet".into()
+    })
+}
+
+/// One check of a signature's verification, and what it found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// `place` (the record names the version it is stored under), `content` (the version's
+    /// content hashes as signed), `audit` (the trail records this very signature, in an entry
+    /// whose hash and link hold).
+    pub check: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The checks that need no audit trail: place and content.
+pub fn check_binding(signature: &Signature, document: &Document, version: &DocumentVersion) -> Vec<Check> {
+    let place = signature.document_id == version.document_id && signature.version_number == version.version_number;
+    let place = Check {
+        check: "place",
+        ok: place,
+        detail: if place {
+            "the signature names the version it is stored with".into()
+        } else {
+            format!(
+                "the signature names document {} version {}, but is stored with document {} version {}",
+                signature.document_id, signature.version_number, version.document_id, version.version_number
+            )
+        },
+    };
+    let content = match content_sha256(document, version) {
+        Ok(now) if now == signature.content_sha256 => Check {
+            check: "content",
+            ok: true,
+            detail: format!("the version's content hashes to {now}, as signed"),
+        },
+        Ok(now) => Check {
+            check: "content",
+            ok: false,
+            detail: format!(
+                "the version's content hashes to {now}, not to {} as signed: it changed after signing, or the signature is of other content",
+                signature.content_sha256
+            ),
+        },
+        Err(why) => Check {
+            check: "content",
+            ok: false,
+            detail: format!("the version's content cannot be hashed: {why}"),
+        },
+    };
+    vec![place, content]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::*;
+
+    fn version(status: VersionStatus, route: Option<ApprovalRoute>) -> DocumentVersion {
+        DocumentVersion {
+            document_id: "d".into(),
+            version_number: 1,
+            title: DocumentTitle::try_from("T".to_owned()).unwrap(),
+            body: DocumentBody::try_from("B".to_owned()).unwrap(),
+            status,
+            reason_for_change: None,
+            authors: vec!["author".into()],
+            route,
+            created_at: String::new(),
+            created_by: "author".into(),
+            updated_at: String::new(),
+            updated_by: "author".into(),
+            version: 1,
+        }
+    }
+
+    fn route(order: RouteOrder) -> ApprovalRoute {
+        let step = |user: &str, role| RouteStep {
+            user_id: user.into(),
+            role,
+            signature_id: None,
+        };
+        ApprovalRoute {
+            order,
+            steps: vec![step("r1", StepRole::Reviewer), step("a1", StepRole::Approver)],
+            submitted_at: String::new(),
+            submitted_by: "author".into(),
+        }
+    }
+
+    /// Proves: DOC-3, DOC-4
+    #[test]
+    fn who_signs_what_and_when() {
+        use Meaning::{Approved, Authored, Rejected, Released, Reviewed};
+        use VersionStatus::{Draft, Effective, InReview};
+        let parallel = version(InReview, Some(route(RouteOrder::Parallel)));
+        let sequential = version(InReview, Some(route(RouteOrder::Sequential)));
+        assert!(judge(&version(Draft, None), "a1", Approved, &[])
+            .unwrap_err()
+            .contains("draft"));
+        assert_eq!(judge(&parallel, "a1", Approved, &[]), Ok(Some(1)));
+        assert_eq!(judge(&parallel, "r1", Reviewed, &[]), Ok(Some(0)));
+        assert_eq!(judge(&parallel, "r1", Rejected, &[]), Ok(Some(0)));
+        assert!(judge(&parallel, "r1", Approved, &[]).unwrap_err().contains("not one"));
+        assert!(judge(&parallel, "x", Approved, &[]).unwrap_err().contains("not on"));
+        assert!(judge(&parallel, "author", Approved, &[]).unwrap_err().contains("never"));
+        assert_eq!(judge(&parallel, "author", Authored, &[]), Ok(None));
+        assert!(judge(&parallel, "r1", Authored, &[]).is_err());
+        assert!(judge(&sequential, "a1", Approved, &[])
+            .unwrap_err()
+            .contains("earlier signer"));
+        assert_eq!(judge(&sequential, "r1", Reviewed, &[]), Ok(Some(0)));
+        let mut reviewed = sequential.clone();
+        reviewed.route.as_mut().unwrap().steps[0].signature_id = Some("s".into());
+        assert_eq!(judge(&reviewed, "a1", Approved, &[]), Ok(Some(1)));
+        assert!(judge(&reviewed, "r1", Reviewed, &[]).unwrap_err().contains("already"));
+        assert!(judge(&version(VersionStatus::Approved, None), "x", Released, &[]).is_ok());
+        assert!(judge(&version(Effective, None), "x", Released, &[]).is_err());
+        assert!(judge(&version(VersionStatus::Approved, None), "a1", Approved, &[]).is_err());
+    }
+
+    /// Proves: DOC-5
+    #[test]
+    fn content_hashes_name_their_document_and_version() {
+        let document: Document = serde_json::from_value(serde_json::json!({
+            "id": "d", "number": "SOP-0001", "type": "sop", "title": "T", "owner": "o",
+            "reviewIntervalMonths": 24, "latestVersion": 2, "status": "draft",
+            "effectiveVersion": null, "reviewDue": null, "createdAt": "", "createdBy": "",
+            "updatedAt": "", "updatedBy": "", "version": 1
+        }))
+        .unwrap();
+        let one = version(VersionStatus::InReview, None);
+        let mut two = one.clone();
+        two.version_number = 2;
+        let a = content_sha256(&document, &one).unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, content_sha256(&document, &two).unwrap(), "same text, other version");
+        let mut edited = one.clone();
+        edited.body = DocumentBody::try_from("B ".to_owned()).unwrap();
+        assert_ne!(a, content_sha256(&document, &edited).unwrap());
+        assert_eq!(a, content_sha256(&document, &one.clone()).unwrap());
+    }
+}
