@@ -592,6 +592,12 @@ impl Harness {
             .expect("write the copy");
     }
 
+    /// Overwrites one boolean attribute of a data-table item directly (see [`Harness::tamper`]).
+    pub async fn tamper_flag(&self, key: (String, String), name: &str, value: bool) {
+        self.set_attribute(key, name, aws_sdk_dynamodb::types::AttributeValue::Bool(value))
+            .await
+    }
+
     /// Overwrites one number attribute of a data-table item directly (see [`Harness::tamper`]).
     pub async fn tamper_number(&self, key: (String, String), name: &str, value: u64) {
         self.set_attribute(key, name, aws_sdk_dynamodb::types::AttributeValue::N(value.to_string()))

@@ -346,7 +346,11 @@ async fn every_route_answers_as_its_openapi_schema_says() {
             Method::POST,
             &format!("/documents/{id}/versions/1/signatures"),
             Some(&h.token(&org, Role::User).await),
-            Some(json!({"meaning": "reviewed", "password": h.password})),
+            Some(json!({
+                "meaning": "reviewed",
+                "password": h.password,
+                "contentSha256": submitted.body["contentSha256"],
+            })),
         )
         .await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);

@@ -39,7 +39,9 @@ fn route_of(org: &SeededOrg, order: &str) -> Value {
     })
 }
 
-/// Sets a version's status in the table, as the signatures that approve a version will.
+/// Sets a version's status (and the document's, whose summary names its latest version's) in
+/// the table, as the signatures of a route approve it: the lifecycle tests reach approval
+/// without a route of signatures each time.
 async fn approve_in_table(h: &Harness, org: &SeededOrg, id: &str, v: u32) {
     h.tamper(
         quire_store::testing::document_version(&org.org_id, id, v),
@@ -47,6 +49,8 @@ async fn approve_in_table(h: &Harness, org: &SeededOrg, id: &str, v: u32) {
         "approved",
     )
     .await;
+    h.tamper(quire_store::testing::document(&org.org_id, id), "status", "approved")
+        .await;
 }
 
 /// Numbers are the type's prefix and the next number of its counter, per organisation; an
@@ -738,7 +742,8 @@ async fn sign(
     meaning: &str,
 ) -> quire_blackbox_tests::Reply {
     let user = org.user(role);
-    let mut body = json!({"meaning": meaning, "password": h.password});
+    let content = content_of(h, org, id, v).await;
+    let mut body = json!({"meaning": meaning, "password": h.password, "contentSha256": content});
     if h.totp_secret(&user.email).is_some() {
         body["totp"] = json!(h.totp_code(&user.email));
     }
@@ -752,6 +757,21 @@ async fn sign(
         Some(body),
     )
     .await
+}
+
+/// The `contentSha256` of version `v` as a reader sees it (what a signer names); an empty
+/// string for a version that does not exist.
+async fn content_of(h: &Harness, org: &SeededOrg, id: &str, v: u32) -> String {
+    let token = h.token(org, Role::Viewer).await;
+    let read = h
+        .call(
+            Method::GET,
+            &format!("/documents/{id}/versions/{v}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    read.body["contentSha256"].as_str().unwrap_or_default().to_owned()
 }
 
 /// A User's document, submitted to the Admin (reviewer) and the Owner (approver).
@@ -910,7 +930,7 @@ async fn a_document_is_routed_signed_released_and_superseded() {
         .call(
             Method::GET,
             &format!("/documents/{id}/history?limit=100"),
-            Some(&author),
+            Some(&h.token(&org, Role::Owner).await),
             None,
         )
         .await;
@@ -1055,7 +1075,12 @@ async fn a_rejection_returns_the_version_to_draft() {
             Method::POST,
             &format!("/documents/{id}/versions/1/signatures"),
             Some(&h.token(&org, Role::Owner).await),
-            Some(json!({"meaning": "rejected", "password": h.password, "totp": h.totp_code(&owner.email)})),
+            Some(json!({
+                "meaning": "rejected",
+                "password": h.password,
+                "totp": h.totp_code(&owner.email),
+                "contentSha256": content_of(h, &org, &id, 1).await,
+            })),
         )
         .await;
     no_reason.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
@@ -1082,6 +1107,25 @@ async fn a_rejection_returns_the_version_to_draft() {
         )
         .await;
     assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.text);
+    // The earlier round's signatures still show, marked as given to other content.
+    let reworked = version(h, &org, &id, 1).await;
+    let matches: Vec<&Value> = reworked["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["contentMatches"])
+        .collect();
+    assert_eq!(matches, [&json!(false), &json!(false)], "{reworked:#}");
+    // A signer who read the content before the rework signs nothing.
+    let stale = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&author),
+            Some(json!({"meaning": "authored", "password": h.password, "contentSha256": read["contentSha256"]})),
+        )
+        .await;
+    stale.assert_problem(StatusCode::CONFLICT, "signature-not-allowed");
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
     let moved = events_of(&entries, &["document.transitioned"]);
@@ -1109,8 +1153,9 @@ async fn a_wrong_password_or_code_signs_nothing_and_counts() {
     let owner = org.user(Role::Owner);
     let token = h.token(&org, Role::Owner).await;
     let path = format!("/documents/{id}/versions/1/signatures");
+    let content = content_of(h, &org, &id, 1).await;
     let attempt = |password: String, totp: Option<String>| {
-        let mut body = json!({"meaning": "approved", "password": password});
+        let mut body = json!({"meaning": "approved", "password": password, "contentSha256": content});
         if let Some(code) = totp {
             body["totp"] = json!(code);
         }
@@ -1165,7 +1210,22 @@ async fn verification_catches_changed_content_and_copied_signatures() {
     let h = harness();
     let org = h.new_org("verify").await;
     let id = submitted(h, &org, "parallel").await;
-    let signed = sign(h, &org, Role::Admin, &id, 1, "reviewed").await;
+    // A long reason in a script of two-byte characters: kept in the trail as a blob.
+    let admin = org.user(Role::Admin);
+    let signed = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&h.token(&org, Role::Admin).await),
+            Some(json!({
+                "meaning": "reviewed",
+                "password": h.password,
+                "totp": h.totp_code(&admin.email),
+                "contentSha256": content_of(h, &org, &id, 1).await,
+                "reason": "é".repeat(700),
+            })),
+        )
+        .await;
     assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);
     let sid = signed.body["id"].as_str().unwrap().to_owned();
     let viewer = h.token(&org, Role::Viewer).await;
@@ -1189,6 +1249,36 @@ async fn verification_catches_changed_content_and_copied_signatures() {
     assert_eq!(valid["valid"], true, "{valid:#}");
     assert!(valid["auditSeq"].is_u64());
     assert_eq!(valid["manifestation"]["meaning"], "reviewed");
+
+    // The record copied, as is, under another id of the same version: shown once, and invalid
+    // where it lies.
+    let twin = quire_blackbox_tests::uuid_hex();
+    let twin = format!(
+        "{}-{}-{}-{}-{}",
+        &twin[..8],
+        &twin[8..12],
+        &twin[12..16],
+        &twin[16..20],
+        &twin[20..32]
+    );
+    h.copy_item(
+        quire_store::testing::document_signature(&org.org_id, &id, 1, &sid),
+        quire_store::testing::document_signature(&org.org_id, &id, 1, &twin),
+    )
+    .await;
+    let copied_here = verify(id.clone(), 1, twin.clone()).await;
+    let failed: Vec<&str> = copied_here["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["place"], "{copied_here:#}");
+    assert_eq!(
+        version(h, &org, &id, 1).await["signatures"].as_array().unwrap().len(),
+        1
+    );
 
     // The body changed behind the API's back.
     h.tamper(
@@ -1269,7 +1359,13 @@ async fn racing_signatures_commit_one_at_a_time() {
         tokio::spawn(async move {
             let h = harness();
             let user = org.user(role);
-            let body = json!({"meaning": meaning, "password": h.password, "totp": h.totp_code(&user.email)});
+            let content = content_of(h, &org, &id, 1).await;
+            let body = json!({
+                "meaning": meaning,
+                "password": h.password,
+                "totp": h.totp_code(&user.email),
+                "contentSha256": content,
+            });
             let token = h.token(&org, role).await;
             barrier.wait().await;
             post_signature(h, &token, &id, body).await
@@ -1324,9 +1420,10 @@ async fn racing_signatures_commit_one_at_a_time() {
     let token = h.token(&org, Role::Owner).await;
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
     let code = h.totp_code(&owner.email);
+    let content = content_of(h, &org, &id, 1).await;
     let twice = (0..2).map(|_| {
         let (id, barrier, token) = (id.clone(), barrier.clone(), token.clone());
-        let body = json!({"meaning": "approved", "password": h.password, "totp": code});
+        let body = json!({"meaning": "approved", "password": h.password, "totp": code, "contentSha256": content});
         tokio::spawn(async move {
             barrier.wait().await;
             post_signature(harness(), &token, &id, body).await
@@ -1375,7 +1472,12 @@ async fn nobody_signs_as_someone_else() {
             h.request(Method::POST, &format!("/documents/{id}/versions/1/signatures"))
                 .bearer_auth(&owner)
                 .header("quire-impersonate", admin.user_id.to_string())
-                .json(&json!({"meaning": "reviewed", "password": h.password, "totp": h.totp_code(&admin.email)})),
+                .json(&json!({
+                    "meaning": "reviewed",
+                    "password": h.password,
+                    "totp": h.totp_code(&admin.email),
+                    "contentSha256": content_of(h, &org, &id, 1).await,
+                })),
         )
         .await;
     refused.assert_problem(StatusCode::BAD_REQUEST, "impersonation-not-here");
@@ -1410,7 +1512,12 @@ async fn another_tenants_signatures_and_history_are_not_found() {
         (
             Method::POST,
             format!("/documents/{id}/versions/1/signatures"),
-            Some(json!({"meaning": "approved", "password": h.password, "totp": h.totp_code(&owner.email)})),
+            Some(json!({
+                "meaning": "approved",
+                "password": h.password,
+                "totp": h.totp_code(&owner.email),
+                "contentSha256": "0".repeat(64),
+            })),
         ),
         (Method::GET, format!("/documents/{id}/versions/1/signatures"), None),
         (
@@ -1456,7 +1563,12 @@ async fn a_removed_signer_blocks_the_route_until_an_owner_reassigns() {
             Method::POST,
             &format!("/documents/{id}/versions/1/signatures"),
             Some(&admin_token),
-            Some(json!({"meaning": "reviewed", "password": h.password, "totp": h.totp_code(&org.user(Role::Admin).email)})),
+            Some(json!({
+                "meaning": "reviewed",
+                "password": h.password,
+                "totp": h.totp_code(&org.user(Role::Admin).email),
+                "contentSha256": content_of(h, &org, &id, 1).await,
+            })),
         )
         .await;
     assert!(blocked.status.is_client_error(), "{}", blocked.text);
@@ -1504,4 +1616,127 @@ async fn a_removed_signer_blocks_the_route_until_an_owner_reassigns() {
     assert_eq!(recorded[0]["reason"], "The reviewer left");
     assert_eq!(recorded[0]["before"]["route"]["steps"][0]["userId"], admin.as_str());
     assert_eq!(recorded[0]["after"]["route"]["steps"][0]["userId"], viewer.as_str());
+}
+
+/// Only the latest version becomes effective: an older approved one never replaces a newer one.
+///
+/// Proves: DOC-1
+#[tokio::test]
+async fn an_older_approved_version_never_becomes_effective() {
+    let h = harness();
+    let org = h.new_org("older").await;
+    let author = h.token(&org, Role::User).await;
+    let id = create(h, &author, "sop", "Two approved").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    approve_in_table(h, &org, &id, 1).await;
+    let next = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions"),
+            Some(&author),
+            Some(json!({"reason": "Superseding draft"})),
+        )
+        .await;
+    assert_eq!(next.status, StatusCode::CREATED, "{}", next.text);
+    let older = transition(h, &author, &id, 1, json!({"to": "effective", "reason": "r"})).await;
+    older.assert_problem(StatusCode::CONFLICT, "transition-not-allowed");
+    assert_eq!(older.body["allowed"], json!(["obsolete"]));
+    let withdrawn = transition(h, &author, &id, 1, json!({"to": "obsolete", "reason": "Replaced"})).await;
+    assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.text);
+}
+
+/// Content an administrator wrote while impersonating a member is authored by both: neither
+/// reviews nor approves it.
+///
+/// Proves: DOC-3, RBAC-5
+#[tokio::test]
+async fn content_written_while_impersonating_is_authored_by_the_administrator_too() {
+    let h = harness();
+    let org = h.new_org("impauthor").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let current = h.call(Method::GET, "/organisation", Some(&owner), None).await;
+    let allowed = h
+        .raw(
+            h.request(Method::PATCH, "/organisation")
+                .bearer_auth(&owner)
+                .header("if-match", current.header("etag").unwrap())
+                .json(&json!({"impersonationWrites": true, "reason": "Support writes"})),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
+    let author = h.token(&org, Role::User).await;
+    let id = create(h, &author, "sop", "Impersonated").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = h.token(&org, Role::Admin).await;
+    let user = org.user(Role::User).user_id.to_string();
+    let started = h
+        .call(
+            Method::POST,
+            "/impersonation",
+            Some(&admin),
+            Some(json!({"userId": user, "minutes": 10, "reason": "Fix the draft"})),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+    let edited = h
+        .raw(
+            h.request(Method::PATCH, &format!("/documents/{id}"))
+                .bearer_auth(&admin)
+                .header("quire-impersonate", &user)
+                .header("if-match", "\"1\"")
+                .json(&json!({"body": "Written by support", "reason": "Fix"})),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
+    let authors = version(h, &org, &id, 1).await["authors"].clone();
+    assert_eq!(
+        authors,
+        json!([user, org.user(Role::Admin).user_id.to_string()]),
+        "the member and the administrator"
+    );
+    let admin_approves = transition(
+        h,
+        &author,
+        &id,
+        1,
+        json!({"to": "in_review", "reason": "r", "route": {
+            "order": "parallel",
+            "approvers": [org.user(Role::Admin).user_id.to_string()],
+        }}),
+    )
+    .await;
+    admin_approves.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    assert!(admin_approves.text.contains("author"), "{}", admin_approves.text);
+}
+
+/// An SSO-only organisation's members sign in at its identity provider, and a signature
+/// re-authenticates with a password: refused, before anything is asked of Cognito.
+///
+/// Proves: DOC-4, AUTHN-10
+#[tokio::test]
+async fn an_sso_only_organisation_cannot_sign_with_a_password() {
+    let h = harness();
+    let org = h.new_org("ssosign").await;
+    let id = submitted(h, &org, "parallel").await;
+    // Signed in, and the content read, before password sign-ins are turned off.
+    let token = h.token(&org, Role::Owner).await;
+    let owner = org.user(Role::Owner);
+    let body = json!({
+        "meaning": "approved",
+        "password": h.password,
+        "totp": h.totp_code(&owner.email),
+        "contentSha256": content_of(h, &org, &id, 1).await,
+    });
+    h.tamper_flag(quire_store::testing::organisation(&org.org_id), "ssoOnly", true)
+        .await;
+    let refused = post_signature(h, &token, &id, body).await;
+    refused.assert_problem(StatusCode::CONFLICT, "signature-not-allowed");
+    assert!(refused.text.contains("SSO-only"), "{}", refused.text);
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    assert!(events_of(&entries, &["document.signed", "reauthentication.failed"]).is_empty());
 }

@@ -31,6 +31,8 @@ const DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000000";
 /// authenticator code for the signing sample's re-authentication.
 const SIGNED_DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000001";
 const SIGNATURE_ID: &str = "REPLACE_WITH_SIGNATURE_ID";
+/// The `contentSha256` of that version (what the signing sample names).
+const CONTENT_SHA256: &str = "REPLACE_WITH_CONTENT_SHA256";
 const SIGNING_CODE: &str = "REPLACE_WITH_SIGNING_CODE";
 /// A document in review whose route names the User, unsigned, for the reassignment sample, and
 /// the member (the Viewer, made a User) who takes the step.
@@ -404,7 +406,11 @@ async fn api_samples_replay_through_their_function() {
             reqwest::Method::POST,
             &format!("/documents/{to_sign}/versions/1/signatures"),
             Some(&h.token(&org, Role::User).await),
-            Some(serde_json::json!({"meaning": "reviewed", "password": h.password})),
+            Some(serde_json::json!({
+                "meaning": "reviewed",
+                "password": h.password,
+                "contentSha256": submitted.body["contentSha256"],
+            })),
         )
         .await;
     assert_eq!(reviewed.status, 201, "{}", reviewed.text);
@@ -448,6 +454,7 @@ async fn api_samples_replay_through_their_function() {
         (REASSIGNED_DOCUMENT_ID, to_reassign.clone()),
         (REVIEWER_ID, viewer_id.clone()),
         (SIGNATURE_ID, text(&reviewed.body, "/id").to_owned()),
+        (CONTENT_SHA256, text(&submitted.body, "/contentSha256").to_owned()),
         (BLOB_SHA256, quire_core::audit::blob::digest(&long_body)),
         (VERIFICATION_ID, job.body["id"].as_str().expect("job id").to_owned()),
         (ORIGIN_SECRET, h.origin_secret.clone()),

@@ -137,8 +137,9 @@ impl VersionStatus {
         self != VersionStatus::Draft
     }
 
-    /// Whether a new version may follow a latest version in this state: once it was approved
-    /// (approved, effective, superseded, obsolete), never while it is a draft or in review.
+    /// Whether a new version may follow a latest version in this state: once it is out of
+    /// drafting and review (approved, effective, superseded, or obsolete: withdrawn, approved
+    /// or not), never while it is a draft or in review.
     pub fn may_be_followed(self) -> bool {
         !matches!(self, VersionStatus::Draft | VersionStatus::InReview)
     }
@@ -350,13 +351,6 @@ pub fn review_due(from: &str, months: u16) -> Option<String> {
         .map(|due| due.format("%Y-%m-%d").to_string())
 }
 
-/// A day as `reviewDue=before:<YYYY-MM-DD>` names it: exactly that form, a real date.
-pub fn parse_day(text: &str) -> Option<String> {
-    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    let canonical = day.format("%Y-%m-%d").to_string();
-    (canonical == text).then_some(canonical)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,9 +429,5 @@ mod tests {
             Some("2028-12-02")
         );
         assert_eq!(review_due("not a time", 1), None);
-        assert_eq!(parse_day("2026-02-28").as_deref(), Some("2026-02-28"));
-        for bad in ["2026-02-30", "2026-2-28", "26-02-28", "2026-02-28T00:00:00Z", ""] {
-            assert_eq!(parse_day(bad), None, "{bad}");
-        }
     }
 }

@@ -33,6 +33,9 @@ use std::sync::Arc;
 /// images to fit one audit outbox item (DynamoDB items hold at most 400 KB).
 pub const BODY_LIMIT: usize = 160 * 1024;
 
+/// How long a diff may search for the smallest one before settling for a coarser one.
+const DIFF_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A transition's body: a reason and, for a submission, the route.
 const TRANSITION_LIMIT: usize = 8 * 1024;
 
@@ -114,7 +117,7 @@ pub fn routes() -> Router {
             new_version,
         )
         .request_schema::<NewVersion>()
-        .response_schema::<DocumentVersion>()
+        .response_schema::<VersionView>()
         .problem(
             "409",
             "the latest version is a draft or in review (edit it, or recall it), or the document \
@@ -153,7 +156,7 @@ pub fn routes() -> Router {
             transition,
         )
         .request_schema::<Transition>()
-        .response_schema::<DocumentVersion>()
+        .response_schema::<VersionView>()
         .problem(
             "400",
             "the request is malformed (`invalid-body`, naming the field): a submission for review \
@@ -203,7 +206,7 @@ pub fn routes() -> Router {
             reassign,
         )
         .request_schema::<Reassignment>()
-        .response_schema::<DocumentVersion>()
+        .response_schema::<VersionView>()
         .problem(
             "400",
             "the request is malformed (`invalid-body`, naming the field): the new signer must be \
@@ -237,7 +240,8 @@ pub fn routes() -> Router {
         Route::new(
             Method::GET,
             "/documents/{id}/history",
-            Access::Requires(DocumentRead),
+            // Entries name actors, their emails and addresses: what reading the trail shows.
+            Access::Requires(Permission::AuditRead),
             Module::Documents,
             Effect::Reads,
             history,
@@ -301,6 +305,9 @@ struct RouteRequest {
 struct VersionView {
     #[serde(flatten)]
     version: DocumentVersion,
+    /// SHA-256 (hex) of the version's canonical content now: what a signature binds, and what a
+    /// signer names when signing (`contentSha256`).
+    content_sha256: String,
     signatures: Vec<Manifestation>,
 }
 
@@ -308,6 +315,9 @@ struct VersionView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SignRequest {
     meaning: Meaning,
+    /// The `contentSha256` of the version as the signer read it: the signature is refused if
+    /// the content is no longer that (it binds what the signer saw, nothing else).
+    content_sha256: String,
     /// The signer's password, checked with Cognito now (§11.200(a)(1)).
     #[schema(value_type = String, format = Password)]
     password: quire_http::identity::Password,
@@ -428,7 +438,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             body: input.body.clone(),
             status: VersionStatus::Draft,
             reason_for_change: None,
-            authors: vec![me.clone()],
+            authors: authors_of(caller),
             route: None,
             created_at: at.clone(),
             created_by: me.clone(),
@@ -471,6 +481,16 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 /// How many numbers a creation takes before answering 409: each failed attempt found its
 /// number held, or raced a request with its `Idempotency-Key`.
 const CREATE_ATTEMPTS: u32 = 3;
+
+/// Who authors content written by `caller`: the member, and the administrator impersonating
+/// them if one is (RBAC-5). Neither may then review or approve it.
+fn authors_of(caller: &quire_store::tenant::Caller) -> Vec<String> {
+    let mut authors = vec![caller.user_id.to_string()];
+    if caller.principal() != &caller.user_id {
+        authors.push(caller.principal().to_string());
+    }
+    authors
+}
 
 /// The answer to a create: 201, `Location`, `ETag`, the document.
 fn created(document: &Document) -> HandlerResult {
@@ -582,8 +602,10 @@ async fn update(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         return Ok(with_etag(ok(document.record())?, document.version));
     }
     let me = caller.user_id.to_string();
-    if !after.authors.contains(&me) {
-        after.authors.push(me.clone());
+    for author in authors_of(caller) {
+        if !after.authors.contains(&author) {
+            after.authors.push(author);
+        }
     }
     after.updated_at = now();
     after.updated_by = me;
@@ -621,35 +643,52 @@ async fn list_versions(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerR
     let items = page
         .items
         .into_iter()
-        .map(|version| {
-            let signatures = signed
-                .iter()
-                .filter(|s| s.version_number == version.version_number && s.document_id == version.document_id)
-                .map(Signature::manifestation)
-                .collect();
-            VersionView { version, signatures }
-        })
-        .collect();
+        .map(|version| view_with(&document, version, &signed))
+        .collect::<Result<Vec<_>, _>>()?;
     ok(&Page { items, next: page.next })
 }
 
 async fn get_version(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let document = load(&app, &ctx).await?;
     let version = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
-    let signatures = signatures_of(
-        &app,
-        &ctx,
-        &Signature::version_prefix(&document.id, version.version_number),
-    )
-    .await?
-    .iter()
-    .map(Signature::manifestation)
-    .collect();
-    let view = VersionView {
-        version: version.into_record(),
-        signatures,
-    };
+    let view = view(&app, &ctx, &document, version.into_record()).await?;
     Ok(with_etag(ok(&view)?, document.version))
+}
+
+/// A version as every display shows it: with its content's hash and its signatures'
+/// manifestations (§11.50).
+async fn view(
+    app: &App,
+    ctx: &RequestCtx,
+    document: &Document,
+    version: DocumentVersion,
+) -> Result<VersionView, Problem> {
+    let prefix = Signature::version_prefix(&document.id, version.version_number);
+    let signed = signatures_of(app, ctx, &prefix).await?;
+    view_with(document, version, &signed)
+}
+
+/// A version's view, its signatures taken from `signed` (which may hold other versions').
+fn view_with(document: &Document, version: DocumentVersion, signed: &[Signature]) -> Result<VersionView, Problem> {
+    let content_sha256 = signature::content_sha256(document, &version).map_err(Problem::internal)?;
+    let mut shown: Vec<&str> = Vec::new();
+    let mut signatures = Vec::new();
+    // A record copied behind the API's back shows once, under its own id, and only with the
+    // version it names.
+    for signature in signed
+        .iter()
+        .filter(|s| s.version_number == version.version_number && s.document_id == version.document_id)
+    {
+        if !shown.contains(&signature.id.as_str()) {
+            shown.push(&signature.id);
+            signatures.push(signature.manifestation(&content_sha256));
+        }
+    }
+    Ok(VersionView {
+        version,
+        content_sha256,
+        signatures,
+    })
 }
 
 /// Every signature whose id starts with `prefix` (a document's or a version's), oldest first
@@ -696,7 +735,7 @@ async fn new_version(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerRes
         body: latest.body.clone(),
         status: VersionStatus::Draft,
         reason_for_change: Some(input.reason.as_str().to_owned()),
-        authors: vec![me.clone()],
+        authors: authors_of(caller),
         route: None,
         created_at: at.clone(),
         created_by: me.clone(),
@@ -719,7 +758,8 @@ async fn new_version(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerRes
             StoreError::AlreadyExists => Problem::conflict("the document changed meanwhile; read it again"),
             other => changed_meanwhile(other),
         })?;
-    let mut response = with_etag(respond(StatusCode::CREATED, &draft)?, next.version);
+    let shown = view_with(&document, draft.clone(), &[])?;
+    let mut response = with_etag(respond(StatusCode::CREATED, &shown)?, next.version);
     let location = format!("/documents/{}/versions/{}", document.id, draft.version_number);
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -738,7 +778,11 @@ async fn diff(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let document = load(&app, &ctx).await?;
     let version = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
     let other = load_version(&app, &ctx, &document, against).await?;
-    let text = similar::TextDiff::from_lines(other.body.as_str(), version.body.as_str());
+    // Myers' diff is quadratic at worst: past the deadline it settles for a coarser, still
+    // correct, diff rather than run on.
+    let text = similar::TextDiff::configure()
+        .timeout(DIFF_DEADLINE)
+        .diff_lines(other.body.as_str(), version.body.as_str());
     let (mut inserted, mut deleted) = (0, 0);
     for change in text.iter_all_changes() {
         match change.tag() {
@@ -795,6 +839,17 @@ async fn transition(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResu
         }
         VersionStatus::Draft => after.route = None,
         VersionStatus::Effective => {
+            // An older approved version never replaces a newer one in effect.
+            if after.version_number != document.latest_version {
+                return Err(Problem::transition_not_allowed(
+                    format!(
+                        "version {} is not the latest (version {} is): only the latest version becomes \
+                         effective; this one can move to obsolete",
+                        after.version_number, document.latest_version
+                    ),
+                    vec![VersionStatus::Obsolete.as_str()],
+                ));
+            }
             if let Some(previous) = document.effective_version {
                 let stored = load_version(&app, &ctx, &document, previous).await?;
                 let mut retired = stored.record().clone();
@@ -833,7 +888,8 @@ async fn transition(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResu
         .commit()
         .await
         .map_err(changed_meanwhile)?;
-    Ok(with_etag(ok(&after)?, next.version))
+    let shown = view(&app, &ctx, &next, after).await?;
+    Ok(with_etag(ok(&shown)?, next.version))
 }
 
 /// 409 naming the states the version can move to.
@@ -952,7 +1008,23 @@ async fn sign(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let me = caller.user_id.to_string();
     let prefix = Signature::version_prefix(&document.id, current.version_number);
     let signed = signatures_of(&app, &ctx, &prefix).await?;
-    let step = signature::judge(&current, &me, input.meaning, &signed).map_err(Problem::signature_not_allowed)?;
+    let content = signature::content_sha256(&document, &current).map_err(Problem::internal)?;
+    // Decided before the re-authentication, so that a refusal costs no attempt.
+    if input.content_sha256 != content {
+        return Err(Problem::signature_not_allowed(format!(
+            "the version's content is not the content you read: it hashes to {content} now; read it again"
+        )));
+    }
+    let step =
+        signature::judge(&current, &me, input.meaning, &signed, &content).map_err(Problem::signature_not_allowed)?;
+    // A member of an SSO-only organisation proves who they are at its identity provider, which
+    // Quire cannot ask at signing time yet; a password it turned off is no proof.
+    if app.store.organisation(caller.scope()).await?.record().sso_only() {
+        return Err(Problem::signature_not_allowed(
+            "the organisation signs in only through its identity provider, and electronic signatures \
+             re-authenticate with a password: not offered for SSO-only organisations yet",
+        ));
+    }
     quire_http::identity::reauthenticate(&app, &ctx, "document.signature", &input.password, input.totp.as_ref())
         .await?;
     let at = now();
@@ -969,7 +1041,7 @@ async fn sign(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         meaning: input.meaning,
         reason: input.reason.as_ref().map(|r| r.as_str().to_owned()),
         signed_at: at.clone(),
-        content_sha256: signature::content_sha256(&document, &current).map_err(Problem::internal)?,
+        content_sha256: content,
         components,
         version: 1,
     };
@@ -1061,14 +1133,15 @@ async fn verify_signature(app: Arc<App>, ctx: RequestCtx, _req: Request) -> Hand
         .await?
         .ok_or_else(Problem::not_found)?;
     let signature = stored.into_record();
-    let mut checks = signature::check_binding(&signature, &document, &version);
+    let mut checks = signature::check_binding(&signature, sid, &document, &version);
     let (audit, seq) = audit_check(&app, &ctx, &document.id, &signature).await?;
     checks.push(audit);
     ok(&SignatureVerdict {
         signature_id: sid.to_owned(),
         valid: checks.iter().all(|c| c.ok),
         audit_seq: seq,
-        manifestation: signature.manifestation(),
+        manifestation: signature
+            .manifestation(&signature::content_sha256(&document, &version).map_err(Problem::internal)?),
         checks,
     })
 }
@@ -1082,7 +1155,9 @@ async fn audit_check(
     signature: &Signature,
 ) -> Result<(Check, Option<u64>), Problem> {
     let scope = ctx.caller()?.scope();
-    let expected = serde_json::to_value(signature).map_err(Problem::internal)?;
+    // As the trail stores it: long values (a long reason) are blob references.
+    let mut expected = serde_json::to_value(signature).map_err(Problem::internal)?;
+    quire_core::audit::blob::externalise(&mut expected, &mut Vec::new()).map_err(|e| Problem::internal(e.0))?;
     let fail = |detail: String| Check {
         check: "audit",
         ok: false,
@@ -1138,12 +1213,27 @@ async fn audit_check(
                     Some(entry.seq),
                 ));
             }
+            // And the chain goes on from it: the entry after links to it, or it is the head.
+            let following = match app.store.chain_entry(scope, entry.seq + 1).await? {
+                Some(next) => next.prev_hash == entry.hash,
+                None => app.store.chain_tip(scope).await?.hash == entry.hash,
+            };
+            if !following {
+                return Ok((
+                    fail(format!(
+                        "the chain does not go on from audit entry {}: the entry after it, or the head, links elsewhere",
+                        entry.seq
+                    )),
+                    Some(entry.seq),
+                ));
+            }
             return Ok((
                 Check {
                     check: "audit",
                     ok: true,
                     detail: format!(
-                        "audit entry {} records this signature, hashes as recorded and links to the entry before",
+                        "audit entry {} records this signature, hashes as recorded, links to the entry before \
+                         it and is linked to by the chain after it",
                         entry.seq
                     ),
                 },
@@ -1180,11 +1270,11 @@ async fn history(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
 async fn reassign(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let input: Reassignment = parse_body(&req)?;
+    let document = load(&app, &ctx).await?;
+    let current = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
     if caller.role != quire_core::rbac::Role::Owner {
         return Err(Problem::forbidden("only an Owner reassigns a route's signer"));
     }
-    let document = load(&app, &ctx).await?;
-    let current = load_version(&app, &ctx, &document, path_version(&ctx)?).await?;
     let route = match (&current.route, current.status) {
         (Some(route), VersionStatus::InReview) => route,
         _ => return Err(Problem::conflict("only a version in review has a route to reassign")),
@@ -1231,5 +1321,6 @@ async fn reassign(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult
         .commit()
         .await
         .map_err(changed_meanwhile)?;
-    Ok(with_etag(ok(&after)?, next.version))
+    let shown = view(&app, &ctx, &next, after).await?;
+    Ok(with_etag(ok(&shown)?, next.version))
 }

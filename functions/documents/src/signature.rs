@@ -74,13 +74,16 @@ impl Signature {
     }
 
     /// The manifestation every display of the signed version shows (§11.50): printed name, UTC
-    /// date and time, meaning.
-    pub fn manifestation(&self) -> Manifestation {
+    /// date and time, meaning; and whether it was given to the content the version holds now
+    /// (`current`: its canonical content's SHA-256), which a signature of an earlier round of
+    /// review, before a rejection and rework, was not.
+    pub fn manifestation(&self, current: &str) -> Manifestation {
         Manifestation {
             signature_id: self.id.clone(),
             printed_name: self.printed_name.clone(),
             signed_at: self.signed_at.clone(),
             meaning: self.meaning,
+            content_matches: self.content_sha256 == current,
             text: format!("{} — {} — {}", self.printed_name, self.signed_at, self.meaning.as_str()),
         }
     }
@@ -108,6 +111,9 @@ pub struct Manifestation {
     pub printed_name: String,
     pub signed_at: String,
     pub meaning: Meaning,
+    /// Whether it was given to the content the version holds now; `false` for a signature of
+    /// an earlier round of review (the version was rejected or recalled and edited since).
+    pub content_matches: bool,
     /// `<printed name> — <UTC time> — <meaning>`, as a reader sees it.
     pub text: String,
 }
@@ -135,12 +141,21 @@ pub fn content_sha256(document: &Document, version: &DocumentVersion) -> Result<
 
 /// Why a signature of `meaning` by `signer` may not be given on `version` now; `None` when it
 /// may, with the route step it completes (reviewers and approvers).
+///
+/// `content` is the SHA-256 of the version's content now: `authored` and `released` are given
+/// once per content (a version reworked after a rejection is authored again).
 pub fn judge(
     version: &DocumentVersion,
     signer: &str,
     meaning: Meaning,
     signed: &[Signature],
+    content: &str,
 ) -> Result<Option<usize>, String> {
+    let given = |m: Meaning| {
+        signed
+            .iter()
+            .any(|s| s.signer_id == signer && s.meaning == m && s.content_sha256 == content)
+    };
     let status = version.status;
     if status == VersionStatus::Draft {
         return Err("a draft is not signed: submit it for review first".into());
@@ -157,11 +172,8 @@ pub fn judge(
             if !is_author {
                 return Err("only an author of the version signs it as authored".into());
             }
-            if signed
-                .iter()
-                .any(|s| s.signer_id == signer && s.meaning == Meaning::Authored)
-            {
-                return Err("you have signed this version as authored already".into());
+            if given(Meaning::Authored) {
+                return Err("you have signed this content as authored already".into());
             }
             Ok(None)
         }
@@ -185,10 +197,10 @@ pub fn judge(
                     status.as_str()
                 ));
             }
-            if signed
-                .iter()
-                .any(|s| s.signer_id == signer && s.meaning == Meaning::Released)
-            {
+            if is_author {
+                return Err("an author of the version can never approve it for use".into());
+            }
+            if given(Meaning::Released) {
                 return Err("you have signed this version as released already".into());
             }
             Ok(None)
@@ -236,8 +248,15 @@ pub struct Check {
 }
 
 /// The checks that need no audit trail: place and content.
-pub fn check_binding(signature: &Signature, document: &Document, version: &DocumentVersion) -> Vec<Check> {
-    let place = signature.document_id == version.document_id && signature.version_number == version.version_number;
+pub fn check_binding(
+    signature: &Signature,
+    stored_as: &str,
+    document: &Document,
+    version: &DocumentVersion,
+) -> Vec<Check> {
+    let place = signature.id == stored_as
+        && signature.document_id == version.document_id
+        && signature.version_number == version.version_number;
     let place = Check {
         check: "place",
         ok: place,
@@ -245,8 +264,13 @@ pub fn check_binding(signature: &Signature, document: &Document, version: &Docum
             "the signature names the version it is stored with".into()
         } else {
             format!(
-                "the signature names document {} version {}, but is stored with document {} version {}",
-                signature.document_id, signature.version_number, version.document_id, version.version_number
+                "the signature record says it is signature {} of document {} version {}, but is stored as \
+                 signature {stored_as} of document {} version {}",
+                signature.id,
+                signature.document_id,
+                signature.version_number,
+                version.document_id,
+                version.version_number
             )
         },
     };
@@ -317,28 +341,60 @@ mod tests {
         use VersionStatus::{Draft, Effective, InReview};
         let parallel = version(InReview, Some(route(RouteOrder::Parallel)));
         let sequential = version(InReview, Some(route(RouteOrder::Sequential)));
-        assert!(judge(&version(Draft, None), "a1", Approved, &[])
+        assert!(judge(&version(Draft, None), "a1", Approved, &[], "h")
             .unwrap_err()
             .contains("draft"));
-        assert_eq!(judge(&parallel, "a1", Approved, &[]), Ok(Some(1)));
-        assert_eq!(judge(&parallel, "r1", Reviewed, &[]), Ok(Some(0)));
-        assert_eq!(judge(&parallel, "r1", Rejected, &[]), Ok(Some(0)));
-        assert!(judge(&parallel, "r1", Approved, &[]).unwrap_err().contains("not one"));
-        assert!(judge(&parallel, "x", Approved, &[]).unwrap_err().contains("not on"));
-        assert!(judge(&parallel, "author", Approved, &[]).unwrap_err().contains("never"));
-        assert_eq!(judge(&parallel, "author", Authored, &[]), Ok(None));
-        assert!(judge(&parallel, "r1", Authored, &[]).is_err());
-        assert!(judge(&sequential, "a1", Approved, &[])
+        assert_eq!(judge(&parallel, "a1", Approved, &[], "h"), Ok(Some(1)));
+        assert_eq!(judge(&parallel, "r1", Reviewed, &[], "h"), Ok(Some(0)));
+        assert_eq!(judge(&parallel, "r1", Rejected, &[], "h"), Ok(Some(0)));
+        assert!(judge(&parallel, "r1", Approved, &[], "h")
+            .unwrap_err()
+            .contains("not one"));
+        assert!(judge(&parallel, "x", Approved, &[], "h")
+            .unwrap_err()
+            .contains("not on"));
+        assert!(judge(&parallel, "author", Approved, &[], "h")
+            .unwrap_err()
+            .contains("never"));
+        assert_eq!(judge(&parallel, "author", Authored, &[], "h"), Ok(None));
+        assert!(judge(&parallel, "r1", Authored, &[], "h").is_err());
+        assert!(judge(&sequential, "a1", Approved, &[], "h")
             .unwrap_err()
             .contains("earlier signer"));
-        assert_eq!(judge(&sequential, "r1", Reviewed, &[]), Ok(Some(0)));
+        assert_eq!(judge(&sequential, "r1", Reviewed, &[], "h"), Ok(Some(0)));
         let mut reviewed = sequential.clone();
         reviewed.route.as_mut().unwrap().steps[0].signature_id = Some("s".into());
-        assert_eq!(judge(&reviewed, "a1", Approved, &[]), Ok(Some(1)));
-        assert!(judge(&reviewed, "r1", Reviewed, &[]).unwrap_err().contains("already"));
-        assert!(judge(&version(VersionStatus::Approved, None), "x", Released, &[]).is_ok());
-        assert!(judge(&version(Effective, None), "x", Released, &[]).is_err());
-        assert!(judge(&version(VersionStatus::Approved, None), "a1", Approved, &[]).is_err());
+        assert_eq!(judge(&reviewed, "a1", Approved, &[], "h"), Ok(Some(1)));
+        assert!(judge(&reviewed, "r1", Reviewed, &[], "h")
+            .unwrap_err()
+            .contains("already"));
+        assert!(judge(&version(VersionStatus::Approved, None), "x", Released, &[], "h").is_ok());
+        assert!(judge(&version(Effective, None), "x", Released, &[], "h").is_err());
+        assert!(judge(&version(VersionStatus::Approved, None), "a1", Approved, &[], "h").is_err());
+        assert!(
+            judge(&version(VersionStatus::Approved, None), "author", Released, &[], "h")
+                .unwrap_err()
+                .contains("never")
+        );
+        // Authored once per content: reworked content is authored again.
+        let authored = Signature {
+            id: "s".into(),
+            document_id: "d".into(),
+            version_number: 1,
+            signer_id: "author".into(),
+            printed_name: "A".into(),
+            meaning: Authored,
+            reason: None,
+            signed_at: String::new(),
+            content_sha256: "h".into(),
+            components: vec![],
+            version: 1,
+        };
+        let once = std::slice::from_ref(&authored);
+        assert!(judge(&parallel, "author", Authored, once, "h").is_err());
+        assert_eq!(judge(&parallel, "author", Authored, once, "h2"), Ok(None));
+        assert!(authored.manifestation("h").content_matches);
+        assert!(!authored.manifestation("h2").content_matches);
     }
 
     /// Proves: DOC-5

@@ -655,7 +655,46 @@ mod tests {
             })
             .map(|(name, _)| name)
             .collect();
-        assert_eq!(readers, ["AuthFunction", "RegistrationFunction"]);
+        assert_eq!(readers, ["AuthFunction", "RegistrationFunction", "DocumentsFunction"]);
+    }
+
+    /// Every function serving a route that re-authenticates its caller (a route that may record
+    /// `reauthentication.failed`: turning a factor off, an electronic signature) may read the
+    /// app client's secret and count the attempt and the member's limit. The local stack
+    /// enforces no IAM; without this a deployed function would answer every such request 503.
+    ///
+    /// Proves: DOC-4, AUTHN-5
+    #[test]
+    fn functions_that_re_authenticate_may_count_and_prove_it() {
+        use quire_core::audit::Action;
+        let template = template();
+        let doc = parse(&template).unwrap();
+        let mut serving: Vec<&str> = crate::stack::function_routes()
+            .into_iter()
+            .filter(|(_, router)| {
+                router
+                    .routes()
+                    .iter()
+                    .any(|r| r.effect.actions().contains(&Action::ReauthenticationFailed))
+            })
+            .map(|(function, _)| function)
+            .collect();
+        serving.sort_unstable();
+        assert_eq!(serving, ["AuthFunction", "DocumentsFunction"]);
+        for function in &serving {
+            let policies = resources(&doc)
+                .find(|(name, _)| name == function)
+                .map(|(_, r)| serde_norway::to_string(&r["Properties"]["Policies"]).unwrap_or_default())
+                .unwrap_or_default();
+            assert!(
+                policies.contains("cognito-idp:DescribeUserPoolClient"),
+                "{function} cannot read the app client's secret"
+            );
+            for key in ["ATTEMPTS#abc", "LIMIT#reauthentications-per-member#abc"] {
+                let counters = data_table_access(&template, key, &["dynamodb:UpdateItem"]).unwrap();
+                assert!(counters.iter().any(|c| c == function), "{function} cannot count {key}");
+            }
+        }
     }
 
     /// Only the registration function may write the user and account directories and

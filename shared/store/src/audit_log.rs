@@ -170,6 +170,12 @@ impl Store {
             .transpose()
     }
 
+    /// The scope's chain head: its last sequence number and hash (0 and the genesis hash for
+    /// an empty chain).
+    pub async fn chain_tip(&self, scope: &TenantScope) -> Result<Head, StoreError> {
+        self.chain_head(scope.org_id()).await
+    }
+
     /// Items of a chain as a page, with the blobs they reference up to the page's budget.
     async fn with_blobs(
         &self,

@@ -477,12 +477,15 @@ impl Store {
         let sealer = self.cursor_sealer().await?;
         let start = match &page.cursor {
             None => None,
-            Some(cursor) => Some(
-                sealer
-                    .open(partition, cursor)
-                    .ok_or(StoreError::InvalidCursor)?
-                    .to_map(),
-            ),
+            Some(cursor) => {
+                let last = sealer.open(partition, cursor).ok_or(StoreError::InvalidCursor)?;
+                // A cursor of another listing of the same partition (another document's
+                // versions) is not this listing's.
+                if sk_prefix.is_some_and(|prefix| !last.sk.starts_with(prefix)) {
+                    return Err(StoreError::InvalidCursor);
+                }
+                Some(last.to_map())
+            }
         };
         let mut query = self
             .ddb
