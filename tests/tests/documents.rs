@@ -1526,6 +1526,15 @@ async fn another_tenants_signatures_and_history_are_not_found() {
             None,
         ),
         (Method::GET, format!("/documents/{id}/history"), None),
+        (
+            Method::POST,
+            format!("/documents/{id}/versions/1/route/reassignments"),
+            Some(json!({
+                "from": globex.user(Role::Admin).user_id.to_string(),
+                "to": acme.user(Role::User).user_id.to_string(),
+                "reason": "x",
+            })),
+        ),
     ] {
         let reply = h.call(method.clone(), &path, Some(&token), body).await;
         reply.assert_problem(StatusCode::NOT_FOUND, "not-found");
@@ -1739,4 +1748,148 @@ async fn an_sso_only_organisation_cannot_sign_with_a_password() {
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
     assert!(events_of(&entries, &["document.signed", "reauthentication.failed"]).is_empty());
+}
+
+/// Listings filter by the latest version's state, type, owner and when the periodic review is
+/// due, alone or together, each a query of an index, paginated with sealed cursors; a bad
+/// filter is a 400 naming it.
+///
+/// Proves: DOC-1, TEN-5
+#[tokio::test]
+async fn listings_filter_by_state_type_owner_and_review_due() {
+    let h = harness();
+    let org = h.new_org("filters").await;
+    let other = h.new_org("filters").await;
+    let user = h.token(&org, Role::User).await;
+    let owner = h.token(&org, Role::Owner).await;
+    let id = |d: Value| d["id"].as_str().unwrap().to_owned();
+    let a = id(create(h, &user, "sop", "A").await);
+    let b = id(create(h, &user, "policy", "B").await);
+    let c = id(create(h, &owner, "sop", "C").await);
+    create(h, &h.token(&other, Role::User).await, "sop", "Elsewhere").await;
+    approve_in_table(h, &org, &a, 1).await;
+    let effective = transition(h, &user, &a, 1, json!({"to": "effective", "reason": "Released"})).await;
+    assert_eq!(effective.status, StatusCode::OK, "{}", effective.text);
+    let list = |query: String| {
+        let owner = owner.clone();
+        async move {
+            let reply = h
+                .call(Method::GET, &format!("/documents?{query}"), Some(&owner), None)
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text);
+            let ids: Vec<String> = reply.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].as_str().unwrap().to_owned())
+                .collect();
+            (ids, reply.body["next"].as_str().map(str::to_owned))
+        }
+    };
+    let user_id = org.user(Role::User).user_id.to_string();
+    assert_eq!(list("status=effective".into()).await.0, vec![a.clone()]);
+    assert_eq!(list("type=sop".into()).await.0, vec![c.clone(), a.clone()]);
+    assert_eq!(list("type=policy".into()).await.0, vec![b.clone()]);
+    assert_eq!(list(format!("owner={user_id}")).await.0, vec![b.clone(), a.clone()]);
+    assert_eq!(list(format!("owner={user_id}&type=sop")).await.0, vec![a.clone()]);
+    assert_eq!(list("status=draft&type=sop".into()).await.0, vec![c.clone()]);
+    assert_eq!(list("reviewDue=before:2100-01-01".into()).await.0, vec![a.clone()]);
+    assert_eq!(
+        list("reviewDue=before:2100-01-01&type=policy".into()).await.0,
+        Vec::<String>::new()
+    );
+    assert_eq!(list("reviewDue=before:2026-01-01".into()).await.0, Vec::<String>::new());
+    // Pages of one, then the next with its cursor; a cursor of another filter is refused.
+    let (first, next) = list("type=sop&limit=1".into()).await;
+    assert_eq!(first, vec![c.clone()]);
+    let next = next.expect("a next page");
+    let (second, _) = list(format!("type=sop&limit=1&cursor={next}")).await;
+    assert_eq!(second, vec![a.clone()]);
+    let foreign = h
+        .call(
+            Method::GET,
+            &format!("/documents?type=policy&cursor={next}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    foreign.assert_problem(StatusCode::BAD_REQUEST, "invalid-cursor");
+    for (query, name) in [
+        ("status=approvedx", "status"),
+        ("status=Effective", "status"),
+        ("type=SOP", "type"),
+        ("type=memo", "type"),
+        ("owner=..%2Fx", "owner"),
+        ("reviewDue=2026-01-01", "reviewDue"),
+        ("reviewDue=before:2026-02-30", "reviewDue"),
+        ("status=draft&status=effective", "status"),
+    ] {
+        let reply = h
+            .call(Method::GET, &format!("/documents?{query}"), Some(&owner), None)
+            .await;
+        reply.assert_problem(StatusCode::BAD_REQUEST, "invalid-parameter");
+        assert_eq!(reply.body["parameter"], name, "{query}: {}", reply.text);
+    }
+}
+
+/// An edit and a submission of the same draft at the same moment: whatever the order, the
+/// content under review is the content submitted; an edit never lands after the submission.
+///
+/// Proves: DOC-1, DOC-2, HTTP-5
+#[tokio::test]
+async fn an_edit_racing_a_submission_never_changes_what_is_in_review() {
+    let h = harness();
+    let org = h.new_org("editrace").await;
+    let author = h.token(&org, Role::User).await;
+    for round in 0..3 {
+        let id = create(h, &author, "sop", &format!("Round {round}")).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let edit = {
+            let (author, id, barrier) = (author.clone(), id.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                harness()
+                    .edit_document(&author, &id, 1, json!({"body": "Edited.", "reason": "race"}))
+                    .await
+            })
+        };
+        let submit = {
+            let (author, id, barrier) = (author.clone(), id.clone(), barrier.clone());
+            let body = json!({"to": "in_review", "reason": "race", "route": route_of(&org, "parallel")});
+            tokio::spawn(async move {
+                barrier.wait().await;
+                transition(harness(), &author, &id, 1, body).await
+            })
+        };
+        let (edit, submit) = (edit.await.expect("edit"), submit.await.expect("submit"));
+        let read = version(h, &org, &id, 1).await;
+        match (edit.status, submit.status) {
+            // The edit came first: the submission took the edited content.
+            (StatusCode::OK, StatusCode::OK) => {
+                assert_eq!(submit.body["body"], "Edited.");
+                assert_eq!(read["body"], "Edited.");
+                assert_eq!(read["status"], "in_review");
+            }
+            // The submission came first: the edit wrote nothing.
+            (lost, StatusCode::OK) => {
+                assert!(
+                    matches!(lost, StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED),
+                    "{}",
+                    edit.text
+                );
+                assert_eq!(read["body"], "Step 1.\nStep 2.\nStep 3.");
+                assert_eq!(read["status"], "in_review");
+            }
+            // The edit committed between the submission's read and its write.
+            (StatusCode::OK, lost) => {
+                assert_eq!(lost, StatusCode::CONFLICT, "{}", submit.text);
+                assert_eq!(read["body"], "Edited.");
+                assert_eq!(read["status"], "draft");
+            }
+            other => panic!("{other:?}: {} / {}", edit.text, submit.text),
+        }
+    }
 }

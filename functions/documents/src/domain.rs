@@ -11,7 +11,7 @@
 //!   Its content is fixed once it leaves Draft ([`VersionStatus::content_fixed`]).
 
 use quire_core::documents::DocumentTypeKey;
-use quire_store::{Collection, Record};
+use quire_store::{Collection, Index, Record};
 use serde::{Deserialize, Serialize};
 
 /// 1 to 200 characters on one line, no control characters, not blank.
@@ -220,6 +220,19 @@ impl Record for Document {
     fn id(&self) -> String {
         self.id.clone()
     }
+    /// Listed by state, type and owner; by the day its review is due while a version is in
+    /// effect.
+    fn listed_by(&self) -> Vec<(Index, String)> {
+        let mut indexes = vec![
+            (Index::DocumentStatus, self.status.as_str().to_owned()),
+            (Index::DocumentType, self.kind.as_str().to_owned()),
+            (Index::DocumentOwner, self.owner.clone()),
+        ];
+        if let (Some(due), Some(_)) = (&self.review_due, self.effective_version) {
+            indexes.push((Index::DocumentReviewDue, due.clone()));
+        }
+        indexes
+    }
     fn version(&self) -> u64 {
         self.version
     }
@@ -351,6 +364,13 @@ pub fn review_due(from: &str, months: u16) -> Option<String> {
         .map(|due| due.format("%Y-%m-%d").to_string())
 }
 
+/// A day as `reviewDue=before:<YYYY-MM-DD>` names it: exactly that form, a real date.
+pub fn parse_day(text: &str) -> Option<String> {
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let canonical = day.format("%Y-%m-%d").to_string();
+    (canonical == text).then_some(canonical)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +449,9 @@ mod tests {
             Some("2028-12-02")
         );
         assert_eq!(review_due("not a time", 1), None);
+        assert_eq!(parse_day("2026-02-28").as_deref(), Some("2026-02-28"));
+        for bad in ["2026-02-30", "2026-2-28", "26-02-28", "2026-02-28T00:00:00Z", ""] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
     }
 }

@@ -36,6 +36,9 @@ pub const BODY_LIMIT: usize = 160 * 1024;
 /// How long a diff may search for the smallest one before settling for a coarser one.
 const DIFF_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// The query a document listing reads: its page, and its filters.
+const LIST_QUERY: &[&str] = &["limit", "cursor", "status", "type", "owner", "reviewDue"];
+
 /// A transition's body: a reason and, for a submission, the route.
 const TRANSITION_LIMIT: usize = 8 * 1024;
 
@@ -72,7 +75,14 @@ pub fn routes() -> Router {
             list,
         )
         .pages()
-        .response_schema::<Page<Document>>(),
+        .reads_query(LIST_QUERY)
+        .response_schema::<Page<Document>>()
+        .problem(
+            "400",
+            "a filter is not one the listing takes (`invalid-parameter`, naming it): `status` one of \
+             the lifecycle's states, `type` one of the organisation's types, `owner` a user id, \
+             `reviewDue` `before:YYYY-MM-DD`; or the cursor is not this listing's",
+        ),
         Route::new(
             Method::GET,
             "/documents/{id}",
@@ -512,9 +522,88 @@ async fn answer_again(recall: Recall) -> HandlerResult {
     created(&document)
 }
 
+/// The organisation's documents, newest first; filtered by `status` (the latest version's),
+/// `type`, `owner` and `reviewDue=before:<YYYY-MM-DD>` (effective documents whose periodic
+/// review falls due before that day, soonest first), any together. Each filtered listing is a
+/// query of one of the data table's indexes, the other filters applied to what it reads: a
+/// page may hold fewer documents than its limit and still have a next one.
 async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let page = app.store.list::<Document>(caller.scope(), &page_request(&req)?).await?;
+    let (filters, page) = query(&req, &LIST_QUERY[2..])?;
+    let status = match filters.get("status") {
+        None => None,
+        Some(text) => Some(
+            VersionStatus::ALL
+                .into_iter()
+                .find(|s| s.as_str() == text)
+                .ok_or_else(|| {
+                    Problem::invalid_parameter(
+                        "status",
+                        "`status` must be one of draft, in_review, approved, effective, superseded, obsolete",
+                    )
+                })?,
+        ),
+    };
+    let kind = match filters.get("type") {
+        None => None,
+        Some(text) => {
+            let types = app
+                .store
+                .organisation(caller.scope())
+                .await?
+                .record()
+                .document_types()
+                .ok_or_else(|| Problem::internal("the organisation's document types do not read"))?;
+            let found = types.find(text).ok_or_else(|| {
+                Problem::invalid_parameter("type", format!("`type` must be one of {}", types.keys().join(", ")))
+            })?;
+            Some(found.key.as_str().to_owned())
+        }
+    };
+    let owner = match filters.get("owner") {
+        None => None,
+        Some(text) => Some(
+            UserId::parse(text)
+                .map_err(|_| Problem::invalid_parameter("owner", "`owner` must be a user id"))?
+                .to_string(),
+        ),
+    };
+    let due_before = match filters.get("reviewDue") {
+        None => None,
+        Some(text) => Some(
+            text.strip_prefix("before:")
+                .and_then(domain::parse_day)
+                .ok_or_else(|| Problem::invalid_parameter("reviewDue", "`reviewDue` must be before:YYYY-MM-DD"))?,
+        ),
+    };
+    // The most selective index takes the key condition; the other filters narrow what it reads.
+    let mut narrowing: Vec<(&'static str, String)> = Vec::new();
+    let mut chosen: Option<(quire_store::Index, String)> = None;
+    let mut take = |index: quire_store::Index, attribute: &'static str, value: Option<String>| {
+        if let Some(value) = value {
+            if chosen.is_none() {
+                chosen = Some((index, value));
+            } else {
+                narrowing.push((attribute, value));
+            }
+        }
+    };
+    take(quire_store::Index::DocumentReviewDue, "", due_before);
+    take(quire_store::Index::DocumentOwner, "owner", owner);
+    take(quire_store::Index::DocumentType, "type", kind);
+    take(
+        quire_store::Index::DocumentStatus,
+        "status",
+        status.map(|s| s.as_str().to_owned()),
+    );
+    let page = match chosen {
+        None => app.store.list::<Document>(caller.scope(), &page).await?,
+        Some((index, value)) => {
+            app.store
+                .list_indexed::<Document>(caller.scope(), index, &value, &narrowing, &page)
+                .await?
+        }
+    };
     ok(&page)
 }
 

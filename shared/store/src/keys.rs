@@ -229,6 +229,89 @@ pub(crate) fn record_of(coll: Collection, key: &Key) -> Option<(OrgId, String)> 
     Some((OrgId::parse(org).ok()?, key.sk.clone()))
 }
 
+/// The data table's indexes a record may be listed by (template.yaml `DataTable`'s
+/// `DocumentsBy*`), so that a filtered listing is a query, never a scan. Each partitions one
+/// tenant's records by one value; a record names its values ([`crate::Record::listed_by`]) and
+/// the store writes the index attributes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    /// By the latest version's state (`draft`, `effective`, …), newest document first.
+    DocumentStatus,
+    /// By type key (`sop`), newest first.
+    DocumentType,
+    /// By owner (user id), newest first.
+    DocumentOwner,
+    /// Effective documents by the day their periodic review is due (`YYYY-MM-DD`), soonest first.
+    DocumentReviewDue,
+}
+
+impl Index {
+    pub(crate) const ALL: [Index; 4] = [
+        Index::DocumentStatus,
+        Index::DocumentType,
+        Index::DocumentOwner,
+        Index::DocumentReviewDue,
+    ];
+
+    /// Its name in template.yaml.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Index::DocumentStatus => "DocumentsByStatus",
+            Index::DocumentType => "DocumentsByType",
+            Index::DocumentOwner => "DocumentsByOwner",
+            Index::DocumentReviewDue => "DocumentsByReviewDue",
+        }
+    }
+
+    /// The attribute holding a record's partition of the index.
+    pub(crate) fn partition_attribute(self) -> &'static str {
+        match self {
+            Index::DocumentStatus => "byStatus",
+            Index::DocumentType => "byType",
+            Index::DocumentOwner => "byOwner",
+            Index::DocumentReviewDue => "byReview",
+        }
+    }
+
+    /// The attribute the index sorts by: the record's id, or for review dates the day and the
+    /// id (`<YYYY-MM-DD>#<id>`, so that days sort and records of one day stay apart).
+    pub(crate) fn sort_attribute(self) -> &'static str {
+        match self {
+            Index::DocumentReviewDue => "reviewKey",
+            _ => "sk",
+        }
+    }
+
+    /// The partition of records listed by `value` (by review date: one per tenant, the day goes
+    /// in the sort key).
+    pub(crate) fn partition(self, scope: &TenantScope, value: &str) -> String {
+        let base = collection(scope, Collection::Documents);
+        match self {
+            Index::DocumentStatus => format!("{base}#STATUS#{value}"),
+            Index::DocumentType => format!("{base}#TYPE#{value}"),
+            Index::DocumentOwner => format!("{base}#OWNER#{value}"),
+            Index::DocumentReviewDue => format!("{base}#REVIEW"),
+        }
+    }
+
+    /// The index attributes of a record with id `id` listed by `value`.
+    pub(crate) fn attributes(self, scope: &TenantScope, value: &str, id: &str) -> Vec<(&'static str, String)> {
+        let mut attributes = vec![(self.partition_attribute(), self.partition(scope, value))];
+        if self == Index::DocumentReviewDue {
+            attributes.push((self.sort_attribute(), format!("{value}#{id}")));
+        }
+        attributes
+    }
+
+    /// Every attribute any index adds to an item: what a reader of records leaves out.
+    pub(crate) fn all_attributes() -> impl Iterator<Item = &'static str> {
+        Index::ALL
+            .into_iter()
+            .flat_map(|i| [i.partition_attribute(), i.sort_attribute()])
+            .filter(|a| *a != "sk")
+    }
+}
+
 /// The counter of a document number prefix (`crate::numbering`): the last number it gave.
 pub(crate) fn number_counter(scope: &TenantScope, prefix: &str) -> Key {
     Key::new(format!("{}#NUMBER", tenant(scope.org_id())), prefix)

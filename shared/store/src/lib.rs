@@ -63,7 +63,7 @@ pub use audit_log::{AuditPage, Listed, PAGE_BLOB_BYTES};
 pub use directory::{
     CallerRefused, IdentityProvider, Lifecycle, MemberStatus, Membership, NewMember, OrgStatus, Organisation, Plan,
 };
-pub use keys::{Collection, ObjectKey, ObjectKind};
+pub use keys::{Collection, Index, ObjectKey, ObjectKind};
 pub use transaction::{AuditContext, Stored, Transaction};
 pub use verification::{
     ChainCheck, JobStatus, Requested, Slice, SliceBudget, VerificationJob, Verified, QUICK_CHECK_ENTRIES,
@@ -206,6 +206,11 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync {
     fn target_id(&self) -> String {
         self.id()
     }
+    /// The indexes it is listed by, each with its value there (`(Index::DocumentStatus,
+    /// "draft")`): none by default. Values must not contain `#`.
+    fn listed_by(&self) -> Vec<(Index, String)> {
+        Vec::new()
+    }
     /// Incremented on every change; used for optimistic concurrency.
     fn version(&self) -> u64;
 }
@@ -341,6 +346,9 @@ pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreE
     item.remove("sk");
     item.remove(RECORD_KIND);
     item.remove(keys::TARGET_ATTRIBUTE);
+    for attribute in keys::Index::all_attributes() {
+        item.remove(attribute);
+    }
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -459,6 +467,96 @@ impl Store {
         let (items, next) = self
             .query_page(&self.data_table, &partition, Some(prefix), ascending, page)
             .await?;
+        Ok(Page {
+            items: items.into_iter().map(from_item).collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+
+    /// A page of the records listed in `index` under `value`, newest first; or, for
+    /// [`Index::DocumentReviewDue`], those due before the day `value` (`YYYY-MM-DD`, not
+    /// included), soonest first. `filters` (attribute name, value) narrow it further: a page may
+    /// then hold fewer than its limit and still have a next one. Index reads are eventually
+    /// consistent.
+    pub async fn list_indexed<R: Record>(
+        &self,
+        scope: &TenantScope,
+        index: Index,
+        value: &str,
+        filters: &[(&'static str, String)],
+        page: &PageRequest,
+    ) -> Result<Page<R>, StoreError> {
+        let review = index == Index::DocumentReviewDue;
+        let partition = index.partition(scope, value);
+        let sealer = self.cursor_sealer().await?;
+        let start = match &page.cursor {
+            None => None,
+            Some(cursor) => {
+                // Sealed as (index partition, sort value); DynamoDB wants the table's key with
+                // the index's.
+                let last = sealer.open(&partition, cursor).ok_or(StoreError::InvalidCursor)?;
+                let id = if review {
+                    last.sk.rsplit_once('#').map(|(_, id)| id.to_owned())
+                } else {
+                    Some(last.sk.clone())
+                }
+                .ok_or(StoreError::InvalidCursor)?;
+                let mut key = keys::record(scope, R::COLLECTION, &id).to_map();
+                key.insert(index.partition_attribute().into(), AttributeValue::S(partition.clone()));
+                if review {
+                    key.insert(index.sort_attribute().into(), AttributeValue::S(last.sk));
+                }
+                Some(key)
+            }
+        };
+        let mut query = self
+            .ddb
+            .query()
+            .table_name(&self.data_table)
+            .index_name(index.name())
+            .expression_attribute_names("#p", index.partition_attribute())
+            .expression_attribute_values(":p", AttributeValue::S(partition.clone()))
+            .scan_index_forward(review)
+            .limit(page.limit().saturating_add(1))
+            .set_exclusive_start_key(start);
+        query = if review {
+            query
+                .key_condition_expression("#p = :p AND #s < :before")
+                .expression_attribute_names("#s", index.sort_attribute())
+                .expression_attribute_values(":before", AttributeValue::S(value.to_owned()))
+        } else {
+            query.key_condition_expression("#p = :p")
+        };
+        let mut conditions = Vec::new();
+        for (n, (name, wanted)) in filters.iter().enumerate() {
+            let (placeholder, value_name) = (format!("#f{n}"), format!(":f{n}"));
+            conditions.push(format!("{placeholder} = {value_name}"));
+            query = query
+                .expression_attribute_names(placeholder, *name)
+                .expression_attribute_values(value_name, AttributeValue::S(wanted.clone()));
+        }
+        if !conditions.is_empty() {
+            query = query.filter_expression(conditions.join(" AND "));
+        }
+        let out = query.send().await.map_err(StoreError::aws)?;
+        let limit = usize::try_from(page.limit()).unwrap_or(PageRequest::DEFAULT_LIMIT as usize);
+        let mut items = out.items.unwrap_or_default();
+        let sort_of =
+            |item: &Item| -> Option<String> { item.get(index.sort_attribute()).and_then(|v| v.as_s().ok()).cloned() };
+        let last = if items.len() > limit {
+            items.truncate(limit);
+            items.last().and_then(sort_of)
+        } else {
+            out.last_evaluated_key.as_ref().and_then(sort_of)
+        };
+        let next = match last {
+            Some(sort) => Some(
+                sealer
+                    .seal(&partition, &Key::new(partition.clone(), sort))
+                    .map_err(StoreError::Corrupt)?,
+            ),
+            None => None,
+        };
         Ok(Page {
             items: items.into_iter().map(from_item).collect::<Result<_, _>>()?,
             next,

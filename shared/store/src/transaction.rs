@@ -233,7 +233,29 @@ impl Transaction<'_> {
         let key = keys::record(&self.scope, R::COLLECTION, &record.id());
         let target = Target::new(R::COLLECTION.target_type(), &record.target_id());
         let kind = R::COLLECTION.kind();
-        self.insert(key, record, Some((action, target))).with_kind(kind)
+        self.insert(key, record, Some((action, target)))
+            .with_kind(kind)
+            .with_indexes(record)
+    }
+
+    /// Adds the index attributes of `record` to the last write ([`Record::listed_by`]).
+    fn with_indexes<R: Record>(self, record: &R) -> Self {
+        self.attempt(|tx| {
+            let id = record.id();
+            let mut attributes = Vec::new();
+            for (index, value) in record.listed_by() {
+                if value.contains('#') || value.is_empty() {
+                    return Err(StoreError::Corrupt(format!("an index value must be plain: {value:?}")));
+                }
+                attributes.extend(index.attributes(&tx.scope, &value, &id));
+            }
+            if let Some(write) = tx.writes.last_mut() {
+                for (name, value) in attributes {
+                    write.item.insert(name.into(), AttributeValue::S(value));
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Tags the last write with its record kind.
@@ -287,6 +309,7 @@ impl Transaction<'_> {
             });
             Ok(())
         })
+        .with_indexes(next)
     }
 
     /// Records an event that changes no record (a security event), with what it found.
