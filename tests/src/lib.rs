@@ -620,6 +620,26 @@ impl Harness {
             .is_some()
     }
 
+    /// Sets a string attribute of an audit-table item directly, as a database writer could;
+    /// returns the value it had.
+    pub async fn tamper_audit(&self, (pk, sk): (String, String), name: &str, value: &str) -> Option<String> {
+        use aws_sdk_dynamodb::types::{AttributeValue::S, ReturnValue};
+        self.dynamodb()
+            .update_item()
+            .table_name(&self.audit_table)
+            .key("pk", S(pk))
+            .key("sk", S(sk))
+            .update_expression("SET #name = :value")
+            .expression_attribute_names("#name", name)
+            .expression_attribute_values(":value", S(value.to_owned()))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .expect("direct audit table update")
+            .attributes
+            .and_then(|old| old.get(name).and_then(|v| v.as_s().ok()).cloned())
+    }
+
     /// Sets a list-of-strings attribute of a data-table item directly (see [`Harness::tamper`]).
     pub async fn tamper_list(&self, key: (String, String), name: &str, values: &[&str]) {
         let list = values

@@ -26,8 +26,9 @@ impl TryFrom<String> for DocumentTitle {
         if value.trim().is_empty() || count > 200 {
             return Err("title: must be 1 to 200 characters and not blank".into());
         }
-        if quire_core::text::has_forbidden_chars(&value, false) {
-            return Err("title: must be a single line without control characters".into());
+        // Shown in lists and manifestations: no line separators, bidi or invisible characters.
+        if !quire_core::text::is_plain_line(&value) {
+            return Err("title: must be a single line without control, bidi or invisible characters".into());
         }
         Ok(DocumentTitle(value))
     }
@@ -140,6 +141,17 @@ impl VersionStatus {
     /// Whether a new version may follow a latest version in this state: once it is out of
     /// drafting and review (approved, effective, superseded, or obsolete: withdrawn, approved
     /// or not), never while it is a draft or in review.
+    /// Whether moving a version from `from` to this state is an approver's act (needs
+    /// `DocumentApprove` besides `DocumentEdit`): putting it into effect, or withdrawing it once
+    /// approved or effective.
+    pub fn needs_approver(self, from: VersionStatus) -> bool {
+        match self {
+            VersionStatus::Effective => true,
+            VersionStatus::Obsolete => matches!(from, VersionStatus::Approved | VersionStatus::Effective),
+            _ => false,
+        }
+    }
+
     pub fn may_be_followed(self) -> bool {
         !matches!(self, VersionStatus::Draft | VersionStatus::InReview)
     }
@@ -364,8 +376,57 @@ pub fn review_due(from: &str, months: u16) -> Option<String> {
         .map(|due| due.format("%Y-%m-%d").to_string())
 }
 
+/// A line diff of two bodies: lines inserted and deleted, and the unified diff (three lines of
+/// context, headed by `labels`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct LineDiff {
+    pub inserted: usize,
+    pub deleted: usize,
+    pub unified: String,
+}
+
+/// The line diff of `from` → `to` (`similar`'s Myers diff). A body's last line is compared
+/// as if it ended with a line break: a reader sees lines, and a line appended to a body
+/// without a final break is one inserted line, not the last one changed. Myers' diff is
+/// quadratic at worst: past `deadline` it settles for a coarser, still correct, diff.
+pub fn line_diff(from: &str, to: &str, labels: (&str, &str), deadline: std::time::Duration) -> LineDiff {
+    let ended = |body: &str| {
+        if body.is_empty() || body.ends_with('\n') {
+            body.to_owned()
+        } else {
+            format!("{body}\n")
+        }
+    };
+    let (from, to) = (ended(from), ended(to));
+    let text = similar::TextDiff::configure()
+        .timeout(deadline)
+        .diff_lines(from.as_str(), to.as_str());
+    let (mut inserted, mut deleted) = (0, 0);
+    for change in text.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => inserted += 1,
+            similar::ChangeTag::Delete => deleted += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    let unified = text
+        .unified_diff()
+        .context_radius(3)
+        .header(labels.0, labels.1)
+        .to_string();
+    LineDiff {
+        inserted,
+        deleted,
+        unified,
+    }
+}
+
 /// A day as `reviewDue=before:<YYYY-MM-DD>` names it: exactly that form, a real date.
 pub fn parse_day(text: &str) -> Option<String> {
+    // Four-digit years only: chrono reads `+10000-01-01` too, which would not sort as a day.
+    if text.len() != 10 || !text.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
     let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     let canonical = day.format("%Y-%m-%d").to_string();
     (canonical == text).then_some(canonical)
@@ -380,6 +441,9 @@ mod tests {
         assert!(DocumentTitle::try_from("SOP-001 Cleaning".to_owned()).is_ok());
         assert!(DocumentTitle::try_from("  ".to_owned()).is_err());
         assert!(DocumentTitle::try_from("a\nb".to_owned()).is_err());
+        for hidden in ["A\u{2028}B", "A\u{200B}B", "\u{FEFF}A", "A\u{202E}B"] {
+            assert!(DocumentTitle::try_from(hidden.to_owned()).is_err(), "{hidden:?}");
+        }
         assert!(DocumentTitle::try_from("x".repeat(201)).is_err());
         assert!(DocumentTitle::try_from("é".repeat(200)).is_ok());
     }
@@ -450,8 +514,29 @@ mod tests {
         );
         assert_eq!(review_due("not a time", 1), None);
         assert_eq!(parse_day("2026-02-28").as_deref(), Some("2026-02-28"));
-        for bad in ["2026-02-30", "2026-2-28", "26-02-28", "2026-02-28T00:00:00Z", ""] {
+        for bad in [
+            "2026-02-30",
+            "2026-2-28",
+            "26-02-28",
+            "2026-02-28T00:00:00Z",
+            "",
+            "+10000-01-01",
+        ] {
             assert_eq!(parse_day(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn line_diffs_count_lines_as_a_reader_sees_them() {
+        let labels = ("v1", "v2");
+        let deadline = std::time::Duration::from_millis(500);
+        // A line appended to a body without a final break: one line inserted, none changed.
+        let appended = line_diff("a\nb", "a\nb\nc", labels, deadline);
+        assert_eq!((appended.inserted, appended.deleted), (1, 0));
+        assert_eq!(appended.unified, "--- v1\n+++ v2\n@@ -1,2 +1,3 @@\n a\n b\n+c\n");
+        let changed = line_diff("a\nb\n", "a\nB\n", labels, deadline);
+        assert_eq!((changed.inserted, changed.deleted), (1, 1));
+        assert_eq!(line_diff("", "", labels, deadline).unified, "");
+        assert_eq!(line_diff("", "x", labels, deadline).inserted, 1);
     }
 }

@@ -631,7 +631,8 @@ mod tests {
         );
     }
 
-    /// The app client has a secret, and only the auth and registration functions may read it
+    /// The app client has a secret, and only the auth and registration functions, and the
+    /// documents function (which re-authenticates signers, decision 52), may read it
     /// (decisions 34 and 35): a template that dropped the secret, or let another function read
     /// it, fails here.
     ///

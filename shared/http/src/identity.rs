@@ -1003,8 +1003,48 @@ pub async fn verify_authenticator(
     }
 }
 
+/// Why a member re-authenticates: named in the entry of a refusal, and choosing the limit it
+/// counts against.
+#[derive(Debug, Clone)]
+pub enum Purpose {
+    /// Turning a second factor off (`"purpose": "mfa.disable"`), under
+    /// [`RateLimit::REAUTHENTICATIONS_PER_MEMBER`].
+    MfaDisable,
+    /// An electronic signature (`"purpose": "document.signature"`), under
+    /// [`RateLimit::SIGNATURES_PER_MEMBER`]; the value (the document, version and meaning being
+    /// signed) is recorded with a refusal as `signing`, so that a failed attempt names what it
+    /// tried to sign.
+    DocumentSignature(Value),
+}
+
+impl Purpose {
+    fn name(&self) -> &'static str {
+        match self {
+            Purpose::MfaDisable => "mfa.disable",
+            Purpose::DocumentSignature(_) => "document.signature",
+        }
+    }
+
+    fn limit(&self) -> RateLimit {
+        match self {
+            Purpose::MfaDisable => RateLimit::REAUTHENTICATIONS_PER_MEMBER,
+            Purpose::DocumentSignature(_) => RateLimit::SIGNATURES_PER_MEMBER,
+        }
+    }
+
+    /// What a refusal's entry records: the attempt's number, the reason, the purpose and, for a
+    /// signature, what was being signed.
+    fn refused(&self, attempt: u64, reason: &str) -> Value {
+        let mut after = json!({ "attempt": attempt, "reason": reason, "purpose": self.name() });
+        if let Purpose::DocumentSignature(signing) = self {
+            after["signing"] = signing.clone();
+        }
+        after
+    }
+}
+
 /// Re-authenticates the signed-in caller for an act that needs a fresh proof of who they are
-/// (turning a second factor off; electronic signatures later): their password now and, if they
+/// ([`Purpose`]: turning a second factor off; an electronic signature): their password now and, if they
 /// have an authenticator, its current code, checked by Cognito (`InitiateAuth`
 /// `USER_PASSWORD_AUTH`, then `RespondToAuthChallenge` `SOFTWARE_TOKEN_MFA`). Guarded like the
 /// password change: reserved against the account's lockout (a locked account gets the answer a
@@ -1014,10 +1054,10 @@ pub async fn verify_authenticator(
 /// starts no session. Cognito's answer of tokens without a TOTP challenge for a member Quire's
 /// record says has an authenticator is refused (the code cannot be proved) and recorded.
 ///
-/// Every re-authentication counts against the member's
-/// [`RateLimit::REAUTHENTICATIONS_PER_MEMBER`] first, whatever its outcome: refusals the
-/// lockout does not count (Cognito not judging, a factor turned off round Quire) are limited
-/// too; the window's trip is recorded once (`rate-limit.tripped`).
+/// Every re-authentication counts against the member's limit for its purpose
+/// ([`Purpose::limit`]) first, whatever its outcome: refusals the lockout does not count
+/// (Cognito not judging, a factor turned off round Quire) are limited too; the window's trip
+/// is recorded once (`rate-limit.tripped`).
 ///
 /// Errors: 429 `too-many-requests` (the member's limit, with `Retry-After`), 400
 /// `reauthentication-failed` (wrong password or code, locked account: one answer; a right
@@ -1026,19 +1066,13 @@ pub async fn verify_authenticator(
 pub async fn reauthenticate(
     app: &App,
     ctx: &RequestCtx,
-    purpose: &str,
+    purpose: Purpose,
     password: &Password,
     code: Option<&TotpCode>,
 ) -> Result<(), Problem> {
     let caller = ctx.caller()?;
     let secret = app.client.secret(&app.cognito).await?;
-    within_own_limit(
-        app,
-        ctx,
-        RateLimit::REAUTHENTICATIONS_PER_MEMBER,
-        &Subject::reauthentication(&caller.user_id),
-    )
-    .await?;
+    within_own_limit(app, ctx, purpose.limit(), &Subject::reauthentication(&caller.user_id)).await?;
     let (attempt, events) = reserve_own_attempt(app, caller, Problem::reauthentication_failed).await?;
     let number = attempt.number();
     let hash = |name: &str| secret.as_ref().map(|s| s.secret_hash(name, app.client.id()));
@@ -1123,10 +1157,7 @@ pub async fn reauthenticate(
         }
         Err(Some(reason)) => {
             let judged = matches!(reason, "wrong-password" | "wrong-code");
-            let refused = (
-                Action::ReauthenticationFailed,
-                json!({ "attempt": number, "reason": reason, "purpose": purpose }),
-            );
+            let refused = (Action::ReauthenticationFailed, purpose.refused(number, reason));
             own_credential_refused(app, ctx, attempt, judged, events, refused).await?;
             Err(Problem::reauthentication_failed())
         }
@@ -1281,7 +1312,7 @@ pub async fn disable_authenticator(
     let Some(enrolled_at) = caller.mfa_enrolled_at else {
         return Err(Problem::no_authenticator());
     };
-    reauthenticate(app, ctx, "mfa.disable", password, Some(code)).await?;
+    reauthenticate(app, ctx, Purpose::MfaDisable, password, Some(code)).await?;
     if let Err(problem) = set_totp(app, access_token, false).await {
         // Cognito may have turned it off before failing to answer: on again, best effort.
         if let Err(again) = set_totp(app, access_token, true).await {

@@ -106,7 +106,8 @@ impl Store {
     /// A page of the scope's entries about one target (`target.type`, `target.id`), oldest
     /// first, with the blobs they reference, from the audit table's `ByTarget` index: no scan of
     /// the chain. The index is eventually consistent: an entry just appended may show a moment
-    /// later.
+    /// later. An entry indexed under this target whose own target is another is left out (the
+    /// index attribute is not hashed; a page may then hold fewer than its limit).
     pub async fn target_history(
         &self,
         scope: &TenantScope,
@@ -158,7 +159,19 @@ impl Store {
             ),
             None => None,
         };
-        self.with_blobs(scope, items, next).await
+        let mut page = self.with_blobs(scope, items, next).await?;
+        // The index attribute is outside the entry's hash: an entry whose own target is another
+        // was put under this one behind the writer's back, and is not this target's history.
+        page.items.retain(|listed| {
+            listed.entry().is_none_or(|entry| {
+                let own = entry.event.target.kind == target_type && entry.event.target.id == target_id;
+                if !own {
+                    tracing::error!(seq = entry.seq, "an audit entry is indexed under a target not its own");
+                }
+                own
+            })
+        });
+        Ok(page)
     }
 
     /// Entry `seq` of the scope's chain, as stored: `None` if there is none; an error if it

@@ -488,13 +488,29 @@ impl Store {
     ) -> Result<Page<R>, StoreError> {
         let review = index == Index::DocumentReviewDue;
         let partition = index.partition(scope, value);
+        // A cursor is this listing's alone: sealed to the partition, the day and the filters,
+        // so that one of another listing (another day, other filters) is refused, never read
+        // from a place the query's condition excludes.
+        let mut listing = format!("{partition}?{value}");
+        let mut sorted: Vec<String> = filters
+            .iter()
+            .map(|(name, wanted)| format!("{name}={wanted}"))
+            .collect();
+        sorted.sort();
+        for filter in sorted {
+            listing.push('&');
+            listing.push_str(&filter);
+        }
         let sealer = self.cursor_sealer().await?;
         let start = match &page.cursor {
             None => None,
             Some(cursor) => {
-                // Sealed as (index partition, sort value); DynamoDB wants the table's key with
-                // the index's.
-                let last = sealer.open(&partition, cursor).ok_or(StoreError::InvalidCursor)?;
+                // Sealed as (listing, sort value); DynamoDB wants the table's key with the
+                // index's.
+                let last = sealer.open(&listing, cursor).ok_or(StoreError::InvalidCursor)?;
+                if review && last.sk.as_str() >= value {
+                    return Err(StoreError::InvalidCursor);
+                }
                 let id = if review {
                     last.sk.rsplit_once('#').map(|(_, id)| id.to_owned())
                 } else {
@@ -552,7 +568,7 @@ impl Store {
         let next = match last {
             Some(sort) => Some(
                 sealer
-                    .seal(&partition, &Key::new(partition.clone(), sort))
+                    .seal(&listing, &Key::new(listing.clone(), sort))
                     .map_err(StoreError::Corrupt)?,
             ),
             None => None,
@@ -561,6 +577,28 @@ impl Store {
             items: items.into_iter().map(from_item).collect::<Result<_, _>>()?,
             next,
         })
+    }
+
+    /// As [`Store::list_under`], each record with the id it is stored under: a record whose own
+    /// id ([`Record::id`]) is another was copied there behind the store's back.
+    pub async fn list_under_as_stored<R: Record>(
+        &self,
+        scope: &TenantScope,
+        prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Page<(String, R)>, StoreError> {
+        let partition = keys::collection(scope, R::COLLECTION);
+        let (items, next) = self
+            .query_page(&self.data_table, &partition, Some(prefix), true, page)
+            .await?;
+        let items = items
+            .into_iter()
+            .map(|item| {
+                let stored = Key::from_map(&item).map(|k| k.sk).unwrap_or_default();
+                from_item(item).map(|record| (stored, record))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
     }
 
     /// One page of a partition, with sealed cursors in and out.

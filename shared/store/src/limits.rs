@@ -83,6 +83,16 @@ impl RateLimit {
         window: Duration::from_secs(15 * 60),
     };
 
+    /// Signing re-authentications per signed-in member: 60 per 15 minutes, every one counted
+    /// as [`RateLimit::REAUTHENTICATIONS_PER_MEMBER`] is, but apart from it and higher: an
+    /// approver signs a batch of documents one after another (the lockout still stops
+    /// guessing after a few wrong passwords).
+    pub const SIGNATURES_PER_MEMBER: RateLimit = RateLimit {
+        name: "signatures-per-member",
+        max: 60,
+        window: Duration::from_secs(15 * 60),
+    };
+
     /// Registrations per client address: 5 per 10 minutes (RATE-1), every well-formed attempt
     /// counted (taken emails included; a request refused as malformed never reaches the count).
     pub const REGISTRATIONS_PER_ADDRESS: RateLimit = RateLimit {

@@ -39,6 +39,15 @@ pub fn chain_entry(org: &OrgId, seq: u64) -> RawKey {
     raw(keys::chain_entry(org, seq))
 }
 
+/// `(attribute, value)` that puts an entry in one target's history (the audit table's
+/// `ByTarget` index).
+pub fn target_index(org: &OrgId, target_type: &str, target_id: &str) -> (&'static str, String) {
+    (
+        keys::TARGET_ATTRIBUTE,
+        keys::target_entries(org, target_type, target_id),
+    )
+}
+
 /// The head of the organisation's chain (audit table).
 pub fn chain_head(org: &OrgId) -> RawKey {
     raw(keys::chain_head(org))
