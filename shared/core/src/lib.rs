@@ -10,6 +10,7 @@
 //! | an organisation's document types (key, number prefix, review interval) | [`documents`] |
 //! | audit events, canonical JSON (RFC 8785), the SHA-256 hash chain, blobs | [`audit`] |
 //! | free text made safe to record | [`text`] |
+//! | attachment file names (sanitised) and the accepted file types | [`files`] |
 //! | an organisation's IP allowlist (CIDR ranges, IPv4 and IPv6) | [`network`] |
 //! | logs and metrics (one JSON line each) | [`telemetry`] |
 //!
@@ -19,6 +20,7 @@
 
 pub mod audit;
 pub mod documents;
+pub mod files;
 pub mod ids;
 pub mod invitation;
 pub mod network;

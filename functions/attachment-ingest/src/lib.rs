@@ -1,0 +1,13 @@
+//! # quire-fn-attachment-ingest — an uploaded file checked before Quire keeps it (FILE-1)
+//!
+//! A client uploads an attachment to the bucket's quarantine prefix with a presigned PUT; this
+//! function reads it from there, and only a file that passes [`inspect::inspect`] is
+//! encrypted into the tenant's prefix. Everything here is about the file's bytes: its size,
+//! its type as its first bytes tell it, and for Office Open XML packages, the package itself.
+//!
+//! | you are looking for | module |
+//! |---|---|
+//! | the checks, the refusals and their reasons, the limits | [`inspect`] |
+//! | file names and the accepted types | `quire_core::files` |
+
+pub mod inspect;
