@@ -79,6 +79,7 @@ ACTIONS = {
     "document.transitioned",
     "document.signed",
     "document.route.reassigned",
+    "attachment.requested",
 }
 
 

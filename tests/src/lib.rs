@@ -696,6 +696,30 @@ impl Harness {
         self.trail_settled(&org.org_id).await
     }
 
+    /// Items of a data-table partition, read consistently (every page).
+    pub async fn count_items(&self, partition: String) -> usize {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamodb()
+                .query()
+                .table_name(&self.data_table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(partition.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("partition query");
+            count += usize::try_from(out.count).unwrap_or_default();
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return count,
+            }
+        }
+    }
+
     /// [`Harness::audit_settled`] for any trail, the platform's included.
     pub async fn trail_settled(&self, org: &quire_core::ids::OrgId) {
         let ddb = self.dynamodb();

@@ -291,6 +291,25 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         &h.call(Method::GET, &format!("/documents/{id}"), Some(&token), None)
             .await,
     );
+    let attach = |body: Value| {
+        let (token, path) = (token.clone(), format!("/documents/{id}/attachments"));
+        async move { h.call(Method::POST, &path, Some(&token), Some(body)).await }
+    };
+    let declared = attach(json!({"fileName": "Checklist.pdf", "contentType": "application/pdf", "size": 9})).await;
+    assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text);
+    check(Method::POST, "/documents/{id}/attachments", &declared);
+    check(
+        Method::POST,
+        "/documents/{id}/attachments",
+        &attach(json!({"fileName": "setup.exe", "contentType": "application/pdf", "size": 9})).await,
+    );
+    let attachment = declared.body["attachment"]["id"].as_str().unwrap().to_owned();
+    check(
+        Method::GET,
+        "/attachments/{id}",
+        &h.call(Method::GET, &format!("/attachments/{attachment}"), Some(&token), None)
+            .await,
+    );
     let edited = h
         .edit_document(
             &token,

@@ -39,6 +39,8 @@ const SIGNING_CODE: &str = "REPLACE_WITH_SIGNING_CODE";
 const REASSIGNED_DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000002";
 const REVIEWER_ID: &str = "REPLACE_WITH_REVIEWER_ID";
 const ORG_ID: &str = "REPLACE_WITH_ORG_ID";
+/// An attachment declared on the first document, for the attachment's read sample.
+const ATTACHMENT_ID: &str = "REPLACE_WITH_ATTACHMENT_ID";
 const EVENT_ID: &str = "REPLACE_WITH_EVENT_ID";
 const BLOB_SHA256: &str = "REPLACE_WITH_BLOB_SHA256";
 const VERIFICATION_ID: &str = "REPLACE_WITH_VERIFICATION_ID";
@@ -414,6 +416,15 @@ async fn api_samples_replay_through_their_function() {
         )
         .await;
     assert_eq!(reviewed.status, 201, "{}", reviewed.text);
+    let declared = h
+        .call(
+            reqwest::Method::POST,
+            &format!("/documents/{}/attachments", text(&document, "/id")),
+            Some(&token),
+            Some(serde_json::json!({"fileName": "Checklist.pdf", "contentType": "application/pdf", "size": 9})),
+        )
+        .await;
+    assert_eq!(declared.status, 201, "{}", declared.text);
     let job = h
         .call(reqwest::Method::POST, "/audit/verifications", Some(&token), None)
         .await;
@@ -453,6 +464,7 @@ async fn api_samples_replay_through_their_function() {
         (SIGNED_DOCUMENT_ID, to_sign.clone()),
         (REASSIGNED_DOCUMENT_ID, to_reassign.clone()),
         (REVIEWER_ID, viewer_id.clone()),
+        (ATTACHMENT_ID, text(&declared.body, "/attachment/id").to_owned()),
         (SIGNATURE_ID, text(&reviewed.body, "/id").to_owned()),
         (CONTENT_SHA256, text(&submitted.body, "/contentSha256").to_owned()),
         (BLOB_SHA256, quire_core::audit::blob::digest(&long_body)),

@@ -611,7 +611,8 @@ async fn list(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
 
 /// Reads a document of the caller's organisation. Another tenant's id, or no id at all, is
 /// the same 404 (TEN-3): the scope makes the other tenant's item unreachable.
-async fn load(app: &App, ctx: &RequestCtx) -> Result<Stored<Document>, Problem> {
+/// The path's document (`{id}`) in the caller's organisation: 404 for any other id (TEN-3).
+pub async fn load(app: &App, ctx: &RequestCtx) -> Result<Stored<Document>, Problem> {
     let caller = ctx.caller()?;
     let id = DocumentId::parse(ctx.param("id")?).ok_or_else(Problem::not_found)?;
     app.store
@@ -621,7 +622,7 @@ async fn load(app: &App, ctx: &RequestCtx) -> Result<Stored<Document>, Problem> 
 }
 
 /// Version `number` of `document`: 404 if it has none so numbered.
-async fn load_version(
+pub async fn load_version(
     app: &App,
     ctx: &RequestCtx,
     document: &Document,

@@ -770,7 +770,7 @@ mod tests {
             .map(|(function, _)| function)
             .collect();
         writing.sort_unstable();
-        assert_eq!(writing, ["AuditFunction", "DocumentsFunction"]);
+        assert_eq!(writing, ["AttachmentsFunction", "AuditFunction", "DocumentsFunction"]);
         for key in ["ORG#org-1#SESSION#user-1", "ORG#org-1#MEMBER"] {
             let checkers = data_table_access(&template, key, &["dynamodb:ConditionCheckItem"]).unwrap();
             for function in &writing {

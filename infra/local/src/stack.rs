@@ -68,6 +68,7 @@ pub fn function_routes() -> Vec<(&'static str, quire_http::Router)> {
         ("MembersFunction", quire_fn_members::routes()),
         ("OperatorFunction", quire_fn_operator::routes()),
         ("DocumentsFunction", quire_fn_documents::routes()),
+        ("AttachmentsFunction", quire_fn_attachments::routes()),
         ("AuditFunction", quire_fn_audit::routes()),
     ]
 }
@@ -124,6 +125,8 @@ impl Stack {
             registration_validity: options
                 .registration_validity
                 .unwrap_or(quire_http::config::REGISTRATION_VALIDITY),
+            attachments_bucket: Some(provisioned.bucket.clone()),
+            s3_path_style: true,
         };
         let refresh = options
             .origin_secret_refresh

@@ -93,6 +93,8 @@ impl Fixture {
             sign_in_lockout: quire_store::attempts::LockoutPolicy::SIGN_IN,
             sessions: quire_store::sessions::SessionPolicy::DEFAULT,
             registration_validity: quire_http::config::REGISTRATION_VALIDITY,
+            attachments_bucket: None,
+            s3_path_style: false,
         };
         // As deployed: every request proves it came through CloudFront.
         let edge = Edge::Verified(Arc::new(OriginVerifier::fixed(

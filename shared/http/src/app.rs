@@ -16,6 +16,8 @@ pub struct App {
     pub client: crate::app_client::AppClient,
     /// Whether requests must prove they came through CloudFront (`pipeline::edge`).
     pub edge: Edge,
+    /// S3, for the functions given a bucket ([`Config::attachments_bucket`]).
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl App {
@@ -60,6 +62,11 @@ impl App {
             verifier: JwtVerifier::new(config.jwt()),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(sdk),
             client: crate::app_client::AppClient::new(&config.user_pool_id, &config.user_pool_client_id),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(config.s3_path_style)
+                    .build(),
+            ),
             config,
             edge,
         })

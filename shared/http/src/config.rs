@@ -99,6 +99,12 @@ pub struct Config {
     /// How long a registration may stay unconfirmed before a new registration of its email
     /// replaces it (AUTHN-6): `QUIRE_REGISTRATION_VALIDITY_SECONDS` (default 24 hours).
     pub registration_validity: Duration,
+    /// `QUIRE_ATTACHMENTS_BUCKET`: the bucket of attachments and exports, for the functions that
+    /// reach it (absent for the others).
+    pub attachments_bucket: Option<String>,
+    /// `QUIRE_S3_PATH_STYLE=true`: S3 addressed by path, as an emulator needs (virtual hosts
+    /// on AWS).
+    pub s3_path_style: bool,
 }
 
 impl Config {
@@ -125,6 +131,8 @@ impl Config {
             registration_validity: registration_validity_from(
                 var("QUIRE_REGISTRATION_VALIDITY_SECONDS").ok().as_deref(),
             )?,
+            attachments_bucket: var("QUIRE_ATTACHMENTS_BUCKET").ok().filter(|b| !b.is_empty()),
+            s3_path_style: var("QUIRE_S3_PATH_STYLE").is_ok_and(|v| v == "true"),
         })
     }
 

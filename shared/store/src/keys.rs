@@ -18,6 +18,9 @@ pub enum Collection {
     DocumentSignatures,
     /// Full re-walks of the audit chain (`store::VerificationJob`).
     Verifications,
+    /// Files attached to a document's version, by attachment id: what was declared, what
+    /// ingest found, where it stands (pending, accepted, rejected).
+    Attachments,
 }
 
 impl Collection {
@@ -27,6 +30,7 @@ impl Collection {
             Collection::DocumentVersions => "DOCVERSION",
             Collection::DocumentSignatures => "DOCSIGNATURE",
             Collection::Verifications => "VERIFICATION",
+            Collection::Attachments => "ATTACHMENT",
         }
     }
 
@@ -37,6 +41,7 @@ impl Collection {
             Collection::DocumentVersions => "document-version",
             Collection::DocumentSignatures => "document-signature",
             Collection::Verifications => "audit-verification",
+            Collection::Attachments => "attachment",
         }
     }
 
@@ -44,7 +49,10 @@ impl Collection {
     /// a document's history is the entries of one target.
     pub fn target_type(self) -> &'static str {
         match self {
-            Collection::Documents | Collection::DocumentVersions | Collection::DocumentSignatures => "document",
+            Collection::Documents
+            | Collection::DocumentVersions
+            | Collection::DocumentSignatures
+            | Collection::Attachments => "document",
             Collection::Verifications => "audit-verification",
         }
     }
@@ -439,6 +447,15 @@ pub(crate) fn chain_head(org: &OrgId) -> Key {
 pub(crate) fn cursor_key() -> Key {
     Key::new("SYSTEM".to_owned(), "CURSOR_KEY")
 }
+
+/// Where a presigned upload of attachment `id` lands, `quarantine/<orgId>/<attachmentId>`,
+/// until ingest checks it (the bucket's lifecycle removes anything left there after a day).
+pub fn quarantine_object(scope: &TenantScope, id: &AttachmentId) -> String {
+    format!("{QUARANTINE_PREFIX}{}/{}", scope.org_id(), id.as_str())
+}
+
+/// The prefix of every upload's object (and of the bucket notification that starts ingest).
+pub const QUARANTINE_PREFIX: &str = "quarantine/";
 
 /// An S3 object of one tenant (TEN-4): its key, `tenants/<orgId>/attachments/<attachmentId>` or
 /// `tenants/<orgId>/exports/<exportId>`, built from the same ids that build its KMS encryption

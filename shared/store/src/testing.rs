@@ -24,6 +24,11 @@ pub fn outbox_partition(org: &OrgId) -> String {
     keys::outbox_partition(org)
 }
 
+/// The partition of the organisation's attachments (data table).
+pub fn attachments_partition(org: &OrgId) -> String {
+    keys::collection(&scope(org), Collection::Attachments)
+}
+
 /// The attempt count of a subject (data table, `crate::attempts`).
 pub fn attempts(subject: &crate::attempts::Subject) -> RawKey {
     raw(keys::attempts(subject))

@@ -224,12 +224,17 @@ pub enum Action {
     /// document; `before` and `after`: the version; the reason).
     #[serde(rename = "document.route.reassigned")]
     DocumentRouteReassigned,
+    /// A member asked to attach a file to a document's draft (FILE-1, FILE-2: `target`: the
+    /// document; `after`: the attachment as declared, pending ingest, with the file name as
+    /// sent beside the sanitised one).
+    #[serde(rename = "attachment.requested")]
+    AttachmentRequested,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 51] = [
+    pub const ALL: [Action; 52] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -281,6 +286,7 @@ impl Action {
         Action::DocumentTransitioned,
         Action::DocumentSigned,
         Action::DocumentRouteReassigned,
+        Action::AttachmentRequested,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -753,6 +759,7 @@ mod tests {
                 Action::DocumentTransitioned => 48,
                 Action::DocumentSigned => 49,
                 Action::DocumentRouteReassigned => 50,
+                Action::AttachmentRequested => 51,
             };
             assert_eq!(Action::ALL[position], action);
         }

@@ -1,0 +1,240 @@
+//! The attachments function: files attached to a document's draft (FILE-1..3).
+//!
+//! A member declares a file (`POST /documents/{id}/attachments` {fileName, contentType, size})
+//! and gets a presigned `PUT` to the bucket's quarantine prefix, valid 15 minutes, with the
+//! content type and length signed into it (S3 refuses another type or size on AWS). The
+//! declaration is checked first: a name is sanitised (FILE-2, the name as sent recorded
+//! beside it), its extension must be an accepted type's (`quire_core::files::ACCEPTED`), the
+//! declared media type that type's, the size within the limit; the document's latest version
+//! must be a draft. The attachment is recorded `pending` with its `attachment.requested`
+//! entry. Ingest (`quire-fn-attachment-ingest`) checks the uploaded bytes before anything is
+//! kept.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /documents/{id}/attachments` | declare a file, get its upload |
+//! | `GET /attachments/{id}` | an attachment's record and status |
+
+pub mod domain;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use domain::{Attachment, AttachmentStatus};
+use http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::Request;
+use quire_core::audit::Action;
+use quire_core::files::{FileName, FileType};
+use quire_core::rbac::Permission::{DocumentEdit, DocumentRead};
+use quire_fn_documents::domain::VersionStatus;
+use quire_http::json::{ok, parse_body, respond};
+use quire_http::route::HandlerResult;
+use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Largest file accepted (100 MiB), declared and uploaded.
+pub const MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
+
+/// How long an upload's presigned URL works.
+pub const UPLOAD_VALIDITY: Duration = Duration::from_secs(15 * 60);
+
+/// Longest file name accepted as sent, in bytes (the stored one is cut to 255).
+const MAX_SENT_NAME_BYTES: usize = 1024;
+
+/// A declaration's body.
+const DECLARATION_LIMIT: usize = 4 * 1024;
+
+pub fn routes() -> Router {
+    Router::new(vec![
+        Route::new(
+            Method::POST,
+            "/documents/{id}/attachments",
+            Access::Requires(DocumentEdit),
+            Module::Documents,
+            Effect::Writes(&[Action::AttachmentRequested]),
+            declare,
+        )
+        .request_schema::<NewAttachment>()
+        .response_schema::<Declared>()
+        .problem(
+            "400",
+            "the request is malformed (`invalid-body`, naming the field): a name without an \
+             accepted extension (the 400 lists them), a content type other than the \
+             extension's, a size over the limit",
+        )
+        .problem(
+            "409",
+            "the document's latest version is not a draft: a change after approval needs a new \
+             version (`conflict`)",
+        )
+        .accepts_body(DECLARATION_LIMIT),
+        Route::new(
+            Method::GET,
+            "/attachments/{id}",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            Effect::Reads,
+            get,
+        )
+        .response_schema::<Attachment>(),
+    ])
+    .expect("attachments route table")
+}
+
+/// A file a member is about to upload.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewAttachment {
+    /// The file's name (sanitised on the way in; at most 1024 bytes as sent).
+    file_name: String,
+    /// The media type of the name's extension (`application/pdf` for `.pdf`).
+    content_type: String,
+    /// Bytes, 0 to 104 857 600.
+    size: u64,
+}
+
+/// How to upload a declared file.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Upload {
+    /// The presigned URL.
+    url: String,
+    /// Always `PUT`.
+    method: String,
+    /// Headers the upload must send exactly as given (they are signed into the URL).
+    headers: BTreeMap<String, String>,
+    /// When the URL stops working (RFC 3339, UTC).
+    expires_at: String,
+}
+
+/// The attachment, pending, and its upload.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Declared {
+    attachment: Attachment,
+    upload: Upload,
+}
+
+/// Declares a file for the document's draft and answers its presigned upload; see the crate
+/// documentation.
+async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let input: NewAttachment = parse_body(&req)?;
+    if input.file_name.is_empty() || input.file_name.len() > MAX_SENT_NAME_BYTES {
+        return Err(Problem::invalid_body(
+            format!("fileName: must be 1 to {MAX_SENT_NAME_BYTES} bytes"),
+            Some("fileName"),
+        ));
+    }
+    let name = FileName::sanitise(&input.file_name).name;
+    let Some(kind) = FileType::of(&name) else {
+        return Err(Problem::invalid_body(
+            format!(
+                "fileName: the extension must be one of {}",
+                FileType::accepted_extensions().join(", ")
+            ),
+            Some("fileName"),
+        ));
+    };
+    if input.content_type != kind.media_type {
+        return Err(Problem::invalid_body(
+            format!(
+                "contentType: a file named .{} is {}",
+                name.extension().unwrap_or_default(),
+                kind.media_type
+            ),
+            Some("contentType"),
+        ));
+    }
+    if input.size > MAX_FILE_BYTES {
+        return Err(Problem::invalid_body(
+            format!("size: at most {MAX_FILE_BYTES} bytes"),
+            Some("size"),
+        ));
+    }
+    let bucket = app
+        .config
+        .attachments_bucket
+        .as_deref()
+        .ok_or_else(|| Problem::internal("QUIRE_ATTACHMENTS_BUCKET is not set"))?;
+    let document = quire_fn_documents::load(&app, &ctx).await?;
+    let draft = quire_fn_documents::load_version(&app, &ctx, &document, document.latest_version).await?;
+    if draft.status != VersionStatus::Draft {
+        return Err(Problem::conflict(
+            "files are attached to a draft; a change after approval needs a new version",
+        ));
+    }
+    let id = uuid::Uuid::now_v7().hyphenated().to_string();
+    let attachment_id =
+        quire_core::ids::AttachmentId::parse(&id).map_err(|_| Problem::internal("a new attachment id is not an id"))?;
+    let object = quire_store::quarantine_object(caller.scope(), &attachment_id);
+    let presigning = PresigningConfig::expires_in(UPLOAD_VALIDITY).map_err(Problem::internal)?;
+    let length = i64::try_from(input.size).map_err(Problem::internal)?;
+    let presigned = app
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(&object)
+        .content_type(kind.media_type)
+        .content_length(length)
+        .presigned(presigning)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %aws_sdk_s3::error::DisplayErrorContext(&error), "an upload could not be presigned");
+            Problem::unavailable("the upload could not be prepared")
+        })?;
+    let at = quire_core::audit::timestamp_now();
+    let expires_at = humantime::format_rfc3339_seconds(SystemTime::now() + UPLOAD_VALIDITY).to_string();
+    let me = caller.user_id.to_string();
+    let attachment = Attachment {
+        id: id.clone(),
+        document_id: document.id.clone(),
+        version_number: draft.version_number,
+        file_name: name,
+        sent_name: input.file_name.clone(),
+        media_type: kind.media_type.to_owned(),
+        declared_size: input.size,
+        status: AttachmentStatus::Pending,
+        upload_expires_at: expires_at.clone(),
+        created_at: at.clone(),
+        created_by: me,
+        updated_at: at,
+        version: 1,
+    };
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .create(&attachment, Action::AttachmentRequested)
+        .commit()
+        .await?;
+    let headers = presigned
+        .headers()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .collect();
+    let declared = Declared {
+        attachment,
+        upload: Upload {
+            url: presigned.uri().to_owned(),
+            method: presigned.method().to_owned(),
+            headers,
+            expires_at,
+        },
+    };
+    let mut response = respond(StatusCode::CREATED, &declared)?;
+    if let Ok(location) = HeaderValue::from_str(&format!("/attachments/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// An attachment of the caller's organisation: 404 for any other id (TEN-3).
+async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let id = domain::parse_id(ctx.param("id")?).ok_or_else(Problem::not_found)?;
+    let attachment = app
+        .store
+        .get::<Attachment>(caller.scope(), &id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    ok(attachment.record())
+}

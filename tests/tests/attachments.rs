@@ -1,0 +1,290 @@
+//! Attachments over HTTP: a declared file gets a presigned upload into quarantine, with its
+//! name sanitised and the name as sent recorded; declarations that cannot be accepted change
+//! nothing; another tenant's documents and attachments are not found.
+
+use quire_blackbox_tests::{events_of, harness, Harness};
+use quire_core::rbac::Role;
+use quire_local::seed::SeededOrg;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn bucket(h: &Harness) -> String {
+    h.on_stack(|stack| async move { stack.provisioned.bucket.clone() })
+        .await
+}
+
+async fn draft(h: &Harness, org: &SeededOrg) -> String {
+    let token = h.token(org, Role::User).await;
+    h.create_document(&token, "SOP-010 Line clearance").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn declare(h: &Harness, token: &str, document: &str, body: Value) -> quire_blackbox_tests::Reply {
+    h.call(
+        Method::POST,
+        &format!("/documents/{document}/attachments"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+/// Attachment records in the organisation's data, as stored.
+async fn attachments_stored(h: &Harness, org: &SeededOrg) -> usize {
+    h.count_items(quire_store::testing::attachments_partition(&org.org_id))
+        .await
+}
+
+/// A declaration answers a presigned PUT to `quarantine/<org>/<attachment>` with the content
+/// type and length signed into it; the file uploads through it; the attachment is pending with
+/// its name sanitised, the name as sent recorded in its `attachment.requested` entry, and its
+/// events in the document's history.
+///
+/// Proves: FILE-2, AUD-3
+#[tokio::test]
+async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
+    let h = harness();
+    let org = h.new_org("attach").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let content = b"%PDF-1.7\n%%EOF\n".to_vec();
+    let sent = "../../Line\tclearance\u{200b} checklist.pdf";
+    let declared = declare(
+        h,
+        &token,
+        &id,
+        json!({"fileName": sent, "contentType": "application/pdf", "size": content.len()}),
+    )
+    .await;
+    assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text);
+    let attachment = &declared.body["attachment"];
+    let attachment_id = attachment["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        declared.header("location"),
+        Some(format!("/attachments/{attachment_id}").as_str())
+    );
+    assert_eq!(attachment["fileName"], "_.._Lineclearance checklist.pdf");
+    assert_eq!(attachment["sentName"], sent);
+    assert_eq!(attachment["status"], "pending");
+    assert_eq!(attachment["versionNumber"], 1);
+    assert_eq!(attachment["declaredSize"], content.len());
+    let upload = &declared.body["upload"];
+    assert_eq!(upload["method"], "PUT");
+    assert_eq!(upload["headers"]["content-type"], "application/pdf");
+    assert_eq!(upload["headers"]["content-length"], content.len().to_string());
+    let url = upload["url"].as_str().unwrap();
+    // Both headers are signed into the URL: S3 refuses another type or size (on AWS; the
+    // emulator checks no signature).
+    let signed = url::Url::parse(url).unwrap();
+    let signed_headers = signed
+        .query_pairs()
+        .find(|(k, _)| k == "X-Amz-SignedHeaders")
+        .map(|(_, v)| v.into_owned())
+        .expect("a SigV4 presigned URL");
+    assert_eq!(signed_headers, "content-length;content-type;host");
+    let expires: u64 = signed
+        .query_pairs()
+        .find(|(k, _)| k == "X-Amz-Expires")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap();
+    assert_eq!(expires, 15 * 60);
+    let expected_key = format!("quarantine/{}/{attachment_id}", org.org_id);
+    assert!(signed.path().ends_with(&expected_key), "{url}");
+
+    let mut put = reqwest::Client::new().put(url).body(content.clone());
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        put = put.header(name.as_str(), value.as_str().unwrap());
+    }
+    let uploaded = put.send().await.expect("the upload");
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    let object = h
+        .s3()
+        .get_object()
+        .bucket(bucket(h).await)
+        .key(&expected_key)
+        .send()
+        .await
+        .expect("the uploaded object");
+    assert_eq!(object.body.collect().await.unwrap().into_bytes().to_vec(), content);
+
+    let read = h
+        .call(
+            Method::GET,
+            &format!("/attachments/{attachment_id}"),
+            Some(&h.token(&org, Role::Viewer).await),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    assert_eq!(&read.body, attachment);
+
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let requested = events_of(&entries, &["attachment.requested"]);
+    assert_eq!(requested.len(), 1, "{requested:#?}");
+    assert_eq!(requested[0]["target"], json!({"type": "document", "id": id}));
+    assert_eq!(requested[0]["after"]["sentName"], sent);
+    assert_eq!(requested[0]["after"]["fileName"], "_.._Lineclearance checklist.pdf");
+    let history = h
+        .call(
+            Method::GET,
+            &format!("/documents/{id}/history"),
+            Some(&h.token(&org, Role::Owner).await),
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"attachment.requested"), "{actions:?}");
+}
+
+/// What cannot be accepted is refused before anything is written: a name without an accepted
+/// extension (the 400 lists them), a content type other than the extension's, a size over the
+/// limit, a name too long as sent, an unknown field; a document whose latest version is not a
+/// draft is a 409; a Viewer may not attach.
+///
+/// Proves: FILE-2, RBAC-3
+#[tokio::test]
+async fn declarations_that_cannot_be_accepted_change_nothing() {
+    let h = harness();
+    let org = h.new_org("attachbad").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let pdf = |name: &str, size: u64| json!({"fileName": name, "contentType": "application/pdf", "size": size});
+    let refusals = [
+        (
+            json!({"fileName": "setup.exe", "contentType": "application/pdf", "size": 1}),
+            "fileName",
+        ),
+        (
+            json!({"fileName": "macro.docm", "contentType": "application/pdf", "size": 1}),
+            "fileName",
+        ),
+        (
+            json!({"fileName": "..", "contentType": "application/pdf", "size": 1}),
+            "fileName",
+        ),
+        (
+            json!({"fileName": "report.pdf", "contentType": "text/plain", "size": 1}),
+            "contentType",
+        ),
+        (
+            json!({"fileName": "report.pdf", "contentType": "Application/PDF", "size": 1}),
+            "contentType",
+        ),
+        (pdf("report.pdf", 100 * 1024 * 1024 + 1), "size"),
+        (pdf("", 1), "fileName"),
+        (pdf(&format!("{}.pdf", "a".repeat(1021)), 1), "fileName"),
+        (
+            json!({"fileName": "report.pdf", "contentType": "application/pdf", "size": -1}),
+            "",
+        ),
+        (json!({"fileName": "report.pdf", "contentType": "application/pdf"}), ""),
+        (
+            json!({"fileName": "report.pdf", "contentType": "application/pdf", "size": 1, "bucket": "x"}),
+            "",
+        ),
+    ];
+    for (body, field) in refusals {
+        let refused = declare(h, &token, &id, body.clone()).await;
+        refused.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+        if !field.is_empty() {
+            assert!(
+                refused.body["detail"].as_str().unwrap().starts_with(field),
+                "{body}: {}",
+                refused.text
+            );
+        }
+    }
+    let listed = declare(
+        h,
+        &token,
+        &id,
+        json!({"fileName": "x.svg", "contentType": "image/svg+xml", "size": 1}),
+    )
+    .await;
+    assert!(
+        listed.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("pdf, docx, xlsx, pptx, png"),
+        "{}",
+        listed.text
+    );
+    // At the limit, and an empty file, are accepted.
+    for size in [100 * 1024 * 1024, 0] {
+        let accepted = declare(h, &token, &id, pdf("report.pdf", size)).await;
+        assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.text);
+    }
+    let viewer = h.token(&org, Role::Viewer).await;
+    declare(h, &viewer, &id, pdf("report.pdf", 1))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    // Out of draft: no more files for this version.
+    let submitted = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/transitions"),
+            Some(&token),
+            Some(json!({"to": "obsolete", "reason": "Withdrawn"})),
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text);
+    declare(h, &token, &id, pdf("report.pdf", 1))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "conflict");
+    assert_eq!(
+        attachments_stored(h, &org).await,
+        2,
+        "only the two accepted declarations"
+    );
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    assert_eq!(events_of(&entries, &["attachment.requested"]).len(), 2);
+}
+
+/// Another organisation's document cannot be attached to, and its attachments are not found;
+/// ids that are no attachment's are not found either.
+///
+/// Proves: TEN-3
+#[tokio::test]
+async fn another_tenants_documents_and_attachments_are_not_found() {
+    let h = harness();
+    let acme = h.new_org("attachten").await;
+    let globex = h.new_org("attachten").await;
+    let theirs = draft(h, &globex).await;
+    let declared = declare(
+        h,
+        &h.token(&globex, Role::User).await,
+        &theirs,
+        json!({"fileName": "report.pdf", "contentType": "application/pdf", "size": 1}),
+    )
+    .await;
+    assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text);
+    let their_attachment = declared.body["attachment"]["id"].as_str().unwrap().to_owned();
+    let token = h.token(&acme, Role::Owner).await;
+    declare(
+        h,
+        &token,
+        &theirs,
+        json!({"fileName": "report.pdf", "contentType": "application/pdf", "size": 1}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    for path in [
+        format!("/attachments/{their_attachment}"),
+        format!("/attachments/{}", quire_blackbox_tests::uuid_hex()),
+        "/attachments/..%2F..%2Fetc".to_owned(),
+    ] {
+        h.call(Method::GET, &path, Some(&token), None)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    }
+    assert_eq!(attachments_stored(h, &acme).await, 0);
+}
