@@ -25,6 +25,7 @@ FUNCTIONS=(
     "members quire-fn-members"
     "operator quire-fn-operator"
     "documents quire-fn-documents"
+    "attachments quire-fn-attachments"
     "audit quire-fn-audit"
     "audit-writer quire-fn-audit-writer"
     "audit-verifier quire-fn-audit-verifier"

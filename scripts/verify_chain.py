@@ -80,6 +80,8 @@ ACTIONS = {
     "document.signed",
     "document.route.reassigned",
     "attachment.requested",
+    "attachment.accepted",
+    "attachment.rejected",
 }
 
 

@@ -66,7 +66,9 @@ async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
         Some(format!("/attachments/{attachment_id}").as_str())
     );
     assert_eq!(attachment["fileName"], "_.._Lineclearance checklist.pdf");
-    assert_eq!(attachment["sentName"], sent);
+    // As sent, on one line: the tab and the zero-width space written as escapes.
+    let recorded = "../../Line\\u{9}clearance\\u{200b} checklist.pdf";
+    assert_eq!(attachment["sentName"], recorded);
     assert_eq!(attachment["status"], "pending");
     assert_eq!(attachment["versionNumber"], 1);
     assert_eq!(attachment["declaredSize"], content.len());
@@ -125,7 +127,7 @@ async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
     let requested = events_of(&entries, &["attachment.requested"]);
     assert_eq!(requested.len(), 1, "{requested:#?}");
     assert_eq!(requested[0]["target"], json!({"type": "document", "id": id}));
-    assert_eq!(requested[0]["after"]["sentName"], sent);
+    assert_eq!(requested[0]["after"]["sentName"], recorded);
     assert_eq!(requested[0]["after"]["fileName"], "_.._Lineclearance checklist.pdf");
     let history = h
         .call(
@@ -144,6 +146,67 @@ async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
     assert!(actions.contains(&"attachment.requested"), "{actions:?}");
 }
 
+/// Attaching is authoring: the member who attached a file is an author of the version, may not
+/// review or approve it, and the document's `ETag` moves (an edit made against the old one is
+/// refused).
+///
+/// Proves: DOC-3, HTTP-5
+#[tokio::test]
+async fn who_attaches_a_file_authors_the_version() {
+    let h = harness();
+    let org = h.new_org("attachauthor").await;
+    let id = draft(h, &org).await;
+    let admin = h.token(&org, Role::Admin).await;
+    let before = h
+        .call(Method::GET, &format!("/documents/{id}"), Some(&admin), None)
+        .await;
+    let etag = before.header("etag").unwrap().to_owned();
+    let declared = declare(
+        h,
+        &admin,
+        &id,
+        json!({"fileName": "Checklist.pdf", "contentType": "application/pdf", "size": 9}),
+    )
+    .await;
+    assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text);
+    let stale = h
+        .raw(
+            h.request(Method::PATCH, &format!("/documents/{id}"))
+                .bearer_auth(&admin)
+                .header("if-match", etag)
+                .json(&json!({"body": "Changed", "reason": "Stale edit"})),
+        )
+        .await;
+    stale.assert_problem(StatusCode::PRECONDITION_FAILED, "precondition-failed");
+    let version = h
+        .call(Method::GET, &format!("/documents/{id}/versions/1"), Some(&admin), None)
+        .await;
+    let admin_id = org.user(Role::Admin).user_id.to_string();
+    assert!(
+        version.body["authors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == admin_id.as_str()),
+        "{}",
+        version.text
+    );
+    let submitted = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/transitions"),
+            Some(&h.token(&org, Role::User).await),
+            Some(json!({
+                "to": "in_review",
+                "reason": "Ready",
+                "route": {"order": "parallel", "reviewers": [admin_id], "approvers": [org.user(Role::Owner).user_id.to_string()]},
+            })),
+        )
+        .await;
+    submitted.assert_problem(StatusCode::BAD_REQUEST, "invalid-body");
+    assert!(submitted.text.contains("author"), "{}", submitted.text);
+}
+
 /// What cannot be accepted is refused before anything is written: a name without an accepted
 /// extension (the 400 lists them), a content type other than the extension's, a size over the
 /// limit, a name too long as sent, an unknown field; a document whose latest version is not a
@@ -157,35 +220,27 @@ async fn declarations_that_cannot_be_accepted_change_nothing() {
     let id = draft(h, &org).await;
     let token = h.token(&org, Role::User).await;
     let pdf = |name: &str, size: u64| json!({"fileName": name, "contentType": "application/pdf", "size": size});
+    let decl =
+        |name: &str, media_type: &str, size: Value| json!({"fileName": name, "contentType": media_type, "size": size});
     let refusals = [
-        (
-            json!({"fileName": "setup.exe", "contentType": "application/pdf", "size": 1}),
-            "fileName",
-        ),
-        (
-            json!({"fileName": "macro.docm", "contentType": "application/pdf", "size": 1}),
-            "fileName",
-        ),
-        (
-            json!({"fileName": "..", "contentType": "application/pdf", "size": 1}),
-            "fileName",
-        ),
-        (
-            json!({"fileName": "report.pdf", "contentType": "text/plain", "size": 1}),
-            "contentType",
-        ),
-        (
-            json!({"fileName": "report.pdf", "contentType": "Application/PDF", "size": 1}),
-            "contentType",
-        ),
+        (decl("setup.exe", "application/pdf", json!(1)), "fileName"),
+        (decl("macro.docm", "application/pdf", json!(1)), "fileName"),
+        (decl("..", "application/pdf", json!(1)), "fileName"),
+        (decl("report.pdf", "text/plain", json!(1)), "contentType"),
+        (decl("report.pdf", "Application/PDF", json!(1)), "contentType"),
         (pdf("report.pdf", 100 * 1024 * 1024 + 1), "size"),
         (pdf("", 1), "fileName"),
         (pdf(&format!("{}.pdf", "a".repeat(1021)), 1), "fileName"),
-        (
-            json!({"fileName": "report.pdf", "contentType": "application/pdf", "size": -1}),
-            "",
-        ),
+        (decl("report.pdf", "application/pdf", json!(-1)), ""),
         (json!({"fileName": "report.pdf", "contentType": "application/pdf"}), ""),
+        (decl("report.pdf", "application/pdf", json!(1.5)), ""),
+        (decl("report.pdf", "application/pdf", json!(1e20)), ""),
+        (decl("\u{200b}\u{200b}", "application/pdf", json!(1)), "fileName"),
+        // A name whose own extension is refused, however long.
+        (
+            pdf(&format!("{}.pdf{}", "a".repeat(251), "x".repeat(20)), 1),
+            "fileName",
+        ),
         (
             json!({"fileName": "report.pdf", "contentType": "application/pdf", "size": 1, "bucket": "x"}),
             "",
@@ -226,19 +281,32 @@ async fn declarations_that_cannot_be_accepted_change_nothing() {
     declare(h, &viewer, &id, pdf("report.pdf", 1))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    // Out of draft: no more files for this version.
-    let submitted = h
-        .call(
-            Method::POST,
-            &format!("/documents/{id}/versions/1/transitions"),
-            Some(&token),
-            Some(json!({"to": "obsolete", "reason": "Withdrawn"})),
-        )
-        .await;
-    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text);
-    declare(h, &token, &id, pdf("report.pdf", 1))
-        .await
-        .assert_problem(StatusCode::CONFLICT, "conflict");
+    // Out of draft (in review, withdrawn): no more files for this version.
+    let route = json!({
+        "order": "parallel",
+        "reviewers": [org.user(Role::Admin).user_id.to_string()],
+        "approvers": [org.user(Role::Owner).user_id.to_string()],
+    });
+    for body in [
+        json!({"to": "in_review", "reason": "Ready", "route": route}),
+        json!({"to": "draft", "reason": "Recalled"}),
+        json!({"to": "obsolete", "reason": "Withdrawn"}),
+    ] {
+        let moved = h
+            .call(
+                Method::POST,
+                &format!("/documents/{id}/versions/1/transitions"),
+                Some(&token),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+        if body["to"] != "draft" {
+            declare(h, &token, &id, pdf("report.pdf", 1))
+                .await
+                .assert_problem(StatusCode::CONFLICT, "conflict");
+        }
+    }
     assert_eq!(
         attachments_stored(h, &org).await,
         2,
@@ -287,4 +355,5 @@ async fn another_tenants_documents_and_attachments_are_not_found() {
             .assert_problem(StatusCode::NOT_FOUND, "not-found");
     }
     assert_eq!(attachments_stored(h, &acme).await, 0);
+    assert_eq!(attachments_stored(h, &globex).await, 1);
 }

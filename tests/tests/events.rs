@@ -39,7 +39,10 @@ const SIGNING_CODE: &str = "REPLACE_WITH_SIGNING_CODE";
 const REASSIGNED_DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000002";
 const REVIEWER_ID: &str = "REPLACE_WITH_REVIEWER_ID";
 const ORG_ID: &str = "REPLACE_WITH_ORG_ID";
-/// An attachment declared on the first document, for the attachment's read sample.
+/// A draft of its own for the attachment samples (a declaration moves its document's version,
+/// which the edit sample's `If-Match` names), and an attachment declared on it for the read
+/// sample.
+const ATTACHED_DOCUMENT_ID: &str = "01900000-0000-7000-8000-000000000003";
 const ATTACHMENT_ID: &str = "REPLACE_WITH_ATTACHMENT_ID";
 const EVENT_ID: &str = "REPLACE_WITH_EVENT_ID";
 const BLOB_SHA256: &str = "REPLACE_WITH_BLOB_SHA256";
@@ -416,10 +419,12 @@ async fn api_samples_replay_through_their_function() {
         )
         .await;
     assert_eq!(reviewed.status, 201, "{}", reviewed.text);
+    let attached = h.create_document(&token, "SOP-005 Attached").await;
+    let attached = text(&attached, "/id").to_owned();
     let declared = h
         .call(
             reqwest::Method::POST,
-            &format!("/documents/{}/attachments", text(&document, "/id")),
+            &format!("/documents/{attached}/attachments"),
             Some(&token),
             Some(serde_json::json!({"fileName": "Checklist.pdf", "contentType": "application/pdf", "size": 9})),
         )
@@ -464,6 +469,7 @@ async fn api_samples_replay_through_their_function() {
         (SIGNED_DOCUMENT_ID, to_sign.clone()),
         (REASSIGNED_DOCUMENT_ID, to_reassign.clone()),
         (REVIEWER_ID, viewer_id.clone()),
+        (ATTACHED_DOCUMENT_ID, attached.clone()),
         (ATTACHMENT_ID, text(&declared.body, "/attachment/id").to_owned()),
         (SIGNATURE_ID, text(&reviewed.body, "/id").to_owned()),
         (CONTENT_SHA256, text(&submitted.body, "/contentSha256").to_owned()),

@@ -8,14 +8,17 @@
 //!   scripts with a `#!`) is refused under any name. A PDF must start with `%PDF-` (a header
 //!   further in is how PDF polyglots hide); text must be UTF-8 without NUL that no magic number
 //!   claims.
-//! * **Office Open XML** (docx, xlsx, pptx): a zip (ISO/IEC 29500-2) read through its central
-//!   directory only, never unpacked: at most [`Limits::max_zip_entries`] entries, every name
-//!   relative and inside the package, no encrypted entry, declared unpacked sizes within
-//!   [`Limits::max_unpacked_bytes`] and [`Limits::max_ratio`] times the packed size (a zip
-//!   bomb declares what it would unpack to, or unpacks to more than it declares: either is
-//!   refused, as `[Content_Types].xml`, the one part read, is read through a bound); its
-//!   `[Content_Types].xml` names the type's main part; no VBA project and no macro-enabled
-//!   content type.
+//! * **Office Open XML** (docx, xlsx, pptx): a zip (ISO/IEC 29500-2) opened through its central
+//!   directory: at most [`Limits::max_zip_entries`] entries, no two of one name (case aside),
+//!   none overlapping, every name relative and inside the package, no encrypted entry; every
+//!   entry inflated (to nowhere) through a bound and exactly its declared size, all together
+//!   within [`Limits::max_unpacked_bytes`] and [`Limits::max_ratio`] times the file (a zip
+//!   bomb declares what it unpacks to, or unpacks to more than it declares: both are
+//!   refused); `[Content_Types].xml` names the type's main part and no active content (VBA,
+//!   macro-enabled types, macro sheets, ActiveX, OLE objects); no relationship reaches
+//!   outside the file but a hyperlink. The XML parts read (through a 1 MiB bound) may hold no
+//!   document type declaration, comment or character reference, so that a plain text search
+//!   of them is sound.
 //!
 //! Each refusal names its reason ([`Refusal::reason`]), which the attachment shows and the
 //! audit entry records; none echoes the file's bytes.
@@ -49,7 +52,7 @@ impl Default for Limits {
     }
 }
 
-/// Bytes of `[Content_Types].xml` read at most.
+/// Bytes of `[Content_Types].xml`, or of a relationships part, read at most.
 const CONTENT_TYPES_LIMIT: u64 = 1024 * 1024;
 /// Bytes read for the magic number (`infer` looks at most this far).
 const HEAD: usize = 8 * 1024;
@@ -211,6 +214,14 @@ fn package<F: Read + Seek>(file: &mut F, size: u64, main_part: &str, limits: &Li
     let refuse = |why: &str| Refusal::Package { why: why.to_owned() };
     file.seek(SeekFrom::Start(0)).map_err(|_| Refusal::Unreadable)?;
     let mut archive = zip::ZipArchive::new(file).map_err(|_| refuse("not a readable zip package"))?;
+    // Two entries of one name (or of names that differ in case only: part names are
+    // case-insensitive, ISO/IEC 29500-2 §6.2.2.3) would let Quire read one and Office another.
+    if archive.has_duplicate_names() {
+        return Err(refuse("two entries have one name"));
+    }
+    if archive.has_overlapping_files().unwrap_or(true) {
+        return Err(refuse("entries overlap"));
+    }
     if archive.len() > limits.max_zip_entries {
         return Err(refuse(&format!(
             "{} entries, over the limit of {}",
@@ -220,6 +231,8 @@ fn package<F: Read + Seek>(file: &mut F, size: u64, main_part: &str, limits: &Li
     }
     let mut unpacked: u64 = 0;
     let mut content_types = None;
+    let mut relationships = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for index in 0..archive.len() {
         let entry = archive
             .by_index_raw(index)
@@ -236,12 +249,19 @@ fn package<F: Read + Seek>(file: &mut F, size: u64, main_part: &str, limits: &Li
         if entry.encrypted() {
             return Err(refuse("an entry is encrypted"));
         }
-        if name.to_ascii_lowercase().ends_with("vbaproject.bin") {
+        let lower = name.to_ascii_lowercase();
+        if !seen.insert(lower.clone()) {
+            return Err(refuse("two entries have one name"));
+        }
+        if lower.ends_with("vbaproject.bin") {
             return Err(refuse("it holds a VBA macro project"));
         }
         unpacked = unpacked.saturating_add(entry.size());
-        if name == "[Content_Types].xml" {
+        if lower == "[content_types].xml" {
             content_types = Some(index);
+        }
+        if lower.ends_with(".rels") {
+            relationships.push(index);
         }
     }
     if unpacked > limits.max_unpacked_bytes {
@@ -256,28 +276,88 @@ fn package<F: Read + Seek>(file: &mut F, size: u64, main_part: &str, limits: &Li
             limits.max_ratio
         )));
     }
-    let index = content_types.ok_or_else(|| refuse("it has no [Content_Types].xml"))?;
-    let mut types = String::new();
-    let entry = archive
-        .by_index(index)
-        .map_err(|_| refuse("[Content_Types].xml cannot be read"))?;
-    // Bounded whatever the entry declares: one byte over the bound is a refusal.
-    entry
-        .take(CONTENT_TYPES_LIMIT + 1)
-        .read_to_string(&mut types)
-        .map_err(|_| refuse("[Content_Types].xml cannot be read as UTF-8"))?;
-    if types.len() as u64 > CONTENT_TYPES_LIMIT {
-        return Err(refuse("[Content_Types].xml is too large"));
+    // What the entries really unpack to, not what they declare: each is inflated (to nowhere)
+    // through a bound, and must be exactly its declared size.
+    let budget = limits.max_unpacked_bytes.min(size.saturating_mul(limits.max_ratio));
+    let mut inflated: u64 = 0;
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index(index)
+            .map_err(|_| refuse("an entry cannot be unpacked"))?;
+        let declared = entry.size();
+        let left = budget.saturating_sub(inflated);
+        let read = io::copy(&mut entry.take(left.saturating_add(1)), &mut io::sink())
+            .map_err(|_| refuse("an entry is corrupt"))?;
+        inflated = inflated.saturating_add(read);
+        if inflated > budget {
+            return Err(refuse("it unpacks to more than its limit"));
+        }
+        if read != declared {
+            return Err(refuse("an entry unpacks to another size than it declares"));
+        }
     }
-    if types.to_ascii_lowercase().contains("macroenabled") {
-        return Err(refuse("it declares macro-enabled content"));
+    let index = content_types.ok_or_else(|| refuse("it has no [Content_Types].xml"))?;
+    let types = part_text(&mut archive, index, "[Content_Types].xml")?;
+    let lower = types.to_ascii_lowercase();
+    for active in ACTIVE_CONTENT {
+        if lower.contains(active) {
+            return Err(refuse(&format!("it declares active content ({active})")));
+        }
     }
     if !types.contains(&format!("ContentType=\"{main_part}\"")) {
         return Err(refuse(
             "its [Content_Types].xml does not name the declared type's main part",
         ));
     }
+    for index in relationships {
+        let rels = part_text(&mut archive, index, "a relationships part")?.to_ascii_lowercase();
+        // A relationship to something outside the package (a template or an object fetched
+        // when the file opens) is how remote-template attacks start; a hyperlink is only shown.
+        for relationship in rels.split("<relationship").skip(1) {
+            let external = relationship.contains("targetmode=\"external\"");
+            let hyperlink = relationship.contains("/relationships/hyperlink\"");
+            if external && !hyperlink {
+                return Err(refuse("it refers to content outside the file"));
+            }
+        }
+    }
     Ok(())
+}
+
+/// Content types of parts that run code or embed other programs' objects: refused in any
+/// package (lower case; matched anywhere in `[Content_Types].xml`).
+const ACTIVE_CONTENT: [&str; 7] = [
+    "macroenabled",
+    "vbaproject",
+    "vbadata",
+    "activex",
+    "oleobject",
+    "macrosheet",
+    "vnd.ms-office.vbakeybindings",
+];
+
+/// An XML part's text, read through [`CONTENT_TYPES_LIMIT`] whatever it declares; refused if
+/// longer, not UTF-8, or holding what makes a plain text search unsound (a document type
+/// declaration, which may define entities; a comment; a character reference).
+fn part_text<F: Read + Seek>(archive: &mut zip::ZipArchive<F>, index: usize, what: &str) -> Result<String, Refusal> {
+    let refuse = |why: String| Refusal::Package { why };
+    let entry = archive
+        .by_index(index)
+        .map_err(|_| refuse(format!("{what} cannot be read")))?;
+    let mut text = String::new();
+    entry
+        .take(CONTENT_TYPES_LIMIT + 1)
+        .read_to_string(&mut text)
+        .map_err(|_| refuse(format!("{what} cannot be read as UTF-8")))?;
+    if text.len() as u64 > CONTENT_TYPES_LIMIT {
+        return Err(refuse(format!("{what} is too large")));
+    }
+    if text.contains("<!") || text.contains("&#") {
+        return Err(refuse(format!(
+            "{what} holds a declaration, a comment or a character reference"
+        )));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

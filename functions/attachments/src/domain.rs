@@ -30,13 +30,23 @@ pub struct Attachment {
     /// The sanitised name (FILE-2): what is listed and what a download is called.
     #[schema(value_type = String)]
     pub file_name: FileName,
-    /// The name as the member sent it, recorded, never used as a name.
+    /// The name as the member sent it, recorded on one line (`FileName::recorded`: invisible
+    /// and control characters escaped), never used as a name.
     pub sent_name: String,
     /// The declared media type: the one Quire accepts for the name's extension.
     pub media_type: String,
     /// The declared size in bytes: the upload must be exactly that.
     pub declared_size: u64,
     pub status: AttachmentStatus,
+    /// Bytes of the file as ingest found it.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// SHA-256 (hex) of the file's bytes, as ingest found them (accepted or not).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Why ingest refused the file.
+    #[serde(default)]
+    pub refusal: Option<AttachmentRefusal>,
     /// When the upload's presigned URL stops working (RFC 3339, UTC).
     pub upload_expires_at: String,
     pub created_at: String,
@@ -44,6 +54,15 @@ pub struct Attachment {
     pub updated_at: String,
     /// Incremented on every change.
     pub version: u64,
+}
+
+/// Why ingest refused a file: a stable code (`too-large`, `size-mismatch`, `executable`,
+/// `type-mismatch`, `package`, `version-not-draft`) and one line for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRefusal {
+    pub code: String,
+    pub reason: String,
 }
 
 impl Record for Attachment {

@@ -127,8 +127,9 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
             Some("fileName"),
         ));
     }
-    let name = FileName::sanitise(&input.file_name).name;
-    let Some(kind) = FileType::of(&name) else {
+    let sanitised = FileName::sanitise(&input.file_name);
+    // The type is judged by the name's own extension, before any cut to length.
+    let Some(kind) = sanitised.extension.as_deref().and_then(FileType::of_extension) else {
         return Err(Problem::invalid_body(
             format!(
                 "fileName: the extension must be one of {}",
@@ -141,7 +142,7 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
         return Err(Problem::invalid_body(
             format!(
                 "contentType: a file named .{} is {}",
-                name.extension().unwrap_or_default(),
+                sanitised.extension.as_deref().unwrap_or_default(),
                 kind.media_type
             ),
             Some("contentType"),
@@ -165,6 +166,21 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
             "files are attached to a draft; a change after approval needs a new version",
         ));
     }
+    // Attaching is authoring: the member (and an impersonating administrator) may then not
+    // review or approve the version. The version and the document are written conditioned on
+    // what was read, so a submission racing the declaration leaves one of the two a 409.
+    let me = caller.user_id.to_string();
+    let at = quire_core::audit::timestamp_now();
+    let mut version = draft.record().clone();
+    for author in quire_fn_documents::authors_of(caller) {
+        if !version.authors.contains(&author) {
+            version.authors.push(author);
+        }
+    }
+    version.updated_at.clone_from(&at);
+    version.updated_by.clone_from(&me);
+    version.version = draft.version + 1;
+    let next = quire_fn_documents::touched(&document, &caller.user_id, &version);
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
     let attachment_id =
         quire_core::ids::AttachmentId::parse(&id).map_err(|_| Problem::internal("a new attachment id is not an id"))?;
@@ -184,29 +200,38 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
             tracing::error!(error = %aws_sdk_s3::error::DisplayErrorContext(&error), "an upload could not be presigned");
             Problem::unavailable("the upload could not be prepared")
         })?;
-    let at = quire_core::audit::timestamp_now();
     let expires_at = humantime::format_rfc3339_seconds(SystemTime::now() + UPLOAD_VALIDITY).to_string();
-    let me = caller.user_id.to_string();
     let attachment = Attachment {
         id: id.clone(),
         document_id: document.id.clone(),
         version_number: draft.version_number,
-        file_name: name,
-        sent_name: input.file_name.clone(),
+        file_name: sanitised.name,
+        sent_name: FileName::recorded(&input.file_name),
         media_type: kind.media_type.to_owned(),
         declared_size: input.size,
         status: AttachmentStatus::Pending,
+        size: None,
+        sha256: None,
+        refusal: None,
         upload_expires_at: expires_at.clone(),
         created_at: at.clone(),
-        created_by: me,
+        created_by: me.clone(),
         updated_at: at,
         version: 1,
     };
     app.store
         .transaction(caller.scope(), ctx.audit_context()?)
         .create(&attachment, Action::AttachmentRequested)
+        .replace_derived(&draft, &version)
+        .replace_derived(&document, &next)
         .commit()
-        .await?;
+        .await
+        .map_err(|error| match error {
+            quire_store::StoreError::Conflict => {
+                Problem::conflict("the document changed meanwhile; nothing was attached: read it again")
+            }
+            other => Problem::from(other),
+        })?;
     let headers = presigned
         .headers()
         .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))

@@ -269,6 +269,10 @@ pub struct DocumentVersion {
     /// Who reviews and approves it, from its submission for review (DOC-3); `null` for a
     /// draft never submitted, and again when recalled to draft.
     pub route: Option<ApprovalRoute>,
+    /// The files accepted into it while it was a draft (FILE-1), part of its content: fixed
+    /// with it, and in what a signature binds.
+    #[serde(default)]
+    pub attachments: Vec<AttachedFile>,
     /// Its author: who made it.
     pub created_at: String,
     pub created_by: String,
@@ -276,6 +280,21 @@ pub struct DocumentVersion {
     pub updated_by: String,
     /// Counts this version's changes from 1.
     pub version: u64,
+}
+
+/// A file of a version's content: what identifies it and its bytes (the SHA-256 of the
+/// plaintext), as ingest accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttachedFile {
+    pub attachment_id: String,
+    /// The sanitised name (FILE-2).
+    pub file_name: String,
+    pub media_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256 (hex) of the file's bytes.
+    pub sha256: String,
 }
 
 impl DocumentVersion {

@@ -459,6 +459,7 @@ async fn create(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
             reason_for_change: None,
             authors: authors_of(caller),
             route: None,
+            attachments: Vec::new(),
             created_at: at.clone(),
             created_by: me.clone(),
             updated_at: at,
@@ -503,7 +504,7 @@ const CREATE_ATTEMPTS: u32 = 3;
 
 /// Who authors content written by `caller`: the member, and the administrator impersonating
 /// them if one is (RBAC-5). Neither may then review or approve it.
-fn authors_of(caller: &quire_store::tenant::Caller) -> Vec<String> {
+pub fn authors_of(caller: &quire_store::tenant::Caller) -> Vec<String> {
     let mut authors = vec![caller.user_id.to_string()];
     if caller.principal() != &caller.user_id {
         authors.push(caller.principal().to_string());
@@ -657,7 +658,7 @@ fn changed_meanwhile(error: StoreError) -> Problem {
 }
 
 /// `document` as it is after a change by `caller` of its version `version`.
-fn touched(document: &Document, caller: &UserId, version: &DocumentVersion) -> Document {
+pub fn touched(document: &Document, caller: &UserId, version: &DocumentVersion) -> Document {
     let mut next = document.clone();
     if version.version_number == document.latest_version {
         next.title = version.title.clone();
@@ -836,6 +837,8 @@ async fn new_version(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerRes
         version_number: document.latest_version + 1,
         title: latest.title.clone(),
         body: latest.body.clone(),
+        // The files go on with the text: a new version starts as the last one's content.
+        attachments: latest.attachments.clone(),
         status: VersionStatus::Draft,
         reason_for_change: Some(input.reason.as_str().to_owned()),
         authors: authors_of(caller),

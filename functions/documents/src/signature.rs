@@ -118,11 +118,12 @@ pub struct Manifestation {
     pub text: String,
 }
 
-/// The form of the content a signature is bound to; a later form (attachments) is a new number.
-pub const CONTENT_FORM: u32 = 1;
+/// The form of the content a signature is bound to: 2 adds the version's attached files.
+pub const CONTENT_FORM: u32 = 2;
 
 /// SHA-256 (hex) of a version's canonical content (§11.70): the RFC 8785 JSON of
-/// `{"form", "documentId", "number", "type", "versionNumber", "title", "body"}`. Naming the
+/// `{"form", "documentId", "number", "type", "versionNumber", "title", "body", "attachments"}`
+/// (each accepted file by id, name, media type, size and SHA-256). Naming the
 /// document and the version, it differs for every version of every document even where their
 /// text is the same, so a signature copied elsewhere never matches.
 pub fn content_sha256(document: &Document, version: &DocumentVersion) -> Result<String, String> {
@@ -134,6 +135,7 @@ pub fn content_sha256(document: &Document, version: &DocumentVersion) -> Result<
         "versionNumber": version.version_number,
         "title": version.title,
         "body": version.body,
+        "attachments": version.attachments,
     });
     let bytes = quire_core::audit::canonical::to_vec(&content).map_err(|e| e.0)?;
     Ok(hex::encode(Sha256::digest(bytes)))
@@ -312,6 +314,7 @@ mod tests {
             reason_for_change: None,
             authors: vec!["author".into()],
             route,
+            attachments: Vec::new(),
             created_at: String::new(),
             created_by: "author".into(),
             updated_at: String::new(),

