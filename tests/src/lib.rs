@@ -529,6 +529,11 @@ impl Harness {
         .await
     }
 
+    /// The AWS configuration of the emulator, for clients a test builds itself.
+    pub fn sdk(&self) -> aws_config::SdkConfig {
+        quire_local::emulator::sdk_config_for(&self.emulator)
+    }
+
     /// AWS clients for this test's runtime, pointed at the emulator (the raw access an
     /// attacker or operator with credentials would have).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

@@ -4,6 +4,7 @@
 
 use quire_blackbox_tests::{events_of, harness, Harness};
 use quire_core::rbac::Role;
+use quire_fn_attachment_ingest::{ingest_notification, Ingest, Limits, Outcome};
 use quire_local::seed::SeededOrg;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -356,4 +357,291 @@ async fn another_tenants_documents_and_attachments_are_not_found() {
     }
     assert_eq!(attachments_stored(h, &acme).await, 0);
     assert_eq!(attachments_stored(h, &globex).await, 1);
+}
+
+/// The ingest of the stack's bucket, as the deployed function builds it (the emulator's
+/// clients, the stack's key ARN, the default limits, the temporary directory for scratch).
+async fn ingest_of(h: &Harness) -> Ingest {
+    let (config, bucket) = h
+        .on_stack(|stack| async move { (stack.app.config.store(), stack.provisioned.bucket.clone()) })
+        .await;
+    Ingest {
+        store: quire_store::Store::new(&h.sdk(), &config),
+        s3: h.s3(),
+        bucket,
+        envelope: quire_crypto::Envelope::new(h.kms(), h.kms_key_arn().await).unwrap(),
+        limits: Limits::default(),
+        scratch: std::env::temp_dir(),
+    }
+}
+
+/// The S3 notification of an upload, as S3 sends it to the queue (the key URL-encoded).
+fn notification(bucket: &str, key: &str, size: usize) -> String {
+    json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": {"key": key, "size": size},
+        },
+    }]})
+    .to_string()
+}
+
+/// Declares `name` as `size` bytes on `document` and uploads `content` through the answered
+/// URL (the emulator stores any size); answers the attachment id and the upload's key.
+async fn upload(
+    h: &Harness,
+    token: &str,
+    document: &str,
+    (name, media_type, size): (&str, &str, usize),
+    content: &[u8],
+) -> (String, String) {
+    let declared = declare(
+        h,
+        token,
+        document,
+        json!({"fileName": name, "contentType": media_type, "size": size}),
+    )
+    .await;
+    assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text);
+    let upload = &declared.body["upload"];
+    let mut put = reqwest::Client::new()
+        .put(upload["url"].as_str().unwrap())
+        .body(content.to_vec());
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        if name != "content-length" {
+            put = put.header(name.as_str(), value.as_str().unwrap());
+        }
+    }
+    let sent = put.send().await.expect("the upload");
+    assert!(sent.status().is_success(), "{}", sent.status());
+    let id = declared.body["attachment"]["id"].as_str().unwrap().to_owned();
+    let key = url::Url::parse(upload["url"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .split_once("/quarantine/")
+        .map(|(_, rest)| format!("quarantine/{rest}"))
+        .unwrap();
+    (id, key)
+}
+
+async fn object_exists(h: &Harness, bucket: &str, key: &str) -> bool {
+    h.s3().head_object().bucket(bucket).key(key).send().await.is_ok()
+}
+
+/// An uploaded PDF is checked, encrypted under `tenants/<org>/attachments/<id>` with the
+/// context `{orgId, attachmentId}` (it decrypts there, and nowhere else), and added to its
+/// version's content with its SHA-256; the quarantine object is deleted; `attachment.accepted`
+/// is recorded by the ingest; a notification delivered again changes nothing.
+///
+/// Proves: CRY-1, AUD-3
+#[tokio::test]
+async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
+    let h = harness();
+    let org = h.new_org("ingest").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let before = h
+        .call(Method::GET, &format!("/documents/{id}/versions/1"), Some(&token), None)
+        .await;
+    let content = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n%%EOF\n".repeat(50);
+    let (attachment, key) = upload(
+        h,
+        &token,
+        &id,
+        ("Line clearance.pdf", "application/pdf", content.len()),
+        &content,
+    )
+    .await;
+    let ingest = ingest_of(h).await;
+    let body = notification(&ingest.bucket, &key.replace(' ', "+"), content.len());
+    let outcomes = ingest_notification(&ingest, &body, "msg-1").await.expect("ingested");
+    assert_eq!(
+        outcomes,
+        [Outcome::Accepted {
+            attachment_id: attachment.clone()
+        }]
+    );
+    assert!(
+        !object_exists(h, &ingest.bucket, &key).await,
+        "the quarantine object is deleted"
+    );
+    let stored = format!("tenants/{}/attachments/{attachment}", org.org_id);
+    assert!(object_exists(h, &ingest.bucket, &stored).await);
+    let scope = quire_store::testing::scope(&org.org_id);
+    let object =
+        quire_store::ObjectKey::attachment(&scope, &quire_core::ids::AttachmentId::parse(&attachment).unwrap());
+    let mut plaintext = Vec::new();
+    quire_crypto::s3::decrypt_from_s3(&ingest.envelope, &ingest.s3, &ingest.bucket, &object, &mut plaintext)
+        .await
+        .expect("decrypts under its own context");
+    assert_eq!(plaintext, content);
+    // Copied under another attachment's key, it does not decrypt (TEN-4).
+    let other = quire_core::ids::AttachmentId::parse(&quire_blackbox_tests::uuid_hex()).unwrap();
+    let moved = quire_store::ObjectKey::attachment(&scope, &other);
+    h.s3()
+        .copy_object()
+        .bucket(&ingest.bucket)
+        .copy_source(format!("{}/{stored}", ingest.bucket))
+        .key(moved.as_str())
+        .send()
+        .await
+        .expect("copy");
+    let mut elsewhere = Vec::new();
+    assert!(
+        quire_crypto::s3::decrypt_from_s3(&ingest.envelope, &ingest.s3, &ingest.bucket, &moved, &mut elsewhere)
+            .await
+            .is_err()
+    );
+
+    let read = h
+        .call(Method::GET, &format!("/attachments/{attachment}"), Some(&token), None)
+        .await;
+    assert_eq!(read.body["status"], "accepted", "{}", read.text);
+    assert_eq!(read.body["size"], content.len());
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
+    assert_eq!(read.body["sha256"], sha256.as_str());
+    let after = h
+        .call(Method::GET, &format!("/documents/{id}/versions/1"), Some(&token), None)
+        .await;
+    assert_eq!(
+        after.body["attachments"],
+        json!([{
+            "attachmentId": attachment,
+            "fileName": "Line clearance.pdf",
+            "mediaType": "application/pdf",
+            "size": content.len(),
+            "sha256": sha256,
+        }])
+    );
+    assert_ne!(
+        after.body["contentSha256"], before.body["contentSha256"],
+        "the file is content"
+    );
+
+    // Delivered again: nothing more happens.
+    let again = ingest_notification(&ingest, &body, "msg-1").await.expect("ingested");
+    assert_eq!(again, [Outcome::Ignored("already ingested")]);
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let accepted = events_of(&entries, &["attachment.accepted"]);
+    assert_eq!(accepted.len(), 1, "{accepted:#?}");
+    assert_eq!(accepted[0]["actor"]["userId"], "system");
+    assert_eq!(accepted[0]["after"]["sha256"], sha256.as_str());
+    assert_eq!(accepted[0]["target"]["id"], id.as_str());
+}
+
+/// Uploads that are not what they were declared as are refused with their reason and
+/// deleted, and nothing of them is kept: a program named `.pdf`, fewer bytes than declared, a
+/// zip named `.png`. A file checked after its version left draft is refused too. Records of
+/// another bucket or key are ignored.
+///
+/// Proves: TEN-3, AUD-3
+#[tokio::test]
+async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
+    let h = harness();
+    let org = h.new_org("ingestbad").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let ingest = ingest_of(h).await;
+    let mut program = vec![0x7F, b'E', b'L', b'F', 2, 1, 1];
+    program.resize(512, 0);
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.resize(64, 0);
+    let cases = [
+        (
+            ("manual.pdf", "application/pdf", program.len()),
+            program.clone(),
+            "executable",
+        ),
+        (
+            ("short.pdf", "application/pdf", 100),
+            b"%PDF-1.7\n".to_vec(),
+            "size-mismatch",
+        ),
+        (("scan.png", "image/png", zip.len()), zip.clone(), "type-mismatch"),
+    ];
+    for (declared, content, code) in cases {
+        let (attachment, key) = upload(h, &token, &id, declared, &content).await;
+        let body = notification(&ingest.bucket, &key, content.len());
+        let outcomes = ingest_notification(&ingest, &body, "msg-2").await.expect("judged");
+        assert_eq!(
+            outcomes,
+            [Outcome::Rejected {
+                attachment_id: attachment.clone(),
+                code
+            }],
+            "{}",
+            declared.0
+        );
+        assert!(!object_exists(h, &ingest.bucket, &key).await);
+        let stored = format!("tenants/{}/attachments/{attachment}", org.org_id);
+        assert!(!object_exists(h, &ingest.bucket, &stored).await);
+        let read = h
+            .call(Method::GET, &format!("/attachments/{attachment}"), Some(&token), None)
+            .await;
+        assert_eq!(read.body["status"], "rejected");
+        assert_eq!(read.body["refusal"]["code"], code);
+        assert!(!read.body["refusal"]["reason"].as_str().unwrap().is_empty());
+    }
+    // Checked after the version went to review: refused, and the version is unchanged.
+    let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
+    let (late, key) = upload(h, &token, &id, ("late.pdf", "application/pdf", pdf.len()), &pdf).await;
+    let submitted = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/transitions"),
+            Some(&token),
+            Some(json!({
+                "to": "in_review",
+                "reason": "Ready",
+                "route": {
+                    "order": "parallel",
+                    "reviewers": [org.user(Role::Admin).user_id.to_string()],
+                    "approvers": [org.user(Role::Owner).user_id.to_string()],
+                },
+            })),
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text);
+    let outcomes = ingest_notification(&ingest, &notification(&ingest.bucket, &key, pdf.len()), "msg-3")
+        .await
+        .expect("judged");
+    assert_eq!(
+        outcomes,
+        [Outcome::Rejected {
+            attachment_id: late,
+            code: "version-not-draft"
+        }]
+    );
+    let version = h
+        .call(Method::GET, &format!("/documents/{id}/versions/1"), Some(&token), None)
+        .await;
+    assert_eq!(version.body["attachments"], json!([]));
+    // Not ours to judge: another bucket, another prefix, another tenant's key, a test event.
+    let foreign = format!(
+        "quarantine/{}/{}",
+        h.new_org("ingestother").await.org_id,
+        quire_blackbox_tests::uuid_hex()
+    );
+    for body in [
+        notification("another-bucket", &key, 1),
+        notification(&ingest.bucket, "tenants/x/attachments/y", 1),
+        notification(&ingest.bucket, &foreign, 1),
+        json!({"Service": "Amazon S3", "Event": "s3:TestEvent"}).to_string(),
+        "not json".to_owned(),
+    ] {
+        let outcomes = ingest_notification(&ingest, &body, "msg-4").await.expect("ignored");
+        assert!(
+            outcomes.iter().all(|o| matches!(o, Outcome::Ignored(_))),
+            "{body}: {outcomes:?}"
+        );
+    }
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    assert_eq!(events_of(&entries, &["attachment.rejected"]).len(), 4);
+    assert!(events_of(&entries, &["attachment.accepted"]).is_empty());
 }

@@ -8,6 +8,11 @@
 //! | you are looking for | module |
 //! |---|---|
 //! | the checks, the refusals and their reasons, the limits | [`inspect`] |
+//! | one upload's ingest: from the S3 notification to accepted or rejected | [`handler`] |
 //! | file names and the accepted types | `quire_core::files` |
 
+pub mod handler;
 pub mod inspect;
+
+pub use handler::{ingest_notification, Ingest, Outcome, Retry};
+pub use inspect::Limits;

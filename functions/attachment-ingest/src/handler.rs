@@ -1,0 +1,407 @@
+//! The ingest of one upload (FILE-1, FILE-3, CRY-1, TEN-4): an S3 notification of an object
+//! created under `quarantine/` names the tenant and attachment ([`quire_store::quarantined`]);
+//! the attachment must be found there and still pending. The object's size is checked before
+//! anything is read; then it is copied to a scratch file while its SHA-256 is computed,
+//! checked by [`crate::inspect::inspect`] and either
+//! - **accepted:** encrypted (`quire_crypto::s3::encrypt_to_s3`) to
+//!   `tenants/<orgId>/attachments/<attachmentId>` under the context `{orgId, attachmentId}`,
+//!   then, in one transaction conditioned on what was read, the attachment made `accepted` with
+//!   its size and SHA-256 (`attachment.accepted`), the file added to its version's content and
+//!   the document record moved on; only into a version still the document's latest and a
+//!   draft (otherwise refused, `version-not-draft`);
+//! - or **rejected:** the attachment made `rejected` with the refusal's code and reason
+//!   (`attachment.rejected`).
+//!
+//! Either way the quarantine object is deleted last. A notification delivered again finds the
+//! attachment no longer pending and only deletes what is left; a change that raced the
+//! acceptance (a submission, an edit) is a [`Retry`]: the next delivery judges again.
+
+use crate::inspect::{inspect, Limits, Refusal};
+use quire_core::audit::{Action, Actor, Origin};
+use quire_core::files::FileType;
+use quire_crypto::Envelope;
+use quire_fn_attachments::domain::{Attachment, AttachmentRefusal, AttachmentStatus};
+use quire_fn_documents::domain::{AttachedFile, Document, DocumentVersion, VersionStatus};
+use quire_store::tenant::TenantScope;
+use quire_store::{AuditContext, ObjectKey, Store, StoreError, Stored};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What ingest needs: the store, the bucket, the envelope engine, the limits, and a directory
+/// for scratch files (Lambda's `/tmp`).
+pub struct Ingest {
+    pub store: Store,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub envelope: Envelope,
+    pub limits: Limits,
+    pub scratch: PathBuf,
+}
+
+/// What one record of a notification came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted {
+        attachment_id: String,
+    },
+    Rejected {
+        attachment_id: String,
+        code: &'static str,
+    },
+    /// Nothing to do (another bucket, another prefix, no such attachment, already ingested).
+    Ignored(&'static str),
+}
+
+/// A failure worth another delivery (a store, S3 or KMS error; a change that raced this one).
+#[derive(Debug)]
+pub struct Retry(pub String);
+
+/// The actions ingest records, and who records them.
+const ACTIONS: &[Action] = &[Action::AttachmentAccepted, Action::AttachmentRejected];
+
+/// An S3 event notification (the part read): `Records[].eventName`, `.s3.bucket.name`,
+/// `.s3.object.key` (URL-encoded, `+` for a space). A test event (`s3:TestEvent`) has no
+/// records.
+#[derive(Deserialize)]
+struct Notification {
+    #[serde(rename = "Records", default)]
+    records: Vec<NotificationRecord>,
+}
+
+#[derive(Deserialize)]
+struct NotificationRecord {
+    #[serde(rename = "eventName")]
+    event_name: String,
+    s3: S3Entity,
+}
+
+#[derive(Deserialize)]
+struct S3Entity {
+    bucket: Named,
+    object: ObjectEntity,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ObjectEntity {
+    key: String,
+}
+
+/// Ingests every upload a notification (the body of a queue message) names. `correlation_id`
+/// is recorded as the entries' origin (the queue message's id).
+pub async fn ingest_notification(ingest: &Ingest, body: &str, correlation_id: &str) -> Result<Vec<Outcome>, Retry> {
+    let Ok(notification) = serde_json::from_str::<Notification>(body) else {
+        tracing::warn!("a message that is not an S3 notification was dropped");
+        return Ok(vec![Outcome::Ignored("not an S3 notification")]);
+    };
+    let mut outcomes = Vec::new();
+    for record in notification.records {
+        outcomes.push(one(ingest, &record, correlation_id).await?);
+    }
+    Ok(outcomes)
+}
+
+async fn one(ingest: &Ingest, record: &NotificationRecord, correlation_id: &str) -> Result<Outcome, Retry> {
+    if !record.event_name.starts_with("ObjectCreated:") {
+        return Ok(Outcome::Ignored("not an object created"));
+    }
+    if record.s3.bucket.name != ingest.bucket {
+        return Ok(Outcome::Ignored("another bucket"));
+    }
+    let key = decode_key(&record.s3.object.key);
+    let Some((scope, id)) = quire_store::quarantined(&key) else {
+        return Ok(Outcome::Ignored("not an upload's key"));
+    };
+    let attachment = match ingest.store.get::<Attachment>(&scope, id.as_str()).await {
+        Ok(Some(attachment)) => attachment,
+        Ok(None) => {
+            delete(ingest, &key).await?;
+            return Ok(Outcome::Ignored("no such attachment"));
+        }
+        Err(error) => return Err(retry("the attachment", error)),
+    };
+    if attachment.status != AttachmentStatus::Pending {
+        delete(ingest, &key).await?;
+        return Ok(Outcome::Ignored("already ingested"));
+    }
+    let audit = AuditContext::for_route(
+        Actor::system("attachment ingest"),
+        Origin::new(None, None, correlation_id),
+        ACTIONS,
+    );
+    let judged = judge(ingest, &scope, &attachment, &key).await?;
+    let outcome = match judged {
+        Judged::Refused { refusal, size, sha256 } => {
+            reject(ingest, &scope, &audit, &attachment, refusal, size, sha256).await?
+        }
+        Judged::Passed { file, size, sha256 } => {
+            let outcome = accept(ingest, &scope, &audit, &attachment, &file, size, sha256).await;
+            let _ = tokio::fs::remove_file(&file).await;
+            outcome?
+        }
+    };
+    delete(ingest, &key).await?;
+    Ok(outcome)
+}
+
+/// A refused file, or one that passed (in a scratch file), with what was measured.
+enum Judged {
+    Refused {
+        refusal: (&'static str, String),
+        size: Option<u64>,
+        sha256: Option<String>,
+    },
+    Passed {
+        file: PathBuf,
+        size: u64,
+        sha256: String,
+    },
+}
+
+/// The upload's size first (nothing is read of a file too large or not as declared), then its
+/// bytes, copied to a scratch file and hashed, then its content.
+async fn judge(ingest: &Ingest, scope: &TenantScope, attachment: &Attachment, key: &str) -> Result<Judged, Retry> {
+    let head = ingest
+        .s3
+        .head_object()
+        .bucket(&ingest.bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| Retry(format!("S3 HeadObject: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
+    let size = u64::try_from(head.content_length().unwrap_or_default()).unwrap_or(u64::MAX);
+    let refused = |refusal: Refusal, sha256: Option<String>| Judged::Refused {
+        refusal: (refusal.code(), refusal.reason()),
+        size: Some(size),
+        sha256,
+    };
+    if size > ingest.limits.max_bytes {
+        let limit = ingest.limits.max_bytes;
+        return Ok(refused(Refusal::TooLarge { size, limit }, None));
+    }
+    if size != attachment.declared_size {
+        let declared = attachment.declared_size;
+        return Ok(refused(Refusal::SizeMismatch { declared, actual: size }, None));
+    }
+    let Some(kind) = FileType::of_media_type(&attachment.media_type) else {
+        return Ok(refused(
+            Refusal::TypeMismatch {
+                declared: "an accepted type",
+                found: "a type no longer accepted".to_owned(),
+            },
+            None,
+        ));
+    };
+    // Named by the tenant and attachment, so no two ingests share one.
+    let file = ingest.scratch.join(format!("{}-{}", scope.org_id(), attachment.id));
+    let mut object = ingest
+        .s3
+        .get_object()
+        .bucket(&ingest.bucket)
+        .key(key)
+        .set_if_match(head.e_tag().map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| Retry(format!("S3 GetObject: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?
+        .body
+        .into_async_read();
+    let mut out = tokio::fs::File::create(&file)
+        .await
+        .map_err(|e| Retry(format!("scratch file: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut copied: u64 = 0;
+    loop {
+        let n = object
+            .read(&mut buffer)
+            .await
+            .map_err(|e| Retry(format!("S3 body: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        copied += n as u64;
+        // The object changed under the If-Match (the emulator does not always refuse): never
+        // read past what was judged by its size.
+        if copied > size {
+            let _ = tokio::fs::remove_file(&file).await;
+            return Err(Retry("the object grew while it was read".into()));
+        }
+        hasher.update(&buffer[..n]);
+        out.write_all(&buffer[..n])
+            .await
+            .map_err(|e| Retry(format!("scratch file: {e}")))?;
+    }
+    out.flush().await.map_err(|e| Retry(format!("scratch file: {e}")))?;
+    drop(out);
+    let sha256 = hex::encode(hasher.finalize());
+    let (path, limits, declared) = (file.clone(), ingest.limits, attachment.declared_size);
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut opened = std::fs::File::open(&path).map_err(|_| Refusal::Unreadable)?;
+        inspect(&mut opened, copied, declared, kind, &limits)
+    })
+    .await
+    .map_err(|e| Retry(format!("the check did not finish: {e}")))?;
+    match checked {
+        Ok(()) => Ok(Judged::Passed {
+            file,
+            size: copied,
+            sha256,
+        }),
+        Err(Refusal::Unreadable) => {
+            let _ = tokio::fs::remove_file(&file).await;
+            Err(Retry("the scratch file could not be read".into()))
+        }
+        Err(refusal) => {
+            let _ = tokio::fs::remove_file(&file).await;
+            Ok(refused(refusal, Some(sha256)))
+        }
+    }
+}
+
+/// Encrypts the file into the tenant's prefix and records it in its version, conditioned on
+/// the attachment, the version and the document as read; a version no longer a draft refuses
+/// it.
+async fn accept(
+    ingest: &Ingest,
+    scope: &TenantScope,
+    audit: &AuditContext,
+    attachment: &Stored<Attachment>,
+    file: &std::path::Path,
+    size: u64,
+    sha256: String,
+) -> Result<Outcome, Retry> {
+    let document: Stored<Document> = ingest
+        .store
+        .get::<Document>(scope, &attachment.document_id)
+        .await
+        .map_err(|e| retry("the document", e))?
+        .ok_or_else(|| Retry("the attachment's document is missing".into()))?;
+    let version: Stored<DocumentVersion> = ingest
+        .store
+        .get::<DocumentVersion>(
+            scope,
+            &DocumentVersion::key(&attachment.document_id, attachment.version_number),
+        )
+        .await
+        .map_err(|e| retry("the version", e))?
+        .ok_or_else(|| Retry("the attachment's version is missing".into()))?;
+    if version.status != VersionStatus::Draft || document.latest_version != version.version_number {
+        let refusal = (
+            "version-not-draft",
+            format!(
+                "version {} was no longer a draft when the file was checked",
+                version.version_number
+            ),
+        );
+        return reject(ingest, scope, audit, attachment, refusal, Some(size), Some(sha256)).await;
+    }
+    let id = quire_core::ids::AttachmentId::parse(&attachment.id)
+        .map_err(|_| Retry("a stored attachment id is not an id".into()))?;
+    let object = ObjectKey::attachment(scope, &id);
+    let mut plaintext = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| Retry(format!("scratch file: {e}")))?;
+    quire_crypto::s3::encrypt_to_s3(&ingest.envelope, &mut plaintext, &ingest.s3, &ingest.bucket, &object)
+        .await
+        .map_err(|e| Retry(format!("encryption: {e}")))?;
+    let now = quire_core::audit::timestamp_now();
+    let mut accepted = attachment.record().clone();
+    accepted.status = AttachmentStatus::Accepted;
+    accepted.size = Some(size);
+    accepted.sha256 = Some(sha256.clone());
+    accepted.updated_at.clone_from(&now);
+    accepted.version = attachment.version + 1;
+    let mut with_file = version.record().clone();
+    with_file.attachments.push(AttachedFile {
+        attachment_id: accepted.id.clone(),
+        file_name: accepted.file_name.as_str().to_owned(),
+        media_type: accepted.media_type.clone(),
+        size,
+        sha256,
+    });
+    with_file.updated_at.clone_from(&now);
+    with_file.version = version.version + 1;
+    let mut next = document.record().clone();
+    next.updated_at = now;
+    next.version = document.version + 1;
+    ingest
+        .store
+        .transaction(scope, audit.clone())
+        .replace(attachment, &accepted, Action::AttachmentAccepted)
+        .replace_derived(&version, &with_file)
+        .replace_derived(&document, &next)
+        .commit()
+        .await
+        .map_err(|e| retry("the acceptance", e))?;
+    Ok(Outcome::Accepted {
+        attachment_id: accepted.id,
+    })
+}
+
+async fn reject(
+    ingest: &Ingest,
+    scope: &TenantScope,
+    audit: &AuditContext,
+    attachment: &Stored<Attachment>,
+    (code, reason): (&'static str, String),
+    size: Option<u64>,
+    sha256: Option<String>,
+) -> Result<Outcome, Retry> {
+    let mut rejected = attachment.record().clone();
+    rejected.status = AttachmentStatus::Rejected;
+    rejected.size = size;
+    rejected.sha256 = sha256;
+    rejected.refusal = Some(AttachmentRefusal {
+        code: code.to_owned(),
+        reason,
+    });
+    rejected.updated_at = quire_core::audit::timestamp_now();
+    rejected.version = attachment.version + 1;
+    ingest
+        .store
+        .transaction(scope, audit.clone())
+        .replace(attachment, &rejected, Action::AttachmentRejected)
+        .commit()
+        .await
+        .map_err(|e| retry("the rejection", e))?;
+    Ok(Outcome::Rejected {
+        attachment_id: rejected.id,
+        code,
+    })
+}
+
+/// Deletes the quarantine object (every version the bucket keeps of it is removed by its
+/// lifecycle rule).
+async fn delete(ingest: &Ingest, key: &str) -> Result<(), Retry> {
+    ingest
+        .s3
+        .delete_object()
+        .bucket(&ingest.bucket)
+        .key(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            Retry(format!(
+                "S3 DeleteObject: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            ))
+        })
+}
+
+fn retry(what: &str, error: StoreError) -> Retry {
+    Retry(format!("{what}: {error}"))
+}
+
+/// An S3 event's object key: URL-encoded with `+` for a space.
+fn decode_key(key: &str) -> String {
+    percent_encoding::percent_decode_str(&key.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
