@@ -77,16 +77,17 @@ async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
     assert_eq!(upload["method"], "PUT");
     assert_eq!(upload["headers"]["content-type"], "application/pdf");
     assert_eq!(upload["headers"]["content-length"], content.len().to_string());
+    assert_eq!(upload["headers"]["if-none-match"], "*");
     let url = upload["url"].as_str().unwrap();
-    // Both headers are signed into the URL: S3 refuses another type or size (on AWS; the
-    // emulator checks no signature).
+    // The headers are signed into the URL: S3 refuses another type or size, and a second
+    // upload (on AWS; the emulator checks no signature).
     let signed = url::Url::parse(url).unwrap();
     let signed_headers = signed
         .query_pairs()
         .find(|(k, _)| k == "X-Amz-SignedHeaders")
         .map(|(_, v)| v.into_owned())
         .expect("a SigV4 presigned URL");
-    assert_eq!(signed_headers, "content-length;content-type;host");
+    assert_eq!(signed_headers, "content-length;content-type;host;if-none-match");
     let expires: u64 = signed
         .query_pairs()
         .find(|(k, _)| k == "X-Amz-Expires")

@@ -135,19 +135,33 @@ async fn one(ingest: &Ingest, record: &NotificationRecord, correlation_id: &str)
         Origin::new(None, None, correlation_id),
         ACTIONS,
     );
-    let judged = judge(ingest, &scope, &attachment, &key).await?;
+    let judged = judge(ingest, &attachment, &key).await?;
     let outcome = match judged {
         Judged::Refused { refusal, size, sha256 } => {
             reject(ingest, &scope, &audit, &attachment, refusal, size, sha256).await?
         }
         Judged::Passed { file, size, sha256 } => {
-            let outcome = accept(ingest, &scope, &audit, &attachment, &file, size, sha256).await;
-            let _ = tokio::fs::remove_file(&file).await;
-            outcome?
+            accept(ingest, &scope, &audit, &attachment, &file.0, size, sha256).await?
         }
     };
     delete(ingest, &key).await?;
     Ok(outcome)
+}
+
+/// A scratch file of one attempt: a name no other attempt uses, removed when dropped (on
+/// every path out, an error's included), so no tenant's bytes stay behind in `/tmp`.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(directory: &std::path::Path) -> Self {
+        Scratch(directory.join(format!("quire-ingest-{}", uuid::Uuid::new_v4().simple())))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// A refused file, or one that passed (in a scratch file), with what was measured.
@@ -158,7 +172,7 @@ enum Judged {
         sha256: Option<String>,
     },
     Passed {
-        file: PathBuf,
+        file: Scratch,
         size: u64,
         sha256: String,
     },
@@ -166,7 +180,7 @@ enum Judged {
 
 /// The upload's size first (nothing is read of a file too large or not as declared), then its
 /// bytes, copied to a scratch file and hashed, then its content.
-async fn judge(ingest: &Ingest, scope: &TenantScope, attachment: &Attachment, key: &str) -> Result<Judged, Retry> {
+async fn judge(ingest: &Ingest, attachment: &Attachment, key: &str) -> Result<Judged, Retry> {
     let head = ingest
         .s3
         .head_object()
@@ -175,7 +189,11 @@ async fn judge(ingest: &Ingest, scope: &TenantScope, attachment: &Attachment, ke
         .send()
         .await
         .map_err(|e| Retry(format!("S3 HeadObject: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
-    let size = u64::try_from(head.content_length().unwrap_or_default()).unwrap_or(u64::MAX);
+    // Without a length or an ETag nothing can be judged or pinned: S3 always sends both.
+    let (Some(length), Some(e_tag)) = (head.content_length(), head.e_tag()) else {
+        return Err(Retry("S3 HeadObject answered no length or ETag".into()));
+    };
+    let size = u64::try_from(length).map_err(|_| Retry("S3 HeadObject answered a negative length".into()))?;
     let refused = |refusal: Refusal, sha256: Option<String>| Judged::Refused {
         refusal: (refusal.code(), refusal.reason()),
         size: Some(size),
@@ -190,28 +208,28 @@ async fn judge(ingest: &Ingest, scope: &TenantScope, attachment: &Attachment, ke
         return Ok(refused(Refusal::SizeMismatch { declared, actual: size }, None));
     }
     let Some(kind) = FileType::of_media_type(&attachment.media_type) else {
-        return Ok(refused(
-            Refusal::TypeMismatch {
-                declared: "an accepted type",
-                found: "a type no longer accepted".to_owned(),
-            },
-            None,
-        ));
+        return Ok(Judged::Refused {
+            refusal: (
+                "type-no-longer-accepted",
+                format!("{} is no longer an accepted type", attachment.media_type),
+            ),
+            size: Some(size),
+            sha256: None,
+        });
     };
-    // Named by the tenant and attachment, so no two ingests share one.
-    let file = ingest.scratch.join(format!("{}-{}", scope.org_id(), attachment.id));
+    let file = Scratch::new(&ingest.scratch);
     let mut object = ingest
         .s3
         .get_object()
         .bucket(&ingest.bucket)
         .key(key)
-        .set_if_match(head.e_tag().map(str::to_owned))
+        .if_match(e_tag)
         .send()
         .await
         .map_err(|e| Retry(format!("S3 GetObject: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?
         .body
         .into_async_read();
-    let mut out = tokio::fs::File::create(&file)
+    let mut out = tokio::fs::File::create(&file.0)
         .await
         .map_err(|e| Retry(format!("scratch file: {e}")))?;
     let mut hasher = Sha256::new();
@@ -229,7 +247,6 @@ async fn judge(ingest: &Ingest, scope: &TenantScope, attachment: &Attachment, ke
         // The object changed under the If-Match (the emulator does not always refuse): never
         // read past what was judged by its size.
         if copied > size {
-            let _ = tokio::fs::remove_file(&file).await;
             return Err(Retry("the object grew while it was read".into()));
         }
         hasher.update(&buffer[..n]);
@@ -239,8 +256,11 @@ async fn judge(ingest: &Ingest, scope: &TenantScope, attachment: &Attachment, ke
     }
     out.flush().await.map_err(|e| Retry(format!("scratch file: {e}")))?;
     drop(out);
+    if copied != size {
+        return Err(Retry("the object was shorter than its length".into()));
+    }
     let sha256 = hex::encode(hasher.finalize());
-    let (path, limits, declared) = (file.clone(), ingest.limits, attachment.declared_size);
+    let (path, limits, declared) = (file.0.clone(), ingest.limits, attachment.declared_size);
     let checked = tokio::task::spawn_blocking(move || {
         let mut opened = std::fs::File::open(&path).map_err(|_| Refusal::Unreadable)?;
         inspect(&mut opened, copied, declared, kind, &limits)
@@ -253,20 +273,16 @@ async fn judge(ingest: &Ingest, scope: &TenantScope, attachment: &Attachment, ke
             size: copied,
             sha256,
         }),
-        Err(Refusal::Unreadable) => {
-            let _ = tokio::fs::remove_file(&file).await;
-            Err(Retry("the scratch file could not be read".into()))
-        }
-        Err(refusal) => {
-            let _ = tokio::fs::remove_file(&file).await;
-            Ok(refused(refusal, Some(sha256)))
-        }
+        Err(Refusal::Unreadable) => Err(Retry("the scratch file could not be read".into())),
+        Err(refusal) => Ok(refused(refusal, Some(sha256))),
     }
 }
 
 /// Encrypts the file into the tenant's prefix and records it in its version, conditioned on
 /// the attachment, the version and the document as read; a version no longer a draft refuses
-/// it.
+/// it. A change of the version or the document meanwhile (another file accepted, a
+/// declaration) is read again and the record retried; the ciphertext of an attempt that
+/// records nothing is deleted.
 async fn accept(
     ingest: &Ingest,
     scope: &TenantScope,
@@ -276,13 +292,107 @@ async fn accept(
     size: u64,
     sha256: String,
 ) -> Result<Outcome, Retry> {
-    let document: Stored<Document> = ingest
+    let id = quire_core::ids::AttachmentId::parse(&attachment.id)
+        .map_err(|_| Retry("a stored attachment id is not an id".into()))?;
+    let object = ObjectKey::attachment(scope, &id);
+    let mut encrypted = false;
+    for _ in 0..ACCEPT_ATTEMPTS {
+        let (document, version) = draft_of(ingest, scope, attachment).await?;
+        if version.status != VersionStatus::Draft || document.latest_version != version.version_number {
+            if encrypted {
+                forget(ingest, &object).await;
+            }
+            let refusal = (
+                "version-not-draft",
+                format!(
+                    "version {} was no longer a draft when the file was checked",
+                    version.version_number
+                ),
+            );
+            return reject(ingest, scope, audit, attachment, refusal, Some(size), Some(sha256)).await;
+        }
+        if !encrypted {
+            let mut plaintext = tokio::fs::File::open(file)
+                .await
+                .map_err(|e| Retry(format!("scratch file: {e}")))?;
+            quire_crypto::s3::encrypt_to_s3(&ingest.envelope, &mut plaintext, &ingest.s3, &ingest.bucket, &object)
+                .await
+                .map_err(|e| Retry(format!("encryption: {e}")))?;
+            encrypted = true;
+        }
+        let now = quire_core::audit::timestamp_now();
+        let mut accepted = attachment.record().clone();
+        accepted.status = AttachmentStatus::Accepted;
+        accepted.size = Some(size);
+        accepted.sha256 = Some(sha256.clone());
+        accepted.updated_at.clone_from(&now);
+        accepted.version = attachment.version + 1;
+        let mut with_file = version.record().clone();
+        with_file.attachments.push(AttachedFile {
+            attachment_id: accepted.id.clone(),
+            file_name: accepted.file_name.as_str().to_owned(),
+            media_type: accepted.media_type.clone(),
+            size,
+            sha256: sha256.clone(),
+        });
+        with_file.updated_at.clone_from(&now);
+        with_file.version = version.version + 1;
+        let mut next = document.record().clone();
+        next.updated_at = now;
+        next.version = document.version + 1;
+        let committed = ingest
+            .store
+            .transaction(scope, audit.clone())
+            .replace(attachment, &accepted, Action::AttachmentAccepted)
+            .replace_derived(&version, &with_file)
+            .replace_derived(&document, &next)
+            .commit()
+            .await;
+        match committed {
+            Ok(()) => {
+                return Ok(Outcome::Accepted {
+                    attachment_id: accepted.id,
+                })
+            }
+            Err(StoreError::Conflict) => {
+                // The attachment itself moved: another delivery judged it, and its own
+                // ciphertext is the one its record names.
+                if ingest
+                    .store
+                    .get::<Attachment>(scope, &attachment.id)
+                    .await
+                    .map_err(|e| retry("the attachment", e))?
+                    .is_none_or(|now| now.version != attachment.version)
+                {
+                    return Err(Retry("another delivery judged the attachment".into()));
+                }
+            }
+            Err(other) => {
+                forget(ingest, &object).await;
+                return Err(retry("the acceptance", other));
+            }
+        }
+    }
+    forget(ingest, &object).await;
+    Err(Retry("the document kept changing while the file was accepted".into()))
+}
+
+/// Times the record of an acceptance is tried against a version or document that moved.
+const ACCEPT_ATTEMPTS: usize = 3;
+
+/// The attachment's version and its document, as they are now.
+async fn draft_of(
+    ingest: &Ingest,
+    scope: &TenantScope,
+    attachment: &Attachment,
+) -> Result<(Stored<Document>, Stored<DocumentVersion>), Retry> {
+    let document = ingest
         .store
         .get::<Document>(scope, &attachment.document_id)
         .await
         .map_err(|e| retry("the document", e))?
         .ok_or_else(|| Retry("the attachment's document is missing".into()))?;
-    let version: Stored<DocumentVersion> = ingest
+    let version = ingest
         .store
         .get::<DocumentVersion>(
             scope,
@@ -291,57 +401,22 @@ async fn accept(
         .await
         .map_err(|e| retry("the version", e))?
         .ok_or_else(|| Retry("the attachment's version is missing".into()))?;
-    if version.status != VersionStatus::Draft || document.latest_version != version.version_number {
-        let refusal = (
-            "version-not-draft",
-            format!(
-                "version {} was no longer a draft when the file was checked",
-                version.version_number
-            ),
-        );
-        return reject(ingest, scope, audit, attachment, refusal, Some(size), Some(sha256)).await;
+    Ok((document, version))
+}
+
+/// Deletes a ciphertext no record names (best effort: an object left is never read, as only
+/// an accepted attachment is).
+async fn forget(ingest: &Ingest, object: &ObjectKey) {
+    if let Err(error) = ingest
+        .s3
+        .delete_object()
+        .bucket(&ingest.bucket)
+        .key(object.as_str())
+        .send()
+        .await
+    {
+        tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&error), "an unrecorded ciphertext was left");
     }
-    let id = quire_core::ids::AttachmentId::parse(&attachment.id)
-        .map_err(|_| Retry("a stored attachment id is not an id".into()))?;
-    let object = ObjectKey::attachment(scope, &id);
-    let mut plaintext = tokio::fs::File::open(file)
-        .await
-        .map_err(|e| Retry(format!("scratch file: {e}")))?;
-    quire_crypto::s3::encrypt_to_s3(&ingest.envelope, &mut plaintext, &ingest.s3, &ingest.bucket, &object)
-        .await
-        .map_err(|e| Retry(format!("encryption: {e}")))?;
-    let now = quire_core::audit::timestamp_now();
-    let mut accepted = attachment.record().clone();
-    accepted.status = AttachmentStatus::Accepted;
-    accepted.size = Some(size);
-    accepted.sha256 = Some(sha256.clone());
-    accepted.updated_at.clone_from(&now);
-    accepted.version = attachment.version + 1;
-    let mut with_file = version.record().clone();
-    with_file.attachments.push(AttachedFile {
-        attachment_id: accepted.id.clone(),
-        file_name: accepted.file_name.as_str().to_owned(),
-        media_type: accepted.media_type.clone(),
-        size,
-        sha256,
-    });
-    with_file.updated_at.clone_from(&now);
-    with_file.version = version.version + 1;
-    let mut next = document.record().clone();
-    next.updated_at = now;
-    next.version = document.version + 1;
-    ingest
-        .store
-        .transaction(scope, audit.clone())
-        .replace(attachment, &accepted, Action::AttachmentAccepted)
-        .replace_derived(&version, &with_file)
-        .replace_derived(&document, &next)
-        .commit()
-        .await
-        .map_err(|e| retry("the acceptance", e))?;
-    Ok(Outcome::Accepted {
-        attachment_id: accepted.id,
-    })
 }
 
 async fn reject(

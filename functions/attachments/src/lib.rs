@@ -2,7 +2,8 @@
 //!
 //! A member declares a file (`POST /documents/{id}/attachments` {fileName, contentType, size})
 //! and gets a presigned `PUT` to the bucket's quarantine prefix, valid 15 minutes, with the
-//! content type and length signed into it (S3 refuses another type or size on AWS). The
+//! content type and length signed into it (S3 refuses another type or size on AWS), and
+//! `If-None-Match: *` (S3 refuses a second upload to the key). The
 //! declaration is checked first: a name is sanitised (FILE-2, the name as sent recorded
 //! beside it), its extension must be an accepted type's (`quire_core::files::ACCEPTED`), the
 //! declared media type that type's, the size within the limit; the document's latest version
@@ -194,6 +195,9 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
         .key(&object)
         .content_type(kind.media_type)
         .content_length(length)
+        // Once: S3 refuses a second PUT to the key (a conditional write, RFC 9110 §13.1.2), so
+        // the upload ingest judges is the only one there ever is.
+        .if_none_match("*")
         .presigned(presigning)
         .await
         .map_err(|error| {

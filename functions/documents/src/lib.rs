@@ -774,7 +774,7 @@ fn view_with(document: &Document, version: DocumentVersion, signed: &[Signature]
     {
         if !shown.contains(&signature.id.as_str()) {
             shown.push(&signature.id);
-            signatures.push(signature.manifestation(&content_sha256));
+            signatures.push(signature.manifestation(document, &version));
         }
     }
     Ok(VersionView {
@@ -1150,6 +1150,7 @@ async fn sign(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         reason: input.reason.as_ref().map(|r| r.as_str().to_owned()),
         signed_at: at.clone(),
         content_sha256: content,
+        content_form: signature::CONTENT_FORM,
         components,
         version: 1,
     };
@@ -1248,8 +1249,7 @@ async fn verify_signature(app: Arc<App>, ctx: RequestCtx, _req: Request) -> Hand
         signature_id: sid.to_owned(),
         valid: checks.iter().all(|c| c.ok),
         audit_seq: seq,
-        manifestation: signature
-            .manifestation(&signature::content_sha256(&document, &version).map_err(Problem::internal)?),
+        manifestation: signature.manifestation(&document, &version),
         checks,
     })
 }

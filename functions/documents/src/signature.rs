@@ -55,6 +55,10 @@ pub struct Signature {
     pub signed_at: String,
     /// SHA-256 (hex) of the version's canonical content when it was signed ([`content_sha256`]).
     pub content_sha256: String,
+    /// The content form that hash is of ([`CONTENT_FORM`] when signed; 1 for signatures made
+    /// before files were content): a signature is always checked in its own form.
+    #[serde(default = "first_form")]
+    pub content_form: u32,
     /// How the signer proved who they were at that moment: `password`, and `totp` where they
     /// have an authenticator (§11.200(a)(1)).
     pub components: Vec<String>,
@@ -77,13 +81,16 @@ impl Signature {
     /// date and time, meaning; and whether it was given to the content the version holds now
     /// (`current`: its canonical content's SHA-256), which a signature of an earlier round of
     /// review, before a rejection and rework, was not.
-    pub fn manifestation(&self, current: &str) -> Manifestation {
+    /// Its manifestation on `version` (§11.50): `contentMatches` compares the version's content
+    /// now, hashed in the signature's own form, with what was signed.
+    pub fn manifestation(&self, document: &Document, version: &DocumentVersion) -> Manifestation {
+        let current = content_sha256_in(self.content_form, document, version);
         Manifestation {
             signature_id: self.id.clone(),
             printed_name: self.printed_name.clone(),
             signed_at: self.signed_at.clone(),
             meaning: self.meaning,
-            content_matches: self.content_sha256 == current,
+            content_matches: current.is_ok_and(|now| now == self.content_sha256),
             text: format!("{} — {} — {}", self.printed_name, self.signed_at, self.meaning.as_str()),
         }
     }
@@ -121,22 +128,41 @@ pub struct Manifestation {
 /// The form of the content a signature is bound to: 2 adds the version's attached files.
 pub const CONTENT_FORM: u32 = 2;
 
+fn first_form() -> u32 {
+    1
+}
+
 /// SHA-256 (hex) of a version's canonical content (§11.70): the RFC 8785 JSON of
 /// `{"form", "documentId", "number", "type", "versionNumber", "title", "body", "attachments"}`
 /// (each accepted file by id, name, media type, size and SHA-256). Naming the
 /// document and the version, it differs for every version of every document even where their
 /// text is the same, so a signature copied elsewhere never matches.
 pub fn content_sha256(document: &Document, version: &DocumentVersion) -> Result<String, String> {
-    let content = serde_json::json!({
-        "form": CONTENT_FORM,
+    content_sha256_in(CONTENT_FORM, document, version)
+}
+
+/// [`content_sha256`] in content form `form`: form 1 is the text alone, so it can hash only a
+/// version without files (it would say nothing of them); form 2 adds the files.
+pub fn content_sha256_in(form: u32, document: &Document, version: &DocumentVersion) -> Result<String, String> {
+    let mut content = serde_json::json!({
+        "form": form,
         "documentId": version.document_id,
         "number": document.number,
         "type": document.kind,
         "versionNumber": version.version_number,
         "title": version.title,
         "body": version.body,
-        "attachments": version.attachments,
     });
+    match form {
+        1 if !version.attachments.is_empty() => {
+            return Err("the version holds files, which content form 1 does not cover".into())
+        }
+        1 => {}
+        CONTENT_FORM => {
+            content["attachments"] = serde_json::to_value(&version.attachments).map_err(|e| e.to_string())?
+        }
+        other => return Err(format!("content form {other} is not known")),
+    }
     let bytes = quire_core::audit::canonical::to_vec(&content).map_err(|e| e.0)?;
     Ok(hex::encode(Sha256::digest(bytes)))
 }
@@ -276,7 +302,7 @@ pub fn check_binding(
             )
         },
     };
-    let content = match content_sha256(document, version) {
+    let content = match content_sha256_in(signature.content_form, document, version) {
         Ok(now) if now == signature.content_sha256 => Check {
             check: "content",
             ok: true,
@@ -390,26 +416,69 @@ mod tests {
             reason: None,
             signed_at: String::new(),
             content_sha256: "h".into(),
+            content_form: CONTENT_FORM,
             components: vec![],
             version: 1,
         };
         let once = std::slice::from_ref(&authored);
         assert!(judge(&parallel, "author", Authored, once, "h").is_err());
         assert_eq!(judge(&parallel, "author", Authored, once, "h2"), Ok(None));
-        assert!(authored.manifestation("h").content_matches);
-        assert!(!authored.manifestation("h2").content_matches);
     }
 
-    /// Proves: DOC-5
-    #[test]
-    fn content_hashes_name_their_document_and_version() {
-        let document: Document = serde_json::from_value(serde_json::json!({
+    fn document() -> Document {
+        serde_json::from_value(serde_json::json!({
             "id": "d", "number": "SOP-0001", "type": "sop", "title": "T", "owner": "o",
             "reviewIntervalMonths": 24, "latestVersion": 2, "status": "draft",
             "effectiveVersion": null, "reviewDue": null, "createdAt": "", "createdBy": "",
             "updatedAt": "", "updatedBy": "", "version": 1
         }))
-        .unwrap();
+        .unwrap()
+    }
+
+    /// A signature is checked in the content form it was made in: one made before files were
+    /// content still matches its unchanged version, and matches no version that holds files.
+    #[test]
+    fn signatures_are_checked_in_their_own_form() {
+        let document = document();
+        let one = version(VersionStatus::InReview, None);
+        let first = content_sha256_in(1, &document, &one).unwrap();
+        let second = content_sha256(&document, &one).unwrap();
+        assert_ne!(first, second, "the forms hash differently");
+        let stored = serde_json::json!({
+            "id": "s", "documentId": "d", "versionNumber": 1, "signerId": "r", "printedName": "R",
+            "meaning": "reviewed", "reason": null, "signedAt": "", "contentSha256": first,
+            "components": ["password"], "version": 1
+        });
+        let old: Signature = serde_json::from_value(stored).expect("a signature of form 1 reads");
+        assert_eq!(old.content_form, 1);
+        assert!(old.manifestation(&document, &one).content_matches);
+        let checked = check_binding(&old, "s", &document, &one);
+        assert!(checked.iter().all(|c| c.ok), "{checked:?}");
+        let mut with_file = one.clone();
+        with_file.attachments.push(AttachedFile {
+            attachment_id: "a".into(),
+            file_name: "f.pdf".into(),
+            media_type: "application/pdf".into(),
+            size: 1,
+            sha256: "0".repeat(64),
+        });
+        assert!(!old.manifestation(&document, &with_file).content_matches);
+        assert!(content_sha256_in(1, &document, &with_file).is_err());
+        assert!(content_sha256_in(3, &document, &one).is_err());
+        let mut new = old.clone();
+        new.content_form = CONTENT_FORM;
+        new.content_sha256 = content_sha256(&document, &with_file).unwrap();
+        assert!(new.manifestation(&document, &with_file).content_matches);
+        assert!(
+            !new.manifestation(&document, &one).content_matches,
+            "the file is content"
+        );
+    }
+
+    /// Proves: DOC-5
+    #[test]
+    fn content_hashes_name_their_document_and_version() {
+        let document = document();
         let one = version(VersionStatus::InReview, None);
         let mut two = one.clone();
         two.version_number = 2;
