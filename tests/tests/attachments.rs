@@ -94,7 +94,10 @@ async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
         .map(|(_, v)| v.parse().unwrap())
         .unwrap();
     assert_eq!(expires, 15 * 60);
-    let expected_key = format!("quarantine/{}/{attachment_id}", org.org_id);
+    let expected_key = quire_store::quarantine_object(
+        &quire_store::testing::scope(&org.org_id),
+        &quire_core::ids::AttachmentId::parse(&attachment_id).unwrap(),
+    );
     assert!(signed.path().ends_with(&expected_key), "{url}");
 
     let mut put = reqwest::Client::new().put(url).body(content.clone());
@@ -429,6 +432,16 @@ async fn upload(
     (id, key)
 }
 
+/// Where an accepted attachment's ciphertext is kept (the store builds the key).
+fn stored_key(org: &SeededOrg, attachment: &str) -> String {
+    quire_store::ObjectKey::attachment(
+        &quire_store::testing::scope(&org.org_id),
+        &quire_core::ids::AttachmentId::parse(attachment).unwrap(),
+    )
+    .as_str()
+    .to_owned()
+}
+
 async fn object_exists(h: &Harness, bucket: &str, key: &str) -> bool {
     h.s3().head_object().bucket(bucket).key(key).send().await.is_ok()
 }
@@ -470,7 +483,7 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
         !object_exists(h, &ingest.bucket, &key).await,
         "the quarantine object is deleted"
     );
-    let stored = format!("tenants/{}/attachments/{attachment}", org.org_id);
+    let stored = stored_key(&org, &attachment);
     assert!(object_exists(h, &ingest.bucket, &stored).await);
     let scope = quire_store::testing::scope(&org.org_id);
     let object =
@@ -538,7 +551,8 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
 /// Uploads that are not what they were declared as are refused with their reason and
 /// deleted, and nothing of them is kept: a program named `.pdf`, fewer bytes than declared, a
 /// zip named `.png`. A file checked after its version left draft is refused too. Records of
-/// another bucket or key are ignored.
+/// another bucket or prefix are ignored, and an upload named under another tenant's prefix is
+/// found nowhere and leaves the real one as it was.
 ///
 /// Proves: TEN-3, AUD-3
 #[tokio::test]
@@ -579,7 +593,7 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
             declared.0
         );
         assert!(!object_exists(h, &ingest.bucket, &key).await);
-        let stored = format!("tenants/{}/attachments/{attachment}", org.org_id);
+        let stored = stored_key(&org, &attachment);
         assert!(!object_exists(h, &ingest.bucket, &stored).await);
         let read = h
             .call(Method::GET, &format!("/attachments/{attachment}"), Some(&token), None)
@@ -623,14 +637,24 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
         .await;
     assert_eq!(version.body["attachments"], json!([]));
     // Not ours to judge: another bucket, another prefix, another tenant's key, a test event.
-    let foreign = format!(
-        "quarantine/{}/{}",
-        h.new_org("ingestother").await.org_id,
-        quire_blackbox_tests::uuid_hex()
+    // This organisation's pending upload, named under another organisation's prefix: found
+    // nowhere, and this organisation's upload is left as it was.
+    let (pending, pending_key) = upload(
+        h,
+        &token,
+        &draft(h, &org).await,
+        ("kept.pdf", "application/pdf", pdf.len()),
+        &pdf,
+    )
+    .await;
+    let other = h.new_org("ingestother").await;
+    let foreign = quire_store::quarantine_object(
+        &quire_store::testing::scope(&other.org_id),
+        &quire_core::ids::AttachmentId::parse(&pending).unwrap(),
     );
     for body in [
         notification("another-bucket", &key, 1),
-        notification(&ingest.bucket, "tenants/x/attachments/y", 1),
+        notification(&ingest.bucket, &stored_key(&org, &quire_blackbox_tests::uuid_hex()), 1),
         notification(&ingest.bucket, &foreign, 1),
         json!({"Service": "Amazon S3", "Event": "s3:TestEvent"}).to_string(),
         "not json".to_owned(),
@@ -641,8 +665,17 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
             "{body}: {outcomes:?}"
         );
     }
+    let read = h
+        .call(Method::GET, &format!("/attachments/{pending}"), Some(&token), None)
+        .await;
+    assert_eq!(read.body["status"], "pending");
+    assert!(object_exists(h, &ingest.bucket, &pending_key).await);
+    let own = ingest_notification(&ingest, &notification(&ingest.bucket, &pending_key, pdf.len()), "msg-5")
+        .await
+        .expect("judged");
+    assert_eq!(own, [Outcome::Accepted { attachment_id: pending }]);
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
     assert_eq!(events_of(&entries, &["attachment.rejected"]).len(), 4);
-    assert!(events_of(&entries, &["attachment.accepted"]).is_empty());
+    assert_eq!(events_of(&entries, &["attachment.accepted"]).len(), 1);
 }

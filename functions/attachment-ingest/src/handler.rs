@@ -1,5 +1,5 @@
 //! The ingest of one upload (FILE-1, FILE-3, CRY-1, TEN-4): an S3 notification of an object
-//! created under `quarantine/` names the tenant and attachment ([`quire_store::quarantined`]);
+//! created under `quarantine/` names the tenant and attachment ([`quire_store::upload_of`]);
 //! the attachment must be found there and still pending. The object's size is checked before
 //! anything is read; then it is copied to a scratch file while its SHA-256 is computed,
 //! checked by [`crate::inspect::inspect`] and either
@@ -115,7 +115,7 @@ async fn one(ingest: &Ingest, record: &NotificationRecord, correlation_id: &str)
         return Ok(Outcome::Ignored("another bucket"));
     }
     let key = decode_key(&record.s3.object.key);
-    let Some((scope, id)) = quire_store::quarantined(&key) else {
+    let Some((scope, id)) = quire_store::upload_of(&key) else {
         return Ok(Outcome::Ignored("not an upload's key"));
     };
     let attachment = match ingest.store.get::<Attachment>(&scope, id.as_str()).await {
@@ -479,4 +479,20 @@ fn decode_key(key: &str) -> String {
     percent_encoding::percent_decode_str(&key.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_key;
+
+    /// S3 sends keys form-encoded: `+` for a space, `%2B` for a plus.
+    #[test]
+    fn notification_keys_decode_as_s3_encodes_them() {
+        assert_eq!(decode_key("quarantine/o1/a+b%2Bc"), "quarantine/o1/a b+c");
+        assert_eq!(decode_key("quarantine/o1/%C3%A9"), "quarantine/o1/é");
+        let key = "quarantine/o1/0190aaaa-0000-7000-8000-000000000001";
+        assert_eq!(decode_key(key), key);
+        assert!(quire_store::upload_of(&decode_key(key)).is_some());
+        assert!(quire_store::upload_of(&decode_key("quarantine/o1/x%2Fy")).is_none());
+    }
 }

@@ -461,7 +461,7 @@ pub const QUARANTINE_PREFIX: &str = "quarantine/";
 /// [`quarantine_object`]): `None` for any other key. The key is trusted as far as it goes: only
 /// a presigned URL Quire gave a member of that tenant writes there, and the attachment must
 /// still be found in that tenant's partition (a key naming another tenant finds nothing).
-pub fn quarantined(key: &str) -> Option<(TenantScope, AttachmentId)> {
+pub fn upload_of(key: &str) -> Option<(TenantScope, AttachmentId)> {
     let rest = key.strip_prefix(QUARANTINE_PREFIX)?;
     let (org, id) = rest.split_once('/')?;
     if id.contains('/') {
@@ -545,7 +545,7 @@ mod tests {
         let id = AttachmentId::parse("0190aaaa-0000-7000-8000-000000000001").unwrap();
         let key = quarantine_object(&scope, &id);
         assert_eq!(key, "quarantine/o1/0190aaaa-0000-7000-8000-000000000001");
-        let (found, found_id) = quarantined(&key).expect("its own key");
+        let (found, found_id) = upload_of(&key).expect("its own key");
         assert_eq!((found.org_id(), found_id.as_str()), (&org, id.as_str()));
         for other in [
             "quarantine/o1",
@@ -557,7 +557,7 @@ mod tests {
             "Quarantine/o1/x",
             "quarantine/o 1/x",
         ] {
-            assert!(quarantined(other).is_none(), "{other}");
+            assert!(upload_of(other).is_none(), "{other}");
         }
     }
 

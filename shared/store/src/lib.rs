@@ -63,7 +63,7 @@ pub use audit_log::{AuditPage, Listed, PAGE_BLOB_BYTES};
 pub use directory::{
     CallerRefused, IdentityProvider, Lifecycle, MemberStatus, Membership, NewMember, OrgStatus, Organisation, Plan,
 };
-pub use keys::{quarantine_object, quarantined, Collection, Index, ObjectKey, ObjectKind, QUARANTINE_PREFIX};
+pub use keys::{quarantine_object, upload_of, Collection, Index, ObjectKey, ObjectKind, QUARANTINE_PREFIX};
 pub use transaction::{AuditContext, Stored, Transaction};
 pub use verification::{
     ChainCheck, JobStatus, Requested, Slice, SliceBudget, VerificationJob, Verified, QUICK_CHECK_ENTRIES,
