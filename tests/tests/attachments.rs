@@ -548,9 +548,9 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
     assert_eq!(accepted[0]["target"]["id"], id.as_str());
 }
 
-/// Uploads that are not what they were declared as are refused with their reason and
-/// deleted, and nothing of them is kept: a program named `.pdf`, fewer bytes than declared, a
-/// zip named `.png`. A file checked after its version left draft is refused too. Records of
+/// Uploads that are not what they were declared as are refused with their reason, deleted
+/// from quarantine (the current object; the lifecycle expires older versions) and never
+/// encrypted: a program named `.pdf`, fewer bytes than declared, a zip named `.png`. A file checked after its version left draft is refused too. Records of
 /// another bucket or prefix are ignored, and an upload named under another tenant's prefix is
 /// found nowhere and leaves the real one as it was.
 ///
