@@ -26,6 +26,7 @@ FUNCTIONS=(
     "operator quire-fn-operator"
     "documents quire-fn-documents"
     "attachments quire-fn-attachments"
+    "attachment-ingest quire-fn-attachment-ingest"
     "audit quire-fn-audit"
     "audit-writer quire-fn-audit-writer"
     "audit-verifier quire-fn-audit-verifier"

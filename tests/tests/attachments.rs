@@ -1,10 +1,12 @@
 //! Attachments over HTTP: a declared file gets a presigned upload into quarantine, with its
 //! name sanitised and the name as sent recorded; declarations that cannot be accepted change
-//! nothing; another tenant's documents and attachments are not found.
+//! nothing; another tenant's documents and attachments are not found. Uploads are ingested as
+//! on AWS: the emulator's bucket notifies the ingest queue, and the local stack hands each
+//! message to the ingest function's own handler (`quire_local::queue`).
 
 use quire_blackbox_tests::{events_of, harness, Harness};
 use quire_core::rbac::Role;
-use quire_fn_attachment_ingest::{ingest_notification, Ingest, Limits, Outcome};
+use quire_fn_attachment_ingest::{ingest_notification, Attempt, Ingest, Limits, Outcome};
 use quire_local::seed::SeededOrg;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -100,22 +102,6 @@ async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
     );
     assert!(signed.path().ends_with(&expected_key), "{url}");
 
-    let mut put = reqwest::Client::new().put(url).body(content.clone());
-    for (name, value) in upload["headers"].as_object().unwrap() {
-        put = put.header(name.as_str(), value.as_str().unwrap());
-    }
-    let uploaded = put.send().await.expect("the upload");
-    assert!(uploaded.status().is_success(), "{}", uploaded.status());
-    let object = h
-        .s3()
-        .get_object()
-        .bucket(bucket(h).await)
-        .key(&expected_key)
-        .send()
-        .await
-        .expect("the uploaded object");
-    assert_eq!(object.body.collect().await.unwrap().into_bytes().to_vec(), content);
-
     let read = h
         .call(
             Method::GET,
@@ -126,6 +112,21 @@ async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
         .await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.text);
     assert_eq!(&read.body, attachment);
+
+    // Uploaded with exactly the answered headers, the file is ingested from quarantine.
+    let mut put = reqwest::Client::new().put(url).body(content.clone());
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        put = put.header(name.as_str(), value.as_str().unwrap());
+    }
+    let uploaded = put.send().await.expect("the upload");
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    let ingested = judged(h, &token, &attachment_id).await;
+    assert_eq!(ingested["status"], "accepted", "{ingested}");
+    assert_eq!(
+        ingested["sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content)).as_str()
+    );
+    assert!(!object_exists(h, &bucket(h).await, &expected_key).await);
 
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
@@ -394,15 +395,15 @@ fn notification(bucket: &str, key: &str, size: usize) -> String {
     .to_string()
 }
 
-/// Declares `name` as `size` bytes on `document` and uploads `content` through the answered
-/// URL (the emulator stores any size); answers the attachment id and the upload's key.
-async fn upload(
-    h: &Harness,
-    token: &str,
-    document: &str,
-    (name, media_type, size): (&str, &str, usize),
-    content: &[u8],
-) -> (String, String) {
+/// A declared attachment: its id, its upload's key in quarantine, and the answered upload.
+struct Declared {
+    id: String,
+    key: String,
+    upload: Value,
+}
+
+/// Declares `name` as `size` bytes on `document`.
+async fn declared(h: &Harness, token: &str, document: &str, (name, media_type, size): (&str, &str, usize)) -> Declared {
     let declared = declare(
         h,
         token,
@@ -411,25 +412,61 @@ async fn upload(
     )
     .await;
     assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text);
-    let upload = &declared.body["upload"];
-    let mut put = reqwest::Client::new()
-        .put(upload["url"].as_str().unwrap())
-        .body(content.to_vec());
-    for (name, value) in upload["headers"].as_object().unwrap() {
-        if name != "content-length" {
-            put = put.header(name.as_str(), value.as_str().unwrap());
-        }
-    }
-    let sent = put.send().await.expect("the upload");
-    assert!(sent.status().is_success(), "{}", sent.status());
-    let id = declared.body["attachment"]["id"].as_str().unwrap().to_owned();
+    let upload = declared.body["upload"].clone();
     let key = url::Url::parse(upload["url"].as_str().unwrap())
         .unwrap()
         .path()
         .split_once("/quarantine/")
         .map(|(_, rest)| format!("quarantine/{rest}"))
         .unwrap();
-    (id, key)
+    Declared {
+        id: declared.body["attachment"]["id"].as_str().unwrap().to_owned(),
+        key,
+        upload,
+    }
+}
+
+/// Uploads `content` through the declaration's URL (the emulator stores any size).
+async fn put(declared: &Declared, content: &[u8]) {
+    let mut put = reqwest::Client::new()
+        .put(declared.upload["url"].as_str().unwrap())
+        .body(content.to_vec());
+    for (name, value) in declared.upload["headers"].as_object().unwrap() {
+        if name != "content-length" {
+            put = put.header(name.as_str(), value.as_str().unwrap());
+        }
+    }
+    let sent = put.send().await.expect("the upload");
+    assert!(sent.status().is_success(), "{}", sent.status());
+}
+
+/// Declares `name` as `size` bytes on `document` and uploads `content` through the answered
+/// URL; answers the attachment id and the upload's key.
+async fn upload(
+    h: &Harness,
+    token: &str,
+    document: &str,
+    file: (&str, &str, usize),
+    content: &[u8],
+) -> (String, String) {
+    let declared = declared(h, token, document, file).await;
+    put(&declared, content).await;
+    (declared.id, declared.key)
+}
+
+/// The attachment once the ingest has judged its upload (no longer pending).
+async fn judged(h: &Harness, token: &str, attachment: &str) -> Value {
+    for _ in 0..300 {
+        let read = h
+            .call(Method::GET, &format!("/attachments/{attachment}"), Some(token), None)
+            .await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+        if read.body["status"] != "pending" {
+            return read.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the upload of {attachment} was not judged within 30 s");
 }
 
 /// Where an accepted attachment's ciphertext is kept (the store builds the key).
@@ -446,12 +483,13 @@ async fn object_exists(h: &Harness, bucket: &str, key: &str) -> bool {
     h.s3().head_object().bucket(bucket).key(key).send().await.is_ok()
 }
 
-/// An uploaded PDF is checked, encrypted under `tenants/<org>/attachments/<id>` with the
-/// context `{orgId, attachmentId}` (it decrypts there, and nowhere else), and added to its
-/// version's content with its SHA-256; the quarantine object is deleted; `attachment.accepted`
-/// is recorded by the ingest; a notification delivered again changes nothing.
+/// An uploaded PDF is ingested from the bucket's notification: checked, encrypted under
+/// `tenants/<org>/attachments/<id>` with the context `{orgId, attachmentId}` (it decrypts
+/// there, and nowhere else), and added to its version's content with its SHA-256; the
+/// quarantine object is deleted; `attachment.accepted` is recorded by the ingest; a
+/// notification delivered again changes nothing.
 ///
-/// Proves: CRY-1, AUD-3
+/// Proves: FILE-1, CRY-1, TEN-4, AUD-3
 #[tokio::test]
 async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
     let h = harness();
@@ -471,14 +509,7 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
     )
     .await;
     let ingest = ingest_of(h).await;
-    let body = notification(&ingest.bucket, &key.replace(' ', "+"), content.len());
-    let outcomes = ingest_notification(&ingest, &body, "msg-1").await.expect("ingested");
-    assert_eq!(
-        outcomes,
-        [Outcome::Accepted {
-            attachment_id: attachment.clone()
-        }]
-    );
+    assert_eq!(judged(h, &token, &attachment).await["status"], "accepted");
     assert!(
         !object_exists(h, &ingest.bucket, &key).await,
         "the quarantine object is deleted"
@@ -537,7 +568,10 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
     );
 
     // Delivered again: nothing more happens.
-    let again = ingest_notification(&ingest, &body, "msg-1").await.expect("ingested");
+    let body = notification(&ingest.bucket, &key.replace(' ', "+"), content.len());
+    let again = ingest_notification(&ingest, &body, "msg-1", Attempt::Retryable)
+        .await
+        .expect("ingested");
     assert_eq!(again, [Outcome::Ignored("already ingested")]);
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
@@ -550,11 +584,12 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
 
 /// Uploads that are not what they were declared as are refused with their reason, deleted
 /// from quarantine (the current object; the lifecycle expires older versions) and never
-/// encrypted: a program named `.pdf`, fewer bytes than declared, a zip named `.png`. A file checked after its version left draft is refused too. Records of
-/// another bucket or prefix are ignored, and an upload named under another tenant's prefix is
-/// found nowhere and leaves the real one as it was.
+/// encrypted: a program named `.pdf`, fewer bytes than declared, a zip named `.png`. A file
+/// uploaded after its version left draft is refused too. Records of another bucket or prefix
+/// are ignored, and an upload named under another tenant's prefix is found nowhere and leaves
+/// the real one as it was.
 ///
-/// Proves: TEN-3, AUD-3
+/// Proves: FILE-1, TEN-3, AUD-3
 #[tokio::test]
 async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
     let h = harness();
@@ -581,30 +616,17 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
     ];
     for (declared, content, code) in cases {
         let (attachment, key) = upload(h, &token, &id, declared, &content).await;
-        let body = notification(&ingest.bucket, &key, content.len());
-        let outcomes = ingest_notification(&ingest, &body, "msg-2").await.expect("judged");
-        assert_eq!(
-            outcomes,
-            [Outcome::Rejected {
-                attachment_id: attachment.clone(),
-                code
-            }],
-            "{}",
-            declared.0
-        );
+        let read = judged(h, &token, &attachment).await;
+        assert_eq!(read["status"], "rejected", "{}: {read}", declared.0);
+        assert_eq!(read["refusal"]["code"], code, "{}: {read}", declared.0);
+        assert!(!read["refusal"]["reason"].as_str().unwrap().is_empty());
         assert!(!object_exists(h, &ingest.bucket, &key).await);
         let stored = stored_key(&org, &attachment);
         assert!(!object_exists(h, &ingest.bucket, &stored).await);
-        let read = h
-            .call(Method::GET, &format!("/attachments/{attachment}"), Some(&token), None)
-            .await;
-        assert_eq!(read.body["status"], "rejected");
-        assert_eq!(read.body["refusal"]["code"], code);
-        assert!(!read.body["refusal"]["reason"].as_str().unwrap().is_empty());
     }
-    // Checked after the version went to review: refused, and the version is unchanged.
+    // Uploaded after the version went to review: refused, and the version is unchanged.
     let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
-    let (late, key) = upload(h, &token, &id, ("late.pdf", "application/pdf", pdf.len()), &pdf).await;
+    let late = declared(h, &token, &id, ("late.pdf", "application/pdf", pdf.len())).await;
     let submitted = h
         .call(
             Method::POST,
@@ -622,16 +644,10 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
         )
         .await;
     assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text);
-    let outcomes = ingest_notification(&ingest, &notification(&ingest.bucket, &key, pdf.len()), "msg-3")
-        .await
-        .expect("judged");
-    assert_eq!(
-        outcomes,
-        [Outcome::Rejected {
-            attachment_id: late,
-            code: "version-not-draft"
-        }]
-    );
+    put(&late, &pdf).await;
+    let read = judged(h, &token, &late.id).await;
+    assert_eq!(read["refusal"]["code"], "version-not-draft", "{read}");
+    let key = late.key;
     let version = h
         .call(Method::GET, &format!("/documents/{id}/versions/1"), Some(&token), None)
         .await;
@@ -639,14 +655,14 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
     // Not ours to judge: another bucket, another prefix, another tenant's key, a test event.
     // This organisation's pending upload, named under another organisation's prefix: found
     // nowhere, and this organisation's upload is left as it was.
-    let (pending, pending_key) = upload(
+    let kept = declared(
         h,
         &token,
         &draft(h, &org).await,
         ("kept.pdf", "application/pdf", pdf.len()),
-        &pdf,
     )
     .await;
+    let pending = kept.id.clone();
     let other = h.new_org("ingestother").await;
     let foreign = quire_store::quarantine_object(
         &quire_store::testing::scope(&other.org_id),
@@ -659,7 +675,9 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
         json!({"Service": "Amazon S3", "Event": "s3:TestEvent"}).to_string(),
         "not json".to_owned(),
     ] {
-        let outcomes = ingest_notification(&ingest, &body, "msg-4").await.expect("ignored");
+        let outcomes = ingest_notification(&ingest, &body, "msg-4", Attempt::Retryable)
+            .await
+            .expect("ignored");
         assert!(
             outcomes.iter().all(|o| matches!(o, Outcome::Ignored(_))),
             "{body}: {outcomes:?}"
@@ -669,13 +687,67 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
         .call(Method::GET, &format!("/attachments/{pending}"), Some(&token), None)
         .await;
     assert_eq!(read.body["status"], "pending");
-    assert!(object_exists(h, &ingest.bucket, &pending_key).await);
-    let own = ingest_notification(&ingest, &notification(&ingest.bucket, &pending_key, pdf.len()), "msg-5")
-        .await
-        .expect("judged");
-    assert_eq!(own, [Outcome::Accepted { attachment_id: pending }]);
+    put(&kept, &pdf).await;
+    assert_eq!(judged(h, &token, &pending).await["status"], "accepted");
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
     assert_eq!(events_of(&entries, &["attachment.rejected"]).len(), 4);
     assert_eq!(events_of(&entries, &["attachment.accepted"]).len(), 1);
+}
+
+/// An upload that cannot be judged is retried on each delivery of its notification, and the
+/// last delivery the queue allows (its `maxReceiveCount`) rejects it as `ingest-failed`, with
+/// a reason that names no internals, so that its attachment does not stay pending; the fault
+/// here is a record changed behind the API (the attachment names a version that does not
+/// exist). A notification of an upload that is not there rejects its attachment as `missing`.
+///
+/// Proves: FILE-1, AUD-3
+#[tokio::test]
+async fn an_upload_that_cannot_be_judged_is_rejected_on_its_last_delivery() {
+    let h = harness();
+    let org = h.new_org("ingestfault").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
+    let doomed = declared(h, &token, &id, ("doomed.pdf", "application/pdf", pdf.len())).await;
+    h.tamper_number(
+        quire_store::testing::attachment(&org.org_id, &doomed.id),
+        "versionNumber",
+        99,
+    )
+    .await;
+    put(&doomed, &pdf).await;
+    let read = judged(h, &token, &doomed.id).await;
+    assert_eq!(read["status"], "rejected", "{read}");
+    assert_eq!(read["refusal"]["code"], "ingest-failed");
+    let reason = read["refusal"]["reason"].as_str().unwrap();
+    for internal in ["version", "missing", "arn:", "Dynamo", "S3"] {
+        assert!(!reason.contains(internal), "{reason}");
+    }
+    let ingest = ingest_of(h).await;
+    assert!(!object_exists(h, &ingest.bucket, &doomed.key).await);
+    assert!(!object_exists(h, &ingest.bucket, &stored_key(&org, &doomed.id)).await);
+
+    // Nothing was uploaded under this declaration: the notification finds no file.
+    let absent = declared(h, &token, &id, ("absent.pdf", "application/pdf", pdf.len())).await;
+    let outcomes = ingest_notification(
+        &ingest,
+        &notification(&ingest.bucket, &absent.key, pdf.len()),
+        "msg-6",
+        Attempt::Retryable,
+    )
+    .await
+    .expect("judged");
+    assert_eq!(
+        outcomes,
+        [Outcome::Rejected {
+            attachment_id: absent.id.clone(),
+            code: "missing"
+        }]
+    );
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let rejected = events_of(&entries, &["attachment.rejected"]);
+    assert_eq!(rejected.len(), 2, "{rejected:#?}");
+    assert!(rejected.iter().all(|e| e["actor"]["userId"] == "system"));
 }

@@ -14,7 +14,10 @@
 //!
 //! Either way the quarantine object is deleted last. A notification delivered again finds the
 //! attachment no longer pending and only deletes what is left; a change that raced the
-//! acceptance (a submission, an edit) is a [`Retry`]: the next delivery judges again.
+//! acceptance (a submission, an edit) is a [`Retry`]: the next delivery judges again. On the
+//! last delivery ([`Attempt::Final`]) an upload still not judged is rejected (`ingest-failed`)
+//! rather than left pending for ever; an attachment whose upload is gone is rejected
+//! (`missing`).
 
 use crate::inspect::{inspect, Limits, Refusal};
 use quire_core::audit::{Action, Actor, Origin};
@@ -40,6 +43,32 @@ pub struct Ingest {
     pub scratch: PathBuf,
 }
 
+impl Ingest {
+    /// On AWS: the store's variables, `QUIRE_ATTACHMENTS_BUCKET`, `QUIRE_KMS_KEY_ARN` (the
+    /// envelope key, as an ARN), `QUIRE_S3_PATH_STYLE=true` for an emulator; the default
+    /// limits; scratch files in the system's temporary directory (Lambda's `/tmp`).
+    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let config = quire_store::StoreConfig::from_env()?;
+        let bucket = quire_store::env_var("QUIRE_ATTACHMENTS_BUCKET")?;
+        let key_arn = quire_store::env_var("QUIRE_KMS_KEY_ARN")?;
+        let path_style = std::env::var("QUIRE_S3_PATH_STYLE").is_ok_and(|v| v == "true");
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let envelope = Envelope::new(aws_sdk_kms::Client::new(&sdk), key_arn)?;
+        Ok(Ingest {
+            store: Store::new(&sdk, &config),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(path_style)
+                    .build(),
+            ),
+            bucket,
+            envelope,
+            limits: Limits::default(),
+            scratch: std::env::temp_dir(),
+        })
+    }
+}
+
 /// What one record of a notification came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -57,6 +86,16 @@ pub enum Outcome {
 /// A failure worth another delivery (a store, S3 or KMS error; a change that raced this one).
 #[derive(Debug)]
 pub struct Retry(pub String);
+
+/// Whether another delivery of the notification will follow a [`Retry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// A failure is retried (the message becomes visible again).
+    Retryable,
+    /// The last delivery before the dead-letter queue: an upload that still cannot be judged
+    /// is rejected, `ingest-failed`, so that its attachment does not stay pending.
+    Final,
+}
 
 /// The actions ingest records, and who records them.
 const ACTIONS: &[Action] = &[Action::AttachmentAccepted, Action::AttachmentRejected];
@@ -95,19 +134,29 @@ struct ObjectEntity {
 
 /// Ingests every upload a notification (the body of a queue message) names. `correlation_id`
 /// is recorded as the entries' origin (the queue message's id).
-pub async fn ingest_notification(ingest: &Ingest, body: &str, correlation_id: &str) -> Result<Vec<Outcome>, Retry> {
+pub async fn ingest_notification(
+    ingest: &Ingest,
+    body: &str,
+    correlation_id: &str,
+    attempt: Attempt,
+) -> Result<Vec<Outcome>, Retry> {
     let Ok(notification) = serde_json::from_str::<Notification>(body) else {
         tracing::warn!("a message that is not an S3 notification was dropped");
         return Ok(vec![Outcome::Ignored("not an S3 notification")]);
     };
     let mut outcomes = Vec::new();
     for record in notification.records {
-        outcomes.push(one(ingest, &record, correlation_id).await?);
+        outcomes.push(one(ingest, &record, correlation_id, attempt).await?);
     }
     Ok(outcomes)
 }
 
-async fn one(ingest: &Ingest, record: &NotificationRecord, correlation_id: &str) -> Result<Outcome, Retry> {
+async fn one(
+    ingest: &Ingest,
+    record: &NotificationRecord,
+    correlation_id: &str,
+    attempt: Attempt,
+) -> Result<Outcome, Retry> {
     if !record.event_name.starts_with("ObjectCreated:") {
         return Ok(Outcome::Ignored("not an object created"));
     }
@@ -135,14 +184,27 @@ async fn one(ingest: &Ingest, record: &NotificationRecord, correlation_id: &str)
         Origin::new(None, None, correlation_id),
         ACTIONS,
     );
-    let judged = judge(ingest, &attachment, &key).await?;
-    let outcome = match judged {
-        Judged::Refused { refusal, size, sha256 } => {
-            reject(ingest, &scope, &audit, &attachment, refusal, size, sha256).await?
+    let decided = match judge(ingest, &attachment, &key).await {
+        Ok(Judged::Refused { refusal, size, sha256 }) => {
+            reject(ingest, &scope, &audit, &attachment, refusal, size, sha256).await
         }
-        Judged::Passed { file, size, sha256 } => {
-            accept(ingest, &scope, &audit, &attachment, &file.0, size, sha256).await?
+        Ok(Judged::Passed { file, size, sha256 }) => {
+            accept(ingest, &scope, &audit, &attachment, &file.0, size, sha256).await
         }
+        Err(retry) => Err(retry),
+    };
+    let outcome = match (decided, attempt) {
+        (Ok(outcome), _) => outcome,
+        (Err(Retry(cause)), Attempt::Final) => {
+            // The cause is logged, not recorded: it may name internals the tenant must not see.
+            tracing::error!(attachment_id = %attachment.id, %cause, "an upload could not be judged on its last delivery");
+            let refusal = (
+                "ingest-failed",
+                "the file could not be checked; declare the attachment again".to_owned(),
+            );
+            reject(ingest, &scope, &audit, &attachment, refusal, None, None).await?
+        }
+        (Err(retry), Attempt::Retryable) => return Err(retry),
     };
     delete(ingest, &key).await?;
     Ok(outcome)
@@ -181,14 +243,24 @@ enum Judged {
 /// The upload's size first (nothing is read of a file too large or not as declared), then its
 /// bytes, copied to a scratch file and hashed, then its content.
 async fn judge(ingest: &Ingest, attachment: &Attachment, key: &str) -> Result<Judged, Retry> {
-    let head = ingest
-        .s3
-        .head_object()
-        .bucket(&ingest.bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| Retry(format!("S3 HeadObject: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
+    let head = match ingest.s3.head_object().bucket(&ingest.bucket).key(key).send().await {
+        Ok(head) => head,
+        // Nothing under the upload's key (S3 is read-after-write consistent): a notification
+        // of an object since removed. Only a pending attachment gets here.
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            return Ok(Judged::Refused {
+                refusal: ("missing", "no uploaded file was found".to_owned()),
+                size: None,
+                sha256: None,
+            })
+        }
+        Err(e) => {
+            return Err(Retry(format!(
+                "S3 HeadObject: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )))
+        }
+    };
     // Without a length or an ETag nothing can be judged or pinned: S3 always sends both.
     let (Some(length), Some(e_tag)) = (head.content_length(), head.e_tag()) else {
         return Err(Retry("S3 HeadObject answered no length or ETag".into()));

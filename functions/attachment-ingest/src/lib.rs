@@ -9,10 +9,12 @@
 //! |---|---|
 //! | the checks, the refusals and their reasons, the limits | [`inspect`] |
 //! | one upload's ingest: from the S3 notification to accepted or rejected | [`handler`] |
+//! | the queue's batch, retries and the delivery bound | [`queue`] |
 //! | file names and the accepted types | `quire_core::files` |
 
 pub mod handler;
 pub mod inspect;
+pub mod queue;
 
-pub use handler::{ingest_notification, Ingest, Outcome, Retry};
+pub use handler::{ingest_notification, Attempt, Ingest, Outcome, Retry};
 pub use inspect::Limits;

@@ -551,6 +551,44 @@ mod tests {
         std::fs::read_to_string(crate::provision::template_path()).expect("template.yaml")
     }
 
+    /// The ingest function's last delivery is the queue's last: it rejects an upload it still
+    /// cannot judge only if it knows the queue's `maxReceiveCount`, and a message must not
+    /// become visible again while an invocation may still be judging it (the visibility
+    /// timeout is at least the function's timeout; Lambda advises 6 ×).
+    ///
+    /// Proves: FILE-1
+    #[test]
+    fn the_ingest_queue_delivers_as_the_ingest_function_expects() {
+        let doc = parse(&template()).unwrap();
+        let resource = |id: &str| {
+            doc.get("Resources")
+                .and_then(|r| r.get(id))
+                .and_then(|r| r.get("Properties"))
+                .unwrap()
+        };
+        let queue = resource("AttachmentIngestQueue");
+        let receives = queue
+            .get("RedrivePolicy")
+            .and_then(|r| r.get("maxReceiveCount"))
+            .and_then(Value::as_u64);
+        assert_eq!(
+            receives,
+            Some(u64::from(quire_fn_attachment_ingest::queue::MAX_RECEIVES))
+        );
+        let visibility = queue.get("VisibilityTimeout").and_then(Value::as_u64).unwrap();
+        let timeout = resource("AttachmentIngestFunction")
+            .get("Timeout")
+            .and_then(Value::as_u64)
+            .unwrap();
+        assert!(visibility >= 6 * timeout, "{visibility} s < 6 × {timeout} s");
+        let mapping = resource("AttachmentIngestQueueMapping");
+        let responses = mapping
+            .get("FunctionResponseTypes")
+            .and_then(Value::as_sequence)
+            .unwrap();
+        assert!(responses.iter().any(|r| r.as_str() == Some("ReportBatchItemFailures")));
+    }
+
     /// Proves: RBAC-2
     #[test]
     fn every_served_route_is_declared_and_vice_versa() {

@@ -6,6 +6,7 @@ pub mod emulator;
 pub mod gateway;
 pub mod guardrail;
 pub mod provision;
+pub mod queue;
 pub mod seed;
 pub mod stack;
 pub mod stream;

@@ -33,6 +33,8 @@ pub struct Provisioned {
     pub bucket: String,
     /// Key id of `DataKey`.
     pub kms_key_id: String,
+    /// ARN of `DataKey` (the envelope key of attachments and exports).
+    pub kms_key_arn: String,
     pub user_pool_id: String,
     pub user_pool_client_id: String,
     /// ARN of `EdgeOriginSecret`, the secret CloudFront presents to the API.
@@ -50,6 +52,50 @@ pub struct Provisioned {
     /// The input of the audit writer's reconciler schedule (`ReconcileSchedule`), which the local
     /// stack sends it on a timer of its own.
     pub reconcile_input: serde_json::Value,
+    /// The attachment ingest function's queue mapping, as the local queue driver imitates it.
+    pub ingest_queue: QueueMapping,
+}
+
+/// The settings of an SQS `AWS::Lambda::EventSourceMapping` (`AttachmentIngestQueueMapping`):
+/// the queue it reads and how many messages one invocation gets.
+#[derive(Debug, Clone)]
+pub struct QueueMapping {
+    /// The mapping's logical id.
+    pub name: String,
+    /// The URL of the queue `EventSourceArn` names (the queue's `!Ref`).
+    pub queue_url: String,
+    /// `BatchSize` (SQS's default, 10, when unset).
+    pub batch_size: i32,
+}
+
+impl QueueMapping {
+    fn from_template(resources: &Mapping, created: &BTreeMap<String, Created>, name: &str) -> Result<Self, LocalError> {
+        let invalid = |what: &str| LocalError::Template(format!("{name}: {what}"));
+        let properties = resources
+            .get(name)
+            .and_then(|r| r.get("Properties"))
+            .ok_or_else(|| invalid("the local stack needs this resource"))?;
+        let queue = properties
+            .get("EventSourceArn")
+            .and_then(|a| a.get("Fn::GetAtt"))
+            .and_then(Value::as_sequence)
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("EventSourceArn must be a !GetAtt of a queue of this template"))?;
+        let queue_url = created
+            .get(queue)
+            .map(|c| c.physical_id.clone())
+            .ok_or_else(|| invalid(&format!("its queue `{queue}` was not provisioned")))?;
+        Ok(QueueMapping {
+            name: name.to_owned(),
+            queue_url,
+            batch_size: properties
+                .get("BatchSize")
+                .and_then(Value::as_i64)
+                .and_then(|n| i32::try_from(n).ok())
+                .unwrap_or(10),
+        })
+    }
 }
 
 fn reconcile_input(resources: &Mapping) -> Result<serde_json::Value, LocalError> {
@@ -195,6 +241,8 @@ pub async fn provision(sdk: &SdkConfig, template_path: &Path, stack_name: &str) 
             Kind::UserPoolClient => create_user_pool_client(&clients, &id, &properties).await?,
             Kind::UserPoolGroup => create_user_pool_group(&clients, &id, &properties).await?,
             Kind::Secret => create_secret(&clients, &id, &properties).await?,
+            Kind::Queue => create_queue(&clients, &id, &properties).await?,
+            Kind::QueuePolicy => create_queue_policy(&clients, &id, &properties).await?,
         };
         tracing::debug!(resource = %id, physical_id = %created.physical_id, "provisioned");
         stack.created.insert(id, created);
@@ -227,6 +275,11 @@ pub async fn provision(sdk: &SdkConfig, template_path: &Path, stack_name: &str) 
         data_stream_arn,
         bucket: physical("AttachmentsBucket", "AWS::S3::Bucket")?,
         kms_key_id: physical("DataKey", "AWS::KMS::Key")?,
+        kms_key_arn: created("DataKey", "AWS::KMS::Key")?
+            .attributes
+            .get("Arn")
+            .cloned()
+            .ok_or_else(|| LocalError::Template("DataKey has no ARN".into()))?,
         user_pool_id: physical("UserPool", "AWS::Cognito::UserPool")?,
         user_pool_client_id: physical("UserPoolClient", "AWS::Cognito::UserPoolClient")?,
         origin_secret_id: physical("EdgeOriginSecret", "AWS::SecretsManager::Secret")?,
@@ -240,6 +293,7 @@ pub async fn provision(sdk: &SdkConfig, template_path: &Path, stack_name: &str) 
         audit_stream: StreamMapping::from_template(resources, &template, "AuditWriterStreamMapping")?,
         verifier_stream: StreamMapping::from_template(resources, &template, "AuditVerifierStreamMapping")?,
         reconcile_input: reconcile_input(resources)?,
+        ingest_queue: QueueMapping::from_template(resources, &stack.created, "AttachmentIngestQueueMapping")?,
     };
     tracing::info!(
         stack = stack_name,
@@ -264,6 +318,8 @@ enum Kind {
     UserPoolClient,
     UserPoolGroup,
     Secret,
+    Queue,
+    QueuePolicy,
 }
 
 /// A supported resource type and the properties its creator maps (anything else is
@@ -293,6 +349,7 @@ const SUPPORTED: &[Support] = &[
         "BucketName", "ObjectLockEnabled", "VersioningConfiguration",
         "PublicAccessBlockConfiguration", "BucketEncryption", "LifecycleConfiguration",
         "CorsConfiguration", "ObjectLockConfiguration", "OwnershipControls", "Tags",
+        "NotificationConfiguration",
     ] },
     Support { type_name: "AWS::Cognito::UserPool", kind: Kind::UserPool, properties: &[
         "UserPoolName", "UsernameAttributes", "AliasAttributes", "AutoVerifiedAttributes",
@@ -313,6 +370,14 @@ const SUPPORTED: &[Support] = &[
     ] },
     Support { type_name: "AWS::SecretsManager::Secret", kind: Kind::Secret, properties: &[
         "Name", "Description", "KmsKeyId", "GenerateSecretString", "SecretString", "Tags",
+    ] },
+    Support { type_name: "AWS::SQS::Queue", kind: Kind::Queue, properties: &[
+        "QueueName", "VisibilityTimeout", "MessageRetentionPeriod", "KmsMasterKeyId",
+        "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled", "RedrivePolicy", "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds", "MaximumMessageSize", "Tags",
+    ] },
+    Support { type_name: "AWS::SQS::QueuePolicy", kind: Kind::QueuePolicy, properties: &[
+        "Queues", "PolicyDocument",
     ] },
 ];
 
@@ -945,6 +1010,7 @@ struct Clients {
     kms: aws_sdk_kms::Client,
     cognito: aws_sdk_cognitoidentityprovider::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -977,6 +1043,9 @@ impl Clients {
                 aws_sdk_secretsmanager::config::Builder::from(sdk)
                     .retry_config(no_retry())
                     .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(sdk).retry_config(no_retry()).build(),
             ),
         }
     }
@@ -1503,6 +1572,9 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
             resolver.degrade(format!("{id}.OwnershipControls"), &e);
         }
     }
+    if let Some(n) = p.obj("NotificationConfiguration")? {
+        put_bucket_notifications(c, id, &name, &n).await?;
+    }
     let tags = p
         .tags("Tags")?
         .into_iter()
@@ -1524,6 +1596,128 @@ async fn create_bucket(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, 
             "RegionalDomainName",
             format!("{name}.s3.{}.amazonaws.com", resolver.region),
         ))
+}
+
+/// A bucket's notifications to SQS queues (the emulator delivers them, as S3 does, to the
+/// queue the ARN names). Lambda, SNS and EventBridge destinations are refused: nothing local
+/// would receive them.
+async fn put_bucket_notifications(c: &Clients, id: &str, bucket: &str, n: &Props<'_>) -> Result<(), LocalError> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+        QueueConfiguration, S3KeyFilter,
+    };
+    for unsupported in [
+        "LambdaConfigurations",
+        "TopicConfigurations",
+        "EventBridgeConfiguration",
+    ] {
+        if n.get(unsupported)?.is_some() {
+            return Err(n.invalid(unsupported, "absent (only QueueConfigurations are delivered locally)"));
+        }
+    }
+    let mut queues = Vec::new();
+    for q in n.list("QueueConfigurations")? {
+        let rules = match q.obj("Filter")?.map(|f| f.obj("S3Key")).transpose()?.flatten() {
+            Some(key) => key
+                .list("Rules")?
+                .iter()
+                .map(|r| {
+                    Ok(FilterRule::builder()
+                        .name(FilterRuleName::from(r.required("Name")?.as_str()))
+                        .value(r.required("Value")?)
+                        .build())
+                })
+                .collect::<Result<Vec<_>, LocalError>>()?,
+            None => Vec::new(),
+        };
+        let filter = (!rules.is_empty()).then(|| {
+            NotificationConfigurationFilter::builder()
+                .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                .build()
+        });
+        queues.push(
+            QueueConfiguration::builder()
+                .queue_arn(q.required("Queue")?)
+                .events(Event::from(q.required("Event")?.as_str()))
+                .set_filter(filter)
+                .build()
+                .or_invalid(&q.path)?,
+        );
+    }
+    c.s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .set_queue_configurations(Some(queues))
+                .build(),
+        )
+        .send()
+        .await
+        .or_aws(format_args!("s3:PutBucketNotificationConfiguration {id}"))?;
+    Ok(())
+}
+
+/// `!Ref` is the queue's URL; `Arn` and `QueueName` as CloudFormation gives them.
+async fn create_queue(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, LocalError> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let name = p.str("QueueName")?.unwrap_or_else(|| p.resolver.physical_name(id));
+    let mut attributes = std::collections::HashMap::new();
+    for (property, attribute) in [
+        ("VisibilityTimeout", A::VisibilityTimeout),
+        ("MessageRetentionPeriod", A::MessageRetentionPeriod),
+        ("KmsDataKeyReusePeriodSeconds", A::KmsDataKeyReusePeriodSeconds),
+        ("DelaySeconds", A::DelaySeconds),
+        ("ReceiveMessageWaitTimeSeconds", A::ReceiveMessageWaitTimeSeconds),
+        ("MaximumMessageSize", A::MaximumMessageSize),
+    ] {
+        if let Some(value) = p.int(property)? {
+            attributes.insert(attribute, value.to_string());
+        }
+    }
+    if let Some(key) = p.str("KmsMasterKeyId")? {
+        attributes.insert(A::KmsMasterKeyId, key);
+    }
+    if let Some(managed) = p.bool("SqsManagedSseEnabled")? {
+        attributes.insert(A::SqsManagedSseEnabled, managed.to_string());
+    }
+    if let Some(redrive) = p.json("RedrivePolicy")? {
+        attributes.insert(A::RedrivePolicy, redrive);
+    }
+    let tags: std::collections::HashMap<String, String> = p.tags("Tags")?.into_iter().collect();
+    let url = c
+        .sqs
+        .create_queue()
+        .queue_name(&name)
+        .set_attributes(Some(attributes))
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .send()
+        .await
+        .or_aws(format_args!("sqs:CreateQueue {id}"))?
+        .queue_url
+        .ok_or_else(|| LocalError::Other("CreateQueue: no URL".into()))?;
+    let arn = format!("arn:aws:sqs:{}:{ACCOUNT_ID}:{name}", p.resolver.region);
+    Ok(Created::new(&url)
+        .with("Arn", arn)
+        .with("QueueName", &name)
+        .with("QueueUrl", &url))
+}
+
+/// The policy is set on each queue it names (the emulator keeps it; it does not enforce it).
+async fn create_queue_policy(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, LocalError> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let policy = p
+        .json("PolicyDocument")?
+        .ok_or_else(|| p.invalid("PolicyDocument", "a policy document"))?;
+    for queue in p.strs("Queues")? {
+        c.sqs
+            .set_queue_attributes()
+            .queue_url(&queue)
+            .attributes(QueueAttributeName::Policy, &policy)
+            .send()
+            .await
+            .or_aws(format_args!("sqs:SetQueueAttributes {id}"))?;
+    }
+    Ok(Created::new(p.resolver.physical_name(id)))
 }
 
 async fn create_user_pool(c: &Clients, id: &str, p: &Props<'_>) -> Result<Created, LocalError> {

@@ -4,6 +4,7 @@
 use crate::emulator::{Emulator, LocalError};
 use crate::gateway::{Edge, Function, Gateway};
 use crate::provision::{self, Provisioned};
+use crate::queue::QueueHandler;
 use crate::seed::{self, SeededOrg};
 use crate::stream::{BatchHandler, StreamControl};
 use quire_http::config::Config;
@@ -205,6 +206,12 @@ impl Stack {
                 verifier_stream.clone(),
             )),
             tokio::spawn(reconciler(app.clone(), reconcile_input.clone())),
+            tokio::spawn(crate::queue::run(
+                aws_sdk_sqs::Client::new(&sdk),
+                provisioned.ingest_queue.clone(),
+                provisioned.region.clone(),
+                ingest(&app, &sdk, &provisioned)?,
+            )),
         ];
         Ok(Stack {
             api_url,
@@ -293,6 +300,25 @@ fn verifier(app: Arc<App>, timeout: std::time::Duration) -> BatchHandler {
                 .is_empty()
         })
     })
+}
+
+/// The attachment ingest function's handler, configured as template.yaml configures it (the
+/// bucket, the envelope key's ARN, the default limits, scratch files in the temporary directory).
+fn ingest(app: &App, sdk: &aws_config::SdkConfig, provisioned: &Provisioned) -> Result<QueueHandler, LocalError> {
+    let envelope = quire_crypto::Envelope::new(aws_sdk_kms::Client::new(sdk), provisioned.kms_key_arn.clone())
+        .map_err(|e| LocalError::Other(format!("the envelope key: {e}")))?;
+    let ingest = Arc::new(quire_fn_attachment_ingest::Ingest {
+        store: quire_store::Store::new(sdk, &app.config.store()),
+        s3: app.s3.clone(),
+        bucket: provisioned.bucket.clone(),
+        envelope,
+        limits: quire_fn_attachment_ingest::Limits::default(),
+        scratch: std::env::temp_dir(),
+    });
+    Ok(Arc::new(move |event| {
+        let ingest = ingest.clone();
+        Box::pin(async move { quire_fn_attachment_ingest::queue::handle(&ingest, event).await })
+    }))
 }
 
 /// How often the local stack runs the reconciler (AWS: the schedule's rate, 5 minutes).

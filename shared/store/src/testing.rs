@@ -29,6 +29,11 @@ pub fn attachments_partition(org: &OrgId) -> String {
     keys::collection(&scope(org), Collection::Attachments)
 }
 
+/// An attachment record (data table).
+pub fn attachment(org: &OrgId, id: &str) -> RawKey {
+    raw(keys::record(&scope(org), Collection::Attachments, id))
+}
+
 /// The attempt count of a subject (data table, `crate::attempts`).
 pub fn attempts(subject: &crate::attempts::Subject) -> RawKey {
     raw(keys::attempts(subject))
