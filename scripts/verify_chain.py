@@ -82,6 +82,8 @@ ACTIONS = {
     "attachment.requested",
     "attachment.accepted",
     "attachment.rejected",
+    "attachment.downloaded",
+    "attachment.integrity-failed",
 }
 
 

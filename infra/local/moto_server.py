@@ -34,6 +34,7 @@ def exit_with_parent(parent: int) -> None:
 
 
 CALLS_PATH = "/_quire/dynamodb-calls"
+KMS_CALLS_PATH = "/_quire/kms-calls"
 
 
 class CountingApp:
@@ -41,15 +42,19 @@ class CountingApp:
     GET /_quire/dynamodb-calls with the counts so far: how the tests count the round trips an
     authenticated request costs (tests/tests/round_trips.rs). Streams calls
     (DynamoDBStreams_20120810.*) are not DynamoDB round trips of a request and are not counted.
-    Requests are served one at a time, so a plain counter is exact."""
+    KMS calls are counted apart (GET /_quire/kms-calls): how the tests count the data keys a
+    download unwraps (tests/tests/round_trips.rs). Requests are served one at a time, so a
+    plain counter is exact."""
 
     def __init__(self, app):
         self.app = app
         self.counts: collections.Counter = collections.Counter()
+        self.kms: collections.Counter = collections.Counter()
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") == CALLS_PATH and environ.get("REQUEST_METHOD") == "GET":
-            body = json.dumps(self.counts).encode()
+        path = environ.get("PATH_INFO")
+        if path in (CALLS_PATH, KMS_CALLS_PATH) and environ.get("REQUEST_METHOD") == "GET":
+            body = json.dumps(self.counts if path == CALLS_PATH else self.kms).encode()
             start_response(
                 "200 OK",
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
@@ -58,6 +63,8 @@ class CountingApp:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("DynamoDB_20120810."):
             self.counts[target.split(".", 1)[1]] += 1
+        elif target.startswith("TrentService."):
+            self.kms[target.split(".", 1)[1]] += 1
         return self.app(environ, start_response)
 
 

@@ -678,8 +678,17 @@ impl Harness {
     /// The DynamoDB calls the emulator has served so far, by operation (`GetItem`, …): the
     /// emulator counts them (infra/local/moto_server.py).
     pub async fn dynamodb_calls(&self) -> std::collections::HashMap<String, u64> {
+        self.emulator_counts("dynamodb-calls").await
+    }
+
+    /// The KMS calls the emulator has served so far, by operation (`Decrypt`, …).
+    pub async fn kms_calls(&self) -> std::collections::HashMap<String, u64> {
+        self.emulator_counts("kms-calls").await
+    }
+
+    async fn emulator_counts(&self, what: &str) -> std::collections::HashMap<String, u64> {
         client()
-            .get(format!("{}/_quire/dynamodb-calls", self.emulator))
+            .get(format!("{}/_quire/{what}", self.emulator))
             .send()
             .await
             .expect("the emulator answers")

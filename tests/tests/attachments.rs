@@ -751,3 +751,247 @@ async fn an_upload_that_cannot_be_judged_is_rejected_on_its_last_delivery() {
     assert_eq!(rejected.len(), 2, "{rejected:#?}");
     assert!(rejected.iter().all(|e| e["actor"]["userId"] == "system"));
 }
+
+/// `GET /attachments/{id}/content` with `range` (a `Range` value) as `token`.
+async fn fetch(h: &Harness, token: &str, attachment: &str, range: Option<&str>) -> quire_blackbox_tests::Reply {
+    let mut request = h
+        .request(Method::GET, &format!("/attachments/{attachment}/content"))
+        .bearer_auth(token);
+    if let Some(range) = range {
+        request = request.header("range", range);
+    }
+    h.raw(request).await
+}
+
+/// A text file of `size` bytes, different at every offset (lines of their own offset).
+fn text_file(size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 32);
+    while out.len() < size {
+        out.extend_from_slice(format!("{:012}\n", out.len()).as_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+/// An accepted file downloads byte-exact: whole (200) when one response carries it, with its
+/// media type, `Content-Disposition` naming it (RFC 6266/8187), `ETag` and `Repr-Digest` its
+/// SHA-256; in ranges (206, `Content-Range`) at the envelope's frame edges and from the end;
+/// a file over 4 MiB only in ranges (a request without one is a 400 naming the limit), read
+/// back whole by paging through them across the stored object's multipart parts. A range
+/// past the end is a 416. Every response is recorded (`attachment.downloaded`, with the
+/// bytes served), by the member who downloaded.
+///
+/// Proves: FILE-3, CRY-1, AUD-3
+#[tokio::test]
+async fn an_accepted_file_downloads_byte_exact_whole_or_in_ranges() {
+    let h = harness();
+    let org = h.new_org("download").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let viewer = h.token(&org, Role::Viewer).await;
+    let frame = quire_crypto::DEFAULT_FRAME_LENGTH as usize;
+    let limit = quire_http::download::MAX_RESPONSE_BYTES as usize;
+    let mut responses = 0;
+    for size in [0, 1, frame, frame + 1, 9 * 1024 * 1024 + 7] {
+        let content = text_file(size);
+        let (attachment, _) = upload(
+            h,
+            &token,
+            &id,
+            (&format!("Prüfbericht {size}.txt"), "text/plain", size),
+            &content,
+        )
+        .await;
+        assert_eq!(judged(h, &token, &attachment).await["status"], "accepted");
+        let sha256 = <sha2::Sha256 as sha2::Digest>::digest(&content);
+        if size <= limit {
+            let whole = fetch(h, &viewer, &attachment, None).await;
+            responses += 1;
+            assert_eq!(whole.status, StatusCode::OK, "{}", whole.text);
+            assert_eq!(whole.text.as_bytes(), content.as_slice(), "{size} bytes");
+            assert_eq!(whole.header("content-type"), Some("text/plain"));
+            assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+            assert_eq!(whole.header("x-content-type-options"), Some("nosniff"));
+            assert_eq!(
+                whole.header("content-disposition").unwrap(),
+                format!(
+                    "attachment; filename=\"Pr_fbericht {size}.txt\"; filename*=UTF-8''Pr%C3%BCfbericht%20{size}.txt"
+                )
+            );
+            assert_eq!(whole.header("etag").unwrap(), format!("\"{}\"", hex::encode(sha256)));
+            use base64::Engine;
+            let digest = base64::engine::general_purpose::STANDARD.encode(sha256);
+            assert_eq!(whole.header("repr-digest").unwrap(), format!("sha-256=:{digest}:"));
+        } else {
+            fetch(h, &token, &attachment, None)
+                .await
+                .assert_problem(StatusCode::BAD_REQUEST, "range-required");
+            let mut read = Vec::new();
+            while read.len() < size {
+                let part = fetch(h, &token, &attachment, Some(&format!("bytes={}-", read.len()))).await;
+                responses += 1;
+                assert_eq!(part.status, StatusCode::PARTIAL_CONTENT, "{}", part.text);
+                let end = (read.len() + limit).min(size);
+                assert_eq!(
+                    part.header("content-range").unwrap(),
+                    format!("bytes {}-{}/{size}", read.len(), end - 1)
+                );
+                read.extend_from_slice(part.text.as_bytes());
+                assert_eq!(read.len(), end);
+            }
+            assert!(read == content, "paged ranges reassemble the file");
+        }
+        if size == 0 {
+            fetch(h, &token, &attachment, Some("bytes=0-"))
+                .await
+                .assert_problem(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable");
+            continue;
+        }
+        // Frame edges (the last byte of a frame, the first of the next) and the end.
+        let edges = [(frame - 1, frame), (frame, frame + 1), (size - 1, size)];
+        for (first, end) in edges.into_iter().filter(|(_, end)| *end <= size) {
+            let part = fetch(h, &token, &attachment, Some(&format!("bytes={first}-{}", end - 1))).await;
+            responses += 1;
+            assert_eq!(part.status, StatusCode::PARTIAL_CONTENT, "{}", part.text);
+            assert_eq!(part.text.as_bytes(), &content[first..end], "{first}..{end} of {size}");
+            assert_eq!(
+                part.header("content-range").unwrap(),
+                format!("bytes {first}-{}/{size}", end - 1)
+            );
+        }
+        let suffix = fetch(h, &token, &attachment, Some("bytes=-2")).await;
+        responses += 1;
+        assert_eq!(suffix.text.as_bytes(), &content[size.saturating_sub(2)..]);
+        let past = fetch(h, &token, &attachment, Some(&format!("bytes={size}-"))).await;
+        past.assert_problem(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable");
+        assert_eq!(past.header("content-range").unwrap(), format!("bytes */{size}"));
+    }
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let downloads = events_of(&entries, &["attachment.downloaded"]);
+    assert_eq!(downloads.len(), responses, "one entry per response served");
+    assert!(downloads.iter().all(|e| e["target"]["id"] == id.as_str()));
+    assert!(downloads
+        .iter()
+        .any(|e| e["actor"]["userId"] == org.user(Role::Viewer).user_id.to_string().as_str()));
+    let first = downloads
+        .iter()
+        .find(|e| e["after"]["range"] == json!({"first": frame - 1, "last": frame}))
+        .expect("a frame-edge range recorded");
+    assert_eq!(first["after"]["bytes"], 2);
+}
+
+/// A file is not served until it was checked and accepted (409); another organisation's
+/// attachment is not found (404), whatever the range.
+///
+/// Proves: TEN-3, FILE-1
+#[tokio::test]
+async fn only_accepted_files_of_ones_own_organisation_are_served() {
+    let h = harness();
+    let org = h.new_org("dlscope").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let pending = declared(h, &token, &id, ("later.txt", "text/plain", 5)).await;
+    fetch(h, &token, &pending.id, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "conflict");
+    let (refused, _) = upload(h, &token, &id, ("short.txt", "text/plain", 50), b"short").await;
+    assert_eq!(judged(h, &token, &refused).await["status"], "rejected");
+    fetch(h, &token, &refused, None)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "conflict");
+    let (mine, _) = upload(h, &token, &id, ("mine.txt", "text/plain", 5), b"hello").await;
+    assert_eq!(judged(h, &token, &mine).await["status"], "accepted");
+    let other = h.new_org("dlscopeother").await;
+    let theirs = h.token(&other, Role::Owner).await;
+    for range in [None, Some("bytes=0-0")] {
+        fetch(h, &theirs, &mine, range)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    }
+    fetch(h, &token, &quire_blackbox_tests::uuid_hex(), None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    assert_eq!(fetch(h, &token, &mine, None).await.text, "hello");
+}
+
+/// A stored copy that is not what was stored is never served, in whole or in part, and the
+/// failure is recorded (`attachment.integrity-failed`) and answered 409 `integrity-failed`
+/// without internals: a flipped byte (the frame's authentication tag refuses it), a record
+/// whose SHA-256 no longer matches the decrypted file, a deleted copy. A range in frames the
+/// flip did not touch is still served: each frame is authenticated on its own.
+///
+/// Proves: CRY-1, FILE-3, AUD-3
+#[tokio::test]
+async fn a_stored_copy_that_fails_its_check_is_never_served() {
+    let h = harness();
+    let org = h.new_org("dltamper").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let bucket = bucket(h).await;
+    let frame = quire_crypto::DEFAULT_FRAME_LENGTH as usize;
+    let content = text_file(3 * frame);
+    let mut stored = Vec::new();
+    for name in ["flipped.txt", "recorded.txt", "deleted.txt"] {
+        let (attachment, _) = upload(h, &token, &id, (name, "text/plain", content.len()), &content).await;
+        assert_eq!(judged(h, &token, &attachment).await["status"], "accepted");
+        stored.push(attachment);
+    }
+    // A byte of frame 2's ciphertext flipped in place.
+    let key = stored_key(&org, &stored[0]);
+    let object = h.s3().get_object().bucket(&bucket).key(&key).send().await.unwrap();
+    let mut ciphertext = object.body.collect().await.unwrap().into_bytes().to_vec();
+    // Two frames' length before the end lies in frame 2's sealed content, whether the last
+    // full frame is a regular one (then an empty final frame follows) or the final one.
+    let at = ciphertext.len() - 2 * frame;
+    ciphertext[at] ^= 0x01;
+    h.s3()
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(ciphertext.into())
+        .send()
+        .await
+        .unwrap();
+    // The record's SHA-256 changed behind the API.
+    h.tamper(
+        quire_store::testing::attachment(&org.org_id, &stored[1]),
+        "sha256",
+        &"0".repeat(64),
+    )
+    .await;
+    h.s3()
+        .delete_object()
+        .bucket(&bucket)
+        .key(stored_key(&org, &stored[2]))
+        .send()
+        .await
+        .unwrap();
+    for (attachment, range) in [
+        (&stored[0], None),
+        (&stored[0], Some(format!("bytes={frame}-{}", frame + 9))),
+        (&stored[1], None),
+        (&stored[2], None),
+        (&stored[2], Some("bytes=0-0".to_owned())),
+    ] {
+        let refused = fetch(h, &token, attachment, range.as_deref()).await;
+        refused.assert_problem(StatusCode::CONFLICT, "integrity-failed");
+        for internal in ["attachments/", "arn:", "S3", "KMS", "frame"] {
+            assert!(!refused.text.contains(internal), "{}", refused.text);
+        }
+    }
+    // Frames 1 and 3 of the flipped copy are intact: a range inside frame 1 is served.
+    let intact = fetch(h, &token, &stored[0], Some("bytes=0-9")).await;
+    assert_eq!(intact.status, StatusCode::PARTIAL_CONTENT, "{}", intact.text);
+    assert_eq!(intact.text.as_bytes(), &content[..10]);
+    h.audit_settled(&org).await;
+    let entries = h.trail_entries(&org.org_id).await;
+    let failed = events_of(&entries, &["attachment.integrity-failed"]);
+    let classes: Vec<&str> = failed.iter().map(|e| e["after"]["failure"].as_str().unwrap()).collect();
+    assert_eq!(
+        classes,
+        ["authentication", "authentication", "sha256", "missing", "missing"],
+        "{failed:#?}"
+    );
+    assert_eq!(events_of(&entries, &["attachment.downloaded"]).len(), 1);
+}

@@ -310,6 +310,18 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         &h.call(Method::GET, &format!("/attachments/{attachment}"), Some(&token), None)
             .await,
     );
+    // Not uploaded yet: nothing to download.
+    check(
+        Method::GET,
+        "/attachments/{id}/content",
+        &h.call(
+            Method::GET,
+            &format!("/attachments/{attachment}/content"),
+            Some(&token),
+            None,
+        )
+        .await,
+    );
     let edited = h
         .edit_document(
             &token,

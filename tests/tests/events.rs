@@ -430,6 +430,33 @@ async fn api_samples_replay_through_their_function() {
         )
         .await;
     assert_eq!(declared.status, 201, "{}", declared.text);
+    // Its file, uploaded and accepted, for the download sample.
+    let upload = &declared.body["upload"];
+    let mut put = reqwest::Client::new()
+        .put(text(upload, "/url"))
+        .body(b"%PDF-1.7\n".to_vec());
+    for (name, value) in upload["headers"].as_object().expect("upload headers") {
+        if name != "content-length" {
+            put = put.header(name.as_str(), value.as_str().expect("a header value"));
+        }
+    }
+    assert!(put.send().await.expect("the upload").status().is_success());
+    let attachment_id = text(&declared.body, "/attachment/id").to_owned();
+    for _ in 0..300 {
+        let read = h
+            .call(
+                reqwest::Method::GET,
+                &format!("/attachments/{attachment_id}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        if read.body["status"] == "accepted" {
+            break;
+        }
+        assert_eq!(read.body["status"], "pending", "{}", read.text);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let job = h
         .call(reqwest::Method::POST, "/audit/verifications", Some(&token), None)
         .await;
@@ -470,7 +497,7 @@ async fn api_samples_replay_through_their_function() {
         (REASSIGNED_DOCUMENT_ID, to_reassign.clone()),
         (REVIEWER_ID, viewer_id.clone()),
         (ATTACHED_DOCUMENT_ID, attached.clone()),
-        (ATTACHMENT_ID, text(&declared.body, "/attachment/id").to_owned()),
+        (ATTACHMENT_ID, attachment_id),
         (SIGNATURE_ID, text(&reviewed.body, "/id").to_owned()),
         (CONTENT_SHA256, text(&submitted.body, "/contentSha256").to_owned()),
         (BLOB_SHA256, quire_core::audit::blob::digest(&long_body)),
@@ -480,12 +507,12 @@ async fn api_samples_replay_through_their_function() {
         (INVITATION_ID, text(&invitations[1], "/id").to_owned()),
     ];
     // Routes declared as reading first: they must leave the trail as it was (a reading route
-    // that wrote would add an entry); then the writing ones.
+    // that wrote would add an entry); then the writing ones and those that record access.
     let writes = |file: &EventFile| {
         let method: http::Method = text(&file.json, "/requestContext/http/method").parse().expect("method");
         router_of(&file.function)
             .find(&method, text(&file.json, "/rawPath"))
-            .is_ok_and(|m| m.route.effect.writes())
+            .is_ok_and(|m| !m.route.effect.actions().is_empty())
     };
     let mut files: Vec<EventFile> = event_files().into_iter().filter(|f| !f.is_stream()).collect();
     // The operator's change moves the organisation's version, which the organisation samples'
@@ -623,6 +650,11 @@ async fn api_samples_replay_through_their_function() {
             assert_eq!(content_type, "application/problem+json", "{name}");
             let problem: Value = serde_json::from_str(&body).expect("problem+json body");
             assert_eq!(problem["type"], "urn:quire:problem:not-found", "{name}: {body}");
+        } else if response.headers().contains_key("content-disposition") {
+            // A file's bytes: the sample asks for the first 4 of the uploaded PDF.
+            assert_eq!(response.status(), 206, "{name}: {body}");
+            assert_eq!(content_type, "application/pdf", "{name}");
+            assert_eq!(body, "%PDF", "{name}");
         } else {
             assert!(response.status().is_success(), "{name}: {} {body}", response.status());
             assert_eq!(content_type, "application/json", "{name}");

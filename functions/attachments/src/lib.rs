@@ -15,6 +15,7 @@
 //! |---|---|
 //! | `POST /documents/{id}/attachments` | declare a file, get its upload |
 //! | `GET /attachments/{id}` | an attachment's record and status |
+//! | `GET /attachments/{id}/content` | an accepted file's bytes, or a range of them (`quire_http::download`), each download recorded (FILE-3) |
 
 pub mod domain;
 
@@ -79,6 +80,30 @@ pub fn routes() -> Router {
             get,
         )
         .response_schema::<Attachment>(),
+        Route::new(
+            Method::GET,
+            "/attachments/{id}/content",
+            Access::Requires(DocumentRead),
+            Module::Documents,
+            Effect::Records(&[Action::AttachmentDownloaded, Action::AttachmentIntegrityFailed]),
+            content,
+        )
+        .serves_file()
+        .problem(
+            "400",
+            "the file is larger than one response carries and no `Range` was sent \
+             (`range-required`, with `size` and `limit`)",
+        )
+        .problem(
+            "409",
+            "the file is not downloadable: still pending or rejected (`conflict`), or its stored \
+             copy failed its integrity check (`integrity-failed`, recorded)",
+        )
+        .problem(
+            "416",
+            "the `Range` is not one byte range within the file (`range-not-satisfiable`, \
+             `Content-Range: bytes */<size>`)",
+        ),
     ])
     .expect("attachments route table")
 }
@@ -257,6 +282,112 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
 }
 
 /// An attachment of the caller's organisation: 404 for any other id (TEN-3).
+/// An accepted file's bytes: the range the request selects (`quire_http::download::select`),
+/// decrypted from its one stored copy with one KMS `Decrypt`, only the frames that hold the
+/// range (`decrypt_range_from_s3`). A whole file is checked against its recorded SHA-256 as
+/// well; a range is authenticated frame by frame. Recorded before anything is sent: a download
+/// that cannot be recorded is not served (`attachment.downloaded`, with the bytes served), and
+/// a stored copy that fails its check is recorded (`attachment.integrity-failed`) and answered
+/// 409, never served in part.
+async fn content(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let id = domain::parse_id(ctx.param("id")?).ok_or_else(Problem::not_found)?;
+    let stored = app
+        .store
+        .get::<Attachment>(caller.scope(), &id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    let attachment = stored.record();
+    let (Some(size), Some(sha256), AttachmentStatus::Accepted) =
+        (attachment.size, &attachment.sha256, attachment.status)
+    else {
+        return Err(Problem::conflict(match attachment.status {
+            AttachmentStatus::Pending => "the file has not been uploaded and checked yet",
+            _ => "the file was refused; see the attachment's refusal",
+        }));
+    };
+    let selected = quire_http::download::select(req.headers(), size)?;
+    let (Some(bucket), Some(envelope)) = (&app.config.attachments_bucket, &app.envelope) else {
+        return Err(Problem::internal(
+            "the attachments function has no bucket or envelope key",
+        ));
+    };
+    let attachment_id = quire_core::ids::AttachmentId::parse(&attachment.id).map_err(Problem::internal)?;
+    let object = quire_store::ObjectKey::attachment(caller.scope(), &attachment_id);
+    let mut body = Vec::with_capacity(usize::try_from(selected.bytes.end - selected.bytes.start).unwrap_or(0));
+    let read =
+        quire_crypto::s3::decrypt_range_from_s3(envelope, &app.s3, bucket, &object, selected.bytes.clone(), &mut body)
+            .await;
+    let target = quire_core::audit::Target::new("document", &attachment.document_id);
+    let failure = match read {
+        Ok(summary) if summary.plaintext_len != selected.bytes.end - selected.bytes.start => Some("length"),
+        Ok(_)
+            if selected.bytes == (0..size) && hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)) != *sha256 =>
+        {
+            Some("sha256")
+        }
+        Ok(_) => None,
+        Err(error) => match integrity_class(&error) {
+            Some(class) => {
+                tracing::error!(attachment_id = %attachment.id, %error, "a stored attachment failed its integrity check");
+                Some(class)
+            }
+            None => return Err(Problem::unavailable(error)),
+        },
+    };
+    if let Some(class) = failure {
+        app.store
+            .transaction(caller.scope(), ctx.audit_context()?)
+            .event(
+                Action::AttachmentIntegrityFailed,
+                target,
+                &serde_json::json!({"attachmentId": attachment.id, "sha256": sha256, "failure": class}),
+            )
+            .commit()
+            .await?;
+        return Err(Problem::integrity_failed());
+    }
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .event(
+            Action::AttachmentDownloaded,
+            target,
+            &serde_json::json!({
+                "attachmentId": attachment.id,
+                "fileName": attachment.file_name.as_str(),
+                "size": size,
+                "sha256": sha256,
+                "range": {"first": selected.bytes.start, "last": selected.bytes.end.saturating_sub(1)},
+                "bytes": selected.bytes.end - selected.bytes.start,
+            }),
+        )
+        .commit()
+        .await?;
+    let described = quire_http::download::Described {
+        media_type: &attachment.media_type,
+        file_name: attachment.file_name.as_str(),
+        size,
+        sha256_hex: sha256,
+    };
+    Ok(quire_http::download::response(&selected, &described, body))
+}
+
+/// Whether a failed read means the stored copy is not what was stored (and how), rather than
+/// a dependency that failed (a retry may succeed).
+fn integrity_class(error: &quire_crypto::CryptoError) -> Option<&'static str> {
+    use quire_crypto::CryptoError as E;
+    match error {
+        E::Authentication => Some("authentication"),
+        E::ContextMismatch => Some("context"),
+        E::Truncated => Some("truncated"),
+        E::Malformed(_) | E::Unsupported(_) | E::InvalidInput(_) => Some("malformed"),
+        E::NoUsableKey => Some("key"),
+        E::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Some("missing"),
+        E::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => Some("changed"),
+        E::Kms(_) | E::Io(_) | E::Internal(_) => None,
+    }
+}
+
 async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let id = domain::parse_id(ctx.param("id")?).ok_or_else(Problem::not_found)?;

@@ -19,7 +19,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use quire_http::pipeline::edge::{FORWARDED_HEADERS, ORIGIN_VERIFY, VIEWER_ADDRESS};
+use quire_http::pipeline::edge::{FORWARDED_BY_CLOUDFRONT, FORWARDED_HEADERS, ORIGIN_VERIFY, VIEWER_ADDRESS};
 use quire_http::pipeline::headers::stamp_security_headers;
 use quire_http::pipeline::FunctionService;
 use quire_http::Router;
@@ -105,11 +105,17 @@ impl Gateway {
         let Some(edge) = &self.edge else {
             return self.handle(req, peer).await;
         };
-        // The origin-request policy: only what Quire reads (Authorization through the cache key).
+        // The origin-request policy: only what Quire reads (Authorization through the cache key),
+        // and what CloudFront forwards itself.
         let viewer = req.headers().clone();
         let headers = req.headers_mut();
         headers.clear();
-        for name in FORWARDED_HEADERS.iter().copied().chain(["authorization"]) {
+        for name in FORWARDED_HEADERS
+            .iter()
+            .chain(&FORWARDED_BY_CLOUDFRONT)
+            .copied()
+            .chain(["authorization"])
+        {
             for value in viewer.get_all(name) {
                 headers.append(HeaderName::from_static(name), value.clone());
             }

@@ -546,6 +546,7 @@ pub fn header_routed_adapters_in_use(root: &std::path::Path) -> Vec<(String, usi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use quire_http::Effect;
 
     fn template() -> String {
         std::fs::read_to_string(crate::provision::template_path()).expect("template.yaml")
@@ -1080,7 +1081,8 @@ mod tests {
 
     /// Every route of every function says whether it writes and what it records, and no
     /// declaration contradicts itself (a writing route without an audit action, a write on GET,
-    /// a write permission on a reading route, a writing route open to Viewers).
+    /// a write permission on a reading route, a writing route open to Viewers); a route that
+    /// reads records only what it declares (an access: a download).
     ///
     /// Proves: RBAC-2
     #[test]
@@ -1089,11 +1091,13 @@ mod tests {
         for (function, router) in crate::stack::function_routes() {
             for route in router.routes() {
                 assert_eq!(route.contradiction(), None, "{function}");
-                if route.effect.writes() {
-                    writing += 1;
-                    assert!(!route.effect.actions().is_empty(), "{function} {}", route.key());
-                } else {
-                    assert!(route.effect.actions().is_empty(), "{function} {}", route.key());
+                match route.effect {
+                    Effect::Writes(actions) => {
+                        writing += 1;
+                        assert!(!actions.is_empty(), "{function} {}", route.key());
+                    }
+                    Effect::Records(actions) => assert!(!actions.is_empty(), "{function} {}", route.key()),
+                    Effect::Reads => assert!(route.effect.actions().is_empty(), "{function} {}", route.key()),
                 }
             }
         }

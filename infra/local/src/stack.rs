@@ -127,6 +127,7 @@ impl Stack {
                 .registration_validity
                 .unwrap_or(quire_http::config::REGISTRATION_VALIDITY),
             attachments_bucket: Some(provisioned.bucket.clone()),
+            envelope_key_arn: Some(provisioned.kms_key_arn.clone()),
             s3_path_style: true,
         };
         let refresh = options

@@ -11,6 +11,11 @@
 //!   buffer, the pipe buffer and one frame.
 //! * [`decrypt_from_s3`] is [`decrypt_frames_from_s3`] over every frame: the header, the final
 //!   frame, then all frames in one streamed ranged GET.
+//! * [`decrypt_range_from_s3`] writes exactly the plaintext bytes of a byte range (an HTTP
+//!   `Range`), decrypting only the frames that hold them.
+//!
+//! Each of the three opens the object once: one `HeadObject`, one ranged GET for the header,
+//! one KMS `Decrypt` of the data key.
 //! * [`decrypt_frames_from_s3`] reuses [`Envelope::open`] and [`Opened::decrypt_frames`]
 //!   unchanged over an [`S3Source`]: an `AsyncRead + AsyncSeek` view of the object made of
 //!   ranged `GetObject`s. Its length comes from `HeadObject`; a seek to another position drops
@@ -256,8 +261,8 @@ where
     })
 }
 
-/// Decrypts the whole of `object` in `bucket`, streaming it through [`Envelope::decrypt`]; see
-/// [`Opened::decrypt_body`] for what `out` holds on an error.
+/// Decrypts the whole of `object` in `bucket`; see [`Opened::decrypt_body`] for what `out`
+/// holds on an error.
 pub async fn decrypt_from_s3<W>(
     envelope: &Envelope,
     s3: &aws_sdk_s3::Client,
@@ -268,17 +273,120 @@ pub async fn decrypt_from_s3<W>(
 where
     W: AsyncWrite + Unpin + Send,
 {
-    let context = &EncryptionContext::of(object);
     // Through the frame path: the header, the final frame (so truncation is caught first), then
     // every frame in one streamed ranged GET. (A plain read to end-of-object through
     // `Envelope::decrypt` stalled against the local emulator on multipart objects.)
+    let (source, opened, layout) = open_object(envelope, s3, bucket, object).await?;
+    let all = 1..layout.frame_count + 1;
+    Ok(decrypt_opened(source, &opened, &layout, all, out).await?.plaintext_len)
+}
+
+/// The object's length and ETag (`HeadObject`), its header (one ranged GET) and its data key
+/// (one KMS `Decrypt`), under the context its key names.
+async fn open_object(
+    envelope: &Envelope,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    object: &ObjectKey,
+) -> Result<(S3Source, Opened, crate::FrameLayout), CryptoError> {
+    let context = &EncryptionContext::of(object);
     let mut source = S3Source::open(s3, bucket, object).await?;
     source.set_window(HEADER_WINDOW);
-    let layout = envelope.open(context, &mut source).await?.layout(source.len())?;
-    let all = 1..layout.frame_count + 1;
-    Ok(decrypt_frames_from_s3(envelope, s3, bucket, object, all, out)
-        .await?
-        .plaintext_len)
+    let opened: Opened = envelope.open(context, &mut source).await?;
+    let layout = opened.layout(source.len())?;
+    Ok((source, opened, layout))
+}
+
+/// Frames `frames` of an opened object into `out`: one GET for the final frame (clipped to the
+/// object's end) and one for the whole range.
+async fn decrypt_opened<W>(
+    mut source: S3Source,
+    opened: &Opened,
+    layout: &crate::FrameLayout,
+    frames: Range<u32>,
+    out: &mut W,
+) -> Result<S3RangeSummary, CryptoError>
+where
+    W: AsyncWrite + Unpin + Send,
+{
+    let frame_bytes = layout.frame_offset(2) - layout.frame_offset(1);
+    let range_bytes = if frames.start >= 1 && frames.end > frames.start {
+        layout.frame_offset(frames.end) - layout.frame_offset(frames.start)
+    } else {
+        0
+    };
+    source.set_window(range_bytes.max(frame_bytes + 8));
+    let plaintext_len = opened.decrypt_frames(&mut source, frames, out).await?;
+    Ok(S3RangeSummary {
+        plaintext_len,
+        object_len: source.len(),
+        bytes_fetched: source.bytes_fetched(),
+        requests: source.requests(),
+    })
+}
+
+/// Decrypts plaintext bytes `bytes` (end exclusive; clamped to the plaintext's length, which
+/// [`S3RangeSummary::plaintext_len`] then counts) of `object` in `bucket` into `out`, decrypting
+/// only the frames that hold them (and the final frame, verified first). On an error, `out`
+/// holds at most a prefix of authentic plaintext and must be discarded.
+pub async fn decrypt_range_from_s3<W>(
+    envelope: &Envelope,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    object: &ObjectKey,
+    bytes: Range<u64>,
+    out: &mut W,
+) -> Result<S3RangeSummary, CryptoError>
+where
+    W: AsyncWrite + Unpin + Send,
+{
+    let (source, opened, layout) = open_object(envelope, s3, bucket, object).await?;
+    let len = layout.plaintext_len();
+    let (start, end) = (bytes.start.min(len), bytes.end.min(len).max(bytes.start.min(len)));
+    let frames = layout.frames_for(start..end);
+    let first = u64::from(frames.start.max(1) - 1) * u64::from(layout.frame_length);
+    let mut window = Window {
+        inner: out,
+        skip: start.saturating_sub(first),
+        take: end - start,
+    };
+    let mut summary = decrypt_opened(source, &opened, &layout, frames, &mut window).await?;
+    summary.plaintext_len = end - start;
+    Ok(summary)
+}
+
+/// Passes on bytes `skip..skip + take` of what is written through it, and discards the rest
+/// (reporting it written).
+struct Window<'w, W> {
+    inner: &'w mut W,
+    skip: u64,
+    take: u64,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Window<'_, W> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let skipped = this.skip.min(buf.len() as u64) as usize;
+        let rest = &buf[skipped..];
+        let wanted = this.take.min(rest.len() as u64) as usize;
+        if wanted == 0 {
+            this.skip -= skipped as u64;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let written = ready!(Pin::new(&mut *this.inner).poll_write(cx, &rest[..wanted]))?;
+        // Consumed only once the kept part was taken: a pending write skips nothing yet.
+        this.skip -= skipped as u64;
+        this.take -= written as u64;
+        Poll::Ready(Ok(skipped + written))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().inner).poll_shutdown(cx)
+    }
 }
 
 /// Decrypts frames `frames` (1-based, end exclusive; see [`crate::FrameLayout::frames_for`])
@@ -295,26 +403,8 @@ pub async fn decrypt_frames_from_s3<W>(
 where
     W: AsyncWrite + Unpin + Send,
 {
-    let context = &EncryptionContext::of(object);
-    let mut source = S3Source::open(s3, bucket, object).await?;
-    source.set_window(HEADER_WINDOW);
-    let opened: Opened = envelope.open(context, &mut source).await?;
-    let layout = opened.layout(source.len())?;
-    // One GET for the final frame (clipped to the object's end) and one for the whole range.
-    let frame_bytes = layout.frame_offset(2) - layout.frame_offset(1);
-    let range_bytes = if frames.start >= 1 && frames.end > frames.start {
-        layout.frame_offset(frames.end) - layout.frame_offset(frames.start)
-    } else {
-        0
-    };
-    source.set_window(range_bytes.max(frame_bytes + 8));
-    let plaintext_len = opened.decrypt_frames(&mut source, frames, out).await?;
-    Ok(S3RangeSummary {
-        plaintext_len,
-        object_len: source.len(),
-        bytes_fetched: source.bytes_fetched(),
-        requests: source.requests(),
-    })
+    let (source, opened, layout) = open_object(envelope, s3, bucket, object).await?;
+    decrypt_opened(source, &opened, &layout, frames, out).await
 }
 
 type Body = Pin<Box<dyn AsyncRead + Send>>;

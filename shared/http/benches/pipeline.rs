@@ -94,6 +94,7 @@ impl Fixture {
             sessions: quire_store::sessions::SessionPolicy::DEFAULT,
             registration_validity: quire_http::config::REGISTRATION_VALIDITY,
             attachments_bucket: None,
+            envelope_key_arn: None,
             s3_path_style: false,
         };
         // As deployed: every request proves it came through CloudFront.

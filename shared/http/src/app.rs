@@ -18,6 +18,8 @@ pub struct App {
     pub edge: Edge,
     /// S3, for the functions given a bucket ([`Config::attachments_bucket`]).
     pub s3: aws_sdk_s3::Client,
+    /// The envelope engine, for the functions given its key ([`Config::envelope_key_arn`]).
+    pub envelope: Option<quire_crypto::Envelope>,
 }
 
 impl App {
@@ -67,6 +69,11 @@ impl App {
                     .force_path_style(config.s3_path_style)
                     .build(),
             ),
+            // Checked to be a key ARN when the configuration was read.
+            envelope: config
+                .envelope_key_arn
+                .as_ref()
+                .and_then(|arn| quire_crypto::Envelope::new(aws_sdk_kms::Client::new(sdk), arn).ok()),
             config,
             edge,
         })

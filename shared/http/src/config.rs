@@ -105,6 +105,9 @@ pub struct Config {
     /// `QUIRE_S3_PATH_STYLE=true`: S3 addressed by path, as an emulator needs (virtual hosts
     /// on AWS).
     pub s3_path_style: bool,
+    /// `QUIRE_KMS_KEY_ARN`: the envelope key of attachments and exports (CRY-1), as a key ARN,
+    /// for the functions that read them (absent for the others).
+    pub envelope_key_arn: Option<String>,
 }
 
 impl Config {
@@ -133,6 +136,12 @@ impl Config {
             )?,
             attachments_bucket: var("QUIRE_ATTACHMENTS_BUCKET").ok().filter(|b| !b.is_empty()),
             s3_path_style: var("QUIRE_S3_PATH_STYLE").is_ok_and(|v| v == "true"),
+            envelope_key_arn: match var("QUIRE_KMS_KEY_ARN").ok().filter(|a| !a.is_empty()) {
+                Some(arn) if !(arn.starts_with("arn:") && arn.contains(":key/")) => {
+                    return Err(ConfigError::Invalid("QUIRE_KMS_KEY_ARN"))
+                }
+                arn => arn,
+            },
         })
     }
 

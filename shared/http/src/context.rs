@@ -44,6 +44,9 @@ impl RequestCtx {
         match self.effect {
             Effect::Reads => Err(Problem::internal("a route declared as reading asked to write")),
             Effect::Writes(actions) => Ok(AuditContext::for_caller(self.caller()?, self.origin(), actions)),
+            Effect::Records(actions) => {
+                Ok(AuditContext::for_caller(self.caller()?, self.origin(), actions).events_only())
+            }
         }
     }
 

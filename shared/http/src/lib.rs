@@ -35,6 +35,7 @@ pub mod auth;
 pub mod conditional;
 pub mod config;
 pub mod context;
+pub mod download;
 pub mod event;
 pub mod identity;
 pub mod json;

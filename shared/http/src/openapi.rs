@@ -322,17 +322,46 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
             if route.takes_idempotency_key {
                 extensions = extensions.add("x-idempotency-key", json!(true));
             }
+            let success = if route.serves_file {
+                ResponseBuilder::new()
+                    .description(
+                        "the file's bytes: 200 the whole file, 206 one range of it (`Content-Range`); \
+                         its media type, `Content-Disposition`, `Accept-Ranges`, `ETag` (the SHA-256) \
+                         and `Repr-Digest` (RFC 9530) of the whole file",
+                    )
+                    .content(
+                        "application/octet-stream",
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String).format(Some(
+                                utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Binary),
+                            ))))
+                            .build(),
+                    )
+            } else {
+                ResponseBuilder::new().description("success").content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(body(route.response_schema))).build(),
+                )
+            };
             let mut operation = OperationBuilder::new()
                 .operation_id(Some(route.key()))
                 .tag(*function)
                 .extensions(Some(extensions.build()))
-                .response(
-                    "2XX",
-                    ResponseBuilder::new().description("success").content(
-                        "application/json",
-                        ContentBuilder::new().schema(Some(body(route.response_schema))).build(),
-                    ),
+                .response("2XX", success);
+            if route.serves_file {
+                operation = operation.parameter(
+                    ParameterBuilder::new()
+                        .name("Range")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::False)
+                        .description(Some(format!(
+                            "one byte range (RFC 9110 §14.1.2), at most {} bytes served per response; \
+                             required for a file larger than that",
+                            crate::download::MAX_RESPONSE_BYTES
+                        )))
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
                 );
+            }
             for segment in route.path.split('/') {
                 if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                     operation = operation.parameter(

@@ -734,6 +734,50 @@ impl Problem {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 409: a stored file failed its integrity check when it was read (its ciphertext was
+    /// altered, replaced, cut or removed, or no longer matches its recorded SHA-256); nothing
+    /// was served, and the failure is in the audit trail.
+    pub fn integrity_failed() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "integrity-failed",
+            "Integrity check failed",
+            "the stored file failed its integrity check and was not served; the failure is recorded",
+        )
+    }
+
+    /// 400: the representation is larger than one response may carry (`limit` bytes), and the
+    /// request named no range (RFC 9110 §14.2).
+    pub fn range_required(size: u64, limit: u64) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "range-required",
+            "Range required",
+            format!(
+                "the file is {size} bytes; request it in ranges of at most {limit} bytes (Range: bytes=0-{})",
+                limit - 1
+            ),
+        )
+        .with("size", size)
+        .with("limit", limit)
+    }
+
+    /// 416 with `Content-Range: bytes */<size>` (RFC 9110 §15.5.17): the range is not one
+    /// satisfiable range of the representation.
+    pub fn range_not_satisfiable(size: u64) -> Self {
+        let mut problem = Self::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "range-not-satisfiable",
+            "Range not satisfiable",
+            format!("send one byte range within the file's {size} bytes (Range: bytes=<first>-<last>)"),
+        )
+        .with("size", size);
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+            problem.headers.push((header::CONTENT_RANGE, value));
+        }
+        problem
+    }
+
     /// The change cannot be recorded in the audit trail as it stands (so it is not made).
     pub fn not_recordable(detail: impl Into<String>) -> Self {
         Self::new(

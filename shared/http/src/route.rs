@@ -74,6 +74,11 @@ impl Module {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Reads,
+    /// Reads, and records that it did (FILE-3: a download, an export) with these actions (at
+    /// least one): its handler's audit context records events only, never a change of a record
+    /// (`AuditContext::events_only`). A read as far as every other layer is concerned (allowed
+    /// on GET, while an organisation is read-only, in a break-glass session).
+    Records(&'static [Action]),
     /// Writes, recording these actions (at least one; the router refuses an empty list).
     Writes(&'static [Action]),
 }
@@ -87,7 +92,7 @@ impl Effect {
     pub fn actions(self) -> &'static [Action] {
         match self {
             Effect::Reads => &[],
-            Effect::Writes(actions) => actions,
+            Effect::Records(actions) | Effect::Writes(actions) => actions,
         }
     }
 }
@@ -138,6 +143,8 @@ pub struct Route {
     pub open_without_mfa: bool,
     /// Whether it writes even while its organisation is read-only ([`Route::while_read_only`]).
     pub open_while_read_only: bool,
+    /// Whether its success is a file's bytes rather than JSON ([`Route::serves_file`]).
+    pub serves_file: bool,
     handler: Handler,
 }
 
@@ -207,6 +214,7 @@ impl Route {
             request_schema: None,
             response_schema: None,
             problems: Vec::new(),
+            serves_file: false,
             open_while_password_expired: false,
             open_while_read_only: false,
             open_without_mfa: false,
@@ -280,6 +288,13 @@ impl Route {
         self
     }
 
+    /// Declares that a success answers a stored file's bytes (`crate::download`: 200 or 206,
+    /// one `Range` honoured), not JSON.
+    pub fn serves_file(mut self) -> Self {
+        self.serves_file = true;
+        self
+    }
+
     /// Declares a paginated listing: it reads `limit` and `cursor` (`crate::json::page_request`).
     pub fn pages(mut self) -> Self {
         self.query = PAGE_QUERY;
@@ -317,6 +332,10 @@ impl Route {
         let key = self.key();
         match (self.effect, self.access) {
             (Effect::Writes([]), _) => Some(format!("route {key} writes but records no audit action")),
+            (Effect::Records([]), _) => Some(format!("route {key} records access but names no audit action")),
+            (Effect::Records(actions), _) if actions.iter().any(|a| Action::OPERATOR.contains(a)) => Some(format!(
+                "route {key} records an operator's action as an access (RBAC-6)"
+            )),
             (Effect::Writes(_), _) if self.method == Method::GET || self.method == Method::HEAD => {
                 Some(format!("route {key} writes on {}", self.method))
             }

@@ -33,6 +33,9 @@ pub struct AuditContext {
     declared: Option<&'static [Action]>,
     /// What a change made while impersonating is conditioned on (RBAC-5).
     guard: Option<crate::tenant::ActingGuard>,
+    /// Only events may be recorded (a read that records access): a transaction that writes a
+    /// record is refused at commit.
+    events_only: bool,
 }
 
 impl AuditContext {
@@ -43,6 +46,7 @@ impl AuditContext {
             origin,
             declared: None,
             guard: None,
+            events_only: false,
         }
     }
 
@@ -53,6 +57,7 @@ impl AuditContext {
             origin,
             declared: Some(actions),
             guard: None,
+            events_only: false,
         }
     }
 
@@ -69,7 +74,15 @@ impl AuditContext {
             origin,
             declared: Some(actions),
             guard: caller.acting_guard(),
+            events_only: false,
         }
+    }
+
+    /// The same context for a route that reads and records that it did (a download, an
+    /// export): its transactions may record events ([`Transaction::event`]) and nothing else.
+    pub fn events_only(mut self) -> Self {
+        self.events_only = true;
+        self
     }
 
     /// Whether `action` may be recorded with this context.
@@ -473,6 +486,11 @@ impl Transaction<'_> {
             audit,
             ..
         } = self;
+        if audit.events_only && !writes.is_empty() {
+            return Err(StoreError::Corrupt(
+                "a route that only records access changed a record".into(),
+            ));
+        }
         if let Some(guard) = audit.guard {
             for check in guard.checks()? {
                 // DynamoDB refuses two operations on one item: a write of it is conditioned
@@ -742,6 +760,46 @@ mod tests {
                 "{scope} naming {named}: {outcome:?}"
             );
         }
+    }
+
+    /// A route that only records access (a download) records events and changes nothing: a
+    /// record written with its context is refused before anything is sent.
+    ///
+    /// Proves: FILE-3
+    #[tokio::test]
+    async fn a_context_for_access_records_events_and_changes_nothing() {
+        let store = offline_store();
+        let org = OrgId::parse("acme").unwrap();
+        let scope = TenantScope::new(org.clone());
+        let user = UserId::parse("u1").unwrap();
+        let access = || {
+            AuditContext::for_route(
+                Actor::system("test"),
+                Origin::new(None, None, "corr-0001"),
+                &[Action::MemberAdded],
+            )
+            .events_only()
+        };
+        let outcome = store
+            .transaction(&scope, access())
+            .insert(
+                keys::member(&org, &user),
+                &serde_json::json!({"role": "Owner"}),
+                Some((Action::MemberAdded, Target::new("user", "u1"))),
+            )
+            .commit()
+            .await;
+        assert!(
+            matches!(&outcome, Err(StoreError::Corrupt(why)) if why.contains("only records access")),
+            "{outcome:?}"
+        );
+        // An event alone passes this check (and fails only on reaching the unreachable store).
+        let outcome = store
+            .transaction(&scope, access())
+            .event(Action::MemberAdded, Target::new("user", "u1"), &serde_json::json!({}))
+            .commit()
+            .await;
+        assert!(!matches!(&outcome, Err(StoreError::Corrupt(_))), "{outcome:?}");
     }
 
     /// More writes than one transaction holds are refused before anything is sent.

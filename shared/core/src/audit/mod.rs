@@ -238,12 +238,22 @@ pub enum Action {
     /// `after`: the attachment with the refusal's code and reason).
     #[serde(rename = "attachment.rejected")]
     AttachmentRejected,
+    /// A member downloaded an accepted attachment's content, or a range of it (FILE-3:
+    /// `target`: the document; `after`: the attachment's id, name, size and SHA-256 and the
+    /// bytes served, `range` first and last, 0-based inclusive).
+    #[serde(rename = "attachment.downloaded")]
+    AttachmentDownloaded,
+    /// A stored attachment failed its integrity check when it was read, and nothing was
+    /// served (`target`: the document; `after`: the attachment's id and SHA-256 and the
+    /// failure's class). An incident: the stored object was altered, replaced or damaged.
+    #[serde(rename = "attachment.integrity-failed")]
+    AttachmentIntegrityFailed,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 54] = [
+    pub const ALL: [Action; 56] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -298,6 +308,8 @@ impl Action {
         Action::AttachmentRequested,
         Action::AttachmentAccepted,
         Action::AttachmentRejected,
+        Action::AttachmentDownloaded,
+        Action::AttachmentIntegrityFailed,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -773,6 +785,8 @@ mod tests {
                 Action::AttachmentRequested => 51,
                 Action::AttachmentAccepted => 52,
                 Action::AttachmentRejected => 53,
+                Action::AttachmentDownloaded => 54,
+                Action::AttachmentIntegrityFailed => 55,
             };
             assert_eq!(Action::ALL[position], action);
         }

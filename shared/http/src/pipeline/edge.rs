@@ -47,6 +47,11 @@ pub const FORWARDED_HEADERS: [&str; 8] = [
     "x-correlation-id",
 ];
 
+/// Request headers Quire reads that CloudFront forwards by itself, not through the
+/// origin-request policy: a viewer's `Range` (CloudFront's range GETs; it may ask the origin
+/// for a wider range and serve the viewer's part of the answer).
+pub const FORWARDED_BY_CLOUDFRONT: [&str; 1] = ["range"];
+
 /// Shortest secret accepted: CloudFormation generates it (template.yaml `EdgeOriginSecret`, 64
 /// characters); anything much shorter is a configuration mistake.
 const MIN_SECRET_LEN: usize = 32;
