@@ -126,7 +126,7 @@ async fn a_declared_file_gets_a_signed_upload_into_quarantine() {
         ingested["sha256"],
         hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content)).as_str()
     );
-    assert!(!object_exists(h, &bucket(h).await, &expected_key).await);
+    assert!(gone(h, &bucket(h).await, &expected_key).await);
 
     h.audit_settled(&org).await;
     let entries = h.trail_entries(&org.org_id).await;
@@ -479,6 +479,18 @@ fn stored_key(org: &SeededOrg, attachment: &str) -> String {
     .to_owned()
 }
 
+/// Whether `key` is gone from `bucket`, or goes within 5 s (ingest deletes the quarantine
+/// object after its decision is recorded).
+async fn gone(h: &Harness, bucket: &str, key: &str) -> bool {
+    for _ in 0..50 {
+        if !object_exists(h, bucket, key).await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 async fn object_exists(h: &Harness, bucket: &str, key: &str) -> bool {
     h.s3().head_object().bucket(bucket).key(key).send().await.is_ok()
 }
@@ -510,10 +522,7 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
     .await;
     let ingest = ingest_of(h).await;
     assert_eq!(judged(h, &token, &attachment).await["status"], "accepted");
-    assert!(
-        !object_exists(h, &ingest.bucket, &key).await,
-        "the quarantine object is deleted"
-    );
+    assert!(gone(h, &ingest.bucket, &key).await, "the quarantine object is deleted");
     let stored = stored_key(&org, &attachment);
     assert!(object_exists(h, &ingest.bucket, &stored).await);
     let scope = quire_store::testing::scope(&org.org_id);
@@ -620,7 +629,7 @@ async fn uploads_that_are_not_what_they_claim_are_rejected_and_deleted() {
         assert_eq!(read["status"], "rejected", "{}: {read}", declared.0);
         assert_eq!(read["refusal"]["code"], code, "{}: {read}", declared.0);
         assert!(!read["refusal"]["reason"].as_str().unwrap().is_empty());
-        assert!(!object_exists(h, &ingest.bucket, &key).await);
+        assert!(gone(h, &ingest.bucket, &key).await);
         let stored = stored_key(&org, &attachment);
         assert!(!object_exists(h, &ingest.bucket, &stored).await);
     }
@@ -725,7 +734,7 @@ async fn an_upload_that_cannot_be_judged_is_rejected_on_its_last_delivery() {
         assert!(!reason.contains(internal), "{reason}");
     }
     let ingest = ingest_of(h).await;
-    assert!(!object_exists(h, &ingest.bucket, &doomed.key).await);
+    assert!(gone(h, &ingest.bucket, &doomed.key).await);
     assert!(!object_exists(h, &ingest.bucket, &stored_key(&org, &doomed.id)).await);
 
     // Nothing was uploaded under this declaration: the notification finds no file.
@@ -750,6 +759,22 @@ async fn an_upload_that_cannot_be_judged_is_rejected_on_its_last_delivery() {
     let rejected = events_of(&entries, &["attachment.rejected"]);
     assert_eq!(rejected.len(), 2, "{rejected:#?}");
     assert!(rejected.iter().all(|e| e["actor"]["userId"] == "system"));
+}
+
+/// Flips one byte of a stored object in place, at the offset `at` finds in its bytes.
+async fn flip_stored_byte(h: &Harness, bucket: &str, key: &str, at: impl Fn(&[u8]) -> usize) {
+    let object = h.s3().get_object().bucket(bucket).key(key).send().await.unwrap();
+    let mut bytes = object.body.collect().await.unwrap().into_bytes().to_vec();
+    let offset = at(&bytes);
+    bytes[offset] ^= 0x01;
+    h.s3()
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
 }
 
 /// `GET /attachments/{id}/content` with `range` (a `Range` value) as `token`.
@@ -917,8 +942,9 @@ async fn only_accepted_files_of_ones_own_organisation_are_served() {
 
 /// A stored copy that is not what was stored is never served, in whole or in part, and the
 /// failure is recorded (`attachment.integrity-failed`) and answered 409 `integrity-failed`
-/// without internals: a flipped byte (the frame's authentication tag refuses it), a record
-/// whose SHA-256 no longer matches the decrypted file, a deleted copy. A range in frames the
+/// without internals: a flipped byte (the frame's authentication tag refuses it), a flipped
+/// byte of the wrapped data key in the header (KMS refuses it), a record whose SHA-256 no
+/// longer matches the decrypted file, a deleted copy. A range in frames the
 /// flip did not touch is still served: each frame is authenticated on its own.
 ///
 /// Proves: CRY-1, FILE-3, AUD-3
@@ -932,27 +958,15 @@ async fn a_stored_copy_that_fails_its_check_is_never_served() {
     let frame = quire_crypto::DEFAULT_FRAME_LENGTH as usize;
     let content = text_file(3 * frame);
     let mut stored = Vec::new();
-    for name in ["flipped.txt", "recorded.txt", "deleted.txt"] {
+    for name in ["flipped.txt", "recorded.txt", "deleted.txt", "rewrapped.txt"] {
         let (attachment, _) = upload(h, &token, &id, (name, "text/plain", content.len()), &content).await;
         assert_eq!(judged(h, &token, &attachment).await["status"], "accepted");
         stored.push(attachment);
     }
-    // A byte of frame 2's ciphertext flipped in place.
-    let key = stored_key(&org, &stored[0]);
-    let object = h.s3().get_object().bucket(&bucket).key(&key).send().await.unwrap();
-    let mut ciphertext = object.body.collect().await.unwrap().into_bytes().to_vec();
-    // Two frames' length before the end lies in frame 2's sealed content, whether the last
-    // full frame is a regular one (then an empty final frame follows) or the final one.
-    let at = ciphertext.len() - 2 * frame;
-    ciphertext[at] ^= 0x01;
-    h.s3()
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(ciphertext.into())
-        .send()
-        .await
-        .unwrap();
+    // A byte of frame 2's ciphertext flipped in place: two frames' length before the end lies
+    // in frame 2's sealed content, whether the last full frame is a regular one (then an empty
+    // final frame follows) or the final one.
+    flip_stored_byte(h, &bucket, &stored_key(&org, &stored[0]), |c| c.len() - 2 * frame).await;
     // The record's SHA-256 changed behind the API.
     h.tamper(
         quire_store::testing::attachment(&org.org_id, &stored[1]),
@@ -967,7 +981,20 @@ async fn a_stored_copy_that_fails_its_check_is_never_served() {
         .send()
         .await
         .unwrap();
+    // The last byte of the wrapped data key, which follows the key's ARN and the key's length
+    // in the header (docs/envelope-format.md).
+    let arn = h.kms_key_arn().await.into_bytes();
+    flip_stored_byte(h, &bucket, &stored_key(&org, &stored[3]), |c| {
+        let after_arn = c
+            .windows(arn.len())
+            .position(|w| w == arn.as_slice())
+            .expect("the header names the key")
+            + arn.len();
+        after_arn + 2 + usize::from(u16::from_be_bytes([c[after_arn], c[after_arn + 1]])) - 1
+    })
+    .await;
     for (attachment, range) in [
+        (&stored[3], None),
         (&stored[0], None),
         (&stored[0], Some(format!("bytes={frame}-{}", frame + 9))),
         (&stored[1], None),
@@ -990,7 +1017,14 @@ async fn a_stored_copy_that_fails_its_check_is_never_served() {
     let classes: Vec<&str> = failed.iter().map(|e| e["after"]["failure"].as_str().unwrap()).collect();
     assert_eq!(
         classes,
-        ["authentication", "authentication", "sha256", "missing", "missing"],
+        [
+            "authentication",
+            "authentication",
+            "authentication",
+            "sha256",
+            "missing",
+            "missing"
+        ],
         "{failed:#?}"
     );
     assert_eq!(events_of(&entries, &["attachment.downloaded"]).len(), 1);

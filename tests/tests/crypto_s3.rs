@@ -82,6 +82,17 @@ async fn put_raw(e: &Env, object: &ObjectKey, body: Vec<u8>) {
         .expect("raw put");
 }
 
+async fn assert_no_pending_upload(e: &Env, key: &ObjectKey) {
+    let pending =
+        e.s3.list_multipart_uploads()
+            .bucket(&e.bucket)
+            .prefix(key.as_str())
+            .send()
+            .await
+            .expect("list uploads");
+    assert!(pending.uploads().is_empty(), "{:?}", pending.uploads());
+}
+
 async fn decrypt_whole(e: &Env, object: &ObjectKey) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::new();
     decrypt_from_s3(&e.envelope, &e.s3, &e.bucket, object, &mut out).await?;
@@ -299,12 +310,30 @@ async fn a_failed_upload_leaves_no_object_and_no_pending_upload() {
     let head = e.s3.head_object().bucket(&e.bucket).key(key.as_str()).send().await;
     let status = head.expect_err("no object").raw_response().map(|r| r.status().as_u16());
     assert_eq!(status, Some(404));
-    let pending =
-        e.s3.list_multipart_uploads()
-            .bucket(&e.bucket)
-            .prefix(key.as_str())
-            .send()
-            .await
-            .expect("list uploads");
-    assert!(pending.uploads().is_empty(), "{:?}", pending.uploads());
+    assert_no_pending_upload(&e, &key).await;
+}
+
+/// A stored ciphertext is never replaced: a second upload to the same key fails (S3's
+/// conditional completion), leaves no pending upload, and the first still decrypts; the
+/// first's version is what the summary names.
+///
+/// Proves: CRY-1
+#[tokio::test]
+async fn a_stored_ciphertext_is_never_replaced() {
+    let h = harness();
+    let e = env(h).await;
+    let key = attachment(&org(h, "acme"));
+    let first = bytes(21, 3000);
+    let stored = encrypt_to_s3(&e.envelope, &mut first.as_slice(), &e.s3, &e.bucket, &key)
+        .await
+        .expect("the first upload");
+    assert!(stored.version_id.is_some(), "the bucket is versioned");
+    let second = bytes(22, 3000);
+    let refused = encrypt_to_s3(&e.envelope, &mut second.as_slice(), &e.s3, &e.bucket, &key).await;
+    match refused {
+        Err(CryptoError::Io(error)) => assert!(error.to_string().contains("412"), "{error}"),
+        other => panic!("expected S3's refusal, got {other:?}"),
+    }
+    assert_eq!(decrypt_whole(&e, &key).await.expect("the first decrypts"), first);
+    assert_no_pending_upload(&e, &key).await;
 }

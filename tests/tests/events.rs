@@ -442,6 +442,7 @@ async fn api_samples_replay_through_their_function() {
     }
     assert!(put.send().await.expect("the upload").status().is_success());
     let attachment_id = text(&declared.body, "/attachment/id").to_owned();
+    let mut accepted = false;
     for _ in 0..300 {
         let read = h
             .call(
@@ -452,11 +453,13 @@ async fn api_samples_replay_through_their_function() {
             )
             .await;
         if read.body["status"] == "accepted" {
+            accepted = true;
             break;
         }
         assert_eq!(read.body["status"], "pending", "{}", read.text);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    assert!(accepted, "the sample's file was not accepted within 30 s");
     let job = h
         .call(reqwest::Method::POST, "/audit/verifications", Some(&token), None)
         .await;

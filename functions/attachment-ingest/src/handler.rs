@@ -93,8 +93,10 @@ pub enum Attempt {
     /// A failure is retried (the message becomes visible again).
     Retryable,
     /// The last delivery before the dead-letter queue: an upload that still cannot be judged
-    /// is rejected, `ingest-failed`, so that its attachment does not stay pending.
-    Final,
+    /// is rejected, `ingest-failed`, so that its attachment does not stay pending. Judging
+    /// gets at most the given time (the invocation's time left, less what the rejection
+    /// needs); `None`: no bound.
+    Final(Option<std::time::Duration>),
 }
 
 /// The actions ingest records, and who records them.
@@ -170,13 +172,13 @@ async fn one(
     let attachment = match ingest.store.get::<Attachment>(&scope, id.as_str()).await {
         Ok(Some(attachment)) => attachment,
         Ok(None) => {
-            delete(ingest, &key).await?;
+            delete(ingest, &key).await;
             return Ok(Outcome::Ignored("no such attachment"));
         }
         Err(error) => return Err(retry("the attachment", error)),
     };
     if attachment.status != AttachmentStatus::Pending {
-        delete(ingest, &key).await?;
+        delete(ingest, &key).await;
         return Ok(Outcome::Ignored("already ingested"));
     }
     let audit = AuditContext::for_route(
@@ -184,18 +186,26 @@ async fn one(
         Origin::new(None, None, correlation_id),
         ACTIONS,
     );
-    let decided = match judge(ingest, &attachment, &key).await {
-        Ok(Judged::Refused { refusal, size, sha256 }) => {
-            reject(ingest, &scope, &audit, &attachment, refusal, size, sha256).await
+    let decide = async {
+        match judge(ingest, &attachment, &key).await {
+            Ok(Judged::Refused { refusal, size, sha256 }) => {
+                reject(ingest, &scope, &audit, &attachment, refusal, size, sha256).await
+            }
+            Ok(Judged::Passed { file, size, sha256 }) => {
+                accept(ingest, &scope, &audit, &attachment, &file.0, size, sha256).await
+            }
+            Err(retry) => Err(retry),
         }
-        Ok(Judged::Passed { file, size, sha256 }) => {
-            accept(ingest, &scope, &audit, &attachment, &file.0, size, sha256).await
-        }
-        Err(retry) => Err(retry),
+    };
+    let decided = match attempt {
+        Attempt::Final(Some(budget)) => tokio::time::timeout(budget, decide)
+            .await
+            .unwrap_or_else(|_| Err(Retry("judging took longer than the last delivery allows".into()))),
+        _ => decide.await,
     };
     let outcome = match (decided, attempt) {
         (Ok(outcome), _) => outcome,
-        (Err(Retry(cause)), Attempt::Final) => {
+        (Err(Retry(cause)), Attempt::Final(_)) => {
             // The cause is logged, not recorded: it may name internals the tenant must not see.
             tracing::error!(attachment_id = %attachment.id, %cause, "an upload could not be judged on its last delivery");
             let refusal = (
@@ -206,7 +216,7 @@ async fn one(
         }
         (Err(retry), Attempt::Retryable) => return Err(retry),
     };
-    delete(ingest, &key).await?;
+    delete(ingest, &key).await;
     Ok(outcome)
 }
 
@@ -367,12 +377,13 @@ async fn accept(
     let id = quire_core::ids::AttachmentId::parse(&attachment.id)
         .map_err(|_| Retry("a stored attachment id is not an id".into()))?;
     let object = ObjectKey::attachment(scope, &id);
-    let mut encrypted = false;
+    // The object version this attempt stored, once it did.
+    let mut stored: Option<Option<String>> = None;
     for _ in 0..ACCEPT_ATTEMPTS {
         let (document, version) = draft_of(ingest, scope, attachment).await?;
         if version.status != VersionStatus::Draft || document.latest_version != version.version_number {
-            if encrypted {
-                forget(ingest, &object).await;
+            if let Some(version_id) = &stored {
+                forget(ingest, &object, version_id).await;
             }
             let refusal = (
                 "version-not-draft",
@@ -383,15 +394,20 @@ async fn accept(
             );
             return reject(ingest, scope, audit, attachment, refusal, Some(size), Some(sha256)).await;
         }
-        if !encrypted {
+        if stored.is_none() {
             let mut plaintext = tokio::fs::File::open(file)
                 .await
                 .map_err(|e| Retry(format!("scratch file: {e}")))?;
-            quire_crypto::s3::encrypt_to_s3(&ingest.envelope, &mut plaintext, &ingest.s3, &ingest.bucket, &object)
-                .await
-                .map_err(|e| Retry(format!("encryption: {e}")))?;
-            encrypted = true;
+            // Never over another delivery's ciphertext: the completion is conditional, and a
+            // second writer of the key fails here (and is retried: the next delivery finds
+            // the attachment judged).
+            let summary =
+                quire_crypto::s3::encrypt_to_s3(&ingest.envelope, &mut plaintext, &ingest.s3, &ingest.bucket, &object)
+                    .await
+                    .map_err(|e| Retry(format!("encryption: {e}")))?;
+            stored = Some(summary.version_id);
         }
+        let version_id = stored.clone().flatten();
         let now = quire_core::audit::timestamp_now();
         let mut accepted = attachment.record().clone();
         accepted.status = AttachmentStatus::Accepted;
@@ -427,8 +443,9 @@ async fn accept(
                 })
             }
             Err(StoreError::Conflict) => {
-                // The attachment itself moved: another delivery judged it, and its own
-                // ciphertext is the one its record names.
+                // The attachment itself moved: another delivery judged it. Not accepted (the
+                // key held this attempt's ciphertext, so no other could be stored): rejected,
+                // and this ciphertext is no record's.
                 if ingest
                     .store
                     .get::<Attachment>(scope, &attachment.id)
@@ -436,16 +453,29 @@ async fn accept(
                     .map_err(|e| retry("the attachment", e))?
                     .is_none_or(|now| now.version != attachment.version)
                 {
+                    forget(ingest, &object, &version_id).await;
                     return Err(Retry("another delivery judged the attachment".into()));
                 }
             }
             Err(other) => {
-                forget(ingest, &object).await;
+                // The commit may have happened (a timeout after it did): only an attachment
+                // read back unchanged proves this ciphertext is no record's.
+                match ingest.store.get::<Attachment>(scope, &attachment.id).await {
+                    Ok(Some(now)) if now.status == AttachmentStatus::Accepted => {
+                        return Ok(Outcome::Accepted {
+                            attachment_id: now.id.clone(),
+                        })
+                    }
+                    Ok(Some(now)) if now.version == attachment.version => {
+                        forget(ingest, &object, &version_id).await;
+                    }
+                    _ => tracing::warn!(attachment_id = %attachment.id, "a ciphertext of an unknown outcome was kept"),
+                }
                 return Err(retry("the acceptance", other));
             }
         }
     }
-    forget(ingest, &object).await;
+    forget(ingest, &object, &stored.flatten()).await;
     Err(Retry("the document kept changing while the file was accepted".into()))
 }
 
@@ -476,14 +506,15 @@ async fn draft_of(
     Ok((document, version))
 }
 
-/// Deletes a ciphertext no record names (best effort: an object left is never read, as only
-/// an accepted attachment is).
-async fn forget(ingest: &Ingest, object: &ObjectKey) {
+/// Deletes the object version this attempt stored, which no record names, and no other
+/// (best effort: an object left is never read, as only an accepted attachment is).
+async fn forget(ingest: &Ingest, object: &ObjectKey, version_id: &Option<String>) {
     if let Err(error) = ingest
         .s3
         .delete_object()
         .bucket(&ingest.bucket)
         .key(object.as_str())
+        .set_version_id(version_id.clone())
         .send()
         .await
     {
@@ -523,23 +554,13 @@ async fn reject(
     })
 }
 
-/// Deletes the quarantine object (every version the bucket keeps of it is removed by its
-/// lifecycle rule).
-async fn delete(ingest: &Ingest, key: &str) -> Result<(), Retry> {
-    ingest
-        .s3
-        .delete_object()
-        .bucket(&ingest.bucket)
-        .key(key)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            Retry(format!(
-                "S3 DeleteObject: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            ))
-        })
+/// Deletes the quarantine object once its attachment is judged (every version the bucket
+/// keeps of it is removed by its lifecycle rule). Best effort: a decision is never retried for
+/// its clean-up, and what is left expires within a day.
+async fn delete(ingest: &Ingest, key: &str) {
+    if let Err(error) = ingest.s3.delete_object().bucket(&ingest.bucket).key(key).send().await {
+        tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&error), "a judged upload was left in quarantine");
+    }
 }
 
 fn retry(what: &str, error: StoreError) -> Retry {

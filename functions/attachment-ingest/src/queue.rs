@@ -12,8 +12,12 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 /// equal). The last delivery rejects an upload it still cannot judge ([`Attempt::Final`]).
 pub const MAX_RECEIVES: u32 = 5;
 
-/// Handles a batch; the answer names the messages to deliver again.
-pub async fn handle(ingest: &Ingest, event: SqsEvent) -> SqsBatchResponse {
+/// What the last delivery keeps of the invocation's time to write its rejection.
+pub const REJECTION_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Handles a batch; the answer names the messages to deliver again. `deadline`: when the
+/// invocation ends (Lambda's context), so that a last delivery rejects in time.
+pub async fn handle(ingest: &Ingest, event: SqsEvent, deadline: Option<std::time::Instant>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
@@ -24,7 +28,10 @@ pub async fn handle(ingest: &Ingest, event: SqsEvent) -> SqsBatchResponse {
             .and_then(|count| count.parse::<u32>().ok())
             .unwrap_or(1);
         let attempt = if receives >= MAX_RECEIVES {
-            Attempt::Final
+            Attempt::Final(deadline.map(|d| {
+                d.saturating_duration_since(std::time::Instant::now())
+                    .saturating_sub(REJECTION_MARGIN)
+            }))
         } else {
             Attempt::Retryable
         };

@@ -281,7 +281,6 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
     Ok(response)
 }
 
-/// An attachment of the caller's organisation: 404 for any other id (TEN-3).
 /// An accepted file's bytes: the range the request selects (`quire_http::download::select`),
 /// decrypted from its one stored copy with one KMS `Decrypt`, only the frames that hold the
 /// range (`decrypt_range_from_s3`). A whole file is checked against its recorded SHA-256 as
@@ -298,13 +297,17 @@ async fn content(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
         .await?
         .ok_or_else(Problem::not_found)?;
     let attachment = stored.record();
-    let (Some(size), Some(sha256), AttachmentStatus::Accepted) =
-        (attachment.size, &attachment.sha256, attachment.status)
-    else {
-        return Err(Problem::conflict(match attachment.status {
-            AttachmentStatus::Pending => "the file has not been uploaded and checked yet",
-            _ => "the file was refused; see the attachment's refusal",
-        }));
+    let (size, sha256) = match (attachment.status, attachment.size, &attachment.sha256) {
+        (AttachmentStatus::Accepted, Some(size), Some(sha256)) => (size, sha256),
+        (AttachmentStatus::Accepted, ..) => {
+            return Err(Problem::internal("an accepted attachment without its size or SHA-256"))
+        }
+        (AttachmentStatus::Pending, ..) => {
+            return Err(Problem::conflict("the file has not been uploaded and checked yet"))
+        }
+        (AttachmentStatus::Rejected, ..) => {
+            return Err(Problem::conflict("the file was refused; see the attachment's refusal"))
+        }
     };
     let selected = quire_http::download::select(req.headers(), size)?;
     let (Some(bucket), Some(envelope)) = (&app.config.attachments_bucket, &app.envelope) else {
@@ -314,13 +317,15 @@ async fn content(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
     };
     let attachment_id = quire_core::ids::AttachmentId::parse(&attachment.id).map_err(Problem::internal)?;
     let object = quire_store::ObjectKey::attachment(caller.scope(), &attachment_id);
-    let mut body = Vec::with_capacity(usize::try_from(selected.bytes.end - selected.bytes.start).unwrap_or(0));
+    let wanted = selected.bytes.end.saturating_sub(selected.bytes.start);
+    let mut body = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0));
     let read =
         quire_crypto::s3::decrypt_range_from_s3(envelope, &app.s3, bucket, &object, selected.bytes.clone(), &mut body)
             .await;
     let target = quire_core::audit::Target::new("document", &attachment.document_id);
     let failure = match read {
-        Ok(summary) if summary.plaintext_len != selected.bytes.end - selected.bytes.start => Some("length"),
+        // Fewer bytes than the record's size promises: the stored file is shorter.
+        Ok(summary) if summary.plaintext_len != wanted || body.len() as u64 != wanted => Some("length"),
         Ok(_)
             if selected.bytes == (0..size) && hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)) != *sha256 =>
         {
@@ -357,8 +362,13 @@ async fn content(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
                 "fileName": attachment.file_name.as_str(),
                 "size": size,
                 "sha256": sha256,
-                "range": {"first": selected.bytes.start, "last": selected.bytes.end.saturating_sub(1)},
-                "bytes": selected.bytes.end - selected.bytes.start,
+                // Behind CloudFront, the range the edge asked for (it may ask for more than its
+                // viewer did, and serve the viewer's part); none for an empty file.
+                "range": (wanted > 0).then(|| serde_json::json!({
+                    "first": selected.bytes.start,
+                    "last": selected.bytes.end - 1,
+                })),
+                "bytes": wanted,
             }),
         )
         .commit()
@@ -388,6 +398,7 @@ fn integrity_class(error: &quire_crypto::CryptoError) -> Option<&'static str> {
     }
 }
 
+/// An attachment of the caller's organisation: 404 for any other id (TEN-3).
 async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
     let id = domain::parse_id(ctx.param("id")?).ok_or_else(Problem::not_found)?;

@@ -69,7 +69,21 @@ pub async fn run(client: Client, mapping: QueueMapping, region: String, handler:
             record.aws_region = Some(region.clone());
             event.records.push(record);
         }
-        let response = handler(event).await;
+        // A panicking handler fails its batch, as a crashed invocation would, and the driver
+        // goes on.
+        let response = match tokio::spawn(handler(event)).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(queue = %mapping.name, %error, "the handler failed; its batch is delivered again");
+                let mut failed = SqsBatchResponse::default();
+                for message in &messages {
+                    let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
+                    failure.item_identifier = message.message_id.clone().unwrap_or_default();
+                    failed.batch_item_failures.push(failure);
+                }
+                failed
+            }
+        };
         for message in messages {
             let failed = response
                 .batch_item_failures

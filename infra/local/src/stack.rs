@@ -318,7 +318,7 @@ fn ingest(app: &App, sdk: &aws_config::SdkConfig, provisioned: &Provisioned) -> 
     });
     Ok(Arc::new(move |event| {
         let ingest = ingest.clone();
-        Box::pin(async move { quire_fn_attachment_ingest::queue::handle(&ingest, event).await })
+        Box::pin(async move { quire_fn_attachment_ingest::queue::handle(&ingest, event, None).await })
     }))
 }
 

@@ -212,6 +212,15 @@ impl Keyring for KmsKeyring<'_> {
                         .ok_or(CryptoError::Kms("Decrypt returned no plaintext key".into()))?;
                     return DataKey::from_slice(plaintext.as_ref());
                 }
+                // KMS refused the wrapped key itself (altered, or bound to another context): the
+                // stored header is not what was written.
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_invalid_ciphertext_exception() || e.is_incorrect_key_exception()) =>
+                {
+                    last = CryptoError::Authentication
+                }
                 Err(error) => last = kms_error(error),
             }
         }

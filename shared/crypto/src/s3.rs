@@ -5,7 +5,8 @@
 //!   sent with a multipart upload (every part, even for an empty plaintext: an envelope is never
 //!   empty). Only `CompleteMultipartUpload` makes the object visible, and it is called only after
 //!   the encryption finished and every part was stored; on any error the upload is aborted, so no
-//!   partial object ever appears. (If the future is dropped mid-way, the bucket's lifecycle rule
+//!   partial object ever appears. The completion is conditional (`If-None-Match: *`): a stored
+//!   ciphertext is never replaced, and a second writer of the same key fails (S3's 412). (If the future is dropped mid-way, the bucket's lifecycle rule
 //!   `AbortIncompleteMultipartUpload` removes the parts.) Parts carry CRC32 checksums, declared
 //!   at `CreateMultipartUpload` and repeated in the completion, as S3 requires. Memory: one part
 //!   buffer, the pipe buffer and one frame.
@@ -72,12 +73,15 @@ pub struct S3EncryptSummary {
     pub parts: u32,
     /// The object's ETag, as S3 returned it.
     pub e_tag: Option<String>,
+    /// The object version this upload created (in a versioned bucket): what to delete if no
+    /// record comes to name it, without touching any other version.
+    pub version_id: Option<String>,
 }
 
 /// What [`decrypt_frames_from_s3`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct S3RangeSummary {
-    /// Plaintext bytes written.
+    /// Plaintext bytes written to the caller's writer.
     pub plaintext_len: u64,
     /// Size of the stored object.
     pub object_len: u64,
@@ -95,6 +99,9 @@ fn s3_error<E: ProvideErrorMetadata>(operation: &'static str, error: &SdkError<E
             let code = service.err().code().unwrap_or("unknown");
             let kind = if status == 404 || code == "NoSuchKey" || code == "NotFound" {
                 io::ErrorKind::NotFound
+            } else if status == 412 {
+                // A condition on the object failed: read under `If-Match`, it was replaced.
+                io::ErrorKind::InvalidData
             } else {
                 io::ErrorKind::Other
             };
@@ -104,10 +111,8 @@ fn s3_error<E: ProvideErrorMetadata>(operation: &'static str, error: &SdkError<E
         }
         SdkError::TimeoutError(_) => io::Error::new(io::ErrorKind::TimedOut, format!("S3 {operation} timed out")),
         SdkError::DispatchFailure(_) => io::Error::other(format!("S3 {operation} could not be sent")),
-        SdkError::ResponseError(_) => io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("S3 {operation} answer was unreadable"),
-        ),
+        // A transport failure, not a fact about the object.
+        SdkError::ResponseError(_) => io::Error::other(format!("S3 {operation} answer was unreadable")),
         _ => io::Error::other(format!("S3 {operation} failed")),
     }
 }
@@ -251,6 +256,7 @@ where
         .key(key)
         .upload_id(upload_id)
         .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .if_none_match("*")
         .send()
         .await
         .map_err(|e| s3_crypto_error("CompleteMultipartUpload", e))?;
@@ -258,6 +264,7 @@ where
         encrypt: summary,
         parts: part_count,
         e_tag: done.e_tag().map(str::to_owned),
+        version_id: done.version_id().map(str::to_owned),
     })
 }
 
@@ -349,9 +356,10 @@ where
         inner: out,
         skip: start.saturating_sub(first),
         take: end - start,
+        passed: 0,
     };
     let mut summary = decrypt_opened(source, &opened, &layout, frames, &mut window).await?;
-    summary.plaintext_len = end - start;
+    summary.plaintext_len = window.passed;
     Ok(summary)
 }
 
@@ -361,6 +369,8 @@ struct Window<'w, W> {
     inner: &'w mut W,
     skip: u64,
     take: u64,
+    /// Bytes passed on so far.
+    passed: u64,
 }
 
 impl<W: AsyncWrite + Unpin> AsyncWrite for Window<'_, W> {
@@ -377,6 +387,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Window<'_, W> {
         // Consumed only once the kept part was taken: a pending write skips nothing yet.
         this.skip -= skipped as u64;
         this.take -= written as u64;
+        this.passed += written as u64;
         Poll::Ready(Ok(skipped + written))
     }
 
@@ -571,8 +582,10 @@ impl AsyncRead for S3Source {
                     }
                     if n == 0 {
                         this.state = State::Idle;
+                        // The connection ended short of what S3 announced: a transport failure
+                        // (a truncated object is found from its layout, not here).
                         return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
+                            io::ErrorKind::ConnectionAborted,
                             "S3 GetObject body ended early",
                         )));
                     }

@@ -82,7 +82,7 @@ pub fn select(headers: &HeaderMap, size: u64) -> Result<Selected, Problem> {
     match last {
         Some(last) if first <= last => Ok(Selected {
             status: StatusCode::PARTIAL_CONTENT,
-            bytes: first..(last + 1).min(first + MAX_RESPONSE_BYTES),
+            bytes: first..(last + 1).min(first.saturating_add(MAX_RESPONSE_BYTES)),
         }),
         _ => Err(Problem::range_not_satisfiable(size)),
     }
