@@ -104,8 +104,10 @@ async fn kms_refuses_a_data_key_under_a_rewritten_context() {
     let mut forged = message.clone();
     forged[at..at + 8].copy_from_slice(b"att-0002");
     let target = EncryptionContext::attachment(&acme, "att-0002").unwrap();
+    // KMS's refusal (InvalidCiphertextException) is the stored header failing authentication,
+    // not an outage: a caller records it as an integrity failure rather than retrying.
     let error = decrypt(&env, &target, &forged).await.unwrap_err();
-    assert!(matches!(error, CryptoError::Kms(_)), "{error}");
+    assert!(matches!(error, CryptoError::Authentication), "{error}");
     // A corrupted wrapped data key is refused by KMS too.
     let context = EncryptionContext::attachment(&acme, "att-0001").unwrap();
     let arn = h.kms_key_arn().await;
