@@ -207,12 +207,23 @@ async fn one(
         (Ok(outcome), _) => outcome,
         (Err(Retry(cause)), Attempt::Final(_)) => {
             // The cause is logged, not recorded: it may name internals the tenant must not see.
-            tracing::error!(attachment_id = %attachment.id, %cause, "an upload could not be judged on its last delivery");
+            tracing::error!(attachment_id = %attachment.id, message_id = %correlation_id, %cause, "an upload could not be judged on its last delivery");
             let refusal = (
                 "ingest-failed",
                 "the file could not be checked; declare the attachment again".to_owned(),
             );
-            reject(ingest, &scope, &audit, &attachment, refusal, None, None).await?
+            match reject(ingest, &scope, &audit, &attachment, refusal, None, None).await {
+                Ok(outcome) => outcome,
+                // Judged meanwhile (a duplicate delivery, or this delivery's own decision that
+                // was in flight when its time ran out): settled, not a dead letter.
+                Err(retry) => match ingest.store.get::<Attachment>(&scope, &attachment.id).await {
+                    Ok(Some(now)) if now.status != AttachmentStatus::Pending => {
+                        delete(ingest, &key).await;
+                        return Ok(Outcome::Ignored("already ingested"));
+                    }
+                    _ => return Err(retry),
+                },
+            }
         }
         (Err(retry), Attempt::Retryable) => return Err(retry),
     };
@@ -399,8 +410,8 @@ async fn accept(
                 .await
                 .map_err(|e| Retry(format!("scratch file: {e}")))?;
             // Never over another delivery's ciphertext: the completion is conditional, and a
-            // second writer of the key fails here (and is retried: the next delivery finds
-            // the attachment judged).
+            // second writer of the key fails here and is retried. (A ciphertext an earlier
+            // attempt left behind blocks the key the same way: decision 53, "Not yet".)
             let summary =
                 quire_crypto::s3::encrypt_to_s3(&ingest.envelope, &mut plaintext, &ingest.s3, &ingest.bucket, &object)
                     .await
@@ -466,7 +477,7 @@ async fn accept(
                             attachment_id: now.id.clone(),
                         })
                     }
-                    Ok(Some(now)) if now.version == attachment.version => {
+                    Ok(Some(now)) if now.version == attachment.version || now.status == AttachmentStatus::Rejected => {
                         forget(ingest, &object, &version_id).await;
                     }
                     _ => tracing::warn!(attachment_id = %attachment.id, "a ciphertext of an unknown outcome was kept"),
@@ -507,14 +518,20 @@ async fn draft_of(
 }
 
 /// Deletes the object version this attempt stored, which no record names, and no other
-/// (best effort: an object left is never read, as only an accepted attachment is).
+/// (best effort: an object left is never served, as only an accepted attachment is, but it
+/// keeps the key taken; decision 53, "Not yet").
 async fn forget(ingest: &Ingest, object: &ObjectKey, version_id: &Option<String>) {
+    // Without a version (an unversioned bucket) a delete could remove another's ciphertext.
+    let Some(version_id) = version_id else {
+        tracing::warn!(object = %object.as_str(), "an unrecorded ciphertext without a version was kept");
+        return;
+    };
     if let Err(error) = ingest
         .s3
         .delete_object()
         .bucket(&ingest.bucket)
         .key(object.as_str())
-        .set_version_id(version_id.clone())
+        .version_id(version_id)
         .send()
         .await
     {
