@@ -290,12 +290,7 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
 /// 409, never served in part.
 async fn content(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
     let caller = ctx.caller()?;
-    let id = domain::parse_id(ctx.param("id")?).ok_or_else(Problem::not_found)?;
-    let stored = app
-        .store
-        .get::<Attachment>(caller.scope(), &id)
-        .await?
-        .ok_or_else(Problem::not_found)?;
+    let stored = load(&app, &ctx).await?;
     let attachment = stored.record();
     let (size, sha256) = match (attachment.status, attachment.size, &attachment.sha256) {
         (AttachmentStatus::Accepted, Some(size), Some(sha256)) => (size, sha256),
@@ -400,12 +395,15 @@ fn integrity_class(error: &quire_crypto::CryptoError) -> Option<&'static str> {
 
 /// An attachment of the caller's organisation: 404 for any other id (TEN-3).
 async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
-    let caller = ctx.caller()?;
+    ok(load(&app, &ctx).await?.record())
+}
+
+/// The attachment the path's `{id}` names in the caller's organisation; any other id, another
+/// tenant's included, or any text that is not an attachment id, is 404 (TEN-3).
+async fn load(app: &App, ctx: &RequestCtx) -> Result<quire_store::Stored<Attachment>, Problem> {
     let id = domain::parse_id(ctx.param("id")?).ok_or_else(Problem::not_found)?;
-    let attachment = app
-        .store
-        .get::<Attachment>(caller.scope(), &id)
+    app.store
+        .get::<Attachment>(ctx.caller()?.scope(), &id)
         .await?
-        .ok_or_else(Problem::not_found)?;
-    ok(attachment.record())
+        .ok_or_else(Problem::not_found)
 }
