@@ -529,9 +529,16 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
     let object =
         quire_store::ObjectKey::attachment(&scope, &quire_core::ids::AttachmentId::parse(&attachment).unwrap());
     let mut plaintext = Vec::new();
-    quire_crypto::s3::decrypt_from_s3(&ingest.envelope, &ingest.s3, &ingest.bucket, &object, &mut plaintext)
-        .await
-        .expect("decrypts under its own context");
+    quire_crypto::s3::decrypt_from_s3(
+        &ingest.envelope,
+        &ingest.s3,
+        &ingest.bucket,
+        &object,
+        None,
+        &mut plaintext,
+    )
+    .await
+    .expect("decrypts under its own context");
     assert_eq!(plaintext, content);
     // Copied under another attachment's key, it does not decrypt (TEN-4).
     let other = quire_core::ids::AttachmentId::parse(&quire_blackbox_tests::uuid_hex()).unwrap();
@@ -545,11 +552,16 @@ async fn an_uploaded_file_is_checked_encrypted_and_added_to_its_version() {
         .await
         .expect("copy");
     let mut elsewhere = Vec::new();
-    assert!(
-        quire_crypto::s3::decrypt_from_s3(&ingest.envelope, &ingest.s3, &ingest.bucket, &moved, &mut elsewhere)
-            .await
-            .is_err()
-    );
+    assert!(quire_crypto::s3::decrypt_from_s3(
+        &ingest.envelope,
+        &ingest.s3,
+        &ingest.bucket,
+        &moved,
+        None,
+        &mut elsewhere
+    )
+    .await
+    .is_err());
 
     let read = h
         .call(Method::GET, &format!("/attachments/{attachment}"), Some(&token), None)
@@ -761,13 +773,15 @@ async fn an_upload_that_cannot_be_judged_is_rejected_on_its_last_delivery() {
     assert!(rejected.iter().all(|e| e["actor"]["userId"] == "system"));
 }
 
-/// Flips one byte of a stored object in place, at the offset `at` finds in its bytes.
-async fn flip_stored_byte(h: &Harness, bucket: &str, key: &str, at: impl Fn(&[u8]) -> usize) {
+/// Stores a copy of the object at `key` with one byte flipped, at the offset `at` finds in
+/// its bytes, as a new version of the key; answers that version's id.
+async fn flip_stored_byte(h: &Harness, bucket: &str, key: &str, at: impl Fn(&[u8]) -> usize) -> String {
     let object = h.s3().get_object().bucket(bucket).key(key).send().await.unwrap();
     let mut bytes = object.body.collect().await.unwrap().into_bytes().to_vec();
     let offset = at(&bytes);
     bytes[offset] ^= 0x01;
-    h.s3()
+    let put = h
+        .s3()
         .put_object()
         .bucket(bucket)
         .key(key)
@@ -775,6 +789,13 @@ async fn flip_stored_byte(h: &Harness, bucket: &str, key: &str, at: impl Fn(&[u8
         .send()
         .await
         .unwrap();
+    put.version_id().expect("the bucket is versioned").to_owned()
+}
+
+/// The id of the current version of `key`.
+async fn current_version(h: &Harness, bucket: &str, key: &str) -> String {
+    let head = h.s3().head_object().bucket(bucket).key(key).send().await.unwrap();
+    head.version_id().expect("the bucket is versioned").to_owned()
 }
 
 /// `GET /attachments/{id}/content` with `range` (a `Range` value) as `token`.
@@ -942,10 +963,12 @@ async fn only_accepted_files_of_ones_own_organisation_are_served() {
 
 /// A stored copy that is not what was stored is never served, in whole or in part, and the
 /// failure is recorded (`attachment.integrity-failed`) and answered 409 `integrity-failed`
-/// without internals: a flipped byte (the frame's authentication tag refuses it), a flipped
-/// byte of the wrapped data key in the header (KMS refuses it), a record whose SHA-256 no
-/// longer matches the decrypted file, a deleted copy. A range in frames the
-/// flip did not touch is still served: each frame is authenticated on its own.
+/// without internals: a copy with a flipped byte that the record was pointed at (the frame's
+/// authentication tag refuses it), the same with a flipped byte of the wrapped data key in
+/// the header (KMS refuses it), a record whose SHA-256 no longer matches the decrypted file,
+/// a deleted copy (its recorded version deleted). A range in frames the flip did not touch is
+/// still served: each frame is authenticated on its own. (A tampered copy the record was not
+/// pointed at is never read: `a_ciphertext_left_at_an_attachments_key_changes_nothing`.)
 ///
 /// Proves: CRY-1, FILE-3, AUD-3
 #[tokio::test]
@@ -966,7 +989,13 @@ async fn a_stored_copy_that_fails_its_check_is_never_served() {
     // A byte of frame 2's ciphertext flipped in place: two frames' length before the end lies
     // in frame 2's sealed content, whether the last full frame is a regular one (then an empty
     // final frame follows) or the final one.
-    flip_stored_byte(h, &bucket, &stored_key(&org, &stored[0]), |c| c.len() - 2 * frame).await;
+    let flipped = flip_stored_byte(h, &bucket, &stored_key(&org, &stored[0]), |c| c.len() - 2 * frame).await;
+    h.tamper(
+        quire_store::testing::attachment(&org.org_id, &stored[0]),
+        "objectVersion",
+        &flipped,
+    )
+    .await;
     // The record's SHA-256 changed behind the API.
     h.tamper(
         quire_store::testing::attachment(&org.org_id, &stored[1]),
@@ -974,17 +1003,19 @@ async fn a_stored_copy_that_fails_its_check_is_never_served() {
         &"0".repeat(64),
     )
     .await;
+    let deleted = stored_key(&org, &stored[2]);
     h.s3()
         .delete_object()
         .bucket(&bucket)
-        .key(stored_key(&org, &stored[2]))
+        .key(&deleted)
+        .version_id(current_version(h, &bucket, &deleted).await)
         .send()
         .await
         .unwrap();
     // The last byte of the wrapped data key, which follows the key's ARN and the key's length
     // in the header (docs/envelope-format.md).
     let arn = h.kms_key_arn().await.into_bytes();
-    flip_stored_byte(h, &bucket, &stored_key(&org, &stored[3]), |c| {
+    let rewrapped = flip_stored_byte(h, &bucket, &stored_key(&org, &stored[3]), |c| {
         let after_arn = c
             .windows(arn.len())
             .position(|w| w == arn.as_slice())
@@ -992,6 +1023,12 @@ async fn a_stored_copy_that_fails_its_check_is_never_served() {
             + arn.len();
         after_arn + 2 + usize::from(u16::from_be_bytes([c[after_arn], c[after_arn + 1]])) - 1
     })
+    .await;
+    h.tamper(
+        quire_store::testing::attachment(&org.org_id, &stored[3]),
+        "objectVersion",
+        &rewrapped,
+    )
     .await;
     for (attachment, range) in [
         (&stored[3], None),
@@ -1028,4 +1065,42 @@ async fn a_stored_copy_that_fails_its_check_is_never_served() {
         "{failed:#?}"
     );
     assert_eq!(events_of(&entries, &["attachment.downloaded"]).len(), 1);
+}
+
+/// A ciphertext at an attachment's key that no record names (one a failed or racing attempt
+/// stored and could not delete) changes nothing: written before the upload, the file is still
+/// accepted; written after, the download still serves the recorded version byte-exact. The
+/// API never shows where the bytes are kept.
+///
+/// Proves: CRY-1, FILE-1
+#[tokio::test]
+async fn a_ciphertext_left_at_an_attachments_key_changes_nothing() {
+    let h = harness();
+    let org = h.new_org("leftover").await;
+    let id = draft(h, &org).await;
+    let token = h.token(&org, Role::User).await;
+    let bucket = bucket(h).await;
+    let content = text_file(10_000);
+    let declared = declared(h, &token, &id, ("kept.txt", "text/plain", content.len())).await;
+    let key = stored_key(&org, &declared.id);
+    let leftover = |seed: u8| {
+        h.s3()
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(vec![seed; 5000].into())
+            .send()
+    };
+    leftover(1).await.expect("a ciphertext left before the upload");
+    put(&declared, &content).await;
+    let accepted = judged(h, &token, &declared.id).await;
+    assert_eq!(accepted["status"], "accepted", "{accepted}");
+    assert!(accepted.get("objectVersion").is_none(), "{accepted}");
+    assert_eq!(fetch(h, &token, &declared.id, None).await.text.as_bytes(), content);
+    leftover(2).await.expect("a ciphertext left after the acceptance");
+    let served = fetch(h, &token, &declared.id, None).await;
+    assert_eq!(served.status, StatusCode::OK, "{}", served.text);
+    assert_eq!(served.text.as_bytes(), content);
+    let ranged = fetch(h, &token, &declared.id, Some("bytes=5000-5099")).await;
+    assert_eq!(ranged.text.as_bytes(), &content[5000..5100]);
 }

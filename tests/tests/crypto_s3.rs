@@ -95,13 +95,13 @@ async fn assert_no_pending_upload(e: &Env, key: &ObjectKey) {
 
 async fn decrypt_whole(e: &Env, object: &ObjectKey) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::new();
-    decrypt_from_s3(&e.envelope, &e.s3, &e.bucket, object, &mut out).await?;
+    decrypt_from_s3(&e.envelope, &e.s3, &e.bucket, object, None, &mut out).await?;
     Ok(out)
 }
 
 async fn decrypt_range(e: &Env, object: &ObjectKey, frames: std::ops::Range<u32>) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::new();
-    decrypt_frames_from_s3(&e.envelope, &e.s3, &e.bucket, object, frames, &mut out).await?;
+    decrypt_frames_from_s3(&e.envelope, &e.s3, &e.bucket, object, None, frames, &mut out).await?;
     Ok(out)
 }
 
@@ -160,7 +160,7 @@ async fn a_range_of_frames_is_fetched_without_downloading_the_object() {
     let wanted = 10_000_000u64..10_200_000;
     let frames = layout.frames_for(wanted.clone());
     let mut out = Vec::new();
-    let read = decrypt_frames_from_s3(&e.envelope, &e.s3, &e.bucket, &key, frames.clone(), &mut out)
+    let read = decrypt_frames_from_s3(&e.envelope, &e.s3, &e.bucket, &key, None, frames.clone(), &mut out)
         .await
         .expect("ranged decryption");
     let first = (frames.start as u64 - 1) * s.frame_length as u64;
@@ -186,7 +186,7 @@ async fn a_range_of_frames_is_fetched_without_downloading_the_object() {
     assert_eq!(read.requests, 3);
 
     // The source on its own reports the object's size without fetching it.
-    let source = S3Source::open(&e.s3, &e.bucket, &key).await.expect("open");
+    let source = S3Source::open(&e.s3, &e.bucket, &key, None).await.expect("open");
     assert_eq!((source.len(), source.bytes_fetched()), (s.ciphertext_len, 0));
 }
 
@@ -313,13 +313,14 @@ async fn a_failed_upload_leaves_no_object_and_no_pending_upload() {
     assert_no_pending_upload(&e, &key).await;
 }
 
-/// A stored ciphertext is never replaced: a second upload to the same key fails (S3's
-/// conditional completion), leaves no pending upload, and the first still decrypts; the
-/// first's version is what the summary names.
+/// A stored version reads back by its id whatever is written to its key later: a second
+/// upload to the key is a version of its own (the key's current object), and the first's
+/// version, as its summary names it, still decrypts whole and by frames, also once the
+/// second is deleted.
 ///
 /// Proves: CRY-1
 #[tokio::test]
-async fn a_stored_ciphertext_is_never_replaced() {
+async fn a_stored_version_reads_back_whatever_is_written_to_its_key_later() {
     let h = harness();
     let e = env(h).await;
     let key = attachment(&org(h, "acme"));
@@ -327,13 +328,34 @@ async fn a_stored_ciphertext_is_never_replaced() {
     let stored = encrypt_to_s3(&e.envelope, &mut first.as_slice(), &e.s3, &e.bucket, &key)
         .await
         .expect("the first upload");
-    assert!(stored.version_id.is_some(), "the bucket is versioned");
+    let version = stored.version_id.expect("the bucket is versioned");
     let second = bytes(22, 3000);
-    let refused = encrypt_to_s3(&e.envelope, &mut second.as_slice(), &e.s3, &e.bucket, &key).await;
-    match refused {
-        Err(CryptoError::Io(error)) => assert!(error.to_string().contains("412"), "{error}"),
-        other => panic!("expected S3's refusal, got {other:?}"),
-    }
-    assert_eq!(decrypt_whole(&e, &key).await.expect("the first decrypts"), first);
+    let later = encrypt_to_s3(&e.envelope, &mut second.as_slice(), &e.s3, &e.bucket, &key)
+        .await
+        .expect("the second upload");
+    let later = later.version_id.expect("a version of its own");
+    assert_ne!(later, version);
+    assert_eq!(decrypt_whole(&e, &key).await.expect("the current object"), second);
+    let by_version = |version: String| {
+        let (e, key) = (&e, &key);
+        async move {
+            let mut whole = Vec::new();
+            decrypt_from_s3(&e.envelope, &e.s3, &e.bucket, key, Some(&version), &mut whole).await?;
+            let mut frames = Vec::new();
+            decrypt_frames_from_s3(&e.envelope, &e.s3, &e.bucket, key, Some(&version), 1..2, &mut frames).await?;
+            Ok::<_, CryptoError>((whole, frames))
+        }
+    };
+    let (whole, frames) = by_version(version.clone()).await.expect("the first, by its version");
+    assert_eq!(whole, first);
+    assert!(!frames.is_empty() && first.starts_with(&frames));
+    e.s3.delete_object()
+        .bucket(&e.bucket)
+        .key(key.as_str())
+        .version_id(&later)
+        .send()
+        .await
+        .expect("delete the second");
+    assert_eq!(by_version(version).await.expect("still there").0, first);
     assert_no_pending_upload(&e, &key).await;
 }

@@ -6,7 +6,7 @@
 //! - **accepted:** encrypted (`quire_crypto::s3::encrypt_to_s3`) to
 //!   `tenants/<orgId>/attachments/<attachmentId>` under the context `{orgId, attachmentId}`,
 //!   then, in one transaction conditioned on what was read, the attachment made `accepted` with
-//!   its size and SHA-256 (`attachment.accepted`), the file added to its version's content and
+//!   its size, SHA-256 and the object version stored (`attachment.accepted`), the file added to its version's content and
 //!   the document record moved on; only into a version still the document's latest and a
 //!   draft (otherwise refused, `version-not-draft`);
 //! - or **rejected:** the attachment made `rejected` with the refusal's code and reason
@@ -371,11 +371,12 @@ async fn judge(ingest: &Ingest, attachment: &Attachment, key: &str) -> Result<Ju
     }
 }
 
-/// Encrypts the file into the tenant's prefix and records it in its version, conditioned on
-/// the attachment, the version and the document as read; a version no longer a draft refuses
-/// it. A change of the version or the document meanwhile (another file accepted, a
-/// declaration) is read again and the record retried; the ciphertext of an attempt that
-/// records nothing is deleted.
+/// Encrypts the file into the tenant's prefix and records it, with the object version stored,
+/// in its version, conditioned on the attachment, the version and the document as read; a
+/// version no longer a draft refuses it. A change of the version or the document meanwhile
+/// (another file accepted, a declaration) is read again and the record retried. The ciphertext
+/// of an attempt known to record nothing is deleted; one whose record's outcome is unknown is
+/// kept (a transaction may still be on its way), harmless as reads name the recorded version.
 async fn accept(
     ingest: &Ingest,
     scope: &TenantScope,
@@ -409,9 +410,8 @@ async fn accept(
             let mut plaintext = tokio::fs::File::open(file)
                 .await
                 .map_err(|e| Retry(format!("scratch file: {e}")))?;
-            // Never over another delivery's ciphertext: the completion is conditional, and a
-            // second writer of the key fails here and is retried. (A ciphertext an earlier
-            // attempt left behind blocks the key the same way: decision 53, "Not yet".)
+            // Another delivery's ciphertext, or one an earlier attempt left, may be at the key:
+            // each is a version of its own, and only the recorded one is ever read.
             let summary =
                 quire_crypto::s3::encrypt_to_s3(&ingest.envelope, &mut plaintext, &ingest.s3, &ingest.bucket, &object)
                     .await
@@ -424,6 +424,7 @@ async fn accept(
         accepted.status = AttachmentStatus::Accepted;
         accepted.size = Some(size);
         accepted.sha256 = Some(sha256.clone());
+        accepted.object_version.clone_from(&version_id);
         accepted.updated_at.clone_from(&now);
         accepted.version = attachment.version + 1;
         let mut with_file = version.record().clone();
@@ -454,9 +455,8 @@ async fn accept(
                 })
             }
             Err(StoreError::Conflict) => {
-                // The attachment itself moved: another delivery judged it. Not accepted (the
-                // key held this attempt's ciphertext, so no other could be stored): rejected,
-                // and this ciphertext is no record's.
+                // Not committed (a condition failed). The attachment itself moved: another
+                // delivery judged it, and this ciphertext is no record's.
                 if ingest
                     .store
                     .get::<Attachment>(scope, &attachment.id)
@@ -469,15 +469,18 @@ async fn accept(
                 }
             }
             Err(other) => {
-                // The commit may have happened (a timeout after it did): only an attachment
-                // read back unchanged proves this ciphertext is no record's.
+                // The commit may have happened, or may still (a transaction on its way when
+                // the call timed out): this ciphertext is kept, as deleting it could delete an
+                // accepted file's only copy. Left over, it is a version no record names.
                 match ingest.store.get::<Attachment>(scope, &attachment.id).await {
-                    Ok(Some(now)) if now.status == AttachmentStatus::Accepted => {
+                    Ok(Some(now)) if now.status == AttachmentStatus::Accepted && now.object_version == version_id => {
                         return Ok(Outcome::Accepted {
                             attachment_id: now.id.clone(),
                         })
                     }
-                    Ok(Some(now)) if now.version == attachment.version || now.status == AttachmentStatus::Rejected => {
+                    // Judged by another delivery: this transaction, conditioned on the
+                    // attachment as it was, cannot commit any more.
+                    Ok(Some(now)) if now.status != AttachmentStatus::Pending => {
                         forget(ingest, &object, &version_id).await;
                     }
                     _ => tracing::warn!(attachment_id = %attachment.id, "a ciphertext of an unknown outcome was kept"),
@@ -518,8 +521,7 @@ async fn draft_of(
 }
 
 /// Deletes the object version this attempt stored, which no record names, and no other
-/// (best effort: an object left is never served, as only an accepted attachment is, but it
-/// keeps the key taken; decision 53, "Not yet").
+/// (best effort: a version left is never served, as reads name the recorded one).
 async fn forget(ingest: &Ingest, object: &ObjectKey, version_id: &Option<String>) {
     // Without a version (an unversioned bucket) a delete could remove another's ciphertext.
     let Some(version_id) = version_id else {

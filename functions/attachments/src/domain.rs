@@ -47,6 +47,15 @@ pub struct Attachment {
     /// Why ingest refused the file.
     #[serde(default)]
     pub refusal: Option<AttachmentRefusal>,
+    /// The S3 version id of the accepted file's ciphertext, as its upload answered it. Reads
+    /// name it, so that another object written to the key later (a failed attempt's ciphertext
+    /// left behind) is never served and never blocks an acceptance; none for a file accepted
+    /// before it was recorded, or in an unversioned bucket (the key's current object is read).
+    /// Where the bytes are kept is the store's business: the API does not show it
+    /// ([`Attachment::shown`]).
+    #[serde(default)]
+    #[schema(ignore)]
+    pub object_version: Option<String>,
     /// When the upload's presigned URL stops working (RFC 3339, UTC).
     pub upload_expires_at: String,
     pub created_at: String,
@@ -63,6 +72,18 @@ pub struct Attachment {
 pub struct AttachmentRefusal {
     pub code: String,
     pub reason: String,
+}
+
+impl Attachment {
+    /// The attachment as the API answers it: every field but where its bytes are kept
+    /// (`objectVersion`).
+    pub fn shown(&self) -> serde_json::Value {
+        let mut shown = serde_json::to_value(self).unwrap_or_default();
+        if let Some(fields) = shown.as_object_mut() {
+            fields.remove("objectVersion");
+        }
+        shown
+    }
 }
 
 impl Record for Attachment {

@@ -138,7 +138,9 @@ struct Upload {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Declared {
-    attachment: Attachment,
+    /// The attachment, as `GET /attachments/{id}` answers it.
+    #[schema(value_type = Attachment)]
+    attachment: serde_json::Value,
     upload: Upload,
 }
 
@@ -242,6 +244,7 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
         size: None,
         sha256: None,
         refusal: None,
+        object_version: None,
         upload_expires_at: expires_at.clone(),
         created_at: at.clone(),
         created_by: me.clone(),
@@ -266,7 +269,7 @@ async fn declare(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
         .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
         .collect();
     let declared = Declared {
-        attachment,
+        attachment: attachment.shown(),
         upload: Upload {
             url: presigned.uri().to_owned(),
             method: presigned.method().to_owned(),
@@ -314,9 +317,17 @@ async fn content(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult 
     let object = quire_store::ObjectKey::attachment(caller.scope(), &attachment_id);
     let wanted = selected.bytes.end.saturating_sub(selected.bytes.start);
     let mut body = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0));
-    let read =
-        quire_crypto::s3::decrypt_range_from_s3(envelope, &app.s3, bucket, &object, selected.bytes.clone(), &mut body)
-            .await;
+    // The version ingest stored and recorded: never whatever else was written to the key since.
+    let read = quire_crypto::s3::decrypt_range_from_s3(
+        envelope,
+        &app.s3,
+        bucket,
+        &object,
+        attachment.object_version.as_deref(),
+        selected.bytes.clone(),
+        &mut body,
+    )
+    .await;
     let target = quire_core::audit::Target::new("document", &attachment.document_id);
     let failure = match read {
         // Fewer bytes than the record's size promises: the stored file is shorter.
@@ -395,7 +406,7 @@ fn integrity_class(error: &quire_crypto::CryptoError) -> Option<&'static str> {
 
 /// An attachment of the caller's organisation: 404 for any other id (TEN-3).
 async fn get(app: Arc<App>, ctx: RequestCtx, _req: Request) -> HandlerResult {
-    ok(load(&app, &ctx).await?.record())
+    ok(&load(&app, &ctx).await?.record().shown())
 }
 
 /// The attachment the path's `{id}` names in the caller's organisation; any other id, another

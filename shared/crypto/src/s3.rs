@@ -5,9 +5,10 @@
 //!   sent with a multipart upload (every part, even for an empty plaintext: an envelope is never
 //!   empty). Only `CompleteMultipartUpload` makes the object visible, and it is called only after
 //!   the encryption finished and every part was stored; on any error the upload is aborted, so no
-//!   partial object ever appears. The completion is conditional (`If-None-Match: *`): a stored
-//!   ciphertext is never replaced, and a second writer of the same key fails (S3's 412). (If the future is dropped mid-way, the bucket's lifecycle rule
-//!   `AbortIncompleteMultipartUpload` removes the parts.) Parts carry CRC32 checksums, declared
+//!   partial object ever appears. In a versioned bucket the summary names the version stored
+//!   ([`S3EncryptSummary::version_id`]): a caller that records it reads that version back,
+//!   whatever is written to the key later. (If the future is dropped mid-way, the bucket's
+//!   lifecycle rule `AbortIncompleteMultipartUpload` removes the parts.) Parts carry CRC32 checksums, declared
 //!   at `CreateMultipartUpload` and repeated in the completion, as S3 requires. Memory: one part
 //!   buffer, the pipe buffer and one frame.
 //! * [`decrypt_from_s3`] is [`decrypt_frames_from_s3`] over every frame: the header, the final
@@ -16,7 +17,8 @@
 //!   `Range`), decrypting only the frames that hold them.
 //!
 //! Each of the three opens the object once: one `HeadObject`, one ranged GET for the header,
-//! one KMS `Decrypt` of the data key.
+//! one KMS `Decrypt` of the data key. Each reads the version it is given (`versionId`), or the
+//! key's current object without one.
 //! * [`decrypt_frames_from_s3`] reuses [`Envelope::open`] and [`Opened::decrypt_frames`]
 //!   unchanged over an [`S3Source`]: an `AsyncRead + AsyncSeek` view of the object made of
 //!   ranged `GetObject`s. Its length comes from `HeadObject`; a seek to another position drops
@@ -256,7 +258,6 @@ where
         .key(key)
         .upload_id(upload_id)
         .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .if_none_match("*")
         .send()
         .await
         .map_err(|e| s3_crypto_error("CompleteMultipartUpload", e))?;
@@ -275,6 +276,7 @@ pub async fn decrypt_from_s3<W>(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     object: &ObjectKey,
+    version_id: Option<&str>,
     out: &mut W,
 ) -> Result<u64, CryptoError>
 where
@@ -283,7 +285,7 @@ where
     // Through the frame path: the header, the final frame (so truncation is caught first), then
     // every frame in one streamed ranged GET. (A plain read to end-of-object through
     // `Envelope::decrypt` stalled against the local emulator on multipart objects.)
-    let (source, opened, layout) = open_object(envelope, s3, bucket, object).await?;
+    let (source, opened, layout) = open_object(envelope, s3, bucket, object, version_id).await?;
     let all = 1..layout.frame_count + 1;
     Ok(decrypt_opened(source, &opened, &layout, all, out).await?.plaintext_len)
 }
@@ -295,9 +297,10 @@ async fn open_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     object: &ObjectKey,
+    version_id: Option<&str>,
 ) -> Result<(S3Source, Opened, crate::FrameLayout), CryptoError> {
     let context = &EncryptionContext::of(object);
-    let mut source = S3Source::open(s3, bucket, object).await?;
+    let mut source = S3Source::open(s3, bucket, object, version_id).await?;
     source.set_window(HEADER_WINDOW);
     let opened: Opened = envelope.open(context, &mut source).await?;
     let layout = opened.layout(source.len())?;
@@ -341,13 +344,14 @@ pub async fn decrypt_range_from_s3<W>(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     object: &ObjectKey,
+    version_id: Option<&str>,
     bytes: Range<u64>,
     out: &mut W,
 ) -> Result<S3RangeSummary, CryptoError>
 where
     W: AsyncWrite + Unpin + Send,
 {
-    let (source, opened, layout) = open_object(envelope, s3, bucket, object).await?;
+    let (source, opened, layout) = open_object(envelope, s3, bucket, object, version_id).await?;
     let len = layout.plaintext_len();
     let (start, end) = (bytes.start.min(len), bytes.end.min(len).max(bytes.start.min(len)));
     let frames = layout.frames_for(start..end);
@@ -408,13 +412,14 @@ pub async fn decrypt_frames_from_s3<W>(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     object: &ObjectKey,
+    version_id: Option<&str>,
     frames: Range<u32>,
     out: &mut W,
 ) -> Result<S3RangeSummary, CryptoError>
 where
     W: AsyncWrite + Unpin + Send,
 {
-    let (source, opened, layout) = open_object(envelope, s3, bucket, object).await?;
+    let (source, opened, layout) = open_object(envelope, s3, bucket, object, version_id).await?;
     decrypt_opened(source, &opened, &layout, frames, out).await
 }
 
@@ -433,6 +438,7 @@ pub struct S3Source {
     client: aws_sdk_s3::Client,
     bucket: String,
     key: String,
+    version_id: Option<String>,
     e_tag: Option<String>,
     len: u64,
     pos: u64,
@@ -455,13 +461,20 @@ impl std::fmt::Debug for S3Source {
 }
 
 impl S3Source {
-    /// `HeadObject` for the length and ETag; nothing is downloaded yet.
-    pub async fn open(s3: &aws_sdk_s3::Client, bucket: &str, object: &ObjectKey) -> Result<Self, CryptoError> {
+    /// `HeadObject` for the length and ETag of the version `version_id` of `object` (its current
+    /// version without one); nothing is downloaded yet. Every later GET names the same version.
+    pub async fn open(
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        object: &ObjectKey,
+        version_id: Option<&str>,
+    ) -> Result<Self, CryptoError> {
         let key = object.as_str();
         let head = s3
             .head_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(version_id.map(str::to_owned))
             .send()
             .await
             .map_err(|e| s3_crypto_error("HeadObject", e))?;
@@ -473,6 +486,7 @@ impl S3Source {
             client: s3.clone(),
             bucket: bucket.to_owned(),
             key: key.to_owned(),
+            version_id: version_id.map(str::to_owned),
             e_tag: head.e_tag().map(str::to_owned),
             len,
             pos: 0,
@@ -517,6 +531,7 @@ impl S3Source {
             .get_object()
             .bucket(&self.bucket)
             .key(&self.key)
+            .set_version_id(self.version_id.clone())
             .range(format!("bytes={start}-{}", end - 1))
             .set_if_match(self.e_tag.clone());
         let total = self.len;
