@@ -84,6 +84,7 @@ ACTIONS = {
     "attachment.rejected",
     "attachment.downloaded",
     "attachment.integrity-failed",
+    "audit.exported",
 }
 
 

@@ -448,6 +448,14 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         &h.call(Method::GET, &format!("/audit/blobs/{digest}"), Some(&token), None)
             .await,
     );
+    for query in ["format=json", "format=xml"] {
+        check(
+            Method::GET,
+            "/audit/export",
+            &h.call(Method::GET, &format!("/audit/export?{query}"), Some(&token), None)
+                .await,
+        );
+    }
     let job = h.call(Method::POST, "/audit/verifications", Some(&token), None).await;
     assert_eq!(job.status, StatusCode::ACCEPTED, "{}", job.text);
     check(Method::POST, "/audit/verifications", &job);

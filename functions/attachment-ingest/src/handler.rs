@@ -416,7 +416,12 @@ async fn accept(
                 quire_crypto::s3::encrypt_to_s3(&ingest.envelope, &mut plaintext, &ingest.s3, &ingest.bucket, &object)
                     .await
                     .map_err(|e| Retry(format!("encryption: {e}")))?;
-            stored = Some(summary.version_id);
+            // Without a version id reads could not tell this ciphertext from another written
+            // to the key: the bucket must be versioned (template.yaml).
+            let Some(version_id) = summary.version_id else {
+                return Err(Retry("S3 answered no version id: the bucket is not versioned".into()));
+            };
+            stored = Some(Some(version_id));
         }
         let version_id = stored.clone().flatten();
         let now = quire_core::audit::timestamp_now();
@@ -455,17 +460,27 @@ async fn accept(
                 })
             }
             Err(StoreError::Conflict) => {
-                // Not committed (a condition failed). The attachment itself moved: another
-                // delivery judged it, and this ciphertext is no record's.
-                if ingest
+                // A condition failed: on this attempt, or on the SDK's retry of an attempt that
+                // had committed (then the attachment names this very version).
+                let now = ingest
                     .store
                     .get::<Attachment>(scope, &attachment.id)
                     .await
-                    .map_err(|e| retry("the attachment", e))?
-                    .is_none_or(|now| now.version != attachment.version)
-                {
-                    forget(ingest, &object, &version_id).await;
-                    return Err(Retry("another delivery judged the attachment".into()));
+                    .map_err(|e| retry("the attachment", e))?;
+                match now {
+                    Some(now) if now.status == AttachmentStatus::Accepted && now.object_version == version_id => {
+                        return Ok(Outcome::Accepted {
+                            attachment_id: now.id.clone(),
+                        })
+                    }
+                    // Another delivery judged it: this ciphertext is no record's.
+                    Some(now) if now.version != attachment.version => {
+                        forget(ingest, &object, &version_id).await;
+                        return Err(Retry("another delivery judged the attachment".into()));
+                    }
+                    None => return Err(Retry("the attachment is gone".into())),
+                    // The version or the document moved: read again and retry.
+                    Some(_) => {}
                 }
             }
             Err(other) => {

@@ -4,15 +4,25 @@
 //! Verification has two forms (docs/audit-format.md, "Verification"): `GET /audit/verify` is a
 //! quick check that writes nothing; `POST /audit/verifications` requests a full re-walk, run by
 //! the audit-verifier function, whose start and verdict are audit entries.
+//!
+//! `GET /audit/export?format=json|csv` exports the trail (AUD-9, Part 11 §11.10(b)): JSON as
+//! the stored entries with their hashes and blobs, which `scripts/verify_chain.py` verifies
+//! offline; CSV (RFC 4180, formulas neutralised: `quire_core::audit::export`) for people, which
+//! may be filtered. Every export is recorded (`audit.exported`) before it is served.
 
 use http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::Request;
+use quire_core::audit::chain::Head;
+use quire_core::audit::export::{self as trail, Selection};
 use quire_core::audit::Action;
+use quire_core::audit::Target;
 use quire_core::rbac::Permission::{AuditRead, AuditVerificationStart, AuditVerify};
-use quire_http::json::{ok, page_request, respond};
+use quire_http::download::MAX_RESPONSE_BYTES;
+use quire_http::json::{ok, page_request, query, respond};
 use quire_http::route::HandlerResult;
 use quire_http::{Access, App, Effect, Module, Problem, RequestCtx, Route, Router};
-use quire_store::{AuditPage, ChainCheck, Page, Requested, VerificationJob};
+use quire_store::{AuditPage, ChainCheck, Listed, Page, Requested, VerificationJob};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub fn routes() -> Router {
@@ -78,6 +88,21 @@ pub fn routes() -> Router {
             blob,
         )
         .response_schema::<Blob>(),
+        Route::new(
+            Method::GET,
+            "/audit/export",
+            Access::Requires(AuditRead),
+            Module::Audit,
+            Effect::Records(&[Action::AuditExported]),
+            export,
+        )
+        .reads_query(EXPORT_QUERY)
+        .response_schema::<TrailExport>()
+        .problem(
+            "422",
+            "the export would exceed 4 MiB, what one response carries (`export-too-large`, with \
+             `limit`): narrow a CSV export with `from` and `to`",
+        ),
     ])
     .expect("audit route table")
 }
@@ -180,4 +205,302 @@ struct Blob {
     /// Length of the content in UTF-8 bytes.
     bytes: usize,
     content: String,
+}
+
+/// The JSON form of an export (`format=json`; docs/audit-format.md, "Exports"): the input of
+/// `scripts/verify_chain.py`. The CSV form (`format=csv`) is `text/csv`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct TrailExport {
+    /// The head the export runs through, read before the entries.
+    head: Head,
+    /// Every entry from 1 through the head, oldest first, as `GET /audit` lists them.
+    entries: Vec<Listed>,
+    /// Digest → content of every blob the entries reference.
+    blobs: BTreeMap<String, String>,
+}
+
+/// The query parameters of `GET /audit/export`.
+const EXPORT_QUERY: &[&str] = &["format", "from", "to", "actor", "action", "targetType", "targetId"];
+
+/// Entries read per query while exporting: with the blobs they reference (a document body
+/// is at most 100 000 characters), a page stays far below the function's memory.
+const EXPORT_PAGE: i32 = 100;
+
+/// An export's form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+}
+
+/// The trail, through its head as read first, as one file of at most
+/// [`MAX_RESPONSE_BYTES`]:
+/// - `format=json`: `{"head": {"seq", "hash"}, "entries": [...], "blobs": {digest: content}}`,
+///   every entry from 1 as stored (an unreadable one as its marker), every blob they
+///   reference: what `scripts/verify_chain.py --org <orgId>` verifies. Not filtered: a chain
+///   verifies only whole.
+/// - `format=csv`: a header record and one record per selected entry
+///   ([`trail::CSV_COLUMNS`]), blob references resolved to their text; filtered by `from`
+///   (inclusive) and `to` (exclusive), RFC 3339 UTC times; `actor` (a user id, `system` for
+///   Quire's own); `action` (a name of docs/audit-format.md); `targetType` with `targetId`.
+///   An entry that cannot be read is a record with its `seq` and `action` `unreadable`,
+///   whatever the filters.
+///
+/// Recorded before it is served (`audit.exported`); an export that cannot be recorded is not
+/// served.
+async fn export(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let (format, selection) = export_request(&req)?;
+    let head = app.store.chain_tip(caller.scope()).await?;
+    let mut out = Exported::new(format, &head)?;
+    let mut from = 1u64;
+    while from <= head.seq {
+        let (items, blobs) = app
+            .store
+            .chain_slice(caller.scope(), from, head.seq, EXPORT_PAGE)
+            .await?;
+        // A missing tail ends the walk (a gap is skipped): a verifier finds either against the
+        // JSON's head.
+        let Some(last) = items.iter().filter_map(Listed::seq).max() else {
+            break;
+        };
+        out.add(&items, blobs, &selection)?;
+        from = last + 1;
+    }
+    let (body, entries) = out.finish()?;
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let filters = serde_json::json!({
+        "from": selection.from,
+        "to": selection.to,
+        "actor": selection.actor,
+        "action": selection.action.map(Action::name),
+        "targetType": selection.target.as_ref().map(|t| t.0.clone()),
+        "targetId": selection.target.as_ref().map(|t| t.1.clone()),
+    });
+    let (extension, media_type) = match format {
+        Format::Json => ("json", "application/json"),
+        Format::Csv => ("csv", "text/csv; charset=utf-8; header=present"),
+    };
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .event(
+            Action::AuditExported,
+            Target::new("audit-trail", caller.scope().org_id().as_str()),
+            &serde_json::json!({
+                "format": extension,
+                "filters": filters,
+                "through": {"seq": head.seq, "hash": head.hash},
+                "entries": entries,
+                "bytes": body.len(),
+                "sha256": sha256,
+            }),
+        )
+        .commit()
+        .await?;
+    let file_name = format!(
+        "audit-trail-{}-through-{}.{extension}",
+        caller.scope().org_id().as_str(),
+        head.seq
+    );
+    let described = quire_http::download::Described {
+        media_type,
+        file_name: &file_name,
+        size: body.len() as u64,
+        sha256_hex: &sha256,
+    };
+    Ok(quire_http::download::generated(&described, body))
+}
+
+/// The format and the selection a request asks for; 400 naming the parameter otherwise.
+fn export_request(req: &Request) -> Result<(Format, Selection), Problem> {
+    // Any other parameter (`limit` and `cursor` included) is refused by the request filter.
+    let (mut found, _) = query(req, EXPORT_QUERY)?;
+    let format = match found.remove("format").as_deref() {
+        Some("json") => Format::Json,
+        Some("csv") => Format::Csv,
+        _ => {
+            return Err(Problem::invalid_parameter(
+                "format",
+                "`format` is `json` (the entries with their hashes, which verify offline) or `csv`",
+            ))
+        }
+    };
+    let time = |name: &'static str, text: Option<String>| match text {
+        None => Ok(None),
+        Some(text) => trail::query_time(&text).map(Some).ok_or_else(|| {
+            Problem::invalid_parameter(
+                name,
+                format!("`{name}` is a time in RFC 3339, UTC (`2026-12-01T09:00:00Z`)"),
+            )
+        }),
+    };
+    let from = time("from", found.remove("from"))?;
+    let to = time("to", found.remove("to"))?;
+    let actor = match found.remove("actor") {
+        Some(actor) if actor.is_empty() || actor.len() > 128 => {
+            return Err(Problem::invalid_parameter("actor", "`actor` is a user id"))
+        }
+        actor => actor,
+    };
+    let action = match found.remove("action") {
+        None => None,
+        Some(name) => Some(
+            serde_json::from_value::<Action>(serde_json::Value::String(name)).map_err(|_| {
+                Problem::invalid_parameter("action", "`action` is an action's name (docs/audit-format.md)")
+            })?,
+        ),
+    };
+    let target = match (found.remove("targetType"), found.remove("targetId")) {
+        (None, None) => None,
+        (Some(kind), Some(id)) if !kind.is_empty() && !id.is_empty() && kind.len() <= 64 && id.len() <= 256 => {
+            Some((kind, id))
+        }
+        (kind, id) => {
+            let name = match (kind, id) {
+                (None, _) => "targetType",
+                (Some(kind), _) if kind.is_empty() || kind.len() > 64 => "targetType",
+                _ => "targetId",
+            };
+            return Err(Problem::invalid_parameter(
+                name,
+                "`targetType` and `targetId` name a target together",
+            ));
+        }
+    };
+    let selection = Selection {
+        from,
+        to,
+        actor,
+        action,
+        target,
+    };
+    if format == Format::Json && !selection.is_everything() {
+        return Err(Problem::invalid_parameter(
+            "format",
+            "a JSON export is the whole chain, so that it verifies; filter a CSV export",
+        ));
+    }
+    Ok((format, selection))
+}
+
+/// An export being written: its bytes so far, bounded by [`MAX_RESPONSE_BYTES`].
+struct Exported {
+    format: Format,
+    body: Vec<u8>,
+    /// JSON: every blob the entries reference.
+    blobs: BTreeMap<String, String>,
+    blob_bytes: usize,
+    entries: u64,
+}
+
+impl Exported {
+    fn new(format: Format, head: &Head) -> Result<Self, Problem> {
+        let mut out = Exported {
+            format,
+            body: Vec::new(),
+            blobs: BTreeMap::new(),
+            blob_bytes: 0,
+            entries: 0,
+        };
+        match format {
+            Format::Json => {
+                let head = serde_json::json!({"seq": head.seq, "hash": head.hash});
+                out.body
+                    .extend_from_slice(format!("{{\"head\":{head},\"entries\":[").as_bytes());
+            }
+            Format::Csv => out.record(&trail::CSV_COLUMNS.map(str::to_owned))?,
+        }
+        Ok(out)
+    }
+
+    /// One CSV record (RFC 4180: CRLF-terminated, quoted where needed).
+    fn record(&mut self, cells: &[String]) -> Result<(), Problem> {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut self.body);
+        writer.write_record(cells).map_err(Problem::internal)?;
+        writer.flush().map_err(Problem::internal)?;
+        Ok(())
+    }
+
+    fn add(&mut self, items: &[Listed], blobs: BTreeMap<String, String>, selection: &Selection) -> Result<(), Problem> {
+        for item in items {
+            match (self.format, item) {
+                (Format::Json, item) => {
+                    if self.entries > 0 {
+                        self.body.push(b',');
+                    }
+                    serde_json::to_writer(&mut self.body, item).map_err(Problem::internal)?;
+                    self.entries += 1;
+                }
+                (Format::Csv, Listed::Entry(entry)) if selection.holds(entry) => {
+                    self.record(&trail::csv_row(entry, &blobs))?;
+                    self.entries += 1;
+                    self.within_limit()?;
+                }
+                (Format::Csv, Listed::Entry(_)) => {}
+                (Format::Csv, Listed::Unreadable { seq, .. }) => {
+                    let mut cells = vec![String::new(); trail::CSV_COLUMNS.len()];
+                    cells[0] = seq.map(|s| s.to_string()).unwrap_or_default();
+                    cells[2] = "unreadable".to_owned();
+                    self.record(&cells)?;
+                    self.entries += 1;
+                }
+            }
+        }
+        if self.format == Format::Json {
+            for (digest, content) in blobs {
+                if !self.blobs.contains_key(&digest) {
+                    self.blob_bytes += digest.len() + content.len();
+                    self.blobs.insert(digest, content);
+                }
+            }
+        }
+        self.within_limit()
+    }
+
+    fn within_limit(&self) -> Result<(), Problem> {
+        if (self.body.len() + self.blob_bytes) as u64 > MAX_RESPONSE_BYTES {
+            return Err(Problem::export_too_large(MAX_RESPONSE_BYTES));
+        }
+        Ok(())
+    }
+
+    /// The file and the entries it holds.
+    fn finish(mut self) -> Result<(Vec<u8>, u64), Problem> {
+        if self.format == Format::Json {
+            self.body.extend_from_slice(b"],\"blobs\":");
+            serde_json::to_writer(&mut self.body, &self.blobs).map_err(Problem::internal)?;
+            self.body.push(b'}');
+        }
+        self.blob_bytes = 0;
+        self.within_limit()?;
+        Ok((self.body, self.entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An export past what one response carries is refused, whatever makes it large (here
+    /// the blobs its entries reference), and one within it is the format's frame.
+    #[test]
+    fn an_export_past_one_response_is_refused() {
+        let mut small = Exported::new(Format::Json, &Head::genesis()).unwrap();
+        small.add(&[], BTreeMap::new(), &Selection::default()).unwrap();
+        let (body, entries) = small.finish().unwrap();
+        let text = String::from_utf8(body).unwrap();
+        assert_eq!(entries, 0);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["entries"], serde_json::json!([]));
+        assert_eq!(parsed["head"]["seq"], 0);
+
+        let mut large = Exported::new(Format::Json, &Head::genesis()).unwrap();
+        let blob = "x".repeat(MAX_RESPONSE_BYTES as usize);
+        let refused = large
+            .add(&[], BTreeMap::from([("d".repeat(64), blob)]), &Selection::default())
+            .unwrap_err();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
 }

@@ -1,6 +1,6 @@
 //! A stored file's bytes over HTTP: which bytes a request asks for (RFC 9110 §14, one byte
 //! range at a time), and the headers that describe them. Used by every route that serves a
-//! file (attachments now, exports next), so that they answer alike.
+//! file (attachments, exports), so that they answer alike.
 //!
 //! A response carries at most [`MAX_RESPONSE_BYTES`]: through API Gateway a Lambda's buffered
 //! response is capped at 6 MB, and a binary body travels base64-encoded (4 MiB becomes
@@ -176,6 +176,19 @@ pub fn response(selected: &Selected, described: &Described<'_>, body: Vec<u8>) -
     if let Some(value) = text(format!("\"{}\"", described.sha256_hex)) {
         headers.insert(header::ETAG, value);
     }
+    response
+}
+
+/// A file made for this request (an export), served whole: as [`response`] with status 200,
+/// without `Accept-Ranges` (it is made again for every request, so ranges of it are not
+/// served).
+pub fn generated(described: &Described<'_>, body: Vec<u8>) -> Response<Body> {
+    let whole = Selected {
+        status: StatusCode::OK,
+        bytes: 0..described.size,
+    };
+    let mut response = response(&whole, described, body);
+    response.headers_mut().remove(header::ACCEPT_RANGES);
     response
 }
 

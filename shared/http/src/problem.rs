@@ -788,6 +788,17 @@ impl Problem {
         )
     }
 
+    /// 422: a generated file (an export) would exceed what one response carries.
+    pub fn export_too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "export-too-large",
+            "Export too large",
+            format!("the export would exceed {limit} bytes, what one response carries; narrow it"),
+        )
+        .with("limit", limit)
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -41,6 +41,14 @@ pub enum Listed {
 }
 
 impl Listed {
+    /// Its sequence number, if it has one.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Listed::Entry(entry) => Some(entry.seq),
+            Listed::Unreadable { seq, .. } => *seq,
+        }
+    }
+
     fn read(item: Item) -> Self {
         let seq = Key::from_map(&item).and_then(|k| keys::entry_seq(&k.sk));
         match from_item::<Entry>(item) {
@@ -56,7 +64,8 @@ impl Listed {
         }
     }
 
-    fn entry(&self) -> Option<&Entry> {
+    /// The entry, unless it is unreadable.
+    pub fn entry(&self) -> Option<&Entry> {
         match self {
             Listed::Entry(entry) => Some(entry),
             Listed::Unreadable { .. } => None,
@@ -181,6 +190,55 @@ impl Store {
             .await?
             .map(from_item)
             .transpose()
+    }
+
+    /// Entries `from..=to` of the scope's chain, oldest first, at most `limit` (1 to 1 000),
+    /// read consistently, each as stored or marked unreadable as in a page; with every blob
+    /// they reference that is stored (digest → content; not budgeted: the caller bounds what
+    /// it keeps). Fewer than asked when entries are missing: a reader goes on from the last
+    /// `seq` it got.
+    pub async fn chain_slice(
+        &self,
+        scope: &TenantScope,
+        from: u64,
+        to: u64,
+        limit: i32,
+    ) -> Result<(Vec<Listed>, BTreeMap<String, String>), StoreError> {
+        let org = scope.org_id();
+        let items = self.chain_items(org, from, to, limit.clamp(1, 1_000)).await?;
+        let items: Vec<Listed> = items.into_iter().map(Listed::read).collect();
+        let digests = items
+            .iter()
+            .filter_map(Listed::entry)
+            .flat_map(|e| e.event.blob_references())
+            .map(|r| r.sha256);
+        let blobs = self.blobs(org, digests).await?;
+        Ok((items, blobs))
+    }
+
+    /// The stored items of entries `from..=to` of `org`'s chain, oldest first, at most `limit`,
+    /// read consistently.
+    pub(super) async fn chain_items(
+        &self,
+        org: &OrgId,
+        from: u64,
+        to: u64,
+        limit: i32,
+    ) -> Result<Vec<Item>, StoreError> {
+        let out = self
+            .ddb
+            .query()
+            .table_name(&self.audit_table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::chain_partition(org)))
+            .expression_attribute_values(":from", AttributeValue::S(keys::chain_entry(org, from).sk))
+            .expression_attribute_values(":to", AttributeValue::S(keys::chain_entry(org, to).sk))
+            .consistent_read(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out.items.unwrap_or_default())
     }
 
     /// The scope's chain head: its last sequence number and hash (0 and the genesis hash for

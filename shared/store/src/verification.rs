@@ -185,24 +185,11 @@ impl Store {
             && (std::mem::take(&mut first) || until.is_none_or(|u| Instant::now() < u))
         {
             let from = verifier.through().seq.saturating_add(1);
-            let out = self
-                .ddb
-                .query()
-                .table_name(&self.audit_table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", AttributeValue::S(keys::chain_partition(org)))
-                .expression_attribute_values(":from", AttributeValue::S(keys::chain_entry(org, from).sk))
-                .expression_attribute_values(":to", AttributeValue::S(keys::chain_entry(org, to_seq).sk))
-                .consistent_read(true)
-                .limit(i32::try_from(WALK_PAGE.min(to_seq - from + 1)).unwrap_or(1_000))
-                .send()
-                .await
-                .map_err(StoreError::aws)?;
+            let limit = i32::try_from(WALK_PAGE.min(to_seq - from + 1)).unwrap_or(1_000);
+            let items = self.chain_items(org, from, to_seq, limit).await?;
             // Each entry must be stored under its own key: an entry moved to another key (or an
             // item with a key between two entries) is a broken link, not a quiet skip.
-            let stored: Vec<chain::StoredEntry> = out
-                .items
-                .unwrap_or_default()
+            let stored: Vec<chain::StoredEntry> = items
                 .into_iter()
                 .map(|item| {
                     let key = keys::Key::from_map(&item).map(|k| k.sk).unwrap_or_default();

@@ -102,6 +102,25 @@ pub fn references(value: &Value, out: &mut Vec<Reference>) {
     }
 }
 
+/// Replaces every reference inside `value` whose blob is in `blobs` and matches it
+/// ([`check`]) by the blob's text: the value as it was recorded, for people to read. A
+/// reference whose blob is missing or does not match stays as it is.
+pub fn internalise(value: &mut Value, blobs: &std::collections::BTreeMap<String, String>) {
+    if let Some(reference) = as_reference(value) {
+        if let Some(content) = blobs.get(&reference.sha256) {
+            if check(&reference, Some(content)).is_ok() {
+                *value = Value::String(content.clone());
+            }
+        }
+        return;
+    }
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| internalise(v, blobs)),
+        Value::Object(members) => members.values_mut().for_each(|v| internalise(v, blobs)),
+        _ => {}
+    }
+}
+
 /// Checks a stored blob against the reference that names it.
 pub fn check(reference: &Reference, content: Option<&str>) -> Result<(), String> {
     match content {
@@ -117,6 +136,34 @@ pub fn check(reference: &Reference, content: Option<&str>) -> Result<(), String>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Resolved for reading, a value is what was recorded again; a blob that is missing or
+    /// does not match its digest leaves its reference.
+    ///
+    /// Proves: AUD-2
+    #[test]
+    fn references_resolve_to_the_recorded_text_only_from_matching_blobs() {
+        let long = "y".repeat(INLINE_MAX_BYTES + 7);
+        let original = json!({"body": long, "list": [long, 1], "short": "s"});
+        let mut value = original.clone();
+        let mut blobs = Vec::new();
+        externalise(&mut value, &mut blobs).unwrap();
+        let stored: std::collections::BTreeMap<String, String> =
+            blobs.iter().map(|b| (b.sha256.clone(), b.content.clone())).collect();
+        let mut read = value.clone();
+        internalise(&mut read, &stored);
+        assert_eq!(read, original);
+        let mut missing = value.clone();
+        internalise(&mut missing, &Default::default());
+        assert_eq!(missing, value);
+        let forged = stored
+            .keys()
+            .map(|k| (k.clone(), "z".repeat(INLINE_MAX_BYTES + 7)))
+            .collect();
+        let mut unchanged = value.clone();
+        internalise(&mut unchanged, &forged);
+        assert_eq!(unchanged, value);
+    }
 
     /// Proves: AUD-2
     #[test]

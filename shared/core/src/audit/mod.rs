@@ -5,6 +5,7 @@
 pub mod blob;
 pub mod canonical;
 pub mod chain;
+pub mod export;
 
 use crate::ids::OrgId;
 use crate::text::sanitize_line;
@@ -248,12 +249,17 @@ pub enum Action {
     /// failure's class). An incident: the stored object was altered, replaced or damaged.
     #[serde(rename = "attachment.integrity-failed")]
     AttachmentIntegrityFailed,
+    /// A member exported the audit trail (AUD-9: `target`: `audit-trail`, the organisation;
+    /// `after`: the format, the filters, the head exported through, the entries and bytes
+    /// served and the export's SHA-256). Recorded before the export is served.
+    #[serde(rename = "audit.exported")]
+    AuditExported,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 56] = [
+    pub const ALL: [Action; 57] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -310,6 +316,7 @@ impl Action {
         Action::AttachmentRejected,
         Action::AttachmentDownloaded,
         Action::AttachmentIntegrityFailed,
+        Action::AuditExported,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -787,6 +794,7 @@ mod tests {
                 Action::AttachmentRejected => 53,
                 Action::AttachmentDownloaded => 54,
                 Action::AttachmentIntegrityFailed => 55,
+                Action::AuditExported => 56,
             };
             assert_eq!(Action::ALL[position], action);
         }
