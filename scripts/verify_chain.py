@@ -85,6 +85,7 @@ ACTIONS = {
     "attachment.downloaded",
     "attachment.integrity-failed",
     "audit.exported",
+    "document.exported",
 }
 
 

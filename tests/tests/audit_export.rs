@@ -1,6 +1,7 @@
-//! Exports of the audit trail over HTTP (AUD-9): a JSON export that an independent verifier
-//! checks offline, a CSV export people read (RFC 4180, formulas neutralised, filters), each
-//! export recorded, and bad requests refused without recording anything.
+//! Copies for inspection over HTTP (AUD-9, Part 11 §11.10(b)): the audit trail as JSON that
+//! an independent verifier checks offline and as CSV people read (RFC 4180, formulas
+//! neutralised, filters); a document's version as JSON and as PDF; each copy recorded, and bad
+//! requests refused without recording anything.
 
 use quire_blackbox_tests::{events_of, harness, Harness, Reply};
 use quire_core::audit::export::CSV_COLUMNS;
@@ -261,4 +262,189 @@ async fn exports_that_cannot_be_served_as_asked_change_nothing() {
     h.audit_settled(&org).await;
     let trail = h.trail_entries(&org.org_id).await;
     assert!(events_of(&trail, &["audit.exported"]).is_empty());
+}
+
+/// A document in review with a reviewer's signature, as `token`'s organisation holds it: its
+/// id, and the signature's printed name.
+async fn signed_document(h: &Harness, org: &quire_local::seed::SeededOrg, token: &str) -> (String, String) {
+    let doc = h.create_document(token, "SOP-9 Line clearance").await;
+    let id = doc["id"].as_str().unwrap().to_owned();
+    let route = json!({
+        "order": "parallel",
+        "reviewers": [org.user(Role::User).user_id.to_string()],
+        "approvers": [org.user(Role::Admin).user_id.to_string()],
+    });
+    let submitted = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/transitions"),
+            Some(token),
+            Some(json!({"to": "in_review", "reason": "Ready for review", "route": route})),
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text);
+    let signed = h
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/versions/1/signatures"),
+            Some(&h.token(org, Role::User).await),
+            Some(json!({
+                "meaning": "reviewed",
+                "password": h.password,
+                "contentSha256": submitted.body["contentSha256"],
+            })),
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);
+    (id, signed.body["printedName"].as_str().unwrap().to_owned())
+}
+
+/// A version's copy for inspection, from one request: as JSON, its document, content, files,
+/// signatures with their manifestation, and the document's entries each with `prevHash` and a
+/// `hash` that recomputes from them; as PDF (parsed back with `lopdf`), the same read by
+/// people: the cover, the manifestation table, the audit rows, the verification hashes. Each
+/// copy is recorded (`document.exported`, with the SHA-256 served).
+///
+/// Proves: AUD-9, FILE-3
+#[tokio::test]
+async fn a_document_is_exported_as_json_and_pdf_with_its_signatures_and_entries() {
+    let h = harness();
+    let org = h.new_org("docexport").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let (id, printed_name) = signed_document(h, &org, &owner).await;
+    h.audit_settled(&org).await;
+
+    let reply = export_of(h, &owner, &id, "format=json").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let copy: Value = serde_json::from_str(&reply.text).unwrap();
+    let number = copy["document"]["number"].as_str().unwrap().to_owned();
+    assert!(reply
+        .header("content-disposition")
+        .unwrap()
+        .contains(&format!("{number}-v1.json")));
+    assert_eq!(copy["version"]["versionNumber"], 1);
+    assert_eq!(copy["version"]["status"], "in_review");
+    let signatures = copy["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), 1, "{signatures:#?}");
+    assert_eq!(signatures[0]["manifestation"]["printedName"], printed_name.as_str());
+    assert_eq!(signatures[0]["manifestation"]["meaning"], "reviewed");
+    assert_eq!(signatures[0]["manifestation"]["contentMatches"], true);
+    assert_eq!(signatures[0]["signature"]["contentSha256"], copy["contentSha256"]);
+    let entries = copy["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e["event"]["action"].as_str().unwrap()).collect();
+    for expected in ["document.created", "document.transitioned", "document.signed"] {
+        assert!(actions.contains(&expected), "{actions:?}");
+    }
+    let head = copy["chainHead"]["seq"].as_u64().unwrap();
+    for entry in entries {
+        assert_eq!(entry["event"]["target"]["id"], id.as_str());
+        assert!(entry["seq"].as_u64().unwrap() <= head);
+        let entry: quire_core::audit::chain::Entry = serde_json::from_value(entry.clone()).unwrap();
+        let content = quire_core::audit::chain::canonical_content(entry.seq, &entry.prev_hash, &entry.event).unwrap();
+        let hash = quire_core::audit::chain::link_hash(&entry.prev_hash, &content).unwrap();
+        assert_eq!(hash, entry.hash, "entry {} checks on its own", entry.seq);
+    }
+
+    let pdf = h
+        .raw(
+            h.request(Method::GET, &format!("/documents/{id}/export?format=pdf"))
+                .bearer_auth(&owner),
+        )
+        .await;
+    assert_eq!(pdf.status, StatusCode::OK, "{}", pdf.text);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    let bytes = pdf_bytes(h, &owner, &id).await;
+    assert!(bytes.starts_with(b"%PDF-"));
+    let parsed = lopdf::Document::load_mem(&bytes).expect("a valid PDF");
+    let pages: Vec<u32> = parsed.get_pages().keys().copied().collect();
+    let text = parsed.extract_text(&pages).expect("its text");
+    let signed_entry = entries
+        .iter()
+        .find(|e| e["event"]["action"] == "document.signed")
+        .unwrap();
+    for expected in [
+        number.as_str(),
+        "SOP-9 Line clearance",
+        "3. SIGNATURES",
+        printed_name.as_str(),
+        "reviewed",
+        "document.signed",
+        "Ready for review",
+        "5. VERIFICATION",
+        copy["contentSha256"].as_str().unwrap(),
+        signed_entry["hash"].as_str().unwrap(),
+    ] {
+        assert!(text.contains(expected), "the PDF shows {expected:?}:\n{text}");
+    }
+
+    h.audit_settled(&org).await;
+    let trail = h.trail_entries(&org.org_id).await;
+    let recorded = events_of(&trail, &["document.exported"]);
+    assert_eq!(recorded.len(), 3, "{recorded:#?}");
+    assert_eq!(recorded[0]["after"]["format"], "json");
+    assert_eq!(
+        recorded[0]["after"]["sha256"],
+        sha256_hex(reply.text.as_bytes()).as_str()
+    );
+    assert_eq!(recorded[0]["target"], json!({"type": "document", "id": id}));
+    assert_eq!(recorded[2]["after"]["format"], "pdf");
+    assert_eq!(recorded[2]["after"]["sha256"], sha256_hex(&bytes).as_str());
+}
+
+/// `GET /documents/{id}/export` as `token` with `query`.
+async fn export_of(h: &Harness, token: &str, id: &str, query: &str) -> Reply {
+    h.raw(
+        h.request(Method::GET, &format!("/documents/{id}/export?{query}"))
+            .bearer_auth(token),
+    )
+    .await
+}
+
+/// The PDF copy's bytes.
+async fn pdf_bytes(h: &Harness, token: &str, id: &str) -> Vec<u8> {
+    let response = h
+        .request(Method::GET, &format!("/documents/{id}/export?format=pdf"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// A copy that cannot be made as asked is refused and records nothing: no or an unknown
+/// format, a version that is not a number (400) or not the document's (404), another
+/// organisation's document (404), a member without `AuditRead` (403).
+///
+/// Proves: AUD-9, TEN-3
+#[tokio::test]
+async fn document_exports_that_cannot_be_made_change_nothing() {
+    let h = harness();
+    let org = h.new_org("docbadexport").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let doc = h.create_document(&owner, "SOP-3 Cleaning").await;
+    let id = doc["id"].as_str().unwrap();
+    for (query, parameter) in [
+        ("", "format"),
+        ("format=docx", "format"),
+        ("format=pdf&version=x", "version"),
+    ] {
+        let refused = export_of(h, &owner, id, query).await;
+        refused.assert_problem(StatusCode::BAD_REQUEST, "invalid-parameter");
+        assert_eq!(refused.body["parameter"], parameter, "{query}");
+    }
+    export_of(h, &owner, id, "format=json&version=9")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    let other = h.token(h.org("globex"), Role::Owner).await;
+    export_of(h, &other, id, "format=json")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    export_of(h, &h.token(&org, Role::User).await, id, "format=pdf")
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    h.audit_settled(&org).await;
+    let trail = h.trail_entries(&org.org_id).await;
+    assert!(events_of(&trail, &["document.exported"]).is_empty());
 }

@@ -429,6 +429,13 @@ async fn every_route_answers_as_its_openapi_schema_says() {
         "/documents/{id}/history",
         &get(format!("/documents/{id}/history")).await,
     );
+    for query in ["format=json", "format=docx"] {
+        check(
+            Method::GET,
+            "/documents/{id}/export",
+            &get(format!("/documents/{id}/export?{query}")).await,
+        );
+    }
 
     h.audit_settled(&org).await;
     let audit = h.call(Method::GET, "/audit", Some(&token), None).await;

@@ -268,7 +268,7 @@ async fn export(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         from = last + 1;
     }
     let (body, entries) = out.finish()?;
-    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let file = quire_http::download::Generated::new(body)?;
     let filters = serde_json::json!({
         "from": selection.from,
         "to": selection.to,
@@ -291,8 +291,8 @@ async fn export(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
                 "filters": filters,
                 "through": {"seq": head.seq, "hash": head.hash},
                 "entries": entries,
-                "bytes": body.len(),
-                "sha256": sha256,
+                "bytes": file.body.len(),
+                "sha256": file.sha256_hex,
             }),
         )
         .commit()
@@ -302,13 +302,7 @@ async fn export(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
         caller.scope().org_id().as_str(),
         head.seq
     );
-    let described = quire_http::download::Described {
-        media_type,
-        file_name: &file_name,
-        size: body.len() as u64,
-        sha256_hex: &sha256,
-    };
-    Ok(quire_http::download::generated(&described, body))
+    Ok(file.into_response(media_type, &file_name))
 }
 
 /// The format and the selection a request asks for; 400 naming the parameter otherwise.

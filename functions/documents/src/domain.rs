@@ -19,6 +19,12 @@ use serde::{Deserialize, Serialize};
 #[serde(try_from = "String", into = "String")]
 pub struct DocumentTitle(String);
 
+impl DocumentTitle {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for DocumentTitle {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {

@@ -1,6 +1,7 @@
 //! The documents function: controlled documents (DOC-1..5). Creating a document (numbered from
 //! its type's counter), editing its draft, its versions and their lifecycle, the line diff of
-//! two versions, electronic signatures and their verification, a document's history.
+//! two versions, electronic signatures and their verification, a document's history, and its
+//! copy for inspection (`GET /documents/{id}/export`, [`export`]).
 //!
 //! Every change of a document writes its record ([`domain::Document`]) conditioned on the
 //! version read, with the version record(s) it changes and their events, in one transaction:
@@ -8,6 +9,7 @@
 //! `If-Match`, a 412), and nothing of the loser is written.
 
 pub mod domain;
+pub mod export;
 pub mod signature;
 
 use domain::{
@@ -267,6 +269,22 @@ pub fn routes() -> Router {
         )
         .pages()
         .response_schema::<AuditPage>(),
+        Route::new(
+            Method::GET,
+            "/documents/{id}/export",
+            // It holds the document's entries, as its history does.
+            Access::Requires(Permission::AuditRead),
+            Module::Documents,
+            Effect::Records(&[Action::DocumentExported]),
+            export_document,
+        )
+        .reads_query(EXPORT_QUERY)
+        .response_schema::<export::DocumentExport>()
+        .problem(
+            "422",
+            "the copy would exceed 4 MiB, what one response carries (`export-too-large`, with \
+             `limit`)",
+        ),
     ])
     .expect("documents route table")
 }
@@ -1437,4 +1455,143 @@ async fn reassign(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult
         .map_err(changed_meanwhile)?;
     let shown = view(&app, &ctx, &next, after).await?;
     Ok(with_etag(ok(&shown)?, next.version))
+}
+
+/// The query of `GET /documents/{id}/export`.
+const EXPORT_QUERY: &[&str] = &["format", "version"];
+
+/// A version's copy for inspection (AUD-9, Part 11 §11.10(b)): `format=json`, the electronic
+/// copy ([`export::DocumentExport`]), or `format=pdf`, the human-readable one
+/// ([`export::pdf`]), of `version` (a number; the latest without one). Both hold the content,
+/// the files, the signatures with their manifestations, and the document's audit entries
+/// through the chain head read first (from the trail's index by target, which may lag an
+/// append by a moment), with their hashes. At most 4 MiB (`422 export-too-large`). Recorded
+/// (`document.exported`) before it is served.
+async fn export_document(app: Arc<App>, ctx: RequestCtx, req: Request) -> HandlerResult {
+    let caller = ctx.caller()?;
+    let (mut found, _) = query(&req, EXPORT_QUERY)?;
+    let pdf = match found.remove("format").as_deref() {
+        Some("json") => false,
+        Some("pdf") => true,
+        _ => return Err(Problem::invalid_parameter("format", "`format` is `json` or `pdf`")),
+    };
+    let document = load(&app, &ctx).await?;
+    let number = match found.remove("version") {
+        None => document.latest_version,
+        Some(text) => domain::parse_version_number(&text)
+            .ok_or_else(|| Problem::invalid_parameter("version", "`version` is a version's number"))?,
+    };
+    let version = load_version(&app, &ctx, &document, number).await?.into_record();
+    let head = app.store.chain_tip(caller.scope()).await?;
+    let prefix = Signature::version_prefix(&document.id, version.version_number);
+    let signed = signatures_of(&app, &ctx, &prefix).await?;
+    let view = view_with(&document, version, &signed)?;
+    let signatures = view
+        .signatures
+        .into_iter()
+        .filter_map(|manifestation| {
+            signed
+                .iter()
+                .find(|s| s.id == manifestation.signature_id)
+                .map(|signature| export::SignedCopy {
+                    signature: signature.clone(),
+                    manifestation,
+                })
+        })
+        .collect();
+    let (entries, blobs) = document_entries(&app, &ctx, &document.id, head.seq).await?;
+    let copy = export::DocumentExport {
+        exported_at: quire_core::audit::timestamp_now(),
+        org_id: caller.scope().org_id().to_string(),
+        document: document.record().clone(),
+        version: view.version,
+        content_sha256: view.content_sha256,
+        signatures,
+        chain_head: head,
+        entries,
+        blobs,
+    };
+    let (body, extension, media_type) = if pdf {
+        let by = format!("{} <{}> ({})", caller.display_name, caller.email, caller.role.as_str());
+        (export::pdf(&copy, &by), "pdf", "application/pdf")
+    } else {
+        (
+            serde_json::to_vec(&copy).map_err(Problem::internal)?,
+            "json",
+            "application/json",
+        )
+    };
+    let file = quire_http::download::Generated::new(body)?;
+    app.store
+        .transaction(caller.scope(), ctx.audit_context()?)
+        .event(
+            Action::DocumentExported,
+            quire_core::audit::Target::new("document", &document.id),
+            &serde_json::json!({
+                "format": extension,
+                "versionNumber": copy.version.version_number,
+                "contentSha256": copy.content_sha256,
+                "through": {"seq": copy.chain_head.seq, "hash": copy.chain_head.hash},
+                "entries": copy.entries.len(),
+                "bytes": file.body.len(),
+                "sha256": file.sha256_hex,
+            }),
+        )
+        .commit()
+        .await?;
+    let file_name = format!("{}-v{}.{extension}", document.number, copy.version.version_number);
+    Ok(file.into_response(media_type, &file_name))
+}
+
+/// The document's entries through `through` (a chain position), oldest first, and every blob
+/// they reference; at most 4 MiB of blobs (`422 export-too-large` past it).
+async fn document_entries(
+    app: &App,
+    ctx: &RequestCtx,
+    document_id: &str,
+    through: u64,
+) -> Result<(Vec<quire_store::Listed>, std::collections::BTreeMap<String, String>), Problem> {
+    let scope = ctx.caller()?.scope();
+    let limit = quire_http::download::MAX_RESPONSE_BYTES;
+    let (mut entries, mut blobs, mut omitted) = (Vec::new(), std::collections::BTreeMap::new(), Vec::new());
+    let mut page = quire_store::PageRequest {
+        limit: Some(quire_store::PageRequest::MAX_LIMIT),
+        cursor: None,
+    };
+    let mut bytes = 0u64;
+    loop {
+        let found = app.store.target_history(scope, "document", document_id, &page).await?;
+        for (digest, content) in found.blobs {
+            bytes += content.len() as u64;
+            blobs.insert(digest, content);
+        }
+        omitted.extend(found.blobs_omitted);
+        // Appended after the head was read: not part of this copy.
+        entries.extend(
+            found
+                .items
+                .into_iter()
+                .filter(|e| e.seq().is_none_or(|seq| seq <= through)),
+        );
+        if bytes > limit {
+            return Err(Problem::export_too_large(limit));
+        }
+        match found.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    for digest in omitted {
+        if blobs.contains_key(&digest) {
+            continue;
+        }
+        if let Some(content) = app.store.audit_blob(scope, &digest).await? {
+            bytes += content.len() as u64;
+            blobs.insert(digest, content);
+        }
+        if bytes > limit {
+            return Err(Problem::export_too_large(limit));
+        }
+    }
+    Ok((entries, blobs))
 }

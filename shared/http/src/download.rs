@@ -179,17 +179,43 @@ pub fn response(selected: &Selected, described: &Described<'_>, body: Vec<u8>) -
     response
 }
 
-/// A file made for this request (an export), served whole: as [`response`] with status 200,
-/// without `Accept-Ranges` (it is made again for every request, so ranges of it are not
-/// served).
-pub fn generated(described: &Described<'_>, body: Vec<u8>) -> Response<Body> {
-    let whole = Selected {
-        status: StatusCode::OK,
-        bytes: 0..described.size,
-    };
-    let mut response = response(&whole, described, body);
-    response.headers_mut().remove(header::ACCEPT_RANGES);
-    response
+/// A file made for one request (an export): its bytes and their SHA-256, which its audit
+/// entry records before it is served.
+pub struct Generated {
+    pub body: Vec<u8>,
+    /// SHA-256 of `body`, lower-case hex.
+    pub sha256_hex: String,
+}
+
+impl Generated {
+    /// `body`, hashed; refused with `422 export-too-large` over [`MAX_RESPONSE_BYTES`].
+    pub fn new(body: Vec<u8>) -> Result<Self, Problem> {
+        if body.len() as u64 > MAX_RESPONSE_BYTES {
+            return Err(Problem::export_too_large(MAX_RESPONSE_BYTES));
+        }
+        let sha256_hex = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+        Ok(Generated { body, sha256_hex })
+    }
+
+    /// Served whole: as [`response`] with status 200 (`Content-Disposition` naming
+    /// `file_name`, `ETag`, `Repr-Digest`), without `Accept-Ranges`: it is made again for every
+    /// request, so ranges of it are not served.
+    pub fn into_response(self, media_type: &str, file_name: &str) -> Response<Body> {
+        let size = self.body.len() as u64;
+        let described = Described {
+            media_type,
+            file_name,
+            size,
+            sha256_hex: &self.sha256_hex,
+        };
+        let whole = Selected {
+            status: StatusCode::OK,
+            bytes: 0..size,
+        };
+        let mut response = response(&whole, &described, self.body);
+        response.headers_mut().remove(header::ACCEPT_RANGES);
+        response
+    }
 }
 
 #[cfg(test)]

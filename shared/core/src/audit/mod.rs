@@ -254,12 +254,18 @@ pub enum Action {
     /// served and the export's SHA-256). Recorded before the export is served.
     #[serde(rename = "audit.exported")]
     AuditExported,
+    /// A member exported a version of a document for inspection (AUD-9: `target`: the
+    /// document; `after`: the format, the version and its content SHA-256, the chain head the
+    /// copy runs through, the entries, bytes and SHA-256 of the file served). Recorded before
+    /// the copy is served.
+    #[serde(rename = "document.exported")]
+    DocumentExported,
 }
 
 impl Action {
     /// Every action, for documentation and for checking that other readers of the format
     /// (`scripts/verify_chain.py`) know the same names.
-    pub const ALL: [Action; 57] = [
+    pub const ALL: [Action; 58] = [
         Action::OrganisationCreated,
         Action::MemberAdded,
         Action::DocumentCreated,
@@ -317,6 +323,7 @@ impl Action {
         Action::AttachmentDownloaded,
         Action::AttachmentIntegrityFailed,
         Action::AuditExported,
+        Action::DocumentExported,
     ];
 
     /// What a member does to their own account: their sessions, their password (a wrong
@@ -795,6 +802,7 @@ mod tests {
                 Action::AttachmentDownloaded => 54,
                 Action::AttachmentIntegrityFailed => 55,
                 Action::AuditExported => 56,
+                Action::DocumentExported => 57,
             };
             assert_eq!(Action::ALL[position], action);
         }
