@@ -269,6 +269,13 @@ async fn exports_that_cannot_be_served_as_asked_change_nothing() {
 async fn signed_document(h: &Harness, org: &quire_local::seed::SeededOrg, token: &str) -> (String, String) {
     let doc = h.create_document(token, "SOP-9 Line clearance").await;
     let id = doc["id"].as_str().unwrap().to_owned();
+    // Text a PDF must not lose: parentheses and a backslash (string delimiters in PDF), a
+    // character its fonts lack, a carriage return alone.
+    let body = "Check pH \u{2265} 7 (in range) \\ log it.\rThen sign.";
+    let edited = h
+        .edit_document(token, &id, 1, json!({"body": body, "reason": "Limits stated"}))
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
     let route = json!({
         "order": "parallel",
         "reviewers": [org.user(Role::User).user_id.to_string()],
@@ -302,8 +309,9 @@ async fn signed_document(h: &Harness, org: &quire_local::seed::SeededOrg, token:
 /// A version's copy for inspection, from one request: as JSON, its document, content, files,
 /// signatures with their manifestation, and the document's entries each with `prevHash` and a
 /// `hash` that recomputes from them; as PDF (parsed back with `lopdf`), the same read by
-/// people: the cover, the manifestation table, the audit rows, the verification hashes. Each
-/// copy is recorded (`document.exported`, with the SHA-256 served).
+/// people: the cover, the content with PDF delimiters intact and a character the fonts lack
+/// shown as its code point, the signature section's own lines, the audit rows, the
+/// verification hashes. Each copy is recorded (`document.exported`, with the SHA-256 served).
 ///
 /// Proves: AUD-9, FILE-3
 #[tokio::test]
@@ -363,12 +371,22 @@ async fn a_document_is_exported_as_json_and_pdf_with_its_signatures_and_entries(
         .iter()
         .find(|e| e["event"]["action"] == "document.signed")
         .unwrap();
+    let manifestation = &signatures[0]["manifestation"];
+    let signature_lines = [
+        format!("1. {printed_name}"),
+        format!(
+            "signed at {} UTC, meaning: reviewed, given to this content: yes",
+            manifestation["signedAt"].as_str().unwrap()
+        ),
+    ];
     for expected in [
         number.as_str(),
         "SOP-9 Line clearance",
+        "Check pH <U+2265> 7 (in range) \\ log it.",
+        "Characters shown as code points in this copy: ",
         "3. SIGNATURES",
-        printed_name.as_str(),
-        "reviewed",
+        &signature_lines[0],
+        &signature_lines[1],
         "document.signed",
         "Ready for review",
         "5. VERIFICATION",
@@ -377,6 +395,15 @@ async fn a_document_is_exported_as_json_and_pdf_with_its_signatures_and_entries(
     ] {
         assert!(text.contains(expected), "the PDF shows {expected:?}:\n{text}");
     }
+    assert!(!text.contains("in this copy: 0"), "{text}");
+    // A lone carriage return breaks the line: the text after it is shown on its own (the
+    // content streams are not compressed).
+    let shown = |line: &str| {
+        bytes
+            .windows(line.len() + 5)
+            .any(|w| w == format!("({line}) Tj").as_bytes())
+    };
+    assert!(shown("Then sign."), "a lone carriage return is a line break");
 
     h.audit_settled(&org).await;
     let trail = h.trail_entries(&org.org_id).await;

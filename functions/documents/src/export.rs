@@ -47,9 +47,10 @@ pub struct SignedCopy {
 /// nothing is embedded; monospaced, so tables line up), rendered with `pdf-writer`. Sections:
 /// the cover (identity, state, the content's SHA-256), the content, the files, the signature
 /// manifestations, the audit trail (who, what, when, why, before → after), and the
-/// verification data (the chain head, each entry's `prevHash` and `hash`). Text is encoded as
-/// WinAnsi: a character outside it is shown as `?` (the cover says so; the JSON copy holds the
-/// exact text).
+/// verification data (the chain head, each entry's `prevHash` and `hash`). Text is NFC and
+/// encoded as WinAnsi (Windows-1252); a character outside it is shown as its code point,
+/// `<U+2265>`, never dropped or replaced silently, and the cover counts them (the JSON copy
+/// holds the exact text).
 pub fn pdf(export: &DocumentExport, exported_by: &str) -> Vec<u8> {
     let mut report = Report::default();
     let document = &export.document;
@@ -81,8 +82,12 @@ pub fn pdf(export: &DocumentExport, exported_by: &str) -> Vec<u8> {
     report.field("Copy made (UTC)", &export.exported_at);
     report.field("Copy made by", exported_by);
     report.line("");
-    report.line("Characters outside the PDF's WinAnsi encoding are shown as '?'; the JSON copy of the same");
-    report.line("export holds the exact text, and the entries' hashes are computed over that text.");
+    report.line("Characters the PDF's fonts lack are shown as their code point (<U+2265>); the JSON copy");
+    report.line("of the same export holds the exact text, and the entries' hashes are over that text.");
+    report.line("The entries are the document's as the trail's index by target held them when the copy");
+    report.line("was made, through the chain head below; the organisation's audit export is the whole chain.");
+    let escapes_at = report.lines.len();
+    report.line("");
 
     report.section("1. CONTENT");
     report.field("Title", version.title.as_str());
@@ -93,7 +98,10 @@ pub fn pdf(export: &DocumentExport, exported_by: &str) -> Vec<u8> {
         &format!("{} by {}", version.created_at, version.created_by),
     );
     report.line("");
-    for line in version.body.as_str().lines() {
+    if version.body.as_str().is_empty() {
+        report.line("(empty)");
+    }
+    for line in version.body.as_str().split("\r\n").flat_map(|l| l.split(['\r', '\n'])) {
         report.line(line);
     }
 
@@ -116,17 +124,23 @@ pub fn pdf(export: &DocumentExport, exported_by: &str) -> Vec<u8> {
     if export.signatures.is_empty() {
         report.line("none");
     }
-    report.table_row(&["Printed name", "Signed at (UTC)", "Meaning", "On this content"]);
-    for signed in &export.signatures {
+    for (n, signed) in export.signatures.iter().enumerate() {
         let m = &signed.manifestation;
-        report.table_row(&[
-            &m.printed_name,
-            &m.signed_at,
+        report.line(&format!("{}. {}", n + 1, m.printed_name));
+        report.line(&format!(
+            "   signed at {} UTC, meaning: {}, given to this content: {}",
+            m.signed_at,
             m.meaning.as_str(),
-            if m.content_matches { "yes" } else { "no (earlier round)" },
-        ]);
+            if m.content_matches {
+                "yes"
+            } else {
+                "no (an earlier round)"
+            }
+        ));
+        report.line(&format!("   manifestation: {}", m.text));
+        report.line(&format!("   signer (user id): {}", signed.signature.signer_id));
         if let Some(reason) = &signed.signature.reason {
-            report.line(&format!("    reason: {reason}"));
+            report.line(&format!("   reason: {reason}"));
         }
     }
 
@@ -151,13 +165,22 @@ pub fn pdf(export: &DocumentExport, exported_by: &str) -> Vec<u8> {
     report.field("Chain head", &format!("seq {}", export.chain_head.seq));
     report.field("Head hash", &export.chain_head.hash);
     report.line("Each entry's hash is SHA-256 over its previous hash (32 bytes) and its canonical content");
-    report.line("(docs/audit-format.md); the organisation's audit export verifies the whole chain.");
+    report.line("(docs/audit-format.md): it shows the entry is as it was appended. That it belongs to the");
+    report.line("chain is verified from the organisation's audit export (scripts/verify_chain.py).");
     report.line("");
     for entry in entries {
         report.line(&format!("#{}", entry.seq));
         report.line(&format!("  prev {}", entry.prev_hash));
         report.line(&format!("  hash {}", entry.hash));
     }
+    let escaped = report.escaped;
+    report.lines.insert(
+        escapes_at,
+        (
+            false,
+            format!("Characters shown as code points in this copy: {escaped}"),
+        ),
+    );
     let footer = format!(
         "{} v{} - copy made {}",
         document.number, version.version_number, export.exported_at
@@ -205,10 +228,13 @@ const COLUMNS: usize = ((PAGE.0 - 2.0 * MARGIN) / (0.6 * SIZE)) as usize;
 /// Lines per page, less two for the footer.
 const ROWS: usize = ((PAGE.1 - 2.0 * MARGIN) / LEADING) as usize - 2;
 
-/// Lines of text, each regular or bold, wrapped at [`COLUMNS`].
+/// Lines of text, each regular or bold, wrapped at [`COLUMNS`]; a wrapped line's continuation
+/// begins with `> `.
 #[derive(Default)]
 struct Report {
     lines: Vec<(bool, String)>,
+    /// Characters written as `<U+XXXX>` so far.
+    escaped: usize,
 }
 
 impl Report {
@@ -233,30 +259,38 @@ impl Report {
         self.line(&format!("{name:<20} {value}"));
     }
 
-    /// Columns of fixed widths: 28, 25, 10, the rest.
-    fn table_row(&mut self, cells: &[&str; 4]) {
-        let cut = |text: &str, width: usize| -> String { text.chars().take(width - 1).collect() };
-        self.line(&format!(
-            "{:<28}{:<25}{:<10}{}",
-            cut(cells[0], 28),
-            cut(cells[1], 25),
-            cut(cells[2], 10),
-            cells[3]
-        ));
-    }
-
-    /// Wraps at [`COLUMNS`] characters; a tab is a space, other control characters are dropped.
+    /// One line of text, NFC: a tab advances to the next multiple of 4 columns; a character
+    /// WinAnsi lacks (control characters included) becomes `<U+XXXX>`; wrapped at [`COLUMNS`],
+    /// each continuation marked `> `.
     fn push(&mut self, bold: bool, text: &str) {
-        let clean: Vec<char> = text
-            .chars()
-            .map(|c| if c == '\t' { ' ' } else { c })
-            .filter(|c| !c.is_control())
-            .collect();
-        if clean.is_empty() {
-            self.lines.push((bold, String::new()));
+        use unicode_normalization::UnicodeNormalization;
+        let mut shown: Vec<char> = Vec::new();
+        for c in text.nfc() {
+            if c == '\t' {
+                shown.push(' ');
+                while !shown.len().is_multiple_of(4) {
+                    shown.push(' ');
+                }
+            } else if win_ansi_byte(c).is_some() {
+                shown.push(c);
+            } else {
+                self.escaped += 1;
+                shown.extend(format!("<U+{:04X}>", u32::from(c)).chars());
+            }
         }
-        for chunk in clean.chunks(COLUMNS) {
-            self.lines.push((bold, chunk.iter().collect()));
+        let mut rest: &[char] = &shown;
+        let mut first = true;
+        loop {
+            let width = if first { COLUMNS } else { COLUMNS - 2 };
+            let (line, next) = rest.split_at(rest.len().min(width));
+            let prefix = if first { "" } else { "> " };
+            self.lines
+                .push((bold, format!("{prefix}{}", line.iter().collect::<String>())));
+            rest = next;
+            first = false;
+            if rest.is_empty() {
+                break;
+            }
         }
     }
 
@@ -311,47 +345,79 @@ impl Report {
     }
 }
 
-/// `text` in WinAnsiEncoding (PDF 32000-1, Annex D): ASCII and Latin-1 as themselves, the
-/// typographic marks Windows-1252 adds at 0x80-0x9F, anything else `?`.
+/// `text` in WinAnsiEncoding (PDF 32000-1, Annex D.2; Windows-1252); [`Report::push`] has
+/// already written every other character as its code point.
 fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c {
-            ' '..='~' | '\u{a0}'..='\u{ff}' => c as u8,
-            '€' => 0x80,
-            '…' => 0x85,
-            '‘' => 0x91,
-            '’' => 0x92,
-            '“' => 0x93,
-            '”' => 0x94,
-            '•' => 0x95,
-            '–' => 0x96,
-            '—' => 0x97,
-            '™' => 0x99,
-            _ => b'?',
-        })
-        .collect()
+    text.chars().filter_map(win_ansi_byte).collect()
+}
+
+/// The WinAnsi byte of `c`: printable ASCII and Latin-1 as themselves, the 27 characters
+/// Windows-1252 places at 0x80-0x9F; `None` for any other.
+fn win_ansi_byte(c: char) -> Option<u8> {
+    Some(match c {
+        ' '..='~' | '\u{a0}'..='\u{ff}' => c as u8,
+        '€' => 0x80,
+        '‚' => 0x82,
+        'ƒ' => 0x83,
+        '„' => 0x84,
+        '…' => 0x85,
+        '†' => 0x86,
+        '‡' => 0x87,
+        'ˆ' => 0x88,
+        '‰' => 0x89,
+        'Š' => 0x8a,
+        '‹' => 0x8b,
+        'Œ' => 0x8c,
+        'Ž' => 0x8e,
+        '‘' => 0x91,
+        '’' => 0x92,
+        '“' => 0x93,
+        '”' => 0x94,
+        '•' => 0x95,
+        '–' => 0x96,
+        '—' => 0x97,
+        '˜' => 0x98,
+        '™' => 0x99,
+        'š' => 0x9a,
+        '›' => 0x9b,
+        'œ' => 0x9c,
+        'ž' => 0x9e,
+        'Ÿ' => 0x9f,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every character is shown: as itself in WinAnsi (composed first), or as its code point,
+    /// counted; nothing becomes a bare `?`.
     #[test]
-    fn text_is_encoded_as_win_ansi_or_marked_missing() {
+    fn text_is_shown_in_win_ansi_or_as_code_points() {
         assert_eq!(win_ansi("Ab 1~"), b"Ab 1~");
         assert_eq!(
-            win_ansi("café — ok"),
-            [b"caf".as_slice(), &[0xe9], b" ", &[0x97], b" ok"].concat()
+            win_ansi("café — Œ ž"),
+            [b"caf".as_slice(), &[0xe9], b" ", &[0x97], b" ", &[0x8c], b" ", &[0x9e]].concat()
         );
-        assert_eq!(win_ansi("日本"), b"??");
+        let mut report = Report::default();
+        report.line("pH \u{2265} 7, cafe\u{301}, \u{65e5}\u{672c}, a\u{7}b");
+        assert_eq!(report.lines[0].1, "pH <U+2265> 7, café, <U+65E5><U+672C>, a<U+0007>b");
+        assert_eq!(report.escaped, 4);
+        report.line("a\tb\t\tc");
+        assert_eq!(report.lines[1].1, "a   b       c");
     }
 
     #[test]
-    fn long_lines_wrap_and_pages_fill() {
+    fn long_lines_wrap_marked_and_pages_fill() {
         let mut report = Report::default();
         report.line(&"x".repeat(COLUMNS * 2 + 1));
         assert_eq!(report.lines.len(), 3);
-        for n in 0..ROWS * 2 {
+        assert!(report.lines[1].1.starts_with("> "));
+        let joined: String = report.lines.iter().map(|(_, l)| l.trim_start_matches("> ")).collect();
+        assert_eq!(joined, "x".repeat(COLUMNS * 2 + 1), "nothing lost");
+        let mut report = Report::default();
+        for n in 0..ROWS * 2 + 1 {
             report.line(&n.to_string());
         }
         let pdf = report.render("footer");

@@ -1486,7 +1486,7 @@ async fn export_document(app: Arc<App>, ctx: RequestCtx, req: Request) -> Handle
     let prefix = Signature::version_prefix(&document.id, version.version_number);
     let signed = signatures_of(&app, &ctx, &prefix).await?;
     let view = view_with(&document, version, &signed)?;
-    let signatures = view
+    let signatures: Vec<export::SignedCopy> = view
         .signatures
         .into_iter()
         .filter_map(|manifestation| {
@@ -1500,6 +1500,28 @@ async fn export_document(app: Arc<App>, ctx: RequestCtx, req: Request) -> Handle
         })
         .collect();
     let (entries, blobs) = document_entries(&app, &ctx, &document.id, head.seq).await?;
+    // A signature is committed with its event; the trail appends it a moment later. A copy
+    // never shows a signature without its entry.
+    let recorded = |id: &str| {
+        entries.iter().any(|listed| {
+            listed.entry().is_some_and(|entry| {
+                entry.event.action == Action::DocumentSigned
+                    && entry
+                        .event
+                        .after
+                        .as_ref()
+                        .and_then(|a| a.get("id"))
+                        .and_then(|v| v.as_str())
+                        == Some(id)
+            })
+        })
+    };
+    if signatures
+        .iter()
+        .any(|s: &export::SignedCopy| !recorded(&s.signature.id))
+    {
+        return Err(Problem::not_yet_recorded());
+    }
     let copy = export::DocumentExport {
         exported_at: quire_core::audit::timestamp_now(),
         org_id: caller.scope().org_id().to_string(),
@@ -1512,7 +1534,16 @@ async fn export_document(app: Arc<App>, ctx: RequestCtx, req: Request) -> Handle
         blobs,
     };
     let (body, extension, media_type) = if pdf {
-        let by = format!("{} <{}> ({})", caller.display_name, caller.email, caller.role.as_str());
+        let acted = caller
+            .acting()
+            .map(|acting| format!(", acted by {}", acting.impersonator))
+            .unwrap_or_default();
+        let by = format!(
+            "{} <{}> ({}{acted})",
+            caller.display_name,
+            caller.email,
+            caller.role.as_str()
+        );
         (export::pdf(&copy, &by), "pdf", "application/pdf")
     } else {
         (
@@ -1561,18 +1592,29 @@ async fn document_entries(
     let mut bytes = 0u64;
     loop {
         let found = app.store.target_history(scope, "document", document_id, &page).await?;
+        // Appended after the head was read: not part of this copy, nor are its blobs.
+        let kept: Vec<quire_store::Listed> = found
+            .items
+            .into_iter()
+            .filter(|e| e.seq().is_none_or(|seq| seq <= through))
+            .collect();
+        let referenced: std::collections::BTreeSet<String> = kept
+            .iter()
+            .filter_map(quire_store::Listed::entry)
+            .flat_map(|e| e.event.blob_references())
+            .map(|r| r.sha256)
+            .collect();
         for (digest, content) in found.blobs {
-            bytes += content.len() as u64;
-            blobs.insert(digest, content);
+            if referenced.contains(&digest) && !blobs.contains_key(&digest) {
+                bytes += content.len() as u64;
+                blobs.insert(digest, content);
+            }
         }
-        omitted.extend(found.blobs_omitted);
-        // Appended after the head was read: not part of this copy.
-        entries.extend(
-            found
-                .items
-                .into_iter()
-                .filter(|e| e.seq().is_none_or(|seq| seq <= through)),
-        );
+        omitted.extend(found.blobs_omitted.into_iter().filter(|d| referenced.contains(d)));
+        for entry in &kept {
+            bytes += serde_json::to_vec(entry).map_or(0, |e| e.len() as u64);
+        }
+        entries.extend(kept);
         if bytes > limit {
             return Err(Problem::export_too_large(limit));
         }

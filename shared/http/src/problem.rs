@@ -794,7 +794,7 @@ impl Problem {
             StatusCode::UNPROCESSABLE_ENTITY,
             "export-too-large",
             "Export too large",
-            format!("the export would exceed {limit} bytes, what one response carries; narrow it"),
+            format!("the export would exceed {limit} bytes, what one response carries"),
         )
         .with("limit", limit)
     }
@@ -840,6 +840,18 @@ impl Problem {
             "a dependency is unavailable; retry later",
         )
         .with_retry_after(5)
+    }
+
+    /// 503 with `Retry-After: 1`: the audit trail has not yet appended a change the answer would
+    /// show (its writer appends within a moment); a copy is never made without it.
+    pub fn not_yet_recorded() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-yet-recorded",
+            "Not yet recorded",
+            "the audit trail has not yet recorded every change this answer would show; send the request again in a moment",
+        )
+        .with_retry_after(1)
     }
 
     /// 503 with `Retry-After: 1`: another change of the same records was in flight; nothing was
