@@ -365,6 +365,18 @@ async fn a_document_is_exported_as_json_and_pdf_with_its_signatures_and_entries(
     let bytes = pdf_bytes(h, &owner, &id).await;
     assert!(bytes.starts_with(b"%PDF-"));
     let parsed = lopdf::Document::load_mem(&bytes).expect("a valid PDF");
+    let info = parsed
+        .trailer
+        .get(b"Info")
+        .and_then(lopdf::Object::as_reference)
+        .unwrap();
+    let title = parsed.get_dictionary(info).unwrap().get(b"Title").unwrap();
+    assert!(
+        lopdf::decode_text_string(title)
+            .unwrap()
+            .starts_with(&format!("{number} v1 SOP-9")),
+        "the document information names the copy"
+    );
     let pages: Vec<u32> = parsed.get_pages().keys().copied().collect();
     let text = parsed.extract_text(&pages).expect("its text");
     let signed_entry = entries
@@ -474,4 +486,25 @@ async fn document_exports_that_cannot_be_made_change_nothing() {
     h.audit_settled(&org).await;
     let trail = h.trail_entries(&org.org_id).await;
     assert!(events_of(&trail, &["document.exported"]).is_empty());
+}
+
+/// The contract says which files the export routes make: JSON as described, or CSV (the
+/// trail) or PDF (a document), as the request asks.
+///
+/// Proves: HTTP-7, AUD-9
+#[tokio::test]
+async fn the_contract_names_the_media_types_of_each_export() {
+    let h = harness();
+    let served = h.call(Method::GET, "/openapi.json", None, None).await;
+    for (path, other) in [
+        ("/audit/export", "text/csv"),
+        ("/documents/{id}/export", "application/pdf"),
+    ] {
+        let content = &served.body["paths"][path]["get"]["responses"]["2XX"]["content"];
+        let mut types: Vec<&str> = content.as_object().unwrap().keys().map(String::as_str).collect();
+        types.sort_unstable();
+        let mut expected = vec!["application/json", other];
+        expected.sort_unstable();
+        assert_eq!(types, expected, "{path}");
+    }
 }

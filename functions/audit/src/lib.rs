@@ -98,6 +98,7 @@ pub fn routes() -> Router {
         )
         .reads_query(EXPORT_QUERY)
         .response_schema::<TrailExport>()
+        .generates(&["text/csv"])
         .problem(
             "422",
             "the export would exceed 4 MiB, what one response carries (`export-too-large`, with \

@@ -185,7 +185,13 @@ pub fn pdf(export: &DocumentExport, exported_by: &str) -> Vec<u8> {
         "{} v{} - copy made {}",
         document.number, version.version_number, export.exported_at
     );
-    report.render(&footer)
+    let title = format!(
+        "{} v{} {} - copy for inspection",
+        document.number,
+        version.version_number,
+        version.title.as_str()
+    );
+    report.render(&title, &footer)
 }
 
 /// One entry: who, what, when, why, before → after (blob references shown as their text).
@@ -294,9 +300,10 @@ impl Report {
         }
     }
 
-    /// The PDF: pages of [`ROWS`] lines, each with `footer` and `page n of m`.
-    fn render(self, footer: &str) -> Vec<u8> {
-        use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+    /// The PDF titled `title` (its document information, in full Unicode): pages of [`ROWS`]
+    /// lines, each with `footer` and `page n of m`.
+    fn render(self, title: &str, footer: &str) -> Vec<u8> {
+        use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
         let pages: Vec<&[(bool, String)]> = self.lines.chunks(ROWS).collect();
         let mut pdf = Pdf::new();
         let (catalog, tree, regular, bold) = (Ref::new(1), Ref::new(2), Ref::new(3), Ref::new(4));
@@ -341,6 +348,10 @@ impl Report {
             content.end_text();
             pdf.stream(content_id, &content.finish());
         }
+        pdf.document_info(Ref::new(first_page + 2 * pages.len() as i32))
+            .title(TextStr(title))
+            .creator(TextStr("Quire"))
+            .producer(TextStr("Quire (pdf-writer)"));
         pdf.finish()
     }
 }
@@ -420,7 +431,7 @@ mod tests {
         for n in 0..ROWS * 2 + 1 {
             report.line(&n.to_string());
         }
-        let pdf = report.render("footer");
+        let pdf = report.render("title", "footer");
         assert!(pdf.starts_with(b"%PDF-"));
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("/Count 3"), "3 pages");

@@ -280,6 +280,7 @@ pub fn routes() -> Router {
         )
         .reads_query(EXPORT_QUERY)
         .response_schema::<export::DocumentExport>()
+        .generates(&["application/pdf"])
         .problem(
             "422",
             "the copy would exceed 4 MiB, what one response carries (`export-too-large`, with \

@@ -337,6 +337,28 @@ pub fn document(functions: &[(&str, Router)]) -> OpenApi {
                             ))))
                             .build(),
                     )
+            } else if !route.generates.is_empty() {
+                let mut response = ResponseBuilder::new()
+                    .description(
+                        "a file made for this request, served whole: JSON as described, or the \
+                         other media type the request asks for; `Content-Disposition: attachment`, \
+                         `ETag` (its SHA-256) and `Repr-Digest` (RFC 9530)",
+                    )
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(body(route.response_schema))).build(),
+                    );
+                for media_type in route.generates {
+                    response = response.content(
+                        *media_type,
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String).format(Some(
+                                utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Binary),
+                            ))))
+                            .build(),
+                    );
+                }
+                response
             } else {
                 ResponseBuilder::new().description("success").content(
                     "application/json",

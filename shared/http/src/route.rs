@@ -145,6 +145,9 @@ pub struct Route {
     pub open_while_read_only: bool,
     /// Whether its success is a file's bytes rather than JSON ([`Route::serves_file`]).
     pub serves_file: bool,
+    /// Media types its success may take besides JSON: a file made for the request
+    /// ([`Route::generates`]).
+    pub generates: &'static [&'static str],
     handler: Handler,
 }
 
@@ -215,6 +218,7 @@ impl Route {
             response_schema: None,
             problems: Vec::new(),
             serves_file: false,
+            generates: &[],
             open_while_password_expired: false,
             open_while_read_only: false,
             open_without_mfa: false,
@@ -292,6 +296,15 @@ impl Route {
     /// one `Range` honoured), not JSON.
     pub fn serves_file(mut self) -> Self {
         self.serves_file = true;
+        self
+    }
+
+    /// Declares that a success is a file made for the request (an export,
+    /// `crate::download::Generated`: `Content-Disposition`, `ETag`, `Repr-Digest`, served whole),
+    /// as JSON ([`Route::response_schema`]) or as one of `other_media_types`, as the request
+    /// asks.
+    pub fn generates(mut self, other_media_types: &'static [&'static str]) -> Self {
+        self.generates = other_media_types;
         self
     }
 
