@@ -508,3 +508,42 @@ async fn the_contract_names_the_media_types_of_each_export() {
         assert_eq!(types, expected, "{path}");
     }
 }
+
+/// A copy never shows a signature the trail does not record: a signature record without its
+/// `document.signed` entry (here one written behind the API, under its own id; in operation,
+/// one whose entry the writer has not appended yet) makes the copy a 503 `not-yet-recorded`
+/// with `Retry-After`, in either form, and nothing is recorded.
+///
+/// Proves: AUD-9
+#[tokio::test]
+async fn a_copy_is_not_made_while_a_signature_lacks_its_entry() {
+    let h = harness();
+    let org = h.new_org("docunrecorded").await;
+    let owner = h.token(&org, Role::Owner).await;
+    let (id, _) = signed_document(h, &org, &owner).await;
+    h.audit_settled(&org).await;
+    let copy: Value = serde_json::from_str(&export_of(h, &owner, &id, "format=json").await.text).unwrap();
+    let sid = copy["signatures"][0]["signature"]["id"].as_str().unwrap().to_owned();
+    let twin = uuid::Uuid::now_v7().hyphenated().to_string();
+    h.copy_item(
+        quire_store::testing::document_signature(&org.org_id, &id, 1, &sid),
+        quire_store::testing::document_signature(&org.org_id, &id, 1, &twin),
+    )
+    .await;
+    h.tamper(
+        quire_store::testing::document_signature(&org.org_id, &id, 1, &twin),
+        "id",
+        &twin,
+    )
+    .await;
+    h.audit_settled(&org).await;
+    let before = events_of(&h.trail_entries(&org.org_id).await, &["document.exported"]).len();
+    for format in ["json", "pdf"] {
+        let refused = export_of(h, &owner, &id, &format!("format={format}")).await;
+        refused.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "not-yet-recorded");
+        assert_eq!(refused.header("retry-after"), Some("1"));
+    }
+    h.audit_settled(&org).await;
+    let after = events_of(&h.trail_entries(&org.org_id).await, &["document.exported"]).len();
+    assert_eq!(after, before, "a refused copy is not recorded");
+}
