@@ -390,7 +390,7 @@ async fn accept(
         .map_err(|_| Retry("a stored attachment id is not an id".into()))?;
     let object = ObjectKey::attachment(scope, &id);
     // The object version this attempt stored, once it did.
-    let mut stored: Option<Option<String>> = None;
+    let mut stored: Option<String> = None;
     for _ in 0..ACCEPT_ATTEMPTS {
         let (document, version) = draft_of(ingest, scope, attachment).await?;
         if version.status != VersionStatus::Draft || document.latest_version != version.version_number {
@@ -406,7 +406,9 @@ async fn accept(
             );
             return reject(ingest, scope, audit, attachment, refusal, Some(size), Some(sha256)).await;
         }
-        if stored.is_none() {
+        let version_id = if let Some(version_id) = &stored {
+            version_id.clone()
+        } else {
             let mut plaintext = tokio::fs::File::open(file)
                 .await
                 .map_err(|e| Retry(format!("scratch file: {e}")))?;
@@ -421,15 +423,15 @@ async fn accept(
             let Some(version_id) = summary.version_id else {
                 return Err(Retry("S3 answered no version id: the bucket is not versioned".into()));
             };
-            stored = Some(Some(version_id));
-        }
-        let version_id = stored.clone().flatten();
+            stored = Some(version_id.clone());
+            version_id
+        };
         let now = quire_core::audit::timestamp_now();
         let mut accepted = attachment.record().clone();
         accepted.status = AttachmentStatus::Accepted;
         accepted.size = Some(size);
         accepted.sha256 = Some(sha256.clone());
-        accepted.object_version.clone_from(&version_id);
+        accepted.object_version = Some(version_id.clone());
         accepted.updated_at.clone_from(&now);
         accepted.version = attachment.version + 1;
         let mut with_file = version.record().clone();
@@ -468,7 +470,10 @@ async fn accept(
                     .await
                     .map_err(|e| retry("the attachment", e))?;
                 match now {
-                    Some(now) if now.status == AttachmentStatus::Accepted && now.object_version == version_id => {
+                    Some(now)
+                        if now.status == AttachmentStatus::Accepted
+                            && now.object_version.as_deref() == Some(version_id.as_str()) =>
+                    {
                         return Ok(Outcome::Accepted {
                             attachment_id: now.id.clone(),
                         })
@@ -488,7 +493,10 @@ async fn accept(
                 // the call timed out): this ciphertext is kept, as deleting it could delete an
                 // accepted file's only copy. Left over, it is a version no record names.
                 match ingest.store.get::<Attachment>(scope, &attachment.id).await {
-                    Ok(Some(now)) if now.status == AttachmentStatus::Accepted && now.object_version == version_id => {
+                    Ok(Some(now))
+                        if now.status == AttachmentStatus::Accepted
+                            && now.object_version.as_deref() == Some(version_id.as_str()) =>
+                    {
                         return Ok(Outcome::Accepted {
                             attachment_id: now.id.clone(),
                         })
@@ -504,7 +512,9 @@ async fn accept(
             }
         }
     }
-    forget(ingest, &object, &stored.flatten()).await;
+    if let Some(version_id) = &stored {
+        forget(ingest, &object, version_id).await;
+    }
     Err(Retry("the document kept changing while the file was accepted".into()))
 }
 
@@ -537,12 +547,7 @@ async fn draft_of(
 
 /// Deletes the object version this attempt stored, which no record names, and no other
 /// (best effort: a version left is never served, as reads name the recorded one).
-async fn forget(ingest: &Ingest, object: &ObjectKey, version_id: &Option<String>) {
-    // Without a version (an unversioned bucket) a delete could remove another's ciphertext.
-    let Some(version_id) = version_id else {
-        tracing::warn!(object = %object.as_str(), "an unrecorded ciphertext without a version was kept");
-        return;
-    };
+async fn forget(ingest: &Ingest, object: &ObjectKey, version_id: &str) {
     if let Err(error) = ingest
         .s3
         .delete_object()

@@ -461,15 +461,13 @@ impl Exported {
         Ok(())
     }
 
-    /// The file and the entries it holds.
+    /// The file and the entries it holds (`Generated::new` bounds the finished file).
     fn finish(mut self) -> Result<(Vec<u8>, u64), Problem> {
         if self.format == Format::Json {
             self.body.extend_from_slice(b"],\"blobs\":");
             serde_json::to_writer(&mut self.body, &self.blobs).map_err(Problem::internal)?;
             self.body.push(b'}');
         }
-        self.blob_bytes = 0;
-        self.within_limit()?;
         Ok((self.body, self.entries))
     }
 }
